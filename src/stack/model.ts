@@ -1,0 +1,74 @@
+// Types of the stack model (stacks/paasbox.yaml). The YAML is validated against
+// stacks/schema/stack.schema.json before it is trusted as these types.
+
+export type ImageSourceName = 'registry' | 'local';
+
+/** How one image source provides a service's image. */
+export interface ImageSpec {
+  /** A pinned image reference to pull (registry) or an already loaded image (local). */
+  image?: string;
+  /** A build context under stacks/images/<build>; built as paasbox/<build>:<source>. */
+  build?: string;
+  /** Build args; ${VAR} placeholders are resolved from settings. */
+  args?: Record<string, string>;
+  /** Per-source overrides of the service's runtime contract. */
+  command?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: Healthcheck;
+  /** The source cannot provide this service: why, and how a user supplies it. */
+  unavailable?: { reason: string; supply: string; loadable?: string };
+}
+
+export interface Healthcheck {
+  test: string[];
+  interval: string;
+  timeout: string;
+  retries: number;
+  startPeriod?: string;
+}
+
+/** A check verify derives from a port; the port's own number is implied. */
+export type PortCheck =
+  | { type: 'http'; path: string; status?: number; bodyIncludes?: string }
+  | { type: 'four-letter'; command: string; expect: string }
+  | { type: 'dns'; name: string; record: 'A' | 'SRV' }
+  | { type: 'tcp' };
+
+export interface PortSpec {
+  name: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  checks?: PortCheck[];
+}
+
+export interface VolumeSpec {
+  /** A named volume, or an absolute host path. */
+  source: string;
+  target: string;
+  readOnly?: boolean;
+}
+
+export interface ServiceSpec {
+  description: string;
+  /** Which hosts run it when the stack spans masters and agents. */
+  role: 'master' | 'agent' | 'all';
+  /** Optional services are off unless settings enable them. */
+  optional?: boolean;
+  sources: Record<ImageSourceName, ImageSpec>;
+  network: 'host' | 'bridge';
+  ports: PortSpec[];
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: VolumeSpec[];
+  healthcheck?: Healthcheck;
+  restart: 'always' | 'unless-stopped' | 'on-failure';
+  dependsOn?: string[];
+  capAdd?: string[];
+  devices?: string[];
+}
+
+export interface StackModel {
+  version: 1;
+  name: string;
+  services: Record<string, ServiceSpec>;
+}
