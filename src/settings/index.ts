@@ -1,0 +1,3 @@
+export * from './settings.js';
+export * from './address.js';
+export * from './load.js';

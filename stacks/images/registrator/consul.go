@@ -1,0 +1,98 @@
+// The few Consul agent endpoints the registrator uses.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+type Consul struct {
+	base string
+	http *http.Client
+}
+
+// NewConsul accepts CONSUL_HTTP_ADDR as "host:port" or "http(s)://host:port".
+func NewConsul(addr string) *Consul {
+	if addr == "" {
+		addr = "127.0.0.1:8500"
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return &Consul{base: strings.TrimRight(addr, "/"), http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (c *Consul) do(ctx context.Context, method, path string, body interface{}, out interface{}) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if tok := envToken(); tok != "" {
+		req.Header.Set("X-Consul-Token", tok)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("consul %s %s: %s: %s", method, path, res.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return json.NewDecoder(res.Body).Decode(out)
+	}
+	return nil
+}
+
+// Leader returns the cluster leader address; an error means the agent is not usable yet.
+func (c *Consul) Leader(ctx context.Context) (string, error) {
+	var l string
+	err := c.do(ctx, "GET", "/v1/status/leader", nil, &l)
+	if err == nil && l == "" {
+		err = fmt.Errorf("consul has no leader yet")
+	}
+	return l, err
+}
+
+func (c *Consul) Register(ctx context.Context, s Service) error {
+	return c.do(ctx, "PUT", "/v1/agent/service/register", s, nil)
+}
+
+func (c *Consul) Deregister(ctx context.Context, id string) error {
+	return c.do(ctx, "PUT", "/v1/agent/service/deregister/"+url.PathEscape(id), nil, nil)
+}
+
+// AgentService is what /v1/agent/services answers per service.
+type AgentService struct {
+	ID      string            `json:"ID"`
+	Service string            `json:"Service"`
+	Tags    []string          `json:"Tags"`
+	Address string            `json:"Address"`
+	Port    int               `json:"Port"`
+	Meta    map[string]string `json:"Meta"`
+}
+
+func (c *Consul) Services(ctx context.Context) (map[string]AgentService, error) {
+	out := map[string]AgentService{}
+	err := c.do(ctx, "GET", "/v1/agent/services", nil, &out)
+	return out, err
+}
+
+func envToken() string { return os.Getenv("CONSUL_HTTP_TOKEN") }

@@ -1,0 +1,3 @@
+module paasbox/registrator
+
+go 1.19

@@ -1,0 +1,239 @@
+// paasbox registrator: keeps the local Consul agent's service list equal to
+// the containers running on this Docker host that publish ports. It syncs
+// everything on start, follows /events, and resyncs periodically so
+// registrations left behind by a crash (of a container or of itself) go away.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"os/signal"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type Registrator struct {
+	docker *Docker
+	consul *Consul
+	opts   Options
+}
+
+func main() {
+	hostname, _ := os.Hostname()
+	resync := flag.Int("resync", envInt("REGISTRATOR_RESYNC", 30), "seconds between full resyncs (0 = never)")
+	tags := flag.String("tags", os.Getenv("REGISTRATOR_TAGS"), "comma-separated tags added to every service")
+	hostIP := flag.String("ip", os.Getenv("REGISTRATOR_HOST_IP"), "address registered for published ports")
+	interval := flag.String("check-interval", envOr("REGISTRATOR_CHECK_INTERVAL", "2s"), "default check interval")
+	deregAfter := flag.String("deregister-after", envOr("REGISTRATOR_DEREGISTER_AFTER", "1m"), "Consul deregister_critical_service_after for default checks")
+	socket := flag.String("docker-socket", envOr("DOCKER_SOCKET", "/var/run/docker.sock"), "Docker API unix socket")
+	flag.StringVar(&hostname, "hostname", envOr("REGISTRATOR_HOSTNAME", hostname), "service ID prefix identifying this host")
+	flag.Parse()
+
+	r := &Registrator{
+		docker: NewDocker(*socket),
+		consul: NewConsul(os.Getenv("CONSUL_HTTP_ADDR")),
+		opts: Options{Hostname: hostname, HostIP: *hostIP, ForceTags: splitTags(*tags),
+			CheckInterval: *interval, DeregisterAfter: *deregAfter},
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if r.opts.HostIP == "" {
+		log.Printf("warning: REGISTRATOR_HOST_IP is not set; services are registered without an address (Consul uses the agent's)")
+	}
+	if err := r.Run(ctx, time.Duration(*resync)*time.Second); err != nil && ctx.Err() == nil {
+		log.Fatalf("registrator: %v", err)
+	}
+	log.Printf("stopped")
+}
+
+// waitFor retries fn every 2s until it succeeds or ctx ends, logging once per failure kind.
+func waitFor(ctx context.Context, what string, fn func() error) error {
+	last := ""
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if err.Error() != last {
+			log.Printf("waiting for %s: %v", what, err)
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (r *Registrator) Run(ctx context.Context, resync time.Duration) error {
+	if err := waitFor(ctx, "docker", func() error { return r.docker.Negotiate(ctx) }); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, "consul", func() error { _, err := r.consul.Leader(ctx); return err }); err != nil {
+		return err
+	}
+	log.Printf("docker API %s, consul %s, host %s ip %q, resync %s", r.docker.version, r.consul.base, r.opts.Hostname, r.opts.HostIP, resync)
+
+	events := make(chan Event, 256)
+	// Subscribe before the first sync so no start/die between the two is lost;
+	// after a broken stream, a resync catches up with what was missed.
+	go func() {
+		for ctx.Err() == nil {
+			err := r.docker.Events(ctx, func(e Event) { events <- e })
+			if ctx.Err() != nil {
+				return
+			}
+			log.Printf("docker event stream ended (%v); reconnecting", err)
+			time.Sleep(time.Second)
+			events <- Event{Type: "paasbox", Action: "resync"}
+		}
+	}()
+	r.Sync(ctx)
+	var tick <-chan time.Time
+	if resync > 0 {
+		t := time.NewTicker(resync)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+			r.Sync(ctx)
+		case e := <-events:
+			r.handle(ctx, e)
+		}
+	}
+}
+
+func (r *Registrator) handle(ctx context.Context, e Event) {
+	switch e.Action {
+	case "resync":
+		r.Sync(ctx)
+	case "start", "unpause":
+		c, err := r.docker.Inspect(ctx, e.Actor.ID)
+		if err != nil {
+			log.Printf("inspect %s: %v", shortID(e.Actor.ID), err)
+			return
+		}
+		for _, s := range Services(c, r.opts) {
+			r.register(ctx, s)
+		}
+	case "kill":
+		// docker stop sends TERM first: leave routing now, before the app goes,
+		// so in-flight traffic drains to the other instances.
+		switch e.Actor.Attributes["signal"] {
+		case "15", "9", "2", "3":
+			r.deregisterContainer(ctx, e.Actor.ID)
+		}
+	case "die", "stop", "destroy", "pause", "oom":
+		r.deregisterContainer(ctx, e.Actor.ID)
+	}
+}
+
+func (r *Registrator) register(ctx context.Context, s Service) {
+	if s.Meta == nil {
+		s.Meta = map[string]string{}
+	}
+	s.Meta["registrator"] = r.opts.Hostname
+	if err := r.consul.Register(ctx, s); err != nil {
+		log.Printf("register %s: %v", s.ID, err)
+		return
+	}
+	log.Printf("registered %s as %s %v at %s:%d", s.ID, s.Name, s.Tags, s.Address, s.Port)
+}
+
+func (r *Registrator) deregister(ctx context.Context, id, why string) {
+	if err := r.consul.Deregister(ctx, id); err != nil {
+		log.Printf("deregister %s: %v", id, err)
+		return
+	}
+	log.Printf("deregistered %s (%s)", id, why)
+}
+
+// ours tells whether an agent service was registered by this registrator.
+func (r *Registrator) ours(s AgentService) bool {
+	return s.Meta["registrator"] == r.opts.Hostname || strings.HasPrefix(s.ID, r.opts.Hostname+":")
+}
+
+func (r *Registrator) deregisterContainer(ctx context.Context, id string) {
+	have, err := r.consul.Services(ctx)
+	if err != nil {
+		log.Printf("list consul services: %v", err)
+		return
+	}
+	for sid, s := range have {
+		if r.ours(s) && s.Meta["container_id"] == shortID(id) {
+			r.deregister(ctx, sid, "container "+shortID(id)+" stopped")
+		}
+	}
+}
+
+// Sync makes the agent's services equal to the running containers': it
+// registers what is missing or changed (leaving unchanged ones alone so their
+// check status is kept) and removes our registrations no container backs.
+func (r *Registrator) Sync(ctx context.Context) {
+	ids, err := r.docker.RunningIDs(ctx)
+	if err != nil {
+		log.Printf("sync: list containers: %v", err)
+		return
+	}
+	want := map[string]Service{}
+	for _, id := range ids {
+		c, err := r.docker.Inspect(ctx, id)
+		if err != nil {
+			continue // gone between list and inspect
+		}
+		for _, s := range Services(c, r.opts) {
+			want[s.ID] = s
+		}
+	}
+	have, err := r.consul.Services(ctx)
+	if err != nil {
+		log.Printf("sync: list consul services: %v", err)
+		return
+	}
+	for id, s := range want {
+		if h, ok := have[id]; ok && same(h, s) {
+			continue
+		}
+		r.register(ctx, s)
+	}
+	for id, s := range have {
+		if _, ok := want[id]; !ok && r.ours(s) {
+			r.deregister(ctx, id, "stale: no running container")
+		}
+	}
+}
+
+func same(h AgentService, s Service) bool {
+	ht := append([]string{}, h.Tags...)
+	st := append([]string{}, s.Tags...)
+	sort.Strings(ht)
+	sort.Strings(st)
+	return h.Service == s.Name && h.Port == s.Port && h.Address == s.Address &&
+		(len(ht) == 0 && len(st) == 0 || reflect.DeepEqual(ht, st)) &&
+		h.Meta["container_id"] == s.Meta["container_id"]
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return n
+	}
+	return def
+}

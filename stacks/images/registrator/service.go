@@ -1,0 +1,327 @@
+// Pure derivation of Consul service definitions from a container's inspect
+// JSON, following gliderlabs Registrator's contract (SERVICE_NAME, SERVICE_TAGS,
+// SERVICE_<port>_NAME, SERVICE_CHECK_*, SERVICE_IGNORE), so apps written for
+// Registrator work unchanged.
+package main
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Container is the part of Docker's /containers/ID/json answer we read.
+type Container struct {
+	ID     string `json:"Id"`
+	Name   string `json:"Name"`
+	Config struct {
+		Hostname     string              `json:"Hostname"`
+		Image        string              `json:"Image"`
+		Env          []string            `json:"Env"`
+		Labels       map[string]string   `json:"Labels"`
+		ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+	} `json:"Config"`
+	State struct {
+		Running bool `json:"Running"`
+	} `json:"State"`
+	HostConfig struct {
+		NetworkMode string `json:"NetworkMode"`
+	} `json:"HostConfig"`
+	NetworkSettings struct {
+		Ports map[string][]PortBinding `json:"Ports"`
+	} `json:"NetworkSettings"`
+}
+
+// PortBinding is one published address of a container port.
+type PortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// Check is a Consul agent check definition (PUT /v1/agent/service/register).
+type Check struct {
+	HTTP                           string `json:"HTTP,omitempty"`
+	TCP                            string `json:"TCP,omitempty"`
+	Interval                       string `json:"Interval"`
+	Timeout                        string `json:"Timeout,omitempty"`
+	Status                         string `json:"Status,omitempty"`
+	DeregisterCriticalServiceAfter string `json:"DeregisterCriticalServiceAfter,omitempty"`
+}
+
+// Service is a Consul agent service registration.
+type Service struct {
+	ID      string            `json:"ID"`
+	Name    string            `json:"Name"`
+	Tags    []string          `json:"Tags"`
+	Address string            `json:"Address"`
+	Port    int               `json:"Port"`
+	Meta    map[string]string `json:"Meta,omitempty"`
+	Check   *Check            `json:"Check,omitempty"`
+}
+
+// Options are the registrator-wide settings that shape every service.
+type Options struct {
+	Hostname        string   // prefix of every service ID, identifies this registrator's services
+	HostIP          string   // REGISTRATOR_HOST_IP: the address other hosts reach published ports at
+	ForceTags       []string // tags added to every service
+	CheckInterval   string   // default check interval
+	DeregisterAfter string   // Consul deregister_critical_service_after for the default checks
+}
+
+// port is one container port with the host port it is published on.
+type port struct {
+	exposed  string // "80"
+	proto    string // "tcp" | "udp"
+	hostIP   string
+	hostPort int
+}
+
+// reserved metadata keys; every other SERVICE_X becomes Consul service Meta.
+var reserved = map[string]bool{"name": true, "tags": true, "ignore": true, "id": true}
+
+var metaKey = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+
+// metadata merges env then labels (labels win, as in Registrator), general
+// SERVICE_X first then SERVICE_<port>_X. fromPort tells which keys were
+// port-specific.
+func metadata(c *Container, exposed string) (map[string]string, map[string]bool) {
+	kvs := append([]string{}, c.Config.Env...)
+	keys := make([]string, 0, len(c.Config.Labels))
+	for k := range c.Config.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kvs = append(kvs, k+"="+c.Config.Labels[k])
+	}
+	meta := map[string]string{}
+	fromPort := map[string]bool{}
+	portPrefix := "SERVICE_" + exposed + "_"
+	var specific [][2]string
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "SERVICE_") {
+			continue
+		}
+		if strings.HasPrefix(k, portPrefix) {
+			specific = append(specific, [2]string{strings.ToLower(strings.TrimPrefix(k, portPrefix)), v})
+			continue
+		}
+		rest := strings.TrimPrefix(k, "SERVICE_")
+		// SERVICE_8080_NAME belongs to another port: skip it for this one.
+		if i := strings.Index(rest, "_"); i > 0 {
+			if _, err := strconv.Atoi(rest[:i]); err == nil {
+				continue
+			}
+		}
+		meta[strings.ToLower(rest)] = v
+	}
+	for _, kv := range specific {
+		meta[kv[0]] = kv[1]
+		fromPort[kv[0]] = true
+	}
+	return meta, fromPort
+}
+
+func hasKey(c *Container, key string) (string, bool) {
+	for k, v := range c.Config.Labels {
+		if k == key {
+			return v, true
+		}
+	}
+	for _, kv := range c.Config.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// ImageBaseName is "python" for "registry:5000/lib/python:3.11@sha256:...".
+func ImageBaseName(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndex(image, "/"); i >= 0 {
+		image = image[i+1:]
+	}
+	if i := strings.Index(image, ":"); i >= 0 {
+		image = image[:i]
+	}
+	return image
+}
+
+// publishedPorts lists the ports to register: published ports (HostPort set),
+// or for host-networked containers their exposed ports (host port = port).
+func publishedPorts(c *Container) []port {
+	var out []port
+	if c.HostConfig.NetworkMode == "host" {
+		for p := range c.Config.ExposedPorts {
+			num, proto := splitPort(p)
+			if n, err := strconv.Atoi(num); err == nil {
+				out = append(out, port{exposed: num, proto: proto, hostPort: n})
+			}
+		}
+	} else {
+		for p, bindings := range c.NetworkSettings.Ports {
+			num, proto := splitPort(p)
+			seen := map[int]bool{}
+			for _, b := range bindings {
+				n, err := strconv.Atoi(b.HostPort)
+				if err != nil || n == 0 || seen[n] {
+					continue // Docker lists 0.0.0.0 and :: bindings of the same host port
+				}
+				seen[n] = true
+				out = append(out, port{exposed: num, proto: proto, hostIP: b.HostIP, hostPort: n})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].exposed != out[j].exposed {
+			return out[i].exposed < out[j].exposed
+		}
+		return out[i].hostPort < out[j].hostPort
+	})
+	return out
+}
+
+func splitPort(p string) (string, string) {
+	num, proto, ok := strings.Cut(p, "/")
+	if !ok {
+		proto = "tcp"
+	}
+	return num, proto
+}
+
+func splitTags(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Services derives the Consul registrations for one container; nil when the
+// container is not running, is ignored, or publishes nothing.
+func Services(c *Container, o Options) []Service {
+	if !c.State.Running {
+		return nil
+	}
+	if v, ok := hasKey(c, "SERVICE_IGNORE"); ok && v != "" && v != "false" && v != "0" {
+		return nil
+	}
+	// The stack's own host-networked services are not apps: only an explicit
+	// SERVICE_NAME makes one of them a service.
+	if _, named := hasKey(c, "SERVICE_NAME"); c.HostConfig.NetworkMode == "host" && !named {
+		return nil
+	}
+	ports := publishedPorts(c)
+	group := len(ports) > 1
+	name := strings.TrimPrefix(c.Name, "/")
+	var out []Service
+	for _, p := range ports {
+		meta, fromPort := metadata(c, p.exposed)
+		if v := meta["ignore"]; v != "" && v != "false" && v != "0" {
+			continue
+		}
+		s := Service{Port: p.hostPort}
+		s.ID = o.Hostname + ":" + name + ":" + p.exposed
+		if p.proto == "udp" {
+			s.ID += ":udp"
+		}
+		if id := meta["id"]; id != "" {
+			s.ID = id
+		}
+		s.Name = meta["name"]
+		if s.Name == "" {
+			s.Name = ImageBaseName(c.Config.Image)
+		}
+		if group && !fromPort["name"] {
+			s.Name += "-" + p.exposed
+		}
+		s.Name = sanitizeName(s.Name)
+		s.Tags = append(splitTags(meta["tags"]), o.ForceTags...)
+		if p.proto == "udp" {
+			s.Tags = append(s.Tags, "udp")
+		}
+		if s.Tags == nil {
+			s.Tags = []string{}
+		}
+		s.Address = o.HostIP
+		if s.Address == "" && p.hostIP != "" && p.hostIP != "0.0.0.0" && p.hostIP != "::" {
+			s.Address = p.hostIP
+		}
+		s.Meta = map[string]string{"container": name, "container_id": shortID(c.ID)}
+		for k, v := range meta {
+			if reserved[k] || strings.HasPrefix(k, "check_") || !metaKey.MatchString(k) {
+				continue
+			}
+			s.Meta[k] = v
+		}
+		s.Check = check(meta, s, p, o)
+		out = append(out, s)
+	}
+	return out
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+var badName = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
+
+// sanitizeName keeps a name valid as a DNS label (Consul DNS and HAProxy's
+// Host-header routing both need that).
+func sanitizeName(n string) string {
+	return strings.Trim(badName.ReplaceAllString(n, "-"), "-")
+}
+
+// check builds the Consul check: SERVICE_CHECK_HTTP=/path, SERVICE_CHECK_TCP=true,
+// SERVICE_CHECK_SCRIPT is refused (no scripts run from a registrator), and by
+// default a TCP check on the published port so dead instances leave routing.
+func check(meta map[string]string, s Service, p port, o Options) *Check {
+	if v := meta["check_disabled"]; v == "true" || v == "1" {
+		return nil
+	}
+	addr := s.Address
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	hostport := net.JoinHostPort(addr, strconv.Itoa(p.hostPort))
+	c := &Check{
+		Interval:                       firstNonEmpty(meta["check_interval"], o.CheckInterval, "2s"),
+		Timeout:                        firstNonEmpty(meta["check_timeout"], "1s"),
+		Status:                         meta["check_initial_status"],
+		DeregisterCriticalServiceAfter: firstNonEmpty(meta["check_deregister_after"], o.DeregisterAfter, "1m"),
+	}
+	switch {
+	case meta["check_http"] != "":
+		path := meta["check_http"]
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		c.HTTP = fmt.Sprintf("http://%s%s", hostport, path)
+	case p.proto == "udp":
+		return nil // Consul has no UDP check
+	default:
+		c.TCP = hostport
+	}
+	return c
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
