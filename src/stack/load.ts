@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { PaasboxError } from '../errors.js';
-import type { StackModel } from './model.js';
+import type { Healthcheck, StackModel } from './model.js';
 import { assertValid, projectValidator, repoPath } from './validate.js';
 
 export const DEFAULT_STACK_PATH = repoPath('stacks', 'paasbox.yaml');
@@ -18,7 +18,10 @@ export function validateStackModel(obj: unknown, where = 'stacks/paasbox.yaml'):
         throw new PaasboxError(`${where} is invalid: services.${name}.dependsOn: unknown service "${dep}"`, `use one of: ${Object.keys(model.services).join(', ')}`);
       if (dep === name) throw new PaasboxError(`${where} is invalid: services.${name}.dependsOn: a service cannot depend on itself`, 'remove it');
     }
-    const checks = [['healthcheck', svc.healthcheck], ...Object.entries(svc.sources).map(([k, v]) => [`sources.${k}.healthcheck`, v.healthcheck])] as const;
+    const checks: [string, Healthcheck | undefined][] = [
+      ['healthcheck', svc.healthcheck],
+      ...Object.entries(svc.sources).map(([k, v]): [string, Healthcheck | undefined] => [`sources.${k}.healthcheck`, v.healthcheck]),
+    ];
     for (const [field, hc] of checks) {
       if (hc && hc.test[0] !== 'CMD' && hc.test[0] !== 'CMD-SHELL')
         throw new PaasboxError(`${where} is invalid: services.${name}.${field}.test[0]: must be CMD or CMD-SHELL`, 'start the test with "CMD" (argv) or "CMD-SHELL" (one shell string)');
