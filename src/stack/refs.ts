@@ -1,0 +1,37 @@
+// Which image each service runs for the chosen source. Built images are tagged
+// paasbox/<build>:<source> (src/images); pinned images are used as written; a
+// service the source cannot provide runs anyway when its `loadable` image has
+// been docker-loaded on the host.
+import type { StackModel } from './model.js';
+import type { Settings } from '../settings/settings.js';
+import { servicesOnThisHost } from './generate.js';
+
+export interface ImageRefs {
+  images: Record<string, string>;
+  unavailable: Record<string, string>;
+}
+
+/** The tag src/images gives a build context for a source. */
+export function builtImageRef(build: string, source: string): string {
+  return `paasbox/${build}:${source}`;
+}
+
+export async function resolveImageRefs(
+  model: StackModel,
+  settings: Settings,
+  hasImage: (ref: string) => boolean | Promise<boolean>,
+): Promise<ImageRefs> {
+  const images: Record<string, string> = {};
+  const unavailable: Record<string, string> = {};
+  for (const name of servicesOnThisHost(model, settings)) {
+    const spec = model.services[name]!.sources[settings.imageSource];
+    if (spec.image) images[name] = spec.image;
+    else if (spec.build) images[name] = builtImageRef(spec.build, settings.imageSource);
+    else if (spec.unavailable) {
+      const { reason, supply, loadable } = spec.unavailable;
+      if (loadable && (await hasImage(loadable))) images[name] = loadable;
+      else unavailable[name] = `${reason}; to supply it: ${supply}`;
+    }
+  }
+  return { images, unavailable };
+}
