@@ -1,0 +1,367 @@
+// A small client for Marathon's REST API (v2), just what paasbox deploys with.
+// Paths, methods and bodies follow Marathon's documented API; Marathon's error
+// bodies ({message, details: [{path, errors}]}) become PaasboxErrors that name
+// the fields.
+import { PaasboxError } from '../errors.js';
+import { normaliseId, type MarathonApp } from './app.js';
+
+export interface MarathonClientOptions {
+  /** e.g. http://10.0.0.5:8080 */
+  baseUrl: string;
+  /** Per-request timeout (not for the event stream). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** An app as Marathon returns it: the definition plus task counters. */
+export interface MarathonAppStatus extends MarathonApp {
+  version?: string;
+  tasksStaged?: number;
+  tasksRunning?: number;
+  tasksHealthy?: number;
+  tasksUnhealthy?: number;
+  deployments?: { id: string }[];
+}
+
+export interface MarathonTask {
+  id: string;
+  appId: string;
+  host: string;
+  ports: number[];
+  state?: string;
+  startedAt?: string | null;
+  stagedAt?: string;
+  version?: string;
+  healthCheckResults?: { alive: boolean; consecutiveFailures?: number; taskId?: string }[];
+}
+
+export interface MarathonDeployment {
+  id: string;
+  version: string;
+  affectedApps: string[];
+  currentStep?: number;
+  totalSteps?: number;
+}
+
+/** What a change (create, update, scale, restart, destroy) started. */
+export interface DeploymentRef {
+  deploymentId: string;
+  version: string;
+}
+
+export interface DeployResult extends DeploymentRef {
+  /** true when the app was new (201), false when an existing one was updated. */
+  created: boolean;
+}
+
+export interface MarathonInfo {
+  name: string;
+  version: string;
+  leader: string | null;
+  frameworkId?: string;
+  elected?: boolean;
+  [k: string]: unknown;
+}
+
+/** One server-sent event from /v2/events; data is the parsed JSON payload. */
+export interface MarathonEvent {
+  event: string;
+  data: { eventType?: string; [k: string]: unknown };
+}
+
+export class MarathonClient {
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(opts: MarathonClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 15000;
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  /** GET /ping: true when Marathon answers "pong". Never throws. */
+  async ping(): Promise<boolean> {
+    try {
+      const r = await this.raw('GET', '/ping');
+      return r.status === 200 && r.text.trim() === 'pong';
+    } catch {
+      return false;
+    }
+  }
+
+  /** GET /v2/info */
+  async info(): Promise<MarathonInfo> {
+    return (await this.json('GET', '/v2/info')) as MarathonInfo;
+  }
+
+  /** GET /v2/leader: "host:port" of the leading Marathon. */
+  async leader(): Promise<string> {
+    return ((await this.json('GET', '/v2/leader')) as { leader: string }).leader;
+  }
+
+  /** GET /v2/apps */
+  async listApps(): Promise<MarathonAppStatus[]> {
+    return ((await this.json('GET', '/v2/apps')) as { apps: MarathonAppStatus[] }).apps;
+  }
+
+  /** GET /v2/apps/{id}; undefined when there is no such app. */
+  async getApp(id: string): Promise<MarathonAppStatus | undefined> {
+    const r = await this.raw('GET', appPath(id));
+    if (r.status === 404) return undefined;
+    return (this.check(r, `app ${normaliseId(id)}`) as { app: MarathonAppStatus }).app;
+  }
+
+  /**
+   * Create the app (POST /v2/apps); if it exists (409), replace its definition
+   * with PUT /v2/apps/{id}?force=true so a stuck deployment cannot block it.
+   */
+  async deployApp(app: MarathonApp): Promise<DeployResult> {
+    const r = await this.raw('POST', '/v2/apps', app);
+    if (r.status === 201) {
+      const body = JSON.parse(r.text) as MarathonAppStatus;
+      return { created: true, deploymentId: body.deployments?.[0]?.id ?? '', version: body.version ?? '' };
+    }
+    if (r.status !== 409) this.check(r, `app ${normaliseId(app.id)}`);
+    const put = (await this.json('PUT', `${appPath(app.id)}?force=true`, app, `app ${normaliseId(app.id)}`)) as DeploymentRef;
+    return { created: false, deploymentId: put.deploymentId, version: put.version };
+  }
+
+  /** PUT /v2/apps/{id}?force=true {"instances": n} */
+  async scaleApp(id: string, instances: number): Promise<DeploymentRef> {
+    if (!Number.isInteger(instances) || instances < 0) {
+      throw new PaasboxError(`cannot scale ${normaliseId(id)} to ${instances} instances`, 'give a whole number >= 0');
+    }
+    return (await this.json('PUT', `${appPath(id)}?force=true`, { instances }, `app ${normaliseId(id)}`)) as DeploymentRef;
+  }
+
+  /** POST /v2/apps/{id}/restart: a rolling restart. */
+  async restartApp(id: string): Promise<DeploymentRef> {
+    return (await this.json('POST', `${appPath(id)}/restart`, undefined, `app ${normaliseId(id)}`)) as DeploymentRef;
+  }
+
+  /** DELETE /v2/apps/{id}; undefined when the app was already gone. */
+  async destroyApp(id: string): Promise<DeploymentRef | undefined> {
+    const r = await this.raw('DELETE', appPath(id));
+    if (r.status === 404) return undefined;
+    return this.check(r, `app ${normaliseId(id)}`) as DeploymentRef;
+  }
+
+  /** GET /v2/apps/{id}/tasks, or every task (GET /v2/tasks) without an id. */
+  async listTasks(id?: string): Promise<MarathonTask[]> {
+    const path = id === undefined ? '/v2/tasks' : `${appPath(id)}/tasks`;
+    return ((await this.json('GET', path, undefined, id ? `app ${normaliseId(id)}` : 'tasks')) as { tasks: MarathonTask[] }).tasks;
+  }
+
+  /** GET /v2/deployments */
+  async listDeployments(): Promise<MarathonDeployment[]> {
+    return (await this.json('GET', '/v2/deployments')) as MarathonDeployment[];
+  }
+
+  /** Poll GET /v2/deployments until deploymentId is no longer listed (finished). */
+  async waitForDeployment(deploymentId: string, opts: WaitOptions = {}): Promise<void> {
+    const { timeoutMs = 300000, intervalMs = 1000 } = opts;
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const running = await this.listDeployments();
+      const mine = running.find((d) => d.id === deploymentId);
+      if (!mine) return;
+      if (Date.now() >= until) {
+        throw new PaasboxError(
+          `Marathon deployment ${deploymentId} (${mine.affectedApps.join(', ')}) still running after ${timeoutMs / 1000}s (step ${mine.currentStep ?? '?'} of ${mine.totalSteps ?? '?'})`,
+          'check the app\'s tasks in Marathon (image present on the agents? enough cpus/mem offered?) or wait longer',
+        );
+      }
+      await sleep(intervalMs);
+    }
+  }
+
+  /**
+   * Wait until the app has `instances` running tasks (its current count when
+   * omitted), all passing their health checks when the app defines any.
+   */
+  async waitForHealthy(id: string, opts: WaitOptions & { instances?: number } = {}): Promise<MarathonTask[]> {
+    const { timeoutMs = 300000, intervalMs = 1000 } = opts;
+    const until = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      const app = await this.getApp(id);
+      if (!app) throw new PaasboxError(`Marathon has no app ${normaliseId(id)}`, 'deploy it first');
+      const want = opts.instances ?? app.instances ?? 1;
+      const tasks = (await this.listTasks(id)).filter((t) => (t.state ?? 'TASK_RUNNING') === 'TASK_RUNNING');
+      const checked = (app.healthChecks ?? []).length;
+      const ready = tasks.filter((t) => checked === 0 || ((t.healthCheckResults ?? []).length >= checked && t.healthCheckResults!.every((h) => h.alive)));
+      if (ready.length === want && tasks.length === want) return ready;
+      last = `${ready.length}/${want} healthy, ${tasks.length} running`;
+      if (Date.now() >= until) {
+        throw new PaasboxError(`app ${normaliseId(id)} not healthy after ${timeoutMs / 1000}s: ${last}`, 'look at the tasks\' health check results and logs on the agents');
+      }
+      await sleep(intervalMs);
+    }
+  }
+
+  /**
+   * Follow GET /v2/events (text/event-stream) until the signal aborts or the
+   * server closes the stream. eventTypes filters server-side (event_type=...).
+   */
+  async *followEvents(opts: { signal?: AbortSignal; eventTypes?: string[] } = {}): AsyncGenerator<MarathonEvent> {
+    const q = (opts.eventTypes ?? []).map((t) => `event_type=${encodeURIComponent(t)}`).join('&');
+    const url = `${this.baseUrl}/v2/events${q ? `?${q}` : ''}`;
+    let res: Response;
+    try {
+      res = await this.fetchFn(url, { headers: { Accept: 'text/event-stream' }, ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (e) {
+      if (opts.signal?.aborted) return;
+      throw this.unreachable(e);
+    }
+    if (res.status !== 200 || !res.body) {
+      throw new PaasboxError(`Marathon event stream at ${url} answered HTTP ${res.status}`, 'check that Marathon runs with its event subscriber (http_callback/SSE) enabled');
+    }
+    const parser = new EventStreamParser();
+    const decoder = new TextDecoder();
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          if (opts.signal?.aborted) return;
+          throw e;
+        }
+        if (chunk.done) break;
+        for (const ev of parser.push(decoder.decode(chunk.value, { stream: true }))) yield toMarathonEvent(ev);
+      }
+      for (const ev of parser.push('\n\n')) yield toMarathonEvent(ev);
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  // --- plumbing ---
+
+  private async raw(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+    const url = `${this.baseUrl}${path}`;
+    try {
+      const res = await this.fetchFn(url, {
+        method,
+        headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      return { status: res.status, text: await res.text() };
+    } catch (e) {
+      throw this.unreachable(e);
+    }
+  }
+
+  private async json(method: string, path: string, body?: unknown, what?: string): Promise<unknown> {
+    return this.check(await this.raw(method, path, body), what ?? path);
+  }
+
+  /** Parse a 2xx body or turn Marathon's error body into a PaasboxError. */
+  private check(r: { status: number; text: string }, what: string): unknown {
+    if (r.status >= 200 && r.status < 300) return r.text ? JSON.parse(r.text) : {};
+    throw marathonError(r.status, r.text, what, this.baseUrl);
+  }
+
+  private unreachable(e: unknown): PaasboxError {
+    const cause = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
+    return new PaasboxError(`Marathon at ${this.baseUrl} is not reachable: ${cause}`, 'start the stack (marathon listens on 8080 of the master) or pass the right --marathon URL');
+  }
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/** Marathon's error body → one PaasboxError naming each field Marathon complained about. Pure. */
+export function marathonError(status: number, text: string, what: string, baseUrl = 'Marathon'): PaasboxError {
+  let body: { message?: string; details?: { path?: string; errors?: string[]; attribute?: string; error?: string }[]; deployments?: { id: string }[] } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    /* not JSON: keep the text */
+  }
+  const details = (body.details ?? []).map((d) => `${d.path ?? d.attribute ?? 'self'}: ${(d.errors ?? (d.error ? [d.error] : [])).join('; ')}`);
+  const message = body.message ?? (text.trim().slice(0, 200) || `HTTP ${status}`);
+  switch (status) {
+    case 400:
+    case 422:
+      return new PaasboxError(
+        `Marathon rejected ${what}: ${message}${details.length ? ` (${details.join(', ')})` : ''}`,
+        details.length ? `correct the field(s) ${details.map((d) => d.split(':')[0]).join(', ')} in the app definition` : 'correct the app definition',
+        details.join('\n'),
+      );
+    case 401:
+    case 403:
+      return new PaasboxError(`Marathon at ${baseUrl} refused ${what}: HTTP ${status} ${message}`, 'paasbox talks to Marathon without credentials; disable Marathon auth or use its unauthenticated port');
+    case 404:
+      return new PaasboxError(`Marathon has no ${what}`, 'check the app id (GET /v2/apps lists them)');
+    case 409:
+      return new PaasboxError(
+        `Marathon: ${what} is locked: ${message}${body.deployments?.length ? ` (deployments ${body.deployments.map((d) => d.id).join(', ')})` : ''}`,
+        'wait for the running deployment to finish or retry with force',
+      );
+    case 503:
+      return new PaasboxError(`Marathon at ${baseUrl} has no leader yet: ${message}`, 'wait until ZooKeeper and Marathon have elected a leader (GET /v2/leader)');
+    default:
+      return new PaasboxError(`Marathon answered HTTP ${status} for ${what}: ${message}`, 'see the Marathon log on the master');
+  }
+}
+
+function appPath(id: string): string {
+  return `/v2/apps${normaliseId(id)}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function toMarathonEvent(ev: { event: string; data: string }): MarathonEvent {
+  let data: MarathonEvent['data'];
+  try {
+    data = JSON.parse(ev.data) as MarathonEvent['data'];
+  } catch {
+    data = { raw: ev.data };
+  }
+  return { event: ev.event, data };
+}
+
+/**
+ * Incremental text/event-stream parser (the WHATWG server-sent events format):
+ * feed it chunks as they arrive, get back the events that completed.
+ */
+export class EventStreamParser {
+  private buffer = '';
+  private event = '';
+  private data: string[] = [];
+
+  push(chunk: string): { event: string; data: string }[] {
+    this.buffer += chunk;
+    const out: { event: string; data: string }[] = [];
+    let nl: number;
+    while ((nl = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      const sepLen = this.buffer.startsWith('\r\n', nl) ? 2 : 1;
+      // A lone \r at the end of a chunk may be the start of \r\n: wait for more.
+      if (this.buffer[nl] === '\r' && sepLen === 1 && nl === this.buffer.length - 1) break;
+      this.buffer = this.buffer.slice(nl + sepLen);
+      if (line === '') {
+        if (this.data.length) out.push({ event: this.event || 'message', data: this.data.join('\n') });
+        this.event = '';
+        this.data = [];
+        continue;
+      }
+      if (line.startsWith(':')) continue; // comment / keep-alive
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') this.event = value;
+      else if (field === 'data') this.data.push(value);
+    }
+    return out;
+  }
+}
