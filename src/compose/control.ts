@@ -1,0 +1,127 @@
+// Control of the stack's compose project on a Target: up/stop/start/restart/
+// down/status/logs and waiting until every service is healthy.
+import { PaasboxError } from '../errors.js';
+import type { Progress } from '../progress.js';
+import type { ExecResult, Target } from '../target/target.js';
+import { shq } from '../target/shell.js';
+import { detectComposeTool, type ComposeTool } from './tool.js';
+import { isReady, parseInspect, parsePsIds, type ServiceStatus } from './status.js';
+
+export interface StackControlOptions {
+  /** Run docker as root (sudo -n when the login user is not root). Default true. */
+  sudo?: boolean;
+  /** A known tool (skips detection). */
+  tool?: ComposeTool;
+}
+
+export class StackControl {
+  private tool?: ComposeTool;
+  private readonly sudo: boolean;
+
+  constructor(
+    readonly target: Target,
+    /** The compose file's path on the target. */
+    readonly composeFile: string,
+    readonly project: string,
+    opts: StackControlOptions = {},
+  ) {
+    this.sudo = opts.sudo ?? true;
+    if (opts.tool) this.tool = opts.tool;
+  }
+
+  async composeTool(): Promise<ComposeTool> {
+    this.tool ??= await detectComposeTool(this.target, { sudo: this.sudo });
+    return this.tool;
+  }
+
+  /** Run a compose subcommand; a failure becomes a PaasboxError with the output tail. */
+  async compose(args: string[], what: string, timeoutMs = 600_000): Promise<ExecResult> {
+    const tool = await this.composeTool();
+    const cmd = [...tool.argv, '-p', this.project, '-f', this.composeFile, ...args].map(shq).join(' ');
+    const r = await this.target.exec(cmd, { sudo: this.sudo, timeoutMs });
+    if (r.code !== 0)
+      throw new PaasboxError(
+        `${what} failed on ${this.target.name} (${tool.argv.join(' ')} ${args.join(' ')}, exit ${r.code})`,
+        `read the detail; \`npx zx scripts/stack.mjs status\` and \`logs SERVICE\` show each service`,
+        (r.stderr || r.stdout).trim(),
+      );
+    return r;
+  }
+
+  up(services: string[] = []): Promise<ExecResult> {
+    return this.compose(['up', '-d', '--remove-orphans', ...services], 'starting the stack');
+  }
+  stop(service?: string): Promise<ExecResult> {
+    return this.compose(['stop', ...opt(service)], `stopping ${service ?? 'the stack'}`);
+  }
+  start(service?: string): Promise<ExecResult> {
+    return this.compose(['start', ...opt(service)], `starting ${service ?? 'the stack'}`);
+  }
+  restart(service?: string): Promise<ExecResult> {
+    return this.compose(['restart', ...opt(service)], `restarting ${service ?? 'the stack'}`);
+  }
+  /** Remove the containers; named volumes (data) are kept unless volumes is true. */
+  down(opts: { volumes?: boolean } = {}): Promise<ExecResult> {
+    return this.compose(['down', '--remove-orphans', ...(opts.volumes ? ['-v'] : [])], 'removing the stack');
+  }
+  async logs(service?: string, tail = 100): Promise<string> {
+    const r = await this.compose(['logs', '--no-color', '--tail', String(tail), ...opt(service)], `reading logs of ${service ?? 'the stack'}`);
+    return r.stdout + r.stderr;
+  }
+
+  /** The services the compose file defines. */
+  async services(): Promise<string[]> {
+    const r = await this.compose(['config', '--services'], 'reading the compose file');
+    return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  }
+
+  /** One entry per container of the project (and per defined service without one: state "missing"). */
+  async status(): Promise<ServiceStatus[]> {
+    const expected = await this.services();
+    const ps = await this.docker(`ps -a --filter ${shq(`label=com.docker.compose.project=${this.project}`)} --format '{{json .}}'`, 'listing containers');
+    const ids = parsePsIds(ps.stdout);
+    if (!ids.length) return parseInspect('[]', expected);
+    const insp = await this.docker(`inspect ${ids.map(shq).join(' ')}`, 'inspecting containers');
+    return parseInspect(insp.stdout, expected);
+  }
+
+  /** Poll status until every service is ready; on timeout a PaasboxError names the laggards with their log tails. */
+  async waitHealthy(timeoutMs: number, progress?: Progress, opts: { intervalMs?: number; services?: string[] } = {}): Promise<ServiceStatus[]> {
+    const deadline = Date.now() + timeoutMs;
+    const interval = opts.intervalMs ?? 2000;
+    let last = '';
+    for (;;) {
+      const all = await this.status();
+      const st = opts.services ? all.filter((s) => opts.services!.includes(s.service)) : all;
+      const summary = st.map((s) => `${s.service}=${s.state}${s.health !== 'none' ? `/${s.health}` : ''}`).join(' ');
+      if (summary !== last) progress?.say(`[${this.target.name}] ${summary}`);
+      last = summary;
+      const waiting = st.filter((s) => !isReady(s));
+      if (!waiting.length) return st;
+      if (Date.now() >= deadline) {
+        const tails: string[] = [];
+        for (const s of waiting.slice(0, 3)) {
+          const log = await this.logs(s.service, 15).catch((e: unknown) => String(e));
+          tails.push(`--- ${s.service} (${s.state}/${s.health}, restarts ${s.restartCount}) ---\n${log.trim()}`);
+        }
+        throw new PaasboxError(
+          `stack not healthy on ${this.target.name} after ${Math.round(timeoutMs / 1000)}s: ${waiting.map((s) => `${s.service} ${s.state}/${s.health}`).join(', ')}`,
+          'look at the logs shown (`npx zx scripts/stack.mjs logs SERVICE`), fix the cause, then `stack.mjs up` again; data volumes are kept',
+          tails.join('\n'),
+        );
+      }
+      await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  private async docker(args: string, what: string): Promise<ExecResult> {
+    const r = await this.target.exec(`docker ${args}`, { sudo: this.sudo, timeoutMs: 60_000 });
+    if (r.code !== 0)
+      throw new PaasboxError(`${what} failed on ${this.target.name}`, 'check that dockerd runs there (systemctl status docker)', r.stderr);
+    return r;
+  }
+}
+
+function opt(s?: string): string[] {
+  return s ? [s] : [];
+}

@@ -1,0 +1,3 @@
+export * from './tool.js';
+export * from './status.js';
+export * from './control.js';
