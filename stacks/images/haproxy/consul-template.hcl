@@ -1,0 +1,28 @@
+# consul-template for paasbox HAProxy. The Consul address comes from
+# CONSUL_HTTP_ADDR. It renders to haproxy.cfg.new; haproxy-reload validates it,
+# moves it in place and reloads through the master socket.
+log_level = "info"
+kill_signal = "SIGTERM"
+
+consul {
+  retry {
+    enabled     = true
+    attempts    = 0
+    backoff     = "250ms"
+    max_backoff = "5s"
+  }
+}
+
+# Coalesce bursts of catalog changes (several instances starting) into one reload.
+wait {
+  min = "200ms"
+  max = "2s"
+}
+
+template {
+  source          = "/etc/haproxy/haproxy.cfg.ctmpl"
+  destination     = "/etc/haproxy/haproxy.cfg.new"
+  perms           = 0644
+  command         = "/usr/local/bin/haproxy-reload"
+  command_timeout = "60s"
+}
