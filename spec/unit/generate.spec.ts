@@ -1,0 +1,147 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { parse } from 'yaml';
+import { PaasboxError } from '../../src/errors.js';
+import { loadStackModel } from '../../src/stack/load.js';
+import type { StackModel } from '../../src/stack/model.js';
+import { generateCompose, renderCompose, validateCompose, type ComposeFile } from '../../src/stack/generate.js';
+import { resolveImageRefs } from '../../src/stack/refs.js';
+import { repoPath } from '../../src/stack/validate.js';
+import { resolveSettings } from '../../src/settings/settings.js';
+
+const model = loadStackModel();
+const fixed = { HOSTNAME: 'paasbox', IP: '10.11.12.13' };
+const settingsFor = (source: 'local' | 'registry', file?: unknown, m: StackModel = model) =>
+  resolveSettings({}, file, { ...fixed, PAASBOX_SOURCE: source }, m);
+
+async function generate(source: 'local' | 'registry', file?: unknown, has: (r: string) => boolean = () => false, m: StackModel = model): Promise<ComposeFile> {
+  const s = settingsFor(source, file, m);
+  return generateCompose(m, s, await resolveImageRefs(m, s, has));
+}
+
+function throwsPaasbox(fn: () => unknown, ...parts: string[]): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, 'expected a PaasboxError').to.be.instanceOf(PaasboxError);
+  const text = `${(err as PaasboxError).problem} ${(err as PaasboxError).detail ?? ''}`;
+  for (const p of parts) expect(text).to.include(p);
+}
+
+describe('compose generation', () => {
+  for (const source of ['local', 'registry'] as const) {
+    it(`matches the golden file spec/golden/docker-compose.${source}.yml (UPDATE_GOLDEN=1 rewrites it)`, async () => {
+      const text = renderCompose(await generate(source));
+      const golden = repoPath('spec', 'golden', `docker-compose.${source}.yml`);
+      if (process.env['UPDATE_GOLDEN'] === '1') {
+        writeFileSync(golden, text);
+        console.log(`      (rewrote ${golden})`);
+      }
+      expect(text).to.equal(readFileSync(golden, 'utf8'));
+    });
+  }
+
+  it('is deterministic: two renders are byte-identical, whatever the model map order', async () => {
+    const a = renderCompose(await generate('registry'));
+    const b = renderCompose(await generate('registry'));
+    expect(a).to.equal(b);
+    const shuffled = structuredClone(model);
+    for (const svc of Object.values(shuffled.services)) {
+      if (svc.environment) svc.environment = Object.fromEntries(Object.entries(svc.environment).reverse());
+    }
+    expect(renderCompose(await generate('registry', undefined, () => false, shuffled))).to.equal(a);
+    expect(a).to.not.match(/20\d\d-\d\d-\d\d/); // no timestamps
+  });
+
+  it('passes the Compose Specification schema, and a broken compose object fails it with the path', async () => {
+    const c = await generate('registry');
+    expect(() => validateCompose(c)).to.not.throw();
+    const broken = structuredClone(c) as unknown as { services: Record<string, Record<string, unknown>> };
+    broken.services['consul']!['healthcheck'] = { interval: 'soon', test: ['CMD', 'true'] };
+    throwsPaasbox(() => validateCompose(broken), 'services.consul.healthcheck.interval');
+    const broken2 = structuredClone(c) as unknown as { services: Record<string, Record<string, unknown>> };
+    broken2.services['dns']!['restart_policy'] = 'always';
+    throwsPaasbox(() => validateCompose(broken2), 'services.dns', 'restart_policy');
+  });
+
+  it('emits host networking, labels, init, restart, healthcheck, volumes and dependency conditions', async () => {
+    const c = await generate('registry');
+    const consul = c.services['consul']!;
+    expect(consul).to.include({ image: 'consul:1.8.7', init: true, network_mode: 'host', restart: 'unless-stopped' });
+    expect(consul).to.not.have.property('ports');
+    expect(consul).to.not.have.property('build');
+    expect(consul.labels).to.deep.equal({ 'paasbox.ports': 'http=8500/tcp,dns=8600/udp', 'paasbox.role': 'all', 'paasbox.service': 'consul', 'paasbox.source': 'registry' });
+    expect(consul.command).to.include('-bind=10.11.12.13').and.include('-domain=consul');
+    expect(c.volumes?.['consul-data']).to.deep.equal({ name: 'paasbox_consul-data', labels: { 'paasbox.service': 'consul' } });
+    expect(c.services['marathon']!.depends_on).to.deep.equal({ zookeeper: { condition: 'service_healthy' }, 'mesos-master': { condition: 'service_healthy' } });
+    expect(c.services['mesos-master']!.environment!['MESOS_ZK']).to.equal('zk://10.11.12.13:2181/mesos');
+    expect(c.services['registrator']!.image).to.equal('paasbox/registrator:registry');
+    expect(c.services['dns']!.cap_add).to.deep.equal(['NET_ADMIN']);
+  });
+
+  it('uses service_started for a dependency without a healthcheck', async () => {
+    const m = structuredClone(model);
+    m.services['haproxy']!.dependsOn = ['consul', 'registrator'];
+    const c = await generate('local', undefined, () => false, m);
+    expect(c.services['haproxy']!.depends_on).to.deep.equal({ consul: { condition: 'service_healthy' }, registrator: { condition: 'service_started' } });
+  });
+
+  it('leaves out services whose image is unavailable, lists them in the header, and drops dependencies on them', async () => {
+    const c = await generate('local');
+    expect(Object.keys(c.services)).to.deep.equal(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
+    expect(Object.keys(c['x-paasbox'].omitted)).to.deep.equal(['mesos-master', 'mesos-slave', 'marathon']);
+    const text = renderCompose(c);
+    expect(text).to.match(/^# Left out \(image unavailable from source local\):\n#   mesos-master: Mesos has no Debian package/m);
+    expect(c.services['zookeeper']!.image).to.equal('paasbox/zookeeper:local');
+  });
+
+  it('runs an unavailable service from its loadable image when that image is present', async () => {
+    const c = await generate('local', undefined, (ref) => ref === 'mesosphere/mesos-master:1.7.1');
+    expect(c.services['mesos-master']!.image).to.equal('mesosphere/mesos-master:1.7.1');
+    expect(c.services['mesos-master']!.depends_on).to.deep.equal({ zookeeper: { condition: 'service_healthy' } });
+    expect(Object.keys(c['x-paasbox'].omitted)).to.deep.equal(['mesos-slave', 'marathon']);
+  });
+
+  it('carries port overrides into commands, environment, healthchecks, labels and other services', async () => {
+    const c = await generate('registry', { services: { consul: { ports: { http: 8501, dns: 8601 } }, zookeeper: { ports: { client: 2182 } } } });
+    expect(c.services['consul']!.command).to.include('-http-port=8501').and.include('-dns-port=8601');
+    expect(c.services['consul']!.healthcheck!.test).to.include('-http-addr=127.0.0.1:8501');
+    expect(c.services['consul']!.labels['paasbox.ports']).to.equal('http=8501/tcp,dns=8601/udp');
+    expect(c.services['registrator']!.environment!['CONSUL_HTTP_ADDR']).to.equal('http://10.11.12.13:8501');
+    expect(c.services['dns']!.command).to.include('--server=/consul/10.11.12.13#8601');
+    expect(c.services['marathon']!.command).to.include('zk://10.11.12.13:2182/mesos');
+  });
+
+  it('includes enabled optional services, and only the roles this host has', async () => {
+    const c = await generate('registry', { services: { sshd: { enabled: true } } });
+    expect(c.services['sshd']!.volumes).to.deep.equal(['./keys/authorized_keys:/root/.ssh/authorized_keys:ro']);
+    const agentOnly = await generate('registry', { masters: ['10.11.12.1'] });
+    expect(Object.keys(agentOnly.services)).to.deep.equal(['mesos-slave', 'consul', 'registrator', 'haproxy', 'dns']);
+    expect(agentOnly['x-paasbox'].elsewhere).to.deep.equal(['zookeeper', 'mesos-master', 'marathon']);
+    expect(agentOnly.services['mesos-slave']!.environment!['MESOS_MASTER']).to.equal('zk://10.11.12.1:2181/mesos');
+  });
+
+  it('rejects an unknown placeholder, naming the field', async () => {
+    const m = structuredClone(model);
+    m.services['consul']!.command = ['agent', '-bind=${ADDR}'];
+    const s = settingsFor('registry', undefined, m);
+    const refs = await resolveImageRefs(m, s, () => false);
+    throwsPaasbox(() => generateCompose(m, s, refs), 'services.consul.command[1]: unknown placeholder ${ADDR}');
+  });
+
+  it('escapes a literal $ so compose does not interpolate it', async () => {
+    const m = structuredClone(model);
+    m.services['dns']!.healthcheck!.test = ['CMD-SHELL', 'test -n "$HOME"'];
+    const c = await generate('local', undefined, () => false, m);
+    expect(c.services['dns']!.healthcheck!.test[1]).to.equal('test -n "$$HOME"');
+    expect(parse(renderCompose(c)).services.dns.healthcheck.test[1]).to.equal('test -n "$$HOME"');
+  });
+
+  it('rejects a service with no image resolved', () => {
+    const s = settingsFor('registry');
+    throwsPaasbox(() => generateCompose(model, s, { images: {} }), 'service zookeeper: no image resolved');
+  });
+});
