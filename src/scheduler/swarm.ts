@@ -1,0 +1,196 @@
+// Scheduler on Docker swarm mode (the swarm built into Debian's docker.io),
+// driven over a Target: `docker swarm init` on the manager, `join` on the
+// workers, then `docker service` commands for the same Marathon app JSON.
+import { PaasboxError } from '../errors.js';
+import type { MarathonApp } from '../marathon/app.js';
+import type { Progress } from '../progress.js';
+import { shq } from '../target/shell.js';
+import type { Target } from '../target/target.js';
+import { APP_ID_LABEL, marathonToSwarmService, swarmServiceName } from './swarm-service.js';
+import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
+
+export { marathonToSwarmService, swarmServiceName, APP_ID_LABEL } from './swarm-service.js';
+
+async function run(t: Target, argv: string[] | string, what: string, opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+  const cmd = typeof argv === 'string' ? argv : argv.map(shq).join(' ');
+  const r = await t.exec(cmd, { sudo: true, timeoutMs: opts.timeoutMs ?? 120000, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) });
+  if (r.code !== 0) {
+    const err = (r.stderr || r.stdout).trim();
+    throw new PaasboxError(`${what} failed on ${t.name}: ${err.split('\n').slice(-1)[0] ?? ''}`, swarmFix(err), err);
+  }
+  return r.stdout;
+}
+
+function swarmFix(err: string): string {
+  if (/docker: (command )?not found|Cannot connect to the Docker daemon/i.test(err)) return 'install docker.io and start dockerd on the host (scripts/install.mjs does both)';
+  if (/This node is not a swarm manager/i.test(err)) return 'run it on the swarm manager, or initialise the swarm first (ensureSwarm)';
+  if (/advertise address/i.test(err)) return 'give the host\'s own routable IP as the advertise address (not 127.x or 0.0.0.0)';
+  if (/No such image/i.test(err)) return 'load the image on every swarm node first (docker save IMG | ssh HOST docker load, or scripts/build-images.mjs)';
+  return 'see the detail below';
+}
+
+export async function swarmState(t: Target): Promise<{ state: string; isManager: boolean; nodeAddr: string }> {
+  const out = await run(t, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}}'], 'docker info');
+  const [state = '', ctl = '', addr = ''] = out.trim().split(/\s+/);
+  return { state, isManager: ctl === 'true', nodeAddr: addr };
+}
+
+/**
+ * Make `manager` a swarm manager (advertising advertiseAddr) and join each
+ * worker; the join token travels over the targets' own channel (stdin), never
+ * through a file. Idempotent: nodes already in the swarm are left alone.
+ */
+export async function ensureSwarm(
+  manager: Target,
+  workers: Target[] = [],
+  opts: { advertiseAddr?: string; progress?: Progress } = {},
+): Promise<{ initialised: boolean; joined: string[]; managerAddr: string }> {
+  const addr = opts.advertiseAddr ?? manager.address;
+  if (/^(127\.|0\.0\.0\.0|localhost$)/.test(addr)) {
+    throw new PaasboxError(`swarm advertise address ${addr} is not reachable from other hosts`, 'pass the manager\'s routable IP (--advertise-addr)');
+  }
+  const step = async <T>(name: string, host: string, fn: () => Promise<T>): Promise<T> => {
+    if (!opts.progress) return fn();
+    let out!: T;
+    await opts.progress.step(name, host, async () => {
+      out = await fn();
+      return { status: out ? 'changed' : 'ok' } as const;
+    });
+    return out;
+  };
+  const s = await swarmState(manager);
+  let initialised = false;
+  if (s.state !== 'active') {
+    initialised = await step('swarm init', manager.name, async () => {
+      await run(manager, ['docker', 'swarm', 'init', '--advertise-addr', addr], 'docker swarm init');
+      return true;
+    });
+  } else if (!s.isManager) {
+    throw new PaasboxError(`${manager.name} is in a swarm but not a manager`, 'pick the swarm\'s manager as the deploy target, or `docker swarm leave` on it');
+  }
+  const managerAddr = s.state === 'active' && s.nodeAddr ? s.nodeAddr : addr;
+  const joined: string[] = [];
+  if (workers.length) {
+    const token = (await run(manager, ['docker', 'swarm', 'join-token', '-q', 'worker'], 'docker swarm join-token')).trim();
+    for (const w of workers) {
+      const ws = await swarmState(w);
+      if (ws.state === 'active') continue;
+      await step('swarm join', w.name, async () => {
+        await run(w, `docker swarm join --token "$(cat)" ${shq(`${managerAddr}:2377`)}`, 'docker swarm join', { stdin: token });
+        return true;
+      });
+      joined.push(w.name);
+    }
+  }
+  return { initialised, joined, managerAddr };
+}
+
+interface TaskLine {
+  ID: string;
+  Name: string;
+  Node: string;
+  DesiredState: string;
+  CurrentState: string;
+  Error: string;
+  Ports: string;
+}
+
+/** Host ports of a task from `docker service ps` Ports ("*:32772->8080/tcp, ..."). Pure. */
+export function parseTaskPorts(ports: string): number[] {
+  return [...ports.matchAll(/:(\d+)->\d+\/\w+/g)].map((m) => Number(m[1]));
+}
+
+export class SwarmScheduler implements Scheduler {
+  readonly kind = 'swarm' as const;
+  readonly where: string;
+
+  constructor(readonly manager: Target, private readonly opts: { pollMs?: number } = {}) {
+    this.where = manager.name;
+  }
+
+  private async exists(name: string): Promise<boolean> {
+    const r = await this.manager.exec(`docker service inspect --format '{{.ID}}' ${shq(name)}`, { sudo: true, timeoutMs: 60000 });
+    return r.code === 0;
+  }
+
+  async deploy(app: MarathonApp): Promise<DeployOutcome> {
+    const svc = marathonToSwarmService(app);
+    const existing = await this.exists(svc.name);
+    await run(this.manager, existing ? svc.update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
+    return { created: !existing, warnings: svc.warnings };
+  }
+
+  async scale(id: string, instances: number): Promise<void> {
+    if (!Number.isInteger(instances) || instances < 0) throw new PaasboxError(`cannot scale ${id} to ${instances} instances`, 'give a whole number >= 0');
+    const name = swarmServiceName(id);
+    if (!(await this.exists(name))) throw new PaasboxError(`no app ${id} in the swarm on ${this.manager.name}`, 'deploy it first');
+    await run(this.manager, ['docker', 'service', 'scale', '--detach', `${name}=${instances}`], `docker service scale ${name}`);
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    const name = swarmServiceName(id);
+    if (!(await this.exists(name))) return false;
+    await run(this.manager, ['docker', 'service', 'rm', name], `docker service rm ${name}`);
+    return true;
+  }
+
+  async list(): Promise<AppState[]> {
+    const out = await run(
+      this.manager,
+      ['docker', 'service', 'ls', '--filter', `label=${APP_ID_LABEL}`, '--format', '{{.Name}}\t{{.Replicas}}\t{{.Image}}'],
+      'docker service ls',
+    );
+    const lines = out.split('\n').filter(Boolean);
+    if (!lines.length) return [];
+    const names = lines.map((l) => l.split('\t')[0] ?? '');
+    const ids = (await run(this.manager, ['docker', 'service', 'inspect', '--format', `{{index .Spec.Labels "${APP_ID_LABEL}"}}`, ...names], 'docker service inspect'))
+      .split('\n')
+      .filter(Boolean);
+    return lines.map((l, i) => {
+      const [, replicas = '0/0', image = ''] = l.split('\t');
+      const [ready = '0', wanted = '0'] = replicas.split(' ')[0]!.split('/');
+      return { id: ids[i] ?? `/${names[i]}`, instances: Number(wanted), ready: Number(ready), image: image.replace(/@sha256:.*/, '') };
+    });
+  }
+
+  /** Node hostname → address the node advertises in the swarm. */
+  private async nodeAddresses(): Promise<Map<string, string>> {
+    const out = await run(this.manager, `docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}}' $(docker node ls -q)`, 'docker node inspect');
+    return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+  }
+
+  /**
+   * Wait until the service runs exactly the wanted number of tasks. Swarm keeps
+   * a task with a health check in "starting" until it passes, so a Running
+   * task is a healthy one, as Marathon's waitForHealthy means it.
+   */
+  async waitReady(id: string, timeoutMs: number): Promise<AppInstance[]> {
+    const name = swarmServiceName(id);
+    const until = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      const wanted = Number((await run(this.manager, ['docker', 'service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', name], `docker service inspect ${name}`)).trim());
+      const tasks = (await run(this.manager, ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', name], `docker service ps ${name}`))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as TaskLine);
+      const current = tasks.filter((t) => t.DesiredState === 'Running');
+      const running = current.filter((t) => t.CurrentState.startsWith('Running'));
+      // An update is still rolling while any task of the previous version runs.
+      const updating = (await run(this.manager, ['docker', 'service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', name], 'docker service inspect')).trim();
+      if (running.length === wanted && current.length === wanted && updating !== 'updating' && updating !== 'rollback_started') {
+        const addrs = await this.nodeAddresses();
+        return running.map((t) => ({ id: t.ID, host: addrs.get(t.Node) ?? t.Node, ports: parseTaskPorts(t.Ports), healthy: true }));
+      }
+      const fatal = tasks.find((t) => /No such image|invalid reference format|pull access denied/i.test(t.Error));
+      if (fatal) {
+        throw new PaasboxError(`app ${id} cannot start on node ${fatal.Node}: ${fatal.Error}`, swarmFix(fatal.Error), fatal.Error);
+      }
+      last = `${running.length}/${wanted} running${updating ? ` (update ${updating})` : ''}${tasks.find((t) => t.Error)?.Error ? `, last error: ${tasks.find((t) => t.Error)!.Error}` : ''}`;
+      if (Date.now() >= until) {
+        throw new PaasboxError(`app ${id} not ready after ${Math.round(timeoutMs / 1000)}s: ${last}`, `look at \`docker service ps --no-trunc ${name}\` and the task logs on its nodes`);
+      }
+      await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 1000));
+    }
+  }
+}
