@@ -1,7 +1,10 @@
 // Generation: stack model + settings + resolved image refs -> one compose file.
 // Pure and deterministic (same inputs, same bytes), so the file can be diffed,
 // golden-tested and regenerated at will. Compose never builds: images are built
-// by src/images and referenced here by tag.
+// by src/images and referenced here by tag. The file has no `version:` key:
+// compose v2 ignores it and docker-compose 1.29.2 (v1, 1.27+) reads version-less
+// compose-spec files, incl. depends_on conditions and init (checked by
+// spec/integration/compose-tool.spec.ts with `config`).
 import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, ImageSpec, ServiceSpec, StackModel } from './model.js';
