@@ -1,0 +1,117 @@
+// Probe parsers (pure), and the probes themselves run through a real
+// LocalTarget against loopback fakes: what verify sends is what a server sees.
+import { expect } from 'chai';
+import dnsPacket from 'dns-packet';
+import { LocalTarget } from '../../../src/target/local.js';
+import {
+  dnsLookup,
+  fourLetterCommand,
+  httpGet,
+  parseCurl,
+  parseDnsAnswer,
+  parseRawHttp,
+  parseSsListening,
+  probeTools,
+  tcpConnectCommand,
+  type Tools,
+} from '../../../src/verify/probes.js';
+import { fakeDns, fakeFourLetter, fakeHttp } from '../../helpers/fake-services.js';
+
+describe('verify probes: parsers', () => {
+  it('parses curl output: body, status marker, errors', () => {
+    expect(parseCurl('hello\n__paasbox_http_status__=200', '', 0)).to.deep.equal({ status: 200, body: 'hello' });
+    expect(parseCurl('x\n__paasbox_http_status__=503', '', 0).status).to.equal(503);
+    const refused = parseCurl('\n__paasbox_http_status__=000', 'curl: (7) Failed to connect to 127.0.0.1 port 1: Connection refused', 7);
+    expect(refused.status).to.equal(0);
+    expect(refused.error).to.match(/Connection refused/);
+  });
+
+  it('parses a raw HTTP/1.0 answer', () => {
+    const r = parseRawHttp('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope', '', 0);
+    expect(r).to.deep.equal({ status: 404, body: 'nope' });
+    expect(parseRawHttp('', 'bash: connect: Connection refused', 7).error).to.match(/refused/);
+  });
+
+  it('decodes DNS answers: A, SRV, NXDOMAIN, nothing', () => {
+    const enc = (rcode: number, answers: dnsPacket.Answer[]) =>
+      dnsPacket.encode({ type: 'response', id: 1, flags: rcode, questions: [{ type: 'A', name: 'x.service.consul' }], answers }).toString('base64');
+    const a = parseDnsAnswer(enc(0, [{ type: 'A', name: 'x.service.consul', data: '10.0.0.7' }]));
+    expect(a).to.include({ rcode: 'NOERROR' });
+    expect(a.a).to.deep.equal(['10.0.0.7']);
+    const srv = parseDnsAnswer(enc(0, [{ type: 'SRV', name: 'x.service.consul', data: { port: 31005, target: 'n.node.consul', priority: 1, weight: 1 } }]));
+    expect(srv.srv[0]).to.include({ port: 31005, target: 'n.node.consul' });
+    expect(parseDnsAnswer(enc(3, [])).rcode).to.equal('NXDOMAIN');
+    expect(parseDnsAnswer('').rcode).to.equal('TIMEOUT');
+  });
+
+  it('parses listening ports from ss -Hltun', () => {
+    const out = 'tcp LISTEN 0 128 0.0.0.0:8500 0.0.0.0:*\nudp UNCONN 0 0 127.0.0.1:53 0.0.0.0:*\ntcp LISTEN 0 4096 [::]:80 [::]:*\ntcp LISTEN 0 4096 *:8300 *:*\n';
+    expect([...parseSsListening(out)].sort((a, b) => a - b)).to.deep.equal([53, 80, 8300, 8500]);
+  });
+});
+
+describe('verify probes: live over LocalTarget against loopback fakes', () => {
+  const t = new LocalTarget();
+  let tools: Tools;
+  before(async () => {
+    tools = await probeTools(t);
+  });
+
+  it('asks DNS A and SRV over bash /dev/udp and decodes the answer; NXDOMAIN for unknown names', async () => {
+    const dns = await fakeDns({ 'web.service.consul': { a: ['10.1.2.3'], srv: [{ port: 31001, target: 'n1.node.paasbox.consul' }] } });
+    try {
+      const a = await dnsLookup(t, '127.0.0.1', dns.port, 'web.service.consul', 'A');
+      expect(a.rcode).to.equal('NOERROR');
+      expect(a.a).to.deep.equal(['10.1.2.3']);
+      const srv = await dnsLookup(t, '127.0.0.1', dns.port, 'web.service.consul', 'SRV');
+      expect(srv.srv.map((s) => s.port)).to.deep.equal([31001]);
+      const nx = await dnsLookup(t, '127.0.0.1', dns.port, 'nope.service.consul', 'A');
+      expect(nx.rcode).to.equal('NXDOMAIN');
+      expect(dns.queries).to.include('web.service.consul SRV');
+    } finally {
+      await dns.close();
+    }
+  });
+
+  it('reports TIMEOUT when no DNS server answers', async () => {
+    const dns = await fakeDns({});
+    const port = dns.port;
+    await dns.close(); // nothing listens on that port now
+    const d = await dnsLookup(t, '127.0.0.1', port, 'web.service.consul', 'A');
+    expect(d.rcode).to.equal('TIMEOUT');
+  });
+
+  for (const curl of [true, false]) {
+    it(`GETs over HTTP ${curl ? 'with curl' : 'with bash /dev/tcp (no curl)'}: status, body, refused`, async function () {
+      if (curl && !tools.curl) {
+        console.log('    (skipped: curl is not installed on this machine)');
+        this.skip();
+      }
+      const srv = await fakeHttp({ '/v1/status/leader': { status: 200, body: '"10.0.0.1:8300"' }, '/down': { status: 503, body: 'no' } });
+      try {
+        const tl = { ...tools, curl };
+        const ok = await httpGet(t, tl, '127.0.0.1', srv.port, '/v1/status/leader');
+        expect(ok.status).to.equal(200);
+        expect(ok.body).to.equal('"10.0.0.1:8300"');
+        expect((await httpGet(t, tl, '127.0.0.1', srv.port, '/down')).status).to.equal(503);
+      } finally {
+        await srv.close();
+      }
+      const refused = await httpGet(t, { ...tools, curl }, '127.0.0.1', srv.port, '/');
+      expect(refused.status).to.equal(0);
+      expect(refused.error).to.be.a('string').and.not.equal('');
+    });
+  }
+
+  it('sends a four-letter word and reads the answer; tcp connect open vs refused', async () => {
+    const zk = await fakeFourLetter({ ruok: 'imok' });
+    try {
+      const r = await t.exec(fourLetterCommand('127.0.0.1', zk.port, 'ruok'));
+      expect(r.stdout.trim()).to.equal('imok');
+      expect((await t.exec(tcpConnectCommand('127.0.0.1', zk.port))).stdout.trim()).to.equal('open');
+    } finally {
+      await zk.close();
+    }
+    expect((await t.exec(tcpConnectCommand('127.0.0.1', zk.port))).stdout.trim()).to.equal('');
+  });
+});

@@ -1,0 +1,224 @@
+// Checks DERIVED from the stack model: every port's `checks`, and for every
+// container the state checks (running, healthy, restart policy, no crash loop).
+// A new service or port check in stacks/paasbox.yaml is verified without any
+// change here. Pure: what the target has (unavailable services) comes in `env`.
+
+import type { PortCheck, PortSpec, ServiceSpec, StackModel } from '../stack/model.js';
+import type { Settings } from '../settings/settings.js';
+import { effectivePorts, enabledServices } from '../settings/settings.js';
+import { placeholderValues, resolvePlaceholders, servicesOnThisHost } from '../stack/generate.js';
+import type { Check, Outcome, VerifyContext } from './types.js';
+import { forService, type ContainerState } from './docker.js';
+import { describeDns, describeHttp, dnsLookup, fourLetterCommand, httpGet, tcpConnectCommand } from './probes.js';
+
+export interface DeriveEnv {
+  /** The target's name, for grouping. */
+  host: string;
+  /** Services the image source cannot provide on this target: name → reason (src/stack/refs.ts resolveImageRefs). */
+  unavailable: Record<string, string>;
+  /** Restart count above which a container counts as crash-looping (default 5). */
+  maxRestarts?: number;
+  /** Tries for DNS checks (default 3) and for health while "starting" (default 20). */
+  dnsAttempts?: number;
+  healthAttempts?: number;
+}
+
+export function deriveChecks(model: StackModel, settings: Settings, env: DeriveEnv): Check[] {
+  const checks: Check[] = [];
+  const here = new Set(servicesOnThisHost(model, settings));
+  const enabled = new Set(enabledServices(model, settings));
+  for (const [name, svc] of Object.entries(model.services)) {
+    if (!enabled.has(name)) {
+      checks.push(skipped(name, env.host, `${name}: enabled`, 'optional service, not enabled in settings (services.' + name + '.enabled)'));
+      continue;
+    }
+    if (!here.has(name)) continue; // its role places it on other hosts
+    const unavailable = env.unavailable[name];
+    const serviceChecks = [...containerChecks(name, svc, settings, env), ...portChecks(model, settings, name, env)];
+    for (const c of serviceChecks) {
+      if (unavailable) c.skip = `not provided by image source "${settings.imageSource}": ${unavailable}`;
+      checks.push(c);
+    }
+  }
+  return checks;
+}
+
+function skipped(service: string, host: string, description: string, reason: string): Check {
+  return {
+    id: `${service}/enabled`,
+    service,
+    host,
+    description,
+    skip: reason,
+    run: async () => ({ ok: false, expected: '', got: 'not run' }),
+  };
+}
+
+// ---------------------------------------------------------------- containers
+
+function containerChecks(name: string, svc: ServiceSpec, settings: Settings, env: DeriveEnv): Check[] {
+  const project = settings.projectName;
+  const base = { service: name, host: env.host };
+  const maxRestarts = env.maxRestarts ?? 5;
+  const healthcheck = svc.sources[settings.imageSource]?.healthcheck ?? svc.healthcheck;
+  const get = async (ctx: VerifyContext): Promise<ContainerState[]> => forService(await ctx.containers(), project, name);
+  const none = (): Outcome => ({ ok: false, expected: `a container of compose service ${name} (project ${project})`, got: 'no such container' });
+
+  const checks: Check[] = [
+    {
+      ...base,
+      id: `${name}/container/running`,
+      description: 'container is running',
+      attempts: 3,
+      delayMs: 2000,
+      run: async (_t, ctx) => {
+        const cs = await get(ctx);
+        if (!cs.length) return none();
+        const bad = cs.filter((c) => !c.running);
+        return {
+          ok: bad.length === 0,
+          expected: 'running',
+          got: cs.map((c) => `${c.name} ${c.status}${c.running ? '' : ` (exit ${c.exitCode})`}`).join(', '),
+        };
+      },
+    },
+    {
+      ...base,
+      id: `${name}/container/restart-policy`,
+      description: `restart policy ${svc.restart}`,
+      run: async (_t, ctx) => {
+        const cs = await get(ctx);
+        if (!cs.length) return none();
+        return {
+          ok: cs.every((c) => c.restartPolicy === svc.restart),
+          expected: `restart: ${svc.restart}`,
+          got: cs.map((c) => `${c.name} restart: ${c.restartPolicy}`).join(', '),
+        };
+      },
+    },
+    {
+      ...base,
+      id: `${name}/container/no-crash-loop`,
+      description: `not crash-looping (restart count steady and at most ${maxRestarts})`,
+      run: async (_t, ctx) => {
+        const before = forService(await ctx.baseline(), project, name);
+        const now = await get(ctx);
+        if (!now.length) return none();
+        const got = now.map((c) => {
+          const b = before.find((x) => x.id === c.id);
+          return { c, from: b?.restartCount ?? c.restartCount };
+        });
+        return {
+          ok: got.every(({ c, from }) => c.restartCount === from && c.restartCount <= maxRestarts && c.status !== 'restarting'),
+          expected: `restart count steady and <= ${maxRestarts}`,
+          got: got.map(({ c, from }) => `${c.name} restarts ${from}→${c.restartCount}${c.status === 'restarting' ? ' (restarting)' : ''}`).join(', '),
+        };
+      },
+    },
+  ];
+  if (healthcheck) {
+    checks.push({
+      ...base,
+      id: `${name}/container/healthy`,
+      description: 'container is healthy (its healthcheck passes)',
+      attempts: env.healthAttempts ?? 20,
+      delayMs: 3000,
+      run: async (_t, ctx) => {
+        const cs = await get(ctx);
+        if (!cs.length) return none();
+        return {
+          ok: cs.every((c) => c.health === 'healthy'),
+          expected: 'healthy',
+          got: cs.map((c) => `${c.name} ${c.health ?? 'no healthcheck configured'}${c.health !== 'healthy' && c.healthLog ? `: ${c.healthLog.slice(0, 200)}` : ''}`).join(', '),
+        };
+      },
+    });
+  }
+  return checks;
+}
+
+// ---------------------------------------------------------------- ports
+
+function portChecks(model: StackModel, settings: Settings, name: string, env: DeriveEnv): Check[] {
+  const vals = placeholderValues(model, settings, name);
+  const out: Check[] = [];
+  for (const port of effectivePorts(model, settings, name)) {
+    for (const check of port.checks ?? []) {
+      out.push(portCheck(name, port, check, vals, env));
+    }
+  }
+  return out;
+}
+
+/** The id part that tells a port's checks apart. */
+export function portCheckLabel(check: PortCheck): string {
+  switch (check.type) {
+    case 'http':
+      return `http:${check.path}`;
+    case 'four-letter':
+      return `four-letter:${check.command}`;
+    case 'dns':
+      return `dns:${check.record}:${check.name}`;
+    case 'tcp':
+      return 'tcp';
+  }
+}
+
+function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Record<string, string>, env: DeriveEnv): Check {
+  const base = { service, host: env.host, id: `${service}/${port.name}/${portCheckLabel(check)}` };
+  switch (check.type) {
+    case 'http': {
+      const status = check.status ?? 200;
+      const expected = `HTTP ${status}${check.bodyIncludes !== undefined ? `, body includes ${JSON.stringify(check.bodyIncludes)}` : ''}`;
+      return {
+        ...base,
+        description: `GET :${port.port}${check.path} → ${expected}`,
+        attempts: 2,
+        delayMs: 1000,
+        run: async (t, ctx) => {
+          const r = await httpGet(t, ctx.tools, ctx.address, port.port, check.path);
+          const ok = !r.error && r.status === status && (check.bodyIncludes === undefined || r.body.includes(check.bodyIncludes));
+          return { ok, expected, got: describeHttp(r, check.bodyIncludes) };
+        },
+      };
+    }
+    case 'four-letter':
+      return {
+        ...base,
+        description: `"${check.command}" on :${port.port} → "${check.expect}"`,
+        attempts: 2,
+        delayMs: 1000,
+        run: async (t, ctx) => {
+          const r = await t.exec(fourLetterCommand(ctx.address, port.port, check.command), { timeoutMs: 20_000 });
+          const got = r.stdout.trim() || `no answer (${r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}`})`;
+          return { ok: r.stdout.trim() === check.expect, expected: check.expect, got };
+        },
+      };
+    case 'dns': {
+      const name = resolvePlaceholders(check.name, vals, `services.${service}.ports.${port.name}.checks`);
+      return {
+        ...base,
+        id: `${service}/${port.name}/dns:${check.record}:${name}`,
+        description: `${name} ${check.record} on :${port.port}`,
+        attempts: env.dnsAttempts ?? 3,
+        delayMs: 1000,
+        run: async (t, ctx) => {
+          const d = await dnsLookup(t, ctx.address, port.port, name, check.record);
+          const n = check.record === 'A' ? d.a.length : d.srv.length;
+          return { ok: d.rcode === 'NOERROR' && n > 0, expected: `NOERROR with ≥1 ${check.record} record`, got: describeDns(d, check.record) };
+        },
+      };
+    }
+    case 'tcp':
+      return {
+        ...base,
+        description: `TCP connect to :${port.port}`,
+        attempts: 2,
+        delayMs: 1000,
+        run: async (t, ctx) => {
+          const r = await t.exec(tcpConnectCommand(ctx.address, port.port), { timeoutMs: 20_000 });
+          return { ok: r.stdout.trim() === 'open', expected: 'connection accepted', got: r.stdout.trim() === 'open' ? 'connection accepted' : `refused or timed out (exit ${r.code})` };
+        },
+      };
+  }
+}

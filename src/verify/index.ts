@@ -1,0 +1,8 @@
+// Public surface of verify.
+export * from './types.js';
+export * from './probes.js';
+export * from './docker.js';
+export * from './derive.js';
+export * from './catalog.js';
+export * from './run.js';
+export * from './reporters.js';

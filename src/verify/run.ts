@@ -1,0 +1,171 @@
+// runVerify: derive every check for a target (model + Consul catalog), run them
+// concurrently with retries from inside the target, and return the report.
+
+import type { StackModel } from '../stack/model.js';
+import type { Settings } from '../settings/settings.js';
+import { resolveImageRefs } from '../stack/refs.js';
+import type { Target } from '../target/target.js';
+import type { Progress } from '../progress.js';
+import type { Check, CheckResult, VerifyContext, VerifyReport } from './types.js';
+import { deriveChecks } from './derive.js';
+import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
+import { inspectAll, presentImages, type ContainerState } from './docker.js';
+import { probeTools, type Tools } from './probes.js';
+
+export interface VerifyOptions {
+  /** Checks run at once (default 8). */
+  concurrency?: number;
+  /** Minimum time between the two restart-count samples (default 3000 ms). */
+  crashSampleMs?: number;
+  /** Also check DNS for every service in Consul's catalog (default true). */
+  catalog?: boolean;
+  /** Only run checks whose id or service matches. */
+  only?: (c: Check) => boolean;
+  /** Address the checks talk to on the target (default settings.ip). */
+  address?: string;
+  /** Extra checks run alongside the derived ones. */
+  extraChecks?: Check[];
+  /** Per-check progress lines. */
+  progress?: Progress;
+  /** Override tries (e.g. 1 for quick negative tests). */
+  healthAttempts?: number;
+  dnsAttempts?: number;
+  /** Give up retrying after this long per check (default 90 s). */
+  checkDeadlineMs?: number;
+}
+
+/** A context whose container list is refreshed when older than a second. */
+export function makeContext(target: Target, tools: Tools, address: string, sampleMs: number): VerifyContext {
+  let cached: { at: number; p: Promise<ContainerState[]> } | undefined;
+  let base: Promise<ContainerState[]> | undefined;
+  let baseAt = 0;
+  const containers = (): Promise<ContainerState[]> => {
+    if (!cached || Date.now() - cached.at > 1000) {
+      const p = inspectAll(target);
+      cached = { at: Date.now(), p };
+      p.catch(() => (cached = undefined));
+    }
+    return cached.p;
+  };
+  return {
+    address,
+    tools,
+    containers,
+    baseline: async () => {
+      if (!base) {
+        baseAt = Date.now();
+        base = inspectAll(target);
+      }
+      const b = await base;
+      // The second sample must be at least sampleMs later than the first.
+      const wait = baseAt + sampleMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      return b;
+    },
+  };
+}
+
+export async function runVerify(target: Target, model: StackModel, settings: Settings, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = Date.now();
+  const host = target.name;
+  const address = opts.address ?? settings.ip;
+  const tools = await probeTools(target);
+  const ctx = makeContext(target, tools, address, opts.crashSampleMs ?? 3000);
+  void ctx.baseline().catch(() => undefined); // take the first restart-count sample now
+
+  const loadable = Object.values(model.services)
+    .map((s) => s.sources[settings.imageSource]?.unavailable?.loadable)
+    .filter((x): x is string => !!x);
+  const present = await presentImages(target, loadable);
+  const { unavailable } = await resolveImageRefs(model, settings, (ref) => present.has(ref));
+
+  let checks = deriveChecks(model, settings, {
+    host,
+    unavailable,
+    ...(opts.healthAttempts !== undefined ? { healthAttempts: opts.healthAttempts } : {}),
+    ...(opts.dnsAttempts !== undefined ? { dnsAttempts: opts.dnsAttempts } : {}),
+  });
+  if (opts.catalog !== false) {
+    const port = consulHttpPort(model, settings);
+    let snap: CatalogSnapshot | undefined;
+    let error = '';
+    for (let i = 0; i < 3 && !snap; i++) {
+      try {
+        snap = await readCatalog(target, tools, address, port);
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+        await sleep(1000);
+      }
+    }
+    checks.push(
+      ...(snap
+        ? deriveCatalogChecks(snap, {
+            host,
+            domain: settings.domain,
+            dnsPorts: dnsPorts(model, settings, unavailable),
+            thisNode: { ip: settings.ip, hostname: settings.hostname },
+            ...(opts.dnsAttempts !== undefined ? { attempts: opts.dnsAttempts } : {}),
+          })
+        : [catalogUnreadable(host, address, port, error)]),
+    );
+  }
+  checks.push(...(opts.extraChecks ?? []));
+  if (opts.only) checks = checks.filter(opts.only);
+
+  const results = await runChecks(target, ctx, checks, opts);
+  return summarize(host, started, results);
+}
+
+export function summarize(target: string, started: number, results: CheckResult[]): VerifyReport {
+  const count = (s: CheckResult['status']) => results.filter((r) => r.status === s).length;
+  return {
+    target,
+    startedAt: new Date(started).toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    passed: count('passed'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    results,
+  };
+}
+
+/** Run checks with a concurrency limit; a check retries until ok, its attempts or the deadline run out. */
+export async function runChecks(target: Target, ctx: VerifyContext, checks: Check[], opts: VerifyOptions = {}): Promise<CheckResult[]> {
+  const results: CheckResult[] = new Array(checks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < checks.length) {
+      const i = next++;
+      const c = checks[i]!;
+      results[i] = await runOne(target, ctx, c, opts.checkDeadlineMs ?? 90_000);
+      const r = results[i]!;
+      opts.progress?.say(`[${r.host}] ${r.status === 'passed' ? '✓' : r.status === 'failed' ? '✗' : '-'} ${r.id}${r.status === 'failed' ? `: got ${r.got}` : ''}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, checks.length)) }, worker));
+  return results;
+}
+
+async function runOne(target: Target, ctx: VerifyContext, c: Check, deadlineMs: number): Promise<CheckResult> {
+  const t0 = Date.now();
+  const base = { id: c.id, service: c.service, host: c.host, description: c.description };
+  if (c.skip) return { ...base, status: 'skipped', expected: '', got: '', reason: c.skip, attempts: 0, seconds: 0 };
+  const attempts = Math.max(1, c.attempts ?? 1);
+  let last = { ok: false, expected: '', got: '' };
+  let n = 0;
+  while (n < attempts) {
+    n++;
+    try {
+      last = await c.run(target, ctx);
+    } catch (e) {
+      last = { ok: false, expected: last.expected || 'the check to run', got: `error: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    if (last.ok || Date.now() - t0 > deadlineMs) break;
+    if (n < attempts) await sleep(c.delayMs ?? 1000);
+  }
+  return { ...base, status: last.ok ? 'passed' : 'failed', expected: last.expected, got: last.got, attempts: n, seconds: (Date.now() - t0) / 1000 };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
