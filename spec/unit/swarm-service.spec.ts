@@ -21,7 +21,7 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(flag(s.create, '--replicas')).to.deep.equal(['2']);
     // hostPort 0: host-mode publish, port left to Docker (no routing mesh in dind).
     expect(flag(s.create, '--publish')).to.deep.equal(['mode=host,target=8080,protocol=tcp']);
-    expect(flag(s.create, '--env')).to.include.members(['SERVICE_NAME=python1', 'SERVICE_CHECK_HTTP=/', 'SERVICE_CHECK_INTERVAL=5s']);
+    expect(flag(s.create, '--env')).to.include.members(['SERVICE_NAME=python1', 'SERVICE_CHECK_HTTP=/health', 'SERVICE_CHECK_INTERVAL=5s']);
     expect(flag(s.create, '--label')).to.include.members(['example=SimpleWebappPython', 'paasbox.marathon.id=/python1']);
     expect(flag(s.create, '--container-label')).to.include('paasbox.marathon.id=/python1');
     expect(flag(s.create, '--limit-cpu')).to.deep.equal(['0.1']);
@@ -30,7 +30,7 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(flag(s.create, '--health-timeout')).to.deep.equal(['3s']);
     expect(flag(s.create, '--health-retries')).to.deep.equal(['3']);
     expect(flag(s.create, '--health-start-period')).to.deep.equal(['10s']);
-    expect(flag(s.create, '--health-cmd')[0]).to.include('http://127.0.0.1:8080/');
+    expect(flag(s.create, '--health-cmd')[0]).to.include('http://127.0.0.1:8080/health');
     // minimumHealthCapacity 0.5, maximumOverCapacity 0.5 of 2 instances: start one new before stopping one old.
     expect(flag(s.create, '--update-order')).to.deep.equal(['start-first']);
     expect(flag(s.create, '--update-parallelism')).to.deep.equal(['1']);

@@ -178,7 +178,9 @@ export class SwarmScheduler implements Scheduler {
       const running = current.filter((t) => t.CurrentState.startsWith('Running'));
       // An update is still rolling while any task of the previous version runs.
       const updating = (await run(this.manager, ['docker', 'service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', name], 'docker service inspect')).trim();
-      if (running.length === wanted && current.length === wanted && updating !== 'updating' && updating !== 'rollback_started') {
+      // Tasks being stopped (scale down, replaced by an update) still serve until they exit.
+      const stopping = tasks.filter((t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState));
+      if (running.length === wanted && current.length === wanted && stopping.length === 0 && updating !== 'updating' && updating !== 'rollback_started') {
         const addrs = await this.nodeAddresses();
         return running.map((t) => ({ id: t.ID, host: addrs.get(t.Node) ?? t.Node, ports: parseTaskPorts(t.Ports), healthy: true }));
       }
