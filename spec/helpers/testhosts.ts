@@ -1,0 +1,213 @@
+// Disposable SSH "servers" for integration tests: docker-in-docker containers
+// on a private network, reached with a freshly generated ed25519 key. Each has
+// its own network namespace, so a stack on host networking inside one never
+// touches this machine's ports.
+//
+//   const th = await createTestHosts(1, { prefix: 'pbh4-verify', withDocker: true });
+//   const [h] = th.hosts;  // { name, address, port: 22, user: 'root', keyPath }
+//   ... new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath })
+//   await th.destroy();
+
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** 'bare': no docker.io (provisioning must install it); 'docker': preinstalled. */
+export type TestHostVariant = 'bare' | 'docker';
+
+export interface TestHost {
+  /** Container name, also the host's name in reports. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  keyPath: string;
+}
+
+export interface TestHosts {
+  hosts: TestHost[];
+  network: string;
+  keyPath: string;
+  /** A fresh known_hosts file for this set (pass to SshTarget). */
+  knownHostsPath: string;
+  /** An address inside the private network where no container answers. */
+  unusedAddress(): Promise<string>;
+  destroy(): Promise<void>;
+}
+
+export interface TestHostOptions {
+  /** Prefix for container and network names: your helper tag + a word. */
+  prefix: string;
+  /** Use the image with docker.io and start dockerd at boot (default false). */
+  withDocker?: boolean;
+  /** Start dockerd when the container starts (default = withDocker). */
+  startDocker?: boolean;
+  /** Seconds to wait for sshd (default 60). */
+  sshTimeoutS?: number;
+}
+
+/** The docker run flags a dind host needs here (--privileged is refused). */
+export const DIND_FLAGS = [
+  '--cap-add=ALL',
+  '--cap-drop=SYS_RESOURCE',
+  '--security-opt', 'seccomp=unconfined',
+  '--security-opt', 'apparmor=unconfined',
+  '--device-cgroup-rule=a *:* rwm',
+  '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+  '--tmpfs', '/run',
+  '--tmpfs', '/var/lib/docker:exec',
+];
+
+const contextDir = fileURLToPath(new URL('../../../spec/testhost', import.meta.url));
+
+export function testHostImage(variant: TestHostVariant): string {
+  return `paasbox/testhost:${variant}`;
+}
+
+/** Build the test host image unless one with the same content hash exists. */
+export async function ensureTestHostImage(variant: TestHostVariant): Promise<string> {
+  const ref = testHostImage(variant);
+  const h = createHash('sha256');
+  for (const f of ['Dockerfile', 'testhost-init']) h.update(f).update(await readFile(join(contextDir, f)));
+  h.update(variant);
+  const base = await run('docker', ['image', 'inspect', '-f', '{{.Id}}', 'paasbox/debian:bookworm']).catch(() => {
+    throw new Error('base image paasbox/debian:bookworm is missing: build it first (scripts/build-images.mjs)');
+  });
+  h.update(base.stdout.trim());
+  const hash = h.digest('hex').slice(0, 16);
+  const have = await run('docker', ['image', 'inspect', '-f', '{{index .Config.Labels "paasbox.testhost.hash"}}', ref])
+    .then((r) => r.stdout.trim())
+    .catch(() => '');
+  if (have === hash) return ref;
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('docker', ['build', '-q', '--build-arg', `WITH_DOCKER=${variant === 'docker' ? 1 : 0}`,
+      '--label', `paasbox.testhost.hash=${hash}`, '-t', ref, contextDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`docker build ${ref} failed: ${err.slice(-2000)}`))));
+  });
+  return ref;
+}
+
+/** Generate an ed25519 key pair in a new temp dir; returns the private key path. */
+export async function generateKey(dir?: string): Promise<string> {
+  const d = dir ?? (await mkdtemp(join(tmpdir(), 'paasbox-key-')));
+  const keyPath = join(d, 'id_ed25519');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'paasbox-test', '-f', keyPath]);
+  return keyPath;
+}
+
+export async function createTestHosts(n: number, opts: TestHostOptions): Promise<TestHosts> {
+  const { prefix } = opts;
+  const withDocker = opts.withDocker ?? false;
+  const startDocker = opts.startDocker ?? withDocker;
+  const image = await ensureTestHostImage(withDocker ? 'docker' : 'bare');
+  const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  const keyPath = await generateKey(dir);
+  // One authorized_keys file per login user (root, paas, nosudo), mounted read-only.
+  const akDir = join(dir, 'authorized_keys');
+  await mkdir(akDir);
+  const pub = await readFile(`${keyPath}.pub`, 'utf8');
+  for (const u of ['root', 'paas', 'nosudo']) await writeFile(join(akDir, u), pub, { mode: 0o644 });
+  await chmod(dir, 0o755);
+  await chmod(akDir, 0o755);
+  const knownHostsPath = join(dir, 'known_hosts');
+
+  const network = `${prefix}-net`;
+  const names = Array.from({ length: n }, (_, i) => `${prefix}-h${i + 1}`);
+  // Leftovers of an interrupted run with our own prefix.
+  await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
+  await run('docker', ['network', 'rm', network]).catch(() => undefined);
+  await run('docker', ['network', 'create', '--label', 'paasbox.testhost=1', network]);
+
+  const destroy = async () => {
+    await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
+    await run('docker', ['network', 'rm', network]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const hosts: TestHost[] = [];
+    for (const name of names) {
+      await run('docker', ['run', '-d', '--name', name, '--hostname', name, '--network', network,
+        '--label', 'paasbox.testhost=1', ...DIND_FLAGS,
+        '-v', `${akDir}:/etc/ssh/authorized_keys:ro`,
+        '-e', `START_DOCKERD=${startDocker ? 1 : 0}`, image]);
+      const address = (await run('docker', ['inspect', '-f',
+        `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name])).stdout.trim();
+      hosts.push({ name, address, port: 22, user: 'root', keyPath });
+    }
+    const deadline = Date.now() + (opts.sshTimeoutS ?? 60) * 1000;
+    for (const h of hosts) {
+      await waitForSsh(h.address, h.port, deadline).catch(async (e: Error) => {
+        const logs = await run('docker', ['logs', '--tail', '20', h.name]).then((r) => r.stdout + r.stderr, () => '');
+        throw new Error(`${e.message}\n${h.name} log:\n${logs}`);
+      });
+    }
+    if (startDocker) for (const h of hosts) await waitFor(() => hostExec(h, 'test -S /var/run/docker.sock && docker info >/dev/null'), deadline, `dockerd on ${h.name}`);
+    return { hosts, network, keyPath, knownHostsPath, destroy, unusedAddress: () => unusedAddress(network, hosts) };
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+}
+
+/** Run a shell command in a test host through docker exec (test setup, not the code under test). */
+export async function hostExec(host: TestHost | string, command: string): Promise<string> {
+  const name = typeof host === 'string' ? host : host.name;
+  const r = await run('docker', ['exec', name, 'sh', '-c', command], { maxBuffer: 64 * 1024 * 1024 });
+  return r.stdout;
+}
+
+async function unusedAddress(network: string, hosts: TestHost[]): Promise<string> {
+  const subnet = (await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network])).stdout.trim();
+  const [base] = subnet.split('/');
+  const parts = (base ?? '').split('.').map(Number);
+  const taken = new Set(hosts.map((h) => h.address));
+  for (let last = 200; last < 254; last++) {
+    const a = `${parts[0]}.${parts[1]}.${parts[2]}.${last}`;
+    if (!taken.has(a)) return a;
+  }
+  throw new Error(`no unused address in ${subnet}`);
+}
+
+async function waitForSsh(host: string, port: number, deadline: number): Promise<void> {
+  await waitFor(() => sshBanner(host, port), deadline, `sshd on ${host}:${port}`);
+}
+
+function sshBanner(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port, timeout: 5000 });
+    s.once('data', (d) => {
+      s.destroy();
+      d.toString().startsWith('SSH-') ? resolve() : reject(new Error('no ssh banner'));
+    });
+    s.once('error', reject);
+    s.once('timeout', () => {
+      s.destroy();
+      reject(new Error('timeout'));
+    });
+  });
+}
+
+async function waitFor(fn: () => Promise<unknown>, deadline: number, what: string): Promise<void> {
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await fn();
+      return;
+    } catch (e) {
+      last = e;
+      if (process.env.PBH3_DEBUG) console.error(what, e);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
+}

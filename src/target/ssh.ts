@@ -1,0 +1,319 @@
+// A host over SSH as a Target (ssh2): one connection per target, reused by
+// every exec/copy/forward; host keys pinned in ~/.paasbox/known_hosts
+// (accept-new on first contact, refuse a changed key); connect failures become
+// PaasboxErrors that say whether the host is unreachable, the key refused or
+// the host key changed.
+
+import { createReadStream } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { PaasboxError } from '../errors.js';
+import { atomicWriteCommand, feed } from './local.js';
+import { formatHostSpec } from './parse.js';
+import { checkSudo, FACTS_COMMAND, parseFacts, wrapCommand } from './shell.js';
+import type { ExecOptions, ExecResult, Forward, Target, TargetFacts } from './target.js';
+
+export interface SshTargetOptions {
+  host: string;
+  port?: number;
+  user?: string;
+  /** Private key file; without it the ssh-agent ($SSH_AUTH_SOCK) or ~/.ssh/id_{ed25519,ecdsa,rsa}. */
+  keyPath?: string;
+  passphrase?: string;
+  /** Agent socket; default $SSH_AUTH_SOCK. */
+  agent?: string;
+  /** Default ~/.paasbox/known_hosts. */
+  knownHostsPath?: string;
+  connectTimeoutMs?: number;
+  /** Extra connect attempts when the host does not answer (default 2). */
+  retries?: number;
+  retryDelayMs?: number;
+}
+
+export function defaultKnownHostsPath(): string {
+  return join(homedir(), '.paasbox', 'known_hosts');
+}
+
+export class SshTarget implements Target {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  private client?: Promise<Client>;
+  private factsCache?: TargetFacts;
+  private readonly knownHostsPath: string;
+
+  constructor(private readonly opts: SshTargetOptions) {
+    this.port = opts.port ?? 22;
+    this.user = opts.user ?? 'root';
+    this.address = opts.host;
+    this.name = formatHostSpec({ user: this.user, host: opts.host, port: this.port });
+    this.knownHostsPath = opts.knownHostsPath ?? defaultKnownHostsPath();
+  }
+
+  private get isRoot(): boolean {
+    return this.user === 'root';
+  }
+
+  /** Connect once (with retries); later calls reuse the connection. */
+  connect(): Promise<Client> {
+    if (!this.client) {
+      this.client = this.connectWithRetries();
+      this.client.catch(() => (this.client = undefined));
+    }
+    return this.client;
+  }
+
+  private async connectWithRetries(): Promise<Client> {
+    const retries = this.opts.retries ?? 2;
+    const auth = this.authConfig();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.connectOnce(auth);
+      } catch (e) {
+        const retryable = e instanceof PaasboxError && (e as PaasboxError & { retryable?: boolean }).retryable;
+        if (!retryable || attempt >= retries) throw e;
+        await new Promise((r) => setTimeout(r, (this.opts.retryDelayMs ?? 1000) * (attempt + 1)));
+      }
+    }
+  }
+
+  private authConfig(): Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'agent'> {
+    const agent = this.opts.agent ?? process.env.SSH_AUTH_SOCK;
+    let keyPath = this.opts.keyPath;
+    if (!keyPath && !agent) {
+      keyPath = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(homedir(), '.ssh', k)).find((p) => existsSync(p));
+      if (!keyPath)
+        throw new PaasboxError(`no SSH key to log in to ${this.name}`, 'pass --key PATH_TO_PRIVATE_KEY, or start ssh-agent and ssh-add your key');
+    }
+    let privateKey: Buffer | undefined;
+    if (keyPath) {
+      try {
+        privateKey = readFileSync(keyPath);
+      } catch (e) {
+        throw new PaasboxError(`cannot read SSH key ${keyPath}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'pass --key with the path of an existing private key file');
+      }
+    }
+    return { ...(privateKey ? { privateKey } : {}), ...(this.opts.passphrase ? { passphrase: this.opts.passphrase } : {}), ...(agent && !privateKey ? { agent } : {}) };
+  }
+
+  private async connectOnce(auth: Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'agent'>): Promise<Client> {
+    const known = await this.readKnownKey();
+    const hostLabel = this.knownHostsLabel();
+    let hostKeyProblem: { seen: string; type: string } | undefined;
+    let newKey: { type: string; b64: string } | undefined;
+    const conn = new Client();
+    return new Promise<Client>((resolve, reject) => {
+      let settled = false;
+      const fail = (e: Error) => {
+        if (settled) return;
+        settled = true;
+        conn.end();
+        reject(e);
+      };
+      conn.on('ready', () => {
+        settled = true;
+        conn.removeAllListeners('error');
+        // A dropped connection is re-opened by the next call.
+        conn.on('error', () => undefined);
+        conn.on('close', () => {
+          if (this.client) this.client = undefined;
+        });
+        const done = () => resolve(conn);
+        if (newKey) appendFile(this.knownHostsPath, `${hostLabel} ${newKey.type} ${newKey.b64}\n`).then(done, done);
+        else done();
+      });
+      conn.on('error', (e: Error & { level?: string; code?: string }) => {
+        if (hostKeyProblem) {
+          fail(new PaasboxError(
+            `host key for ${this.address}:${this.port} changed (now ${hostKeyProblem.type} ${hostKeyProblem.seen.slice(0, 16)}...): possibly a rebuilt host, possibly someone in between`,
+            `if the host was reinstalled on purpose, delete the line "${hostLabel} ..." from ${this.knownHostsPath} and run again`,
+          ));
+        } else fail(this.connectError(e, auth));
+      });
+      mkdir(dirname(this.knownHostsPath), { recursive: true, mode: 0o700 }).then(() => {
+        try {
+          conn.connect({
+            host: this.opts.host,
+            port: this.port,
+            username: this.user,
+            readyTimeout: this.opts.connectTimeoutMs ?? 10000,
+            keepaliveInterval: 15000,
+            ...auth,
+            hostVerifier: (key: Buffer) => {
+              const b64 = key.toString('base64');
+              const type = keyType(key);
+              if (!known) {
+                newKey = { type, b64 };
+                return true;
+              }
+              if (known === b64) return true;
+              hostKeyProblem = { seen: b64, type };
+              return false;
+            },
+          });
+        } catch (e) {
+          fail(this.connectError(e as Error, auth));
+        }
+      }, fail);
+    });
+  }
+
+  private connectError(e: Error & { level?: string; code?: string }, auth: { agent?: unknown }): PaasboxError {
+    const where = `${this.address}:${this.port}`;
+    const retryable = (err: PaasboxError) => Object.assign(err, { retryable: true });
+    if (e.level === 'client-authentication') {
+      const how = this.opts.keyPath ? `key ${this.opts.keyPath}` : auth.agent ? 'the ssh-agent keys' : 'the default key';
+      return new PaasboxError(
+        `${this.user}@${where} refused ${how} (authentication failed)`,
+        `pass --key with a key whose public half is in ~${this.user}/.ssh/authorized_keys on ${this.address}, or add it there (ssh-copy-id)`,
+        e.message,
+      );
+    }
+    if (/encrypted private key|passphrase/i.test(e.message)) {
+      return new PaasboxError(`SSH key ${this.opts.keyPath ?? ''} is encrypted`, 'load it into ssh-agent (ssh-add KEY) and omit --key, or use an unencrypted deploy key', e.message);
+    }
+    if (/Cannot parse privateKey|Unsupported key format/i.test(e.message)) {
+      return new PaasboxError(`SSH key ${this.opts.keyPath ?? ''} is not a private key ssh2 can read`, 'pass --key with an OpenSSH private key (ssh-keygen -t ed25519)', e.message);
+    }
+    if (e.code === 'ECONNREFUSED') {
+      return retryable(new PaasboxError(`cannot reach ${where}: connection refused (nothing listens for SSH there)`, `check the address and port in --host, and that sshd runs on ${this.address}`));
+    }
+    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' || e.code === 'ETIMEDOUT' || e.level === 'client-timeout' || /timed out/i.test(e.message)) {
+      return retryable(new PaasboxError(`cannot reach ${where}: host unreachable or not answering (${e.code ?? e.message})`, `check that ${this.address} is up and on your network, and that port ${this.port} is not firewalled`));
+    }
+    if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+      return new PaasboxError(`cannot resolve host name ${this.address}`, 'check the spelling in --host, or use the IP address');
+    }
+    if (e.code === 'ECONNRESET' || /handshake|Connection lost/i.test(e.message)) {
+      return retryable(new PaasboxError(`SSH handshake with ${where} failed: ${e.message}`, `check that port ${this.port} on ${this.address} is an SSH server`));
+    }
+    return new PaasboxError(`SSH connection to ${where} failed: ${e.message}`, `check that "ssh -p ${this.port} ${this.user}@${this.address}" works`);
+  }
+
+  private knownHostsLabel(): string {
+    return `[${this.address}]:${this.port}`;
+  }
+
+  private async readKnownKey(): Promise<string | undefined> {
+    const text = await readFile(this.knownHostsPath, 'utf8').catch(() => '');
+    const label = this.knownHostsLabel();
+    for (const line of text.split('\n')) {
+      const [l, , b64] = line.trim().split(/\s+/);
+      if (l === label && b64) return b64;
+    }
+    return undefined;
+  }
+
+  /** Run a command; stdout/stderr collected, stdin fed from a string, Buffer or stream. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const conn = await this.connect();
+    const line = wrapCommand(command, opts, this.isRoot);
+    const r = await new Promise<ExecResult>((resolve, reject) => {
+      conn.exec(line, (err, ch: ClientChannel) => {
+        if (err) return reject(new PaasboxError(`cannot run a command on ${this.name}: ${err.message}`, 'check the SSH server allows sessions (MaxSessions) and run again'));
+        const out: Buffer[] = [];
+        const errs: Buffer[] = [];
+        let code: number | undefined;
+        let timedOut = false;
+        let settled = false;
+        const finish = () => {
+          if (settled) return;
+          settled = true;
+          if (timer) clearTimeout(timer);
+          let stderr = Buffer.concat(errs).toString();
+          if (timedOut) stderr += `\npaasbox: timed out after ${opts.timeoutMs} ms`;
+          resolve({ code: timedOut ? 124 : code ?? 255, stdout: Buffer.concat(out).toString(), stderr });
+        };
+        // On timeout: signal the remote command, close the channel, and return at once
+        // (sshd only closes the channel when the command has exited).
+        const timer = opts.timeoutMs
+          ? setTimeout(() => {
+              timedOut = true;
+              try { ch.signal('KILL'); } catch { /* not supported by every server */ }
+              ch.close();
+              finish();
+            }, opts.timeoutMs)
+          : undefined;
+        ch.on('data', (d: Buffer) => out.push(d));
+        ch.stderr.on('data', (d: Buffer) => errs.push(d));
+        ch.on('exit', (c: number | null, signal?: string) => {
+          code = c ?? (signal ? 128 : 1);
+        });
+        ch.on('error', () => undefined);
+        ch.on('close', finish);
+        feed(ch, opts.stdin);
+      });
+    });
+    checkSudo(r, opts, this.isRoot, this.user, this.address);
+    return r;
+  }
+
+  async copy(localPath: string, remotePath: string): Promise<void> {
+    await this.writeStream(remotePath, createReadStream(localPath));
+  }
+
+  async writeFile(remotePath: string, content: string | Buffer, mode?: number): Promise<void> {
+    await this.writeStream(remotePath, content, mode);
+  }
+
+  private async writeStream(path: string, data: string | Buffer | NodeJS.ReadableStream, mode?: number): Promise<void> {
+    const r = await this.exec(atomicWriteCommand(path, mode), { stdin: data, sudo: true });
+    if (r.code !== 0) throw new PaasboxError(`writing ${path} on ${this.name} failed`, 'check free disk space and permissions on the target', r.stderr);
+  }
+
+  /** Listen on 127.0.0.1:localPort (0 = any free port) and tunnel each connection to remoteHost:remotePort as seen from the target. */
+  async forward(remoteHost: string, remotePort: number, localPort = 0): Promise<Forward> {
+    const conn = await this.connect();
+    const sockets = new Set<Socket>();
+    const server: Server = createServer((sock) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      conn.forwardOut('127.0.0.1', sock.remotePort ?? 0, remoteHost, remotePort, (err, stream) => {
+        if (err) return sock.destroy();
+        sock.pipe(stream).pipe(sock);
+        stream.on('error', () => sock.destroy());
+        sock.on('error', () => stream.close());
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(localPort, '127.0.0.1', () => resolve());
+    });
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : localPort;
+    return {
+      localPort: port,
+      close: () => new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+    };
+  }
+
+  async facts(): Promise<TargetFacts> {
+    if (!this.factsCache) {
+      const r = await this.exec(FACTS_COMMAND);
+      if (r.code !== 0) throw new PaasboxError(`cannot read facts of ${this.name}`, 'check that the target is a Linux host with a POSIX shell', r.stderr);
+      this.factsCache = parseFacts(r.stdout);
+    }
+    return this.factsCache;
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) (await c.catch(() => undefined))?.end();
+  }
+}
+
+/** The key type name at the start of an SSH public key blob. */
+function keyType(blob: Buffer): string {
+  if (blob.length < 4) return 'unknown';
+  const n = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + n).toString('ascii') || 'unknown';
+}
