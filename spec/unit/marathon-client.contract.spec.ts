@@ -76,7 +76,8 @@ function expectRequests(seen: Seen[], exchanges: Exchange[]): void {
   });
 }
 
-const app1 = validateApp(JSON.parse(readFileSync(new URL('../../../examples/SimpleWebappPython/deploy1_marathon.json', import.meta.url), 'utf8')));
+// The app the recorded POST carries (the SimpleWebappPython python1 definition).
+const app1 = validateApp(fixture('deploy-create')[0]!.request.body);
 
 describe('MarathonClient: contract test (recorded responses from Marathon\'s documented API, not a running Marathon)', () => {
   it('ping, info and leader: GET /ping, /v2/info, /v2/leader', async () => {
