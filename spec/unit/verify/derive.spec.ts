@@ -1,0 +1,118 @@
+// Check derivation is driven by the stack model: every port check and every
+// container gets checks, a new service gets them with no change to verify, an
+// unavailable or disabled service is skipped with the reason.
+import { expect } from 'chai';
+import { loadStackModel } from '../../../src/stack/load.js';
+import { resolveSettings, servicesOnThisHostFor } from './settings-fixture.js';
+import type { StackModel } from '../../../src/stack/model.js';
+import { deriveChecks } from '../../../src/verify/derive.js';
+import { deriveCatalogChecks, dnsPorts, dnsSafe, parseHealthEntries } from '../../../src/verify/catalog.js';
+
+const model = loadStackModel();
+const settings = resolveSettings(model);
+
+describe('verify: checks derived from the stack model', () => {
+  it('derives one check per port check of every service on this host, with the service and host', () => {
+    const checks = deriveChecks(model, settings, { host: 'h1', unavailable: {} });
+    for (const name of servicesOnThisHostFor(model, settings)) {
+      const svc = model.services[name]!;
+      const portChecks = svc.ports.flatMap((p) => p.checks ?? []);
+      const derived = checks.filter((c) => c.service === name && !c.id.includes('/container/'));
+      expect(derived.length, `${name} port checks`).to.equal(portChecks.length);
+      expect(checks.some((c) => c.id === `${name}/container/running`), `${name} running`).to.equal(true);
+      expect(checks.some((c) => c.id === `${name}/container/healthy`), `${name} healthy iff it has a healthcheck`).to.equal(!!svc.healthcheck);
+      for (const c of checks.filter((x) => x.service === name)) expect(c.host).to.equal('h1');
+    }
+    expect(checks.map((c) => c.id)).to.include.members([
+      'zookeeper/client/four-letter:ruok',
+      'haproxy/stats/http:/haproxyStats',
+      'consul/dns/dns:A:consul.service.consul',
+      'dns/dns/dns:A:consul.service.consul',
+      'marathon/http/http:/ping',
+      'mesos-master/http/http:/health',
+    ]);
+    const ids = checks.map((c) => c.id);
+    expect(new Set(ids).size, 'ids are unique').to.equal(ids.length);
+  });
+
+  it('gives a service added to the model its checks automatically', () => {
+    const m: StackModel = structuredClone(model);
+    m.services['whoami'] = {
+      description: 'test service',
+      role: 'all',
+      network: 'host',
+      restart: 'always',
+      sources: { registry: { image: 'x/whoami:1' }, local: { build: 'whoami' } },
+      ports: [{ name: 'web', port: 9999, protocol: 'tcp', checks: [{ type: 'http', path: '/who', status: 204 }, { type: 'tcp' }] }],
+      healthcheck: { test: ['CMD', 'true'], interval: '5s', timeout: '1s', retries: 3 },
+    };
+    const checks = deriveChecks(m, resolveSettings(m), { host: 'h1', unavailable: {} }).filter((c) => c.service === 'whoami');
+    expect(checks.map((c) => c.id).sort()).to.deep.equal([
+      'whoami/container/healthy',
+      'whoami/container/no-crash-loop',
+      'whoami/container/restart-policy',
+      'whoami/container/running',
+      'whoami/web/http:/who',
+      'whoami/web/tcp',
+    ]);
+    expect(checks.find((c) => c.id === 'whoami/web/http:/who')?.description).to.match(/:9999\/who.*HTTP 204/);
+    expect(checks.find((c) => c.id === 'whoami/container/restart-policy')?.description).to.match(/always/);
+  });
+
+  it('skips every check of a service the image source cannot provide, with the reason', () => {
+    const checks = deriveChecks(model, settings, { host: 'h1', unavailable: { marathon: 'Marathon has no Debian package' } });
+    const m = checks.filter((c) => c.service === 'marathon');
+    expect(m.length).to.be.greaterThan(2);
+    for (const c of m) expect(c.skip).to.match(/not provided by image source "local": Marathon has no Debian package/);
+    expect(checks.filter((c) => c.service === 'consul').every((c) => !c.skip)).to.equal(true);
+  });
+
+  it('skips disabled optional services with a reason, and checks them once enabled', () => {
+    const off = deriveChecks(model, settings, { host: 'h1', unavailable: {} }).filter((c) => c.service === 'sshd');
+    expect(off).to.have.length(1);
+    expect(off[0]?.skip).to.match(/optional service, not enabled/);
+    const on = resolveSettings(model, { services: { sshd: { enabled: true } } });
+    const checks = deriveChecks(model, on, { host: 'h1', unavailable: {} }).filter((c) => c.service === 'sshd');
+    expect(checks.map((c) => c.id)).to.include('sshd/ssh/tcp');
+    expect(checks.every((c) => !c.skip)).to.equal(true);
+  });
+
+  it('follows port overrides and the DNS domain from settings', () => {
+    const s = resolveSettings(model, { domain: 'paas', services: { haproxy: { ports: { stats: 8181 } } } });
+    const checks = deriveChecks(model, s, { host: 'h1', unavailable: {} });
+    expect(checks.find((c) => c.id === 'haproxy/stats/http:/haproxyStats')?.description).to.match(/:8181\//);
+    expect(checks.map((c) => c.id)).to.include('dns/dns/dns:A:consul.service.paas');
+  });
+});
+
+describe('verify: catalog DNS checks', () => {
+  const health = JSON.stringify([
+    { Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 31001 }, Checks: [{ Status: 'passing' }] },
+    { Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '10.0.0.9', Port: 31002 }, Checks: [{ Status: 'critical', Name: 'http', Output: 'refused' }] },
+  ]);
+
+  it('parses health entries: service address falls back to the node, critical marked', () => {
+    const inst = parseHealthEntries(health);
+    expect(inst[0]).to.include({ address: '10.0.0.5', port: 31001, critical: false });
+    expect(inst[1]).to.include({ address: '10.0.0.9', port: 31002, critical: true });
+    expect(inst[1]?.criticalOutput).to.match(/refused/);
+  });
+
+  it('derives A and SRV on every DNS port of the model for every catalog service, plus a ports-served cross-check', () => {
+    const ports = dnsPorts(model, settings);
+    expect(ports.map((p) => p.port).sort((a, b) => a - b)).to.deep.equal([53, 8600]);
+    const checks = deriveCatalogChecks(
+      { web: parseHealthEntries(health), consul: [], 'bad_name': [] },
+      { host: 'h1', domain: 'consul', dnsPorts: ports, thisNode: { ip: '10.0.0.5', hostname: 'h1' } },
+    );
+    expect(checks.filter((c) => c.service === 'catalog:web').map((c) => c.id).sort()).to.deep.equal([
+      'catalog/web/dns:A@53',
+      'catalog/web/dns:A@8600',
+      'catalog/web/dns:SRV@53',
+      'catalog/web/dns:SRV@8600',
+      'catalog/web/ports-served',
+    ]);
+    expect(checks.filter((c) => c.service === 'catalog:bad_name').every((c) => c.skip && /not a valid DNS label/.test(c.skip))).to.equal(true);
+    expect(dnsSafe('simplewebapp')).to.equal(true);
+  });
+});

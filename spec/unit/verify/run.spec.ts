@@ -1,0 +1,135 @@
+// runVerify end to end on a target whose docker and ss answers are scripted and
+// whose services are loopback fakes on the ports the settings override: the
+// real probes, derivation, retries and catalog cross-checks run; the test
+// breaks one thing at a time and expects verify to name it.
+import { expect } from 'chai';
+import { loadStackModel } from '../../../src/stack/load.js';
+import { runVerify, type VerifyOptions } from '../../../src/verify/run.js';
+import type { VerifyReport } from '../../../src/verify/types.js';
+import { fakeDns, fakeFourLetter, fakeHttp, type DnsTable } from '../../helpers/fake-services.js';
+import { inspectJson, ok, ScriptedTarget } from '../../helpers/scripted-target.js';
+import { resolveSettings } from './settings-fixture.js';
+
+const model = loadStackModel();
+type Fake = { port: number; close(): Promise<void> };
+
+describe('runVerify against scripted docker and loopback fakes', function () {
+  this.timeout(60_000);
+  let zk: Fake, consul: Fake, haproxy: Fake, dns53: Fake & { queries: string[] }, dns8600: Fake & { queries: string[] };
+  const table: DnsTable = {
+    'consul.service.consul': { a: ['10.0.0.5'], srv: [{ port: 8300, target: 'h1.node.paasbox.consul' }] },
+    'web.service.consul': { a: ['10.0.0.5'], srv: [{ port: 31001, target: 'h1.node.paasbox.consul' }] },
+  };
+  let containers: object[];
+  let restartBump = 0;
+  let calls = 0;
+  const target = new ScriptedTarget('h1', (cmd) => {
+    if (cmd.includes('docker ps -aq')) {
+      calls++;
+      return ok(JSON.stringify(containers.map((c) => ({ ...c, RestartCount: ((c as { RestartCount: number }).RestartCount ?? 0) + restartBump * calls }))));
+    }
+    if (cmd.includes('docker image inspect')) return ok('');
+    if (cmd.startsWith('ss ')) return ok('tcp LISTEN 0 128 *:8300 *:*\n');
+    return undefined;
+  });
+  const green = () => [
+    inspectJson({ name: 'paasbox-zookeeper-1', service: 'zookeeper', health: 'healthy' }),
+    inspectJson({ name: 'paasbox-consul-1', service: 'consul', health: 'healthy' }),
+    inspectJson({ name: 'paasbox-registrator-1', service: 'registrator' }),
+    inspectJson({ name: 'paasbox-haproxy-1', service: 'haproxy', health: 'healthy' }),
+    inspectJson({ name: 'paasbox-dns-1', service: 'dns', health: 'healthy' }),
+    inspectJson({ name: 'web-1', service: 'web', project: 'apps', published: [31001], restartPolicy: 'no' }),
+  ];
+  const consulRoutes = {
+    '/ui/': { status: 200, body: '<html>Consul</html>' },
+    '/v1/status/leader': { status: 200, body: '"10.0.0.5:8300"' },
+    '/v1/catalog/services': { status: 200, body: '{"consul":[],"web":[]}' },
+    '/v1/health/service/consul': { status: 200, body: JSON.stringify([{ Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 8300 }, Checks: [] }]) },
+    '/v1/health/service/web': { status: 200, body: JSON.stringify([{ Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 31001 }, Checks: [{ Status: 'passing' }] }]) },
+  };
+  const stats = { '/': { status: 200, body: 'HAProxy Statistics Report' }, '/haproxyStats': { status: 200, body: 'HAProxy Statistics Report' } };
+
+  const settings = () =>
+    resolveSettings(model, {
+      services: {
+        zookeeper: { ports: { client: zk.port } },
+        consul: { ports: { http: consul.port, dns: dns8600.port } },
+        haproxy: { ports: { stats: haproxy.port } },
+        dns: { ports: { dns: dns53.port } },
+      },
+    });
+  const opts: VerifyOptions = { address: '127.0.0.1', crashSampleMs: 300, healthAttempts: 1, dnsAttempts: 1, checkDeadlineMs: 5000 };
+  const failedIds = (r: VerifyReport) => r.results.filter((x) => x.status === 'failed').map((x) => x.id);
+
+  beforeEach(async () => {
+    zk = await fakeFourLetter({ ruok: 'imok' });
+    consul = await fakeHttp(consulRoutes);
+    haproxy = await fakeHttp(stats);
+    dns53 = await fakeDns(table);
+    dns8600 = await fakeDns(table);
+    containers = green();
+    restartBump = 0;
+    calls = 0;
+  });
+  afterEach(async () => {
+    for (const f of [zk, consul, haproxy, dns53, dns8600]) await f.close().catch(() => undefined);
+  });
+
+  it('passes a healthy stack; unavailable and optional services are skipped with reasons, not passed', async () => {
+    const r = await runVerify(target, model, settings(), opts);
+    expect(failedIds(r), JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1)).to.deep.equal([]);
+    expect(r.passed).to.be.greaterThan(25);
+    const skipped = r.results.filter((x) => x.status === 'skipped');
+    expect(skipped.filter((x) => x.service === 'marathon').every((x) => /Marathon has no Debian package/.test(x.reason ?? ''))).to.equal(true);
+    expect(skipped.some((x) => x.service === 'mesos-master')).to.equal(true);
+    expect(skipped.find((x) => x.service === 'sshd')?.reason).to.match(/optional/);
+    const ids = r.results.map((x) => x.id);
+    expect(ids).to.include.members(['catalog/web/dns:SRV@' + dns53.port, 'catalog/web/dns:SRV@' + dns8600.port, 'catalog/consul/ports-served', 'catalog/web/ports-served']);
+    expect(dns53.queries).to.include('web.service.consul SRV');
+    expect(dns8600.queries).to.include('web.service.consul A');
+    expect(r.seconds).to.be.a('number');
+  });
+
+  it('fails naming haproxy and the check when haproxy is down', async () => {
+    await haproxy.close();
+    containers = green().map((c) => ((c as { Name: string }).Name === '/paasbox-haproxy-1' ? inspectJson({ name: 'paasbox-haproxy-1', service: 'haproxy', status: 'exited', health: 'unhealthy' }) : c));
+    const r = await runVerify(target, model, settings(), opts);
+    expect(failedIds(r).sort()).to.deep.equal(['haproxy/container/healthy', 'haproxy/container/running', 'haproxy/stats/http:/', 'haproxy/stats/http:/haproxyStats']);
+    const f = r.results.find((x) => x.id === 'haproxy/stats/http:/haproxyStats')!;
+    expect(f).to.include({ host: 'h1', service: 'haproxy' });
+    expect(f.expected).to.match(/HTTP 200, body includes "Statistics Report"/);
+    expect(f.got).to.match(/no answer/);
+    expect(f.attempts).to.equal(2);
+    expect(r.results.find((x) => x.id === 'haproxy/container/running')?.got).to.match(/exited/);
+  });
+
+  it('fails a container whose restart count rises between two samples (crash loop)', async () => {
+    restartBump = 1;
+    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.endsWith('/no-crash-loop') });
+    expect(r.failed).to.be.greaterThan(0);
+    expect(r.results.find((x) => x.id === 'consul/container/no-crash-loop')?.got).to.match(/restarts \d+→\d+/);
+  });
+
+  it('fails when DNS answers an SRV port the catalog does not have', async () => {
+    await dns53.close();
+    dns53 = await fakeDns({ ...table, 'web.service.consul': { a: ['10.0.0.5'], srv: [{ port: 31002, target: 'h1.node.paasbox.consul' }] } });
+    const r = await runVerify(target, model, settings(), opts);
+    expect(failedIds(r)).to.deep.equal([`catalog/web/dns:SRV@${dns53.port}`]);
+    const f = r.results.find((x) => x.status === 'failed')!;
+    expect(f.expected).to.equal('SRV 31001');
+    expect(f.got).to.match(/:31002/);
+  });
+
+  it('fails a stale registration: the catalog port is served by no container and nothing listens', async () => {
+    containers = green().filter((c) => (c as { Name: string }).Name !== '/web-1');
+    const r = await runVerify(target, model, settings(), opts);
+    expect(failedIds(r)).to.deep.equal(['catalog/web/ports-served']);
+    expect(r.results.find((x) => x.status === 'failed')?.got).to.match(/not served: 31001/);
+  });
+
+  it('reports one failing catalog check when Consul cannot be read', async () => {
+    await consul.close();
+    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.service.startsWith('catalog') });
+    expect(failedIds(r)).to.deep.equal(['catalog/read']);
+  });
+});
