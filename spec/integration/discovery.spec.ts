@@ -1,0 +1,267 @@
+// The discovery chain for real: Consul + paasbox Registrator + HAProxy with
+// consul-template + dnsmasq, run from stacks/paasbox.yaml's own service
+// definitions on a disposable docker-in-docker host (its own network
+// namespace, so ports 53/80/81/8500/8600 never touch this machine), with
+// examples/SimpleWebappPython's start.sh running python1 and python2 x2.
+import { expect } from 'chai';
+import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { benchDiscovery } from '../../src/discovery/bench.js';
+import { DISCOVERY_SERVICES, dockerRunLine, modelVals } from '../../src/discovery/devstack.js';
+import { getWithHost } from '../../src/discovery/http.js';
+import { parseDigSrv, parseDockerPort, tally } from '../../src/discovery/routing.js';
+import { readImageManifest } from '../../src/images/manifest.js';
+import { loadStackModel } from '../../src/stack/load.js';
+import type { Forward } from '../../src/target/target.js';
+import { SshTarget } from '../../src/target/ssh.js';
+import { createTestHosts, type TestHost, type TestHosts } from '../helpers/testhosts.js';
+
+const run = promisify(execFile);
+const root = new URL('../../../', import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Built from the working tree every run (docker's layer cache keeps it quick),
+// so the test never runs a stale image.
+const IMAGES = {
+  consul: { ctx: 'stacks/images/consul', ref: 'paasbox-test/consul:discovery' },
+  registrator: { ctx: 'stacks/images/registrator', ref: 'paasbox-test/registrator:discovery' },
+  haproxy: { ctx: 'stacks/images/haproxy', ref: 'paasbox-test/haproxy:discovery' },
+  dns: { ctx: 'stacks/images/dnsmasq', ref: 'paasbox-test/dnsmasq:discovery' },
+  app: { ctx: 'examples/SimpleWebappPython', ref: 'paasbox-test/simplewebapp-python:discovery' },
+} as const;
+
+async function buildImage(ctx: string, ref: string): Promise<void> {
+  const dir = join(root, ctx);
+  for (const step of (await readImageManifest(dir)).prepare) {
+    if ('script' in step) await run('sh', [step.script], { cwd: dir, timeout: 600_000 });
+    else await run('go', ['install', step.goInstall], { cwd: '/tmp', env: { ...process.env, CGO_ENABLED: '0', GOBIN: join(dir, '.bin') }, timeout: 600_000 });
+  }
+  await run('docker', ['build', '-q', '-t', ref, dir], { timeout: 900_000, maxBuffer: 16 << 20 });
+}
+
+function loadInto(host: TestHost, refs: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('bash', ['-o', 'pipefail', '-c', `docker save ${refs.join(' ')} | docker exec -i ${host.name} docker load`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`docker load into ${host.name} failed: ${err}`))));
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)', function () {
+  this.timeout(1_200_000);
+  let th: TestHosts | undefined;
+  let host: TestHost;
+  let t: SshTarget;
+  let http: Forward;
+  const apps: Record<string, { instance: string; port: number; service: string }> = {};
+
+  const sh = async (cmd: string) => {
+    const r = await t.exec(cmd, { timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`${cmd}: exit ${r.code}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  const consul = (path: string) => sh(`curl -fsS http://${host.address}:8500${path}`);
+  const srv = async (name: string, port: number) => parseDigSrv(await sh(`dig +short +time=2 @127.0.0.1 -p ${port} ${name} SRV`));
+  const get = (hostHeader: string, path = '/') => getWithHost(http.localPort, hostHeader, path);
+  const servers = async (backend: string) =>
+    (await sh(`docker exec haproxy sed -n '/^backend ${backend}$/,/^$/p' /etc/haproxy/haproxy.cfg`)).split('\n').filter((l) => /^\s+server /.test(l)).length;
+  const registerRaw = (def: object) => sh(`curl -fsS -X PUT --data-binary @- http://${host.address}:8500/v1/agent/service/register <<'EOF'\n${JSON.stringify(def)}\nEOF`);
+  const deregister = (id: string) => sh(`curl -fsS -X PUT http://${host.address}:8500/v1/agent/service/deregister/${id}`);
+
+  before(async function () {
+    if (!(await run('docker', ['info']).then(() => true, () => false))) {
+      console.log('    skipped: no usable docker daemon on this machine for the dind test host');
+      this.skip();
+    }
+    for (const { ctx, ref } of Object.values(IMAGES)) await buildImage(ctx, ref);
+    th = await createTestHosts(1, { prefix: 'pbh5-disc', withDocker: true });
+    host = th.hosts[0]!;
+    await loadInto(host, Object.values(IMAGES).map((i) => i.ref));
+    t = new SshTarget({ host: host.address, user: host.user, keyPath: host.keyPath, knownHostsPath: th.knownHostsPath });
+
+    const model = loadStackModel();
+    const vals = { IP: host.address, HOSTNAME: host.name, DOMAIN: 'consul', ZK_HOSTS: `${host.address}:2181` };
+    for (const name of DISCOVERY_SERVICES) {
+      const spec = model.services[name];
+      if (!spec) throw new Error(`stacks/paasbox.yaml has no service ${name}`);
+      await sh(dockerRunLine(name, spec, IMAGES[name].ref, modelVals(model, name, vals)));
+    }
+    await until('consul leader', async () => ((await consul('/v1/status/leader')).includes(':8300') ? true : undefined));
+    await until('haproxy stats on 81', async () => ((await sh('curl -fsS http://127.0.0.1:81/')).includes('Statistics Report') ? true : undefined));
+    http = await t.forward('127.0.0.1', 80);
+
+    // The example's own start script, as a user runs it.
+    await t.writeFile('/tmp/start.sh', await readFile(join(root, 'examples/SimpleWebappPython/start.sh')));
+    await sh(`IMAGE=${IMAGES.app.ref} PREFIX=pbh5app sh /tmp/start.sh`);
+    for (const service of ['python1', 'python2']) {
+      for (const i of [1, 2]) {
+        const c = `pbh5app-${service}-${i}`;
+        const id = (await sh(`docker inspect -f '{{.Id}}' ${c}`)).trim();
+        apps[c] = { instance: id.slice(0, 12), port: parseDockerPort(await sh(`docker port ${c} 8080/tcp`)) ?? 0, service };
+      }
+    }
+    await until('both python1 instances routed', async () => {
+      const seen = new Set<string | undefined>();
+      for (let i = 0; i < 6; i++) seen.add((await get('python1.service.consul')).instance);
+      return seen.size === 2 ? true : undefined;
+    }, 90_000, 500);
+  });
+
+  after(async function () {
+    if (host && this.currentTest?.state === 'failed') {
+      for (const c of ['registrator', 'haproxy']) console.log(await t.exec(`docker logs --tail 30 ${c} 2>&1`).then((r) => r.stdout, () => ''));
+    }
+    await http?.close();
+    await t?.close();
+    await th?.destroy();
+  });
+
+  const instancesOf = (service: string) => Object.values(apps).filter((a) => a.service === service);
+
+  it("registers each published port with Registrator's contract, and no host-networked stack service", async () => {
+    const cat = JSON.parse(await consul('/v1/catalog/service/python1')) as { ServiceID: string; ServiceAddress: string; ServicePort: number; ServiceTags: string[] }[];
+    expect(cat.map((s) => s.ServiceID).sort()).to.deep.equal([`${host.name}:pbh5app-python1-1:8080`, `${host.name}:pbh5app-python1-2:8080`]);
+    expect(cat.map((s) => s.ServicePort).sort()).to.deep.equal(instancesOf('python1').map((a) => a.port).sort());
+    for (const s of cat) {
+      expect(s.ServiceAddress).to.equal(host.address);
+      expect(s.ServiceTags).to.deep.equal(['http']);
+    }
+    const services = Object.keys(JSON.parse(await consul('/v1/catalog/services')) as Record<string, string[]>).sort();
+    expect(services).to.deep.equal(['consul', 'python1', 'python2']);
+  });
+
+  it('routes python1.service.consul round-robin across both python1 instances and never to python2', async () => {
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await get('python1.service.consul'));
+    expect(answers.every((a) => a.status === 200 && a.body.startsWith('Hello from python1'))).to.equal(true);
+    const t1 = tally(answers.map((a) => a.instance));
+    expect(Object.keys(t1).sort()).to.deep.equal(instancesOf('python1').map((a) => a.instance).sort());
+    expect(Object.values(t1).every((n) => n >= 8), JSON.stringify(t1)).to.equal(true);
+    // The bare name and a Host with port route too; python2 is its own backend.
+    expect((await get('python1')).body).to.match(/^Hello from python1/);
+    expect((await get('python1.service.consul:80')).body).to.match(/^Hello from python1/);
+    expect((await get('python2.service.consul')).body).to.match(/^Hello from python2/);
+    const none = await get('nosuch.service.consul');
+    expect(none.status).to.equal(404);
+  });
+
+  for (const port of [53, 8600]) {
+    it(`answers python1.service.consul SRV on port ${port} with both Docker-mapped ports`, async () => {
+      const recs = await srv('python1.service.consul', port);
+      expect(recs.map((r) => r.port)).to.deep.equal(instancesOf('python1').map((a) => a.port).sort((a, b) => a - b));
+      expect((await sh(`dig +short @127.0.0.1 -p ${port} python1.service.consul A`)).trim()).to.equal(host.address);
+      expect(await sh(`dig @127.0.0.1 -p ${port} nosuch.service.consul A`)).to.match(/status: NXDOMAIN/);
+    });
+  }
+
+  it('serves HAProxy statistics on 81 at / and at /haproxyStats', async () => {
+    for (const p of ['/', '/haproxyStats']) expect(await sh(`curl -fsS http://127.0.0.1:81${p}`)).to.include('Statistics Report').and.to.include('svc_python1');
+  });
+
+  it('honours the tag contract: weight=N, tcp=PORT, path=/prefix', async () => {
+    const [a, b] = instancesOf('python1');
+    const [c] = instancesOf('python2');
+    await registerRaw({ ID: 'w-a', Name: 'weighted', Address: host.address, Port: a!.port, Tags: ['http', 'weight=1'] });
+    await registerRaw({ ID: 'w-b', Name: 'weighted', Address: host.address, Port: b!.port, Tags: ['http', 'weight=3'] });
+    await registerRaw({ ID: 'raw', Name: 'rawtcp', Address: host.address, Port: a!.port, Tags: ['tcp=9100'] });
+    await registerRaw({ ID: 'pfx', Name: 'prefixed', Address: host.address, Port: c!.port, Tags: ['http', 'path=/pfx'] });
+    try {
+      await until('tagged services rendered', async () => ((await servers('svc_weighted')) === 2 && (await servers('svc_prefixed')) === 1 ? true : undefined), 30_000, 200);
+      await until('tcp frontend on 9100', async () => ((await sh('curl -fsS http://127.0.0.1:9100/')).includes('python1') ? true : undefined), 30_000, 200);
+      const counts = tally(await Promise.all(Array.from({ length: 40 }, async () => (await get('weighted.service.consul')).instance)));
+      // weight 3 vs 1 over 40 requests: 30/10 with HAProxy's smooth weighted round-robin.
+      expect(counts[b!.instance] ?? 0, JSON.stringify(counts)).to.be.within(26, 34);
+      expect((counts[a!.instance] ?? 0) + (counts[b!.instance] ?? 0), JSON.stringify(counts)).to.equal(40);
+      expect((await get('rawtcp.service.consul')).status, 'a tcp= service is not HTTP-routed').to.equal(404);
+      const viaPath = await get('anything.example', '/pfx/json');
+      expect(viaPath.status).to.equal(200);
+      expect(viaPath.instance).to.equal(c!.instance);
+    } finally {
+      for (const id of ['w-a', 'w-b', 'raw', 'pfx']) await deregister(id);
+    }
+  });
+
+  it('never reloads an invalid rendered config and keeps routing', async () => {
+    const before = (await sh('docker logs haproxy 2>&1')).split('\n').length;
+    await registerRaw({ ID: 'broken', Name: 'broken', Address: host.address, Port: 1, Tags: ['tcp=70000'] });
+    try {
+      await until('rejection logged', async () => ((await sh('docker logs haproxy 2>&1')).split('\n').slice(before - 1).join('\n').includes('INVALID') ? true : undefined), 30_000, 200);
+      expect(await sh('docker exec haproxy cat /etc/haproxy/haproxy.cfg')).not.to.include('70000');
+      expect((await get('python1.service.consul')).status).to.equal(200);
+    } finally {
+      await deregister('broken');
+    }
+    await until('a valid render goes in again', async () => ((await sh('docker exec haproxy cat /etc/haproxy/haproxy.cfg.new')).includes('70000') ? undefined : true), 30_000, 200);
+  });
+
+  it('drops a stopped instance from DNS (53, 8600) and HAProxy within seconds, with no failed request', async () => {
+    const victim = 'pbh5app-python1-1';
+    let stop = false;
+    const results: { ok: boolean; detail: string }[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        const r = await get('python1.service.consul').catch((e: Error) => ({ status: 0, body: e.message }));
+        results.push({ ok: r.status === 200, detail: `${r.status} ${r.body.trim()}` });
+      }
+    })();
+    await sleep(1000);
+    const t0 = Date.now();
+    await sh(`docker stop ${victim}`);
+    const dns53 = await until('1 SRV record on 53', async () => ((await srv('python1.service.consul', 53)).length === 1 ? Date.now() - t0 : undefined), 20_000);
+    const dns8600 = await until('1 SRV record on 8600', async () => ((await srv('python1.service.consul', 8600)).length === 1 ? Date.now() - t0 : undefined), 20_000);
+    const proxy = await until('1 HAProxy server', async () => ((await servers('svc_python1')) === 1 ? Date.now() - t0 : undefined), 20_000);
+    await sleep(1000);
+    stop = true;
+    await loop;
+    console.log(`      gone after: dns53 ${dns53} ms, dns8600 ${dns8600} ms, haproxy ${proxy} ms; ${results.length} requests during the change`);
+    expect(results.filter((r) => !r.ok).map((r) => r.detail)).to.deep.equal([]);
+    expect(results.length).to.be.greaterThan(20);
+    expect(Math.max(dns53, dns8600, proxy)).to.be.lessThan(10_000);
+    // Started again, it comes back under its new port.
+    await sh(`docker start ${victim}`);
+    apps[victim]!.port = parseDockerPort(await sh(`docker port ${victim} 8080/tcp`)) ?? 0;
+    await until('2 SRV records again', async () => ((await srv('python1.service.consul', 53)).length === 2 ? true : undefined), 30_000, 200);
+  });
+
+  it('removes stale registrations of this host on (re)start, and leaves others alone', async () => {
+    await registerRaw({ ID: `${host.name}:ghost:80`, Name: 'ghost', Address: host.address, Port: 1, Meta: { registrator: host.name } });
+    await registerRaw({ ID: 'elsewhere:ghost:80', Name: 'ghost', Address: host.address, Port: 2 });
+    try {
+      await sh('docker restart registrator');
+      await until('stale ghost removed', async () => {
+        const ids = Object.keys(JSON.parse(await consul('/v1/agent/services')) as Record<string, unknown>);
+        return ids.includes(`${host.name}:ghost:80`) ? undefined : ids;
+      }, 30_000, 200).then((ids) => expect(ids).to.include('elsewhere:ghost:80'));
+    } finally {
+      await deregister('elsewhere:ghost:80');
+    }
+  });
+
+  it('benchDiscovery measures time-to-route and HAProxy vs direct throughput', async () => {
+    const r = await benchDiscovery(t, { image: IMAGES.app.ref, durationS: 2, connections: 4 });
+    console.log(`      time to route ${Math.round(r.route.msToRoute)} ms; via haproxy ${Math.round(r.throughput.viaHaproxy.requestsPerSec)} req/s, direct ${Math.round(r.throughput.direct.requestsPerSec)} req/s, ratio ${r.throughput.ratio.toFixed(2)}`);
+    expect(r.route.msToRoute).to.be.within(1, 60_000);
+    expect(r.throughput.viaHaproxy.failed).to.equal(0);
+    expect(r.throughput.direct.failed).to.equal(0);
+    expect(r.throughput.ratio).to.be.greaterThan(0);
+    expect(await sh(`docker ps -aq --filter name=${r.route.container}`)).to.equal('');
+  });
+});
