@@ -1,0 +1,89 @@
+// What to put on a target: the compose file generated here (H1's generator)
+// for the target's hostname and address, the images it runs, and its host ports.
+
+import { createHash } from 'node:crypto';
+import { PaasboxError } from '../errors.js';
+import { detectAdvertiseAddress, loadSettings, type Settings } from '../settings/index.js';
+import { generateCompose, renderCompose, type ComposeFile } from '../stack/generate.js';
+import { loadStackModel } from '../stack/load.js';
+import type { ImageSourceName, StackModel } from '../stack/model.js';
+import { resolveImageRefs } from '../stack/refs.js';
+import type { Target } from '../target/target.js';
+import { composeHostPorts, type WantedPort } from './ports.js';
+import { imageIds, localImageIds } from './push.js';
+
+export interface StackPlanOptions {
+  source?: ImageSourceName;
+  /** Environment for settings (PAASBOX_*, HOSTNAME, IP); default: PAASBOX_* of process.env only. */
+  env?: Record<string, string | undefined>;
+  configPath?: string;
+  cwd?: string;
+  /** Override the target's hostname / advertised address. */
+  hostname?: string;
+  ip?: string;
+  /** Leave out services whose built image is not here (instead of failing). */
+  skipMissingImages?: boolean;
+  model?: StackModel;
+}
+
+export interface StackPlan {
+  settings: Settings;
+  project: string;
+  compose: ComposeFile;
+  composeText: string;
+  composeHash: string;
+  /** Image refs the file runs. */
+  images: string[];
+  ports: WantedPort[];
+  /** Services left out: service -> why. */
+  omitted: Record<string, string>;
+}
+
+/** The environment settings read when the caller does not pass one: PAASBOX_* only (HOSTNAME/IP of this shell describe this machine, not the target). */
+export function paasboxEnv(env: Record<string, string | undefined> = process.env): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('PAASBOX_')));
+}
+
+export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
+  const model = opts.model ?? loadStackModel();
+  const env = { ...(opts.env ?? paasboxEnv()) };
+  if (opts.source) env['PAASBOX_SOURCE'] = opts.source;
+  const facts = await target.facts();
+  const settings = await loadSettings({
+    model,
+    env,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.configPath ? { configPath: opts.configPath } : {}),
+    defaults: { hostname: opts.hostname ?? facts.hostname.split('.')[0], ...(opts.ip ? { ip: opts.ip } : {}) },
+    detectIp: () => detectAdvertiseAddress(target),
+  });
+  const hasImage = async (ref: string) => !!(await localImageIds([ref]))[ref] || !!(await imageIds(target, [ref]).catch(() => ({}) as Record<string, string>))[ref];
+  const refs = await resolveImageRefs(model, settings, hasImage);
+  // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
+  const built = Object.entries(refs.images).filter(([, ref]) => ref.startsWith('paasbox/'));
+  const local = await localImageIds(built.map(([, r]) => r));
+  const missing = built.filter(([, ref]) => !local[ref]);
+  if (missing.length) {
+    if (!opts.skipMissingImages)
+      throw new PaasboxError(
+        `images not built here: ${missing.map(([, r]) => r).join(', ')}`,
+        `build them first: npx zx scripts/build-images.mjs --source ${settings.imageSource}`,
+      );
+    for (const [svc, ref] of missing) {
+      delete refs.images[svc];
+      refs.unavailable[svc] = `image ${ref} is not built on this machine`;
+    }
+  }
+  const compose = generateCompose(model, settings, refs);
+  const composeText = renderCompose(compose);
+  return {
+    settings,
+    project: settings.projectName,
+    compose,
+    composeText,
+    composeHash: createHash('sha256').update(composeText).digest('hex'),
+    images: [...new Set(Object.values(compose.services).map((s) => s.image))],
+    ports: composeHostPorts(compose),
+    omitted: compose['x-paasbox'].omitted,
+  };
+}

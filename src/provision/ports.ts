@@ -1,0 +1,105 @@
+// Pre-flight port check: which of the stack's host ports are already held on
+// the target, and by what. Pure parsing of `ss -ltnupH` and `ps` output so
+// every form gets a unit test; the command that gathers them is PORTS_COMMAND.
+
+import { shq } from '../target/shell.js';
+
+export interface Listener {
+  protocol: 'tcp' | 'udp';
+  address: string;
+  port: number;
+  process?: string;
+  pid?: number;
+}
+
+export interface WantedPort {
+  port: number;
+  protocol: 'tcp' | 'udp';
+  service: string;
+}
+
+export interface PortConflict extends WantedPort {
+  holder: string;
+}
+
+/** `ss -ltnupH` lines → listeners. Local address forms: 0.0.0.0:80, [::]:80, *:80, 127.0.0.1%lo:53. */
+export function parseListeners(ssOut: string): Listener[] {
+  const out: Listener[] = [];
+  for (const line of ssOut.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    const netid = cols[0];
+    if (netid !== 'tcp' && netid !== 'udp') continue;
+    const local = cols[4] ?? '';
+    const m = /^(.*):(\d+)$/.exec(local);
+    if (!m) continue;
+    const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+    out.push({
+      protocol: netid,
+      address: m[1]!.replace(/^\[|\]$/g, '').replace(/%.*$/, ''),
+      port: Number(m[2]),
+      ...(proc ? { process: proc[1]!, pid: Number(proc[2]) } : {}),
+    });
+  }
+  return out;
+}
+
+/** All descendants of the roots (inclusive) from `ps -e -o pid=,ppid=` output. */
+export function descendants(psOut: string, roots: number[]): Set<number> {
+  const children = new Map<number, number[]>();
+  for (const line of psOut.split('\n')) {
+    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+    if (!pid || ppid === undefined || Number.isNaN(ppid)) continue;
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  const seen = new Set<number>();
+  const stack = roots.filter((r) => r > 0);
+  while (stack.length) {
+    const p = stack.pop()!;
+    if (seen.has(p)) continue;
+    seen.add(p);
+    stack.push(...(children.get(p) ?? []));
+  }
+  return seen;
+}
+
+/** Wanted ports held by a process that is not one of ownPids. */
+export function findPortConflicts(listeners: Listener[], wanted: WantedPort[], ownPids: Set<number>): PortConflict[] {
+  const out: PortConflict[] = [];
+  for (const w of wanted) {
+    const l = listeners.find((x) => x.port === w.port && x.protocol === w.protocol && !(x.pid !== undefined && ownPids.has(x.pid)));
+    if (l) out.push({ ...w, holder: l.process ? `${l.process} (pid ${l.pid})` : 'an unknown process' });
+  }
+  return out;
+}
+
+/** Ports a generated compose file's services hold on the host, from their paasbox.ports labels ("http=8500/tcp,dns=8600/udp"). */
+export function composeHostPorts(compose: { services: Record<string, { labels?: Record<string, string> }> }): WantedPort[] {
+  const out: WantedPort[] = [];
+  for (const [service, svc] of Object.entries(compose.services)) {
+    for (const item of (svc.labels?.['paasbox.ports'] ?? '').split(',').filter(Boolean)) {
+      const m = /=(\d+)\/(tcp|udp)$/.exec(item);
+      if (m) out.push({ service, port: Number(m[1]), protocol: m[2] as 'tcp' | 'udp' });
+    }
+  }
+  return out;
+}
+
+/** Gathers listeners, this project's container pids and the process tree, separated by "---". */
+export function portsCommand(project: string): string {
+  const label = shq(`label=com.docker.compose.project=${project}`);
+  return [
+    'command -v ss >/dev/null || { echo "no ss" >&2; exit 3; }',
+    'ss -ltnupH',
+    'echo ---',
+    `if docker info >/dev/null 2>&1; then for c in $(docker ps -q --filter ${label}); do docker inspect -f '{{.State.Pid}}' "$c"; done; fi`,
+    'echo ---',
+    'ps -e -o pid=,ppid=',
+  ].join('\n');
+}
+
+/** Conflicts from the output of portsCommand(). */
+export function conflictsFromPortsOutput(out: string, wanted: WantedPort[]): PortConflict[] {
+  const [ss = '', pids = '', ps = ''] = out.split(/^---$/m);
+  const roots = pids.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+  return findPortConflicts(parseListeners(ss), wanted, descendants(ps, roots));
+}

@@ -1,0 +1,98 @@
+// The provisioning runner: ordered steps, each check → apply → check again,
+// reported Ansible-style as ok (already converged), changed or failed through
+// Progress. The first failure stops the run with a PaasboxError naming the
+// step, the host, the command and its stderr tail. Steps only ever converge
+// forward: nothing here stops or removes a running stack.
+
+import { PaasboxError, isPaasboxError } from '../errors.js';
+import type { Progress, StepRecord } from '../progress.js';
+import type { Target } from '../target/target.js';
+
+export interface CheckResult {
+  /** true when the host already is as the step wants it. */
+  ok: boolean;
+  /** What is missing (not ok) or what was found (ok). */
+  detail?: string;
+}
+
+export interface ProvisionStep {
+  name: string;
+  check(target: Target): Promise<CheckResult>;
+  /** Converge; may return a detail line for the report. */
+  apply(target: Target): Promise<string | void>;
+  /** What the user does when apply fails (default: read the detail). */
+  fix?: string;
+}
+
+/** A shell command on the target that failed: what ran and what it said. */
+export class CommandFailure extends Error {
+  constructor(
+    readonly command: string,
+    readonly code: number,
+    readonly stderr: string,
+    readonly fix?: string,
+  ) {
+    super(`\`${command}\` exited ${code}`);
+  }
+}
+
+export interface ProvisionResult {
+  host: string;
+  steps: StepRecord[];
+  changed: number;
+  ok: number;
+}
+
+export async function runSteps(target: Target, steps: ProvisionStep[], progress: Progress): Promise<ProvisionResult> {
+  const host = target.name;
+  const before = progress.records.length;
+  for (const step of steps) {
+    try {
+      await progress.step(step.name, host, async () => {
+        const first = await step.check(target);
+        if (first.ok) return { status: 'ok' as const, ...(first.detail ? { detail: first.detail } : {}) };
+        const applied = await step.apply(target);
+        const again = await step.check(target);
+        if (!again.ok)
+          throw new PaasboxError(
+            `step "${step.name}" on ${host} did not converge: after apply its check still says: ${again.detail ?? 'not ok'}`,
+            step.fix ?? 'read the detail, fix the host, and run the install again (steps already done are skipped)',
+          );
+        const detail = applied || first.detail;
+        return { status: 'changed' as const, ...(detail ? { detail } : {}) };
+      });
+    } catch (e) {
+      throw stepError(step, host, e);
+    }
+  }
+  const mine = progress.records.slice(before);
+  return {
+    host,
+    steps: mine,
+    changed: mine.filter((r) => r.status === 'changed').length,
+    ok: mine.filter((r) => r.status === 'ok').length,
+  };
+}
+
+function stepError(step: ProvisionStep, host: string, e: unknown): PaasboxError {
+  const fix = step.fix ?? 'read the detail, fix the host, and run the install again (steps already done are skipped)';
+  if (e instanceof CommandFailure)
+    return new PaasboxError(`step "${step.name}" failed on ${host}: ${e.message}`, e.fix ?? fix, tail(e.stderr));
+  if (isPaasboxError(e)) {
+    if (e.problem.includes(`"${step.name}"`)) return e;
+    return new PaasboxError(`step "${step.name}" failed on ${host}: ${e.problem}`, e.fix, e.detail);
+  }
+  return new PaasboxError(`step "${step.name}" failed on ${host}: ${e instanceof Error ? e.message : String(e)}`, fix);
+}
+
+/** The last lines of a command's output, for the error detail. */
+export function tail(text: string, lines = 15): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+/** Run a command on the target as root; a non-zero exit becomes a CommandFailure. */
+export async function sh(target: Target, command: string, opts: { stdin?: string | Buffer | NodeJS.ReadableStream; timeoutMs?: number; fix?: string; env?: Record<string, string> } = {}): Promise<string> {
+  const r = await target.exec(command, { sudo: true, timeoutMs: opts.timeoutMs ?? 600_000, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  if (r.code !== 0) throw new CommandFailure(command.length > 200 ? `${command.slice(0, 200)}...` : command, r.code, r.stderr || r.stdout, opts.fix);
+  return r.stdout;
+}

@@ -1,0 +1,34 @@
+// A step whose logic is a readable shell script in provision/: the script is
+// sent on stdin (`sh -s -- check|apply`), so nothing is left on the target.
+
+import { readFileSync } from 'node:fs';
+import { repoPath } from '../stack/validate.js';
+import type { Target } from '../target/target.js';
+import { CommandFailure, type CheckResult, type ProvisionStep } from './runner.js';
+
+export function shellStep(name: string, file: string, fix: string, env: Record<string, string> = {}): ProvisionStep {
+  const script = readFileSync(repoPath('provision', file), 'utf8');
+  const run = (t: Target, mode: 'check' | 'apply') =>
+    t.exec(`sh -s -- ${mode}`, { stdin: script, sudo: true, timeoutMs: 900_000, env });
+  return {
+    name,
+    fix,
+    async check(t: Target): Promise<CheckResult> {
+      const r = await run(t, 'check');
+      if (r.code === 0) return { ok: true };
+      if (r.code === 1) return { ok: false, detail: r.stdout.trim() || undefined };
+      throw new CommandFailure(`provision/${file} check`, r.code, r.stderr || r.stdout, fix);
+    },
+    async apply(t: Target): Promise<void> {
+      const r = await run(t, 'apply');
+      if (r.code !== 0) throw new CommandFailure(`provision/${file} apply`, r.code, r.stderr || r.stdout, fix);
+    },
+  };
+}
+
+export const basePackagesStep = () =>
+  shellStep('base packages', 'base-packages.sh', 'the target needs apt (Debian/Ubuntu) and a reachable package mirror; check `apt-get update` on it');
+export const dockerEngineStep = () =>
+  shellStep('docker engine', 'docker-engine.sh', 'check `apt-get install docker.io` and the dockerd log on the target (/var/log/paasbox-dockerd.log or journalctl -u docker)');
+export const composeToolStep = () =>
+  shellStep('compose tool', 'compose-tool.sh', 'install `docker compose` (v2) or docker-compose 1.27+ on the target');

@@ -1,0 +1,114 @@
+// The steps that need this machine's files: the port pre-flight, images, the
+// compose file, compose up and waiting for health. Each has a check that is
+// true on a converged host, so a second run reports all ok.
+
+import { StackControl } from '../compose/index.js';
+import { isReady } from '../compose/status.js';
+import { PaasboxError } from '../errors.js';
+import type { Progress } from '../progress.js';
+import { shq } from '../target/shell.js';
+import type { Target } from '../target/target.js';
+import type { StackPlan } from './plan.js';
+import { conflictsFromPortsOutput, portsCommand } from './ports.js';
+import { imageIds, localImageIds, pushLocalImages } from './push.js';
+import { sh, type ProvisionStep } from './runner.js';
+
+export const STACK_DIR = '/opt/paasbox';
+export const COMPOSE_PATH = `${STACK_DIR}/docker-compose.yml`;
+/** sha256 of the compose file the running stack was last brought up from. */
+export const APPLIED_PATH = `${STACK_DIR}/.applied`;
+
+/** Fails (never changes anything) when a stack port is held by a process that is not this stack's. */
+export function portsPreflightStep(plan: StackPlan): ProvisionStep {
+  return {
+    name: 'pre-flight: stack ports free',
+    async check(t: Target) {
+      const r = await t.exec(portsCommand(plan.project), { sudo: true, timeoutMs: 60_000 });
+      if (r.code === 3) return { ok: true, detail: 'no ss on the target: port check skipped' };
+      const conflicts = conflictsFromPortsOutput(r.stdout, plan.ports);
+      const host = t.address;
+      if (conflicts.length) {
+        const [c] = conflicts;
+        throw new PaasboxError(
+          `port ${c!.port}/${c!.protocol} on ${host} is taken by ${c!.holder}` +
+            (conflicts.length > 1 ? ` (also: ${conflicts.slice(1).map((x) => `${x.port}/${x.protocol} by ${x.holder}`).join(', ')})` : '') +
+            `; paasbox's ${c!.service} needs it`,
+          `stop ${c!.holder.replace(/ \(.*/, '')} on ${host} (ss -ltnup | grep :${c!.port}), or move ${c!.service} to another port in paasbox.yaml (services.${c!.service}.ports)`,
+        );
+      }
+      return { ok: true, detail: `${plan.ports.length} ports free or held by this stack` };
+    },
+    async apply() {
+      /* check throws or is ok */
+    },
+  };
+}
+
+export function imagesStep(plan: StackPlan): ProvisionStep {
+  const diff = async (t: Target) => {
+    const [here, there] = await Promise.all([localImageIds(plan.images), imageIds(t, plan.images)]);
+    const push = plan.images.filter((r) => here[r] && here[r] !== there[r]);
+    const pull = plan.images.filter((r) => !here[r] && !there[r]);
+    return { push, pull };
+  };
+  return {
+    name: 'images',
+    fix: 'build the images here (npx zx scripts/build-images.mjs), or use --source registry on a target that can pull',
+    async check(t) {
+      const { push, pull } = await diff(t);
+      if (!push.length && !pull.length) return { ok: true, detail: `${plan.images.length} images present` };
+      return { ok: false, detail: [push.length ? `to send: ${push.join(' ')}` : '', pull.length ? `to pull: ${pull.join(' ')}` : ''].filter(Boolean).join('; ') };
+    },
+    async apply(t) {
+      const { push, pull } = await diff(t);
+      for (const ref of pull) await sh(t, `docker pull ${shq(ref)}`, { fix: `the target cannot pull ${ref}: docker load it there, or build/pull it here and run again` });
+      if (push.length) await pushLocalImages(t, push);
+      return [push.length ? `sent ${push.length}` : '', pull.length ? `pulled ${pull.length}` : ''].filter(Boolean).join(', ');
+    },
+  };
+}
+
+export function stackFileStep(plan: StackPlan): ProvisionStep {
+  return {
+    name: `stack file ${COMPOSE_PATH}`,
+    async check(t) {
+      const r = await t.exec(`sha256sum ${COMPOSE_PATH} 2>/dev/null | cut -d' ' -f1`, { sudo: true });
+      return r.stdout.trim() === plan.composeHash ? { ok: true } : { ok: false, detail: r.stdout.trim() ? 'content differs' : 'absent' };
+    },
+    async apply(t) {
+      await t.writeFile(COMPOSE_PATH, plan.composeText, 0o644);
+    },
+  };
+}
+
+export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
+  return {
+    name: `compose up (${plan.project})`,
+    async check(t) {
+      const applied = (await t.exec(`cat ${APPLIED_PATH} 2>/dev/null`, { sudo: true })).stdout.trim();
+      const st = await ctl.status();
+      const down = st.filter((s) => s.state !== 'running');
+      if (applied !== plan.composeHash) return { ok: false, detail: applied ? 'compose file changed since last up' : 'never started' };
+      if (down.length) return { ok: false, detail: `not running: ${down.map((s) => `${s.service}(${s.state})`).join(' ')}` };
+      return { ok: true, detail: `${st.length} services running` };
+    },
+    async apply(t) {
+      await ctl.up();
+      await t.writeFile(APPLIED_PATH, `${plan.composeHash}\n`);
+    },
+  };
+}
+
+export function healthyStep(plan: StackPlan, ctl: StackControl, timeoutMs: number, progress?: Progress): ProvisionStep {
+  return {
+    name: 'stack healthy',
+    async check() {
+      const st = await ctl.status();
+      const waiting = st.filter((s) => !isReady(s));
+      return waiting.length ? { ok: false, detail: `waiting: ${waiting.map((s) => `${s.service}(${s.state}/${s.health})`).join(' ')}` } : { ok: true, detail: `${st.length} services ready` };
+    },
+    async apply() {
+      await ctl.waitHealthy(timeoutMs, progress);
+    },
+  };
+}
