@@ -2,7 +2,7 @@
 // Deploy a Marathon app JSON through Marathon, or Docker swarm when the stack
 // has no Marathon:
 //   npx zx scripts/deploy.mjs FILE.json [--wait] [--timeout SECONDS] [--scale N | --destroy]
-//        [--scheduler auto|marathon|swarm] [--target user@host[:port]] [--key PATH]
+//        [--scheduler auto|marathon|swarm] [--target user@host[:port]] [--key PATH] [--known-hosts PATH]
 //        [--worker user@host ...] [--marathon URL] [--advertise-addr IP] [--json]
 // Without --target the swarm runs on this machine (give --advertise-addr).
 import { argv } from 'zx';
@@ -13,7 +13,7 @@ import { SshTarget } from '../dist/src/target/ssh.js';
 import { parseHostSpec } from '../dist/src/target/parse.js';
 import { runDeploy } from '../dist/src/scheduler/deploy.js';
 
-const USAGE = 'usage: deploy.mjs FILE.json [--wait] [--scale N | --destroy] [--scheduler auto|marathon|swarm] [--target user@host[:port]] [--key PATH] [--worker user@host] [--marathon URL] [--advertise-addr IP] [--json]';
+const USAGE = 'usage: deploy.mjs FILE.json [--wait] [--scale N | --destroy] [--scheduler auto|marathon|swarm] [--target user@host[:port]] [--key PATH] [--known-hosts PATH] [--worker user@host] [--marathon URL] [--advertise-addr IP] [--json]';
 const targets = [];
 try {
   const file = argv._[0] === undefined ? undefined : String(argv._[0]);
@@ -23,7 +23,7 @@ try {
   if (argv.scale !== undefined && argv.destroy) throw new PaasboxError('--scale and --destroy together', 'give one of them');
   const ssh = (spec) => {
     const h = parseHostSpec(String(spec));
-    const t = new SshTarget({ host: h.host, port: h.port, user: h.user, ...(argv.key ? { keyPath: String(argv.key) } : {}) });
+    const t = new SshTarget({ host: h.host, port: h.port, user: h.user, ...(argv.key ? { keyPath: String(argv.key) } : {}), ...(argv['known-hosts'] ? { knownHostsPath: String(argv['known-hosts']) } : {}) });
     targets.push(t);
     return t;
   };
