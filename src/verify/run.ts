@@ -11,6 +11,7 @@ import { deriveChecks } from './derive.js';
 import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
 import { probeTools, type Tools } from './probes.js';
+import { readDeployment, type Deployment } from './deployment.js';
 
 export interface VerifyOptions {
   /** Checks run at once (default 8). */
@@ -32,6 +33,8 @@ export interface VerifyOptions {
   dnsAttempts?: number;
   /** Give up retrying after this long per check (default 90 s). */
   checkDeadlineMs?: number;
+  /** The deployed compose file's record; read from the target when undefined, ignored when null. */
+  deployment?: Deployment | null;
 }
 
 /** A context whose container list is refreshed when older than a second. */
@@ -78,6 +81,9 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
     .filter((x): x is string => !!x);
   const present = await presentImages(target, loadable);
   const { unavailable } = await resolveImageRefs(model, settings, (ref) => present.has(ref));
+  // Services install left out of the compose file (image not available) are skipped, not failed.
+  const deployment = opts.deployment === undefined ? await readDeployment(target).catch(() => undefined) : opts.deployment;
+  for (const [svc, why] of Object.entries(deployment?.meta.omitted ?? {})) unavailable[svc] ??= `left out by install: ${why}`;
 
   let checks = deriveChecks(model, settings, {
     host,

@@ -23,12 +23,14 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   let containers: object[];
   let restartBump = 0;
   let calls = 0;
+  let deployed = '';
   const target = new ScriptedTarget('h1', (cmd) => {
     if (cmd.includes('docker ps -aq')) {
       calls++;
       return ok(JSON.stringify(containers.map((c) => ({ ...c, RestartCount: ((c as { RestartCount: number }).RestartCount ?? 0) + restartBump * calls }))));
     }
     if (cmd.includes('docker image inspect')) return ok('');
+    if (cmd.startsWith('cat /opt/paasbox/')) return deployed ? ok(deployed) : { code: 1, stdout: '', stderr: 'No such file or directory' };
     if (cmd.startsWith('ss ')) return ok('tcp LISTEN 0 128 *:8300 *:*\n');
     return undefined;
   });
@@ -70,6 +72,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     containers = green();
     restartBump = 0;
     calls = 0;
+    deployed = '';
   });
   afterEach(async () => {
     for (const f of [zk, consul, haproxy, dns53, dns8600]) await f.close().catch(() => undefined);
@@ -125,6 +128,23 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     const r = await runVerify(target, model, settings(), opts);
     expect(failedIds(r)).to.deep.equal(['catalog/web/ports-served']);
     expect(r.results.find((x) => x.status === 'failed')?.got).to.match(/not served: 31001/);
+  });
+
+  it('skips services install left out of the compose file, with its reason', async () => {
+    deployed = [
+      'services:',
+      '  consul: {image: paasbox/consul:local}',
+      'x-paasbox:',
+      '  {stack: paasbox, source: local, hostname: h1, ip: 10.0.0.5, domain: consul, project: paasbox,',
+      '   omitted: {haproxy: "image paasbox/haproxy:local is not built on this machine"}, elsewhere: []}',
+    ].join('\n');
+    await haproxy.close();
+    containers = green().filter((c) => (c as { Name: string }).Name !== '/paasbox-haproxy-1');
+    const r = await runVerify(target, model, settings(), opts);
+    expect(failedIds(r)).to.deep.equal([]);
+    const h = r.results.filter((x) => x.service === 'haproxy');
+    expect(h.length).to.be.greaterThan(3);
+    for (const x of h) expect(x.status).to.equal('skipped'), expect(x.reason).to.match(/left out by install: image paasbox\/haproxy:local is not built/);
   });
 
   it('reports one failing catalog check when Consul cannot be read', async () => {
