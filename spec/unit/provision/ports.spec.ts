@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import { composeHostPorts, conflictsFromPortsOutput, descendants, findPortConflicts, parseListeners } from '../../../src/provision/ports.js';
+
+const SS = [
+  'tcp   LISTEN 0      5            0.0.0.0:8500       0.0.0.0:*    users:(("python3",pid=123,fd=3))',
+  'tcp   LISTEN 0      128             [::]:22            [::]:*    users:(("sshd",pid=7,fd=4))',
+  'udp   UNCONN 0      0        127.0.0.1%lo:53          0.0.0.0:*    users:(("dnsmasq",pid=900,fd=4))',
+  'tcp   LISTEN 0      4096               *:2181             *:*    users:(("java",pid=501,fd=40))',
+  'tcp   LISTEN 0      4096       127.0.0.1:9999       0.0.0.0:*',
+].join('\n');
+
+describe('port pre-flight', () => {
+  it('parses ss -ltnupH lines in every address form', () => {
+    expect(parseListeners(SS)).to.deep.equal([
+      { protocol: 'tcp', address: '0.0.0.0', port: 8500, process: 'python3', pid: 123 },
+      { protocol: 'tcp', address: '::', port: 22, process: 'sshd', pid: 7 },
+      { protocol: 'udp', address: '127.0.0.1', port: 53, process: 'dnsmasq', pid: 900 },
+      { protocol: 'tcp', address: '*', port: 2181, process: 'java', pid: 501 },
+      { protocol: 'tcp', address: '127.0.0.1', port: 9999 },
+    ]);
+  });
+
+  it('finds descendants of container pids', () => {
+    const ps = '1 0\n500 1\n501 500\n502 501\n123 1\n';
+    expect([...descendants(ps, [500])].sort()).to.deep.equal([500, 501, 502]);
+  });
+
+  it('reports a port held by another process, matching the protocol', () => {
+    const wanted = [
+      { port: 8500, protocol: 'tcp' as const, service: 'consul' },
+      { port: 8500, protocol: 'udp' as const, service: 'other' },
+      { port: 53, protocol: 'udp' as const, service: 'dns' },
+    ];
+    const c = findPortConflicts(parseListeners(SS), wanted, new Set());
+    expect(c.map((x) => `${x.service}:${x.holder}`)).to.deep.equal(['consul:python3 (pid 123)', 'dns:dnsmasq (pid 900)']);
+  });
+
+  it('ignores ports held by this stack (pids under its containers)', () => {
+    const out = `${SS}\n---\n500\n---\n1 0\n500 1\n501 500\n123 1\n`;
+    const c = conflictsFromPortsOutput(out, [{ port: 2181, protocol: 'tcp', service: 'zookeeper' }, { port: 8500, protocol: 'tcp', service: 'consul' }]);
+    expect(c.map((x) => x.port)).to.deep.equal([8500]);
+  });
+
+  it('reads the host ports from the generated compose labels', () => {
+    const compose = { services: { consul: { labels: { 'paasbox.ports': 'http=8500/tcp,dns=8600/udp' } }, registrator: { labels: {} } } };
+    expect(composeHostPorts(compose)).to.deep.equal([
+      { service: 'consul', port: 8500, protocol: 'tcp' },
+      { service: 'consul', port: 8600, protocol: 'udp' },
+    ]);
+  });
+});

@@ -1,0 +1,68 @@
+import { expect } from 'chai';
+import { PaasboxError } from '../../../src/errors.js';
+import { Progress } from '../../../src/progress.js';
+import { CommandFailure, runSteps, type ProvisionStep } from '../../../src/provision/runner.js';
+import type { Target } from '../../../src/target/target.js';
+
+const target = { name: 'root@h:22' } as unknown as Target;
+const quiet = () => new Progress({ write: () => undefined });
+
+function flagStep(name: string, state: { done: boolean; applied: number }): ProvisionStep {
+  return {
+    name,
+    check: async () => (state.done ? { ok: true } : { ok: false, detail: 'missing' }),
+    apply: async () => {
+      state.applied++;
+      state.done = true;
+    },
+  };
+}
+
+describe('provisioning runner', () => {
+  it('applies only what check says is missing, then reports all ok on a second run', async () => {
+    const a = { done: true, applied: 0 };
+    const b = { done: false, applied: 0 };
+    const p1 = quiet();
+    const r1 = await runSteps(target, [flagStep('a', a), flagStep('b', b)], p1);
+    expect(r1.steps.map((s) => `${s.step}:${s.status}`)).to.deep.equal(['a:ok', 'b:changed']);
+    const r2 = await runSteps(target, [flagStep('a', a), flagStep('b', b)], quiet());
+    expect(r2.steps.map((s) => s.status)).to.deep.equal(['ok', 'ok']);
+    expect([a.applied, b.applied]).to.deep.equal([0, 1]);
+  });
+
+  it('stops at the first failure with the step, host, command and stderr tail', async () => {
+    const later = { done: false, applied: 0 };
+    const failing: ProvisionStep = {
+      name: 'docker engine',
+      check: async () => ({ ok: false }),
+      apply: async () => {
+        throw new CommandFailure('apt-get install docker.io', 100, 'line1\nE: Unable to locate package docker.io', 'check apt');
+      },
+    };
+    const p = quiet();
+    let err: unknown;
+    try {
+      await runSteps(target, [failing, flagStep('later', later)], p);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(PaasboxError);
+    const e = err as PaasboxError;
+    expect(e.problem).to.equal('step "docker engine" failed on root@h:22: `apt-get install docker.io` exited 100');
+    expect(e.fix).to.equal('check apt');
+    expect(e.detail).to.include('Unable to locate package');
+    expect(later.applied).to.equal(0);
+    expect(p.summary().failed).to.equal(1);
+  });
+
+  it('fails a step whose apply does not make its check pass', async () => {
+    const stubborn: ProvisionStep = { name: 's', check: async () => ({ ok: false, detail: 'still broken' }), apply: async () => undefined };
+    let err: unknown;
+    try {
+      await runSteps(target, [stubborn], quiet());
+    } catch (e) {
+      err = e;
+    }
+    expect((err as PaasboxError).problem).to.match(/did not converge: .*still broken/);
+  });
+});
