@@ -172,6 +172,16 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
     });
   }
 
+  it('forwards names outside .consul upstream (here: Docker\'s embedded DNS of the test network)', async () => {
+    // The test host's resolv.conf points at Docker's embedded DNS, which knows the host's own name.
+    expect((await sh(`dig +short @127.0.0.1 -p 53 ${host.name} A`)).trim()).to.equal(host.address);
+  });
+
+  it('resolves NAME.service.consul from inside an app container whose resolver is the docker host', async () => {
+    const py = "import socket; print(socket.gethostbyname('python1.service.consul'))";
+    expect((await sh(`docker run --rm --dns ${host.address} ${IMAGES.app.ref} python3 -c "${py}"`)).trim()).to.equal(host.address);
+  });
+
   it('serves HAProxy statistics on 81 at / and at /haproxyStats', async () => {
     for (const p of ['/', '/haproxyStats']) expect(await sh(`curl -fsS http://127.0.0.1:81${p}`)).to.include('Statistics Report').and.to.include('svc_python1');
   });
