@@ -60,7 +60,7 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   const hasImage = async (ref: string) => !!(await localImageIds([ref]))[ref] || !!(await imageIds(target, [ref]).catch(() => ({}) as Record<string, string>))[ref];
   const refs = await resolveImageRefs(model, settings, hasImage);
   // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
-  const built = Object.entries(refs.images).filter(([, ref]) => ref.startsWith('paasbox/'));
+  const built = Object.entries(refs.images).filter(([svc]) => !!model.services[svc]?.sources[settings.imageSource].build);
   const local = await localImageIds(built.map(([, r]) => r));
   const missing = built.filter(([, ref]) => !local[ref]);
   if (missing.length) {
