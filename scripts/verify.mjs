@@ -38,7 +38,8 @@ try {
   } else process.stdout.write(text);
   if (report.failed) {
     console.error(`paasbox: verify failed on ${report.target}: ${report.failed} check${report.failed > 1 ? 's' : ''} failed`);
-    for (const r of report.results.filter((x) => x.status === 'failed')) console.error(failureLine(r));
+    // The spec reporter lists failures itself; other formats go to files or machines.
+    if (reporter !== 'spec' || argv.out) for (const r of report.results.filter((x) => x.status === 'failed')) console.error(failureLine(r));
     process.exitCode = 1;
   }
 } catch (e) {

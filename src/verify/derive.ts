@@ -62,7 +62,7 @@ function containerChecks(name: string, svc: ServiceSpec, settings: Settings, env
   const maxRestarts = env.maxRestarts ?? 5;
   const healthcheck = svc.sources[settings.imageSource]?.healthcheck ?? svc.healthcheck;
   const get = async (ctx: VerifyContext): Promise<ContainerState[]> => forService(await ctx.containers(), project, name);
-  const none = (): Outcome => ({ ok: false, expected: `a container of compose service ${name} (project ${project})`, got: 'no such container' });
+  const none = (): Outcome => ({ ok: false, expected: `a container of compose service ${name} (project ${project})`, got: 'no such container', final: true });
 
   const checks: Check[] = [
     {
@@ -128,6 +128,8 @@ function containerChecks(name: string, svc: ServiceSpec, settings: Settings, env
         if (!cs.length) return none();
         return {
           ok: cs.every((c) => c.health === 'healthy'),
+          // Only a running container's health can still change.
+          final: cs.some((c) => !c.running),
           expected: 'healthy',
           got: cs.map((c) => `${c.name} ${c.health ?? 'no healthcheck configured'}${c.health !== 'healthy' && c.healthLog ? `: ${c.healthLog.slice(0, 200)}` : ''}`).join(', '),
         };

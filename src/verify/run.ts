@@ -6,7 +6,7 @@ import type { Settings } from '../settings/settings.js';
 import { resolveImageRefs } from '../stack/refs.js';
 import type { Target } from '../target/target.js';
 import type { Progress } from '../progress.js';
-import type { Check, CheckResult, VerifyContext, VerifyReport } from './types.js';
+import type { Check, CheckResult, Outcome, VerifyContext, VerifyReport } from './types.js';
 import { deriveChecks } from './derive.js';
 import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
@@ -157,7 +157,7 @@ async function runOne(target: Target, ctx: VerifyContext, c: Check, deadlineMs: 
   const base = { id: c.id, service: c.service, host: c.host, description: c.description };
   if (c.skip) return { ...base, status: 'skipped', expected: '', got: '', reason: c.skip, attempts: 0, seconds: 0 };
   const attempts = Math.max(1, c.attempts ?? 1);
-  let last = { ok: false, expected: '', got: '' };
+  let last: Outcome = { ok: false, expected: '', got: '' };
   let n = 0;
   while (n < attempts) {
     n++;
@@ -166,7 +166,7 @@ async function runOne(target: Target, ctx: VerifyContext, c: Check, deadlineMs: 
     } catch (e) {
       last = { ok: false, expected: last.expected || 'the check to run', got: `error: ${e instanceof Error ? e.message : String(e)}` };
     }
-    if (last.ok || Date.now() - t0 > deadlineMs) break;
+    if (last.ok || last.final || Date.now() - t0 > deadlineMs) break;
     if (n < attempts) await sleep(c.delayMs ?? 1000);
   }
   return { ...base, status: last.ok ? 'passed' : 'failed', expected: last.expected, got: last.got, attempts: n, seconds: (Date.now() - t0) / 1000 };

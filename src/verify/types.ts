@@ -11,6 +11,8 @@ export interface Outcome {
   ok: boolean;
   expected: string;
   got: string;
+  /** A failure retrying cannot mend (e.g. no such container): stop trying. */
+  final?: boolean;
 }
 
 /** Shared, lazily gathered facts about the target during one verify run. */
