@@ -106,6 +106,7 @@ export function srvRecords(server: string, port: number, service: string, domain
   });
 }
 
+/** -1 (or HTTP status 0) means that probe failed: unknown, which is neither there nor gone. */
 export interface Reachability {
   haproxyUp: number;
   httpStatus: number;
@@ -114,13 +115,13 @@ export interface Reachability {
   srv8600: number;
 }
 
-/** One look at everything that makes an app reachable by name; errors count as zero. */
+/** One look at everything that makes an app reachable by name. */
 export async function reachability(stackAddress: string, service: string, domain = 'consul'): Promise<Reachability> {
   const [up, http, s53, s8600] = await Promise.all([
-    haproxyBackends(stackAddress, service).then((s) => s.filter((x) => x.status === 'UP').length, () => 0),
+    haproxyBackends(stackAddress, service).then((s) => s.filter((x) => x.status === 'UP').length, () => -1),
     getByName(stackAddress, service, domain).then((r) => r.status, () => 0),
-    srvRecords(stackAddress, 53, service, domain, { tcp: true }).then((r) => r.length, () => 0),
-    srvRecords(stackAddress, 8600, service, domain, { tcp: true }).then((r) => r.length, () => 0),
+    srvRecords(stackAddress, 53, service, domain, { tcp: true }).then((r) => r.length, () => -1),
+    srvRecords(stackAddress, 8600, service, domain, { tcp: true }).then((r) => r.length, () => -1),
   ]);
   return { haproxyUp: up, httpStatus: http, srv53: s53, srv8600: s8600 };
 }
@@ -133,7 +134,8 @@ export async function waitReachable(stackAddress: string, service: string, insta
     r = await reachability(stackAddress, service, opts.domain);
     const done =
       instances === 0
-        ? r.haproxyUp === 0 && r.srv53 === 0 && r.srv8600 === 0 && r.httpStatus !== 200
+        ? // Gone means answered without it, not "no answer": a failed probe never counts.
+          r.haproxyUp === 0 && r.srv53 === 0 && r.srv8600 === 0 && (r.httpStatus === 404 || r.httpStatus === 503)
         : r.haproxyUp === instances && r.srv53 === instances && r.srv8600 === instances && r.httpStatus === 200;
     if (done) return r;
     if (Date.now() >= until) {
