@@ -1,0 +1,195 @@
+import { expect } from 'chai';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PaasboxError } from '../../src/errors.js';
+import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
+import { BASE_REF, HASH_LABEL, REGISTRY_BASE_REF, baseHash, buildHash, planImages, type PlanEntry, type PlanInput } from '../../src/images/plan.js';
+import { declaredArgs, hashContext } from '../../src/images/hash.js';
+import { availabilityFrom } from '../../src/images/availability.js';
+import { dockerBuildCommand, lastBuildStep } from '../../src/images/builder.js';
+import { baseImageScript } from '../../src/images/base.js';
+import { refsToPush } from '../../src/images/push.js';
+
+const svc = (sources: ServiceSpec['sources']): ServiceSpec => ({ description: 'x', role: 'master', sources, network: 'host', ports: [], restart: 'always' });
+
+const MODEL: StackModel = {
+  version: 1,
+  name: 't',
+  services: {
+    zookeeper: svc({ registry: { image: 'zookeeper:3.8.4' }, local: { build: 'zookeeper' } }),
+    consul: svc({ registry: { image: 'consul:1.8.7' }, local: { build: 'consul' } }),
+    marathon: svc({
+      registry: { image: 'mesosphere/marathon:v1' },
+      local: { unavailable: { reason: 'no offline source', supply: 'docker load it', loadable: 'mesosphere/marathon:v1' } },
+    }),
+    sshd: svc({ registry: { build: 'sshd', args: { BASE: 'debian:bookworm-slim' } }, local: { build: 'sshd' } }),
+  },
+};
+const RECIPE = { suite: 'bookworm', variant: 'minbase', mirror: 'http://mirror.example/debian' };
+const CONTEXTS = {
+  zookeeper: { hash: 'zk1', args: ['BASE'] },
+  consul: { hash: 'c1', args: ['BASE', 'DEBIAN_MIRROR'] },
+  sshd: { hash: 's1', args: ['BASE'] },
+};
+const BASE_ID = 'sha256:base1';
+
+function input(over: Partial<PlanInput> = {}): PlanInput {
+  return { model: MODEL, source: 'local', globalArgs: { DEBIAN_MIRROR: RECIPE.mirror }, images: {}, contexts: CONTEXTS, base: RECIPE, ...over };
+}
+const byRef = (plan: PlanEntry[], ref: string) => plan.find((e) => e.ref === ref)!;
+
+/** A target where the base and every build were made from exactly these inputs. */
+function builtWorld(contexts = CONTEXTS, baseId = BASE_ID) {
+  const images: PlanInput['images'] = { [BASE_REF]: { id: baseId, labels: { [HASH_LABEL]: baseHash(RECIPE) } } };
+  for (const e of planImages(input({ images: { ...images }, contexts }))) {
+    if (e.kind === 'build' && e.hash) images[e.ref] = { id: `sha256:${e.ref}`, labels: { [HASH_LABEL]: e.hash } };
+  }
+  return images;
+}
+
+describe('images plan', () => {
+  it('from nothing: the base first, every build after it, unavailable last with how to supply it', () => {
+    const plan = planImages(input());
+    expect(plan[0]).to.include({ kind: 'base', ref: BASE_REF, action: 'build' });
+    expect(plan.slice(1, 4).map((e) => [e.ref, e.action])).to.deep.equal([
+      ['paasbox/zookeeper:local', 'build'],
+      ['paasbox/consul:local', 'build'],
+      ['paasbox/sshd:local', 'build'],
+    ]);
+    expect(plan.at(-1)).to.include({ ref: 'mesosphere/marathon:v1', action: 'unavailable', supply: 'docker load it' });
+    // Builds wait for the new base's ID before they have a hash.
+    expect(byRef(plan, 'paasbox/consul:local').hash).to.equal(undefined);
+  });
+
+  it('everything built from the same inputs is up-to-date', () => {
+    const plan = planImages(input({ images: builtWorld() }));
+    for (const e of plan.filter((e) => e.kind !== 'image')) expect(e.action, e.ref).to.equal('up-to-date');
+  });
+
+  it('a changed context file rebuilds only that image', () => {
+    const images = builtWorld();
+    const plan = planImages(input({ images, contexts: { ...CONTEXTS, sshd: { hash: 's2', args: ['BASE'] } } }));
+    expect(byRef(plan, 'paasbox/sshd:local').action).to.equal('build');
+    expect(byRef(plan, 'paasbox/sshd:local').reason).to.match(/changed/);
+    expect(byRef(plan, 'paasbox/zookeeper:local').action).to.equal('up-to-date');
+  });
+
+  it('a changed build arg (the mirror) rebuilds the images that declare it, and the base', () => {
+    const images = builtWorld();
+    const plan = planImages(input({ images, globalArgs: { DEBIAN_MIRROR: 'http://other.example/debian' } }));
+    expect(byRef(plan, 'paasbox/consul:local').action).to.equal('build');
+    expect(byRef(plan, 'paasbox/zookeeper:local').action).to.equal('up-to-date');
+    const plan2 = planImages(input({ images, base: { ...RECIPE, mirror: 'http://other.example/debian' } }));
+    expect(byRef(plan2, BASE_REF).action).to.equal('build');
+    expect(byRef(plan2, 'paasbox/zookeeper:local')).to.include({ action: 'build' });
+  });
+
+  it('a new base image ID rebuilds every image on it', () => {
+    const images = builtWorld();
+    images[BASE_REF] = { ...images[BASE_REF]!, id: 'sha256:base2' };
+    const plan = planImages(input({ images }));
+    expect(byRef(plan, BASE_REF).action).to.equal('up-to-date');
+    for (const ref of ['paasbox/zookeeper:local', 'paasbox/consul:local', 'paasbox/sshd:local']) expect(byRef(plan, ref).action, ref).to.equal('build');
+  });
+
+  it('an unlabelled base (imported by hand) is rebuilt; --force rebuilds builds', () => {
+    const images = builtWorld();
+    images[BASE_REF] = { id: BASE_ID, labels: {} };
+    expect(byRef(planImages(input({ images })), BASE_REF).reason).to.match(/no paasbox.hash label/);
+    const forced = planImages(input({ images: builtWorld(), force: true, only: ['sshd'] }));
+    expect(byRef(forced, 'paasbox/sshd:local')).to.include({ action: 'build', reason: '--force' });
+    expect(byRef(forced, BASE_REF).action).to.equal('up-to-date');
+  });
+
+  it('a loaded `loadable` image makes an unavailable component present', () => {
+    const images = { ...builtWorld(), 'mesosphere/marathon:v1': { id: 'sha256:m', labels: {} } };
+    expect(byRef(planImages(input({ images })), 'mesosphere/marathon:v1')).to.include({ action: 'present' });
+  });
+
+  it('--only limits the plan to the named images and their base, and rejects unknown names', () => {
+    const plan = planImages(input({ only: ['consul'] }));
+    expect(plan.map((e) => e.ref)).to.deep.equal([BASE_REF, 'paasbox/consul:local']);
+    expect(() => planImages(input({ only: ['nope'] }))).to.throw(PaasboxError, /nope/);
+  });
+
+  it('registry: pins are pulled, builds go on debian:bookworm-slim (pulled first), no debootstrap', () => {
+    const plan = planImages(input({ source: 'registry' }));
+    expect(plan[0]).to.include({ ref: REGISTRY_BASE_REF, action: 'pull' });
+    expect(plan.some((e) => e.ref === BASE_REF)).to.equal(false);
+    expect(byRef(plan, 'zookeeper:3.8.4').action).to.equal('pull');
+    expect(byRef(plan, 'paasbox/sshd:registry')).to.include({ action: 'build', baseRef: REGISTRY_BASE_REF });
+    const images = { [REGISTRY_BASE_REF]: { id: 'sha256:slim', labels: {} }, 'zookeeper:3.8.4': { id: 'sha256:z', labels: {} } };
+    const plan2 = planImages(input({ source: 'registry', images }));
+    expect(byRef(plan2, 'zookeeper:3.8.4').action).to.equal('present');
+    expect(byRef(plan2, 'paasbox/sshd:registry').hash).to.equal(buildHash('s1', { BASE: REGISTRY_BASE_REF }, 'sha256:slim'));
+  });
+
+  it('a build context without a Dockerfile is unavailable, naming the path', () => {
+    const plan = planImages(input({ images: builtWorld(), contexts: { ...CONTEXTS, sshd: undefined } }));
+    expect(byRef(plan, 'paasbox/sshd:local')).to.include({ action: 'unavailable' });
+    expect(byRef(plan, 'paasbox/sshd:local').reason).to.contain('stacks/images/sshd');
+  });
+
+  it('availability: local needs the built or loaded image on the target', () => {
+    const a = availabilityFrom(MODEL, 'local', ['zookeeper', 'marathon'], { 'paasbox/zookeeper:local': { id: 'x', labels: {} } });
+    expect(a.zookeeper).to.deep.equal({ ok: true, image: 'paasbox/zookeeper:local' });
+    expect(a.marathon).to.deep.equal({ ok: false, reason: 'no offline source', supply: 'docker load it' });
+  });
+});
+
+describe('images hash and commands', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ctx-'));
+    await writeFile(join(dir, 'Dockerfile'), 'ARG BASE=x\nFROM ${BASE}\n');
+    await mkdir(join(dir, 'sub'));
+    await writeFile(join(dir, 'sub', 'a.sh'), 'echo a\n');
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('the context hash follows content, names and modes, not .bin/', async () => {
+    const h1 = await hashContext(dir);
+    await mkdir(join(dir, '.bin'));
+    await writeFile(join(dir, '.bin', 'tool'), 'binary');
+    expect(await hashContext(dir)).to.equal(h1);
+    await writeFile(join(dir, 'sub', 'a.sh'), 'echo b\n');
+    const h2 = await hashContext(dir);
+    expect(h2).to.not.equal(h1);
+    await writeFile(join(dir, 'sub', 'a.sh'), 'echo b\n', { mode: 0o755 });
+    const { chmod } = await import('node:fs/promises');
+    await chmod(join(dir, 'sub', 'a.sh'), 0o755);
+    expect(await hashContext(dir)).to.not.equal(h2);
+  });
+
+  it('manifest inputs outside the context are hashed', async () => {
+    const outside = join(dir, '..', `${dir.split('/').at(-1)}-input.txt`);
+    await writeFile(outside, 'v1');
+    try {
+      await writeFile(join(dir, 'image.yaml'), `inputs: [../${outside.split('/').at(-1)}]\n`);
+      const h1 = await hashContext(dir);
+      await writeFile(outside, 'v2');
+      expect(await hashContext(dir)).to.not.equal(h1);
+    } finally {
+      await rm(outside, { force: true });
+    }
+  });
+
+  it('declared ARGs, build command and failed step', () => {
+    expect(declaredArgs('ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\n  arg DEBIAN_MIRROR=\n')).to.deep.equal(['BASE', 'DEBIAN_MIRROR']);
+    const cmd = dockerBuildCommand({ kind: 'build', services: ['x'], ref: 'paasbox/x:local', action: 'build', reason: '', hash: 'h1', args: { DEBIAN_MIRROR: 'http://m', BASE: 'b' } });
+    expect(cmd.replace(/'/g, '')).to.equal('DOCKER_BUILDKIT=0 docker build --network host --label paasbox.hash=h1 --build-arg BASE=b --build-arg DEBIAN_MIRROR=http://m -t paasbox/x:local -');
+    expect(lastBuildStep('Step 1/3 : FROM b\n ---> 1\nStep 2/3 : RUN false\nerror')).to.equal('Step 2/3 : RUN false');
+  });
+
+  it('the base script labels the import with the recipe hash and always cleans up', () => {
+    const s = baseImageScript(RECIPE, 'abc');
+    expect(s.replace(/'/g, '')).to.contain('debootstrap --variant=minbase bookworm "$tmp/rootfs" http://mirror.example/debian');
+    expect(s.replace(/'/g, '')).to.contain('-c LABEL paasbox.hash=abc');
+    expect(s).to.match(/trap cleanup EXIT/);
+  });
+
+  it('push skips refs whose ID the target has', () => {
+    expect(refsToPush(['a', 'b', 'c'], { a: { id: '1' }, b: { id: '2' }, c: { id: '3' } }, { a: { id: '1' }, b: { id: 'x' } })).to.deep.equal(['b', 'c']);
+  });
+});
