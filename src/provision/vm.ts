@@ -17,9 +17,9 @@ export async function hasCommand(cmd: string): Promise<boolean> {
   return run('sh', ['-c', `command -v ${cmd}`]).then(() => true, () => false);
 }
 
-async function tool(cmd: string, args: string[], what: string, fix: string, cwd?: string): Promise<string> {
+async function tool(cmd: string, args: string[], what: string, fix: string, cwd?: string, env?: Record<string, string>): Promise<string> {
   try {
-    return (await run(cmd, args, { maxBuffer: 16 * 1024 * 1024, ...(cwd ? { cwd } : {}) })).stdout;
+    return (await run(cmd, args, { maxBuffer: 16 * 1024 * 1024, ...(cwd ? { cwd } : {}), ...(env ? { env: { ...process.env, ...env } } : {}) })).stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new PaasboxError(`${what} failed (${cmd} ${args.join(' ')})`, fix, err.stderr || err.message);
@@ -33,15 +33,18 @@ export function targetFor(ep: SshEndpoint, opts: { knownHostsPath?: string; keyP
   return new SshTarget({ host: ep.host, port: ep.port, user: ep.user, ...(keyPath ? { keyPath } : {}), ...(knownHostsPath ? { knownHostsPath } : {}) });
 }
 
+// The Vagrantfile's after-up trigger provisions by itself; here we provision, so it is skipped.
+const VAGRANT_ENV = { PAASBOX_VAGRANT_TRIGGER: '0' };
+
 /** `vagrant up` (in cwd, with an optional provider) then the machine's `vagrant ssh-config`. */
 export async function vagrantEndpoint(opts: { cwd?: string; provider?: string; machine?: string; up?: boolean; log?: (l: string) => void } = {}): Promise<SshEndpoint> {
   if (!(await hasCommand('vagrant'))) throw new PaasboxError('vagrant is not installed', 'install it (Debian/Ubuntu: apt-get install vagrant; macOS: brew install --cask vagrant), or use --mode ssh');
   const fix = 'run `vagrant up` yourself to see the error; `vagrant status` shows the machine';
   if (opts.up !== false) {
     opts.log?.(`vagrant up${opts.provider ? ` --provider=${opts.provider}` : ''}`);
-    await tool('vagrant', ['up', ...(opts.provider ? [`--provider=${opts.provider}`] : []), ...(opts.machine ? [opts.machine] : [])], 'vagrant up', fix, opts.cwd);
+    await tool('vagrant', ['up', ...(opts.provider ? [`--provider=${opts.provider}`] : []), ...(opts.machine ? [opts.machine] : [])], 'vagrant up', fix, opts.cwd, VAGRANT_ENV);
   }
-  const eps = parseSshConfig(await tool('vagrant', ['ssh-config', ...(opts.machine ? [opts.machine] : [])], 'vagrant ssh-config', fix, opts.cwd));
+  const eps = parseSshConfig(await tool('vagrant', ['ssh-config', ...(opts.machine ? [opts.machine] : [])], 'vagrant ssh-config', fix, opts.cwd, VAGRANT_ENV));
   const ep = eps[0];
   if (!ep) throw new PaasboxError('vagrant ssh-config printed no host', fix);
   return ep;
