@@ -132,8 +132,14 @@ export async function buildAll(opts: BuildOptions): Promise<BuildAllResult> {
   }
   if (basesChanged) plan = await planForTarget(opts, inputs);
   const done = new Set(bases.map((e) => e.ref));
+  const failedBases = new Set(results.filter((r) => r.outcome === 'failed').map((r) => r.ref));
   for (const e of plan) {
     if (done.has(e.ref) && (e.kind === 'base' || e.services.length === 0)) continue;
+    if (e.kind === 'build' && e.baseRef && failedBases.has(e.baseRef)) {
+      progress.record(`build ${e.ref}`, host, 'failed', Date.now(), `its base ${e.baseRef} failed`);
+      results.push(toResult(e, 'failed', 0, { reason: `not built: its base ${e.baseRef} failed (see above)` }));
+      continue;
+    }
     results.push(await runEntry(e, opts, inputs, progress, host));
   }
   return { ok: results.every((r) => r.outcome !== 'failed'), seconds: (Date.now() - t0) / 1000, images: results };
