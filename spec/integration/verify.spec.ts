@@ -1,0 +1,202 @@
+// verify against real components on disposable docker-in-docker hosts (their
+// own network namespaces; nothing touches this machine's ports):
+//  1. full: the stack installed by provisionTarget from the local images; needs
+//     paasbox/<build>:local built here (scripts/build-images.mjs), else skipped.
+//  2. discovery core: consul + dnsmasq + haproxy started with the compose labels
+//     from images present here (built paasbox/* first, else helpers' scratch
+//     builds of the same Dockerfiles); verify restricted to those services.
+// Each: verify passes; haproxy stopped → verify fails naming haproxy and the
+// check; started again → passes; a service registered in Consul through the
+// agent API is found by the DNS checks on 53 and 8600 with its SRV port.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { ConsulClient } from '../../src/consul/client.js';
+import { Progress } from '../../src/progress.js';
+import { provisionTarget } from '../../src/provision/provision.js';
+import { loadStackModel } from '../../src/stack/load.js';
+import { builtImageRef } from '../../src/stack/refs.js';
+import { SshTarget } from '../../src/target/ssh.js';
+import type { Target } from '../../src/target/target.js';
+import { runVerify, type VerifyOptions } from '../../src/verify/run.js';
+import { settingsForTarget } from '../../src/verify/target-settings.js';
+import type { Check, VerifyReport } from '../../src/verify/types.js';
+import type { Settings } from '../../src/settings/settings.js';
+import { createTestHosts, hostExec, type TestHosts } from '../helpers/testhosts.js';
+
+const run = promisify(execFile);
+const model = loadStackModel();
+
+async function haveImage(ref: string): Promise<boolean> {
+  return run('docker', ['image', 'inspect', ref]).then(
+    () => true,
+    () => false,
+  );
+}
+
+const failedIds = (r: VerifyReport) => r.results.filter((x) => x.status === 'failed').map((x) => x.id);
+const explain = (r: VerifyReport) => JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1);
+
+interface Fixture {
+  target: Target;
+  settings: Settings;
+  /** Which checks this fixture's stack can pass. */
+  only?: (c: Check) => boolean;
+  stopHaproxy(): Promise<void>;
+  startHaproxy(): Promise<void>;
+}
+
+function scenarios(get: () => Fixture) {
+  const opts = (extra: VerifyOptions = {}): VerifyOptions => {
+    const f = get();
+    return { ...(f.only ? { only: f.only } : {}), ...extra };
+  };
+
+  it('verify passes on the running stack', async () => {
+    const f = get();
+    const r = await runVerify(f.target, model, f.settings, opts());
+    expect(failedIds(r), explain(r)).to.deep.equal([]);
+    expect(r.passed).to.be.greaterThan(10);
+    for (const s of r.results.filter((x) => x.status === 'skipped')) expect(s.reason, s.id).to.be.a('string').and.not.equal('');
+    console.log(`      ${r.passed} passed, ${r.skipped} skipped in ${r.seconds.toFixed(1)}s`);
+  });
+
+  it('haproxy stopped → verify fails naming haproxy and the check; started → passes again', async () => {
+    const f = get();
+    await f.stopHaproxy();
+    const down = await runVerify(f.target, model, f.settings, opts({ healthAttempts: 1 }));
+    const failed = failedIds(down);
+    expect(failed).to.include.members(['haproxy/container/running', 'haproxy/stats/http:/haproxyStats']);
+    expect(failed.every((id) => id.startsWith('haproxy/')), `only haproxy fails: ${failed.join(', ')}`).to.equal(true);
+    const stats = down.results.find((x) => x.id === 'haproxy/stats/http:/haproxyStats')!;
+    expect(stats.host).to.equal(f.target.name);
+    expect(stats.expected).to.match(/HTTP 200/);
+    expect(stats.got).to.match(/no answer/);
+    await f.startHaproxy();
+    const up = await runVerify(f.target, model, f.settings, opts());
+    expect(failedIds(up), explain(up)).to.deep.equal([]);
+  });
+
+  it('a service registered in Consul is found by DNS on 53 and 8600 with its SRV port', async () => {
+    const f = get();
+    const fwd = await f.target.forward(f.settings.ip, 8500);
+    const consul = new ConsulClient(`http://127.0.0.1:${fwd.localPort}`);
+    try {
+      // Port 81 (HAProxy stats) really listens on the node, so the ports-served cross-check can pass too.
+      await consul.agentServiceRegister({ Name: 'pbh4-probe', ID: 'pbh4-probe-1', Port: 81, Tags: ['verify-test'] });
+      expect(Object.keys(await consul.catalogServices())).to.include('pbh4-probe');
+      const r = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4-probe' });
+      expect(r.results.map((x) => x.id).sort()).to.deep.equal([
+        'catalog/pbh4-probe/dns:A@53',
+        'catalog/pbh4-probe/dns:A@8600',
+        'catalog/pbh4-probe/dns:SRV@53',
+        'catalog/pbh4-probe/dns:SRV@8600',
+        'catalog/pbh4-probe/ports-served',
+      ]);
+      expect(failedIds(r), explain(r)).to.deep.equal([]);
+      for (const x of r.results.filter((x) => x.id.includes('SRV'))) expect(x.got).to.match(/:81\b/);
+      for (const x of r.results.filter((x) => x.id.includes('dns:A'))) expect(x.got).to.include(f.settings.ip);
+
+      // Registered with a port nothing serves: DNS still answers it, the cross-check names the stale port.
+      await consul.agentServiceRegister({ Name: 'pbh4-probe', ID: 'pbh4-probe-1', Port: 18181 });
+      const stale = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4-probe' });
+      expect(failedIds(stale)).to.deep.equal(['catalog/pbh4-probe/ports-served']);
+      expect(stale.results.find((x) => x.id.endsWith('dns:SRV@8600'))?.got).to.match(/:18181\b/);
+    } finally {
+      await consul.agentServiceDeregister('pbh4-probe-1').catch(() => undefined);
+      await fwd.close();
+    }
+  });
+}
+
+describe('verify: full stack installed by provisioning (integration)', function () {
+  this.timeout(1_200_000);
+  let th: TestHosts | undefined;
+  let fx: Fixture | undefined;
+
+  before(async function () {
+    const wanted = Object.values(model.services)
+      .filter((s) => !s.optional && s.sources.local.build)
+      .map((s) => builtImageRef(s.sources.local.build!, 'local'));
+    const missing: string[] = [];
+    for (const ref of wanted) if (!(await haveImage(ref))) missing.push(ref);
+    if (missing.length) {
+      console.log(`      skipped: local images not built here: ${missing.join(', ')} (build them: npx zx scripts/build-images.mjs --source local)`);
+      this.skip();
+    }
+    th = await createTestHosts(1, { prefix: 'pbh4-vfull', withDocker: true });
+    const h = th.hosts[0]!;
+    const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
+    await provisionTarget(target, { source: 'local', progress: new Progress({ json: true }) });
+    const { settings } = await settingsForTarget(target, model);
+    const haproxy = `$(docker ps -aq --filter label=com.docker.compose.project=${settings.projectName} --filter label=com.docker.compose.service=haproxy)`;
+    fx = {
+      target,
+      settings,
+      stopHaproxy: async () => void (await target.exec(`docker stop ${haproxy}`, { sudo: true })),
+      startHaproxy: async () => void (await target.exec(`docker start ${haproxy}`, { sudo: true })),
+    };
+  });
+  after(async () => {
+    await fx?.target.close();
+    await th?.destroy();
+  });
+
+  scenarios(() => fx!);
+});
+
+describe('verify: discovery core (consul, dnsmasq, haproxy) on a test host (integration)', function () {
+  this.timeout(600_000);
+  let th: TestHosts | undefined;
+  let fx: Fixture | undefined;
+  const candidates: Record<string, string[]> = {
+    consul: ['paasbox/consul:local', 'pbh2-test/consul:latest', 'paasbox-test/consul:discovery'],
+    dns: ['paasbox/dnsmasq:local', 'pbh5/dnsmasq:latest', 'paasbox-test/dnsmasq:discovery'],
+    haproxy: ['paasbox/haproxy:local', 'pbh5/haproxy:latest', 'paasbox-test/haproxy:discovery'],
+  };
+
+  before(async function () {
+    const images: Record<string, string> = {};
+    for (const [svc, refs] of Object.entries(candidates)) {
+      for (const ref of refs) if (!images[svc] && (await haveImage(ref))) images[svc] = ref;
+      if (!images[svc]) {
+        console.log(`      skipped: no ${svc} image here (any of ${refs.join(', ')}); build: npx zx scripts/build-images.mjs --source local`);
+        this.skip();
+      }
+    }
+    th = await createTestHosts(1, { prefix: 'pbh4-vcore', withDocker: true });
+    const h = th.hosts[0]!;
+    await run('sh', ['-c', `docker save ${Object.values(images).join(' ')} | docker exec -i ${h.name} docker load`], { maxBuffer: 1 << 26 });
+    const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
+    const ip = h.address;
+    const labels = (svc: string) => `--label com.docker.compose.project=paasbox --label com.docker.compose.service=${svc} --restart unless-stopped --network host`;
+    // The runtime contract of stacks/paasbox.yaml for these three services.
+    await hostExec(h, [
+      `docker run -d --name paasbox-consul-1 ${labels('consul')} --health-cmd "consul members" --health-interval 2s ${images.consul}` +
+        ` agent -server -bootstrap-expect=1 -ui -client=0.0.0.0 -bind=${ip} -advertise=${ip} -node=${h.name} -datacenter=paasbox -domain=consul -data-dir=/consul/data -dns-port=8600`,
+      `docker run -d --name paasbox-dns-1 ${labels('dns')} --cap-add NET_ADMIN --health-cmd "pidof dnsmasq >/dev/null" --health-interval 2s ${images.dns}` +
+        ` --keep-in-foreground --log-facility=- --no-hosts --port=53 --server=/consul/${ip}#8600 --bind-dynamic`,
+      `docker run -d --name paasbox-haproxy-1 ${labels('haproxy')} -e CONSUL_HTTP_ADDR=${ip}:8500 -e PAASBOX_DOMAIN=consul` +
+        ` --health-cmd "haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null" --health-interval 2s ${images.haproxy}`,
+    ].join(' && '));
+    const { settings } = await settingsForTarget(target, model, { env: {} });
+    expect(settings.ip).to.equal(ip);
+    const core = new Set(['consul', 'dns', 'haproxy']);
+    fx = {
+      target,
+      settings,
+      only: (c) => core.has(c.service) || c.service.startsWith('catalog:'),
+      stopHaproxy: async () => void (await hostExec(h, 'docker stop paasbox-haproxy-1')),
+      startHaproxy: async () => void (await hostExec(h, 'docker start paasbox-haproxy-1')),
+    };
+    // Consul needs a few seconds to elect itself leader.
+    const fwd = await target.forward(ip, 8500);
+    await new ConsulClient(`http://127.0.0.1:${fwd.localPort}`).waitForLeader(60_000).finally(() => fwd.close());
+  });
+  after(async () => {
+    await fx?.target.close();
+    await th?.destroy();
+  });
+
+  scenarios(() => fx!);
+});
