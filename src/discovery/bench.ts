@@ -9,7 +9,7 @@
 // alike (over SSH both sides share the tunnel, the ratio stays meaningful).
 import autocannon from 'autocannon';
 import { PaasboxError } from '../errors.js';
-import type { Target } from '../target/target.js';
+import type { Forward, Target } from '../target/target.js';
 import { getWithHost } from './http.js';
 import { parseDockerPort } from './routing.js';
 
@@ -96,6 +96,12 @@ export interface ThroughputOptions {
   durationS?: number;
   connections?: number;
   path?: string;
+  /**
+   * 'forward' (default) tunnels through target.forward(); 'address' connects
+   * to target.address directly, which keeps an SSH tunnel's own cost out of
+   * the ratio when this machine can reach the target's ports.
+   */
+  reach?: 'forward' | 'address';
 }
 
 export interface ThroughputResult {
@@ -121,11 +127,14 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
   const connections = opts.connections ?? 10;
   const path = opts.path ?? '/';
   const host = `${opts.service}.service.${opts.domain ?? 'consul'}`;
-  const viaFwd = await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
-  const directFwd = await target.forward('127.0.0.1', opts.hostPort);
+  const noFwd = { localPort: 0, close: async () => undefined };
+  const byAddress = opts.reach === 'address';
+  const viaFwd = byAddress ? noFwd : await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
+  const directFwd = byAddress ? noFwd : await target.forward('127.0.0.1', opts.hostPort);
+  const url = (fwd: Forward, port: number) => (byAddress ? `http://${target.address}:${port}${path}` : `http://127.0.0.1:${fwd.localPort}${path}`);
   try {
-    const direct = await load(`http://127.0.0.1:${directFwd.localPort}${path}`, {}, durationS, connections);
-    const viaHaproxy = await load(`http://127.0.0.1:${viaFwd.localPort}${path}`, { host }, durationS, connections);
+    const direct = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
+    const viaHaproxy = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
     return { viaHaproxy, direct, ratio: direct.requestsPerSec > 0 ? viaHaproxy.requestsPerSec / direct.requestsPerSec : 0 };
   } finally {
     await viaFwd.close();
