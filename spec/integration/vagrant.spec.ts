@@ -1,0 +1,42 @@
+// install.mjs --mode vagrant with Vagrant's docker provider: the Vagrantfile
+// builds the test host image, vagrant brings it up with SSH, install reads
+// `vagrant ssh-config` and provisions over SSH. Skipped without vagrant.
+
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { repoPath } from '../../src/stack/validate.js';
+import { ensureTestHostImage } from '../helpers/testhosts.js';
+
+const run = promisify(execFile);
+
+describe('install --mode vagrant (docker provider, integration)', function () {
+  this.timeout(900_000);
+  const env = { ...process.env, PAASBOX_VAGRANT_NAME: 'pbh3-vagrant-spec', VAGRANT_DEFAULT_PROVIDER: 'docker' };
+
+  before(async function () {
+    const has = await run('sh', ['-c', 'command -v vagrant']).then(() => true, () => false);
+    if (!has) {
+      console.log('      skipped: vagrant is not installed (apt-get install vagrant)');
+      this.skip();
+    }
+    await ensureTestHostImage('bare'); // its base must exist; the Vagrantfile builds spec/testhost
+  });
+  after(async () => {
+    await run('vagrant', ['destroy', '-f'], { cwd: repoPath(), env }).catch(() => undefined);
+  });
+
+  it('brings the machine up and provisions the host steps; a second run is all ok', async () => {
+    const args = ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'vagrant', '--provider', 'docker', '--host-only', '--json'];
+    const r1 = await run('npx', args, { cwd: repoPath(), env, maxBuffer: 64 << 20 });
+    const s1 = JSON.parse(r1.stdout) as { mode: string; failed: number; steps: Array<{ step: string; status: string }> };
+    expect(s1.mode).to.equal('vagrant');
+    expect(s1.failed).to.equal(0);
+    expect(s1.steps.find((s) => s.step === 'docker engine')?.status).to.equal('changed');
+    const r2 = await run('npx', args, { cwd: repoPath(), env, maxBuffer: 64 << 20 });
+    const s2 = JSON.parse(r2.stdout) as { steps: Array<{ status: string }> };
+    expect(s2.steps.map((s) => s.status)).to.deep.equal(['ok', 'ok', 'ok']);
+    const cfg = await run('vagrant', ['ssh-config'], { cwd: repoPath(), env });
+    expect(cfg.stdout).to.match(/User root/);
+  });
+});
