@@ -10,7 +10,10 @@ import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
 import { LocalTarget } from '../../src/target/local.js';
 import type { ExecOptions, ExecResult, Target } from '../../src/target/target.js';
 import { buildAll, type BuildAllResult } from '../../src/images/builder.js';
-import { BASE_REF } from '../../src/images/plan.js';
+import { BASE_REF, HASH_LABEL } from '../../src/images/plan.js';
+import { pushImages } from '../../src/images/push.js';
+import { SshTarget } from '../../src/target/ssh.js';
+import { createTestHosts, type TestHosts } from '../helpers/testhosts.js';
 
 /** A LocalTarget that records every command it runs. */
 class RecordingTarget extends LocalTarget {
@@ -95,7 +98,7 @@ describe('images builder (integration, real dockerd)', function () {
     await writeFile(join(dir, `${tag}-probe`, 'hello.txt'), 'v2\n');
     const rec = new RecordingTarget();
     const r = await buildAll({ target: rec, model, source: 'local', imagesDir: dir, progress: quiet() });
-    expect(outcome(r, `paasbox/${tag}-probe:local`)).to.equal('built');
+    expect(outcome(r, `paasbox/${tag}-probe:local`), JSON.stringify(r.images, null, 1)).to.equal('built');
     expect(outcome(r, BASE_REF)).to.equal('up-to-date');
     expect(rec.ran.filter((c) => c.includes('docker build'))).to.have.length(1);
     const cat = await local.exec(`docker run --rm paasbox/${tag}-probe:local cat /hello.txt`);
@@ -115,5 +118,45 @@ describe('images builder (integration, real dockerd)', function () {
     expect(f.detail).to.contain('about to fail');
     // The other images are unaffected.
     expect(outcome(r, `paasbox/${tag}-probe:local`)).to.equal('up-to-date');
+  });
+
+  describe('over SSH to a docker-in-docker test host', function () {
+    let th: TestHosts | undefined;
+    let remote: SshTarget | undefined;
+    before(async function () {
+      try {
+        th = await createTestHosts(1, { prefix: 'pbh2-img', withDocker: true });
+      } catch (e) {
+        console.log('      skipped: no docker-in-docker test host could start here:', (e as Error).message.split('\n')[0]);
+        this.skip();
+      }
+      const h = th!.hosts[0]!;
+      remote = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th!.knownHostsPath });
+    });
+    after(async () => {
+      await remote?.close();
+      await th?.destroy();
+    });
+
+    it('pushes images by docker save | docker load, then skips them when the IDs match', async () => {
+      const refs = [BASE_REF, `paasbox/${tag}-probe:local`];
+      const first = await pushImages(local, remote!, refs, quiet());
+      expect(first.pushed).to.deep.equal(refs);
+      const ids = async (t: Target) => (await t.exec(`docker image inspect --format '{{.Id}}' ${refs.join(' ')}`)).stdout.trim();
+      expect(await ids(remote!)).to.equal(await ids(local));
+      const second = await pushImages(local, remote!, refs, quiet());
+      expect(second).to.deep.include({ pushed: [], skipped: refs });
+    });
+
+    it('builds on the remote target (context streamed as a tar), incrementally', async () => {
+      await writeFile(join(dir, `${tag}-probe`, 'hello.txt'), 'remote\n');
+      const r = await buildAll({ target: remote!, model, source: 'local', imagesDir: dir, progress: quiet() });
+      expect(outcome(r, BASE_REF)).to.equal('up-to-date');
+      expect(outcome(r, `paasbox/${tag}-probe:local`), JSON.stringify(r.images, null, 1)).to.equal('built');
+      const label = await remote!.exec(`docker image inspect --format '{{index .Config.Labels "${HASH_LABEL}"}}' paasbox/${tag}-probe:local`);
+      expect(label.stdout.trim()).to.equal(r.images.find((i) => i.ref === `paasbox/${tag}-probe:local`)!.hash);
+      const again = await buildAll({ target: remote!, model, source: 'local', imagesDir: dir, progress: quiet() });
+      expect(outcome(again, `paasbox/${tag}-probe:local`)).to.equal('up-to-date');
+    });
   });
 });

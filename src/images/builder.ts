@@ -4,6 +4,7 @@
 // the local source cannot provide are reported with how to supply them; the
 // run goes on and reports failures at the end.
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -238,7 +239,10 @@ async function dockerBuild(opts: BuildOptions, e: PlanEntry): Promise<void> {
   const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let tarErr = '';
   tar.stderr.on('data', (d: Buffer) => (tarErr += d.toString()));
-  const res = await opts.target.exec(dockerBuildCommand(e, opts.hostNetwork ?? true), { stdin: tar.stdout, timeoutMs: 60 * 60_000 });
+  // Node discards a child's unread stdout when it exits; a PassThrough holds it
+  // (with backpressure) until the target, maybe still connecting, reads it.
+  const context = tar.stdout.pipe(new PassThrough());
+  const res = await opts.target.exec(dockerBuildCommand(e, opts.hostNetwork ?? true), { stdin: context, timeoutMs: 60 * 60_000 });
   if (res.code !== 0) {
     const output = `${res.stdout}\n${res.stderr}${tarErr}`;
     const step = lastBuildStep(res.stdout);

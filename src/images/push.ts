@@ -2,6 +2,7 @@
 // into `docker load` there (one stream, so shared layers travel once), skipping
 // images whose ID the target already has under the same ref.
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import type { Target } from '../target/target.js';
@@ -40,7 +41,8 @@ export async function pushImages(from: Target, to: Target, refs: string[], progr
     let saveErr = '';
     save.stderr.on('data', (d: Buffer) => (saveErr += d.toString()));
     const saved = new Promise<number>((resolve) => save.on('close', (c) => resolve(c ?? 1)));
-    const res = await to.exec('docker load', { stdin: save.stdout, sudo: false, timeoutMs: 60 * 60_000 });
+    // A PassThrough keeps the stream if `docker save` exits before the target reads (Node drops unread child output).
+    const res = await to.exec('docker load', { stdin: save.stdout.pipe(new PassThrough()), timeoutMs: 60 * 60_000 });
     const saveCode = await saved;
     if (saveCode !== 0 || res.code !== 0) {
       throw new PaasboxError(
