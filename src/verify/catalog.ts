@@ -18,6 +18,7 @@ export interface CatalogInstance {
   nodeAddress: string;
   address: string;
   port: number;
+  tags: string[];
   /** A critical check keeps the instance out of DNS answers. */
   critical: boolean;
   criticalOutput?: string;
@@ -43,7 +44,7 @@ export function consulHttpPort(model: StackModel, settings: Settings): number {
 
 interface HealthEntry {
   Node?: { Node?: string; Address?: string };
-  Service?: { Address?: string; Port?: number };
+  Service?: { Address?: string; Port?: number; Tags?: string[] | null };
   Checks?: { Status?: string; Output?: string; Name?: string }[];
 }
 
@@ -58,6 +59,7 @@ export function parseHealthEntries(json: string): CatalogInstance[] {
       nodeAddress,
       address: e.Service?.Address || nodeAddress,
       port: e.Service?.Port ?? 0,
+      tags: e.Service?.Tags ?? [],
       critical: crit.length > 0,
       ...(crit.length ? { criticalOutput: crit.map((c) => `${c.Name}: ${(c.Output ?? '').trim().slice(0, 120)}`).join('; ') } : {}),
     };
@@ -88,7 +90,15 @@ export function dnsSafe(name: string): boolean {
  */
 export function deriveCatalogChecks(
   snap: CatalogSnapshot,
-  opts: { host: string; domain: string; dnsPorts: { service: string; port: number }[]; thisNode: { ip: string; hostname: string }; attempts?: number },
+  opts: {
+    host: string;
+    domain: string;
+    dnsPorts: { service: string; port: number }[];
+    thisNode: { ip: string; hostname: string };
+    attempts?: number;
+    /** HAProxy's Host-routing port when haproxy runs here: each HTTP-routed service must answer through it. */
+    haproxyPort?: number;
+  },
 ): Check[] {
   const checks: Check[] = [];
   for (const [name, all] of Object.entries(snap)) {
@@ -119,6 +129,27 @@ export function deriveCatalogChecks(
         });
       }
     }
+    const tags = [...new Set(all.flatMap((i) => i.tags))];
+    if (opts.haproxyPort !== undefined && haproxyRoutes(name, tags)) {
+      const port = opts.haproxyPort;
+      checks.push({
+        ...base,
+        id: `catalog/${name}/haproxy-route`,
+        description: `http://${fqdn}/ through HAProxy :${port} (Host header)`,
+        // consul-template renders a catalog change within seconds.
+        attempts: 5,
+        delayMs: 2000,
+        run: async (t, ctx) => {
+          const r = await httpGet(t, ctx.tools, ctx.address, port, '/', { host: fqdn });
+          const noService = r.body.includes(NO_SERVICE_BODY);
+          return {
+            ok: !r.error && r.status !== 503 && r.status < 500 && !noService,
+            expected: 'an answer from an instance (not 503 no server, not HAProxy\'s no-service 404)',
+            got: r.error ? `no answer: ${r.error}` : noService ? `HTTP ${r.status}: HAProxy has no route for ${fqdn}` : `HTTP ${r.status}`,
+          };
+        },
+      });
+    }
     const mine = all.filter((i) => i.nodeAddress === opts.thisNode.ip || i.node === opts.thisNode.hostname);
     if (mine.length) {
       checks.push({
@@ -143,6 +174,16 @@ export function deriveCatalogChecks(
     }
   }
   return checks;
+}
+
+/** HAProxy's answer for a Host it has no service for (stacks/templates/haproxy.cfg.ctmpl). */
+export const NO_SERVICE_BODY = 'paasbox: no service for this Host';
+
+/** The template's tag contract: HTTP routing unless consul, a udp tag, or a tcp tag without http. */
+export function haproxyRoutes(name: string, tags: string[]): boolean {
+  if (name === 'consul' || tags.includes('udp')) return false;
+  const tcp = tags.some((t) => /^tcp(=.*)?$/.test(t));
+  return tags.includes('http') || !tcp;
 }
 
 /** A failing check standing for the whole catalog when it cannot be read. */

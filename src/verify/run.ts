@@ -4,6 +4,8 @@
 import type { StackModel } from '../stack/model.js';
 import type { Settings } from '../settings/settings.js';
 import { resolveImageRefs } from '../stack/refs.js';
+import { servicesOnThisHost } from '../stack/generate.js';
+import { effectivePorts } from '../settings/settings.js';
 import type { Target } from '../target/target.js';
 import type { Progress } from '../progress.js';
 import type { Check, CheckResult, Outcome, VerifyContext, VerifyReport } from './types.js';
@@ -110,6 +112,7 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
             domain: settings.domain,
             dnsPorts: dnsPorts(model, settings, unavailable),
             thisNode: { ip: settings.ip, hostname: settings.hostname },
+            ...haproxyRoutePort(model, settings, unavailable),
             ...(opts.dnsAttempts !== undefined ? { attempts: opts.dnsAttempts } : {}),
           })
         : [catalogUnreadable(host, address, port, error)]),
@@ -120,6 +123,13 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
 
   const results = await runChecks(target, ctx, checks, opts);
   return summarize(host, started, results);
+}
+
+/** HAProxy's http port when haproxy runs on this host and its image is available. */
+function haproxyRoutePort(model: StackModel, settings: Settings, unavailable: Record<string, string>): { haproxyPort?: number } {
+  if (!servicesOnThisHost(model, settings).includes('haproxy') || unavailable['haproxy']) return {};
+  const p = effectivePorts(model, settings, 'haproxy').find((x) => x.name === 'http');
+  return p ? { haproxyPort: p.port } : {};
 }
 
 export function summarize(target: string, started: number, results: CheckResult[]): VerifyReport {
@@ -145,7 +155,7 @@ export async function runChecks(target: Target, ctx: VerifyContext, checks: Chec
       const c = checks[i]!;
       results[i] = await runOne(target, ctx, c, opts.checkDeadlineMs ?? 90_000);
       const r = results[i]!;
-      opts.progress?.say(`[${r.host}] ${r.status === 'passed' ? '✓' : r.status === 'failed' ? '✗' : '-'} ${r.id}${r.status === 'failed' ? `: got ${r.got}` : ''}`);
+      if (r.status !== 'skipped') opts.progress?.say(`[${r.host}] ${r.status === 'passed' ? '✓' : r.status === 'failed' ? '✗' : '-'} ${r.id}${r.status === 'failed' ? `: got ${r.got}` : ''}`);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, checks.length)) }, worker));

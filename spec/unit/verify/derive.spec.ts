@@ -6,7 +6,7 @@ import { loadStackModel } from '../../../src/stack/load.js';
 import { resolveSettings, servicesOnThisHostFor } from './settings-fixture.js';
 import type { StackModel } from '../../../src/stack/model.js';
 import { deriveChecks } from '../../../src/verify/derive.js';
-import { deriveCatalogChecks, dnsPorts, dnsSafe, parseHealthEntries } from '../../../src/verify/catalog.js';
+import { deriveCatalogChecks, dnsPorts, dnsSafe, haproxyRoutes, parseHealthEntries } from '../../../src/verify/catalog.js';
 
 const model = loadStackModel();
 const settings = resolveSettings(model);
@@ -114,5 +114,18 @@ describe('verify: catalog DNS checks', () => {
     ]);
     expect(checks.filter((c) => c.service === 'catalog:bad_name').every((c) => c.skip && /not a valid DNS label/.test(c.skip))).to.equal(true);
     expect(dnsSafe('simplewebapp')).to.equal(true);
+    expect(checks.some((c) => c.id.endsWith('haproxy-route')), 'no route checks without haproxy').to.equal(false);
+  });
+
+  it("adds HAProxy Host-routing checks by the template's tag contract", () => {
+    expect(haproxyRoutes('web', [])).to.equal(true);
+    expect(haproxyRoutes('web', ['http', 'tcp=9000'])).to.equal(true);
+    expect(haproxyRoutes('db', ['tcp=5432'])).to.equal(false);
+    expect(haproxyRoutes('dns', ['udp'])).to.equal(false);
+    expect(haproxyRoutes('consul', ['http'])).to.equal(false);
+    const snap = { web: parseHealthEntries(health), db: [{ ...parseHealthEntries(health)[0]!, tags: ['tcp=5432'] }] };
+    const checks = deriveCatalogChecks(snap, { host: 'h1', domain: 'consul', dnsPorts: [], thisNode: { ip: '10.0.0.5', hostname: 'h1' }, haproxyPort: 80 });
+    expect(checks.filter((c) => c.id.endsWith('haproxy-route')).map((c) => c.id)).to.deep.equal(['catalog/web/haproxy-route']);
+    expect(checks.find((c) => c.id === 'catalog/web/haproxy-route')?.description).to.equal('http://web.service.consul/ through HAProxy :80 (Host header)');
   });
 });

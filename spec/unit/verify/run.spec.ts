@@ -15,7 +15,7 @@ type Fake = { port: number; close(): Promise<void> };
 
 describe('runVerify against scripted docker and loopback fakes', function () {
   this.timeout(60_000);
-  let zk: Fake, consul: Fake, haproxy: Fake, dns53: Fake & { queries: string[] }, dns8600: Fake & { queries: string[] };
+  let zk: Fake, consul: Fake, haproxy: Fake, web80: Fake, dns53: Fake & { queries: string[] }, dns8600: Fake & { queries: string[] };
   const table: DnsTable = {
     'consul.service.consul': { a: ['10.0.0.5'], srv: [{ port: 8300, target: 'h1.node.paasbox.consul' }] },
     'web.service.consul': { a: ['10.0.0.5'], srv: [{ port: 31001, target: 'h1.node.paasbox.consul' }] },
@@ -56,7 +56,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
       services: {
         zookeeper: { ports: { client: zk.port } },
         consul: { ports: { http: consul.port, dns: dns8600.port } },
-        haproxy: { ports: { stats: haproxy.port } },
+        haproxy: { ports: { stats: haproxy.port, http: web80.port } },
         dns: { ports: { dns: dns53.port } },
       },
     });
@@ -67,6 +67,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     zk = await fakeFourLetter({ ruok: 'imok' });
     consul = await fakeHttp(consulRoutes);
     haproxy = await fakeHttp(stats);
+    web80 = await fakeHttp({ '/': { status: 200, body: 'hello from web' } });
     dns53 = await fakeDns(table);
     dns8600 = await fakeDns(table);
     containers = green();
@@ -75,7 +76,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     deployed = '';
   });
   afterEach(async () => {
-    for (const f of [zk, consul, haproxy, dns53, dns8600]) await f.close().catch(() => undefined);
+    for (const f of [zk, consul, haproxy, web80, dns53, dns8600]) await f.close().catch(() => undefined);
   });
 
   it('passes a healthy stack; unavailable and optional services are skipped with reasons, not passed', async () => {
@@ -87,6 +88,8 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     expect(skipped.some((x) => x.service === 'mesos-master')).to.equal(true);
     expect(skipped.find((x) => x.service === 'sshd')?.reason).to.match(/optional/);
     const ids = r.results.map((x) => x.id);
+    expect(ids).to.include('catalog/web/haproxy-route');
+    expect(ids).to.not.include('catalog/consul/haproxy-route');
     expect(ids).to.include.members(['catalog/web/dns:SRV@' + dns53.port, 'catalog/web/dns:SRV@' + dns8600.port, 'catalog/consul/ports-served', 'catalog/web/ports-served']);
     expect(dns53.queries).to.include('web.service.consul SRV');
     expect(dns8600.queries).to.include('web.service.consul A');
@@ -95,9 +98,16 @@ describe('runVerify against scripted docker and loopback fakes', function () {
 
   it('fails naming haproxy and the check when haproxy is down', async () => {
     await haproxy.close();
+    await web80.close();
     containers = green().map((c) => ((c as { Name: string }).Name === '/paasbox-haproxy-1' ? inspectJson({ name: 'paasbox-haproxy-1', service: 'haproxy', status: 'exited', health: 'unhealthy' }) : c));
     const r = await runVerify(target, model, settings(), opts);
-    expect(failedIds(r).sort()).to.deep.equal(['haproxy/container/healthy', 'haproxy/container/running', 'haproxy/stats/http:/', 'haproxy/stats/http:/haproxyStats']);
+    expect(failedIds(r).sort()).to.deep.equal([
+      'catalog/web/haproxy-route',
+      'haproxy/container/healthy',
+      'haproxy/container/running',
+      'haproxy/stats/http:/',
+      'haproxy/stats/http:/haproxyStats',
+    ]);
     const f = r.results.find((x) => x.id === 'haproxy/stats/http:/haproxyStats')!;
     expect(f).to.include({ host: 'h1', service: 'haproxy' });
     expect(f.expected).to.match(/HTTP 200, body includes "Statistics Report"/);
@@ -111,6 +121,14 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.endsWith('/no-crash-loop') });
     expect(r.failed).to.be.greaterThan(0);
     expect(r.results.find((x) => x.id === 'consul/container/no-crash-loop')?.got).to.match(/restarts \d+→\d+/);
+  });
+
+  it("fails the route check when HAProxy answers with its no-service 404", async () => {
+    await web80.close();
+    web80 = await fakeHttp({ '/': { status: 404, body: 'paasbox: no service for this Host; use NAME.service.consul\n' } });
+    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id === 'catalog/web/haproxy-route' });
+    expect(failedIds(r)).to.deep.equal(['catalog/web/haproxy-route']);
+    expect(r.results[0]?.got).to.match(/HAProxy has no route for web.service.consul/);
   });
 
   it('fails when DNS answers an SRV port the catalog does not have', async () => {
