@@ -10,6 +10,7 @@ import { availabilityFrom } from '../../src/images/availability.js';
 import { dockerBuildCommand, lastBuildStep } from '../../src/images/builder.js';
 import { baseImageScript } from '../../src/images/base.js';
 import { refsToPush } from '../../src/images/push.js';
+import { parseImageManifest } from '../../src/images/manifest.js';
 
 const svc = (sources: ServiceSpec['sources']): ServiceSpec => ({ description: 'x', role: 'master', sources, network: 'host', ports: [], restart: 'always' });
 
@@ -191,5 +192,13 @@ describe('images hash and commands', () => {
 
   it('push skips refs whose ID the target has', () => {
     expect(refsToPush(['a', 'b', 'c'], { a: { id: '1' }, b: { id: '2' }, c: { id: '3' } }, { a: { id: '1' }, b: { id: 'x' } })).to.deep.equal(['b', 'c']);
+  });
+
+  it('image.yaml: prepare steps and inputs are validated', () => {
+    expect(parseImageManifest(undefined, 'x')).to.deep.equal({ prepare: [], inputs: [] });
+    const ok = { prepare: [{ goInstall: 'github.com/hashicorp/consul-template@v0.42.1', binary: 'consul-template' }, { script: 'prepare.sh' }], inputs: ['../t'] };
+    expect(parseImageManifest(ok, 'x')).to.deep.equal(ok);
+    expect(() => parseImageManifest({ prepare: [{ goInstall: 'no-version', binary: 'b' }] }, 'image.yaml')).to.throw(PaasboxError, /image.yaml/);
+    expect(() => parseImageManifest({ prepare: [{ script: 'a.sh', extra: 1 }] }, 'image.yaml')).to.throw(PaasboxError);
   });
 });
