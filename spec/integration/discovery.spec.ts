@@ -163,7 +163,8 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
     expect(answers.every((a) => a.status === 200 && a.body.startsWith('Hello from python1'))).to.equal(true);
     const t1 = tally(answers.map((a) => a.instance));
     expect(Object.keys(t1).sort()).to.deep.equal(instancesOf('python1').map((a) => a.instance).sort());
-    expect(Object.values(t1).every((n) => n >= 8), JSON.stringify(t1)).to.equal(true);
+    // Round-robin gives 10/10 unless a reload (a new worker restarts the rotation) lands mid-loop.
+    expect(Object.values(t1).every((n) => n >= 5), JSON.stringify(t1)).to.equal(true);
     // The bare name and a Host with port route too; python2 is its own backend.
     expect((await get('python1')).body).to.match(/^Hello from python1/);
     expect((await get('python1.service.consul:80')).body).to.match(/^Hello from python1/);
@@ -189,6 +190,12 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
   it('resolves NAME.service.consul from inside an app container whose resolver is the docker host', async () => {
     const py = "import socket; print(socket.gethostbyname('python1.service.consul'))";
     expect((await sh(`docker run --rm --dns ${host.address} ${IMAGES.app.ref} python3 -c "${py}"`)).trim()).to.equal(host.address);
+  });
+
+  it('renders the template with consul-template -once -dry: extra domain, valid for haproxy -c', async () => {
+    const out = await sh(`docker exec -e PAASBOX_DOMAIN_EXTRA=paas.example haproxy sh -c 'consul-template -log-level=err -once -dry -template /etc/haproxy/haproxy.cfg.ctmpl:/tmp/dry.cfg > /tmp/dry.out && sed 1d /tmp/dry.out > /tmp/dry.cfg && haproxy -c -f /tmp/dry.cfg >&2 && cat /tmp/dry.cfg'`);
+    expect(out).to.match(/acl host_python1 var\(txn.host\) -m str python1.service.consul python1 python1.paas.example\n/);
+    for (const a of instancesOf('python2')) expect(out).to.include(`server ${host.address}:${a.port} ${host.address}:${a.port} check weight 1`);
   });
 
   it('serves HAProxy statistics on 81 at / and at /haproxyStats', async () => {
