@@ -101,6 +101,22 @@ export function deriveCatalogChecks(
   },
 ): Check[] {
   const checks: Check[] = [];
+  // No wildcard: a name no service has must be NXDOMAIN (a catch-all answer hides typos and loops).
+  const unknown = `paasbox-verify-no-such-service.service.${opts.domain}`;
+  for (const { service: server, port } of opts.dnsPorts) {
+    checks.push({
+      service: 'catalog:(unknown name)',
+      host: opts.host,
+      id: `catalog/unknown-name/nxdomain@${port}`,
+      description: `${unknown} is NXDOMAIN via ${server} :${port}`,
+      attempts: opts.attempts ?? 3,
+      delayMs: 1000,
+      run: async (t, ctx) => {
+        const d = await dnsLookup(t, ctx.address, port, unknown, 'A');
+        return { ok: d.rcode === 'NXDOMAIN', expected: 'NXDOMAIN', got: describeDns(d, 'A') };
+      },
+    });
+  }
   for (const [name, all] of Object.entries(snap)) {
     const fqdn = `${name}.service.${opts.domain}`;
     const base = { service: `catalog:${name}`, host: opts.host };

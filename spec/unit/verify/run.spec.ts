@@ -89,6 +89,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     expect(skipped.find((x) => x.service === 'sshd')?.reason).to.match(/optional/);
     const ids = r.results.map((x) => x.id);
     expect(ids).to.include('catalog/web/haproxy-route');
+    expect(ids).to.include.members([`catalog/unknown-name/nxdomain@${dns53.port}`, `catalog/unknown-name/nxdomain@${dns8600.port}`]);
     expect(ids).to.not.include('catalog/consul/haproxy-route');
     expect(ids).to.include.members(['catalog/web/dns:SRV@' + dns53.port, 'catalog/web/dns:SRV@' + dns8600.port, 'catalog/consul/ports-served', 'catalog/web/ports-served']);
     expect(dns53.queries).to.include('web.service.consul SRV');
@@ -129,6 +130,14 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id === 'catalog/web/haproxy-route' });
     expect(failedIds(r)).to.deep.equal(['catalog/web/haproxy-route']);
     expect(r.results[0]?.got).to.match(/HAProxy has no route for web.service.consul/);
+  });
+
+  it('fails when a DNS server answers names no service has (wildcard)', async () => {
+    await dns53.close();
+    dns53 = await fakeDns({ ...table, 'paasbox-verify-no-such-service.service.consul': { a: ['10.0.0.5'] } });
+    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('nxdomain') });
+    expect(failedIds(r)).to.deep.equal([`catalog/unknown-name/nxdomain@${dns53.port}`]);
+    expect(r.results.find((x) => x.status === 'failed')?.got).to.match(/NOERROR A 10.0.0.5/);
   });
 
   it('fails when DNS answers an SRV port the catalog does not have', async () => {
