@@ -1,9 +1,7 @@
-// Images onto a target without a registry: `docker save REFS` here streamed
-// into `docker load` there (through SSH stdin). Only images whose id differs on
-// the target are sent. (H2's src/images/push.ts may supersede this.)
+// Image ids here and on a target, for the images step's check (the sending
+// itself is src/images/push.ts pushImages: docker save | docker load).
 
 import { spawn } from 'node:child_process';
-import { PaasboxError } from '../errors.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
 
@@ -31,19 +29,4 @@ export function localImageIds(refs: string[]): Promise<Record<string, string>> {
       });
     }
   });
-}
-
-/** Stream `docker save refs` from this machine into `docker load` on the target. */
-export async function pushLocalImages(target: Target, refs: string[]): Promise<void> {
-  if (!refs.length) return;
-  const save = spawn('docker', ['save', ...refs], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let saveErr = '';
-  save.stderr.on('data', (d: Buffer) => (saveErr += d.toString()));
-  const saved = new Promise<number>((resolve) => save.on('close', (c) => resolve(c ?? 1)));
-  const load = await target.exec('docker load', { stdin: save.stdout, sudo: true, timeoutMs: 3_600_000 });
-  const code = await saved;
-  if (code !== 0)
-    throw new PaasboxError(`docker save ${refs.join(' ')} failed here`, 'build the images first (npx zx scripts/build-images.mjs)', saveErr);
-  if (load.code !== 0)
-    throw new PaasboxError(`docker load on ${target.name} failed`, 'check free space in /var/lib/docker on the target', load.stderr);
 }

@@ -10,7 +10,9 @@ import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
 import type { StackPlan } from './plan.js';
 import { conflictsFromPortsOutput, portsCommand } from './ports.js';
-import { imageIds, localImageIds, pushLocalImages } from './push.js';
+import { pushImages } from '../images/push.js';
+import { LocalTarget } from '../target/local.js';
+import { imageIds, localImageIds } from './push.js';
 import { sh, type ProvisionStep } from './runner.js';
 
 export const STACK_DIR = '/opt/paasbox';
@@ -62,7 +64,7 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
     async apply(t) {
       const { push, pull } = await diff(t);
       for (const ref of pull) await sh(t, `docker pull ${shq(ref)}`, { fix: `the target cannot pull ${ref}: docker load it there, or build/pull it here and run again` });
-      if (push.length) await pushLocalImages(t, push);
+      if (push.length) await pushImages(new LocalTarget(), t, push);
       return [push.length ? `sent ${push.length}` : '', pull.length ? `pulled ${pull.length}` : ''].filter(Boolean).join(', ');
     },
   };
