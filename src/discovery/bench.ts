@@ -133,6 +133,9 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
   const directFwd = byAddress ? noFwd : await target.forward('127.0.0.1', opts.hostPort);
   const url = (fwd: Forward, port: number) => (byAddress ? `http://${target.address}:${port}${path}` : `http://127.0.0.1:${fwd.localPort}${path}`);
   try {
+    // Warm both paths first (connections, the app's threads, HAProxy's checks).
+    await load(url(directFwd, opts.hostPort), {}, 1, connections);
+    await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, 1, connections);
     const direct = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
     const viaHaproxy = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
     return { viaHaproxy, direct, ratio: direct.requestsPerSec > 0 ? viaHaproxy.requestsPerSec / direct.requestsPerSec : 0 };
