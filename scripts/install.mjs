@@ -1,10 +1,11 @@
 #!/usr/bin/env zx
 // Provision the paasbox stack onto a stage and leave it running:
 //   npx zx scripts/install.mjs [--mode standalone|ssh|vagrant|boot2docker] [--host user@addr[:port]] [--key FILE]
-//        [--source local|registry] [--json] [--skip-missing-images] [--host-only] [--health-timeout S]
+//        [--source local|registry] [--json] [--skip-missing-images] [--host-only] [--dry-run] [--health-timeout S]
 //        [--known-hosts FILE] [--provider docker|virtualbox|libvirt] [--hostname H] [--ip A] [--config FILE]
 // Without --mode the mode is detected (and printed with the reason). Steps are idempotent:
-// a second run on a converged target reports every step ok.
+// a second run on a converged target reports every step ok. --dry-run only checks and
+// reports what would change.
 import { argv } from 'zx';
 import { existsSync } from 'node:fs';
 import { formatError, PaasboxError } from '../dist/src/errors.js';
@@ -74,11 +75,12 @@ try {
     ...(str('ip') ? { ip: str('ip') } : {}),
     skipMissingImages: !!argv['skip-missing-images'],
     hostOnly: !!argv['host-only'],
+    dryRun: !!argv['dry-run'],
     healthTimeoutS: Number(argv['health-timeout'] ?? 300),
   });
   if (json) {
     const s = progress.summary();
-    console.log(JSON.stringify({ mode: choice.mode, why: choice.why, target: target.name, ...s, omitted: out.plan?.omitted ?? {}, ip: out.plan?.settings.ip }, null, 2));
+    console.log(JSON.stringify({ mode: choice.mode, why: choice.why, target: target.name, ...s, omitted: out.plan?.omitted ?? {}, ip: out.plan?.settings.ip, hostname: out.plan?.settings.hostname }, null, 2));
   } else {
     progress.finish();
     if (out.plan) {

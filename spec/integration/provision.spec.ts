@@ -180,6 +180,38 @@ describe('provisioning over SSH (integration)', function () {
     });
   });
 
+  describe('boot2docker mode and a non-root login', () => {
+    let th4: TestHosts;
+    before(async () => {
+      th4 = await createTestHosts(1, { prefix: 'pbh3-b2d' });
+    });
+    after(async () => th4?.destroy());
+
+    it('--mode boot2docker honours HOSTNAME and IP; --dry-run changes nothing', async () => {
+      const h = th4.hosts[0]!;
+      const args = ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'boot2docker', '--host', `root@${h.address}`, '--key', th4.keyPath,
+        '--known-hosts', th4.knownHostsPath, '--dry-run', '--json', '--skip-missing-images'];
+      const r = await run('npx', args, { cwd: repoPath(), env: { ...process.env, HOSTNAME: 'boot2docker', IP: '192.168.59.103' } });
+      const j = JSON.parse(r.stdout) as { mode: string; hostname: string; ip: string; changed: number; steps: Array<{ step: string; status: string; detail?: string }> };
+      expect(j).to.include({ mode: 'boot2docker', hostname: 'boot2docker', ip: '192.168.59.103', changed: 0 });
+      expect(j.steps.find((s) => s.step === 'docker engine')).to.include({ status: 'skipped' });
+      expect(j.steps.find((s) => s.step === 'docker engine')?.detail).to.match(/would change: docker engine not installed/);
+      expect(await hostExec(h, 'command -v dockerd || echo none')).to.equal('none\n');
+    });
+
+    it('provisions as a non-root user with passwordless sudo', async () => {
+      const h = th4.hosts[0]!;
+      const p = new SshTarget({ host: h.address, user: 'paas', keyPath: th4.keyPath, knownHostsPath: th4.knownHostsPath });
+      try {
+        const out = await provisionTarget(p, { model: tiny, progress: quiet(), env: {}, healthTimeoutS: 120 });
+        expect(out.steps.every((s) => s.status === 'ok' || s.status === 'changed')).to.equal(true);
+        expect(await httpGet(`http://${h.address}:8500/`)).to.equal('paasbox-web\n');
+      } finally {
+        await p.close();
+      }
+    });
+  });
+
   describe('the real stack (stacks/paasbox.yaml, --source local)', () => {
     let th3: TestHosts | undefined;
     after(async () => th3?.destroy());

@@ -15,6 +15,8 @@ export interface ProvisionOptions extends StackPlanOptions {
   healthTimeoutS?: number;
   /** Stop after the host steps (docker + compose), no stack. */
   hostOnly?: boolean;
+  /** Only check and report what would change (nothing on the target changes). */
+  dryRun?: boolean;
 }
 
 export interface ProvisionOutcome extends ProvisionResult {
@@ -31,7 +33,7 @@ export async function provisionTarget(target: Target, opts: ProvisionOptions = {
     await progress.step('plan the stack', host, async () => {
       plan = await planStack(target, opts);
       const omitted = Object.keys(plan.omitted);
-      return { status: 'ok', detail: `${Object.keys(plan.compose.services).length} services, ip ${plan.settings.ip}, source ${plan.settings.imageSource}${omitted.length ? `; left out: ${omitted.join(', ')}` : ''}` };
+      return { status: 'ok', detail: `${Object.keys(plan.compose.services).length} services, hostname ${plan.settings.hostname}, ip ${plan.settings.ip}, source ${plan.settings.imageSource}${omitted.length ? `; left out: ${omitted.join(', ')}` : ''}` };
     });
   }
   const steps: ProvisionStep[] = [];
@@ -41,6 +43,6 @@ export async function provisionTarget(target: Target, opts: ProvisionOptions = {
     const ctl = new StackControl(target, COMPOSE_PATH, plan.project);
     steps.push(imagesStep(plan), stackFileStep(plan), startStep(plan, ctl), healthyStep(plan, ctl, (opts.healthTimeoutS ?? 300) * 1000, progress));
   }
-  const result = await runSteps(target, steps, progress);
+  const result = await runSteps(target, steps, progress, { checkOnly: !!opts.dryRun });
   return { ...result, ...(plan ? { plan } : {}) };
 }

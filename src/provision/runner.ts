@@ -22,6 +22,8 @@ export interface ProvisionStep {
   apply(target: Target): Promise<string | void>;
   /** What the user does when apply fails (default: read the detail). */
   fix?: string;
+  /** A pre-flight gate: its check failing stops even a dry run. */
+  gate?: boolean;
 }
 
 /** A shell command on the target that failed: what ran and what it said. */
@@ -43,14 +45,27 @@ export interface ProvisionResult {
   ok: number;
 }
 
-export async function runSteps(target: Target, steps: ProvisionStep[], progress: Progress): Promise<ProvisionResult> {
+export interface RunOptions {
+  /** Check only (--dry-run): a step that would change is reported skipped with what it would do. */
+  checkOnly?: boolean;
+}
+
+export async function runSteps(target: Target, steps: ProvisionStep[], progress: Progress, opts: RunOptions = {}): Promise<ProvisionResult> {
   const host = target.name;
   const before = progress.records.length;
   for (const step of steps) {
     try {
       await progress.step(step.name, host, async () => {
-        const first = await step.check(target);
+        let first: CheckResult;
+        try {
+          first = await step.check(target);
+        } catch (e) {
+          // In a dry run a later step cannot always be checked (no docker yet): say so, go on.
+          if (opts.checkOnly && !step.gate) return { status: 'skipped' as const, detail: `cannot check before earlier steps apply (${e instanceof PaasboxError ? e.problem : e instanceof Error ? e.message : String(e)})` };
+          throw e;
+        }
         if (first.ok) return { status: 'ok' as const, ...(first.detail ? { detail: first.detail } : {}) };
+        if (opts.checkOnly) return { status: 'skipped' as const, detail: `would change: ${first.detail ?? 'apply'}` };
         const applied = await step.apply(target);
         const again = await step.check(target);
         if (!again.ok)

@@ -12,6 +12,7 @@ import type { StackPlan } from './plan.js';
 import { conflictsFromPortsOutput, portsCommand } from './ports.js';
 import { pushImages } from '../images/push.js';
 import { LocalTarget } from '../target/local.js';
+import { asRoot } from '../target/sudo.js';
 import { imageIds, localImageIds } from './push.js';
 import { sh, type ProvisionStep } from './runner.js';
 
@@ -24,6 +25,7 @@ export const APPLIED_PATH = `${STACK_DIR}/.applied`;
 export function portsPreflightStep(plan: StackPlan): ProvisionStep {
   return {
     name: 'pre-flight: stack ports free',
+    gate: true,
     async check(t: Target) {
       const r = await t.exec(portsCommand(plan.project), { sudo: true, timeoutMs: 60_000 });
       if (r.code === 3) return { ok: true, detail: 'no ss on the target: port check skipped' };
@@ -64,7 +66,8 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
     async apply(t) {
       const { push, pull } = await diff(t);
       for (const ref of pull) await sh(t, `docker pull ${shq(ref)}`, { fix: `the target cannot pull ${ref}: docker load it there, or build/pull it here and run again` });
-      if (push.length) await pushImages(new LocalTarget(), t, push);
+      // pushImages runs docker without sudo; a non-root login needs it.
+      if (push.length) await pushImages(new LocalTarget(), asRoot(t), push);
       return [push.length ? `sent ${push.length}` : '', pull.length ? `pulled ${pull.length}` : ''].filter(Boolean).join(', ');
     },
   };

@@ -66,3 +66,24 @@ describe('provisioning runner', () => {
     expect((err as PaasboxError).problem).to.match(/did not converge: .*still broken/);
   });
 });
+
+describe('provisioning runner, dry run', () => {
+  it('reports what would change as skipped and applies nothing; a gate still stops it', async () => {
+    const a = { done: false, applied: 0 };
+    const broken: ProvisionStep = { name: 'needs docker', check: async () => { throw new CommandFailure('docker ps', 127, 'docker: not found'); }, apply: async () => undefined };
+    const r = await runSteps(target, [flagStep('a', a), broken], quiet(), { checkOnly: true });
+    expect(r.steps.map((s) => `${s.status}:${s.detail}`)).to.deep.equal([
+      'skipped:would change: missing',
+      'skipped:cannot check before earlier steps apply (`docker ps` exited 127)',
+    ]);
+    expect(a.applied).to.equal(0);
+    const gate: ProvisionStep = { name: 'ports', gate: true, check: async () => { throw new PaasboxError('port 80 taken', 'stop it'); }, apply: async () => undefined };
+    let err: unknown;
+    try {
+      await runSteps(target, [gate], quiet(), { checkOnly: true });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as PaasboxError).problem).to.match(/port 80 taken/);
+  });
+});
