@@ -78,6 +78,16 @@ describe('targets (integration)', function () {
     expect(r.stdout).to.equal('copied\n600\n');
   });
 
+  it('re-opens a connection that dropped between commands', async () => {
+    const before = (await t.exec('echo $SSH_CONNECTION')).stdout;
+    // End every root session's sshd on the test host (its listener stays).
+    await hostExec(th.hosts[0]!, "pkill -f '^sshd: root@' ; true");
+    await new Promise((r) => setTimeout(r, 300));
+    const after = (await t.exec('echo $SSH_CONNECTION')).stdout;
+    expect(after).to.match(/^\S+ \d+ /);
+    expect(after, 'a new connection (new source port)').to.not.equal(before);
+  });
+
   it('reads facts', async () => {
     const f = await t.facts();
     expect(f).to.include({ os: 'debian 12', user: 'root', isRoot: true, hostname: th.hosts[0]!.name });
@@ -115,6 +125,25 @@ describe('targets (integration)', function () {
       expect(e.fix).to.include('NOPASSWD');
     } finally {
       await n.close();
+    }
+  });
+
+  it('authenticates with an ssh-agent when no key file is given', async () => {
+    const h = th.hosts[0]!;
+    const dir = await mkdtemp(join(tmpdir(), 'pbh3-agent-'));
+    const sock = join(dir, 'agent.sock');
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const run = promisify(execFile);
+    const out = await run('ssh-agent', ['-a', sock]);
+    const pid = /SSH_AGENT_PID=(\d+)/.exec(out.stdout)?.[1];
+    try {
+      await run('ssh-add', [h.keyPath], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+      const a = new SshTarget({ host: h.address, agent: sock, knownHostsPath: th.knownHostsPath });
+      expect((await a.exec('echo agent')).stdout).to.equal('agent\n');
+      await a.close();
+    } finally {
+      if (pid) process.kill(Number(pid));
     }
   });
 

@@ -210,12 +210,35 @@ export class SshTarget implements Target {
   }
 
   /** Run a command; stdout/stderr collected, stdin fed from a string, Buffer or stream. */
+  /** Open an exec channel; a connection that dropped since the last call is re-opened once. */
+  private async openChannel(line: string): Promise<ClientChannel> {
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.connect();
+      try {
+        return await new Promise<ClientChannel>((resolve, reject) => {
+          try {
+            conn.exec(line, (err, ch) => (err ? reject(err) : resolve(ch)));
+          } catch (e) {
+            reject(e as Error);
+          }
+        });
+      } catch (e) {
+        const dropped = /not connected|no response|closed|ECONNRESET|write after end/i.test((e as Error).message);
+        if (attempt === 0 && dropped) {
+          this.client = undefined;
+          conn.end();
+          continue;
+        }
+        throw new PaasboxError(`cannot run a command on ${this.name}: ${(e as Error).message}`, 'check the SSH server allows sessions (MaxSessions) and run again');
+      }
+    }
+  }
+
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const conn = await this.connect();
     const line = wrapCommand(command, opts, this.isRoot);
-    const r = await new Promise<ExecResult>((resolve, reject) => {
-      conn.exec(line, (err, ch: ClientChannel) => {
-        if (err) return reject(new PaasboxError(`cannot run a command on ${this.name}: ${err.message}`, 'check the SSH server allows sessions (MaxSessions) and run again'));
+    const ch = await this.openChannel(line);
+    const r = await new Promise<ExecResult>((resolve) => {
+      {
         const out: Buffer[] = [];
         const errs: Buffer[] = [];
         let code: number | undefined;
@@ -247,7 +270,7 @@ export class SshTarget implements Target {
         ch.on('error', () => undefined);
         ch.on('close', finish);
         feed(ch, opts.stdin);
-      });
+      }
     });
     checkSudo(r, opts, this.isRoot, this.user, this.address);
     return r;
