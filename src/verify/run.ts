@@ -16,7 +16,7 @@ import { probeTools, type Tools } from './probes.js';
 import { readDeployment, type Deployment } from './deployment.js';
 
 export interface VerifyOptions {
-  /** Checks run at once (default 8). */
+  /** Checks run at once (default 8; sshd allows 10 sessions per connection by default, so keep it at most 9 over SSH). */
   concurrency?: number;
   /** Minimum time between the two restart-count samples (default 3000 ms). */
   crashSampleMs?: number;
