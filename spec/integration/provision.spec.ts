@@ -172,6 +172,19 @@ describe('provisioning over SSH (integration)', function () {
       expect(causeAndFix(r.stderr)[0]).to.include(`cannot reach ${addr}:22`);
     });
 
+    it('without --mode detects standalone on Linux with docker, says why, and --dry-run changes nothing here', async function () {
+      const docker = await run('docker', ['info']).then(() => true, () => false);
+      if (!docker || process.platform !== 'linux') {
+        console.log('      skipped: needs Linux with a running docker engine');
+        this.skip();
+      }
+      const r = await install('--dry-run', '--host-only');
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stderr).to.match(/mode standalone \(Linux with a running docker engine/);
+      expect(r.stdout).to.match(/ok\s+local\s+base packages|skipped\s+local\s+base packages/);
+      expect(r.stdout).to.match(/changed=0/);
+    });
+
     it('--json prints the mode and the error for a machine', async () => {
       const r = await install('--mode', 'ssh', '--host', 'bad host', '--json');
       expect(r.code).to.equal(1);
