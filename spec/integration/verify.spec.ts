@@ -146,6 +146,39 @@ describe('verify: full stack installed by provisioning (integration)', function 
   });
 
   scenarios(() => fx!);
+
+  it('an app container registered by Registrator: DNS SRV port = the port docker published, routed by HAProxy', async function () {
+    const h = th!.hosts[0]!;
+    let image = '';
+    for (const ref of ['paasbox/simplewebapp-python:latest', 'pbh4/simplewebapp-python:latest']) if (!image && (await haveImage(ref))) image = ref;
+    if (!image) {
+      await run('sh', [new URL('../../../examples/SimpleWebappPython/build-docker-image.sh', import.meta.url).pathname], { env: { ...process.env, IMAGE: 'pbh4/simplewebapp-python:latest' } });
+      image = 'pbh4/simplewebapp-python:latest';
+    }
+    await run('sh', ['-c', `docker save ${image} | docker exec -i ${h.name} docker load`], { maxBuffer: 1 << 26 });
+    // A random host port: Registrator registers it, verify must find that port in DNS.
+    await hostExec(h, `docker run -d --name pbh4-web -p 8080 -e SERVICE_NAME=pbh4web -e SERVICE_TAGS=http ${image}`);
+    try {
+      const published = Number((await hostExec(h, 'docker port pbh4-web 8080/tcp')).trim().split('\n')[0]!.split(':').pop());
+      expect(published).to.be.greaterThan(1024);
+      const f = fx!;
+      const fwd = await f.target.forward(f.settings.ip, 8500);
+      const consul = new ConsulClient(`http://127.0.0.1:${fwd.localPort}`);
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!(await consul.healthService('pbh4web', { passing: true })).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+        expect((await consul.healthService('pbh4web')).map((e) => e.Service.Port)).to.deep.equal([published]);
+      } finally {
+        await fwd.close();
+      }
+      const r = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4web' });
+      expect(r.results.map((x) => x.id)).to.include.members(['catalog/pbh4web/dns:SRV@53', 'catalog/pbh4web/dns:SRV@8600', 'catalog/pbh4web/ports-served', 'catalog/pbh4web/haproxy-route']);
+      expect(failedIds(r), explain(r)).to.deep.equal([]);
+      for (const x of r.results.filter((x) => x.id.includes('SRV'))) expect(x.got).to.match(new RegExp(`:${published}\\b`));
+    } finally {
+      await hostExec(h, 'docker rm -f pbh4-web').catch(() => undefined);
+    }
+  });
 });
 
 describe('verify: discovery core (consul, dnsmasq, haproxy) on a test host (integration)', function () {
