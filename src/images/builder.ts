@@ -35,6 +35,8 @@ export interface BuildOptions {
   vars?: Record<string, string>;
   only?: string[];
   force?: boolean;
+  /** `docker build --no-cache`: with force, a cold build (the bench's "cold build"). */
+  noCache?: boolean;
   /** Only print the plan. */
   dryRun?: boolean;
   /** `docker build --network host` (apt inside builds uses the host's network). Default true. */
@@ -217,13 +219,14 @@ export function lastBuildStep(output: string): string {
 }
 
 /** The docker build command line for one plan entry (pure). */
-export function dockerBuildCommand(e: PlanEntry, hostNetwork = true): string {
+export function dockerBuildCommand(e: PlanEntry, hostNetwork = true, noCache = false): string {
   const args = Object.entries(e.args ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `--build-arg ${shq(`${k}=${v}`)}`);
   return [
     'DOCKER_BUILDKIT=0 docker build',
     ...(hostNetwork ? ['--network host'] : []),
+    ...(noCache ? ['--no-cache'] : []),
     `--label ${shq(`${HASH_LABEL}=${e.hash ?? ''}`)}`,
     ...args,
     `-t ${shq(e.ref)}`,
@@ -242,7 +245,7 @@ async function dockerBuild(opts: BuildOptions, e: PlanEntry): Promise<void> {
   // Node discards a child's unread stdout when it exits; a PassThrough holds it
   // (with backpressure) until the target, maybe still connecting, reads it.
   const context = tar.stdout.pipe(new PassThrough());
-  const res = await opts.target.exec(dockerBuildCommand(e, opts.hostNetwork ?? true), { stdin: context, timeoutMs: 60 * 60_000 });
+  const res = await opts.target.exec(dockerBuildCommand(e, opts.hostNetwork ?? true, opts.noCache ?? false), { stdin: context, timeoutMs: 60 * 60_000 });
   if (res.code !== 0) {
     const output = `${res.stdout}\n${res.stderr}${tarErr}`;
     const step = lastBuildStep(res.stdout);
