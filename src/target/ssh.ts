@@ -62,8 +62,13 @@ export class SshTarget implements Target {
   /** Connect once (with retries); later calls reuse the connection. */
   connect(): Promise<Client> {
     if (!this.client) {
-      this.client = this.connectWithRetries();
-      this.client.catch(() => (this.client = undefined));
+      const p = this.connectWithRetries();
+      this.client = p;
+      // Forget this connection when it fails or drops (and only this one: a newer may exist).
+      const forget = () => {
+        if (this.client === p) this.client = undefined;
+      };
+      p.then((c) => c.on('close', forget), forget);
     }
     return this.client;
   }
@@ -120,9 +125,6 @@ export class SshTarget implements Target {
         conn.removeAllListeners('error');
         // A dropped connection is re-opened by the next call.
         conn.on('error', () => undefined);
-        conn.on('close', () => {
-          if (this.client) this.client = undefined;
-        });
         const done = () => resolve(conn);
         if (newKey) appendFile(this.knownHostsPath, `${hostLabel} ${newKey.type} ${newKey.b64}\n`).then(done, done);
         else done();
