@@ -12,34 +12,19 @@ import { benchDiscovery } from '../../src/discovery/bench.js';
 import { DISCOVERY_SERVICES, dockerRunLine, modelVals } from '../../src/discovery/devstack.js';
 import { getWithHost } from '../../src/discovery/http.js';
 import { parseDigSrv, parseDockerPort, tally } from '../../src/discovery/routing.js';
-import { readImageManifest } from '../../src/images/manifest.js';
 import { loadStackModel } from '../../src/stack/load.js';
 import type { Forward } from '../../src/target/target.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
 import { createTestHosts, type TestHost, type TestHosts } from '../helpers/testhosts.js';
 
 const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Built from the working tree every run (docker's layer cache keeps it quick),
-// so the test never runs a stale image.
-const IMAGES = {
-  consul: { ctx: 'stacks/images/consul', ref: 'paasbox-test/consul:discovery' },
-  registrator: { ctx: 'stacks/images/registrator', ref: 'paasbox-test/registrator:discovery' },
-  haproxy: { ctx: 'stacks/images/haproxy', ref: 'paasbox-test/haproxy:discovery' },
-  dns: { ctx: 'stacks/images/dnsmasq', ref: 'paasbox-test/dnsmasq:discovery' },
-  app: { ctx: 'examples/SimpleWebappPython', ref: 'paasbox-test/simplewebapp-python:discovery' },
-} as const;
-
-async function buildImage(ctx: string, ref: string): Promise<void> {
-  const dir = join(root, ctx);
-  for (const step of (await readImageManifest(dir)).prepare) {
-    if ('script' in step) await run('sh', [step.script], { cwd: dir, timeout: 600_000 });
-    else await run('go', ['install', step.goInstall], { cwd: '/tmp', env: { ...process.env, CGO_ENABLED: '0', GOBIN: join(dir, '.bin') }, timeout: 600_000 });
-  }
-  await run('docker', ['build', '-q', '-t', ref, dir], { timeout: 900_000, maxBuffer: 16 << 20 });
-}
+// The stack's images come from the real builder (incremental, so quick when
+// up to date), the app from the example's build script: never a stale image.
+type ImageRefs = Record<(typeof DISCOVERY_SERVICES)[number] | 'app', string>;
 
 async function loadInto(host: TestHost, refs: string[]): Promise<void> {
   // One retry: a save|load pipe of ~300 MB has failed once on a loaded machine.
@@ -80,6 +65,7 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
   let host: TestHost;
   let t: SshTarget;
   let http: Forward;
+  let IMAGES: ImageRefs;
   const apps: Record<string, { instance: string; port: number; service: string }> = {};
 
   const sh = async (cmd: string) => {
@@ -100,10 +86,10 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
       console.log('    skipped: no usable docker daemon on this machine for the dind test host');
       this.skip();
     }
-    for (const { ctx, ref } of Object.values(IMAGES)) await buildImage(ctx, ref);
+    IMAGES = { ...(await ensureStackImages([...DISCOVERY_SERVICES])), app: await ensureExampleImage() } as ImageRefs;
     th = await createTestHosts(1, { prefix: 'pbh5-disc', withDocker: true });
     host = th.hosts[0]!;
-    await loadInto(host, Object.values(IMAGES).map((i) => i.ref));
+    await loadInto(host, [...new Set(Object.values(IMAGES))]);
     t = new SshTarget({ host: host.address, user: host.user, keyPath: host.keyPath, knownHostsPath: th.knownHostsPath });
 
     const model = loadStackModel();
@@ -111,7 +97,7 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
     for (const name of DISCOVERY_SERVICES) {
       const spec = model.services[name];
       if (!spec) throw new Error(`stacks/paasbox.yaml has no service ${name}`);
-      await sh(dockerRunLine(name, spec, IMAGES[name].ref, modelVals(model, name, vals)));
+      await sh(dockerRunLine(name, spec, IMAGES[name], modelVals(model, name, vals)));
     }
     await until('consul leader', async () => ((await consul('/v1/status/leader')).includes(':8300') ? true : undefined));
     await until('haproxy stats on 81', async () => ((await sh('curl -fsS http://127.0.0.1:81/')).includes('Statistics Report') ? true : undefined));
@@ -119,7 +105,7 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
 
     // The example's own start script, as a user runs it.
     await t.writeFile('/tmp/start.sh', await readFile(join(root, 'examples/SimpleWebappPython/start.sh')));
-    await sh(`IMAGE=${IMAGES.app.ref} PREFIX=pbh5app sh /tmp/start.sh`);
+    await sh(`IMAGE=${IMAGES.app} PREFIX=pbh5app sh /tmp/start.sh`);
     for (const service of ['python1', 'python2']) {
       for (const i of [1, 2]) {
         const c = `pbh5app-${service}-${i}`;
@@ -189,7 +175,7 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
 
   it('resolves NAME.service.consul from inside an app container whose resolver is the docker host', async () => {
     const py = "import socket; print(socket.gethostbyname('python1.service.consul'))";
-    expect((await sh(`docker run --rm --dns ${host.address} ${IMAGES.app.ref} python3 -c "${py}"`)).trim()).to.equal(host.address);
+    expect((await sh(`docker run --rm --dns ${host.address} ${IMAGES.app} python3 -c "${py}"`)).trim()).to.equal(host.address);
   });
 
   it('renders the template with consul-template -once -dry: extra domain, valid for haproxy -c', async () => {
@@ -282,7 +268,7 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
   });
 
   it('benchDiscovery measures time-to-route and HAProxy vs direct throughput', async () => {
-    const r = await benchDiscovery(t, { image: IMAGES.app.ref, durationS: 3, connections: 8, reach: 'address' });
+    const r = await benchDiscovery(t, { image: IMAGES.app, durationS: 3, connections: 8, reach: 'address' });
     console.log(`      time to route ${Math.round(r.route.msToRoute)} ms; via haproxy ${Math.round(r.throughput.viaHaproxy.requestsPerSec)} req/s, direct ${Math.round(r.throughput.direct.requestsPerSec)} req/s, ratio ${r.throughput.ratio.toFixed(2)}`);
     expect(r.route.msToRoute).to.be.within(1, 60_000);
     expect(r.throughput.viaHaproxy.failed).to.equal(0);

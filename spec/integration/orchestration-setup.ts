@@ -3,46 +3,32 @@
 // (consul, registrator, haproxy, dns) on h1 from the compose file
 // src/stack/generate.ts makes for it, started with plain `docker run` (the
 // test hosts have no compose tool); h2 runs a registrator that registers its
-// tasks in h1's Consul. Images come from this machine's docker:
-// paasbox/<build>:local (scripts/build-images.mjs) and
-// paasbox/simplewebapp-python:latest, or the refs in PAASBOX_TEST_IMAGES
-// ("consul=REF,registrator=REF,haproxy=REF,dns=REF,webapp=REF").
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+// tasks in h1's Consul. Images: paasbox/<build>:local from the real builder
+// and paasbox/simplewebapp-python:latest from the example's build script
+// (spec/helpers/images.ts), built on this machine when missing or stale.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { EXAMPLE_IMAGE, ensureExampleImage, ensureStackImages } from '../helpers/images.js';
 import { createTestHosts, type TestHosts } from '../helpers/testhosts.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { shq } from '../../src/target/shell.js';
 import type { Target } from '../../src/target/target.js';
 import { loadStackModel } from '../../src/stack/load.js';
 import { resolveSettings } from '../../src/settings/settings.js';
-import { builtImageRef } from '../../src/stack/refs.js';
 import { generateCompose, type ComposeService } from '../../src/stack/generate.js';
 import { validateApp } from '../../src/marathon/app.js';
 import { ensureSwarm, SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { benchDeployReachable, haproxyBackends, type BenchDeployResult } from '../../src/scheduler/reach.js';
 
-const run = promisify(execFile);
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
-export const WEBAPP = 'paasbox/simplewebapp-python:latest';
+export const WEBAPP = EXAMPLE_IMAGE;
 export const DISCOVERY = ['consul', 'registrator', 'haproxy', 'dns'] as const;
 
-export function testImages(): Record<string, string> {
-  const model = loadStackModel();
-  const images: Record<string, string> = { webapp: WEBAPP };
-  for (const s of DISCOVERY) images[s] = builtImageRef(model.services[s]!.sources.local.build ?? s, 'local');
-  for (const kv of (process.env.PAASBOX_TEST_IMAGES ?? '').split(',').filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    if (k && v) images[k.trim()] = v.trim();
-  }
-  return images;
-}
-
-export async function missingImages(refs: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const r of refs) await run('docker', ['image', 'inspect', r]).catch(() => out.push(r));
-  return out;
+/** The lab's images, built (incrementally) when missing or stale: never a reason to skip. */
+export async function labImages(): Promise<Record<string, string>> {
+  const stack = await ensureStackImages([...DISCOVERY]);
+  return { ...stack, webapp: await ensureExampleImage() };
 }
 
 /** docker save on this machine | docker load on the target, over the target's channel. */
@@ -82,13 +68,8 @@ export interface SwarmLab {
   teardown(): Promise<void>;
 }
 
-/** Images the lab needs that this machine lacks (empty = ready to run). */
-export async function labMissingImages(): Promise<string[]> {
-  return missingImages(Object.values(testImages()));
-}
-
 export async function createSwarmLab(prefix = 'pbh6-orch'): Promise<SwarmLab> {
-  const images = testImages();
+  const images = await labImages();
   const th = await createTestHosts(2, { prefix, withDocker: true });
   const [h1, h2] = th.hosts as [(typeof th.hosts)[0], (typeof th.hosts)[0]];
   const manager = new SshTarget({ host: h1.address, keyPath: th.keyPath, knownHostsPath: th.knownHostsPath });
@@ -104,7 +85,6 @@ export async function createSwarmLab(prefix = 'pbh6-orch'): Promise<SwarmLab> {
       // Images: the stack's on the manager, the app's on both (no registry to pull from).
       await loadImages(manager, Object.values(images));
       await loadImages(worker, [images.webapp!, images.registrator!]);
-      if (images.webapp !== WEBAPP) for (const t of [manager, worker]) await sh(t, `docker tag ${shq(images.webapp!)} ${WEBAPP}`);
 
       // The discovery services of the stack, generated for h1.
       const model = loadStackModel();
@@ -139,12 +119,10 @@ export async function createSwarmLab(prefix = 'pbh6-orch'): Promise<SwarmLab> {
 /**
  * Benchmark for scripts/bench.mjs: seconds from the deploy request to all N
  * instances of python1 reachable by name through HAProxy (and SRV on 53/8600),
- * for each N (default 2 and 20), on a fresh swarm lab. Throws when the images
- * are missing (see labMissingImages).
+ * for each N (default 2 and 20), on a fresh swarm lab (its images built
+ * first when missing or stale).
  */
 export async function benchOrchestration(counts: number[] = [2, 20]): Promise<BenchDeployResult[]> {
-  const missing = await labMissingImages();
-  if (missing.length) throw new Error(`benchOrchestration needs images: ${missing.join(', ')}`);
   const lab = await createSwarmLab('pbh6-bench');
   try {
     const app = validateApp(JSON.parse(readFileSync(new URL('../../../examples/SimpleWebappPython/deploy1_marathon.json', import.meta.url), 'utf8')));

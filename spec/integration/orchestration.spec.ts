@@ -10,7 +10,7 @@ import type { TestHosts } from '../helpers/testhosts.js';
 import type { SshTarget } from '../../src/target/ssh.js';
 import { SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { getByName, haproxyBackends, srvRecords, waitReachable } from '../../src/scheduler/reach.js';
-import { createSwarmLab, labMissingImages, repo, type SwarmLab } from './orchestration-setup.js';
+import { createSwarmLab, repo, type SwarmLab } from './orchestration-setup.js';
 
 async function deployScript(args: string[], th: TestHosts, manager: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -35,11 +35,7 @@ describe('orchestration (integration): Marathon app JSON on Docker swarm, reacha
   let ip = '';
 
   before(async function () {
-    const missing = await labMissingImages();
-    if (missing.length) {
-      console.log(`    skipped: images not on this machine: ${missing.join(', ')} (build them with scripts/build-images.mjs and examples/SimpleWebappPython/build-docker-image.sh, or name others in PAASBOX_TEST_IMAGES)`);
-      this.skip();
-    }
+    // createSwarmLab builds the images it lacks (spec/helpers/images.ts).
     lab = await createSwarmLab();
     ({ th, manager, ip } = lab);
     expect(lab.swarm.initialised).to.equal(true);
