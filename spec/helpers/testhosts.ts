@@ -43,7 +43,7 @@ export interface TestHosts {
 }
 
 export interface TestHostOptions {
-  /** Prefix for container and network names: your helper tag + a word. */
+  /** Prefix for container and network names (your helper tag + a word); names are PREFIX-p<pid>-h1.., PREFIX-p<pid>-net. */
   prefix: string;
   /** Use the image with docker.io and start dockerd at boot (default false). */
   withDocker?: boolean;
@@ -120,12 +120,16 @@ export async function createTestHosts(n: number, opts: TestHostOptions): Promise
   await chmod(akDir, 0o755);
   const knownHostsPath = join(dir, 'known_hosts');
 
-  const network = `${prefix}-net`;
-  const names = Array.from({ length: n }, (_, i) => `${prefix}-h${i + 1}`);
-  // Leftovers of an interrupted run with our own prefix.
+  // Names carry this process's pid so concurrent runs (a helper's and the lead's) never
+  // collide; leftovers of runs whose process is gone are removed here.
+  await removeOrphans(prefix);
+  const base = `${prefix}-p${process.pid}`;
+  const network = `${base}-net`;
+  const names = Array.from({ length: n }, (_, i) => `${base}-h${i + 1}`);
+  const labels = ['--label', 'paasbox.testhost=1', '--label', `paasbox.testhost.prefix=${prefix}`, '--label', `paasbox.testhost.pid=${process.pid}`];
   await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
   await run('docker', ['network', 'rm', network]).catch(() => undefined);
-  await run('docker', ['network', 'create', '--label', 'paasbox.testhost=1', network]);
+  await run('docker', ['network', 'create', ...labels, network]);
 
   const destroy = async () => {
     await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
@@ -137,7 +141,7 @@ export async function createTestHosts(n: number, opts: TestHostOptions): Promise
     const hosts: TestHost[] = [];
     for (const name of names) {
       await run('docker', ['run', '-d', '--name', name, '--hostname', name, '--network', network,
-        '--label', 'paasbox.testhost=1', ...DIND_FLAGS,
+        ...labels, ...DIND_FLAGS,
         '-v', `${akDir}:/etc/ssh/authorized_keys:ro`,
         '-e', `START_DOCKERD=${startDocker ? 1 : 0}`, image]);
       const address = (await run('docker', ['inspect', '-f',
@@ -156,6 +160,28 @@ export async function createTestHosts(n: number, opts: TestHostOptions): Promise
   } catch (e) {
     await destroy();
     throw e;
+  }
+}
+
+/** Remove containers and networks of this prefix left by processes that no longer run. */
+async function removeOrphans(prefix: string): Promise<void> {
+  const alive = (pid: string) => {
+    try {
+      process.kill(Number(pid), 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const list = async (kind: 'ps' | 'network') => {
+    const args = kind === 'ps' ? ['ps', '-a'] : ['network', 'ls'];
+    const r = await run('docker', [...args, '--filter', `label=paasbox.testhost.prefix=${prefix}`, '--format', `{{.Names}}\t{{.Label "paasbox.testhost.pid"}}`]).catch(() => ({ stdout: '' }));
+    return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
+  };
+  const deadContainers = (await list('ps')).filter(([, pid]) => pid && pid !== String(process.pid) && !alive(pid)).map(([n]) => n);
+  if (deadContainers.length) await run('docker', ['rm', '-f', ...deadContainers]).catch(() => undefined);
+  for (const [net, pid] of await list('network')) {
+    if (pid && pid !== String(process.pid) && !alive(pid)) await run('docker', ['network', 'rm', net]).catch(() => undefined);
   }
 }
 

@@ -4,6 +4,9 @@
 
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoPath } from '../../src/stack/validate.js';
 import { ensureTestHostImage } from '../helpers/testhosts.js';
@@ -12,7 +15,13 @@ const run = promisify(execFile);
 
 describe('install --mode vagrant (docker provider, integration)', function () {
   this.timeout(900_000);
-  const env = { ...process.env, PAASBOX_VAGRANT_NAME: 'pbh3-vagrant-spec', VAGRANT_DEFAULT_PROVIDER: 'docker' };
+  // Own machine state and container name per run, so parallel runs never share a machine.
+  const env = {
+    ...process.env,
+    PAASBOX_VAGRANT_NAME: `pbh3-vagrant-p${process.pid}`,
+    VAGRANT_DOTFILE_PATH: join(tmpdir(), `pbh3-vagrant-p${process.pid}`),
+    VAGRANT_DEFAULT_PROVIDER: 'docker',
+  };
 
   before(async function () {
     const has = await run('sh', ['-c', 'command -v vagrant']).then(() => true, () => false);
@@ -24,6 +33,7 @@ describe('install --mode vagrant (docker provider, integration)', function () {
   });
   after(async () => {
     await run('vagrant', ['destroy', '-f'], { cwd: repoPath(), env }).catch(() => undefined);
+    await rm(env.VAGRANT_DOTFILE_PATH, { recursive: true, force: true });
   });
 
   it('brings the machine up and provisions the host steps; a second run is all ok', async () => {

@@ -212,14 +212,25 @@ export class SshTarget implements Target {
   }
 
   /** Run a command; stdout/stderr collected, stdin fed from a string, Buffer or stream. */
-  /** Open an exec channel; a connection that dropped since the last call is re-opened once. */
-  private async openChannel(line: string): Promise<ClientChannel> {
+  /**
+   * Open an exec channel; a connection that dropped since the last call is re-opened once.
+   * Its exit status is caught synchronously in the open callback: output can arrive in the
+   * same socket read, before an awaiting caller could attach a listener.
+   */
+  private async openChannel(line: string): Promise<{ ch: ClientChannel; exit: { code?: number } }> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.connect();
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => {
+        return await new Promise<{ ch: ClientChannel; exit: { code?: number } }>((resolve, reject) => {
           try {
-            conn.exec(line, (err, ch) => (err ? reject(err) : resolve(ch)));
+            conn.exec(line, (err, ch) => {
+              if (err) return reject(err);
+              const exit: { code?: number } = {};
+              ch.on('exit', (c: number | null, signal?: string) => {
+                exit.code = c ?? (signal ? 128 : 1);
+              });
+              resolve({ ch, exit });
+            });
           } catch (e) {
             reject(e as Error);
           }
@@ -238,12 +249,11 @@ export class SshTarget implements Target {
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const line = wrapCommand(command, opts, this.isRoot);
-    const ch = await this.openChannel(line);
+    const { ch, exit } = await this.openChannel(line);
     const r = await new Promise<ExecResult>((resolve) => {
       {
         const out: Buffer[] = [];
         const errs: Buffer[] = [];
-        let code: number | undefined;
         let timedOut = false;
         let settled = false;
         const finish = () => {
@@ -252,7 +262,7 @@ export class SshTarget implements Target {
           if (timer) clearTimeout(timer);
           let stderr = Buffer.concat(errs).toString();
           if (timedOut) stderr += `\npaasbox: timed out after ${opts.timeoutMs} ms`;
-          resolve({ code: timedOut ? 124 : code ?? 255, stdout: Buffer.concat(out).toString(), stderr });
+          resolve({ code: timedOut ? 124 : exit.code ?? 255, stdout: Buffer.concat(out).toString(), stderr });
         };
         // On timeout: signal the remote command, close the channel, and return at once
         // (sshd only closes the channel when the command has exited).
@@ -266,9 +276,6 @@ export class SshTarget implements Target {
           : undefined;
         ch.on('data', (d: Buffer) => out.push(d));
         ch.stderr.on('data', (d: Buffer) => errs.push(d));
-        ch.on('exit', (c: number | null, signal?: string) => {
-          code = c ?? (signal ? 128 : 1);
-        });
         ch.on('error', () => undefined);
         ch.on('close', finish);
         feed(ch, opts.stdin);
