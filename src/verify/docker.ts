@@ -72,7 +72,8 @@ export async function inspectAll(target: Target): Promise<ContainerState[]> {
     sudo: true,
     timeoutMs: 60_000,
   });
-  if (r.code !== 0) throw new Error(`docker on ${target.name}: ${r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}`}`);
+  // A container removed between ps and inspect makes inspect exit 1 while it still prints the others.
+  if (r.code !== 0 && !r.stdout.trim().startsWith('[')) throw new Error(`docker on ${target.name}: ${r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}`}`);
   return parseInspect(r.stdout);
 }
 
