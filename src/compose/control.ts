@@ -81,7 +81,11 @@ export class StackControl {
     const ps = await this.docker(`ps -a --filter ${shq(`label=com.docker.compose.project=${this.project}`)} --format '{{json .}}'`, 'listing containers');
     const ids = parsePsIds(ps.stdout);
     if (!ids.length) return parseInspect('[]', expected);
-    const insp = await this.docker(`inspect ${ids.map(shq).join(' ')}`, 'inspecting containers');
+    // A container can vanish between ps and inspect (compose replacing it):
+    // inspect then exits 1 but still prints the others, which is the truth now.
+    const insp = await this.target.exec(`docker inspect ${ids.map(shq).join(' ')}`, { sudo: this.sudo, timeoutMs: 60_000 });
+    if (insp.code !== 0 && !insp.stdout.trim().startsWith('['))
+      throw new PaasboxError(`inspecting containers failed on ${this.target.name}`, 'check that dockerd runs there (systemctl status docker)', insp.stderr);
     return parseInspect(insp.stdout, expected);
   }
 
