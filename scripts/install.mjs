@@ -17,6 +17,11 @@ import { detectMode, parseMode } from '../dist/src/provision/modes.js';
 import { boot2dockerEndpoint, hasCommand, targetFor, vagrantEndpoint } from '../dist/src/provision/vm.js';
 import { paasboxEnv } from '../dist/src/provision/plan.js';
 import { provisionTarget } from '../dist/src/provision/provision.js';
+import { prepareImagesOnBuildHost } from '../dist/src/provision/build-host.js';
+import { loadStackModel } from '../dist/src/stack/load.js';
+import { detectAdvertiseAddress, loadSettings } from '../dist/src/settings/load.js';
+import { writeState } from '../dist/src/state.js';
+import { COMPOSE_PATH } from '../dist/src/provision/steps.js';
 
 const json = !!argv.json;
 const say = (l) => { if (!json) console.error(l); };
@@ -66,7 +71,14 @@ try {
   }
 
   const progress = new Progress({ json });
+  const model = loadStackModel();
+  if (!argv['host-only']) {
+    // Images are built on this machine (unchanged ones are skipped), then sent to the target.
+    const settings = await loadSettings({ model, env, ...(str('config') ? { configPath: str('config') } : {}), detectIp: () => detectAdvertiseAddress(target) });
+    await prepareImagesOnBuildHost({ model, source: source ?? settings.imageSource, progress, dryRun: !!argv['dry-run'], ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
+  }
   const out = await provisionTarget(target, {
+    model,
     progress,
     env,
     ...(source ? { source } : {}),
@@ -78,6 +90,20 @@ try {
     dryRun: !!argv['dry-run'],
     healthTimeoutS: Number(argv['health-timeout'] ?? 300),
   });
+  if (out.plan && !argv['dry-run']) {
+    // Later commands (verify, stack, deploy, tunnel) act on this target by default.
+    writeState({
+      mode: choice.mode,
+      target: target instanceof LocalTarget
+        ? { kind: 'local', address: out.plan.settings.ip }
+        : { kind: 'ssh', host: target.address, port: target.port, user: target.user, ...(target.keyPath ? { keyPath: target.keyPath } : {}) },
+      imageSource: out.plan.settings.imageSource,
+      ip: out.plan.settings.ip,
+      composePath: COMPOSE_PATH,
+      project: out.plan.project,
+      updatedAt: new Date().toISOString(),
+    });
+  }
   if (json) {
     const s = progress.summary();
     console.log(JSON.stringify({ mode: choice.mode, why: choice.why, target: target.name, ...s, omitted: out.plan?.omitted ?? {}, ip: out.plan?.settings.ip, hostname: out.plan?.settings.hostname }, null, 2));

@@ -32,3 +32,5 @@ export const dockerEngineStep = () =>
   shellStep('docker engine', 'docker-engine.sh', 'check `apt-get install docker.io` and the dockerd log on the target (/var/log/paasbox-dockerd.log or journalctl -u docker)');
 export const composeToolStep = () =>
   shellStep('compose tool', 'compose-tool.sh', 'install `docker compose` (v2) or docker-compose 1.27+ on the target');
+export const buildToolsStep = () =>
+  shellStep('build tools (debootstrap, go)', 'build-tools.sh', 'install Go 1.22+ (https://go.dev/doc/install or your distribution\'s backports) and `apt-get install debootstrap` on this machine, or use --source registry');

@@ -55,6 +55,11 @@ export class SshTarget implements Target {
     this.knownHostsPath = opts.knownHostsPath ?? defaultKnownHostsPath();
   }
 
+  /** The private key this target logs in with (recorded so later commands reuse it). */
+  get keyPath(): string | undefined {
+    return this.opts.keyPath;
+  }
+
   private get isRoot(): boolean {
     return this.user === 'root';
   }
