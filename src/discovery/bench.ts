@@ -12,6 +12,7 @@ import { PaasboxError } from '../errors.js';
 import type { Forward, Target } from '../target/target.js';
 import { getWithHost } from './http.js';
 import { parseDockerPort } from './routing.js';
+import { shq } from '../target/shell.js';
 
 export const DEFAULT_APP_IMAGE = 'paasbox/simplewebapp-python:latest';
 
@@ -36,7 +37,6 @@ export interface RouteTimeResult {
   msToRoute: number;
 }
 
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 async function must(target: Target, cmd: string, what: string): Promise<string> {
   const r = await target.exec(cmd, { timeoutMs: 60_000 });

@@ -3,10 +3,10 @@
 // environment, volumes and capabilities as the generated compose file.
 import type { ServiceSpec, StackModel } from '../stack/model.js';
 import { resolvePlaceholders } from '../stack/generate.js';
+import { shq } from '../target/shell.js';
 
 export const DISCOVERY_SERVICES = ['consul', 'registrator', 'haproxy', 'dns'] as const;
 
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Placeholder values for `service` with the model's default ports: the

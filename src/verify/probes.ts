@@ -6,6 +6,7 @@
 
 import dnsPacket from 'dns-packet';
 import type { Target } from '../target/target.js';
+import { shq } from '../target/shell.js';
 
 /** Which optional tools the target has (probed once per run). */
 export interface Tools {
@@ -20,10 +21,7 @@ export async function probeTools(target: Target): Promise<Tools> {
   return { curl: have.has('curl'), ss: have.has('ss'), docker: have.has('docker') };
 }
 
-/** Single-quote for a POSIX shell. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shq };
 
 // ---------------------------------------------------------------- HTTP
 
