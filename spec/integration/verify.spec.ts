@@ -15,7 +15,6 @@ import { ConsulClient } from '../../src/consul/client.js';
 import { Progress } from '../../src/progress.js';
 import { provisionTarget } from '../../src/provision/provision.js';
 import { loadStackModel } from '../../src/stack/load.js';
-import { builtImageRef } from '../../src/stack/refs.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import type { Target } from '../../src/target/target.js';
 import { runVerify, type VerifyOptions } from '../../src/verify/run.js';
@@ -23,16 +22,10 @@ import { settingsForTarget } from '../../src/verify/target-settings.js';
 import type { Check, VerifyReport } from '../../src/verify/types.js';
 import type { Settings } from '../../src/settings/settings.js';
 import { createTestHosts, hostExec, type TestHosts } from '../helpers/testhosts.js';
+import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
 
 const run = promisify(execFile);
 const model = loadStackModel();
-
-async function haveImage(ref: string): Promise<boolean> {
-  return run('docker', ['image', 'inspect', ref]).then(
-    () => true,
-    () => false,
-  );
-}
 
 const failedIds = (r: VerifyReport) => r.results.filter((x) => x.status === 'failed').map((x) => x.id);
 const explain = (r: VerifyReport) => JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1);
@@ -118,15 +111,7 @@ describe('verify: full stack installed by provisioning (integration)', function 
   let fx: Fixture | undefined;
 
   before(async function () {
-    const wanted = Object.values(model.services)
-      .filter((s) => !s.optional && s.sources.local.build)
-      .map((s) => builtImageRef(s.sources.local.build!, 'local'));
-    const missing: string[] = [];
-    for (const ref of wanted) if (!(await haveImage(ref))) missing.push(ref);
-    if (missing.length) {
-      console.log(`      skipped: local images not built here: ${missing.join(', ')} (build them: npx zx scripts/build-images.mjs --source local)`);
-      this.skip();
-    }
+    await ensureStackImages(Object.entries(model.services).filter(([, s]) => !s.optional && s.sources.local.build).map(([name]) => name));
     th = await createTestHosts(1, { prefix: 'pbh4-vfull', withDocker: true });
     const h = th.hosts[0]!;
     const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
@@ -149,12 +134,7 @@ describe('verify: full stack installed by provisioning (integration)', function 
 
   it('an app container registered by Registrator: DNS SRV port = the port docker published, routed by HAProxy', async function () {
     const h = th!.hosts[0]!;
-    let image = '';
-    for (const ref of ['paasbox/simplewebapp-python:latest', 'pbh4/simplewebapp-python:latest']) if (!image && (await haveImage(ref))) image = ref;
-    if (!image) {
-      await run('sh', [new URL('../../../examples/SimpleWebappPython/build-docker-image.sh', import.meta.url).pathname], { env: { ...process.env, IMAGE: 'pbh4/simplewebapp-python:latest' } });
-      image = 'pbh4/simplewebapp-python:latest';
-    }
+    const image = await ensureExampleImage();
     await run('sh', ['-c', `docker save ${image} | docker exec -i ${h.name} docker load`], { maxBuffer: 1 << 26 });
     // A random host port: Registrator registers it, verify must find that port in DNS.
     await hostExec(h, `docker run -d --name pbh4-web -p 8080 -e SERVICE_NAME=pbh4web -e SERVICE_TAGS=http ${image}`);
@@ -185,21 +165,9 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) on a test host (inte
   this.timeout(600_000);
   let th: TestHosts | undefined;
   let fx: Fixture | undefined;
-  const candidates: Record<string, string[]> = {
-    consul: ['paasbox/consul:local', 'pbh2-test/consul:latest', 'paasbox-test/consul:discovery'],
-    dns: ['paasbox/dnsmasq:local', 'pbh5/dnsmasq:latest', 'paasbox-test/dnsmasq:discovery'],
-    haproxy: ['paasbox/haproxy:local', 'pbh5/haproxy:latest', 'paasbox-test/haproxy:discovery'],
-  };
-
   before(async function () {
-    const images: Record<string, string> = {};
-    for (const [svc, refs] of Object.entries(candidates)) {
-      for (const ref of refs) if (!images[svc] && (await haveImage(ref))) images[svc] = ref;
-      if (!images[svc]) {
-        console.log(`      skipped: no ${svc} image here (any of ${refs.join(', ')}); build: npx zx scripts/build-images.mjs --source local`);
-        this.skip();
-      }
-    }
+    // Built (or found up to date) by the real builder, as install does.
+    const images = await ensureStackImages(['consul', 'dns', 'haproxy']);
     th = await createTestHosts(1, { prefix: 'pbh4-vcore', withDocker: true });
     const h = th.hosts[0]!;
     await run('sh', ['-c', `docker save ${Object.values(images).join(' ')} | docker exec -i ${h.name} docker load`], { maxBuffer: 1 << 26 });

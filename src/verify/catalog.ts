@@ -9,7 +9,7 @@ import type { Settings } from '../settings/settings.js';
 import { effectivePorts } from '../settings/settings.js';
 import { servicesOnThisHost } from '../stack/generate.js';
 import type { Target } from '../target/target.js';
-import type { Check, Outcome, VerifyContext } from './types.js';
+import type { Check, Outcome } from './types.js';
 import { describeDns, dnsLookup, httpGet, parseSsListening, type Tools } from './probes.js';
 
 /** One catalog instance as DNS should present it. */
