@@ -19,8 +19,10 @@ export interface PaasboxState {
   updatedAt: string;
 }
 
+/** ./.paasbox/state.json, or $PAASBOX_STATE_DIR/state.json (tests keep theirs apart from the user's). */
 export function statePath(cwd = process.cwd()): string {
-  return join(cwd, '.paasbox', 'state.json');
+  const dir = process.env['PAASBOX_STATE_DIR'];
+  return dir ? join(dir, 'state.json') : join(cwd, '.paasbox', 'state.json');
 }
 
 export function readState(cwd = process.cwd()): PaasboxState | undefined {

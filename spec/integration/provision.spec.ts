@@ -11,6 +11,9 @@
 
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PaasboxError } from '../../src/errors.js';
 import { Progress } from '../../src/progress.js';
@@ -19,6 +22,9 @@ import type { StackModel } from '../../src/stack/model.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { createTestHosts, generateKey, hostExec, type TestHosts } from '../helpers/testhosts.js';
+
+// The installs these tests run record their throwaway targets here, never in the user's .paasbox/.
+process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
 
 const run = promisify(execFile);
 

@@ -4,12 +4,16 @@
 
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoPath } from '../../src/stack/validate.js';
 import { ensureTestHostImage } from '../helpers/testhosts.js';
+
+// The installs these tests run record their throwaway targets here, never in the user's .paasbox/.
+process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
 
 const run = promisify(execFile);
 
