@@ -95,6 +95,12 @@ function scenarios(get: () => Fixture) {
       // Registered with a port nothing serves: DNS still answers it, the cross-check names the stale port
       // and HAProxy's route to it fails.
       await consul.agentServiceRegister({ Name: 'pbh4-probe', ID: 'pbh4-probe-1', Port: 18181 });
+      // consul-template re-renders HAProxy's config within a few seconds; judge the route after that.
+      const rendered = async () =>
+        (await f.target.exec('docker exec $(docker ps -q --filter label=com.docker.compose.service=haproxy) grep -c ":18181" /etc/haproxy/haproxy.cfg', { sudo: true })).stdout.trim() !== '0';
+      const deadline = Date.now() + 30_000;
+      while (!(await rendered()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+      expect(await rendered(), 'HAProxy config rendered with the new port').to.equal(true);
       const stale = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4-probe' });
       expect(failedIds(stale).sort()).to.deep.equal(['catalog/pbh4-probe/haproxy-route', 'catalog/pbh4-probe/ports-served']);
       expect(stale.results.find((x) => x.id.endsWith('dns:SRV@8600'))?.got).to.match(/:18181\b/);
