@@ -103,6 +103,19 @@ describe('images plan', () => {
     expect(byRef(forced, BASE_REF).action).to.equal('up-to-date');
   });
 
+  it('--force on everything: the base is rebuilt first, then the replan hashes every build against the new base', () => {
+    const first = planImages(input({ images: builtWorld(), force: true }));
+    expect(byRef(first, BASE_REF)).to.include({ action: 'build', reason: '--force' });
+    expect(byRef(first, 'paasbox/consul:local').hash, 'no hash before the base exists').to.equal(undefined);
+    const images = builtWorld();
+    images[BASE_REF] = { ...images[BASE_REF]!, id: 'sha256:rebuilt' };
+    const again = planImages(input({ images, force: true, baseBuilt: true }));
+    expect(byRef(again, BASE_REF).action).to.equal('up-to-date');
+    const consul = byRef(again, 'paasbox/consul:local');
+    expect(consul).to.include({ action: 'build' });
+    expect(consul.hash).to.be.a('string').with.length(64);
+  });
+
   it('a loaded `loadable` image makes an unavailable component present', () => {
     const images = { ...builtWorld(), 'mesosphere/marathon:v1': { id: 'sha256:m', labels: {} } };
     expect(byRef(planImages(input({ images })), 'mesosphere/marathon:v1')).to.include({ action: 'present' });

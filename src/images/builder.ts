@@ -95,7 +95,7 @@ export async function resolveInputs(opts: Pick<BuildOptions, 'model' | 'source' 
 }
 
 /** Plan against what the target has now. */
-export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs): Promise<PlanEntry[]> {
+export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs, baseBuilt = false): Promise<PlanEntry[]> {
   const { recipe, contexts } = inputs ?? (await resolveInputs(opts));
   const images = await snapshotImages(opts.target, refsOfInterest(opts.model, opts.source));
   return planImages({
@@ -108,6 +108,7 @@ export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs)
     base: recipe,
     ...(opts.only ? { only: opts.only } : {}),
     ...(opts.force ? { force: true } : {}),
+    ...(baseBuilt ? { baseBuilt: true } : {}),
   });
 }
 
@@ -133,7 +134,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildAllResult> {
     results.push(r);
     if (r.outcome === 'built' || r.outcome === 'pulled') basesChanged = true;
   }
-  if (basesChanged) plan = await planForTarget(opts, inputs);
+  if (basesChanged) plan = await planForTarget(opts, inputs, true);
   const done = new Set(bases.map((e) => e.ref));
   const failedBases = new Set(results.filter((r) => r.outcome === 'failed').map((r) => r.ref));
   for (const e of plan) {

@@ -50,6 +50,8 @@ export interface PlanInput {
   only?: string[];
   /** Rebuild even when the hash matches. */
   force?: boolean;
+  /** The base was just built in this run: --force no longer applies to it (its builds can hash against it). */
+  baseBuilt?: boolean;
 }
 
 export type PlanAction = 'build' | 'up-to-date' | 'pull' | 'present' | 'unavailable';
@@ -178,7 +180,7 @@ export function planImages(input: PlanInput): PlanEntry[] {
 function planBase(input: PlanInput): PlanEntry {
   const hash = baseHash(input.base);
   const have = input.images[BASE_REF];
-  const force = input.force && (!input.only || input.only.includes('debian') || input.only.includes('base'));
+  const force = input.force && !input.baseBuilt && (!input.only || input.only.includes('debian') || input.only.includes('base'));
   const recipe = `debootstrap --variant=${input.base.variant} ${input.base.suite} ${input.base.mirror}`;
   let action: PlanAction = 'build';
   let reason: string;
