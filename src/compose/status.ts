@@ -9,11 +9,14 @@ export interface ServiceStatus {
   restartPolicy: string;
   restartCount: number;
   container?: string;
+  /** The image id the container runs (it stays on the old id when its tag is rebuilt). */
+  imageId?: string;
 }
 
 interface InspectEntry {
   Id?: string;
   Name?: string;
+  Image?: string;
   RestartCount?: number;
   State?: { Status?: string; Health?: { Status?: string } };
   HostConfig?: { RestartPolicy?: { Name?: string } };
@@ -39,6 +42,7 @@ export function parseInspect(json: string, expected: string[] = []): ServiceStat
     restartPolicy: e.HostConfig?.RestartPolicy?.Name || 'no',
     restartCount: e.RestartCount ?? 0,
     container: (e.Name ?? '').replace(/^\//, ''),
+    ...(e.Image ? { imageId: e.Image } : {}),
   }));
   for (const s of expected) if (!out.some((o) => o.service === s)) out.push({ service: s, state: 'missing', health: 'none', restartPolicy: 'no', restartCount: 0 });
   const order = (s: string) => (expected.includes(s) ? expected.indexOf(s) : expected.length);

@@ -95,6 +95,13 @@ export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
       const down = st.filter((s) => s.state !== 'running');
       if (applied !== plan.composeHash) return { ok: false, detail: applied ? 'compose file changed since last up' : 'never started' };
       if (down.length) return { ok: false, detail: `not running: ${down.map((s) => `${s.service}(${s.state})`).join(' ')}` };
+      // A rebuilt image keeps its tag; the container still runs the old id until compose recreates it.
+      const ids = await imageIds(t, plan.images);
+      const stale = st.filter((s) => {
+        const ref = plan.compose.services[s.service]?.image;
+        return !!s.imageId && !!ref && !!ids[ref] && ids[ref] !== s.imageId;
+      });
+      if (stale.length) return { ok: false, detail: `image changed: ${stale.map((s) => s.service).join(' ')}` };
       return { ok: true, detail: `${st.length} services running` };
     },
     async apply(t) {
