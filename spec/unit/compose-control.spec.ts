@@ -3,28 +3,11 @@ import { PaasboxError } from '../../src/errors.js';
 import { detectComposeTool, parseComposeVersion } from '../../src/compose/tool.js';
 import { isReady, parseInspect, parsePsIds } from '../../src/compose/status.js';
 import { StackControl } from '../../src/compose/control.js';
-import type { ExecOptions, ExecResult, Target } from '../../src/target/target.js';
+import type { ExecResult } from '../../src/target/target.js';
+import { AnsweringTarget } from '../helpers/answering-target.js';
 
-/** A Target that answers commands from a table and records what it ran. */
-class FakeTarget implements Target {
-  readonly name = 'fake';
-  readonly address = '10.0.0.9';
-  readonly ran: string[] = [];
-  constructor(private readonly answer: (cmd: string) => Partial<ExecResult>) {}
-  async exec(command: string, _opts?: ExecOptions): Promise<ExecResult> {
-    this.ran.push(command);
-    return { code: 0, stdout: '', stderr: '', ...this.answer(command) };
-  }
-  async copy(): Promise<void> {}
-  async writeFile(): Promise<void> {}
-  async forward(): Promise<never> {
-    throw new Error('not used');
-  }
-  async facts(): Promise<never> {
-    throw new Error('not used');
-  }
-  async close(): Promise<void> {}
-}
+/** The compose tests' fake host: name 'fake', address 10.0.0.9. */
+const fake = (answer: (cmd: string) => Partial<ExecResult>) => new AnsweringTarget('fake', '10.0.0.9', answer);
 
 const notFound = { code: 127, stderr: 'not found' };
 
@@ -35,11 +18,11 @@ describe('compose tool detection', () => {
     expect(parseComposeVersion("docker: 'compose' is not a docker command.")).to.equal(undefined);
   });
   it('prefers docker compose (v2) when it works', async () => {
-    const t = new FakeTarget((c) => (c === 'docker compose version' ? { stdout: 'Docker Compose version v2.24.6\n' } : { stdout: 'docker-compose version 1.29.2, build x' }));
+    const t = fake((c) => (c === 'docker compose version' ? { stdout: 'Docker Compose version v2.24.6\n' } : { stdout: 'docker-compose version 1.29.2, build x' }));
     expect(await detectComposeTool(t)).to.deep.equal({ kind: 'v2', argv: ['docker', 'compose'], version: '2.24.6' });
   });
   it('falls back to docker-compose (v1)', async () => {
-    const t = new FakeTarget((c) => (c === 'docker compose version' ? { code: 1, stderr: "docker: 'compose' is not a docker command." } : { stdout: 'docker-compose version 1.29.2, build unknown' }));
+    const t = fake((c) => (c === 'docker compose version' ? { code: 1, stderr: "docker: 'compose' is not a docker command." } : { stdout: 'docker-compose version 1.29.2, build unknown' }));
     expect(await detectComposeTool(t)).to.deep.equal({ kind: 'v1', argv: ['docker-compose'], version: '1.29.2' });
   });
   it('names the missing tool and the fix when there is none, and rejects v1 older than 1.27', async () => {
@@ -49,7 +32,7 @@ describe('compose tool detection', () => {
     ] as const) {
       let err: unknown;
       try {
-        await detectComposeTool(new FakeTarget(answer));
+        await detectComposeTool(fake(answer));
       } catch (e) {
         err = e;
       }
@@ -84,7 +67,7 @@ describe('compose status parsing', () => {
 describe('StackControl command lines', () => {
   const tool = { kind: 'v1' as const, argv: ['docker-compose'], version: '1.29.2' };
   it('runs compose with project and file, detached up with --remove-orphans, down keeping volumes', async () => {
-    const t = new FakeTarget(() => ({}));
+    const t = fake(() => ({}));
     const ctl = new StackControl(t, '/opt/paasbox/docker compose.yml', 'paasbox', { tool });
     await ctl.up();
     await ctl.restart('consul');
@@ -100,7 +83,7 @@ describe('StackControl command lines', () => {
     ]);
   });
   it('turns a failing compose command into a PaasboxError with the output as detail', async () => {
-    const t = new FakeTarget(() => ({ code: 1, stderr: 'ERROR: pull access denied for consul' }));
+    const t = fake(() => ({ code: 1, stderr: 'ERROR: pull access denied for consul' }));
     let err: unknown;
     try {
       await new StackControl(t, '/f.yml', 'paasbox', { tool }).up();
@@ -122,12 +105,12 @@ describe('StackControl command lines', () => {
       if (c.includes(' logs ')) return { stdout: 'consul | waiting for leader' };
       return {};
     };
-    const ok = await new StackControl(new FakeTarget(answer(() => ++polls >= 3)), '/f.yml', 'p', { tool }).waitHealthy(10_000, undefined, { intervalMs: 1 });
+    const ok = await new StackControl(fake(answer(() => ++polls >= 3)), '/f.yml', 'p', { tool }).waitHealthy(10_000, undefined, { intervalMs: 1 });
     expect(ok[0]).to.include({ service: 'consul', health: 'healthy' });
     expect(polls).to.equal(3);
     let err: unknown;
     try {
-      await new StackControl(new FakeTarget(answer(() => false)), '/f.yml', 'p', { tool }).waitHealthy(30, undefined, { intervalMs: 5 });
+      await new StackControl(fake(answer(() => false)), '/f.yml', 'p', { tool }).waitHealthy(30, undefined, { intervalMs: 5 });
     } catch (e) {
       err = e;
     }

@@ -1,38 +1,17 @@
 // SwarmScheduler and ensureSwarm against a scripted fake Target: which docker
 // commands they run, in which order, and how failures read.
 import { expect } from 'chai';
-import type { ExecOptions, ExecResult, Target } from '../../src/target/target.js';
+import { AnsweringTarget } from '../helpers/answering-target.js';
 import { ensureSwarm, SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { PaasboxError } from '../../src/errors.js';
 
-class FakeTarget implements Target {
-  readonly calls: { command: string; stdin?: string }[] = [];
-  constructor(
-    readonly name: string,
-    readonly address: string,
-    private readonly answer: (command: string) => Partial<ExecResult>,
-  ) {}
-  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    this.calls.push({ command, ...(typeof opts.stdin === 'string' ? { stdin: opts.stdin } : {}) });
-    return { code: 0, stdout: '', stderr: '', ...this.answer(command) };
-  }
-  async copy(): Promise<void> {}
-  async writeFile(): Promise<void> {}
-  async forward(): Promise<never> {
-    throw new Error('not used');
-  }
-  async facts(): Promise<never> {
-    throw new Error('not used');
-  }
-  async close(): Promise<void> {}
-}
 
 describe('ensureSwarm (fake target)', () => {
   it('initialises the manager and joins the worker with the token on stdin', async () => {
-    const m = new FakeTarget('m', '10.0.0.2', (c) =>
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) =>
       c.startsWith('docker info') ? { stdout: 'inactive false \n' } : c.includes('join-token') ? { stdout: 'SWMTKN-1-secret\n' } : {},
     );
-    const w = new FakeTarget('w', '10.0.0.3', (c) => (c.startsWith('docker info') ? { stdout: 'inactive false \n' } : {}));
+    const w = new AnsweringTarget('w', '10.0.0.3', (c) => (c.startsWith('docker info') ? { stdout: 'inactive false \n' } : {}));
     const r = await ensureSwarm(m, [w]);
     expect(r).to.deep.equal({ initialised: true, joined: ['w'], managerAddr: '10.0.0.2' });
     expect(m.calls.map((c) => c.command)).to.include('docker swarm init --advertise-addr 10.0.0.2');
@@ -42,21 +21,21 @@ describe('ensureSwarm (fake target)', () => {
   });
 
   it('leaves nodes already in the swarm alone', async () => {
-    const m = new FakeTarget('m', '10.0.0.2', (c) => (c.startsWith('docker info') ? { stdout: 'active true 10.0.0.2\n' } : c.includes('join-token') ? { stdout: 't\n' } : {}));
-    const w = new FakeTarget('w', '10.0.0.3', (c) => (c.startsWith('docker info') ? { stdout: 'active false 10.0.0.3\n' } : {}));
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker info') ? { stdout: 'active true 10.0.0.2\n' } : c.includes('join-token') ? { stdout: 't\n' } : {}));
+    const w = new AnsweringTarget('w', '10.0.0.3', (c) => (c.startsWith('docker info') ? { stdout: 'active false 10.0.0.3\n' } : {}));
     expect(await ensureSwarm(m, [w])).to.deep.equal({ initialised: false, joined: [], managerAddr: '10.0.0.2' });
     expect([...m.calls, ...w.calls].some((c) => /swarm (init|join) /.test(c.command))).to.equal(false);
   });
 
   it('refuses a loopback advertise address and a non-manager node', async () => {
-    const m = new FakeTarget('local', '127.0.0.1', () => ({ stdout: 'inactive false \n' }));
+    const m = new AnsweringTarget('local', '127.0.0.1', () => ({ stdout: 'inactive false \n' }));
     await ensureSwarm(m).then(() => expect.fail('should throw'), (e: PaasboxError) => expect(e.fix).to.match(/routable IP/));
-    const w = new FakeTarget('w', '10.0.0.3', () => ({ stdout: 'active false 10.0.0.3\n' }));
+    const w = new AnsweringTarget('w', '10.0.0.3', () => ({ stdout: 'active false 10.0.0.3\n' }));
     await ensureSwarm(w).then(() => expect.fail('should throw'), (e: PaasboxError) => expect(e.problem).to.match(/not a manager/));
   });
 
   it('turns a missing docker into a PaasboxError with the install fix', async () => {
-    const m = new FakeTarget('m', '10.0.0.2', () => ({ code: 127, stderr: 'sh: 1: docker: not found' }));
+    const m = new AnsweringTarget('m', '10.0.0.2', () => ({ code: 127, stderr: 'sh: 1: docker: not found' }));
     await ensureSwarm(m).then(() => expect.fail('should throw'), (e: PaasboxError) => {
       expect(e).to.be.instanceOf(PaasboxError);
       expect(e.fix).to.match(/install docker.io/);
@@ -69,7 +48,7 @@ describe('SwarmScheduler (fake target)', () => {
 
   it('creates a new service and updates an existing one', async () => {
     let exists = false;
-    const m = new FakeTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: 'abc\n' } : { code: 1, stderr: 'no such service' }) : {}));
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: 'abc\n' } : { code: 1, stderr: 'no such service' }) : {}));
     const s = new SwarmScheduler(m);
     expect(await s.deploy(app)).to.deep.equal({ created: true, warnings: [] });
     expect(m.calls.at(-1)!.command).to.match(/^docker service create --detach --name python1 --replicas 2 .* web:1$/);
@@ -80,7 +59,7 @@ describe('SwarmScheduler (fake target)', () => {
 
   it('scales with docker service scale and destroys idempotently', async () => {
     let exists = true;
-    const m = new FakeTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: 'abc\n' } : { code: 1 }) : {}));
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: 'abc\n' } : { code: 1 }) : {}));
     const s = new SwarmScheduler(m);
     await s.scale('/python1', 4);
     expect(m.calls.at(-1)!.command).to.equal('docker service scale --detach python1=4');
@@ -93,7 +72,7 @@ describe('SwarmScheduler (fake target)', () => {
 
   it('waitReady fails fast with the fix when a node lacks the image', async () => {
     const task = { ID: 't1', Name: 'python1.1', Node: 'h2', DesiredState: 'Running', CurrentState: 'Rejected 1 second ago', Error: 'No such image: web:1', Ports: '' };
-    const m = new FakeTarget('m', '10.0.0.2', (c) =>
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) =>
       c.includes('Replicas}}') ? { stdout: '2\n' } : c.startsWith('docker service ps') ? { stdout: JSON.stringify(task) + '\n' } : {},
     );
     await new SwarmScheduler(m, { pollMs: 1 }).waitReady('/python1', 5000).then(
