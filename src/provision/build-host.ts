@@ -22,7 +22,11 @@ export interface BuildHostOptions {
 export async function prepareImagesOnBuildHost(opts: BuildHostOptions): Promise<BuildAllResult> {
   const local = new LocalTarget();
   try {
-    await runSteps(local, [basePackagesStep(), dockerEngineStep(), buildToolsStep()], opts.progress, { checkOnly: !!opts.dryRun });
+    // A build host that already has what the build needs is left as it is
+    // (macOS with Docker Desktop has no apt); otherwise it is provisioned like a target.
+    const needs = opts.source === 'local' ? 'docker info >/dev/null 2>&1 && command -v debootstrap && command -v go' : 'docker info >/dev/null 2>&1';
+    if ((await local.exec(needs, { timeoutMs: 30_000 })).code !== 0)
+      await runSteps(local, [basePackagesStep(), dockerEngineStep(), ...(opts.source === 'local' ? [buildToolsStep()] : [])], opts.progress, { checkOnly: !!opts.dryRun });
     let result: BuildAllResult | undefined;
     await opts.progress.step(`build images (--source ${opts.source})`, local.name, async () => {
       result = await buildAll({
