@@ -192,7 +192,7 @@ describe('images hash and commands', () => {
   it('declared ARGs, build command and failed step', () => {
     expect(declaredArgs('ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\n  arg DEBIAN_MIRROR=\n')).to.deep.equal(['BASE', 'DEBIAN_MIRROR']);
     const cmd = dockerBuildCommand({ kind: 'build', services: ['x'], ref: 'paasbox/x:local', action: 'build', reason: '', hash: 'h1', args: { DEBIAN_MIRROR: 'http://m', BASE: 'b' } });
-    expect(cmd.replace(/'/g, '')).to.equal('DOCKER_BUILDKIT=0 docker build --network host --label paasbox.hash=h1 --build-arg BASE=b --build-arg DEBIAN_MIRROR=http://m -t paasbox/x:local -');
+    expect(cmd.replace(/'/g, '')).to.equal('DOCKER_BUILDKIT=0 docker build --force-rm --network host --label paasbox.hash=h1 --build-arg BASE=b --build-arg DEBIAN_MIRROR=http://m -t paasbox/x:local -');
     expect(lastBuildStep('Step 1/3 : FROM b\n ---> 1\nStep 2/3 : RUN false\nerror')).to.equal('Step 2/3 : RUN false');
   });
 

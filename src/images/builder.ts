@@ -225,7 +225,8 @@ export function dockerBuildCommand(e: PlanEntry, hostNetwork = true, noCache = f
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `--build-arg ${shq(`${k}=${v}`)}`);
   return [
-    'DOCKER_BUILDKIT=0 docker build',
+    // --force-rm: a failed step leaves no stopped container behind.
+    'DOCKER_BUILDKIT=0 docker build --force-rm',
     ...(hostNetwork ? ['--network host'] : []),
     ...(noCache ? ['--no-cache'] : []),
     `--label ${shq(`${HASH_LABEL}=${e.hash ?? ''}`)}`,
