@@ -15,12 +15,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PaasboxError } from '../../src/errors.js';
 import { Progress } from '../../src/progress.js';
 import { provisionTarget } from '../../src/provision/provision.js';
 import type { StackModel } from '../../src/stack/model.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import { failure } from '../helpers/failure.js';
 import { createTestHosts, generateKey, hostExec, type TestHosts } from '../helpers/testhosts.js';
 
 // The installs these tests run record their throwaway targets here, never in the user's .paasbox/.
@@ -58,15 +58,6 @@ async function httpGet(url: string): Promise<string> {
   return r.text();
 }
 
-async function failure(p: Promise<unknown>): Promise<PaasboxError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(PaasboxError);
-    return e as PaasboxError;
-  }
-  throw new Error('expected a PaasboxError');
-}
 
 async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -7,20 +7,11 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { PaasboxError } from '../../src/errors.js';
 import { LocalTarget } from '../../src/target/local.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import { failure } from '../helpers/failure.js';
 import { createTestHosts, generateKey, hostExec, type TestHosts } from '../helpers/testhosts.js';
 
-async function failure(p: Promise<unknown>): Promise<PaasboxError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(PaasboxError);
-    return e as PaasboxError;
-  }
-  throw new Error('expected a PaasboxError, got success');
-}
 
 describe('targets (integration)', function () {
   this.timeout(180_000);

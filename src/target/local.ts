@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { hostname } from 'node:os';
+import { PaasboxError } from '../errors.js';
 import type { ExecOptions, ExecResult, Forward, Target, TargetFacts } from './target.js';
 import { checkSudo, FACTS_COMMAND, parseFacts, shq, wrapCommand } from './shell.js';
 
@@ -51,17 +52,12 @@ export class LocalTarget implements Target {
     });
   }
 
-  async copy(localPath: string, remotePath: string): Promise<void> {
-    await this.writeStream(remotePath, createReadStream(localPath));
+  copy(localPath: string, remotePath: string): Promise<void> {
+    return writeThroughExec(this, remotePath, createReadStream(localPath));
   }
 
-  async writeFile(remotePath: string, content: string | Buffer, mode?: number): Promise<void> {
-    await this.writeStream(remotePath, content, mode);
-  }
-
-  private async writeStream(path: string, data: string | Buffer | NodeJS.ReadableStream, mode?: number): Promise<void> {
-    const r = await this.exec(atomicWriteCommand(path, mode), { stdin: data, sudo: true });
-    if (r.code !== 0) throw new Error(`writing ${path} on local failed: ${r.stderr.trim()}`);
+  writeFile(remotePath: string, content: string | Buffer, mode?: number): Promise<void> {
+    return writeThroughExec(this, remotePath, content, mode);
   }
 
   async forward(_remoteHost: string, remotePort: number): Promise<Forward> {
@@ -83,6 +79,12 @@ export function atomicWriteCommand(path: string, mode?: number): string {
   const tmp = shq(`${path}.paasbox-tmp`);
   const chmod = mode !== undefined ? `chmod ${mode.toString(8)} ${tmp} && ` : '';
   return `mkdir -p "$(dirname ${p})" && cat > ${tmp} && ${chmod}mv -f ${tmp} ${p}`;
+}
+
+/** copy/writeFile for any Target: the data goes through exec's stdin into an atomic write. */
+export async function writeThroughExec(t: Target, path: string, data: string | Buffer | NodeJS.ReadableStream, mode?: number): Promise<void> {
+  const r = await t.exec(atomicWriteCommand(path, mode), { stdin: data, sudo: true });
+  if (r.code !== 0) throw new PaasboxError(`writing ${path} on ${t.name} failed`, 'check free disk space and permissions on the target', r.stderr);
 }
 
 /** Write opts.stdin into a child's stdin and close it. */

@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { PaasboxError } from '../errors.js';
-import { atomicWriteCommand, feed } from './local.js';
+import { feed, writeThroughExec } from './local.js';
 import { formatHostSpec } from './parse.js';
 import { checkSudo, FACTS_COMMAND, parseFacts, wrapCommand } from './shell.js';
 import type { ExecOptions, ExecResult, Forward, Target, TargetFacts } from './target.js';
@@ -290,18 +290,14 @@ export class SshTarget implements Target {
     return r;
   }
 
-  async copy(localPath: string, remotePath: string): Promise<void> {
-    await this.writeStream(remotePath, createReadStream(localPath));
+  copy(localPath: string, remotePath: string): Promise<void> {
+    return writeThroughExec(this, remotePath, createReadStream(localPath));
   }
 
-  async writeFile(remotePath: string, content: string | Buffer, mode?: number): Promise<void> {
-    await this.writeStream(remotePath, content, mode);
+  writeFile(remotePath: string, content: string | Buffer, mode?: number): Promise<void> {
+    return writeThroughExec(this, remotePath, content, mode);
   }
 
-  private async writeStream(path: string, data: string | Buffer | NodeJS.ReadableStream, mode?: number): Promise<void> {
-    const r = await this.exec(atomicWriteCommand(path, mode), { stdin: data, sudo: true });
-    if (r.code !== 0) throw new PaasboxError(`writing ${path} on ${this.name} failed`, 'check free disk space and permissions on the target', r.stderr);
-  }
 
   /** Listen on 127.0.0.1:localPort (0 = any free port) and tunnel each connection to remoteHost:remotePort as seen from the target. */
   async forward(remoteHost: string, remotePort: number, localPort = 0): Promise<Forward> {
