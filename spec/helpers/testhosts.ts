@@ -1,198 +1,26 @@
-// Disposable SSH "servers" for integration tests: docker-in-docker containers
-// on a private network, reached with a freshly generated ed25519 key. Each has
-// its own network namespace, so a stack on host networking inside one never
-// touches this machine's ports.
-//
-//   const th = await createTestHosts(1, { prefix: 'pbh4-verify', withDocker: true });
-//   const [h] = th.hosts;  // { name, address, port: 22, user: 'root', keyPath }
-//   ... new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath })
-//   await th.destroy();
+// Test hosts for integration tests: the dind driver's hosts (src/stage/dind.ts)
+// plus what only tests need: an address in their network where nothing answers.
 
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { createDindHosts, type DindHost, type DindHosts, type DindOptions } from '../../src/stage/dind.js';
+
+export { DIND_FLAGS, ensureDindImage as ensureTestHostImage, generateKey, hostExec } from '../../src/stage/dind.js';
+export type TestHost = DindHost;
 
 const run = promisify(execFile);
 
-/** 'bare': no docker.io (provisioning must install it); 'docker': preinstalled. */
-export type TestHostVariant = 'bare' | 'docker';
-
-export interface TestHost {
-  /** Container name, also the host's name in reports. */
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  keyPath: string;
-}
-
-export interface TestHosts {
-  hosts: TestHost[];
-  network: string;
-  keyPath: string;
-  /** A fresh known_hosts file for this set (pass to SshTarget). */
-  knownHostsPath: string;
+export interface TestHosts extends DindHosts {
   /** An address inside the private network where no container answers. */
   unusedAddress(): Promise<string>;
-  destroy(): Promise<void>;
 }
 
-export interface TestHostOptions {
-  /** Prefix for container and network names (your helper tag + a word); names are PREFIX-p<pid>-h1.., PREFIX-p<pid>-net. */
-  prefix: string;
-  /** Use the image with docker.io and start dockerd at boot (default false). */
-  withDocker?: boolean;
-  /** Start dockerd when the container starts (default = withDocker). */
-  startDocker?: boolean;
-  /** Seconds to wait for sshd (default 60). */
-  sshTimeoutS?: number;
+export async function createTestHosts(n: number, opts: DindOptions): Promise<TestHosts> {
+  const set = await createDindHosts(n, opts);
+  return { ...set, unusedAddress: () => unusedAddress(set.network, set.hosts) };
 }
 
-/** The docker run flags a dind host needs here (--privileged is refused). */
-export const DIND_FLAGS = [
-  '--cap-add=ALL',
-  '--cap-drop=SYS_RESOURCE',
-  '--security-opt', 'seccomp=unconfined',
-  '--security-opt', 'apparmor=unconfined',
-  '--device-cgroup-rule=a *:* rwm',
-  '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
-  '--tmpfs', '/run',
-  '--tmpfs', '/var/lib/docker:exec',
-];
-
-const contextDir = fileURLToPath(new URL('../../../spec/testhost', import.meta.url));
-
-export function testHostImage(variant: TestHostVariant): string {
-  return `paasbox/testhost:${variant}`;
-}
-
-/** Build the test host image unless one with the same content hash exists. */
-export async function ensureTestHostImage(variant: TestHostVariant): Promise<string> {
-  const ref = testHostImage(variant);
-  const h = createHash('sha256');
-  for (const f of ['Dockerfile', 'testhost-init']) h.update(f).update(await readFile(join(contextDir, f)));
-  h.update(variant);
-  const base = await run('docker', ['image', 'inspect', '-f', '{{.Id}}', 'paasbox/debian:bookworm']).catch(() => {
-    throw new Error('base image paasbox/debian:bookworm is missing: build it first (scripts/build-images.mjs)');
-  });
-  h.update(base.stdout.trim());
-  const hash = h.digest('hex').slice(0, 16);
-  const have = await run('docker', ['image', 'inspect', '-f', '{{index .Config.Labels "paasbox.testhost.hash"}}', ref])
-    .then((r) => r.stdout.trim())
-    .catch(() => '');
-  if (have === hash) return ref;
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('docker', ['build', '-q', '--build-arg', `WITH_DOCKER=${variant === 'docker' ? 1 : 0}`,
-      '--label', `paasbox.testhost.hash=${hash}`, '-t', ref, contextDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`docker build ${ref} failed: ${err.slice(-2000)}`))));
-  });
-  return ref;
-}
-
-/** Generate an ed25519 key pair in a new temp dir; returns the private key path. */
-export async function generateKey(dir?: string): Promise<string> {
-  const d = dir ?? (await mkdtemp(join(tmpdir(), 'paasbox-key-')));
-  const keyPath = join(d, 'id_ed25519');
-  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'paasbox-test', '-f', keyPath]);
-  return keyPath;
-}
-
-export async function createTestHosts(n: number, opts: TestHostOptions): Promise<TestHosts> {
-  const { prefix } = opts;
-  const withDocker = opts.withDocker ?? false;
-  const startDocker = opts.startDocker ?? withDocker;
-  const image = await ensureTestHostImage(withDocker ? 'docker' : 'bare');
-  const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
-  const keyPath = await generateKey(dir);
-  // One authorized_keys file per login user (root, paas, nosudo), mounted read-only.
-  const akDir = join(dir, 'authorized_keys');
-  await mkdir(akDir);
-  const pub = await readFile(`${keyPath}.pub`, 'utf8');
-  for (const u of ['root', 'paas', 'nosudo']) await writeFile(join(akDir, u), pub, { mode: 0o644 });
-  await chmod(dir, 0o755);
-  await chmod(akDir, 0o755);
-  const knownHostsPath = join(dir, 'known_hosts');
-
-  // Names carry this process's pid so concurrent runs (a helper's and the lead's) never
-  // collide; leftovers of runs whose process is gone are removed here.
-  await removeOrphans(prefix);
-  const base = `${prefix}-p${process.pid}`;
-  const network = `${base}-net`;
-  const names = Array.from({ length: n }, (_, i) => `${base}-h${i + 1}`);
-  const labels = ['--label', 'paasbox.testhost=1', '--label', `paasbox.testhost.prefix=${prefix}`, '--label', `paasbox.testhost.pid=${process.pid}`];
-  await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
-  await run('docker', ['network', 'rm', network]).catch(() => undefined);
-  await run('docker', ['network', 'create', ...labels, network]);
-
-  const destroy = async () => {
-    await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
-    await run('docker', ['network', 'rm', network]).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  };
-
-  try {
-    const hosts: TestHost[] = [];
-    for (const name of names) {
-      await run('docker', ['run', '-d', '--name', name, '--hostname', name, '--network', network,
-        ...labels, ...DIND_FLAGS,
-        '-v', `${akDir}:/etc/ssh/authorized_keys:ro`,
-        '-e', `START_DOCKERD=${startDocker ? 1 : 0}`, image]);
-      const address = (await run('docker', ['inspect', '-f',
-        `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name])).stdout.trim();
-      hosts.push({ name, address, port: 22, user: 'root', keyPath });
-    }
-    const deadline = Date.now() + (opts.sshTimeoutS ?? 60) * 1000;
-    for (const h of hosts) {
-      await waitForSsh(h.address, h.port, deadline).catch(async (e: Error) => {
-        const logs = await run('docker', ['logs', '--tail', '20', h.name]).then((r) => r.stdout + r.stderr, () => '');
-        throw new Error(`${e.message}\n${h.name} log:\n${logs}`);
-      });
-    }
-    if (startDocker) for (const h of hosts) await waitFor(() => hostExec(h, 'test -S /var/run/docker.sock && docker info >/dev/null'), deadline, `dockerd on ${h.name}`);
-    return { hosts, network, keyPath, knownHostsPath, destroy, unusedAddress: () => unusedAddress(network, hosts) };
-  } catch (e) {
-    await destroy();
-    throw e;
-  }
-}
-
-/** Remove containers and networks of this prefix left by processes that no longer run. */
-async function removeOrphans(prefix: string): Promise<void> {
-  const alive = (pid: string) => {
-    try {
-      process.kill(Number(pid), 0);
-      return true;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  };
-  const list = async (kind: 'ps' | 'network') => {
-    const args = kind === 'ps' ? ['ps', '-a'] : ['network', 'ls'];
-    const r = await run('docker', [...args, '--filter', `label=paasbox.testhost.prefix=${prefix}`, '--format', `{{.Names}}\t{{.Label "paasbox.testhost.pid"}}`]).catch(() => ({ stdout: '' }));
-    return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
-  };
-  const deadContainers = (await list('ps')).filter(([, pid]) => pid && pid !== String(process.pid) && !alive(pid)).map(([n]) => n);
-  if (deadContainers.length) await run('docker', ['rm', '-f', ...deadContainers]).catch(() => undefined);
-  for (const [net, pid] of await list('network')) {
-    if (pid && pid !== String(process.pid) && !alive(pid)) await run('docker', ['network', 'rm', net]).catch(() => undefined);
-  }
-}
-
-/** Run a shell command in a test host through docker exec (test setup, not the code under test). */
-export async function hostExec(host: TestHost | string, command: string): Promise<string> {
-  const name = typeof host === 'string' ? host : host.name;
-  const r = await run('docker', ['exec', name, 'sh', '-c', command], { maxBuffer: 64 * 1024 * 1024 });
-  return r.stdout;
-}
-
-async function unusedAddress(network: string, hosts: TestHost[]): Promise<string> {
+async function unusedAddress(network: string, hosts: DindHost[]): Promise<string> {
   const subnet = (await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network])).stdout.trim();
   const [base] = subnet.split('/');
   const parts = (base ?? '').split('.').map(Number);
@@ -202,38 +30,4 @@ async function unusedAddress(network: string, hosts: TestHost[]): Promise<string
     if (!taken.has(a)) return a;
   }
   throw new Error(`no unused address in ${subnet}`);
-}
-
-async function waitForSsh(host: string, port: number, deadline: number): Promise<void> {
-  await waitFor(() => sshBanner(host, port), deadline, `sshd on ${host}:${port}`);
-}
-
-function sshBanner(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port, timeout: 5000 });
-    s.once('data', (d) => {
-      s.destroy();
-      d.toString().startsWith('SSH-') ? resolve() : reject(new Error('no ssh banner'));
-    });
-    s.once('error', reject);
-    s.once('timeout', () => {
-      s.destroy();
-      reject(new Error('timeout'));
-    });
-  });
-}
-
-async function waitFor(fn: () => Promise<unknown>, deadline: number, what: string): Promise<void> {
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      await fn();
-      return;
-    } catch (e) {
-      last = e;
-      if (process.env.PBH3_DEBUG) console.error(what, e);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
-  throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
 }

@@ -3,18 +3,19 @@
 // (manager h1 + worker h2), then found by name: HAProxy by Host header, its
 // stats, and SRV records on 53 (dnsmasq) and 8600 (Consul).
 //
-// Setup (hosts, swarm, discovery stack on h1): ./orchestration-setup.ts.
+// Setup (hosts, swarm, discovery stack on h1): ./orchestration-setup.ts over
+// the benchmarks' lab, src/bench/orchestration.ts.
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
-import type { TestHosts } from '../helpers/testhosts.js';
+import type { DindHosts } from '../../src/stage/dind.js';
 import type { SshTarget } from '../../src/target/ssh.js';
 import { SwarmScheduler } from '../../src/scheduler/swarm.js';
-import { getByName, haproxyBackends, srvRecords, waitReachable } from '../../src/scheduler/reach.js';
+import { getByName, haproxyBackends, srvRecords, waitReachable } from '../../src/bench/reach.js';
 import { createSwarmLab, repo, type SwarmLab } from './orchestration-setup.js';
 
-async function deployScript(args: string[], th: TestHosts, manager: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function deployScript(args: string[], th: DindHosts, manager: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn('npx', ['zx', 'scripts/deploy.mjs', ...args, '--scheduler', 'swarm', '--target', `root@${manager}`, '--key', th.keyPath, '--known-hosts', th.knownHostsPath, '--json'], { cwd: repo });
+    const p = spawn('npx', ['zx', 'scripts/deploy.mjs', ...args, '--scheduler', 'swarm', '--target', `root@${manager}`, '--key', th.keyPath, '--known-hosts', th.knownHostsPath, '--accept-new-host-key', '--json'], { cwd: repo });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -30,14 +31,14 @@ function example(n: number): string {
 describe('orchestration (integration): Marathon app JSON on Docker swarm, reachable by name', function () {
   this.timeout(1200000);
   let lab: SwarmLab | undefined;
-  let th: TestHosts;
+  let th: DindHosts;
   let manager: SshTarget;
   let ip = '';
 
   before(async function () {
-    // createSwarmLab builds the images it lacks (spec/helpers/images.ts).
+    // createSwarmLab builds the images it lacks (src/bench/images.ts).
     lab = await createSwarmLab();
-    ({ th, manager, ip } = lab);
+    ({ hosts: th, manager, ip } = lab);
     expect(lab.swarm.initialised).to.equal(true);
     expect(lab.swarm.joined).to.deep.equal([lab.worker.name]);
   });

@@ -10,7 +10,7 @@ import dnsPacket from 'dns-packet';
 import { StackControl } from '../../src/compose/index.js';
 import { Progress } from '../../src/progress.js';
 import { provisionTarget, type ProvisionOutcome } from '../../src/provision/provision.js';
-import { COMPOSE_PATH } from '../../src/provision/steps.js';
+import { COMPOSE_PATH } from '../../src/stack/deployment.js';
 import { LocalTarget } from '../../src/target/local.js';
 
 const HOST = '127.0.0.1';

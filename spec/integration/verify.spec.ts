@@ -121,7 +121,7 @@ describe('verify: full stack installed by provisioning (integration)', function 
     th = await createTestHosts(1, { prefix: 'pbh4-vfull', withDocker: true });
     const h = th.hosts[0]!;
     const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
-    await provisionTarget(target, { source: 'local', progress: new Progress({ json: true }) });
+    await provisionTarget(target, { flags: { imageSource: 'local' }, progress: new Progress({ json: true }) });
     const { settings } = await settingsForTarget(target, model);
     const haproxy = `$(docker ps -aq --filter label=com.docker.compose.project=${settings.projectName} --filter label=com.docker.compose.service=haproxy)`;
     fx = {

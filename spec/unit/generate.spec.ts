@@ -12,7 +12,7 @@ import { resolveSettings } from '../../src/settings/settings.js';
 const model = loadStackModel();
 const fixed = { HOSTNAME: 'paasbox', IP: '10.11.12.13' };
 const settingsFor = (source: 'local' | 'registry', file?: unknown, m: StackModel = model) =>
-  resolveSettings({}, file, { ...fixed, PAASBOX_SOURCE: source }, m);
+  resolveSettings({ file: file, env: { ...fixed, PAASBOX_SOURCE: source } }, m);
 
 async function generate(source: 'local' | 'registry', file?: unknown, has: (r: string) => boolean = () => false, m: StackModel = model): Promise<ComposeFile> {
   const s = settingsFor(source, file, m);

@@ -1,6 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { appProblems, parseApp, validateApp, normaliseId } from '../../src/marathon/app.js';
+import {
+  appProblems,
+  canonicalHostPath,
+  fieldName,
+  IMAGE_REFERENCE_PATTERN,
+  isImageReference,
+  marathonSchemaPath,
+  normaliseId,
+  parseApp,
+  protectedHostPath,
+  SAFE_DOCKER_PARAMETERS,
+  validateApp,
+  type AppSafety,
+} from '../../src/marathon/app.js';
 import { PaasboxError } from '../../src/errors.js';
 
 const example = (n: number): unknown =>
@@ -57,7 +70,7 @@ describe('marathon app definition (validateApp)', () => {
       expect(e).to.be.instanceOf(PaasboxError);
       const err = e as PaasboxError;
       expect(err.problem).to.match(/^deploy.json is not a valid Marathon app/);
-      expect(err.problem).to.include('/container/docker');
+      expect(err.problem).to.include('container.docker: missing required field "image"');
       expect(err.fix).to.include('add "image"');
     }
   });
@@ -76,5 +89,172 @@ describe('marathon app definition (validateApp)', () => {
   it('normalises ids', () => {
     expect(normaliseId('python1')).to.equal('/python1');
     expect(normaliseId('/team/web/')).to.equal('/team/web');
+  });
+});
+
+/** An app running `image` with the given container extras. */
+const withDocker = (docker: Record<string, unknown> = {}, container: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
+  id: '/web',
+  ...extra,
+  container: { type: 'DOCKER', docker: { image: 'paasbox/simplewebapp-python:latest', ...docker }, ...container },
+});
+
+/** The PaasboxError validateApp throws for json; fails the test when it accepts it. */
+function refusal(json: unknown, safety: AppSafety = {}): PaasboxError {
+  try {
+    validateApp(json, 'app.json', safety);
+  } catch (e) {
+    expect(e).to.be.instanceOf(PaasboxError);
+    return e as PaasboxError;
+  }
+  return expect.fail(`accepted ${JSON.stringify(json)}`);
+}
+
+/** A refusal is one line that names the field and says what to do. */
+function expectOneLine(e: PaasboxError, field: string, fix: RegExp): void {
+  expect(e.problem).to.not.match(/[\n\r]/);
+  expect(e.problem).to.include(`app.json is not a valid Marathon app: ${field}: `);
+  expect(e.fix).to.include(`${field}: `).and.match(fix);
+}
+
+describe('marathon app safety: what app JSON may ask of the host', () => {
+  describe('container.docker.image: the docker reference grammar', () => {
+    const refused = ['--cap-add=ALL', '-v', '--privileged', 'Python', 'team/App:1', 'a b', 'web:1 --privileged', 'web:', 'web@sha256:abc', ':latest', '/web', 'web/', 'a..b', 'a_-b', 'web:-1', '', 'web\n--cap-add=ALL', `x/${'a'.repeat(260)}`];
+    for (const image of refused) {
+      it(`refuses ${JSON.stringify(image.length > 40 ? image.slice(0, 40) + '...' : image)}`, () => {
+        const e = refusal(withDocker({ image }));
+        expectOneLine(e, 'container.docker.image', /\[registry\[:port\]\/\]name\[:tag\]\[@digest\]/);
+        expect(e.problem).to.include(`${JSON.stringify(image)} is not a docker image reference`.slice(0, 40));
+        expect(isImageReference(image)).to.equal(false);
+      });
+    }
+    it('accepts real references: library, tags, registry with port, IPv6 registry, digests, separators', () => {
+      const digest = 'sha256:' + 'ab12'.repeat(16);
+      for (const image of ['python', 'python:3.11-slim', 'paasbox/simplewebapp-python:latest', 'localhost:5000/a/b:1', 'Registry.Example.com:5000/team/app@' + digest, `web:1@${digest}`, '[::1]:5000/x', 'a__b', 'a--b', 'a.b_c', 'x:V1.0_rc']) {
+        expect(isImageReference(image), image).to.equal(true);
+        expect(appProblems(withDocker({ image })), image).to.deep.equal([]);
+      }
+    });
+    it('keeps the schema pattern equal to the code (editors validate with the schema)', () => {
+      const schema = JSON.parse(readFileSync(marathonSchemaPath(), 'utf8')) as { properties: { container: { properties: { docker: { properties: { image: { pattern: string } } } } } } };
+      expect(schema.properties.container.properties.docker.properties.image.pattern).to.equal(IMAGE_REFERENCE_PATTERN);
+    });
+  });
+
+  describe('container.volumes[].hostPath: protected host paths', () => {
+    const refused: [string, RegExp][] = [
+      ['/', /the host's root/],
+      ['/etc', /is \/etc/],
+      ['/etc/ssh', /is under \/etc/],
+      ['/proc', /is \/proc/],
+      ['/sys/fs/cgroup', /under \/sys/],
+      ['/dev', /is \/dev/],
+      ['/boot', /is \/boot/],
+      ['/root/.ssh', /under \/root/],
+      ['/var/run/docker.sock', /is \/run\/docker.sock/],
+      ['/run/docker.sock', /is \/run\/docker.sock/],
+      ['/var/lib/docker', /is \/var\/lib\/docker/],
+      ['/var/lib/docker/volumes/x/_data', /under \/var\/lib\/docker/],
+      ['/var', /contains \/var\/lib\/docker/],
+      ['/run', /contains \/run\/docker.sock/],
+      ['/var/run', /contains \/run\/docker.sock/],
+      ['/var/lib', /contains \/var\/lib\/docker/],
+      ['/srv/../etc', /is \/etc/],
+      ['//etc/./', /is \/etc/],
+      ['/usr/bin', /under \/usr/],
+    ];
+    for (const [hostPath, why] of refused) {
+      it(`refuses ${hostPath} (${why.source}) unless allowHostMounts`, () => {
+        const app = withDocker({}, { volumes: [{ containerPath: '/data', hostPath, mode: 'RW' }] });
+        const e = refusal(app);
+        expectOneLine(e, 'container.volumes[0].hostPath', /--allow-host-mounts/);
+        expect(e.problem).to.match(why);
+        expect(appProblems(app, { allowHostMounts: true })).to.deep.equal([]);
+      });
+    }
+    it('accepts an app directory, and a read-only mount of it', () => {
+      for (const hostPath of ['/srv/web', '/data/x', '/var/lib/web', '/home/app/data', '/opt/app', '/varnish', '/etcetera']) {
+        expect(protectedHostPath(hostPath), hostPath).to.equal(undefined);
+        expect(appProblems(withDocker({}, { volumes: [{ containerPath: '/d', hostPath, mode: 'RO' }] })), hostPath).to.deep.equal([]);
+      }
+      expect(canonicalHostPath('/var/run/./x/../docker.sock')).to.equal('/run/docker.sock');
+    });
+    it('refuses commas, quotes, control characters and relative paths in hostPath and containerPath, even with allowHostMounts', () => {
+      const cases: [Record<string, string>, string, RegExp][] = [
+        [{ hostPath: '/srv/a,readonly=false', containerPath: '/d' }, 'hostPath', /a comma/],
+        [{ hostPath: '/srv/a', containerPath: '/d,source=/' }, 'containerPath', /a comma/],
+        [{ hostPath: '/srv/a\nb', containerPath: '/d' }, 'hostPath', /control character U\+000A/],
+        [{ hostPath: '/srv/a', containerPath: '/d\u0000' }, 'containerPath', /control character U\+0000/],
+        [{ hostPath: '/srv/"a', containerPath: '/d' }, 'hostPath', /a double quote/],
+        [{ hostPath: 'srv/a', containerPath: '/d' }, 'hostPath', /not an absolute path/],
+        [{ hostPath: '/srv/a', containerPath: 'd' }, 'containerPath', /not an absolute path/],
+      ];
+      for (const [vol, field, why] of cases) {
+        for (const safety of [{}, { allowHostMounts: true, allowDockerParameters: true }]) {
+          const e = refusal(withDocker({}, { volumes: [vol] }), safety);
+          expectOneLine(e, `container.volumes[0].${field}`, /path/);
+          expect(e.problem).to.match(why);
+        }
+      }
+    });
+  });
+
+  describe('container.docker.parameters: an allow-list', () => {
+    const refused: [string, string][] = [
+      ['privileged', 'true'], ['cap-add', 'ALL'], ['device', '/dev/sda'], ['pid', 'host'], ['ipc', 'host'], ['network', 'host'], ['net', 'host'],
+      ['security-opt', 'seccomp=unconfined'], ['userns', 'host'], ['volume', '/:/host'], ['volumes-from', 'other'], ['uts', 'host'], ['mount', 'type=bind,source=/,target=/h'],
+    ];
+    for (const [key, value] of refused) {
+      it(`refuses ${key}=${value} unless allowDockerParameters`, () => {
+        const app = withDocker({ parameters: [{ key: 'label', value: 'a=b' }, { key, value }] });
+        const e = refusal(app);
+        expectOneLine(e, 'container.docker.parameters[1].key', /--allow-docker-parameters/);
+        expect(e.problem).to.include(`docker parameter "${key}" is not allowed`);
+        expect(appProblems(app, { allowDockerParameters: true })).to.deep.equal([]);
+        // The other option does not open this door.
+        expect(appProblems(app, { allowHostMounts: true })).to.have.length(1);
+      });
+    }
+    it('accepts every allowed key', () => {
+      const parameters = SAFE_DOCKER_PARAMETERS.map((key) => ({ key, value: 'v' }));
+      expect(appProblems(withDocker({ parameters }))).to.deep.equal([]);
+      expect(SAFE_DOCKER_PARAMETERS).to.not.include.members(['privileged', 'cap-add', 'device', 'pid', 'network', 'security-opt', 'volume']);
+    });
+    it('refuses control characters in values and malformed keys, whatever is allowed', () => {
+      for (const safety of [{}, { allowDockerParameters: true }]) {
+        let e = refusal(withDocker({ parameters: [{ key: 'label', value: 'a=b\n--privileged' }] }), safety);
+        expectOneLine(e, 'container.docker.parameters[0].value', /control characters/);
+        e = refusal(withDocker({ parameters: [{ key: '--privileged', value: 'true' }] }), safety);
+        expectOneLine(e, 'container.docker.parameters[0].key', /without dashes/);
+      }
+    });
+  });
+
+  describe('env: what the registrator would refuse anyway', () => {
+    it('refuses a SERVICE_NAME that is not a DNS label and SERVICE_TAGS with a newline', () => {
+      for (const name of ['my service', 'Python1', '-a', 'a.b', 'x'.repeat(64)]) {
+        expectOneLine(refusal(withDocker({}, {}, { env: { SERVICE_NAME: name } })), 'env.SERVICE_NAME', /lowercase letters, digits and dashes/);
+      }
+      expectOneLine(refusal(withDocker({}, {}, { env: { SERVICE_TAGS: 'http,path=/x\nuse_backend evil if TRUE' } })), 'env.SERVICE_TAGS', /one line/);
+      expect(appProblems(withDocker({}, {}, { env: { SERVICE_NAME: 'python1', SERVICE_TAGS: 'http,weight=3,path=/api' } }))).to.deep.equal([]);
+    });
+  });
+
+  it('reports every refusal in the detail and counts the rest on the one line', () => {
+    const e = refusal(withDocker({ image: '--cap-add=ALL', parameters: [{ key: 'privileged', value: 'true' }] }, { volumes: [{ containerPath: '/h', hostPath: '/' }] }));
+    expect(e.problem).to.match(/container.docker.image: "--cap-add=ALL" is not a docker image reference \(and 2 more problem\(s\)\)$/);
+    expect(e.detail?.split('\n').map((l) => l.split(':')[0])).to.deep.equal(['container.docker.image', 'container.volumes[0].hostPath', 'container.docker.parameters[0].key']);
+  });
+
+  it('parseApp takes the same options', () => {
+    const text = JSON.stringify(withDocker({}, { volumes: [{ containerPath: '/h', hostPath: '/var/run/docker.sock' }] }));
+    expect(() => parseApp(text, 'app.json')).to.throw(PaasboxError, /container.volumes\[0\].hostPath/);
+    expect(parseApp(text, 'app.json', { allowHostMounts: true }).id).to.equal('/web');
+  });
+
+  it('names fields the way a user reads them', () => {
+    expect(fieldName('/container/volumes/0/hostPath')).to.equal('container.volumes[0].hostPath');
+    expect(fieldName('/')).to.equal('(the app)');
+    expect(fieldName('/labels/a~1b')).to.equal('labels.a/b');
   });
 });

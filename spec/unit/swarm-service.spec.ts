@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { validateApp, type MarathonApp } from '../../src/marathon/app.js';
+import { PaasboxError } from '../../src/errors.js';
+import { SwarmScheduler } from '../../src/scheduler/swarm.js';
+import { AnsweringTarget } from '../helpers/answering-target.js';
 import { marathonToSwarmService, swarmServiceName, publishSpecs, updateFlags, httpProbe } from '../../src/scheduler/swarm-service.js';
 import { parseTaskPorts } from '../../src/scheduler/swarm.js';
 
@@ -35,7 +38,7 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(flag(s.create, '--update-order')).to.deep.equal(['start-first']);
     expect(flag(s.create, '--update-parallelism')).to.deep.equal(['1']);
     expect(s.create).to.include('--no-resolve-image');
-    expect(s.create[s.create.length - 1]).to.equal('paasbox/simplewebapp-python:latest');
+    expect(s.create.slice(-2)).to.deep.equal(['--', 'paasbox/simplewebapp-python:latest']);
     expect(s.warnings).to.deep.equal([]);
   });
 
@@ -64,17 +67,20 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
       disk: 10,
       container: {
         type: 'DOCKER',
-        docker: { image: 'dns:1', forcePullImage: true, parameters: [{ key: 'hostname', value: 'ns' }, { key: 'cap-add', value: 'NET_ADMIN' }] },
+        docker: { image: 'dns:1', forcePullImage: true, parameters: [{ key: 'hostname', value: 'ns' }, { key: 'cap-add', value: 'NET_ADMIN' }, { key: 'memory', value: '32m' }] },
         portMappings: [{ containerPort: 53, hostPort: 5353, protocol: 'udp,tcp', servicePort: 10053 }],
         volumes: [{ containerPath: '/etc/dnsmasq.d', hostPath: '/srv/dns', mode: 'RO' }],
       },
       constraints: [['hostname', 'UNIQUE'], ['rack', 'CLUSTER', 'r1'], ['zone', 'GROUP_BY']],
       healthChecks: [{ protocol: 'TCP', portIndex: 0, intervalSeconds: 2, maxConsecutiveFailures: 0 }],
       upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 },
-    });
-    const s = marathonToSwarmService(app);
+      mem: 64,
+    }, 'dns.json', { allowDockerParameters: true });
+    const s = marathonToSwarmService(app, { allowDockerParameters: true });
     expect(flag(s.create, '--publish')).to.deep.equal(['mode=host,target=53,published=5353,protocol=udp', 'mode=host,target=53,published=5353,protocol=tcp']);
-    expect(s.create.slice(-4)).to.deep.equal(['dns:1', 'sh', '-c', 'exec dnsmasq -k']);
+    expect(s.create.slice(-5)).to.deep.equal(['--', 'dns:1', 'sh', '-c', 'exec dnsmasq -k']);
+    // The memory parameter comes after mem's flag, so docker takes it.
+    expect(flag(s.create, '--limit-memory')).to.deep.equal(['64M', '32m']);
     expect(flag(s.update, '--args')).to.deep.equal(["sh -c 'exec dnsmasq -k'"]);
     expect(flag(s.create, '--replicas-max-per-node')).to.deep.equal(['1']);
     expect(flag(s.create, '--constraint')).to.deep.equal(['node.labels.rack==r1']);
@@ -109,5 +115,72 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(parseTaskPorts('*:32772->8080/tcp')).to.deep.equal([32772]);
     expect(parseTaskPorts('*:5353->53/udp, *:5353->53/tcp')).to.deep.equal([5353, 5353]);
     expect(parseTaskPorts('')).to.deep.equal([]);
+  });
+});
+
+describe('marathonToSwarmService refuses unsafe apps before any command exists', () => {
+  // Cast: these come from JSON nobody validated (an API caller, a test).
+  const app = (docker: Record<string, unknown> = {}, container: Record<string, unknown> = {}) =>
+    ({ id: '/evil', container: { type: 'DOCKER', docker: { image: 'web:1', ...docker }, ...container } }) as unknown as MarathonApp;
+  const hostile: [string, MarathonApp, string, 'allowHostMounts' | 'allowDockerParameters' | undefined][] = [
+    ['an image that is a flag', app({ image: '--cap-add=ALL' }), 'container.docker.image', undefined],
+    ['an image with a space', app({ image: 'web:1 --privileged' }), 'container.docker.image', undefined],
+    ['a bind of /', app({}, { volumes: [{ containerPath: '/host', hostPath: '/', mode: 'RW' }] }), 'container.volumes[0].hostPath', 'allowHostMounts'],
+    ['the docker socket', app({}, { volumes: [{ containerPath: '/var/run/docker.sock', hostPath: '/var/run/docker.sock' }] }), 'container.volumes[0].hostPath', 'allowHostMounts'],
+    ['a comma in hostPath', app({}, { volumes: [{ containerPath: '/d', hostPath: '/srv/x,readonly=false' }] }), 'container.volumes[0].hostPath', undefined],
+    ['a newline in containerPath', app({}, { volumes: [{ containerPath: '/d\nx', hostPath: '/srv/x' }] }), 'container.volumes[0].containerPath', undefined],
+    ['privileged', app({ parameters: [{ key: 'privileged', value: 'true' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
+    ['cap-add', app({ parameters: [{ key: 'cap-add', value: 'SYS_ADMIN' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
+    ['network=host', app({ parameters: [{ key: 'network', value: 'host' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
+    ['device', app({ parameters: [{ key: 'device', value: '/dev/mem' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
+  ];
+  for (const [what, a, field, allow] of hostile) {
+    it(`refuses ${what} (${field})${allow ? `, accepts it with ${allow}` : ', whatever is allowed'}`, () => {
+      let err: unknown;
+      try {
+        marathonToSwarmService(a);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(PaasboxError);
+      expect((err as PaasboxError).problem).to.match(new RegExp(`^app /evil is not a valid Marathon app: ${field.replace(/[.[\]]/g, '\\$&')}: `)).and.not.match(/\n/);
+      if (allow) {
+        const s = marathonToSwarmService(a, { [allow]: true });
+        expect(s.create.slice(-2)).to.deep.equal(['--', 'web:1']);
+      } else {
+        expect(() => marathonToSwarmService(a, { allowHostMounts: true, allowDockerParameters: true })).to.throw(PaasboxError);
+      }
+    });
+  }
+
+  it('passes an allowed host mount through as one --mount field set', () => {
+    const s = marathonToSwarmService(app({}, { volumes: [{ containerPath: '/host', hostPath: '/', mode: 'RO' }] }), { allowHostMounts: true });
+    expect(flag(s.create, '--mount')).to.deep.equal(['type=bind,source=/,target=/host,readonly']);
+  });
+
+  it('maps the allowed log, memory and cpu parameters', () => {
+    const s = marathonToSwarmService(app({ parameters: [{ key: 'log-driver', value: 'json-file' }, { key: 'log-opt', value: 'max-size=10m' }, { key: 'cpus', value: '0.5' }] }));
+    expect(flag(s.create, '--log-driver')).to.deep.equal(['json-file']);
+    expect(flag(s.create, '--log-opt')).to.deep.equal(['max-size=10m']);
+    expect(flag(s.create, '--limit-cpu')).to.deep.equal(['0.5']);
+    expect(s.warnings).to.deep.equal([]);
+  });
+
+  it('derives a SERVICE_NAME the registrator accepts from an id with dots', () => {
+    const s = marathonToSwarmService({ id: '/team/web.v2', container: { type: 'DOCKER', docker: { image: 'x' } } });
+    expect(flag(s.create, '--env')).to.deep.equal(['SERVICE_NAME=team-web-v2']);
+    expect(flag(s.create, '--name')).to.deep.equal(['team-web.v2']);
+  });
+
+  it('SwarmScheduler.deploy runs no command at all for a refused app', async () => {
+    const m = new AnsweringTarget('m', '10.0.0.2', () => ({}));
+    for (const [, a] of hostile) {
+      const e = await new SwarmScheduler(m).deploy(a).then(() => undefined, (x: unknown) => x);
+      expect(e).to.be.instanceOf(PaasboxError);
+    }
+    expect(m.ran).to.deep.equal([]);
+    // The same target does run commands for a good app: the fake would have seen them.
+    await new SwarmScheduler(m).deploy(app());
+    expect(m.ran.at(-1)).to.match(/^docker service (create|update) .* web:1/);
   });
 });

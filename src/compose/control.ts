@@ -69,6 +69,14 @@ export class StackControl {
     return r.stdout + r.stderr;
   }
 
+  /** Follow the logs until interrupted, writing them as they come. */
+  async followLogs(write: (chunk: Buffer) => void, service?: string, tail = 100): Promise<void> {
+    const tool = await this.composeTool();
+    const cmd = [...tool.argv, '-p', this.project, '-f', this.composeFile, 'logs', '--no-color', '--follow', '--tail', String(tail), ...opt(service)].map(shq).join(' ');
+    // No timeout: following ends when the user interrupts (or the stack goes away).
+    await this.target.exec(cmd, { sudo: this.sudo, onOutput: write, timeoutMs: 365 * 24 * 3600_000 });
+  }
+
   /** The services the compose file defines. */
   async services(): Promise<string[]> {
     const r = await this.compose(['config', '--services'], 'reading the compose file');

@@ -1,4 +1,10 @@
-// Parsing what docker reports about a compose project's containers. Pure.
+// A compose project's services as docker reports them (pure): the containers
+// parsed by src/docker/facts.ts, keyed by compose service, in the compose
+// file's order, with the services that have no container as "missing".
+
+import { parseContainers } from '../docker/facts.js';
+
+export { parsePsIds } from '../docker/facts.js';
 
 export interface ServiceStatus {
   service: string;
@@ -13,36 +19,16 @@ export interface ServiceStatus {
   imageId?: string;
 }
 
-interface InspectEntry {
-  Id?: string;
-  Name?: string;
-  Image?: string;
-  RestartCount?: number;
-  State?: { Status?: string; Health?: { Status?: string } };
-  HostConfig?: { RestartPolicy?: { Name?: string } };
-  Config?: { Labels?: Record<string, string> };
-}
-
-/** Container ids from `docker ps -a --format '{{json .}}'` lines. */
-export function parsePsIds(out: string): string[] {
-  return out
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { ID: string }).ID);
-}
-
 /** Statuses from `docker inspect` JSON, plus expected services with no container. */
 export function parseInspect(json: string, expected: string[] = []): ServiceStatus[] {
-  const entries = (json.trim() ? JSON.parse(json) : []) as InspectEntry[];
-  const out: ServiceStatus[] = entries.map((e) => ({
-    service: e.Config?.Labels?.['com.docker.compose.service'] ?? (e.Name ?? '').replace(/^\//, ''),
-    state: e.State?.Status ?? 'unknown',
-    health: e.State?.Health?.Status ?? 'none',
-    restartPolicy: e.HostConfig?.RestartPolicy?.Name || 'no',
-    restartCount: e.RestartCount ?? 0,
-    container: (e.Name ?? '').replace(/^\//, ''),
-    ...(e.Image ? { imageId: e.Image } : {}),
+  const out: ServiceStatus[] = parseContainers(json).map((c) => ({
+    service: c.service || c.name,
+    state: c.status,
+    health: c.health ?? 'none',
+    restartPolicy: c.restartPolicy,
+    restartCount: c.restartCount,
+    container: c.name,
+    ...(c.imageId ? { imageId: c.imageId } : {}),
   }));
   for (const s of expected) if (!out.some((o) => o.service === s)) out.push({ service: s, state: 'missing', health: 'none', restartPolicy: 'no', restartCount: 0 });
   const order = (s: string) => (expected.includes(s) ? expected.indexOf(s) : expected.length);

@@ -1,11 +1,9 @@
-// Which image each enabled service will run on a target for the settings'
-// source, and for those the source cannot provide, why and how to supply them.
-import type { Settings } from '../settings/settings.js';
-import { enabledServices } from '../settings/settings.js';
+// Which image each service will run on a target for an image source, decided
+// from a snapshot of the target's images, and for those the source cannot
+// provide, why and how to supply them.
 import type { ImageSourceName, StackModel } from '../stack/model.js';
-import type { Target } from '../target/target.js';
-import { builtRef, type ImageSnapshot } from './plan.js';
-import { snapshotImages } from './snapshot.js';
+import { builtImageRef } from '../stack/refs.js';
+import type { ImageSnapshot } from './plan.js';
 
 export type Availability = { ok: true; image: string } | { ok: false; reason: string; supply: string };
 
@@ -16,7 +14,7 @@ export function availabilityFrom(model: StackModel, source: ImageSourceName, ser
     const spec = model.services[name]?.sources[source];
     if (!spec) continue;
     if (spec.build) {
-      const ref = builtRef(spec.build, source);
+      const ref = builtImageRef(spec.build, source);
       out[name] = images[ref]
         ? { ok: true, image: ref }
         : { ok: false, reason: `${ref} is not on the target`, supply: `npx zx scripts/build-images.mjs --source ${source} --only ${spec.build}, then push it to the target` };
@@ -32,18 +30,4 @@ export function availabilityFrom(model: StackModel, source: ImageSourceName, ser
     }
   }
   return out;
-}
-
-/** Availability of every enabled service on the target. */
-export async function resolveAvailability(model: StackModel, settings: Settings, target: Target): Promise<Record<string, Availability>> {
-  const source = settings.imageSource;
-  const services = enabledServices(model, settings);
-  const refs: string[] = [];
-  for (const n of services) {
-    const s = model.services[n]!.sources[source];
-    if (s.build) refs.push(builtRef(s.build, source));
-    if (s.image) refs.push(s.image);
-    if (s.unavailable?.loadable) refs.push(s.unavailable.loadable);
-  }
-  return availabilityFrom(model, source, services, await snapshotImages(target, refs));
 }

@@ -6,7 +6,9 @@
 // recognised and not rebuilt.
 import { createHash } from 'node:crypto';
 import { PaasboxError } from '../errors.js';
+import type { ImageFacts } from '../docker/facts.js';
 import type { ImageSourceName, StackModel } from '../stack/model.js';
+import { builtImageRef } from '../stack/refs.js';
 
 /** The Debian base every local image builds FROM (debootstrap + docker import). */
 export const BASE_REF = 'paasbox/debian:bookworm';
@@ -22,10 +24,7 @@ export interface BaseRecipe {
   mirror: string;
 }
 
-export interface ImageState {
-  id: string;
-  labels: Record<string, string>;
-}
+export type ImageState = ImageFacts;
 /** The images a target has: ref → ID and labels. */
 export type ImageSnapshot = Record<string, ImageState>;
 
@@ -97,10 +96,6 @@ export function resolveArg(value: string, vars: Record<string, string>, where: s
   });
 }
 
-export function builtRef(build: string, source: ImageSourceName): string {
-  return `paasbox/${build}:${source}`;
-}
-
 /** Decide what to do for every image the source needs, base images first. */
 export function planImages(input: PlanInput): PlanEntry[] {
   const { model, source, images } = input;
@@ -120,7 +115,7 @@ export function planImages(input: PlanInput): PlanEntry[] {
     const src = spec.sources[source];
     if (src.build) {
       if (!selected(service, src.build)) continue;
-      const ref = builtRef(src.build, source);
+      const ref = builtImageRef(src.build, source);
       const prev = builds.get(ref);
       if (prev) {
         prev.services.push(service);
@@ -255,7 +250,7 @@ export function refsOfInterest(model: StackModel, source: ImageSourceName): stri
   for (const spec of Object.values(model.services)) {
     const src = spec.sources[source];
     if (src.build) {
-      refs.add(builtRef(src.build, source));
+      refs.add(builtImageRef(src.build, source));
       refs.add(src.args?.BASE ?? (source === 'local' ? BASE_REF : REGISTRY_BASE_REF));
     }
     if (src.image) refs.add(src.image);

@@ -106,15 +106,31 @@ export interface AppProblem {
   fix: string;
 }
 
+/**
+ * What a deploy may do beyond the safe default. Both off unless the user asks
+ * (deploy's --allow-host-mounts / --allow-docker-parameters): app JSON comes
+ * from whoever can write a file or call the API, and a bind mount of / or the
+ * docker socket, or `--privileged` through parameters, is root on every agent.
+ */
+export interface AppSafety {
+  /** Allow hostPath volumes on system paths (/, /etc, the docker socket, ...). */
+  allowHostMounts?: boolean;
+  /** Allow docker parameters outside SAFE_DOCKER_PARAMETERS (privileged, cap-add, device, pid, network, ...). */
+  allowDockerParameters?: boolean;
+}
+
 /** Every problem in an app definition (empty when valid). Pure apart from the cached schema. */
-export function appProblems(json: unknown): AppProblem[] {
+export function appProblems(json: unknown, safety: AppSafety = {}): AppProblem[] {
   const validate = validator();
   const out: AppProblem[] = [];
+  const add = (p: AppProblem) => {
+    if (!out.some((o) => o.path === p.path && o.problem === p.problem)) out.push(p);
+  };
   if (!validate(json)) {
-    for (const e of validate.errors ?? []) {
-      const p = describe(e);
-      if (!out.some((o) => o.path === p.path && o.problem === p.problem)) out.push(p);
-    }
+    for (const e of validate.errors ?? []) add(describe(e, json));
+    // The safety refusals too (they tolerate a malformed document), so one
+    // run shows everything that stands between the app and a deploy.
+    safetyProblems(json as MarathonApp, safety).forEach(add);
     return out;
   }
   const app = json as MarathonApp;
@@ -125,6 +141,7 @@ export function appProblems(json: unknown): AppProblem[] {
   if (app.cmd && app.args && app.args.length) {
     out.push({ path: '/args', problem: 'cmd and args are both set', fix: 'use cmd (a shell command) or args (entrypoint arguments), not both' });
   }
+  out.push(...safetyProblems(app, safety));
   const mappings = portMappingsOf(app);
   if (app.container?.portMappings && app.container.docker.portMappings) {
     out.push({
@@ -150,14 +167,19 @@ export function appProblems(json: unknown): AppProblem[] {
   return out;
 }
 
-/** Validate an app definition; returns it typed or throws one PaasboxError listing every problem. */
-export function validateApp(json: unknown, source = 'app definition'): MarathonApp {
-  const problems = appProblems(json);
+/**
+ * Validate an app definition; returns it typed or throws one PaasboxError
+ * whose problem is one line naming the first field (container.docker.image)
+ * and whose detail lists every problem.
+ */
+export function validateApp(json: unknown, source = 'app definition', safety: AppSafety = {}): MarathonApp {
+  const problems = appProblems(json, safety);
   if (problems.length) {
-    const lines = problems.map((p) => `${p.path}: ${p.problem} (fix: ${p.fix})`);
+    const lines = problems.map((p) => `${fieldName(p.path)}: ${p.problem} (fix: ${p.fix})`);
+    const first = problems[0]!;
     throw new PaasboxError(
-      `${source} is not a valid Marathon app: ${problems.length} problem(s): ${lines[0]}${problems.length > 1 ? ' ...' : ''}`,
-      problems.map((p) => `${p.path}: ${p.fix}`).join('; '),
+      `${source} is not a valid Marathon app: ${fieldName(first.path)}: ${first.problem}${problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : ''}`,
+      problems.map((p) => `${fieldName(p.path)}: ${p.fix}`).join('; '),
       lines.join('\n'),
     );
   }
@@ -165,14 +187,190 @@ export function validateApp(json: unknown, source = 'app definition'): MarathonA
 }
 
 /** Parse JSON text and validate; a syntax error is a PaasboxError too. */
-export function parseApp(text: string, source = 'app definition'): MarathonApp {
+export function parseApp(text: string, source = 'app definition', safety: AppSafety = {}): MarathonApp {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     throw new PaasboxError(`${source} is not JSON: ${(e as Error).message}`, 'fix the JSON syntax (a Marathon app is one JSON object)');
   }
-  return validateApp(json, source);
+  return validateApp(json, source, safety);
+}
+
+/** "/container/volumes/0/hostPath" → "container.volumes[0].hostPath"; "/" → "(the app)". */
+export function fieldName(pointer: string): string {
+  if (pointer === '/' || pointer === '') return '(the app)';
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+// ---- safety: the checks that keep app JSON from reaching the host as root ----
+
+// The docker reference grammar (github.com/distribution/reference, regexp.go):
+// [domain[:port]/]path[:tag][@digest]. Nothing in it can start with "-", so an
+// image can never be read as a flag by docker.
+const alnum = '[a-z0-9]+';
+const separator = '(?:[._]|__|[-]+)';
+const pathComponent = `${alnum}(?:${separator}${alnum})*`;
+const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const domain = `(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const tag = '[\\w][\\w.-]{0,127}';
+const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+/** Source of the image reference regex; the schema carries the same pattern (a unit test keeps them equal). */
+export const IMAGE_REFERENCE_PATTERN = `^(?:${domain}/)?${pathComponent}(?:/${pathComponent})*(?::${tag})?(?:@${digest})?$`;
+const imageReference = new RegExp(IMAGE_REFERENCE_PATTERN);
+
+/** True when `image` is a docker image reference (e.g. registry:5000/team/app:1.2@sha256:...). */
+export function isImageReference(image: string): boolean {
+  // Docker's own limit on the name part (before the tag and digest).
+  return imageReference.test(image) && image.replace(/@.*$/, '').replace(/:[\w][\w.-]*$/, '').length <= 255;
+}
+
+/**
+ * Host paths an app may not bind without allowHostMounts: the host's system
+ * and the docker engine (its socket or its data is root on the host). A path
+ * is refused when it is one of these, lies under one, or contains one
+ * (/var holds /var/lib/docker).
+ */
+export const PROTECTED_HOST_PATHS = [
+  '/etc', '/proc', '/sys', '/dev', '/boot', '/root',
+  '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64',
+  '/run/docker.sock', '/var/lib/docker',
+  '/run/containerd', '/var/lib/containerd',
+] as const;
+
+/** Docker parameters allowed without allowDockerParameters: none widens what the container may do on the host. */
+export const SAFE_DOCKER_PARAMETERS = [
+  'label', 'env', 'e', 'log-driver', 'log-opt', 'memory', 'cpus', 'hostname', 'workdir', 'user', 'init', 'stop-signal', 'dns', 'add-host',
+] as const;
+
+// Characters that would split a `--mount type=bind,source=...` spec (comma, a
+// CSV quote) or a line anywhere it is logged or rendered.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+const MOUNT_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029,"]/u;
+
+function describeChar(s: string, re: RegExp): string {
+  const c = re.exec(s)?.[0] ?? '';
+  return c === ',' ? 'a comma' : c === '"' ? 'a double quote' : `the control character U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** A path as docker resolves it (it cleans . and ..), /var/run folded into /run (its symlink). */
+export function canonicalHostPath(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  const clean = '/' + out.join('/');
+  return clean === '/var/run' || clean.startsWith('/var/run/') ? clean.slice(4) : clean;
+}
+
+/** Why hostPath may not be bound without allowHostMounts, or undefined. */
+export function protectedHostPath(hostPath: string): string | undefined {
+  const p = canonicalHostPath(hostPath);
+  if (p === '/') return "is the host's root";
+  for (const prot of PROTECTED_HOST_PATHS) {
+    if (p === prot) return `is ${prot}`;
+    if (p.startsWith(prot + '/')) return `is under ${prot}`;
+    if (prot.startsWith(p + '/')) return `contains ${prot}`;
+  }
+  return undefined;
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const PARAMETER_KEY = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * The value rules of single fields, whatever the options: the schema carries
+ * the same rules as patterns (for editors), and a schema pattern error is
+ * reported with the message here rather than the bare regex.
+ */
+function fieldProblem(path: string, value: unknown): AppProblem | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = JSON.stringify(value);
+  if (path === '/container/docker/image') {
+    if (isImageReference(value)) return undefined;
+    return {
+      path,
+      problem: `${v} is not a docker image reference`,
+      fix: 'give an image as [registry[:port]/]name[:tag][@digest], e.g. paasbox/simplewebapp-python:latest (lowercase name, no spaces, never starting with "-")',
+    };
+  }
+  if (/^\/container\/volumes\/\d+\/(hostPath|containerPath)$/.test(path)) {
+    if (MOUNT_UNSAFE.test(value)) {
+      return { path, problem: `${v} contains ${describeChar(value, MOUNT_UNSAFE)}, which would change the mount's options`, fix: 'use a path without commas, double quotes or control characters' };
+    }
+    if (!value.startsWith('/')) return { path, problem: `${v} is not an absolute path`, fix: 'give an absolute path starting with /' };
+    return undefined;
+  }
+  if (/^\/container\/docker\/parameters\/\d+\/key$/.test(path)) {
+    return PARAMETER_KEY.test(value) ? undefined : { path, problem: `${v} is not a docker option name`, fix: 'give the long option without dashes, e.g. "label"' };
+  }
+  if (/^\/container\/docker\/parameters\/\d+\/value$/.test(path)) {
+    return CONTROL.test(value) ? { path, problem: `contains ${describeChar(value, CONTROL)}`, fix: 'remove control characters (newlines, tabs) from the value' } : undefined;
+  }
+  if (path === '/env/SERVICE_NAME') {
+    // The registrator refuses such a name, so the app would never be routed: say so now.
+    if (DNS_LABEL.test(value)) return undefined;
+    return {
+      path,
+      problem: `${v} is not a DNS label, so the registrator would not register the app`,
+      fix: 'use lowercase letters, digits and dashes (at most 63, not starting or ending with a dash), e.g. python1',
+    };
+  }
+  if (path === '/env/SERVICE_TAGS') {
+    return CONTROL.test(value) ? { path, problem: `contains ${describeChar(value, CONTROL)}`, fix: 'write the tags on one line, comma-separated, e.g. http,weight=3,path=/api' } : undefined;
+  }
+  return undefined;
+}
+
+/** The refusals that keep an app from getting root on the hosts it runs on (pure). */
+export function safetyProblems(app: MarathonApp, safety: AppSafety = {}): AppProblem[] {
+  const out: AppProblem[] = [];
+  const check = (path: string, value: unknown) => {
+    const p = fieldProblem(path, value);
+    if (p) out.push(p);
+    return !p && typeof value === 'string';
+  };
+  // Defensive reads: this also runs on documents the schema refused.
+  const obj = (x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined);
+  const list = (x: unknown) => (Array.isArray(x) ? (x as unknown[]).map(obj) : []);
+  const container = obj(obj(app)?.['container']);
+  const docker = obj(container?.['docker']);
+  if (docker) check('/container/docker/image', docker['image']);
+  list(container?.['volumes']).forEach((v, i) => {
+    const path = `/container/volumes/${i}`;
+    check(`${path}/containerPath`, v?.['containerPath']);
+    const hostPath = v?.['hostPath'];
+    if (!check(`${path}/hostPath`, hostPath) || typeof hostPath !== 'string' || safety.allowHostMounts) return;
+    const why = protectedHostPath(hostPath);
+    if (why) {
+      out.push({
+        path: `${path}/hostPath`,
+        problem: `${JSON.stringify(hostPath)} ${why}: binding it gives the app the host (root through its files or the docker engine)`,
+        fix: 'bind a directory of its own (e.g. /srv/APP), or deploy with --allow-host-mounts if the app really must see this path',
+      });
+    }
+  });
+  list(docker?.['parameters']).forEach((p, i) => {
+    const path = `/container/docker/parameters/${i}`;
+    check(`${path}/value`, p?.['value']);
+    const key = p?.['key'];
+    if (!check(`${path}/key`, key) || typeof key !== 'string' || safety.allowDockerParameters || (SAFE_DOCKER_PARAMETERS as readonly string[]).includes(key)) return;
+    out.push({
+      path: `${path}/key`,
+      problem: `docker parameter "${key}" is not allowed: it can widen what the container may do on the host`,
+      fix: `use only ${SAFE_DOCKER_PARAMETERS.join(', ')}; or deploy with --allow-docker-parameters if the app really needs "${key}"`,
+    });
+  });
+  const env = obj(obj(app)?.['env']);
+  check('/env/SERVICE_NAME', env?.['SERVICE_NAME']);
+  check('/env/SERVICE_TAGS', env?.['SERVICE_TAGS']);
+  return out;
 }
 
 /** The port mappings wherever the document puts them (Marathon >= 1.5 or the older docker location). */
@@ -185,7 +383,7 @@ export function normaliseId(id: string): string {
   return '/' + id.replace(/^\/+|\/+$/g, '');
 }
 
-function describe(e: ErrorObject): AppProblem {
+function describe(e: ErrorObject, json: unknown): AppProblem {
   const path = e.instancePath || '/';
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -209,12 +407,15 @@ function describe(e: ErrorObject): AppProblem {
       return { path, problem: `value is not supported`, fix: `use ${JSON.stringify(params.allowedValue)} or leave the field out` };
     case 'type':
       return { path, problem: `must be ${String(params.type)}`, fix: `give a ${String(params.type).replace(',', ' or ')}` };
-    case 'pattern':
+    case 'pattern': {
+      const known = fieldProblem(path, valueAt(json, path));
+      if (known) return known;
       return {
         path,
         problem: `does not match ${String(params.pattern)}`,
         fix: path === '/id' ? 'use lowercase letters, digits, dots and dashes, segments separated by / (e.g. /python1)' : 'use lowercase letters, digits and dashes',
       };
+    }
     case 'minimum':
     case 'maximum':
       return { path, problem: `must be ${String(params.comparison)} ${String(params.limit)}`, fix: `use a value ${String(params.comparison)} ${String(params.limit)}` };
@@ -226,6 +427,16 @@ function describe(e: ErrorObject): AppProblem {
     default:
       return { path, problem: e.message ?? e.keyword, fix: 'see stacks/schema/marathon-app.schema.json' };
   }
+}
+
+/** The value at a JSON pointer ("/" is the document). */
+function valueAt(json: unknown, pointer: string): unknown {
+  let node = json;
+  for (const seg of pointer.split('/').slice(1)) {
+    if (seg === '') continue;
+    node = (node as Record<string, unknown> | undefined)?.[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return node;
 }
 
 /** The property names the schema allows at an additionalProperties error's location. */

@@ -1,26 +1,26 @@
-// What to put on a target: the compose file generated here (H1's generator)
-// for the target's hostname and address, the images it runs, and its host ports.
+// What to put on a target: the compose file generated here for the target's
+// settings (the one pipeline), the images it runs, and its host ports.
 
 import { createHash } from 'node:crypto';
 import { PaasboxError } from '../errors.js';
-import { detectAdvertiseAddress, loadSettings, type Settings } from '../settings/index.js';
+import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
 import { generateCompose, renderCompose, type ComposeFile } from '../stack/generate.js';
 import { loadStackModel } from '../stack/load.js';
-import type { ImageSourceName, StackModel } from '../stack/model.js';
+import type { StackModel } from '../stack/model.js';
 import { resolveImageRefs } from '../stack/refs.js';
 import type { Target } from '../target/target.js';
 import { composeHostPorts, type WantedPort } from './ports.js';
 import { imageIds, localImageIds } from './push.js';
 
 export interface StackPlanOptions {
-  source?: ImageSourceName;
-  /** Environment for settings (PAASBOX_*, HOSTNAME, IP); default: PAASBOX_* of process.env only. */
+  /** The command line's settings (--source, --hostname, --ip). */
+  flags?: SettingsValues;
+  /** The environment layer (settingsEnv); default: PAASBOX_* of process.env only. */
   env?: Record<string, string | undefined>;
+  /** What the user chose for this instance at an earlier install. */
+  recorded?: SettingsValues;
   configPath?: string;
   cwd?: string;
-  /** Override the target's hostname / advertised address. */
-  hostname?: string;
-  ip?: string;
   /** Leave out services whose built image is not here (instead of failing). */
   skipMissingImages?: boolean;
   model?: StackModel;
@@ -39,22 +39,17 @@ export interface StackPlan {
   omitted: Record<string, string>;
 }
 
-/** The environment settings read when the caller does not pass one: PAASBOX_* only (HOSTNAME/IP of this shell describe this machine, not the target). */
-export function paasboxEnv(env: Record<string, string | undefined> = process.env): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('PAASBOX_')));
-}
-
 export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
   const model = opts.model ?? loadStackModel();
-  const env = { ...(opts.env ?? paasboxEnv()) };
-  if (opts.source) env['PAASBOX_SOURCE'] = opts.source;
   const facts = await target.facts();
   const settings = await loadSettings({
     model,
-    env,
+    ...(opts.flags ? { flags: opts.flags } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.recorded ? { recorded: opts.recorded } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.configPath ? { configPath: opts.configPath } : {}),
-    defaults: { hostname: opts.hostname ?? facts.hostname.split('.')[0], ...(opts.ip ? { ip: opts.ip } : {}) },
+    defaults: { hostname: facts.hostname.split('.')[0] },
     detectIp: () => detectAdvertiseAddress(target),
   });
   const hasImage = async (ref: string) => !!(await localImageIds([ref]))[ref] || !!(await imageIds(target, [ref]).catch(() => ({}) as Record<string, string>))[ref];

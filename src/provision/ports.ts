@@ -1,16 +1,10 @@
 // Pre-flight port check: which of the stack's host ports are already held on
-// the target, and by what. Pure parsing of `ss -ltnupH` and `ps` output so
-// every form gets a unit test; the command that gathers them is PORTS_COMMAND.
+// the target, and by what. Pure: the listening sockets are parsed by
+// src/docker/facts.ts, the process tree here, so every form gets a unit test;
+// the command that gathers them is portsCommand().
 
+import { LISTENING_COMMAND, parseListening, type ListeningSocket } from '../docker/facts.js';
 import { shq } from '../target/shell.js';
-
-export interface Listener {
-  protocol: 'tcp' | 'udp';
-  address: string;
-  port: number;
-  process?: string;
-  pid?: number;
-}
 
 export interface WantedPort {
   port: number;
@@ -20,27 +14,6 @@ export interface WantedPort {
 
 export interface PortConflict extends WantedPort {
   holder: string;
-}
-
-/** `ss -ltnupH` lines → listeners. Local address forms: 0.0.0.0:80, [::]:80, *:80, 127.0.0.1%lo:53. */
-export function parseListeners(ssOut: string): Listener[] {
-  const out: Listener[] = [];
-  for (const line of ssOut.split('\n')) {
-    const cols = line.trim().split(/\s+/);
-    const netid = cols[0];
-    if (netid !== 'tcp' && netid !== 'udp') continue;
-    const local = cols[4] ?? '';
-    const m = /^(.*):(\d+)$/.exec(local);
-    if (!m) continue;
-    const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
-    out.push({
-      protocol: netid,
-      address: m[1]!.replace(/^\[|\]$/g, '').replace(/%.*$/, ''),
-      port: Number(m[2]),
-      ...(proc ? { process: proc[1]!, pid: Number(proc[2]) } : {}),
-    });
-  }
-  return out;
 }
 
 /** All descendants of the roots (inclusive) from `ps -e -o pid=,ppid=` output. */
@@ -63,7 +36,7 @@ export function descendants(psOut: string, roots: number[]): Set<number> {
 }
 
 /** Wanted ports held by a process that is not one of ownPids. */
-export function findPortConflicts(listeners: Listener[], wanted: WantedPort[], ownPids: Set<number>): PortConflict[] {
+export function findPortConflicts(listeners: ListeningSocket[], wanted: WantedPort[], ownPids: Set<number>): PortConflict[] {
   const out: PortConflict[] = [];
   for (const w of wanted) {
     const l = listeners.find((x) => x.port === w.port && x.protocol === w.protocol && !(x.pid !== undefined && ownPids.has(x.pid)));
@@ -89,7 +62,7 @@ export function portsCommand(project: string): string {
   const label = shq(`label=com.docker.compose.project=${project}`);
   return [
     'command -v ss >/dev/null || { echo "no ss" >&2; exit 3; }',
-    'ss -ltnupH',
+    LISTENING_COMMAND,
     'echo ---',
     `if docker info >/dev/null 2>&1; then for c in $(docker ps -q --filter ${label}); do docker inspect -f '{{.State.Pid}}' "$c"; done; fi`,
     'echo ---',
@@ -101,5 +74,5 @@ export function portsCommand(project: string): string {
 export function conflictsFromPortsOutput(out: string, wanted: WantedPort[]): PortConflict[] {
   const [ss = '', pids = '', ps = ''] = out.split(/^---$/m);
   const roots = pids.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
-  return findPortConflicts(parseListeners(ss), wanted, descendants(ps, roots));
+  return findPortConflicts(parseListening(ss), wanted, descendants(ps, roots));
 }

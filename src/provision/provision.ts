@@ -7,7 +7,8 @@ import type { Target } from '../target/target.js';
 import { planStack, type StackPlan, type StackPlanOptions } from './plan.js';
 import { runSteps, type ProvisionResult, type ProvisionStep } from './runner.js';
 import { basePackagesStep, composeToolStep, dockerEngineStep } from './shell-step.js';
-import { COMPOSE_PATH, healthyStep, imagesStep, portsPreflightStep, stackFileStep, startStep } from './steps.js';
+import { COMPOSE_PATH } from '../stack/deployment.js';
+import { healthyStep, imagesStep, portsPreflightStep, stackFileStep, startStep } from './steps.js';
 
 export interface ProvisionOptions extends StackPlanOptions {
   progress?: Progress;

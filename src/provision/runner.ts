@@ -1,14 +1,16 @@
 // The provisioning runner: ordered steps, each check → apply → check again,
 // reported Ansible-style as ok (already converged), changed or failed through
 // Progress. The first failure stops the run with a PaasboxError naming the
-// step, the host, the command and its stderr tail. Steps only ever converge
-// forward: nothing here stops or removes a running stack.
+// step, the host, the command and its stderr tail (a StepFailure, which says
+// which step it belongs to). Steps only ever converge forward: nothing here
+// stops or removes a running stack.
 
-import { PaasboxError, isPaasboxError } from '../errors.js';
+import { PaasboxError, isPaasboxError, type ErrorKind } from '../errors.js';
 import type { Progress, StepRecord } from '../progress.js';
 import type { Target } from '../target/target.js';
 
-export interface CheckResult {
+/** What a step's check found. */
+export interface StepCheck {
   /** true when the host already is as the step wants it. */
   ok: boolean;
   /** What is missing (not ok) or what was found (ok). */
@@ -17,7 +19,7 @@ export interface CheckResult {
 
 export interface ProvisionStep {
   name: string;
-  check(target: Target): Promise<CheckResult>;
+  check(target: Target): Promise<StepCheck>;
   /** Converge; may return a detail line for the report. */
   apply(target: Target): Promise<string | void>;
   /** What the user does when apply fails (default: read the detail). */
@@ -38,6 +40,20 @@ export class CommandFailure extends Error {
   }
 }
 
+/** A step that failed on a host: the error runSteps throws, marked with its step and host so it is never wrapped twice. */
+export class StepFailure extends PaasboxError {
+  constructor(
+    readonly step: string,
+    readonly host: string,
+    problem: string,
+    fix: string,
+    detail?: string,
+    kind: ErrorKind = 'target',
+  ) {
+    super(problem, fix, detail, kind);
+  }
+}
+
 export interface ProvisionResult {
   host: string;
   steps: StepRecord[];
@@ -50,13 +66,15 @@ export interface RunOptions {
   checkOnly?: boolean;
 }
 
+const DEFAULT_FIX = 'read the detail, fix the host, and run the install again (steps already done are skipped)';
+
 export async function runSteps(target: Target, steps: ProvisionStep[], progress: Progress, opts: RunOptions = {}): Promise<ProvisionResult> {
   const host = target.name;
   const before = progress.records.length;
   for (const step of steps) {
     try {
       await progress.step(step.name, host, async () => {
-        let first: CheckResult;
+        let first: StepCheck;
         try {
           first = await step.check(target);
         } catch (e) {
@@ -69,10 +87,7 @@ export async function runSteps(target: Target, steps: ProvisionStep[], progress:
         const applied = await step.apply(target);
         const again = await step.check(target);
         if (!again.ok)
-          throw new PaasboxError(
-            `step "${step.name}" on ${host} did not converge: after apply its check still says: ${again.detail ?? 'not ok'}`,
-            step.fix ?? 'read the detail, fix the host, and run the install again (steps already done are skipped)',
-          );
+          throw new StepFailure(step.name, host, `step "${step.name}" on ${host} did not converge: after apply its check still says: ${again.detail ?? 'not ok'}`, step.fix ?? DEFAULT_FIX);
         const detail = applied || first.detail;
         return { status: 'changed' as const, ...(detail ? { detail } : {}) };
       });
@@ -89,15 +104,14 @@ export async function runSteps(target: Target, steps: ProvisionStep[], progress:
   };
 }
 
-function stepError(step: ProvisionStep, host: string, e: unknown): PaasboxError {
-  const fix = step.fix ?? 'read the detail, fix the host, and run the install again (steps already done are skipped)';
-  if (e instanceof CommandFailure)
-    return new PaasboxError(`step "${step.name}" failed on ${host}: ${e.message}`, e.fix ?? fix, tail(e.stderr));
-  if (isPaasboxError(e)) {
-    if (e.problem.includes(`"${step.name}"`)) return e;
-    return new PaasboxError(`step "${step.name}" failed on ${host}: ${e.problem}`, e.fix, e.detail);
-  }
-  return new PaasboxError(`step "${step.name}" failed on ${host}: ${e instanceof Error ? e.message : String(e)}`, fix);
+/** The StepFailure for an error a step threw; one already raised for this step and host passes through as is. */
+function stepError(step: ProvisionStep, host: string, e: unknown): StepFailure {
+  if (e instanceof StepFailure && e.step === step.name && e.host === host) return e;
+  const failed = (problem: string, fix: string, detail?: string, kind?: ErrorKind) => new StepFailure(step.name, host, `step "${step.name}" failed on ${host}: ${problem}`, fix, detail, kind);
+  if (e instanceof CommandFailure) return failed(e.message, e.fix ?? step.fix ?? DEFAULT_FIX, tail(e.stderr));
+  // A wrapped error keeps its kind: a refused login stays the target's, a bad setting the user's.
+  if (isPaasboxError(e)) return failed(e.problem, e.fix, e.detail, e.kind);
+  return failed(e instanceof Error ? e.message : String(e), step.fix ?? DEFAULT_FIX);
 }
 
 /** The last lines of a command's output, for the error detail. */

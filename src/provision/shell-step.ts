@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { repoPath } from '../stack/validate.js';
 import type { Target } from '../target/target.js';
-import { CommandFailure, type CheckResult, type ProvisionStep } from './runner.js';
+import { CommandFailure, type StepCheck, type ProvisionStep } from './runner.js';
 
 export function shellStep(name: string, file: string, fix: string, env: Record<string, string> = {}): ProvisionStep {
   const script = readFileSync(repoPath('provision', file), 'utf8');
@@ -13,7 +13,7 @@ export function shellStep(name: string, file: string, fix: string, env: Record<s
   return {
     name,
     fix,
-    async check(t: Target): Promise<CheckResult> {
+    async check(t: Target): Promise<StepCheck> {
       const r = await run(t, 'check');
       if (r.code === 0) return { ok: true };
       if (r.code === 1) return { ok: false, detail: r.stdout.trim() || undefined };

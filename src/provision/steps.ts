@@ -3,6 +3,7 @@
 // true on a converged host, so a second run reports all ok.
 
 import { StackControl } from '../compose/index.js';
+import { APPLIED_PATH, COMPOSE_PATH } from '../stack/deployment.js';
 import { isReady } from '../compose/status.js';
 import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
@@ -16,10 +17,6 @@ import { asRoot } from '../target/sudo.js';
 import { imageIds, localImageIds } from './push.js';
 import { sh, type ProvisionStep } from './runner.js';
 
-export const STACK_DIR = '/opt/paasbox';
-export const COMPOSE_PATH = `${STACK_DIR}/docker-compose.yml`;
-/** sha256 of the compose file the running stack was last brought up from. */
-export const APPLIED_PATH = `${STACK_DIR}/.applied`;
 
 /** Fails (never changes anything) when a stack port is held by a process that is not this stack's. */
 export function portsPreflightStep(plan: StackPlan): ProvisionStep {

@@ -19,6 +19,8 @@ export interface DeployRequest {
   target?: Target;
   workers?: Target[];
   marathonUrl?: string;
+  /** The stack's advertised address (swarm advertise address, Marathon's host). */
+  advertiseAddr?: string;
 }
 
 export interface DeployReport {
@@ -63,6 +65,7 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
       ...(req.target ? { target: req.target } : {}),
       ...(req.workers ? { workers: req.workers } : {}),
       ...(req.marathonUrl ? { marathonUrl: req.marathonUrl } : {}),
+      ...(req.advertiseAddr ? { advertiseAddr: req.advertiseAddr } : {}),
       progress,
     });
     return { status: 'ok', detail: `${sched.kind} at ${sched.where}` };

@@ -17,18 +17,21 @@ export interface SelectOptions {
   target?: Target;
   /** Swarm workers to join (only when the swarm scheduler is picked). */
   workers?: Target[];
-  /** Default http://TARGET_ADDRESS:8080. */
+  /** Default http://ADVERTISED_ADDRESS:8080. */
   marathonUrl?: string;
+  /** The stack's advertised address on the target (the recorded deployment's ip); default the target's address. */
+  advertiseAddr?: string;
   progress?: Progress;
 }
 
-export function defaultMarathonUrl(target?: Target): string | undefined {
-  return target ? `http://${target.address.includes(':') && !target.address.startsWith('[') ? `[${target.address}]` : target.address}:8080` : undefined;
+export function defaultMarathonUrl(target?: Target, advertiseAddr?: string): string | undefined {
+  const a = advertiseAddr ?? target?.address;
+  return a ? `http://${a.includes(':') && !a.startsWith('[') ? `[${a}]` : a}:8080` : undefined;
 }
 
 export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
   const choice = opts.choice ?? 'auto';
-  const url = opts.marathonUrl ?? defaultMarathonUrl(opts.target);
+  const url = opts.marathonUrl ?? defaultMarathonUrl(opts.target, opts.advertiseAddr);
   if (choice !== 'swarm' && url) {
     const client = new MarathonClient({ baseUrl: url, timeoutMs: 5000 });
     if (await client.ping()) return new MarathonScheduler(new MarathonClient({ baseUrl: url }));
@@ -38,6 +41,6 @@ export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
   }
   if (choice === 'marathon') throw new PaasboxError('no Marathon URL to deploy to', 'pass --marathon http://HOST:8080 or --target HOST');
   if (!opts.target) throw new PaasboxError('the swarm scheduler needs a target host', 'pass --target HOST (the swarm manager)');
-  await ensureSwarm(opts.target, opts.workers ?? [], opts.progress ? { progress: opts.progress } : {});
+  await ensureSwarm(opts.target, opts.workers ?? [], { ...(opts.progress ? { progress: opts.progress } : {}), ...(opts.advertiseAddr ? { advertiseAddr: opts.advertiseAddr } : {}) });
   return new SwarmScheduler(opts.target);
 }

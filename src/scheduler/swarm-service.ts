@@ -6,7 +6,7 @@
 // ephemeral one, like Mesos picking from its range). Registrator sees those
 // bindings and registers each task in Consul under SERVICE_NAME.
 import { shq as shellWord } from '../target/shell.js';
-import { normaliseId, portMappingsOf, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../marathon/app.js';
+import { normaliseId, portMappingsOf, validateApp, type AppSafety, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../marathon/app.js';
 
 export interface SwarmService {
   /** Service name: the app id without the leading slash, slashes → dashes. */
@@ -26,7 +26,14 @@ export function swarmServiceName(id: string): string {
   return normaliseId(id).slice(1).replace(/\//g, '-');
 }
 
-export function marathonToSwarmService(app: MarathonApp): SwarmService {
+/**
+ * The argv for `app`. It validates first (schema and safety: image grammar,
+ * protected host paths, docker parameters) and throws a PaasboxError before
+ * any argv exists, so a refused app never reaches a command. `safety` is what
+ * the user allowed (deploy --allow-host-mounts / --allow-docker-parameters).
+ */
+export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {}): SwarmService {
+  validateApp(app, `app ${String((app as { id?: unknown }).id)}`, safety);
   const name = swarmServiceName(app.id);
   const warnings: string[] = [];
   const common: string[] = []; // flags with the same form for create and update
@@ -36,7 +43,11 @@ export function marathonToSwarmService(app: MarathonApp): SwarmService {
 
   // Environment: the app's, plus what registrator needs to name and check it.
   const env: Record<string, string> = { ...(app.env ?? {}) };
-  if (env.SERVICE_NAME === undefined) env.SERVICE_NAME = name;
+  if (env.SERVICE_NAME === undefined) {
+    // The registrator registers only DNS labels: the id's dots become dashes.
+    env.SERVICE_NAME = name.replace(/\./g, '-');
+    if (env.SERVICE_NAME.length > 63) warnings.push(`env.SERVICE_NAME: "${env.SERVICE_NAME}" (from the id) is longer than a DNS label; the registrator will not register it: set env.SERVICE_NAME`);
+  }
   const httpCheck = (app.healthChecks ?? []).find((h) => (h.protocol ?? 'HTTP') === 'HTTP' || h.protocol === 'MESOS_HTTP');
   if (httpCheck && env.SERVICE_CHECK_HTTP === undefined) env.SERVICE_CHECK_HTTP = httpCheck.path ?? '/';
   if (httpCheck?.intervalSeconds && env.SERVICE_CHECK_INTERVAL === undefined) env.SERVICE_CHECK_INTERVAL = `${httpCheck.intervalSeconds}s`;
@@ -107,16 +118,11 @@ export function marathonToSwarmService(app: MarathonApp): SwarmService {
   if (app.ports?.length && !mappings.length && !hostNetwork) warnings.push('ports: without portMappings the app is not published (use container.portMappings)');
 
   for (const v of app.container?.volumes ?? []) {
+    // validateApp refused commas, quotes and control characters in both paths:
+    // each is one field of this comma-separated spec.
     const mount = `type=bind,source=${v.hostPath},target=${v.containerPath}${v.mode === 'RO' ? ',readonly' : ''}`;
     create.push('--mount', mount);
     update.push('--mount-add', mount);
-  }
-  for (const p of app.container?.docker.parameters ?? []) {
-    const flag = parameterFlag(p.key, p.value);
-    if (flag) {
-      create.push(...flag.create);
-      update.push(...flag.update);
-    } else warnings.push(`container.docker.parameters: "${p.key}" has no docker service equivalent and is ignored`);
   }
 
   // Without a registry, resolving the image digest only costs a timeout.
@@ -128,9 +134,21 @@ export function marathonToSwarmService(app: MarathonApp): SwarmService {
   create.push(...common);
   update.push(...common);
 
+  // After the app's own flags: a memory or cpus parameter is the more specific
+  // wish and, later on the command line, wins over mem/cpus.
+  for (const p of app.container?.docker.parameters ?? []) {
+    const flag = parameterFlag(p.key, p.value);
+    if (flag) {
+      create.push(...flag.create);
+      update.push(...flag.update);
+    } else warnings.push(`container.docker.parameters: "${p.key}" has no docker service equivalent and is ignored`);
+  }
+
   const image = app.container?.docker.image ?? 'paasbox/debian:bookworm';
   if (!app.container) warnings.push('no container: the cmd runs in paasbox/debian:bookworm');
-  create.push(image);
+  // "--" ends the options: the image (and the command after it) is never read
+  // as a flag, whatever slipped past validation.
+  create.push('--', image);
   update.push('--image', image);
   if (app.cmd) {
     create.push('sh', '-c', app.cmd);
@@ -217,7 +235,14 @@ function parameterFlag(key: string, value: string): { create: string[]; update: 
     case 'user':
     case 'workdir':
     case 'stop-signal':
+    case 'log-driver':
       return { create: [`--${key}`, value], update: [`--${key}`, value] };
+    case 'log-opt':
+      return { create: ['--log-opt', value], update: ['--log-opt', value] };
+    case 'memory':
+      return { create: ['--limit-memory', value], update: ['--limit-memory', value] };
+    case 'cpus':
+      return { create: ['--limit-cpu', value], update: ['--limit-cpu', value] };
     case 'dns':
       return { create: ['--dns', value], update: ['--dns-add', value] };
     case 'add-host':

@@ -47,7 +47,7 @@ export async function ensureSwarm(
 ): Promise<{ initialised: boolean; joined: string[]; managerAddr: string }> {
   const addr = opts.advertiseAddr ?? manager.address;
   if (/^(127\.|0\.0\.0\.0|localhost$)/.test(addr)) {
-    throw new PaasboxError(`swarm advertise address ${addr} is not reachable from other hosts`, 'pass the manager\'s routable IP (--advertise-addr)');
+    throw new PaasboxError(`swarm advertise address ${addr} is not reachable from other hosts`, 'install records it (npx paasbox install); or pass the manager\'s routable IP with --advertise-addr');
   }
   const step = async <T>(name: string, host: string, fn: () => Promise<T>): Promise<T> => {
     if (!opts.progress) return fn();

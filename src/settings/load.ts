@@ -1,5 +1,5 @@
-// The I/O side of settings: read paasbox.yaml (cwd, or --config FILE), the
-// environment, and detect the advertised address when none is given.
+// The I/O side of the settings pipeline: read paasbox.yaml (cwd, or --config
+// FILE) and detect the advertised address when no layer gives one.
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,16 +8,19 @@ import { PaasboxError } from '../errors.js';
 import type { StackModel } from '../stack/model.js';
 import type { Target } from '../target/target.js';
 import { ADDRESS_COMMAND, pickAdvertiseAddress } from './address.js';
-import { resolveSettings, type Settings, type SettingsDefaults } from './settings.js';
+import { envValues, resolveSettings, settingsEnv, type Settings, type SettingsValues } from './settings.js';
 
 export interface LoadSettingsOptions {
   cwd?: string;
   /** --config FILE; must exist when given. */
   configPath?: string;
-  env?: Record<string, string | undefined>;
   model: StackModel;
-  defaults?: SettingsDefaults;
-  /** Called only when neither env nor file sets ip. */
+  flags?: SettingsValues;
+  /** The environment layer as settingsEnv() picks it for the stage (default: PAASBOX_* of process.env). */
+  env?: Record<string, string | undefined>;
+  recorded?: SettingsValues;
+  defaults?: SettingsValues;
+  /** Called only when no layer sets ip. */
   detectIp?: () => Promise<string | undefined>;
 }
 
@@ -35,17 +38,19 @@ export function readSettingsFile(cwd: string, configPath?: string): { path?: str
   }
 }
 
+/** The one settings pipeline every command uses: read paasbox.yaml, detect what no layer sets, resolve. */
 export async function loadSettings(opts: LoadSettingsOptions): Promise<Settings> {
   const cwd = opts.cwd ?? process.cwd();
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? settingsEnv(process.env, { seedNames: false });
   const { obj } = readSettingsFile(cwd, opts.configPath);
-  const defaults: SettingsDefaults = { hostname: osHostname().split('.')[0], ...opts.defaults };
+  const defaults: SettingsValues = { hostname: osHostname().split('.')[0], ...opts.defaults };
   const fileIp = obj && typeof obj === 'object' ? (obj as { ip?: unknown }).ip : undefined;
-  if (!env['IP'] && !fileIp && !defaults.ip && opts.detectIp) {
+  const ipGiven = opts.flags?.ip ?? envValues(env).ip ?? fileIp ?? opts.recorded?.ip ?? defaults.ip;
+  if (!ipGiven && opts.detectIp) {
     const ip = await opts.detectIp();
     if (ip) defaults.ip = ip;
   }
-  return resolveSettings(defaults, obj, env, opts.model);
+  return resolveSettings({ ...(opts.flags ? { flags: opts.flags } : {}), env, file: obj, ...(opts.recorded ? { recorded: opts.recorded } : {}), defaults }, opts.model);
 }
 
 /** Detect a target's advertised address from its `ip` output. */

@@ -1,9 +1,17 @@
-// Settings: one object resolved from defaults < paasbox.yaml < environment, and
-// checked against the stack model (service names, ports, dependencies). Pure:
-// the loader in load.ts does the file and environment I/O.
+// Settings: one object resolved from layers in one written order, and checked
+// against the stack model (service names, ports, dependencies). Pure: the
+// loader in load.ts does the file, environment and detection I/O.
+//
+//   flags > environment > paasbox.yaml > recorded deployment > defaults
+//
+// flags: the command line; environment: PAASBOX_* (and the seed's HOSTNAME
+// and IP where the stack runs on this machine or its docker VM); recorded: what
+// the instance's last install was given or deployed; defaults: what paasbox
+// finds out (the target's hostname, its detected address) and DEFAULTS.
 import { isIPv4 } from 'node:net';
 import { PaasboxError } from '../errors.js';
-import type { ImageSourceName, PortSpec, StackModel } from '../stack/model.js';
+import type { ImageSourceName, StackModel } from '../stack/model.js';
+import { effectivePorts, enabledServices, isEnabled } from '../stack/queries.js';
 import { assertValid, projectValidator } from '../stack/validate.js';
 
 export interface ServiceOverride {
@@ -27,13 +35,26 @@ export interface Settings {
   debianMirror?: string;
 }
 
-/** What the caller knows before reading any file: the host's name and detected address. */
-export interface SettingsDefaults {
+/** The scalar settings a layer other than paasbox.yaml can set. */
+export interface SettingsValues {
   hostname?: string;
   ip?: string;
   imageSource?: ImageSourceName;
   domain?: string;
   projectName?: string;
+  masters?: string[];
+  agents?: string[];
+}
+/** What the caller knows before reading any file: the host's name and detected address. */
+export type SettingsDefaults = SettingsValues;
+
+export interface SettingsLayers {
+  flags?: SettingsValues;
+  env?: Env;
+  /** A parsed paasbox.yaml (validated here against its schema). */
+  file?: unknown;
+  recorded?: SettingsValues;
+  defaults?: SettingsValues;
 }
 
 export const DEFAULTS = {
@@ -44,42 +65,65 @@ export const DEFAULTS = {
 };
 
 /** The environment variables settings read (the seed's HOSTNAME and IP, plus PAASBOX_*). */
-export const ENV_NAMES = ['HOSTNAME', 'IP', 'PAASBOX_SOURCE', 'PAASBOX_DOMAIN', 'PAASBOX_PROJECT', 'PAASBOX_MASTERS', 'PAASBOX_AGENTS'] as const;
+export const ENV_NAMES = ['PAASBOX_HOSTNAME', 'PAASBOX_IP', 'HOSTNAME', 'IP', 'PAASBOX_SOURCE', 'PAASBOX_DOMAIN', 'PAASBOX_PROJECT', 'PAASBOX_MASTERS', 'PAASBOX_AGENTS'] as const;
 
 type Env = Record<string, string | undefined>;
 
 /**
- * Resolve settings: defaults < fileObj (a parsed paasbox.yaml, or undefined) < env.
- * Throws PaasboxError naming the field and the fix for anything invalid.
+ * The environment layer for a stage: PAASBOX_* always; the seed's HOSTNAME and
+ * IP only when the stack runs here or in this machine's docker VM (for a host
+ * over SSH they would describe this machine, not the target).
  */
-export function resolveSettings(defaults: SettingsDefaults, fileObj: unknown, env: Env, model: StackModel): Settings {
-  const file = (fileObj ?? {}) as Partial<Settings>;
-  assertValid(projectValidator('settings'), file, 'paasbox.yaml', 'correct the field named, see stacks/schema/settings.schema.json');
+export function settingsEnv(env: Env, opts: { seedNames: boolean }): Env {
+  const out: Env = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('PAASBOX_')));
+  if (opts.seedNames) {
+    if (env['HOSTNAME'] !== undefined) out['HOSTNAME'] = env['HOSTNAME'];
+    if (env['IP'] !== undefined) out['IP'] = env['IP'];
+  }
+  return out;
+}
 
-  const fromEnv: Partial<Settings> = {};
+/** The environment layer as values (PAASBOX_HOSTNAME/PAASBOX_IP win over HOSTNAME/IP). */
+export function envValues(env: Env): SettingsValues {
   const e = (k: string) => {
     const v = env[k]?.trim();
     return v ? v : undefined;
   };
-  if (e('HOSTNAME')) fromEnv.hostname = e('HOSTNAME');
-  if (e('IP')) fromEnv.ip = e('IP');
-  if (e('PAASBOX_SOURCE')) fromEnv.imageSource = e('PAASBOX_SOURCE') as ImageSourceName;
-  if (e('PAASBOX_DOMAIN')) fromEnv.domain = e('PAASBOX_DOMAIN');
-  if (e('PAASBOX_PROJECT')) fromEnv.projectName = e('PAASBOX_PROJECT');
-  if (e('PAASBOX_MASTERS')) fromEnv.masters = splitList(e('PAASBOX_MASTERS')!);
-  if (e('PAASBOX_AGENTS')) fromEnv.agents = splitList(e('PAASBOX_AGENTS')!);
+  const out: SettingsValues = {};
+  const hostname = e('PAASBOX_HOSTNAME') ?? e('HOSTNAME');
+  const ip = e('PAASBOX_IP') ?? e('IP');
+  if (hostname) out.hostname = hostname;
+  if (ip) out.ip = ip;
+  if (e('PAASBOX_SOURCE')) out.imageSource = e('PAASBOX_SOURCE') as ImageSourceName;
+  if (e('PAASBOX_DOMAIN')) out.domain = e('PAASBOX_DOMAIN');
+  if (e('PAASBOX_PROJECT')) out.projectName = e('PAASBOX_PROJECT');
+  if (e('PAASBOX_MASTERS')) out.masters = splitList(e('PAASBOX_MASTERS')!);
+  if (e('PAASBOX_AGENTS')) out.agents = splitList(e('PAASBOX_AGENTS')!);
+  return out;
+}
 
-  const pick = <K extends keyof Settings>(k: K): Settings[K] | undefined =>
-    (fromEnv[k] ?? file[k] ?? (defaults as Partial<Settings>)[k] ?? (DEFAULTS as Partial<Settings>)[k]) as Settings[K] | undefined;
+/**
+ * Resolve settings from their layers (see the opening comment for the order).
+ * Throws PaasboxError naming the field and the fix for anything invalid.
+ */
+export function resolveSettings(layers: SettingsLayers, model: StackModel): Settings {
+  const file = (layers.file ?? {}) as Partial<Settings>;
+  assertValid(projectValidator('settings'), file, 'paasbox.yaml', 'correct the field named, see stacks/schema/settings.schema.json');
+
+  const order: Partial<Settings>[] = [layers.flags ?? {}, envValues(layers.env ?? {}), file, layers.recorded ?? {}, layers.defaults ?? {}, DEFAULTS];
+  const pick = <K extends keyof Settings>(k: K): Settings[K] | undefined => {
+    for (const layer of order) if (layer[k] !== undefined) return layer[k] as Settings[K];
+    return undefined;
+  };
 
   const hostname = pick('hostname');
-  if (!hostname) throw new PaasboxError('hostname is not set', 'set HOSTNAME=NAME or hostname: in paasbox.yaml');
+  if (!hostname) throw new PaasboxError('hostname is not set', 'pass --hostname NAME, set PAASBOX_HOSTNAME=NAME, or hostname: in paasbox.yaml');
   const ip = pick('ip');
-  if (!ip) throw new PaasboxError('ip (the advertised address) is not set and could not be detected', 'set IP=ADDRESS or ip: in paasbox.yaml');
+  if (!ip) throw new PaasboxError('ip (the advertised address) is not set and could not be detected', 'pass --ip ADDRESS, set PAASBOX_IP=ADDRESS, or ip: in paasbox.yaml');
 
   const imageSource = pick('imageSource')!;
   if (imageSource !== 'registry' && imageSource !== 'local')
-    throw new PaasboxError(`imageSource "${imageSource}" is not an image source`, 'use PAASBOX_SOURCE=registry or PAASBOX_SOURCE=local');
+    throw new PaasboxError(`imageSource "${imageSource}" is not an image source`, 'use --source local or --source registry (or PAASBOX_SOURCE)');
 
   const settings: Settings = {
     hostname,
@@ -162,28 +206,3 @@ function checkAddress(field: string, value: string): void {
     );
 }
 
-/** Whether a service runs: optional services are off unless enabled. */
-export function isEnabled(model: StackModel, s: Settings, name: string): boolean {
-  const svc = model.services[name];
-  if (!svc) return false;
-  return s.services[name]?.enabled ?? !svc.optional;
-}
-
-/** Enabled services in the model's order. */
-export function enabledServices(model: StackModel, s: Settings): string[] {
-  return Object.keys(model.services).filter((n) => isEnabled(model, s, n));
-}
-
-/** A service's ports with the settings' overrides applied. */
-export function effectivePorts(model: StackModel, s: Settings, name: string): PortSpec[] {
-  const svc = model.services[name];
-  if (!svc) return [];
-  const over = s.services[name]?.ports ?? {};
-  return svc.ports.map((p) => (over[p.name] !== undefined ? { ...p, port: over[p.name]! } : p));
-}
-
-/** host:port list of ZooKeeper for the masters (ZK_HOSTS). */
-export function zkHosts(model: StackModel, s: Settings): string {
-  const zk = effectivePorts(model, s, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
-  return s.masters.map((m) => `${m}:${zk}`).join(',');
-}

@@ -7,8 +7,9 @@
 // spec/integration/compose-tool.spec.ts with `config`).
 import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
-import type { Healthcheck, ImageSpec, ServiceSpec, StackModel } from './model.js';
-import { effectivePorts, enabledServices, zkHosts, type Settings } from '../settings/settings.js';
+import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from './model.js';
+import type { Settings } from '../settings/settings.js';
+import { effectivePorts, enabledServices, zkHosts } from './queries.js';
 import { assertValid, composeSpecValidator } from './validate.js';
 
 export interface GenerateOptions {
@@ -37,7 +38,7 @@ export interface ComposeService {
 /** What generation recorded about its inputs; kept in the file as x-paasbox. */
 export interface PaasboxMeta {
   stack: string;
-  source: string;
+  source: ImageSourceName;
   hostname: string;
   ip: string;
   domain: string;

@@ -2,7 +2,7 @@
 // paasbox/<build>:<source> (src/images); pinned images are used as written; a
 // service the source cannot provide runs anyway when its `loadable` image has
 // been docker-loaded on the host.
-import type { StackModel } from './model.js';
+import type { ImageSourceName, StackModel } from './model.js';
 import type { Settings } from '../settings/settings.js';
 import { servicesOnThisHost } from './generate.js';
 
@@ -11,8 +11,8 @@ export interface ImageRefs {
   unavailable: Record<string, string>;
 }
 
-/** The tag src/images gives a build context for a source. */
-export function builtImageRef(build: string, source: string): string {
+/** The tag a build context's image gets for a source: the one place it is spelled (src/images builds it, compose runs it). */
+export function builtImageRef(build: string, source: ImageSourceName): string {
   return `paasbox/${build}:${source}`;
 }
 

@@ -32,8 +32,8 @@ export class LocalTarget implements Target {
       const err: Buffer[] = [];
       let timedOut = false;
       const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; p.kill('SIGTERM'); }, opts.timeoutMs) : undefined;
-      p.stdout.on('data', (d: Buffer) => out.push(d));
-      p.stderr.on('data', (d: Buffer) => err.push(d));
+      p.stdout.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else out.push(d); });
+      p.stderr.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else err.push(d); });
       p.stdin.on('error', () => undefined); // the command may exit without reading stdin
       p.on('error', reject);
       p.on('close', (code, signal) => {

@@ -1,17 +1,20 @@
 // A host over SSH as a Target (ssh2): one connection per target, reused by
-// every exec/copy/forward; host keys pinned in ~/.paasbox/known_hosts
-// (accept-new on first contact, refuse a changed key); connect failures become
+// every exec/copy/forward, through a ProxyJump host when the stage says so;
+// host keys pinned in ~/.paasbox/known_hosts (a first-seen key is pinned only
+// under the accept-new policy, a changed key is always refused); private keys
+// readable by others are refused as OpenSSH does; connect failures become
 // PaasboxErrors that say whether the host is unreachable, the key refused or
 // the host key changed.
 
-import { createReadStream } from 'node:fs';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, createHmac } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { PaasboxError } from '../errors.js';
+import { PaasboxError, targetError, transientError } from '../errors.js';
+import type { HostKeyPolicy, SshInfo } from '../stage/ssh-info.js';
 import { feed, writeThroughExec } from './local.js';
 import { formatHostSpec } from './parse.js';
 import { checkSudo, FACTS_COMMAND, parseFacts, wrapCommand } from './shell.js';
@@ -28,6 +31,12 @@ export interface SshTargetOptions {
   agent?: string;
   /** Default ~/.paasbox/known_hosts. */
   knownHostsPath?: string;
+  /** Default accept-new: a first-seen host key is pinned; strict: it is refused with its fingerprint. */
+  hostKeyPolicy?: HostKeyPolicy;
+  /** Reach the host through this one first (OpenSSH ProxyJump). */
+  proxyJump?: SshInfo;
+  /** Milliseconds a command may run when the caller gives no timeout (default 30 min). */
+  defaultExecTimeoutMs?: number;
   connectTimeoutMs?: number;
   /** Extra connect attempts when the host does not answer (default 2). */
   retries?: number;
@@ -38,12 +47,31 @@ export function defaultKnownHostsPath(): string {
   return join(homedir(), '.paasbox', 'known_hosts');
 }
 
+/** SshTarget options from a stage's SshInfo. */
+export function sshOptions(info: SshInfo): SshTargetOptions {
+  return {
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    hostKeyPolicy: info.hostKeyPolicy,
+    ...(info.keyPath ? { keyPath: info.keyPath } : {}),
+    ...(info.knownHostsPath ? { knownHostsPath: info.knownHostsPath } : {}),
+    ...(info.proxyJump ? { proxyJump: info.proxyJump } : {}),
+  };
+}
+
+/** OpenSSH's fingerprint form: SHA256:base64 without padding. */
+export function fingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
 export class SshTarget implements Target {
   readonly name: string;
   readonly address: string;
   readonly port: number;
   readonly user: string;
   private client?: Promise<Client>;
+  private jump?: SshTarget;
   private factsCache?: TargetFacts;
   private readonly knownHostsPath: string;
 
@@ -85,8 +113,7 @@ export class SshTarget implements Target {
       try {
         return await this.connectOnce(auth);
       } catch (e) {
-        const retryable = e instanceof PaasboxError && (e as PaasboxError & { retryable?: boolean }).retryable;
-        if (!retryable || attempt >= retries) throw e;
+        if (!(e instanceof PaasboxError && e.kind === 'transient') || attempt >= retries) throw e;
         await new Promise((r) => setTimeout(r, (this.opts.retryDelayMs ?? 1000) * (attempt + 1)));
       }
     }
@@ -102,6 +129,10 @@ export class SshTarget implements Target {
     }
     let privateKey: Buffer | undefined;
     if (keyPath) {
+      // As OpenSSH: a key others can read is not a secret any more.
+      const mode = (() => { try { return statSync(keyPath).mode; } catch { return undefined; } })();
+      if (mode !== undefined && (mode & 0o077) !== 0)
+        throw new PaasboxError(`SSH key ${keyPath} is readable by others (mode ${(mode & 0o777).toString(8)})`, `chmod 600 ${keyPath}`);
       try {
         privateKey = readFileSync(keyPath);
       } catch (e) {
@@ -116,6 +147,7 @@ export class SshTarget implements Target {
     const hostLabel = this.knownHostsLabel();
     let hostKeyProblem: { seen: string; type: string } | undefined;
     let newKey: { type: string; b64: string } | undefined;
+    let unknownKey: { type: string; fp: string } | undefined;
     const conn = new Client();
     return new Promise<Client>((resolve, reject) => {
       let settled = false;
@@ -135,16 +167,22 @@ export class SshTarget implements Target {
         else done();
       });
       conn.on('error', (e: Error & { level?: string; code?: string }) => {
-        if (hostKeyProblem) {
+        if (unknownKey) {
+          fail(new PaasboxError(
+            `host key of ${this.address}:${this.port} is not known yet (${unknownKey.type} ${unknownKey.fp})`,
+            `compare the fingerprint with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_${unknownKey.type.replace(/^ssh-|-.*$/g, '')}_key.pub on it) and run again with --accept-new-host-key`,
+          ));
+        } else if (hostKeyProblem) {
           fail(new PaasboxError(
             `host key for ${this.address}:${this.port} changed (now ${hostKeyProblem.type} ${hostKeyProblem.seen.slice(0, 16)}...): possibly a rebuilt host, possibly someone in between`,
             `if the host was reinstalled on purpose, delete the line "${hostLabel} ..." from ${this.knownHostsPath} and run again`,
           ));
         } else fail(this.connectError(e, auth));
       });
-      mkdir(dirname(this.knownHostsPath), { recursive: true, mode: 0o700 }).then(() => {
+      Promise.all([mkdir(dirname(this.knownHostsPath), { recursive: true, mode: 0o700 }), this.jumpSocket()]).then(([, sock]) => {
         try {
           conn.connect({
+            ...(sock ? { sock } : {}),
             host: this.opts.host,
             port: this.port,
             username: this.user,
@@ -155,6 +193,10 @@ export class SshTarget implements Target {
               const b64 = key.toString('base64');
               const type = keyType(key);
               if (!known) {
+                if ((this.opts.hostKeyPolicy ?? 'accept-new') === 'strict') {
+                  unknownKey = { type, fp: fingerprint(key) };
+                  return false;
+                }
                 newKey = { type, b64 };
                 return true;
               }
@@ -172,10 +214,9 @@ export class SshTarget implements Target {
 
   private connectError(e: Error & { level?: string; code?: string }, auth: { agent?: unknown }): PaasboxError {
     const where = `${this.address}:${this.port}`;
-    const retryable = (err: PaasboxError) => Object.assign(err, { retryable: true });
     if (e.level === 'client-authentication') {
       const how = this.opts.keyPath ? `key ${this.opts.keyPath}` : auth.agent ? 'the ssh-agent keys' : 'the default key';
-      return new PaasboxError(
+      return targetError(
         `${this.user}@${where} refused ${how} (authentication failed)`,
         `pass --key with a key whose public half is in ~${this.user}/.ssh/authorized_keys on ${this.address}, or add it there (ssh-copy-id)`,
         e.message,
@@ -188,16 +229,16 @@ export class SshTarget implements Target {
       return new PaasboxError(`SSH key ${this.opts.keyPath ?? ''} is not a private key ssh2 can read`, 'pass --key with an OpenSSH private key (ssh-keygen -t ed25519)', e.message);
     }
     if (e.code === 'ECONNREFUSED') {
-      return retryable(new PaasboxError(`cannot reach ${where}: connection refused (nothing listens for SSH there)`, `check the address and port in --host, and that sshd runs on ${this.address}`));
+      return transientError(`cannot reach ${where}: connection refused (nothing listens for SSH there)`, `check the address and port in --host, and that sshd runs on ${this.address}`);
     }
     if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' || e.code === 'ETIMEDOUT' || e.level === 'client-timeout' || /timed out/i.test(e.message)) {
-      return retryable(new PaasboxError(`cannot reach ${where}: host unreachable or not answering (${e.code ?? e.message})`, `check that ${this.address} is up and on your network, and that port ${this.port} is not firewalled`));
+      return transientError(`cannot reach ${where}: host unreachable or not answering (${e.code ?? e.message})`, `check that ${this.address} is up and on your network, and that port ${this.port} is not firewalled`);
     }
     if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
       return new PaasboxError(`cannot resolve host name ${this.address}`, 'check the spelling in --host, or use the IP address');
     }
     if (e.code === 'ECONNRESET' || /handshake|Connection lost/i.test(e.message)) {
-      return retryable(new PaasboxError(`SSH handshake with ${where} failed: ${e.message}`, `check that port ${this.port} on ${this.address} is an SSH server`));
+      return transientError(`SSH handshake with ${where} failed: ${e.message}`, `check that port ${this.port} on ${this.address} is an SSH server`);
     }
     return new PaasboxError(`SSH connection to ${where} failed: ${e.message}`, `check that "ssh -p ${this.port} ${this.user}@${this.address}" works`);
   }
@@ -206,14 +247,11 @@ export class SshTarget implements Target {
     return `[${this.address}]:${this.port}`;
   }
 
+  /** The pinned key: paasbox's own known_hosts first, then the user's ~/.ssh/known_hosts (read only). */
   private async readKnownKey(): Promise<string | undefined> {
-    const text = await readFile(this.knownHostsPath, 'utf8').catch(() => '');
-    const label = this.knownHostsLabel();
-    for (const line of text.split('\n')) {
-      const [l, , b64] = line.trim().split(/\s+/);
-      if (l === label && b64) return b64;
-    }
-    return undefined;
+    const own = findKnownKey(await readFile(this.knownHostsPath, 'utf8').catch(() => ''), this.address, this.port);
+    if (own || this.opts.knownHostsPath) return own;
+    return findKnownKey(await readFile(join(homedir(), '.ssh', 'known_hosts'), 'utf8').catch(() => ''), this.address, this.port);
   }
 
   /** Run a command; stdout/stderr collected, stdin fed from a string, Buffer or stream. */
@@ -253,6 +291,8 @@ export class SshTarget implements Target {
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    // Nothing waits forever on a host that stopped answering.
+    opts = { ...opts, timeoutMs: opts.timeoutMs ?? this.opts.defaultExecTimeoutMs ?? 30 * 60_000 };
     const line = wrapCommand(command, opts, this.isRoot);
     const { ch, exit } = await this.openChannel(line);
     const r = await new Promise<ExecResult>((resolve) => {
@@ -279,8 +319,8 @@ export class SshTarget implements Target {
               finish();
             }, opts.timeoutMs)
           : undefined;
-        ch.on('data', (d: Buffer) => out.push(d));
-        ch.stderr.on('data', (d: Buffer) => errs.push(d));
+        ch.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else out.push(d); });
+        ch.stderr.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else errs.push(d); });
         ch.on('error', () => undefined);
         ch.on('close', finish);
         feed(ch, opts.stdin);
@@ -341,6 +381,18 @@ export class SshTarget implements Target {
     const c = this.client;
     this.client = undefined;
     if (c) (await c.catch(() => undefined))?.end();
+    await this.jump?.close();
+  }
+
+  /** Through a ProxyJump host: a channel from it to this host's SSH port (undefined: connect directly). */
+  private async jumpSocket(): Promise<ClientChannel | undefined> {
+    if (!this.opts.proxyJump) return undefined;
+    this.jump ??= new SshTarget(sshOptions(this.opts.proxyJump));
+    const via = await this.jump.connect();
+    return new Promise((resolve, reject) => {
+      via.forwardOut('127.0.0.1', 0, this.opts.host, this.port, (err, stream) =>
+        err ? reject(transientError(`jump host ${this.jump!.name} cannot reach ${this.address}:${this.port}: ${err.message}`, `check that ${this.address} is reachable from ${this.jump!.name}`)) : resolve(stream));
+    });
   }
 }
 
@@ -349,4 +401,27 @@ function keyType(blob: Buffer): string {
   if (blob.length < 4) return 'unknown';
   const n = blob.readUInt32BE(0);
   return blob.subarray(4, 4 + n).toString('ascii') || 'unknown';
+}
+
+/**
+ * A host's key (base64) in known_hosts text, as OpenSSH matches it: the name is
+ * "host" on port 22 and "[host]:port" otherwise (paasbox always writes the
+ * bracketed form), in a comma list or hashed (|1|salt|HMAC-SHA1 of the name).
+ * Negated patterns and @cert-authority/@revoked lines are not keys to trust.
+ */
+export function findKnownKey(text: string, host: string, port: number): string | undefined {
+  const names = new Set([`[${host}]:${port}`, ...(port === 22 ? [host] : [])]);
+  for (const line of text.split('\n')) {
+    const parts = line.trim().split(/\s+/);
+    if (!parts[0] || parts[0].startsWith('#') || parts[0].startsWith('@') || !parts[2]) continue;
+    const [pattern, , b64] = parts as [string, string, string];
+    for (const p of pattern.split(',')) {
+      if (p.startsWith('|1|')) {
+        const [, , salt, hash] = p.split('|');
+        if (!salt || !hash) continue;
+        for (const n of names) if (createHmac('sha1', Buffer.from(salt, 'base64')).update(n).digest('base64') === hash) return b64;
+      } else if (names.has(p)) return b64;
+    }
+  }
+  return undefined;
 }

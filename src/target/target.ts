@@ -17,6 +17,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Run as root (sudo -n when the login user is not root). */
   sudo?: boolean;
+  /** Output goes here as it arrives (logs -f) instead of being collected. */
+  onOutput?: (chunk: Buffer) => void;
 }
 
 export interface TargetFacts {

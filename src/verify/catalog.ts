@@ -6,7 +6,7 @@
 
 import type { StackModel } from '../stack/model.js';
 import type { Settings } from '../settings/settings.js';
-import { effectivePorts } from '../settings/settings.js';
+import { effectivePorts } from '../stack/queries.js';
 import { servicesOnThisHost } from '../stack/generate.js';
 import type { Target } from '../target/target.js';
 import type { Check, Outcome } from './types.js';

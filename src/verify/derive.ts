@@ -5,7 +5,7 @@
 
 import type { PortCheck, PortSpec, ServiceSpec, StackModel } from '../stack/model.js';
 import type { Settings } from '../settings/settings.js';
-import { effectivePorts, enabledServices } from '../settings/settings.js';
+import { effectivePorts, enabledServices } from '../stack/queries.js';
 import { placeholderValues, resolvePlaceholders, servicesOnThisHost } from '../stack/generate.js';
 import type { Check, Outcome, VerifyContext } from './types.js';
 import { forService, type ContainerState } from './docker.js';

@@ -6,7 +6,4 @@ export * from './derive.js';
 export * from './catalog.js';
 export * from './run.js';
 export * from './reporters.js';
-export * from './deployment.js';
-export * from './kitchen.js';
 export * from './target-settings.js';
-export * from './targets.js';

@@ -5,6 +5,7 @@
 // no dig is needed on the target.
 
 import dnsPacket from 'dns-packet';
+import { parseListening } from '../docker/facts.js';
 import type { Target } from '../target/target.js';
 import { shq } from '../target/shell.js';
 
@@ -160,16 +161,7 @@ export function describeDns(d: DnsAnswer, type: DnsRecordType): string {
 
 // ---------------------------------------------------------------- listening sockets
 
-/** Ports listening on the target (`ss -Hltun`), for cross-checking catalog ports. */
+/** Ports listening on the target (ss output, see src/docker/facts.ts), for cross-checking catalog ports. */
 export function parseSsListening(stdout: string): Set<number> {
-  const ports = new Set<number>();
-  for (const line of stdout.split('\n')) {
-    const cols = line.trim().split(/\s+/);
-    // Netid State Recv-Q Send-Q Local:Port Peer:Port  (with -H, no header)
-    const local = cols[4];
-    if (!local) continue;
-    const m = /:(\d+)$/.exec(local);
-    if (m) ports.add(Number(m[1]));
-  }
-  return ports;
+  return new Set(parseListening(stdout).map((s) => s.port));
 }

@@ -5,11 +5,13 @@ import type { CheckResult, VerifyReport } from './types.js';
 
 export type ReporterName = 'spec' | 'junit' | 'json';
 
-export function render(report: VerifyReport | VerifyReport[], reporter: ReporterName): string {
+export const REPORTERS: ReporterName[] = ['spec', 'junit', 'json'];
+
+export function render(report: VerifyReport | VerifyReport[], reporter: ReporterName, opts: { colour?: boolean } = {}): string {
   const reports = Array.isArray(report) ? report : [report];
   switch (reporter) {
     case 'spec':
-      return reports.map(renderSpec).join('\n');
+      return reports.map((r) => renderSpec(r, opts)).join('\n');
     case 'junit':
       return renderJunit(reports);
     case 'json':
@@ -29,27 +31,32 @@ function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
 }
 
 const MARK = { passed: '✓', failed: '✗', skipped: '-' } as const;
+const COLOUR = { passed: 32, failed: 31, skipped: 33 } as const;
 
-export function renderSpec(r: VerifyReport): string {
+/**
+ * The human report: each check once, under its host and service; a skip
+ * reason once per service when its checks share it; one summary line.
+ * colour: ANSI colours (a terminal).
+ */
+export function renderSpec(r: VerifyReport, opts: { colour?: boolean } = {}): string {
+  const paint = (status: keyof typeof MARK, text: string) => (opts.colour ? `\x1b[${COLOUR[status]}m${text}\x1b[0m` : text);
   const lines: string[] = [];
   for (const [host, byHost] of groupBy(r.results, (x) => x.host)) {
     lines.push(host);
     for (const [service, items] of groupBy(byHost, (x) => x.service)) {
-      lines.push(`  ${service}`);
+      const reasons = new Set(items.filter((x) => x.status === 'skipped').map((x) => x.reason ?? ''));
+      const shared = items.every((x) => x.status === 'skipped') && reasons.size === 1 ? [...reasons][0] : undefined;
+      lines.push(shared !== undefined ? `  ${service} ${paint('skipped', `(skipped: ${shared})`)}` : `  ${service}`);
       for (const x of items) {
-        let line = `    ${MARK[x.status]} ${x.description}`;
-        if (x.status === 'skipped') line += ` (skipped: ${x.reason ?? ''})`;
+        let line = `    ${paint(x.status, MARK[x.status])} ${x.description}`;
+        if (x.status === 'skipped' && shared === undefined) line += ` (skipped: ${x.reason ?? ''})`;
         if (x.status === 'failed') line += `\n        expected: ${x.expected}\n        got:      ${x.got}`;
         lines.push(line);
       }
     }
   }
-  lines.push('', `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped in ${r.seconds.toFixed(1)}s on ${r.target}`);
-  const failed = r.results.filter((x) => x.status === 'failed');
-  if (failed.length) {
-    lines.push('', 'Failures:');
-    for (const f of failed) lines.push(failureLine(f));
-  }
+  const summary = `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped in ${r.seconds.toFixed(1)}s on ${r.target}`;
+  lines.push('', r.failed ? paint('failed', summary) : summary);
   return lines.join('\n') + '\n';
 }
 

@@ -5,7 +5,7 @@ import type { StackModel } from '../stack/model.js';
 import type { Settings } from '../settings/settings.js';
 import { resolveImageRefs } from '../stack/refs.js';
 import { servicesOnThisHost } from '../stack/generate.js';
-import { effectivePorts } from '../settings/settings.js';
+import { effectivePorts } from '../stack/queries.js';
 import type { Target } from '../target/target.js';
 import type { Progress } from '../progress.js';
 import type { Check, CheckResult, Outcome, VerifyContext, VerifyReport } from './types.js';
@@ -13,7 +13,7 @@ import { deriveChecks } from './derive.js';
 import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
 import { probeTools, type Tools } from './probes.js';
-import { readDeployment, type Deployment } from './deployment.js';
+import { readDeployment, type Deployment } from '../stack/deployment.js';
 
 export interface VerifyOptions {
   /** Checks run at once (default 8; sshd allows 10 sessions per connection by default, so keep it at most 9 over SSH). */

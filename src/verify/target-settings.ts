@@ -1,16 +1,20 @@
-// The settings verify judges a target by: what install deployed there (the
-// compose file's x-paasbox record) wins; otherwise paasbox.yaml, PAASBOX_* and
-// the target's own hostname and detected address, as install would use them.
+// The settings verify (and every command after install) judges a target by,
+// through the one pipeline: flags, PAASBOX_*, paasbox.yaml, then what is
+// recorded (the compose file's x-paasbox record on the target, else the
+// instance's deployment record), then the target's own hostname and address.
 
-import { detectAdvertiseAddress, loadSettings, type Settings } from '../settings/index.js';
+import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
+import { readDeployment, recordedValues, type Deployment } from '../stack/deployment.js';
 import type { StackModel } from '../stack/model.js';
+import type { Instance } from '../stage/instances.js';
 import type { Target } from '../target/target.js';
-import { deploymentEnv, readDeployment, type Deployment } from './deployment.js';
 
 export interface TargetSettingsOptions {
   cwd?: string;
   configPath?: string;
+  flags?: SettingsValues;
   env?: Record<string, string | undefined>;
+  instance?: Instance;
 }
 
 export async function settingsForTarget(
@@ -18,15 +22,19 @@ export async function settingsForTarget(
   model: StackModel,
   opts: TargetSettingsOptions = {},
 ): Promise<{ settings: Settings; deployment: Deployment | undefined }> {
-  const deployment = await readDeployment(target).catch(() => undefined);
-  const base = Object.fromEntries(Object.entries(opts.env ?? process.env).filter(([k]) => k.startsWith('PAASBOX_')));
-  const env = { ...base, ...(deployment ? deploymentEnv(deployment) : {}) };
-  const facts = deployment ? undefined : await target.facts().catch(() => undefined);
+  const deployment = await readDeployment(target, opts.instance?.deployment?.composePath).catch(() => undefined);
+  const rec = opts.instance?.deployment;
+  const recorded: SettingsValues | undefined = deployment
+    ? recordedValues(deployment)
+    : rec ? { ip: rec.ip, imageSource: rec.imageSource, projectName: rec.project, ...(rec.hostname ? { hostname: rec.hostname } : {}) } : undefined;
+  const facts = recorded?.hostname ? undefined : await target.facts().catch(() => undefined);
   const settings = await loadSettings({
     model,
-    env,
+    ...(opts.env ? { env: opts.env } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.configPath ? { configPath: opts.configPath } : {}),
+    ...(opts.flags ? { flags: opts.flags } : {}),
+    ...(recorded ? { recorded } : {}),
     defaults: facts?.hostname ? { hostname: facts.hostname.split('.')[0] } : {},
     detectIp: () => detectAdvertiseAddress(target),
   });

@@ -1,7 +1,6 @@
 // Types shared by the verify modules: a Check is derived from the stack model
 // or from Consul's catalog, runs on a Target and yields an Outcome.
 
-import type { ImageSourceName } from '../stack/model.js';
 import type { Target } from '../target/target.js';
 import type { ContainerState } from './docker.js';
 import type { Tools } from './probes.js';
@@ -65,19 +64,4 @@ export interface VerifyReport {
   failed: number;
   skipped: number;
   results: CheckResult[];
-}
-
-/**
- * The part of the settings verify reads; structurally a subset of the settings
- * schema (stacks/schema/settings.schema.json), so resolved settings fit as is.
- */
-export interface VerifySettings {
-  domain?: string;
-  ip?: string;
-  hostname?: string;
-  imageSource?: ImageSourceName;
-  projectName?: string;
-  services?: Record<string, { enabled?: boolean; ports?: Record<string, number> }>;
-  masters?: string[];
-  agents?: string[];
 }

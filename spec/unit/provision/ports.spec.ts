@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { composeHostPorts, conflictsFromPortsOutput, descendants, findPortConflicts, parseListeners } from '../../../src/provision/ports.js';
+import { LISTENING_COMMAND, parseListening } from '../../../src/docker/facts.js';
+import { composeHostPorts, conflictsFromPortsOutput, descendants, findPortConflicts, portsCommand } from '../../../src/provision/ports.js';
 
 const SS = [
   'tcp   LISTEN 0      5            0.0.0.0:8500       0.0.0.0:*    users:(("python3",pid=123,fd=3))',
@@ -10,14 +11,12 @@ const SS = [
 ].join('\n');
 
 describe('port pre-flight', () => {
-  it('parses ss -ltnupH lines in every address form', () => {
-    expect(parseListeners(SS)).to.deep.equal([
-      { protocol: 'tcp', address: '0.0.0.0', port: 8500, process: 'python3', pid: 123 },
-      { protocol: 'tcp', address: '::', port: 22, process: 'sshd', pid: 7 },
-      { protocol: 'udp', address: '127.0.0.1', port: 53, process: 'dnsmasq', pid: 900 },
-      { protocol: 'tcp', address: '*', port: 2181, process: 'java', pid: 501 },
-      { protocol: 'tcp', address: '127.0.0.1', port: 9999 },
-    ]);
+  it('gathers listeners with the docker-facts command, then the project\'s container pids, then the process tree', () => {
+    const parts = portsCommand('my stack').split(/^echo ---$/m);
+    expect(parts).to.have.length(3);
+    expect(parts[0]).to.include(LISTENING_COMMAND);
+    expect(parts[1]).to.include("--filter 'label=com.docker.compose.project=my stack'");
+    expect(parts[2]?.trim()).to.equal('ps -e -o pid=,ppid=');
   });
 
   it('finds descendants of container pids', () => {
@@ -31,7 +30,7 @@ describe('port pre-flight', () => {
       { port: 8500, protocol: 'udp' as const, service: 'other' },
       { port: 53, protocol: 'udp' as const, service: 'dns' },
     ];
-    const c = findPortConflicts(parseListeners(SS), wanted, new Set());
+    const c = findPortConflicts(parseListening(SS), wanted, new Set());
     expect(c.map((x) => `${x.service}:${x.holder}`)).to.deep.equal(['consul:python3 (pid 123)', 'dns:dnsmasq (pid 900)']);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { PaasboxError } from '../../../src/errors.js';
 import { Progress } from '../../../src/progress.js';
-import { CommandFailure, runSteps, type ProvisionStep } from '../../../src/provision/runner.js';
+import { CommandFailure, runSteps, StepFailure, type ProvisionStep } from '../../../src/provision/runner.js';
 import type { Target } from '../../../src/target/target.js';
 
 const target = { name: 'root@h:22' } as unknown as Target;
@@ -64,6 +64,30 @@ describe('provisioning runner', () => {
       err = e;
     }
     expect((err as PaasboxError).problem).to.match(/did not converge: .*still broken/);
+    expect(err).to.be.instanceOf(StepFailure);
+    expect(err).to.include({ step: 's', host: 'root@h:22' });
+    expect((err as PaasboxError).problem).to.not.match(/failed on/);
+  });
+
+  it('marks its errors with the step, not by what their text says', async () => {
+    const run = async (step: ProvisionStep): Promise<StepFailure> => {
+      try {
+        await runSteps(target, [step], quiet());
+      } catch (e) {
+        return e as StepFailure;
+      }
+      throw new Error('runSteps did not fail');
+    };
+    // A plain error that happens to quote the step's name is still wrapped.
+    const quoting = await run({ name: 'images', check: async () => ({ ok: false }), apply: async () => { throw new PaasboxError('"images" missing on the registry', 'push them'); } });
+    expect(quoting).to.be.instanceOf(StepFailure);
+    expect(quoting).to.include({ step: 'images', host: 'root@h:22', problem: 'step "images" failed on root@h:22: "images" missing on the registry', fix: 'push them' });
+    // One raised for another step (a nested run) is wrapped with this one.
+    const nested = await run({ name: 'outer', check: async () => ({ ok: false }), apply: async () => { throw new StepFailure('inner', 'root@h:22', 'step "inner" failed on root@h:22: x', 'fix inner'); } });
+    expect(nested).to.include({ step: 'outer', problem: 'step "outer" failed on root@h:22: step "inner" failed on root@h:22: x', fix: 'fix inner' });
+    // One already raised for this step and host passes through untouched.
+    const own = new StepFailure('mine', 'root@h:22', 'my own words', 'my fix', 'tail');
+    expect(await run({ name: 'mine', check: async () => { throw own; }, apply: async () => undefined })).to.equal(own);
   });
 });
 

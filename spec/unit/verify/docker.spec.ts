@@ -1,8 +1,9 @@
-// Container state from docker inspect, including the race where a container
-// disappears between `docker ps` and `docker inspect`.
+// Container and image state for verify (parsing itself: spec/unit/docker),
+// including the race where a container disappears between `docker ps` and
+// `docker inspect`, and a target whose docker does not answer.
 import { expect } from 'chai';
-import { forService, inspectAll, parseInspect } from '../../../src/verify/docker.js';
-import { inspectJson, ScriptedTarget } from '../../helpers/scripted-target.js';
+import { forService, inspectAll, presentImages } from '../../../src/verify/docker.js';
+import { inspectJson, ok, ScriptedTarget } from '../../helpers/scripted-target.js';
 
 describe('verify: docker state', () => {
   const json = JSON.stringify([
@@ -10,12 +11,13 @@ describe('verify: docker state', () => {
     inspectJson({ name: 'web-1', service: 'web', project: 'apps', published: [31001, 31002], status: 'exited', restartPolicy: 'no' }),
   ]);
 
-  it('reduces inspect JSON to what verify judges', () => {
-    const [consul, web] = parseInspect(json);
-    expect(consul).to.include({ name: 'paasbox-consul-1', project: 'paasbox', service: 'consul', running: true, health: 'healthy', restartCount: 2, restartPolicy: 'unless-stopped', networkMode: 'host' });
-    expect(web).to.include({ running: false, status: 'exited', exitCode: 137, restartPolicy: 'no' });
-    expect(web?.publishedPorts).to.deep.equal([31001, 31002]);
-    expect(forService(parseInspect(json), 'PAASBOX', 'consul')).to.have.length(1);
+  it('reads every container as root and picks a compose service case-insensitively by project', async () => {
+    const t = new ScriptedTarget('h', (cmd) => (cmd.includes('docker ps -aq') ? ok(json) : { code: 1, stdout: '', stderr: 'unexpected' }));
+    const all = await inspectAll(t);
+    expect(all.map((c) => c.name)).to.deep.equal(['paasbox-consul-1', 'web-1']);
+    expect(forService(all, 'PAASBOX', 'consul').map((c) => c.name)).to.deep.equal(['paasbox-consul-1']);
+    expect(forService(all, 'apps', 'web')[0]).to.include({ running: false, status: 'exited', exitCode: 137 });
+    expect(forService(all, 'paasbox', 'web')).to.have.length(0);
   });
 
   it('keeps what inspect printed when a container vanished between ps and inspect; fails when docker is unreachable', async () => {
@@ -29,5 +31,15 @@ describe('verify: docker state', () => {
       err = e;
     }
     expect(String(err)).to.match(/docker on h: Cannot connect to the Docker daemon/);
+  });
+
+  it('says which images are present, and none when docker does not answer', async () => {
+    const there = new ScriptedTarget('h', (cmd) =>
+      cmd.includes('docker image inspect') ? ok('mesosphere/marathon:v1\tsha256:aa\tnull\nmesosphere/mesos:1\t\n') : { code: 1, stdout: '', stderr: 'unexpected' },
+    );
+    expect([...(await presentImages(there, ['mesosphere/marathon:v1', 'mesosphere/mesos:1']))]).to.deep.equal(['mesosphere/marathon:v1']);
+    const down = new ScriptedTarget('h', () => ({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon' }));
+    expect([...(await presentImages(down, ['mesosphere/marathon:v1']))]).to.deep.equal([]);
+    expect([...(await presentImages(down, []))]).to.deep.equal([]);
   });
 });

@@ -40,13 +40,17 @@ function python(): boolean {
 }
 
 describe('verify reporters', () => {
-  it('spec: groups by host and service, marks ✓ ✗ -, names failures with expected vs got', () => {
+  it('spec: groups by host and service, each check once, a shared skip reason once per service, one summary line', () => {
     const text = render(report, 'spec');
     expect(text).to.match(/^h1\n {2}consul\n {4}✓ GET :8500\/ui\//);
     expect(text).to.include('  haproxy\n    ✗ GET :81/haproxyStats');
-    expect(text).to.include('- GET :8080/ping → HTTP 200 (skipped: not provided by image source "local")');
-    expect(text).to.include('1 passed, 1 failed, 1 skipped');
-    expect(text).to.include('✗ [h1] haproxy/stats/http:/haproxyStats: expected HTTP 200, body includes "Statistics <Report>" & more, got no answer');
+    expect(text).to.include('        expected: HTTP 200, body includes "Statistics <Report>" & more\n        got:      no answer');
+    expect(text).to.include('  marathon (skipped: not provided by image source "local")\n    - GET :8080/ping → HTTP 200\n');
+    expect(text.match(/not provided by image source/g)).to.have.length(1);
+    expect(text.match(/GET :81\/haproxyStats/g)).to.have.length(1);
+    expect(text.trim().split('\n').pop()).to.match(/^1 passed, 1 failed, 1 skipped in \d+\.\ds on /);
+    expect(text).to.not.include('\x1b[');
+    expect(render(report, 'spec', { colour: true })).to.include('\x1b[31m✗\x1b[0m');
   });
 
   it('junit: well-formed XML with counts, failure and skipped elements', function () {

@@ -4,7 +4,7 @@ import { resolveSettings as resolve, type Settings } from '../../../src/settings
 import { servicesOnThisHost } from '../../../src/stack/generate.js';
 
 export function resolveSettings(model: StackModel, file: object = {}): Settings {
-  return resolve({ hostname: 'h1', ip: '10.0.0.5' }, file, {}, model);
+  return resolve({ defaults: { hostname: 'h1', ip: '10.0.0.5' }, file }, model);
 }
 
 export const servicesOnThisHostFor = servicesOnThisHost;

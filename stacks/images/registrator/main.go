@@ -22,6 +22,9 @@ type Registrator struct {
 	docker *Docker
 	consul *Consul
 	opts   Options
+	// refusals already logged (container id + reason), so a resync every 30s
+	// does not repeat them; forgotten when the container stops.
+	logged map[string]bool
 }
 
 func main() {
@@ -40,6 +43,10 @@ func main() {
 		consul: NewConsul(os.Getenv("CONSUL_HTTP_ADDR")),
 		opts: Options{Hostname: hostname, HostIP: *hostIP, ForceTags: splitTags(*tags),
 			CheckInterval: *interval, DeregisterAfter: *deregAfter},
+		logged: map[string]bool{},
+	}
+	if t, bad := badTag(r.opts.ForceTags); bad != "" {
+		log.Fatalf("registrator: -tags/REGISTRATOR_TAGS: tag %q contains %s", t, bad)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -124,7 +131,7 @@ func (r *Registrator) handle(ctx context.Context, e Event) {
 			log.Printf("inspect %s: %v", shortID(e.Actor.ID), err)
 			return
 		}
-		for _, s := range Services(c, r.opts) {
+		for _, s := range r.services(c) {
 			r.register(ctx, s)
 		}
 	case "kill":
@@ -136,6 +143,28 @@ func (r *Registrator) handle(ctx context.Context, e Event) {
 		}
 	case "die", "stop", "destroy", "pause", "oom":
 		r.deregisterContainer(ctx, e.Actor.ID)
+		r.forget(e.Actor.ID)
+	}
+}
+
+// services derives c's registrations and logs each refused port once.
+func (r *Registrator) services(c *Container) []Service {
+	out, refused := Services(c, r.opts)
+	for _, f := range refused {
+		key := c.ID + "\x00" + f.Port + "\x00" + f.Reason
+		if !r.logged[key] {
+			r.logged[key] = true
+			log.Printf("refused: %s", f)
+		}
+	}
+	return out
+}
+
+func (r *Registrator) forget(id string) {
+	for k := range r.logged {
+		if strings.HasPrefix(k, id+"\x00") {
+			delete(r.logged, k)
+		}
 	}
 }
 
@@ -187,13 +216,20 @@ func (r *Registrator) Sync(ctx context.Context) {
 		return
 	}
 	want := map[string]Service{}
+	running := map[string]bool{}
 	for _, id := range ids {
 		c, err := r.docker.Inspect(ctx, id)
 		if err != nil {
 			continue // gone between list and inspect
 		}
-		for _, s := range Services(c, r.opts) {
+		running[c.ID] = true
+		for _, s := range r.services(c) {
 			want[s.ID] = s
+		}
+	}
+	for k := range r.logged {
+		if id, _, _ := strings.Cut(k, "\x00"); !running[id] {
+			delete(r.logged, k)
 		}
 	}
 	have, err := r.consul.Services(ctx)

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Container is the part of Docker's /containers/ID/json answer we read.
@@ -196,39 +198,59 @@ func splitPort(p string) (string, string) {
 	return num, proto
 }
 
+// splitTags trims only spaces: other whitespace (\r, \n, \u2028...) stays in
+// the tag, so Services refuses it instead of quietly accepting a value that
+// was built to break a line.
 func splitTags(s string) []string {
 	var out []string
 	for _, t := range strings.Split(s, ",") {
-		if t = strings.TrimSpace(t); t != "" {
+		if t = strings.Trim(t, " "); t != "" {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-// Services derives the Consul registrations for one container; nil when the
-// container is not running, is ignored, or publishes nothing.
-func Services(c *Container, o Options) []Service {
+// Refusal is a port of a container that is not registered because of what it
+// asks for (a name that is not a DNS label, a tag with control characters).
+type Refusal struct {
+	Container string // container name, without the leading slash
+	Port      string // exposed port, e.g. "8080/tcp"
+	Reason    string
+}
+
+func (r Refusal) String() string {
+	return fmt.Sprintf("container %s port %s not registered: %s", r.Container, r.Port, r.Reason)
+}
+
+// Services derives the Consul registrations for one container; none when the
+// container is not running, is ignored, or publishes nothing. A port whose
+// name or tags are unsafe is refused (and reported) rather than registered:
+// names become DNS names and HAProxy backend names, tags are read by the
+// HAProxy template, so neither may carry anything but plain text.
+func Services(c *Container, o Options) ([]Service, []Refusal) {
 	if !c.State.Running {
-		return nil
+		return nil, nil
 	}
 	if v, ok := hasKey(c, "SERVICE_IGNORE"); ok && v != "" && v != "false" && v != "0" {
-		return nil
+		return nil, nil
 	}
 	// The stack's own host-networked services are not apps: only an explicit
 	// SERVICE_NAME makes one of them a service.
 	if _, named := hasKey(c, "SERVICE_NAME"); c.HostConfig.NetworkMode == "host" && !named {
-		return nil
+		return nil, nil
 	}
 	ports := publishedPorts(c)
 	group := len(ports) > 1
 	name := strings.TrimPrefix(c.Name, "/")
 	var out []Service
+	var refused []Refusal
 	for _, p := range ports {
 		meta, fromPort := metadata(c, p.exposed)
 		if v := meta["ignore"]; v != "" && v != "false" && v != "0" {
 			continue
 		}
+		refuse := func(why string) { refused = append(refused, Refusal{name, p.exposed + "/" + p.proto, why}) }
 		s := Service{Port: p.hostPort}
 		s.ID = o.Hostname + ":" + name + ":" + p.exposed
 		if p.proto == "udp" {
@@ -237,20 +259,41 @@ func Services(c *Container, o Options) []Service {
 		if id := meta["id"]; id != "" {
 			s.ID = id
 		}
+		if bad := firstBadRune(s.ID); bad != "" {
+			refuse(fmt.Sprintf("SERVICE_ID %q contains %s", s.ID, bad))
+			continue
+		}
+		explicit := meta["name"] != ""
 		s.Name = meta["name"]
-		if s.Name == "" {
-			s.Name = ImageBaseName(c.Config.Image)
+		if !explicit {
+			// Derived from the image ("my_dns.server" → "my-dns-server"): made a
+			// label here, since the user never chose it.
+			s.Name = sanitizeName(ImageBaseName(c.Config.Image))
 		}
 		if group && !fromPort["name"] {
 			s.Name += "-" + p.exposed
 		}
-		s.Name = sanitizeName(s.Name)
+		if why := dnsLabelProblem(s.Name); why != "" {
+			src := "the image name " + strconv.Quote(c.Config.Image)
+			if explicit {
+				src = "SERVICE_NAME"
+				if fromPort["name"] {
+					src = "SERVICE_" + p.exposed + "_NAME"
+				}
+			}
+			refuse(fmt.Sprintf("service name %q (from %s) %s; use lowercase letters, digits and dashes, at most 63, not starting or ending with a dash", s.Name, src, why))
+			continue
+		}
 		s.Tags = append(splitTags(meta["tags"]), o.ForceTags...)
 		if p.proto == "udp" {
 			s.Tags = append(s.Tags, "udp")
 		}
 		if s.Tags == nil {
 			s.Tags = []string{}
+		}
+		if t, bad := badTag(s.Tags); bad != "" {
+			refuse(fmt.Sprintf("tag %q contains %s; tags are plain text (e.g. http, weight=3, path=/api)", t, bad))
+			continue
 		}
 		s.Address = o.HostIP
 		if s.Address == "" && p.hostIP != "" && p.hostIP != "0.0.0.0" && p.hostIP != "::" {
@@ -266,7 +309,51 @@ func Services(c *Container, o Options) []Service {
 		s.Check = check(meta, s, p, o)
 		out = append(out, s)
 	}
-	return out
+	return out, refused
+}
+
+// dnsLabel is the form every service name must have: one DNS label, lowercase
+// because HAProxy compares the lowercased Host header with it.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// dnsLabelProblem says why n is not a DNS label ("" when it is one).
+func dnsLabelProblem(n string) string {
+	switch {
+	case n == "":
+		return "is empty"
+	case len(n) > 63:
+		return fmt.Sprintf("is %d characters long", len(n))
+	case dnsLabel.MatchString(n):
+		return ""
+	case strings.ToLower(n) != n && dnsLabel.MatchString(strings.ToLower(n)):
+		return "has uppercase letters"
+	default:
+		return "is not a DNS label"
+	}
+}
+
+// firstBadRune describes the first control character (or invalid UTF-8) in
+// s, "" when there is none: a newline in a tag would be a new line in the
+// rendered HAProxy config.
+func firstBadRune(s string) string {
+	if !utf8.ValidString(s) {
+		return "invalid UTF-8"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Sprintf("the control character %U", r)
+		}
+	}
+	return ""
+}
+
+func badTag(tags []string) (string, string) {
+	for _, t := range tags {
+		if bad := firstBadRune(t); bad != "" {
+			return t, bad
+		}
+	}
+	return "", ""
 }
 
 func shortID(id string) string {
@@ -276,12 +363,13 @@ func shortID(id string) string {
 	return id
 }
 
-var badName = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
+var badName = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// sanitizeName keeps a name valid as a DNS label (Consul DNS and HAProxy's
-// Host-header routing both need that).
+// sanitizeName makes an image-derived name a DNS label (Consul DNS and
+// HAProxy's Host-header routing both need that). Explicit names are checked,
+// not rewritten.
 func sanitizeName(n string) string {
-	return strings.Trim(badName.ReplaceAllString(n, "-"), "-")
+	return strings.Trim(badName.ReplaceAllString(strings.ToLower(n), "-"), "-")
 }
 
 // check builds the Consul check: SERVICE_CHECK_HTTP=/path, SERVICE_CHECK_TCP=true,

@@ -1,0 +1,38 @@
+// `docker run` lines for the discovery services straight from the stack model
+// (stacks/paasbox.yaml), for the discovery spec's test host without compose:
+// same command, environment, volumes and capabilities as the generated
+// compose file.
+import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
+import { resolvePlaceholders } from '../../src/stack/generate.js';
+import { shq } from '../../src/target/shell.js';
+
+export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.js';
+
+/**
+ * Placeholder values for `service` with the model's default ports: the
+ * globals given plus ${PORT_<NAME>} and ${<SERVICE>_PORT_<NAME>}, as
+ * src/stack/generate.ts resolves them without settings overrides (pure).
+ */
+export function modelVals(model: StackModel, service: string, globals: Record<string, string>): Record<string, string> {
+  const vals = { ...globals };
+  for (const [name, spec] of Object.entries(model.services)) {
+    const prefix = name.toUpperCase().replace(/-/g, '_');
+    for (const p of spec.ports) {
+      vals[`${prefix}_PORT_${p.name.toUpperCase()}`] = String(p.port);
+      if (name === service) vals[`PORT_${p.name.toUpperCase()}`] = String(p.port);
+    }
+  }
+  return vals;
+}
+
+/** One `docker run -d` line for `service` (pure). vals: IP, HOSTNAME, DOMAIN, ... */
+export function dockerRunLine(name: string, spec: ServiceSpec, image: string, vals: Record<string, string>, containerName = name): string {
+  const r = (s: string) => resolvePlaceholders(s, vals, `services.${name}`);
+  const args = ['docker', 'run', '-d', '--init', '--name', containerName, `--restart=${spec.restart}`];
+  if (spec.network === 'host') args.push('--network', 'host');
+  for (const [k, v] of Object.entries(spec.environment ?? {})) args.push('-e', `${k}=${r(v)}`);
+  for (const v of spec.volumes ?? []) args.push('-v', `${r(v.source)}:${v.target}${v.readOnly ? ':ro' : ''}`);
+  for (const c of spec.capAdd ?? []) args.push('--cap-add', c);
+  args.push(image, ...(spec.command ?? []).map(r));
+  return args.map(shq).join(' ');
+}

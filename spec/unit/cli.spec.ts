@@ -1,0 +1,92 @@
+// The command line as a user meets it: every script and every `paasbox`
+// subcommand answers --help with usage and exit 0 without touching anything
+// (docker, docker-compose, vagrant, apt-get, ssh and sudo are stubs on PATH
+// that record any call), an unknown flag or verb is one line naming it with
+// exit 2, and --version prints the package's version.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { repoPath } from '../../src/stack/validate.js';
+
+const STUBS = ['docker', 'docker-compose', 'vagrant', 'apt-get', 'ssh', 'sudo'];
+
+describe('command line (--help touches nothing, unknown flags refused)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let log: string;
+  let env: NodeJS.ProcessEnv;
+  const zx = repoPath('node_modules', '.bin', 'zx');
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pb-cli-stubs-'));
+    log = join(dir, 'calls.log');
+    for (const s of STUBS) {
+      writeFileSync(join(dir, s), `#!/bin/sh\necho "${s} $*" >> '${log}'\nexit 1\n`);
+      chmodSync(join(dir, s), 0o755);
+    }
+    // The stubs shadow the real tools; node and a shell stay reachable.
+    env = { ...process.env, PATH: `${dir}:${dirname(process.execPath)}:/usr/bin:/bin`, PAASBOX_STATE_DIR: join(dir, 'state') };
+    delete env['SSH_AUTH_SOCK'];
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { cwd: repoPath(), env, encoding: 'utf8', timeout: 60_000 });
+  const calls = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+
+  const scripts = readdirSync(repoPath('scripts')).filter((f) => f.endsWith('.mjs'));
+
+  it('has a script for each documented command', () => {
+    expect(scripts).to.include.members(['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']);
+  });
+
+  for (const s of ['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']) {
+    it(`npx zx scripts/${s} --help: usage, exit 0, no tool called`, () => {
+      const r = run(zx, [`scripts/${s}`, '--help']);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.match(/^Usage: /);
+      expect(calls()).to.equal('');
+    });
+  }
+
+  for (const sub of ['install', 'verify', 'info', 'status', 'logs', 'stack', 'stack up', 'stack down', 'deploy', 'uninstall', 'genstack', 'build-images', 'kitchen', 'kitchen create', 'tunnel']) {
+    it(`paasbox ${sub} --help: usage, exit 0, no tool called`, () => {
+      const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...sub.split(' '), '--help']);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.match(new RegExp(`^Usage: paasbox ${sub}`));
+      expect(calls()).to.equal('');
+    });
+  }
+
+  it('paasbox --help lists every command; --version prints the version', () => {
+    const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), '--help']);
+    expect(r.status).to.equal(0);
+    for (const c of ['install', 'verify', 'info', 'status', 'logs', 'uninstall', 'deploy', 'tunnel', 'kitchen']) expect(r.stdout).to.match(new RegExp(`\\n  ${c}\\b`));
+    const v = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), '--version']);
+    expect(v.stdout.trim()).to.equal((JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version);
+  });
+
+  it('an unknown flag: exit 2, one line naming it (and the near miss), nothing run', () => {
+    const r = run(zx, ['scripts/install.mjs', '--sorce', 'registry']);
+    expect(r.status).to.equal(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/unknown option '--sorce'.*--source/);
+    expect(calls()).to.equal('');
+  });
+
+  it('an unknown verb, a bad choice and a bad number: exit 2 naming them', () => {
+    const verb = run(zx, ['scripts/stack.mjs', 'bogus']);
+    expect(verb.status).to.equal(2);
+    expect(verb.stderr).to.match(/unknown command 'bogus'/);
+    expect(verb.stderr).to.not.match(/TypeError|at .*\.js/);
+    const choice = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'install', '--source', 'cloud']);
+    expect(choice.status).to.equal(2);
+    expect(choice.stderr).to.match(/'cloud' is invalid.*local, registry/);
+    const num = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'install', '--health-timeout', 'abc']);
+    expect(num.status).to.equal(2);
+    expect(num.stderr).to.match(/--health-timeout must be a whole number/);
+    expect(calls()).to.equal('');
+  });
+});

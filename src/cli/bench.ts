@@ -1,0 +1,198 @@
+// `paasbox bench`: the benchmarks, as figures and ratios (never pass/fail),
+// each printed beside its goal where it has one. Sections: generate, images
+// (cold + warm build), up (stack up to all-healthy on this host), verify,
+// discovery (time to route, HAProxy vs direct), converge (a fresh SSH host
+// from nothing, re-converge, image push), orchestration (deploy to reachable
+// for 2 and 20 instances on a swarm of docker-in-docker hosts). "up" and
+// "discovery" use the stack install recorded on this machine (the default
+// instance, standalone). A section that cannot run is reported as skipped with
+// its reason; the others still run.
+
+import { InvalidArgumentError, type Command } from 'commander';
+import { benchDiscovery } from '../bench/discovery.js';
+import { benchGenerate } from '../bench/generate.js';
+import { ensureExampleImage } from '../bench/images.js';
+import { benchOrchestration } from '../bench/orchestration.js';
+import { StackControl } from '../compose/index.js';
+import { PaasboxError } from '../errors.js';
+import { buildAll } from '../images/index.js';
+import { provisionTarget } from '../provision/provision.js';
+import { Progress } from '../progress.js';
+import { loadStackModel } from '../stack/load.js';
+import type { StackModel } from '../stack/model.js';
+import { createDindHosts } from '../stage/dind.js';
+import { DEFAULT_INSTANCE, readInstance, type DeploymentRecord } from '../stage/instances.js';
+import { openTarget } from '../stage/open.js';
+import { LocalTarget } from '../target/local.js';
+import { runVerify } from '../verify/run.js';
+import { settingsForTarget } from '../verify/target-settings.js';
+import { jsonOption, listArg } from './program.js';
+
+export const SECTIONS = ['generate', 'images', 'up', 'verify', 'discovery', 'converge', 'orchestration'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface Figure {
+  section: Section;
+  name: string;
+  value: number;
+  unit: 's' | 'ms' | 'req/s' | 'ratio';
+  /** The reference the figure is judged by, e.g. "< 5 s". */
+  goal?: string;
+  note?: string;
+}
+
+/** One figure as a line: its value and unit, then its goal and note. */
+export function formatFigure(f: Figure): string {
+  const value = f.value.toFixed(f.unit === 'ms' || f.unit === 'ratio' ? 2 : 1);
+  return `  ${f.section.padEnd(13)} ${f.name.padEnd(50)} ${value} ${f.unit}${f.goal ? `  [goal ${f.goal}]` : ''}${f.note ? `  (${f.note})` : ''}`;
+}
+
+/** --only/--skip: section names, comma-separated; an unknown one is refused at the door. */
+export function sectionList(v: string, prev: Section[] = []): Section[] {
+  const names = listArg(v);
+  const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (unknown.length) throw new InvalidArgumentError(`unknown section ${unknown.join(', ')} (sections: ${SECTIONS.join(', ')})`);
+  return [...prev, ...(names as Section[])];
+}
+
+interface BenchFlags {
+  only?: Section[];
+  skip?: Section[];
+  json?: boolean;
+}
+
+/** What a section gets: this machine, the stack model (loaded on first use) and the figure sink. */
+interface Bench {
+  local: LocalTarget;
+  model(): StackModel;
+  fig(name: string, value: number, unit: Figure['unit'], extra?: { goal?: string; note?: string }): void;
+}
+
+const sec = (t0: number) => (Date.now() - t0) / 1000;
+/** Steps run silently: the figures are the output. */
+const quiet = () => new Progress({ json: true });
+
+/** The stack install recorded for this machine (the default instance), for "up" and "discovery". */
+function localDeployment(): DeploymentRecord {
+  const inst = readInstance(DEFAULT_INSTANCE);
+  if (!inst?.deployment || inst.stage.kind !== 'local')
+    throw new PaasboxError('no standalone install is recorded for this machine (the default instance)', 'install one first: npx paasbox install --mode standalone');
+  return inst.deployment;
+}
+
+const RUN: Record<Section, (b: Bench) => Promise<void>> = {
+  async generate(b) {
+    const r = await benchGenerate(200);
+    b.fig('stack file generation (settings+validate+render)', r.msPerGeneration, 'ms', { note: `${r.bytes} bytes, ${r.iterations} runs` });
+  },
+
+  async images(b) {
+    const opts = { target: b.local, model: b.model(), source: 'local' as const, progress: quiet() };
+    const t0 = Date.now();
+    const cold = await buildAll({ ...opts, force: true, noCache: true });
+    const coldS = sec(t0);
+    if (!cold.ok) throw new PaasboxError(`cold build failed: ${cold.images.filter((i) => i.outcome === 'failed').map((i) => i.ref).join(', ')}`, 'run npx paasbox build-images to see the build output');
+    const built = cold.images.filter((i) => i.outcome === 'built');
+    for (const i of built) b.fig(`cold build ${i.ref}`, i.seconds, 's');
+    b.fig('cold build of all local images', coldS, 's', { note: `${built.length} built` });
+    const t1 = Date.now();
+    const warm = await buildAll(opts);
+    const warmS = sec(t1);
+    b.fig('warm rebuild (nothing changed)', warmS, 's', { note: `${warm.images.filter((i) => i.outcome === 'built').length} rebuilt` });
+    b.fig('cold / warm', coldS / warmS, 'ratio');
+  },
+
+  async up(b) {
+    const d = localDeployment();
+    const ctl = new StackControl(b.local, d.composePath, d.project);
+    await ctl.down();
+    const t0 = Date.now();
+    await ctl.up();
+    await ctl.waitHealthy(300_000, quiet());
+    b.fig('stack up to all-healthy (images present)', sec(t0), 's', { note: `${(await ctl.services()).length} services` });
+  },
+
+  async verify(b) {
+    const { settings, deployment } = await settingsForTarget(b.local, b.model(), {});
+    const t0 = Date.now();
+    const report = await runVerify(b.local, b.model(), settings, { deployment: deployment ?? null, progress: quiet() });
+    b.fig('verify wall time, whole stack', sec(t0), 's', { goal: '< 5 s', note: `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped` });
+  },
+
+  async discovery(b) {
+    localDeployment();
+    await ensureExampleImage(quiet());
+    const r = await benchDiscovery(b.local, { durationS: 5, connections: 8, reach: 'address' });
+    b.fig('docker run -> first answer through HAProxy', r.route.msToRoute / 1000, 's', { goal: '< 1 s', note: 'bounded by the 2 s Consul check interval' });
+    b.fig('requests/s through HAProxy', r.throughput.viaHaproxy.requestsPerSec, 'req/s');
+    b.fig('requests/s direct to the app', r.throughput.direct.requestsPerSec, 'req/s');
+    b.fig('HAProxy / direct', r.throughput.ratio, 'ratio');
+  },
+
+  async converge(b) {
+    const set = await createDindHosts(1, { prefix: 'pbbench-conv', withDocker: false });
+    const target = openTarget({ kind: 'ssh', ssh: set.hosts[0]!.ssh });
+    try {
+      const p1 = quiet();
+      let t0 = Date.now();
+      await provisionTarget(target, { progress: p1, skipMissingImages: true });
+      b.fig('converge a bare host from nothing', sec(t0), 's', { note: 'docker.io install, image push, up, healthy' });
+      const push = p1.records.find((r) => r.step === 'images');
+      if (push) b.fig('image push to the target (save | ssh | load)', push.seconds, 's', push.detail ? { note: push.detail } : {});
+      const p2 = quiet();
+      t0 = Date.now();
+      await provisionTarget(target, { progress: p2, skipMissingImages: true });
+      b.fig('re-converge, nothing changed', sec(t0), 's', { goal: '< 5 s', note: `changed=${p2.summary().changed}` });
+    } finally {
+      await target.close().catch(() => undefined);
+      await set.destroy();
+    }
+  },
+
+  async orchestration(b) {
+    const rows = await benchOrchestration([2, 20], quiet());
+    for (const r of rows) b.fig(`deploy -> ${r.instances} instances reachable by name`, r.reachableSeconds, 's', { note: `scheduler ready at ${r.readySeconds.toFixed(1)} s` });
+    if (rows.length === 2) b.fig('20 / 2 instances', rows[1]!.reachableSeconds / rows[0]!.reachableSeconds, 'ratio');
+  },
+};
+
+export function defineBench(cmd: Command): Command {
+  return cmd
+    .option('--only <sections>', `run only these sections, comma-separated (${SECTIONS.join(', ')})`, sectionList)
+    .option('--skip <sections>', 'leave these sections out, comma-separated', sectionList)
+    .addOption(jsonOption())
+    .description('benchmarks: figures and ratios (never pass/fail), each beside its goal where it has one')
+    .action(async (f: BenchFlags) => {
+      const say = (line: string) => {
+        if (!f.json) process.stdout.write(line + '\n');
+      };
+      const results: (Figure | { section: Section; skipped: string })[] = [];
+      const local = new LocalTarget();
+      let model: StackModel | undefined;
+      try {
+        for (const section of SECTIONS) {
+          if ((f.only && !f.only.includes(section)) || f.skip?.includes(section)) continue;
+          say(`\n== ${section}`);
+          const bench: Bench = {
+            local,
+            model: () => (model ??= loadStackModel()),
+            fig: (name, value, unit, extra = {}) => {
+              const fig: Figure = { section, name, value, unit, ...extra };
+              results.push(fig);
+              say(formatFigure(fig));
+            },
+          };
+          try {
+            await RUN[section](bench);
+          } catch (e) {
+            const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+            results.push({ section, skipped: why });
+            say(`  ${section.padEnd(13)} skipped: ${why}`);
+          }
+        }
+      } finally {
+        await local.close();
+      }
+      if (f.json) process.stdout.write(JSON.stringify({ figures: results }, null, 2) + '\n');
+    });
+}

@@ -1,0 +1,80 @@
+// `paasbox deploy`: a Marathon app JSON through Marathon, or Docker swarm
+// when the stack has no Marathon, on the recorded stage; the swarm advertises
+// the recorded deployment's address (--advertise-addr only overrides it).
+
+import { isIPv4 } from 'node:net';
+import { Option, type Command } from 'commander';
+import { PaasboxError } from '../errors.js';
+import { Progress } from '../progress.js';
+import { runDeploy } from '../scheduler/deploy.js';
+import { sshInfoFor } from '../stage/discover.js';
+import { openTarget } from '../stage/open.js';
+import { LocalTarget } from '../target/local.js';
+import type { Target } from '../target/target.js';
+import { intArg, jsonOption, stageOptions } from './program.js';
+import { openStage, type StageFlags } from './stage.js';
+
+interface DeployFlags extends StageFlags {
+  wait?: boolean;
+  timeout: number;
+  scale?: number;
+  destroy?: boolean;
+  scheduler: 'auto' | 'marathon' | 'swarm';
+  worker?: string[];
+  marathon?: string;
+  advertiseAddr?: string;
+  json?: boolean;
+}
+
+export function defineDeploy(cmd: Command): Command {
+  return stageOptions(cmd)
+    .argument('<file>', 'Marathon app JSON')
+    .option('--wait', 'wait until every instance is ready')
+    .option('--timeout <seconds>', 'seconds to wait', intArg('--timeout', 1, 86_400), 300)
+    .option('--scale <n>', 'set the instance count of an app already deployed', intArg('--scale', 0, 10_000))
+    .option('--destroy', 'remove the app')
+    .addOption(new Option('--scheduler <name>', 'Marathon, Docker swarm, or whichever the stack has').choices(['auto', 'marathon', 'swarm']).default('auto'))
+    .option('--worker <host>', 'swarm worker to join (user@host[:port] or an ~/.ssh/config alias; repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--marathon <url>', 'Marathon URL (default http://ADVERTISED_ADDRESS:8080)')
+    .option('--advertise-addr <ip>', 'override the recorded advertised address (swarm advertise address)')
+    .addOption(jsonOption())
+    .description('deploy Marathon app JSON (Marathon, or Docker swarm where Marathon is absent)')
+    .action(async (file: string, f: DeployFlags) => {
+      if (f.scale !== undefined && f.destroy) throw new PaasboxError('--scale and --destroy together', 'give one of them');
+      if (f.advertiseAddr && !isIPv4(f.advertiseAddr)) throw new PaasboxError(`--advertise-addr ${f.advertiseAddr} is not an IPv4 address`, 'give the host\'s routable address, e.g. --advertise-addr 10.0.0.5');
+      const targets: Target[] = [];
+      try {
+        const stage = await openStage(f);
+        targets.push(stage.target);
+        const recordedIp = stage.instance?.deployment?.ip;
+        // A local stage's Target answers at its advertised address, so the swarm can advertise it.
+        const advertiseAddr = f.advertiseAddr ?? recordedIp;
+        const target = stage.ref.kind === 'local' && advertiseAddr ? new LocalTarget({ address: advertiseAddr }) : stage.target;
+        const policy = f.acceptNewHostKey ? ('accept-new' as const) : ('strict' as const);
+        for (const w of f.worker ?? []) {
+          const t = openTarget({ kind: 'ssh', ssh: await sshInfoFor(w, { ...(f.key ? { keyPath: f.key } : {}), ...(f.knownHosts ? { knownHostsPath: f.knownHosts } : {}), hostKeyPolicy: policy }) });
+          targets.push(t);
+        }
+        const progress = new Progress({ json: !!f.json });
+        const report = await runDeploy({
+          file,
+          action: f.destroy ? 'destroy' : f.scale !== undefined ? 'scale' : 'deploy',
+          ...(f.scale !== undefined ? { instances: f.scale } : {}),
+          wait: !!f.wait,
+          timeoutMs: f.timeout * 1000,
+          scheduler: f.scheduler,
+          target,
+          workers: targets.slice(1),
+          ...(f.marathon ? { marathonUrl: f.marathon } : {}),
+          ...(advertiseAddr ? { advertiseAddr } : {}),
+        }, progress);
+        if (f.json) process.stdout.write(JSON.stringify({ ...report, summary: progress.summary() }, null, 2) + '\n');
+        else {
+          progress.finish();
+          for (const i of report.instances ?? []) process.stdout.write(`  instance ${i.id.slice(0, 12)} on ${i.host}:${i.ports.join(',')}\n`);
+        }
+      } finally {
+        for (const t of targets) await t.close().catch(() => undefined);
+      }
+    });
+}

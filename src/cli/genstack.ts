@@ -1,0 +1,58 @@
+// `paasbox genstack`: write the stack's compose file for this host (the
+// seed's genfig.sh), through the one settings pipeline, validated against the
+// Compose Specification.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { localImageIds } from '../provision/push.js';
+import { detectAdvertiseAddress, loadSettings, settingsEnv } from '../settings/index.js';
+import { generateCompose, renderCompose } from '../stack/generate.js';
+import { loadStackModel } from '../stack/load.js';
+import type { ImageSourceName } from '../stack/model.js';
+import { resolveImageRefs } from '../stack/refs.js';
+import { LocalTarget } from '../target/local.js';
+import { sourceOption } from './program.js';
+
+interface GenstackFlags {
+  source?: ImageSourceName;
+  hostname?: string;
+  ip?: string;
+  config?: string;
+  out: string;
+  stdout?: boolean;
+}
+
+export function defineGenstack(cmd: Command): Command {
+  return cmd
+    .addOption(sourceOption())
+    .option('--hostname <name>', 'the name the stack advertises (default: this host\'s)')
+    .option('--ip <address>', 'the address the stack advertises (default: detected)')
+    .option('--config <file>', 'settings file (default ./paasbox.yaml)')
+    .option('--out <file>', 'where to write it', '.paasbox/docker-compose.yml')
+    .option('--stdout', 'print it instead of writing it')
+    .description('write the compose file for this host, validated against the Compose Specification')
+    .action(async (f: GenstackFlags) => {
+      const model = loadStackModel();
+      const local = new LocalTarget();
+      const settings = await loadSettings({
+        model,
+        flags: { ...(f.source ? { imageSource: f.source } : {}), ...(f.hostname ? { hostname: f.hostname } : {}), ...(f.ip ? { ip: f.ip } : {}) },
+        env: settingsEnv(process.env, { seedNames: true }),
+        ...(f.config ? { configPath: f.config } : {}),
+        detectIp: () => detectAdvertiseAddress(local),
+      });
+      const refs = await resolveImageRefs(model, settings, async (ref) => !!(await localImageIds([ref]))[ref]);
+      const text = renderCompose(generateCompose(model, settings, refs));
+      if (f.stdout) {
+        process.stdout.write(text);
+        return;
+      }
+      const out = resolve(f.out);
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, text);
+      const omitted = Object.keys(refs.unavailable);
+      process.stderr.write(`wrote ${out}: ${Object.keys(refs.images).length} services (source ${settings.imageSource}, ip ${settings.ip})` +
+        (omitted.length ? `; left out (unavailable): ${omitted.join(', ')}` : '') + '\n');
+    });
+}

@@ -1,0 +1,169 @@
+// `paasbox install`: choose the stage (a mode, given or detected), reach it,
+// build the images here, provision the stack there, and record the instance so
+// every later command connects exactly as this one did.
+
+import { existsSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { PaasboxError } from '../errors.js';
+import { Progress } from '../progress.js';
+import { prepareImagesOnBuildHost } from '../provision/build-host.js';
+import { provisionTarget } from '../provision/provision.js';
+import { detectAdvertiseAddress, envValues, loadSettings, settingsEnv, type SettingsValues } from '../settings/index.js';
+import { COMPOSE_PATH } from '../stack/deployment.js';
+import { loadStackModel } from '../stack/load.js';
+import type { ImageSourceName } from '../stack/model.js';
+import { detectMode, dockerVmInfo, hasCommand, INSTALL_MODES, parseMode, sshInfoFor, vagrantInfo, type ModeChoice } from '../stage/discover.js';
+import { checkInstanceName, DEFAULT_INSTANCE, readInstance, writeInstance, type Instance } from '../stage/instances.js';
+import { openTarget } from '../stage/open.js';
+import type { StageRef } from '../stage/ssh-info.js';
+import { LocalTarget } from '../target/local.js';
+import type { Target } from '../target/target.js';
+import { intArg, jsonOption, sourceOption } from './program.js';
+
+export interface InstallFlags {
+  mode?: string;
+  host?: string;
+  key?: string;
+  knownHosts?: string;
+  acceptNewHostKey?: boolean;
+  provider?: string;
+  source?: ImageSourceName;
+  hostname?: string;
+  ip?: string;
+  config?: string;
+  instance: string;
+  json?: boolean;
+  skipMissingImages?: boolean;
+  hostOnly?: boolean;
+  dryRun?: boolean;
+  healthTimeout: number;
+}
+
+export function defineInstall(cmd: Command): Command {
+  return cmd
+    .description('provision the stack onto a stage (a mode, given or detected) and leave it running')
+    .addOption(new Option('--mode <mode>', 'where the stack goes (default: detected, and the reason printed)').choices(INSTALL_MODES))
+    .option('--host <host>', 'ssh/boot2docker: user@address[:port] or an ~/.ssh/config alias')
+    .option('--key <file>', 'SSH private key (default: ~/.ssh/config, ssh-agent, ~/.ssh/id_*)')
+    .option('--known-hosts <file>', 'where host keys are pinned (default ~/.paasbox/known_hosts; ~/.ssh/known_hosts is honoured too)')
+    .option('--accept-new-host-key', 'pin the key of a host seen for the first time (without it an unknown key is refused with its fingerprint)')
+    .addOption(new Option('--provider <provider>', 'vagrant provider').choices(['docker', 'virtualbox', 'libvirt']))
+    .addOption(sourceOption())
+    .option('--hostname <name>', 'the name the stack advertises for the host (default: the target\'s hostname)')
+    .option('--ip <address>', 'the address the stack advertises (default: detected on the target; never 127.x or 0.0.0.0)')
+    .option('--config <file>', 'settings file (default ./paasbox.yaml)')
+    .option('--instance <name>', 'the name this install is recorded under', DEFAULT_INSTANCE)
+    .addOption(jsonOption())
+    .option('--skip-missing-images', 'leave out services whose image is not built here (instead of failing)')
+    .option('--host-only', 'only the host steps (docker engine, compose tool), no stack')
+    .option('--dry-run', 'only check and report what would change (pre-flight gates still stop)')
+    .option('--health-timeout <seconds>', 'seconds to wait for every service to be healthy', intArg('--health-timeout', 1, 86_400), 300)
+    .addHelpText('after', '\nExamples:\n  npx paasbox install --mode standalone\n  npx paasbox install --mode ssh --host root@10.0.0.5 --key ~/.ssh/id_ed25519 --accept-new-host-key\n  npx paasbox install --mode vagrant')
+    .action(async (flags: InstallFlags) => {
+      await runInstall(flags);
+    });
+}
+
+/** The stage a mode means, and the environment layer that describes it. */
+async function chooseStage(mode: ModeChoice['mode'], f: InstallFlags, say: (l: string) => void): Promise<{ ref: StageRef; seedNames: boolean }> {
+  const sshOpts = {
+    ...(f.key ? { keyPath: f.key } : {}),
+    ...(f.knownHosts ? { knownHostsPath: f.knownHosts } : {}),
+    hostKeyPolicy: f.acceptNewHostKey ? ('accept-new' as const) : ('strict' as const),
+  };
+  // The seed's HOSTNAME/IP describe this machine, or the docker VM it drives: not a host over SSH.
+  if (mode === 'standalone') return { ref: { kind: 'local', address: '127.0.0.1' }, seedNames: true };
+  if (mode === 'ssh') {
+    if (!f.host) throw new PaasboxError('--mode ssh needs --host', 'add --host user@address[:port] (and --key FILE unless ssh-agent has the key)');
+    return { ref: { kind: 'ssh', ssh: await sshInfoFor(f.host, sshOpts) }, seedNames: false };
+  }
+  if (mode === 'vagrant') {
+    const ssh = await vagrantInfo({ ...(f.provider ?? process.env['VAGRANT_DEFAULT_PROVIDER'] ? { provider: f.provider ?? process.env['VAGRANT_DEFAULT_PROVIDER']! } : {}), instance: f.instance, log: say });
+    say(`vagrant machine ${ssh.alias ?? ''}: ${ssh.user}@${ssh.host}:${ssh.port}`);
+    return { ref: { kind: 'ssh', ssh: { ...ssh, ...(f.key ? { keyPath: f.key } : {}) } }, seedNames: false };
+  }
+  const vm = f.host ? { tool: '--host', ssh: await sshInfoFor(f.host, sshOpts) } : await dockerVmInfo(f.instance);
+  say(`docker VM via ${vm.tool}: ${vm.ssh.user}@${vm.ssh.host}:${vm.ssh.port}`);
+  return { ref: { kind: 'ssh', ssh: { ...vm.ssh, ...(f.key ? { keyPath: f.key } : {}) } }, seedNames: true };
+}
+
+export async function runInstall(f: InstallFlags): Promise<void> {
+  const json = !!f.json;
+  const say = (l: string) => { if (!json) process.stderr.write(l + '\n'); };
+  checkInstanceName(f.instance);
+  if (f.key && !existsSync(f.key)) throw new PaasboxError(`--key ${f.key} does not exist`, 'pass the path of your private key file');
+  if (f.config && !existsSync(f.config)) throw new PaasboxError(`--config ${f.config} does not exist`, 'pass an existing settings file, or omit --config to use ./paasbox.yaml');
+
+  let choice: ModeChoice;
+  if (f.mode) choice = { mode: parseMode(f.mode), why: 'given with --mode' };
+  else {
+    const commands: string[] = [];
+    for (const c of ['vagrant', 'docker', 'docker-machine', 'colima', 'limactl', 'boot2docker']) if (await hasCommand(c)) commands.push(c);
+    const dockerRuns = commands.includes('docker') && (await new LocalTarget().exec('docker info', { timeoutMs: 20_000 })).code === 0;
+    choice = detectMode({ platform: process.platform, commands, dockerRuns, hasHost: !!f.host });
+  }
+  say(`paasbox install: mode ${choice.mode} (${choice.why})`);
+
+  const { ref, seedNames } = await chooseStage(choice.mode, f, say);
+  const target: Target = openTarget(ref);
+  try {
+    const previous = readInstance(f.instance);
+    const env = settingsEnv(process.env, { seedNames });
+    const flags: SettingsValues = { ...(f.source ? { imageSource: f.source } : {}), ...(f.hostname ? { hostname: f.hostname } : {}), ...(f.ip ? { ip: f.ip } : {}) };
+    const recorded = previous?.deployment?.pinned;
+    const progress = new Progress({ json });
+    const model = loadStackModel();
+    if (!f.hostOnly) {
+      // Images are built on this machine (unchanged ones are skipped), then sent to the target.
+      const settings = await loadSettings({ model, flags, env, ...(recorded ? { recorded } : {}), ...(f.config ? { configPath: f.config } : {}), detectIp: () => detectAdvertiseAddress(target) });
+      await prepareImagesOnBuildHost({ model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
+    }
+    const out = await provisionTarget(target, {
+      model,
+      progress,
+      flags,
+      env,
+      ...(recorded ? { recorded } : {}),
+      ...(f.config ? { configPath: f.config } : {}),
+      skipMissingImages: !!f.skipMissingImages,
+      hostOnly: !!f.hostOnly,
+      dryRun: !!f.dryRun,
+      healthTimeoutS: f.healthTimeout,
+    });
+    if (out.plan && !f.dryRun) {
+      const s = out.plan.settings;
+      // What the user chose (flags, environment) is kept for the next run; what was detected is detected again.
+      const chosen = { ...envValues(env), ...flags };
+      const pinned = {
+        ...recorded,
+        ...(chosen.hostname ? { hostname: chosen.hostname } : {}),
+        ...(chosen.ip ? { ip: chosen.ip } : {}),
+        ...(chosen.imageSource ? { imageSource: chosen.imageSource } : {}),
+        ...(chosen.domain ? { domain: chosen.domain } : {}),
+      };
+      const inst: Instance = {
+        name: f.instance,
+        driver: choice.mode === 'standalone' ? 'local' : choice.mode,
+        mode: choice.mode,
+        // The key is pinned now: later commands check it strictly.
+        stage: ref.kind === 'local' ? { kind: 'local', address: s.ip } : { kind: 'ssh', ssh: { ...ref.ssh, hostKeyPolicy: 'strict' } },
+        lifecycle: 'converged',
+        deployment: { ip: s.ip, hostname: s.hostname, imageSource: s.imageSource, composePath: COMPOSE_PATH, project: out.plan.project, ...(Object.keys(pinned).length ? { pinned } : {}) },
+        updatedAt: '',
+      };
+      writeInstance(inst);
+    }
+    if (json) {
+      process.stdout.write(JSON.stringify({ mode: choice.mode, why: choice.why, target: target.name, ...progress.summary(), omitted: out.plan?.omitted ?? {}, ip: out.plan?.settings.ip, hostname: out.plan?.settings.hostname }, null, 2) + '\n');
+    } else {
+      progress.finish();
+      if (out.plan) {
+        const ip = out.plan.settings.ip;
+        process.stdout.write(`\nThe stack runs on ${target.name} (${ip}); every URL and a DNS check: npx paasbox info\n`);
+        for (const [s, why] of Object.entries(out.plan.omitted)) process.stdout.write(`  left out ${s}: ${why}\n`);
+      }
+    }
+  } finally {
+    await target.close();
+  }
+}

@@ -1,0 +1,97 @@
+// `paasbox stack VERB` (and the top-level status, logs): control the deployed
+// stack on its stage through compose. down keeps the data volumes unless
+// --volumes, which first lists what it deletes.
+
+import type { Command } from 'commander';
+import { StackControl } from '../compose/index.js';
+import type { ServiceStatus } from '../compose/status.js';
+import { EXIT } from '../errors.js';
+import { Progress } from '../progress.js';
+import { intArg, jsonOption, stageOptions, subcommand } from './program.js';
+import { deployedStack, openStage, type StageFlags } from './stage.js';
+
+interface StackFlags extends StageFlags {
+  json?: boolean;
+  tail?: number;
+  follow?: boolean;
+  timeout?: number;
+  wait?: boolean;
+  volumes?: boolean;
+}
+
+async function withStack<T>(f: StackFlags, fn: (ctl: StackControl, name: string, ports: Record<string, string>) => Promise<T>): Promise<T> {
+  const stage = await openStage(f);
+  try {
+    const { path, project, deployment } = await deployedStack(stage);
+    return await fn(new StackControl(stage.target, path, project), stage.target.name, deployment.ports);
+  } finally {
+    await stage.target.close();
+  }
+}
+
+/** The status table: a header, one row a service, its ports. */
+export function formatStatus(rows: ServiceStatus[], ports: Record<string, string>): string {
+  const head = ['SERVICE', 'STATE', 'HEALTH', 'RESTARTS', 'PORTS'];
+  const body = rows.map((s) => [s.service, s.state, s.health, String(s.restartCount), ports[s.service] ?? '']);
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  return [head, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function defineStatus(cmd: Command): Command {
+  return stageOptions(cmd)
+    .addOption(jsonOption())
+    .description('each service: state, health, restarts and ports (exit 1 when one is not running or unhealthy)')
+    .action(async (f: StackFlags) => {
+      await withStack(f, async (ctl, host, ports) => {
+        const st = await ctl.status();
+        if (f.json) process.stdout.write(JSON.stringify(st.map((s) => ({ ...s, ports: ports[s.service] ?? '' })), null, 2) + '\n');
+        else process.stdout.write(`${host}, project ${ctl.project}\n` + formatStatus(st, ports));
+        if (!st.every((s) => s.state === 'running' && s.health !== 'unhealthy')) process.exitCode = EXIT.checksFailed;
+      });
+    });
+}
+
+export function defineLogs(cmd: Command): Command {
+  return stageOptions(cmd)
+    .argument('[service]', 'one service (default: all)')
+    .option('-f, --follow', 'keep printing new lines until interrupted')
+    .option('--tail <n>', 'lines of history', intArg('--tail', 0, 1_000_000), 100)
+    .description('the stack\'s logs')
+    .action(async (service: string | undefined, f: StackFlags) => {
+      await withStack(f, async (ctl) => {
+        if (f.follow) await ctl.followLogs((c) => process.stdout.write(c), service, f.tail);
+        else process.stdout.write(await ctl.logs(service, f.tail));
+      });
+    });
+}
+
+function verb(parent: Command, name: string, description: string, run: (ctl: StackControl, f: StackFlags, service: string | undefined, p: Progress, host: string) => Promise<void>): Command {
+  return stageOptions(subcommand(parent, `${name} [service]`, description))
+    .addOption(jsonOption())
+    .action(async (service: string | undefined, f: StackFlags) => {
+      const p = new Progress({ json: !!f.json });
+      await withStack(f, (ctl, host) => run(ctl, f, service, p, host));
+      p.finish();
+    });
+}
+
+export function defineStack(cmd: Command): Command {
+  cmd.description('control the deployed stack: up, stop, start, restart, down, status, logs');
+  verb(cmd, 'up', 'start the stack (or one service) and wait until healthy', async (ctl, f, service, p, host) => {
+    await p.step(`compose up (${ctl.project})`, host, async () => { await ctl.up(service ? [service] : []); return { status: 'changed' }; });
+    if (f.wait !== false) await p.step('wait until healthy', host, async () => { await ctl.waitHealthy((f.timeout ?? 300) * 1000, p, service ? { services: [service] } : {}); });
+  })
+    .option('--timeout <seconds>', 'seconds to wait for health', intArg('--timeout', 1, 86_400), 300)
+    .option('--no-wait', 'do not wait for health');
+  for (const v of ['stop', 'start', 'restart'] as const)
+    verb(cmd, v, `${v} the stack (or one service)`, async (ctl, _f, service, p, host) => {
+      await p.step(`${v} ${service ?? ctl.project}`, host, async () => { await ctl[v](service); return { status: 'changed' }; });
+    });
+  verb(cmd, 'down', 'remove the containers; data volumes are kept unless --volumes', async (ctl, f, _service, p, host) => {
+    if (f.volumes) process.stderr.write(`paasbox: --volumes deletes the data volumes of ${ctl.project} (Consul K/V, ZooKeeper znodes)\n`);
+    await p.step(`compose down (${ctl.project}${f.volumes ? ', with volumes' : ', volumes kept'})`, host, async () => { await ctl.down({ volumes: !!f.volumes }); return { status: 'changed' }; });
+  }).option('--volumes', 'also delete the data volumes');
+  defineStatus(subcommand(cmd, 'status', 'state of each service'));
+  defineLogs(subcommand(cmd, 'logs', 'the stack\'s logs'));
+  return cmd;
+}

@@ -1,0 +1,46 @@
+// How every command after install finds its stage: --target (or the
+// recorded default instance), with --key/--known-hosts/--accept-new-host-key
+// over what was recorded, and the deployed stack's compose file and project.
+
+import { PaasboxError } from '../errors.js';
+import { readDeployment, COMPOSE_PATH, type Deployment } from '../stack/deployment.js';
+import type { Instance } from '../stage/instances.js';
+import { openTarget, resolveStage } from '../stage/open.js';
+import type { StageRef } from '../stage/ssh-info.js';
+import type { Target } from '../target/target.js';
+
+export interface StageFlags {
+  target?: string;
+  key?: string;
+  knownHosts?: string;
+  acceptNewHostKey?: boolean;
+}
+
+export interface OpenedStage {
+  target: Target;
+  ref: StageRef;
+  instance?: Instance;
+}
+
+export async function openStage(f: StageFlags): Promise<OpenedStage> {
+  const { ref, instance } = await resolveStage(f.target, {
+    ...(f.key ? { keyPath: f.key } : {}),
+    ...(f.knownHosts ? { knownHostsPath: f.knownHosts } : {}),
+    // A host named ad hoc must already be known unless the user accepts its key.
+    ...(f.acceptNewHostKey ? { hostKeyPolicy: 'accept-new' as const } : f.target && !instanceNamed(f.target) ? { hostKeyPolicy: 'strict' as const } : {}),
+  });
+  return { target: openTarget(ref), ref, ...(instance ? { instance } : {}) };
+}
+
+function instanceNamed(spec: string): boolean {
+  return /^[a-z0-9][a-z0-9-]{0,40}$/.test(spec) && !spec.includes('.');
+}
+
+/** The deployed stack on an opened stage: its compose file (recorded or the default path) and project. */
+export async function deployedStack(s: OpenedStage): Promise<{ path: string; project: string; deployment: Deployment }> {
+  const path = s.instance?.deployment?.composePath ?? COMPOSE_PATH;
+  const deployment = await readDeployment(s.target, path);
+  if (!deployment)
+    throw new PaasboxError(`no paasbox stack file at ${path} on ${s.target.name}`, 'install first: npx paasbox install (or name the right host with --target)');
+  return { path, project: deployment.meta.project, deployment };
+}

@@ -1,0 +1,64 @@
+// `paasbox verify`: prove the stack on a stage works, from inside it: every
+// web UI, four-letter word, container state and DNS answer derived from the
+// model. Exit 0 when nothing failed (skipped checks say why), 1 otherwise.
+
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { EXIT } from '../errors.js';
+import { Progress } from '../progress.js';
+import { loadStackModel } from '../stack/load.js';
+import { failureLine, render, REPORTERS, type ReporterName } from '../verify/reporters.js';
+import { runVerify } from '../verify/run.js';
+import { settingsForTarget } from '../verify/target-settings.js';
+import { intArg, stageOptions } from './program.js';
+import { openStage, type StageFlags } from './stage.js';
+
+interface VerifyFlags extends StageFlags {
+  reporter: ReporterName;
+  json?: boolean;
+  out?: string;
+  config?: string;
+  concurrency?: number;
+  only?: string;
+}
+
+export function defineVerify(cmd: Command): Command {
+  return stageOptions(cmd)
+    .addOption(new Option('--reporter <name>', 'output format').choices(REPORTERS).default('spec'))
+    .option('--json', 'shorthand for --reporter json')
+    .option('--out <file>', 'write the report to a file (the spec report still goes to the terminal)')
+    .option('--config <file>', 'settings file (default ./paasbox.yaml)')
+    .option('--concurrency <n>', 'checks run at once (each is an SSH session: mind MaxSessions)', intArg('--concurrency', 1, 64))
+    .option('--only <text>', 'only checks whose id or service contains TEXT')
+    .description('every web UI port and DNS answer, checked from inside the target')
+    .action(async (f: VerifyFlags) => {
+      const reporter: ReporterName = f.json ? 'json' : f.reporter;
+      const stage = await openStage(f);
+      try {
+        const quiet = reporter !== 'spec' && !f.out;
+        const progress = new Progress({ json: quiet });
+        const model = loadStackModel();
+        const { settings, deployment } = await settingsForTarget(stage.target, model, { ...(f.config ? { configPath: f.config } : {}), ...(stage.instance ? { instance: stage.instance } : {}) });
+        progress.say(`[${stage.target.name}] verifying ${settings.projectName} (source ${settings.imageSource}, ip ${settings.ip}, domain ${settings.domain})${deployment ? '' : ' — no deployed compose file found, judging by settings'}`);
+        const only = f.only;
+        const report = await runVerify(stage.target, model, settings, {
+          deployment: deployment ?? null,
+          ...(f.concurrency ? { concurrency: f.concurrency } : {}),
+          ...(only ? { only: (c) => c.id.includes(only) || c.service.includes(only) } : {}),
+        });
+        const colour = !!process.stdout.isTTY && !process.env['NO_COLOR'];
+        if (f.out) {
+          writeFileSync(resolve(f.out), render(report, reporter));
+          process.stdout.write(render(report, 'spec', { colour }));
+        } else process.stdout.write(render(report, reporter, { colour: colour && reporter === 'spec' }));
+        if (report.failed) {
+          // The spec report lists failures itself; other formats go to files or machines.
+          if (reporter !== 'spec' && !f.out) for (const r of report.results.filter((x) => x.status === 'failed')) process.stderr.write(failureLine(r) + '\n');
+          process.exitCode = EXIT.checksFailed;
+        }
+      } finally {
+        await stage.target.close();
+      }
+    });
+}

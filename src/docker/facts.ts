@@ -1,0 +1,168 @@
+// Docker facts about a host, read in one place: containers (`docker inspect`),
+// images (id and labels per ref) and listening sockets (`ss`). Each fact is a
+// command to run on a target and a pure parser of what it prints, so compose
+// status, verify, the provisioning steps and the image builder all read docker
+// the same way and each parser has one unit test. Nothing here runs anything.
+
+import { shq } from '../target/shell.js';
+
+// ---------------------------------------------------------------- containers
+
+/** One container as `docker inspect` describes it. */
+export interface ContainerFacts {
+  id: string;
+  /** Without docker's leading slash. */
+  name: string;
+  /** The compose project and service labels ('' when absent). */
+  project: string;
+  service: string;
+  /** The image ref the container was created from (Config.Image). */
+  image: string;
+  /** The image id it runs ('' when unknown): it stays on the old id when its tag is rebuilt. */
+  imageId: string;
+  /** created, running, restarting, exited, paused, dead (unknown when docker does not say). */
+  status: string;
+  running: boolean;
+  /** healthy, unhealthy, starting; undefined when the container has no healthcheck. */
+  health?: string;
+  /** The last health probe's output, to show why it is unhealthy. */
+  healthLog?: string;
+  /** no, always, unless-stopped, on-failure. */
+  restartPolicy: string;
+  restartCount: number;
+  networkMode: string;
+  /** Host ports published by the container, ascending. */
+  publishedPorts: number[];
+  exitCode: number;
+}
+
+/** Inspects every container in one command (prints [] when there is none); exits 3 when docker does not answer. */
+export const INSPECT_ALL_COMMAND = 'ids=$(docker ps -aq) || exit 3; [ -z "$ids" ] && echo "[]" || docker inspect $ids';
+
+/**
+ * Whether docker inspect printed its answer. A container removed between `docker ps`
+ * and `docker inspect` makes inspect exit 1 while it still prints the others.
+ */
+export function inspectAnswered(r: { code: number; stdout: string }): boolean {
+  return r.code === 0 || r.stdout.trim().startsWith('[');
+}
+
+interface InspectJson {
+  Id?: string;
+  Name?: string;
+  Image?: string;
+  RestartCount?: number;
+  State?: { Status?: string; Running?: boolean; ExitCode?: number; Health?: { Status?: string; Log?: { Output?: string }[] | null } };
+  Config?: { Image?: string; Labels?: Record<string, string> | null };
+  HostConfig?: { RestartPolicy?: { Name?: string }; NetworkMode?: string };
+  NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null };
+}
+
+/** docker inspect's JSON array (empty output: none) → one record per container. */
+export function parseContainers(json: string): ContainerFacts[] {
+  const text = json.trim();
+  if (!text) return [];
+  return (JSON.parse(text) as InspectJson[]).map((c) => {
+    const labels = c.Config?.Labels ?? {};
+    const ports = new Set<number>();
+    for (const bindings of Object.values(c.NetworkSettings?.Ports ?? {})) for (const b of bindings ?? []) if (b.HostPort) ports.add(Number(b.HostPort));
+    const health = c.State?.Health;
+    const lastLog = health?.Log?.at(-1)?.Output?.trim();
+    return {
+      id: c.Id ?? '',
+      name: (c.Name ?? '').replace(/^\//, ''),
+      project: labels['com.docker.compose.project'] ?? '',
+      service: labels['com.docker.compose.service'] ?? '',
+      image: c.Config?.Image ?? '',
+      imageId: c.Image ?? '',
+      status: c.State?.Status ?? 'unknown',
+      running: c.State?.Running === true,
+      ...(health?.Status ? { health: health.Status } : {}),
+      ...(lastLog ? { healthLog: lastLog } : {}),
+      restartPolicy: c.HostConfig?.RestartPolicy?.Name || 'no',
+      restartCount: c.RestartCount ?? 0,
+      networkMode: c.HostConfig?.NetworkMode ?? '',
+      publishedPorts: [...ports].sort((a, b) => a - b),
+      exitCode: c.State?.ExitCode ?? 0,
+    };
+  });
+}
+
+/** Container ids from `docker ps --format '{{json .}}'` lines. */
+export function parsePsIds(out: string): string[] {
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { ID: string }).ID);
+}
+
+// ---------------------------------------------------------------- images
+
+/** An image as the host has it under some ref. */
+export interface ImageFacts {
+  id: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Prints "ref<TAB>id<TAB>labels-json" per ref ("ref<TAB>" alone when the host
+ * lacks it), in one round trip; exits non-zero when docker does not answer.
+ */
+export function imagesCommand(refs: string[]): string {
+  const each = [...new Set(refs)].map((r) => `printf '%s\\t' ${shq(r)}; docker image inspect --format '{{.Id}}\t{{json .Config.Labels}}' ${shq(r)} 2>/dev/null || echo`);
+  return `docker version --format '{{.Server.Version}}' >/dev/null && { ${[...each, 'true'].join('; ')}; }`;
+}
+
+/** Output of imagesCommand → the refs the host has, with id and labels; absent refs are left out. */
+export function parseImages(out: string): Record<string, ImageFacts> {
+  const images: Record<string, ImageFacts> = {};
+  for (const line of out.split('\n')) {
+    const [ref, id, labels] = line.split('\t');
+    if (!ref || !id) continue;
+    images[ref] = { id, labels: (labels && labels !== 'null' ? JSON.parse(labels) : {}) as Record<string, string> };
+  }
+  return images;
+}
+
+/** Image id per ref ('' when the host lacks it). */
+export function imageIdsOf(images: Record<string, ImageFacts>, refs: string[]): Record<string, string> {
+  return Object.fromEntries(refs.map((ref) => [ref, images[ref]?.id ?? '']));
+}
+
+// ---------------------------------------------------------------- listening sockets
+
+/** A TCP or UDP socket listening on the host. */
+export interface ListeningSocket {
+  protocol: 'tcp' | 'udp';
+  /** 0.0.0.0, ::, *, or a specific address (interface suffix such as %lo dropped). */
+  address: string;
+  port: number;
+  /** The process holding it, when ss may say (root sees every process). */
+  process?: string;
+  pid?: number;
+}
+
+/** Listening TCP and UDP sockets with their processes, numeric, no header. */
+export const LISTENING_COMMAND = 'ss -Hltunp';
+
+/** LISTENING_COMMAND's lines → sockets. Local address forms: 0.0.0.0:80, [::]:80, *:80, 127.0.0.1%lo:53. */
+export function parseListening(ssOut: string): ListeningSocket[] {
+  const out: ListeningSocket[] = [];
+  for (const line of ssOut.split('\n')) {
+    // Netid State Recv-Q Send-Q Local:Port Peer:Port [users:((...))]
+    const cols = line.trim().split(/\s+/);
+    const netid = cols[0];
+    if (netid !== 'tcp' && netid !== 'udp') continue;
+    const m = /^(.*):(\d+)$/.exec(cols[4] ?? '');
+    if (!m) continue;
+    const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+    out.push({
+      protocol: netid,
+      address: m[1]!.replace(/^\[|\]$/g, '').replace(/%.*$/, ''),
+      port: Number(m[2]),
+      ...(proc ? { process: proc[1]!, pid: Number(proc[2]) } : {}),
+    });
+  }
+  return out;
+}
