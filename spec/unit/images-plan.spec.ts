@@ -6,7 +6,6 @@ import { PaasboxError } from '../../src/errors.js';
 import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
 import { BASE_REF, HASH_LABEL, REGISTRY_BASE_REF, baseHash, buildHash, planImages, type PlanEntry, type PlanInput } from '../../src/images/plan.js';
 import { declaredArgs, hashContext } from '../../src/images/hash.js';
-import { availabilityFrom } from '../../src/images/availability.js';
 import { dockerBuildCommand, lastBuildStep } from '../../src/images/builder.js';
 import { baseImageScript } from '../../src/images/base.js';
 import { refsToPush } from '../../src/images/push.js';
@@ -143,12 +142,6 @@ describe('images plan', () => {
     const plan = planImages(input({ images: builtWorld(), contexts: { ...CONTEXTS, sshd: undefined } }));
     expect(byRef(plan, 'paasbox/sshd:local')).to.include({ action: 'unavailable' });
     expect(byRef(plan, 'paasbox/sshd:local').reason).to.contain('stacks/images/sshd');
-  });
-
-  it('availability: local needs the built or loaded image on the target', () => {
-    const a = availabilityFrom(MODEL, 'local', ['zookeeper', 'marathon'], { 'paasbox/zookeeper:local': { id: 'x', labels: {} } });
-    expect(a.zookeeper).to.deep.equal({ ok: true, image: 'paasbox/zookeeper:local' });
-    expect(a.marathon).to.deep.equal({ ok: false, reason: 'no offline source', supply: 'docker load it' });
   });
 });
 

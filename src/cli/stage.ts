@@ -26,14 +26,10 @@ export async function openStage(f: StageFlags): Promise<OpenedStage> {
   const { ref, instance } = await resolveStage(f.target, {
     ...(f.key ? { keyPath: f.key } : {}),
     ...(f.knownHosts ? { knownHostsPath: f.knownHosts } : {}),
-    // A host named ad hoc must already be known unless the user accepts its key.
-    ...(f.acceptNewHostKey ? { hostKeyPolicy: 'accept-new' as const } : f.target && !instanceNamed(f.target) ? { hostKeyPolicy: 'strict' as const } : {}),
+    // After install a host's key is pinned: any other must be accepted explicitly.
+    hostKeyPolicy: f.acceptNewHostKey ? 'accept-new' : 'strict',
   });
   return { target: openTarget(ref), ref, ...(instance ? { instance } : {}) };
-}
-
-function instanceNamed(spec: string): boolean {
-  return /^[a-z0-9][a-z0-9-]{0,40}$/.test(spec) && !spec.includes('.');
 }
 
 /** The deployed stack on an opened stage: its compose file (recorded or the default path) and project. */

@@ -8,5 +8,4 @@ export * from './snapshot.js';
 export * from './base.js';
 export * from './builder.js';
 export * from './summary.js';
-export * from './availability.js';
 export * from './push.js';

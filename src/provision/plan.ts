@@ -42,13 +42,9 @@ export interface StackPlan {
 export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
   const model = opts.model ?? loadStackModel();
   const facts = await target.facts();
+  const { flags, env, recorded, cwd, configPath } = opts;
   const settings = await loadSettings({
-    model,
-    ...(opts.flags ? { flags: opts.flags } : {}),
-    ...(opts.env ? { env: opts.env } : {}),
-    ...(opts.recorded ? { recorded: opts.recorded } : {}),
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    ...(opts.configPath ? { configPath: opts.configPath } : {}),
+    model, flags, env, recorded, cwd, configPath,
     defaults: { hostname: facts.hostname.split('.')[0] },
     detectIp: () => detectAdvertiseAddress(target),
   });

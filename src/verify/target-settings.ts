@@ -28,13 +28,9 @@ export async function settingsForTarget(
     ? recordedValues(deployment)
     : rec ? { ip: rec.ip, imageSource: rec.imageSource, projectName: rec.project, ...(rec.hostname ? { hostname: rec.hostname } : {}) } : undefined;
   const facts = recorded?.hostname ? undefined : await target.facts().catch(() => undefined);
+  const { env, cwd, configPath, flags } = opts;
   const settings = await loadSettings({
-    model,
-    ...(opts.env ? { env: opts.env } : {}),
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    ...(opts.configPath ? { configPath: opts.configPath } : {}),
-    ...(opts.flags ? { flags: opts.flags } : {}),
-    ...(recorded ? { recorded } : {}),
+    model, env, cwd, configPath, flags, recorded,
     defaults: facts?.hostname ? { hostname: facts.hostname.split('.')[0] } : {},
     detectIp: () => detectAdvertiseAddress(target),
   });
