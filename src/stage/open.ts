@@ -35,7 +35,9 @@ export async function resolveStage(spec: string | undefined, opts: ResolveOption
       ? { kind: 'ssh', ssh: { ...ref.ssh, ...(opts.keyPath ? { keyPath: opts.keyPath } : {}), ...(opts.knownHostsPath ? { knownHostsPath: opts.knownHostsPath } : {}), ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}) } }
       : ref;
   if (spec === 'local') return { ref: { kind: 'local', address: '127.0.0.1' } };
-  const inst = readInstance(spec ?? DEFAULT_INSTANCE, opts.cwd);
+  // Only a word can name an instance; user@host, addresses and dotted names are hosts.
+  const name = spec ?? DEFAULT_INSTANCE;
+  const inst = /^[a-z0-9][a-z0-9-]{0,40}$/.test(name) ? readInstance(name, opts.cwd) : undefined;
   if (inst) return { ref: override(inst.stage), instance: inst };
   if (!spec) return { ref: { kind: 'local', address: '127.0.0.1' } };
   const ssh = await sshInfoFor(spec, {

@@ -37,7 +37,8 @@ describe('discovery: routing helpers', () => {
     const model = loadStackModel();
     const vals = { IP: '10.0.0.5', HOSTNAME: 'node1', DOMAIN: 'consul', ZK_HOSTS: '10.0.0.5:2181' };
     const dns = dockerRunLine('dns', model.services.dns!, 'img/dns', modelVals(model, 'dns', vals));
-    expect(dns).to.include('--network host').and.include('--cap-add NET_ADMIN').and.include("'--server=/consul/10.0.0.5#8600'");
+    expect(dns).to.include('--network host').and.include("'--server=/consul/10.0.0.5#8600'").and.include(' --listen-address=10.0.0.5');
+    expect(dockerRunLine('openvpn', model.services.openvpn!, 'img/vpn', modelVals(model, 'openvpn', vals))).to.include('--cap-add NET_ADMIN');
     const reg = dockerRunLine('registrator', model.services.registrator!, 'img/reg', modelVals(model, 'registrator', vals));
     expect(reg).to.include("-e REGISTRATOR_HOST_IP=10.0.0.5").and.include('-v /var/run/docker.sock:/var/run/docker.sock');
     expect(dockerRunLine('consul', model.services.consul!, 'img/c', modelVals(model, 'consul', vals))).to.include("-dns-port=8600");

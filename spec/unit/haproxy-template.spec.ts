@@ -1,0 +1,88 @@
+// stacks/templates/haproxy.cfg.ctmpl without Consul: the strict patterns it
+// renders Consul data through (Go's RE2 and JavaScript agree on these: no
+// flags, `$` is the end of the text, so a trailing newline never matches),
+// and that every use of a service's name or tags goes through them. The
+// render against a real Consul with hostile data is
+// spec/integration/template-injection.spec.ts.
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { repoPath } from '../../src/stack/validate.js';
+
+const template = readFileSync(repoPath('stacks', 'templates', 'haproxy.cfg.ctmpl'), 'utf8');
+const readme = readFileSync(repoPath('stacks', 'templates', 'README.md'), 'utf8');
+
+/** The pattern assigned to a template variable: {{- $name := "..." -}}. */
+function pattern(name: string): RegExp {
+  const m = new RegExp(`\\{\\{- \\$${name} := "([^"]+)" -\\}\\}`).exec(template);
+  if (!m) throw new Error(`no $${name} pattern in haproxy.cfg.ctmpl`);
+  return new RegExp(m[1]!);
+}
+
+const hostile = (prefix: string) => [
+  `${prefix}\nuse_backend svc_evil if TRUE`,
+  `${prefix}\n`,
+  `${prefix} x`,
+  `${prefix}\r`,
+  `${prefix}}`,
+  `${prefix}#`,
+];
+
+describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
+  it('renders only service names that are DNS labels', () => {
+    const label = pattern('label');
+    for (const ok of ['a', 'python1', 'web-api', '0day', 'a'.repeat(63)]) expect(label.test(ok), ok).to.equal(true);
+    for (const bad of ['', 'my service', 'Python1', '-a', 'a-', 'a.b', 'a_b', 'a'.repeat(64), 'web\nuse_backend svc_evil if TRUE', 'web\n', 'x{', 'a"b']) {
+      expect(label.test(bad), JSON.stringify(bad)).to.equal(false);
+    }
+  });
+
+  it('renders only path=/[A-Za-z0-9/._-]+ prefixes', () => {
+    const path = pattern('pathTag');
+    for (const ok of ['path=/api', 'path=/v1.2/x_y-z', 'path=/A']) expect(path.test(ok), ok).to.equal(true);
+    // "/" alone would route every request without a known Host to one service.
+    for (const bad of ['path=/', ...hostile('path=/x'), 'path=/x }', 'path=x', 'path=/a b', 'path=/%2e', 'path=/x if TRUE']) {
+      expect(path.test(bad), JSON.stringify(bad)).to.equal(false);
+    }
+  });
+
+  it('renders weights 0..256 and tcp ports 1..65535 only', () => {
+    const weight = pattern('weightTag');
+    for (const n of [0, 1, 9, 10, 99, 100, 199, 255, 256]) expect(weight.test(`weight=${n}`), String(n)).to.equal(true);
+    for (const bad of ['weight=257', 'weight=999', 'weight=-1', 'weight=01', 'weight=', ...hostile('weight=3')]) expect(weight.test(bad), JSON.stringify(bad)).to.equal(false);
+    const tcp = pattern('tcpTag');
+    for (const n of [1, 80, 999, 1000, 9999, 10000, 59999, 64999, 65499, 65529, 65535]) expect(tcp.test(`tcp=${n}`), String(n)).to.equal(true);
+    for (const bad of ['tcp=0', 'tcp=65536', 'tcp=70000', 'tcp=099', 'tcp=', ...hostile('tcp=9000')]) expect(tcp.test(bad), JSON.stringify(bad)).to.equal(false);
+  });
+
+  it('renders only IPv4 server addresses', () => {
+    const ipv4 = pattern('ipv4');
+    for (const ok of ['10.0.0.5', '0.0.0.0', '255.255.255.255', '192.168.1.10']) expect(ipv4.test(ok), ok).to.equal(true);
+    for (const bad of ['256.1.1.1', '10.0.0', '10.0.0.5.6', 'host.example', '::1', '10.0.0.5 check', ...hostile('10.0.0.5')]) expect(ipv4.test(bad), JSON.stringify(bad)).to.equal(false);
+  });
+
+  it('guards every range over services with the name pattern, every tag value with its pattern', () => {
+    const ranges = template.match(/\{\{-? range services \}\}/g) ?? [];
+    const guards = template.match(/\(regexMatch \$label \.Name\)/g) ?? [];
+    expect(ranges.length).to.be.greaterThan(0);
+    expect(guards.length).to.equal(ranges.length);
+    // Tag values are printed only through trimPrefix, and only inside a strict match.
+    const uses = [...template.matchAll(/trimPrefix "(\w+)="/g)];
+    expect(uses.map((m) => m[1])).to.include.members(['path', 'weight', 'tcp']);
+    for (const m of uses) {
+      // The closest regexMatch before it is the strict pattern of that tag.
+      const before = template.slice(0, m.index);
+      const guard = before.slice(before.lastIndexOf('regexMatch ')).split(' ')[1];
+      expect(guard, `trimPrefix "${m[1]}=" at offset ${m.index}`).to.equal(`$${m[1]}Tag`);
+    }
+    expect(template).to.not.match(/regexMatch "\^(path|weight|tcp)=/); // no loose inline pattern left
+    // Servers only with an IPv4 address.
+    expect((template.match(/range service \(print \$name "\|passing"\) \}\}\n\{\{- if regexMatch \$ipv4 \.Address \}\}/g) ?? []).length).to.equal(
+      (template.match(/range service \(/g) ?? []).length,
+    );
+  });
+
+  it('documents the same patterns in stacks/templates/README.md', () => {
+    expect(readme).to.include('`path=/[A-Za-z0-9/._-]+`');
+    expect(readme).to.include(`\`${pattern('label').source.replace(/^\^|\$$/g, '')}\``);
+  });
+});
