@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PaasboxError } from '../../../src/errors.js';
 import { detectMode, dockerMachineInfo, infoFromEntry, parseMode, sshInfoFor } from '../../../src/stage/discover.js';
+import { resolveStage } from '../../../src/stage/open.js';
 import { expandHome, firstExistingIdentity, parseSshConfig, type SshConfigEntry } from '../../../src/stage/ssh-config.js';
 
 const VAGRANT = `Host default
@@ -91,6 +92,12 @@ describe('stage discovery', () => {
     const dm = dockerMachineInfo(JSON.stringify({ Name: 'dev', DriverName: 'virtualbox', Driver: { SSHPort: 50022, SSHUser: 'docker', SSHKeyPath: '/m/id_rsa' } }), 'default');
     expect(dm).to.deep.include({ host: '127.0.0.1', port: 50022, user: 'docker', keyPath: '/m/id_rsa', hostKeyPolicy: 'accept-new' });
     expect(dm.knownHostsPath).to.match(/default\.known_hosts$/);
+  });
+
+  it('resolveStage: user@host is a host, not an instance name; strict host keys when asked', async () => {
+    const r = await resolveStage('deploy@10.0.0.9:2200', { lookup: async () => undefined, hostKeyPolicy: 'strict', cwd: mkdtempSync(join(tmpdir(), 'pb-rs-')) });
+    expect(r.ref).to.deep.equal({ kind: 'ssh', ssh: { host: '10.0.0.9', port: 2200, user: 'deploy', hostKeyPolicy: 'strict' } });
+    expect(r.instance).to.equal(undefined);
   });
 
   const f = { platform: 'linux' as NodeJS.Platform, commands: [] as string[], dockerRuns: true, hasHost: false };
