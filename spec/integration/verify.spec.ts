@@ -184,8 +184,8 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) on a test host (inte
     await hostExec(h, [
       `docker run -d --name paasbox-consul-1 ${labels('consul')} --health-cmd "consul members" --health-interval 2s ${images.consul}` +
         ` agent -server -bootstrap-expect=1 -ui -client=0.0.0.0 -bind=${ip} -advertise=${ip} -node=${h.name} -datacenter=paasbox -domain=consul -data-dir=/consul/data -dns-port=8600`,
-      `docker run -d --name paasbox-dns-1 ${labels('dns')} --cap-add NET_ADMIN --health-cmd "pidof dnsmasq >/dev/null" --health-interval 2s ${images.dns}` +
-        ` --keep-in-foreground --log-facility=- --no-hosts --port=53 --server=/consul/${ip}#8600 --bind-dynamic`,
+      `docker run -d --name paasbox-dns-1 ${labels('dns')} --health-cmd "pidof dnsmasq >/dev/null" --health-interval 2s ${images.dns}` +
+        ` --keep-in-foreground --log-facility=- --no-hosts --port=53 --server=/consul/${ip}#8600 --listen-address=${ip}`,
       `docker run -d --name paasbox-haproxy-1 ${labels('haproxy')} -e CONSUL_HTTP_ADDR=${ip}:8500 -e PAASBOX_DOMAIN=consul` +
         ` --health-cmd "haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null" --health-interval 2s ${images.haproxy}`,
     ].join(' && '));
