@@ -9,6 +9,10 @@ LAUNCHER=/usr/local/sbin/paasbox-dockerd
 LOG=/var/log/paasbox-dockerd.log
 
 has_systemd() { [ -d /run/systemd/system ]; }
+# A kernel that enforces AppArmor makes docker load its docker-default profile
+# with apparmor_parser; without it (a minimal Debian: docker.io comes without
+# recommends) every container fails to start.
+apparmor_needed() { [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] && ! command -v apparmor_parser >/dev/null 2>&1 && ! [ -x /sbin/apparmor_parser ]; }
 running() { docker info >/dev/null 2>&1; }
 at_boot() {
   if has_systemd; then systemctl is-enabled docker >/dev/null 2>&1
@@ -32,6 +36,7 @@ wait_socket() {
 case "$MODE" in
   check)
     command -v dockerd >/dev/null 2>&1 || { echo "docker engine not installed"; exit 1; }
+    apparmor_needed && { echo "the kernel enforces AppArmor but apparmor_parser is missing"; exit 1; }
     running || { echo "dockerd not running"; exit 1; }
     at_boot || { echo "dockerd not started at boot"; exit 1; }
     exit 0 ;;
@@ -40,6 +45,15 @@ case "$MODE" in
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq
       apt-get install -y -qq --no-install-recommends docker.io iptables ca-certificates >/dev/null
+    fi
+    if apparmor_needed; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends apparmor >/dev/null
+      # dockerd loads docker-default when it starts: a running one must restart to have it.
+      if running; then
+        if has_systemd; then systemctl restart docker; else pkill -x dockerd || true; sleep 2; fi
+      fi
     fi
     if has_systemd; then
       systemctl enable --now docker

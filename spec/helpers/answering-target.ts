@@ -1,10 +1,12 @@
 // A Target that answers every command from a function (exit 0 and empty output
-// unless it says otherwise) and records the calls, for unit tests of code that
+// unless it says otherwise) and records the calls and writes, for unit tests of code that
 // drives hosts (compose control, swarm) without a host.
 import type { ExecOptions, ExecResult, Target } from '../../src/target/target.js';
 
 export class AnsweringTarget implements Target {
   readonly calls: { command: string; stdin?: string }[] = [];
+  /** What writeFile was asked to write, in order. */
+  readonly writes: { path: string; content: string; mode?: number }[] = [];
   constructor(
     readonly name: string,
     readonly address: string,
@@ -19,7 +21,9 @@ export class AnsweringTarget implements Target {
     return { code: 0, stdout: '', stderr: '', ...this.answer(command) };
   }
   async copy(): Promise<void> {}
-  async writeFile(): Promise<void> {}
+  async writeFile(path: string, content: string | Buffer, mode?: number): Promise<void> {
+    this.writes.push({ path, content: content.toString(), ...(mode !== undefined ? { mode } : {}) });
+  }
   async forward(): Promise<never> {
     throw new Error('not used');
   }

@@ -24,7 +24,8 @@ export async function fakeDns(table: DnsTable): Promise<{ port: number; queries:
     if (entry && question.type === 'A') for (const a of entry.a ?? []) answers.push({ type: 'A', name: question.name, ttl: 0, data: a });
     if (entry && question.type === 'SRV')
       for (const r of entry.srv ?? []) answers.push({ type: 'SRV', name: question.name, ttl: 0, data: { priority: 1, weight: 1, port: r.port, target: r.target } });
-    const rcode = entry ? 0 : 3; // NXDOMAIN
+    // As the stack's dnsmasq on its address: unknown .consul names NXDOMAIN, other names REFUSED.
+    const rcode = entry ? 0 : question.name.endsWith('.consul') ? 3 : 5;
     const res = dnsPacket.encode({ type: 'response', id: q.id ?? 0, flags: dnsPacket.AUTHORITATIVE_ANSWER | rcode, questions: q.questions ?? [], answers });
     s.send(res, rinfo.port, rinfo.address);
   });
@@ -32,21 +33,40 @@ export async function fakeDns(table: DnsTable): Promise<{ port: number; queries:
   return { port: (s.address() as AddressInfo).port, queries, close: () => new Promise<void>((r) => s.close(() => r())) };
 }
 
-export type Routes = Record<string, { status: number; body: string; type?: string }>;
+/** A route with `login` (user:password) answers 401 unless the request sends it as basic auth. */
+export type Routes = Record<string, { status: number; body: string; type?: string; login?: string }>;
 
-export async function fakeHttp(routes: Routes): Promise<{ port: number; close(): Promise<void> }> {
+/** A request the fake HTTP server saw. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export async function fakeHttp(routes: Routes): Promise<{ port: number; requests: SeenRequest[]; close(): Promise<void> }> {
+  const requests: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
-    const r = routes[req.url ?? ''];
-    if (!r) {
-      res.statusCode = 404;
-      return res.end('not found');
-    }
-    res.statusCode = r.status;
-    res.setHeader('content-type', r.type ?? 'text/plain');
-    res.end(r.body);
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      const r = routes[req.url ?? ''];
+      if (!r) {
+        res.statusCode = 404;
+        return res.end('not found');
+      }
+      if (r.login !== undefined && req.headers.authorization !== `Basic ${Buffer.from(r.login).toString('base64')}`) {
+        res.statusCode = 401;
+        return res.end('login required');
+      }
+      res.statusCode = r.status;
+      res.setHeader('content-type', r.type ?? 'text/plain');
+      res.end(r.body);
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { port: (server.address() as AddressInfo).port, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 /** Answers each four-letter word from the table and closes, as ZooKeeper does. */

@@ -1,6 +1,7 @@
 // A Target that answers some commands from a script (docker, ss: the parts a
 // unit test cannot own on a shared machine) and runs everything else on this
-// machine through LocalTarget, so probes really talk to loopback fakes.
+// machine through LocalTarget, so probes really talk to loopback fakes
+// (rewritten first when `rewrite` is given, e.g. to move a path to a temp dir).
 import { LocalTarget } from '../../src/target/local.js';
 import type { ExecOptions, ExecResult, Forward, Target, TargetFacts } from '../../src/target/target.js';
 
@@ -10,11 +11,15 @@ export class ScriptedTarget implements Target {
   readonly address = '127.0.0.1';
   readonly commands: string[] = [];
   private readonly local = new LocalTarget();
-  constructor(readonly name: string, public script: Script) {}
+  constructor(
+    readonly name: string,
+    public script: Script,
+    private readonly rewrite: (command: string) => string = (c) => c,
+  ) {}
 
   async exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
     this.commands.push(command);
-    return this.script(command) ?? this.local.exec(command, opts);
+    return this.script(command) ?? this.local.exec(this.rewrite(command), opts);
   }
   copy(): Promise<void> {
     throw new Error('not scripted');

@@ -1,10 +1,12 @@
 // The README's first command, for real on this machine: provisioning over the
 // LocalTarget converges this host to a running stack, the foundation's promises
-// answer (Consul leader, HAProxy stats, ZooKeeper ruok, DNS on 53), a second run
-// changes nothing, and the stack tears down and comes back.
+// answer (Consul leader, HAProxy stats behind install's login, ZooKeeper ruok,
+// DNS on 53), a second run changes nothing, and the stack tears down and comes back.
 
 import { expect } from 'chai';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { StackControl } from '../../src/compose/index.js';
@@ -12,17 +14,25 @@ import { Progress } from '../../src/progress.js';
 import { provisionTarget, type ProvisionOutcome } from '../../src/provision/provision.js';
 import { COMPOSE_PATH } from '../../src/stack/deployment.js';
 import { LocalTarget } from '../../src/target/local.js';
+import { SECRET_FILES } from '../../src/secrets/secrets.js';
+import { localSecretsDir } from '../../src/secrets/store.js';
+import { DEFAULT_INSTANCE } from '../../src/stage/instances.js';
 
 const HOST = '127.0.0.1';
 
-async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  const r = await fetch(`http://${HOST}:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+/** login: user:password, sent as basic auth. */
+async function httpGet(port: number, path: string, login?: string): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = login ? { Authorization: `Basic ${Buffer.from(login).toString('base64')}` } : {};
+  const r = await fetch(`http://${HOST}:${port}${path}`, { headers, signal: AbortSignal.timeout(5000) });
   return { status: r.status, body: await r.text() };
 }
 
-function fourLetter(port: number, word: string): Promise<string> {
+/** HAProxy's stats login, from the secrets install keeps on this machine. */
+const statsLogin = () => readFileSync(join(localSecretsDir(DEFAULT_INSTANCE), SECRET_FILES.statsAuth), 'utf8').trim();
+
+function fourLetter(host: string, port: number, word: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, HOST, () => s.end(word));
+    const s = connect(port, host, () => s.end(word));
     let out = '';
     s.setTimeout(5000, () => s.destroy(new Error(`no answer to ${word} on ${port}`)));
     s.on('data', (d) => (out += d.toString()));
@@ -78,16 +88,20 @@ describe('standalone: the stack on this host (integration)', function () {
     expect(JSON.parse(r.body)).to.be.a('string').and.match(/:8300$/);
   });
 
-  it('HAProxy serves its stats page on 81 and at /haproxyStats', async () => {
+  it('HAProxy serves its stats page on 81 and at /haproxyStats, only with the login', async () => {
     for (const path of ['/', '/haproxyStats']) {
-      const r = await httpGet(81, path);
+      expect((await httpGet(81, path)).status, `${path} without the login`).to.equal(401);
+      const r = await httpGet(81, path, statsLogin());
       expect(r.status, path).to.equal(200);
       expect(r.body, path).to.include('Statistics Report');
     }
   });
 
-  it('ZooKeeper answers ruok with imok on 2181', async () => {
-    expect(await fourLetter(2181, 'ruok')).to.equal('imok');
+  it('ZooKeeper answers ruok with imok on 2181 of the advertised address only, and no other four-letter word', async () => {
+    const ip = first.plan!.settings.ip;
+    expect(await fourLetter(ip, 2181, 'ruok')).to.equal('imok');
+    expect(await fourLetter(ip, 2181, 'stat')).to.match(/not in the whitelist/);
+    expect(await fourLetter(HOST, 2181, 'ruok').then(() => 'answered', (e: NodeJS.ErrnoException) => e.code)).to.equal('ECONNREFUSED');
   });
 
   it('the DNS service on 53 answers consul.service.consul with the advertised address', async () => {
@@ -116,6 +130,6 @@ describe('standalone: the stack on this host (integration)', function () {
     // Leave the host as install left it.
     await ctl.up();
     await ctl.waitHealthy(300_000);
-    expect((await httpGet(81, '/haproxyStats')).status).to.equal(200);
+    expect((await httpGet(81, '/haproxyStats', statsLogin())).status).to.equal(200);
   });
 });

@@ -5,10 +5,15 @@
 //  2. discovery core: consul + dnsmasq + haproxy started with the compose labels
 //     from images present here (built paasbox/* first, else helpers' scratch
 //     builds of the same Dockerfiles); verify restricted to those services.
+//     HAProxy gets a stats login (as install writes it); Consul runs without
+//     ACLs, so the checks that anonymous writes are refused are left out.
 // Each: verify passes; haproxy stopped → verify fails naming haproxy and the
 // check; started again → passes; a service registered in Consul through the
 // agent API is found by the DNS checks on 53 and 8600 with its SRV port.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { ConsulClient } from '../../src/consul/client.js';
@@ -21,8 +26,13 @@ import { runVerify, type VerifyOptions } from '../../src/verify/run.js';
 import { settingsForTarget } from '../../src/verify/target-settings.js';
 import type { Check, VerifyReport } from '../../src/verify/types.js';
 import type { Settings } from '../../src/settings/settings.js';
+import { SECRET_FILES, SECRETS_DIR } from '../../src/secrets/secrets.js';
+import { localSecretsDir } from '../../src/secrets/store.js';
 import { createTestHosts, hostExec, type TestHosts } from '../helpers/testhosts.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
+
+// The install below keeps its secrets here, never in the user's .paasbox/.
+process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
 
 const run = promisify(execFile);
 const model = loadStackModel();
@@ -35,6 +45,8 @@ interface Fixture {
   settings: Settings;
   /** Which checks this fixture's stack can pass. */
   only?: (c: Check) => boolean;
+  /** A token that may register services (the installed stack runs Consul with ACLs, default deny). */
+  consulToken?: string;
   stopHaproxy(): Promise<void>;
   startHaproxy(): Promise<void>;
 }
@@ -74,7 +86,7 @@ function scenarios(get: () => Fixture) {
   it('a service registered in Consul is found by DNS on 53 and 8600 with its SRV port', async () => {
     const f = get();
     const fwd = await f.target.forward(f.settings.ip, 8500);
-    const consul = new ConsulClient(`http://127.0.0.1:${fwd.localPort}`);
+    const consul = new ConsulClient({ baseUrl: `http://127.0.0.1:${fwd.localPort}`, ...(f.consulToken ? { token: f.consulToken } : {}) });
     try {
       // Port 81 (HAProxy stats) really listens on the node, so the ports-served cross-check can pass too.
       await consul.agentServiceRegister({ Name: 'pbh4-probe', ID: 'pbh4-probe-1', Port: 81, Tags: ['verify-test'] });
@@ -127,6 +139,8 @@ describe('verify: full stack installed by provisioning (integration)', function 
     fx = {
       target,
       settings,
+      // The registrator's token, from the secrets install kept on this machine.
+      consulToken: readFileSync(join(localSecretsDir('default'), SECRET_FILES.registratorToken), 'utf8').trim(),
       stopHaproxy: async () => void (await target.exec(`docker stop ${haproxy}`, { sudo: true })),
       startHaproxy: async () => void (await target.exec(`docker start ${haproxy}`, { sudo: true })),
     };
@@ -180,13 +194,16 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) on a test host (inte
     const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
     const ip = h.address;
     const labels = (svc: string) => `--label com.docker.compose.project=paasbox --label com.docker.compose.service=${svc} --restart unless-stopped --network host`;
+    // HAProxy's stats login where install writes it (verify reads it there).
+    const statsAuth = `${SECRETS_DIR}/${SECRET_FILES.statsAuth}`;
+    await hostExec(h, `umask 077 && mkdir -p ${dirname(statsAuth)} && printf 'admin:%s\\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" > ${statsAuth}`);
     // The runtime contract of stacks/paasbox.yaml for these three services.
     await hostExec(h, [
       `docker run -d --name paasbox-consul-1 ${labels('consul')} --health-cmd "consul members" --health-interval 2s ${images.consul}` +
         ` agent -server -bootstrap-expect=1 -ui -client=0.0.0.0 -bind=${ip} -advertise=${ip} -node=${h.name} -datacenter=paasbox -domain=consul -data-dir=/consul/data -dns-port=8600`,
       `docker run -d --name paasbox-dns-1 ${labels('dns')} --health-cmd "pidof dnsmasq >/dev/null" --health-interval 2s ${images.dns}` +
         ` --keep-in-foreground --log-facility=- --no-hosts --port=53 --server=/consul/${ip}#8600 --listen-address=${ip}`,
-      `docker run -d --name paasbox-haproxy-1 ${labels('haproxy')} -e CONSUL_HTTP_ADDR=${ip}:8500 -e PAASBOX_DOMAIN=consul` +
+      `docker run -d --name paasbox-haproxy-1 ${labels('haproxy')} -e CONSUL_HTTP_ADDR=${ip}:8500 -e PAASBOX_DOMAIN=consul -v ${dirname(statsAuth)}:/run/secrets/paasbox:ro` +
         ` --health-cmd "haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null" --health-interval 2s ${images.haproxy}`,
     ].join(' && '));
     const { settings } = await settingsForTarget(target, model, { env: {} });
@@ -195,7 +212,8 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) on a test host (inte
     fx = {
       target,
       settings,
-      only: (c) => core.has(c.service) || c.service.startsWith('catalog:'),
+      // Without ACLs anonymous writes go through: those two checks belong to an install.
+      only: (c) => (core.has(c.service) || c.service.startsWith('catalog:')) && !/\/consul-acl:(kv-write|service-register)$/.test(c.id),
       stopHaproxy: async () => void (await hostExec(h, 'docker stop paasbox-haproxy-1')),
       startHaproxy: async () => void (await hostExec(h, 'docker start paasbox-haproxy-1')),
     };

@@ -87,6 +87,11 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     const num = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'install', '--health-timeout', 'abc']);
     expect(num.status).to.equal(2);
     expect(num.stderr).to.match(/--health-timeout must be a whole number/);
+    for (const cmd of [['install'], ['stack', 'up'], ['stack', 'down'], ['deploy', 'app.json'], ['uninstall']]) {
+      const lock = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...cmd, '--lock-timeout', '-1']);
+      expect(lock.status, cmd.join(' ')).to.equal(2);
+      expect(lock.stderr, cmd.join(' ')).to.match(/--lock-timeout must be a whole number from 0 to 86400/);
+    }
     expect(calls()).to.equal('');
   });
 });

@@ -3,8 +3,10 @@ import { PaasboxError } from '../../src/errors.js';
 import { detectComposeTool, parseComposeVersion } from '../../src/compose/tool.js';
 import { isReady, parseInspect, parsePsIds } from '../../src/compose/status.js';
 import { StackControl } from '../../src/compose/control.js';
+import { Progress } from '../../src/progress.js';
 import type { ExecResult } from '../../src/target/target.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
+import { failure } from '../helpers/failure.js';
 
 /** The compose tests' fake host: name 'fake', address 10.0.0.9. */
 const fake = (answer: (cmd: string) => Partial<ExecResult>) => new AnsweringTarget('fake', '10.0.0.9', answer);
@@ -117,5 +119,62 @@ describe('StackControl command lines', () => {
     expect(err).to.be.instanceOf(PaasboxError);
     expect((err as PaasboxError).problem).to.include('consul running/starting');
     expect((err as PaasboxError).detail).to.include('waiting for leader');
+  });
+  describe('waitHealthy over a dockerd restart, and why a service is unhealthy', () => {
+    const daemonDown = { code: 1, stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' };
+    const container = (health: string, log: string) =>
+      JSON.stringify([{ Id: 'a', Name: '/p_consul_1', State: { Status: 'running', Health: { Status: health, Log: [{ Output: 'old probe' }, { Output: log }] } }, Config: { Labels: { 'com.docker.compose.service': 'consul' } } }]);
+    const lines: string[] = [];
+    const progress = () => new Progress({ write: (l) => lines.push(l) });
+    beforeEach(() => (lines.length = 0));
+
+    it('waits out docker not answering (said once), and returns when the stack is healthy again', async () => {
+      let polls = 0;
+      const t = fake((c) => {
+        if (c.endsWith('config --services')) return { stdout: 'consul\n' };
+        if (c.startsWith('docker ps')) return ++polls <= 3 ? daemonDown : { stdout: '{"ID":"a"}\n' };
+        if (c.startsWith('docker inspect')) return { stdout: container('healthy', 'ok') };
+        return {};
+      });
+      const st = await new StackControl(t, '/f.yml', 'p', { tool }).waitHealthy(10_000, progress(), { intervalMs: 1 });
+      expect(st[0]).to.include({ service: 'consul', health: 'healthy' });
+      expect(polls).to.equal(4);
+      expect(lines.filter((l) => l.includes('docker does not answer'))).to.have.length(1);
+      expect(lines.find((l) => l.includes('docker does not answer'))).to.include('Cannot connect to the Docker daemon').and.include('retrying until the deadline');
+    });
+
+    it('fails only at the deadline when docker never answers, naming its last error', async () => {
+      let polls = 0;
+      const t = fake((c) => (c.endsWith('config --services') ? { stdout: 'consul\n' } : c.startsWith('docker ps') ? (++polls, daemonDown) : {}));
+      const t0 = Date.now();
+      const e = await failure(new StackControl(t, '/f.yml', 'p', { tool }).waitHealthy(300, undefined, { intervalMs: 20 }));
+      expect(Date.now() - t0).to.be.at.least(290);
+      expect(polls).to.be.above(3);
+      expect(e.kind).to.equal('target');
+      expect(e.problem).to.equal('stack not healthy on fake after 0s: docker did not answer (listing containers failed on fake: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?)');
+      expect(e.fix).to.include('dockerd');
+    });
+
+    it('a compose file docker compose refuses fails at once, not at the deadline', async () => {
+      const t = fake((c) => (c.endsWith('config --services') ? { code: 15, stderr: 'yaml: line 3: mapping values are not allowed' } : {}));
+      const t0 = Date.now();
+      const e = await failure(new StackControl(t, '/f.yml', 'p', { tool }).waitHealthy(5000, undefined, { intervalMs: 1 }));
+      expect(Date.now() - t0).to.be.below(1000);
+      expect(e.detail).to.include('mapping values');
+    });
+
+    it('an unhealthy service is reported with its last health check output, in the line and the detail', async () => {
+      const t = fake((c) => {
+        if (c.endsWith('config --services')) return { stdout: 'consul\n' };
+        if (c.startsWith('docker ps')) return { stdout: '{"ID":"a"}\n' };
+        if (c.startsWith('docker inspect')) return { stdout: container('unhealthy', 'Error querying Consul agent: 403 (ACL not found)\nsecond line') };
+        if (c.includes(' logs ')) return { stdout: 'consul | agent started' };
+        return {};
+      });
+      const e = await failure(new StackControl(t, '/f.yml', 'p', { tool }).waitHealthy(30, undefined, { intervalMs: 5 }));
+      expect(e.problem).to.equal('stack not healthy on fake after 0s: consul running/unhealthy (health check: Error querying Consul agent: 403 (ACL not found))');
+      expect(e.detail).to.include('last health check: Error querying Consul agent: 403 (ACL not found)\nsecond line').and.include('agent started');
+      expect(e.detail).to.not.include('old probe');
+    });
   });
 });

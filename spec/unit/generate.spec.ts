@@ -8,6 +8,7 @@ import { generateCompose, renderCompose, validateCompose, type ComposeFile } fro
 import { resolveImageRefs } from '../../src/stack/refs.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { resolveSettings } from '../../src/settings/settings.js';
+import { SECRET_DIRS, SECRETS_DIR } from '../../src/secrets/secrets.js';
 
 const model = loadStackModel();
 const fixed = { HOSTNAME: 'paasbox', IP: '10.11.12.13' };
@@ -112,20 +113,50 @@ describe('compose generation', () => {
   it('carries port overrides into commands, environment, healthchecks, labels and other services', async () => {
     const c = await generate('registry', { services: { consul: { ports: { http: 8501, dns: 8601 } }, zookeeper: { ports: { client: 2182 } } } });
     expect(c.services['consul']!.command).to.include('-http-port=8501').and.include('-dns-port=8601');
-    expect(c.services['consul']!.healthcheck!.test).to.include('-http-addr=127.0.0.1:8501');
+    expect(c.services['consul']!.healthcheck!.test.join(' ')).to.include('http://127.0.0.1:8501/v1/status/leader');
     expect(c.services['consul']!.labels['paasbox.ports']).to.equal('http=8501/tcp,dns=8601/udp');
     expect(c.services['registrator']!.environment!['CONSUL_HTTP_ADDR']).to.equal('http://10.11.12.13:8501');
     expect(c.services['dns']!.command).to.include('--server=/consul/10.11.12.13#8601');
     expect(c.services['marathon']!.command).to.include('zk://10.11.12.13:2182/mesos');
+    // ZooKeeper listens on the stack's address only, and its healthcheck asks it there.
+    expect(c.services['zookeeper']!.environment!['ZOO_SERVERS']).to.equal('server.1=localhost:2888:3888;10.11.12.13:2182');
+    expect(c.services['zookeeper']!.healthcheck!.test.join(' ')).to.include('nc -w 2 10.11.12.13 2182').and.not.include('127.0.0.1');
+  });
+
+  it('allows ZooKeeper only the four-letter words the checks send (ruok, and srvr for zkServer.sh status)', async () => {
+    const c = await generate('registry');
+    expect(c.services['zookeeper']!.environment!['ZOO_4LW_COMMANDS_WHITELIST']).to.equal('ruok,srvr');
+    const words = Object.values(model.services).flatMap((s) => s.ports.flatMap((p) => (p.checks ?? []).flatMap((k) => (k.type === 'four-letter' ? [k.command] : []))));
+    expect(words.every((w) => ['ruok', 'srvr'].includes(w))).to.equal(true);
   });
 
   it('includes enabled optional services, and only the roles this host has', async () => {
     const c = await generate('registry', { services: { sshd: { enabled: true } } });
-    expect(c.services['sshd']!.volumes).to.deep.equal(['./keys/authorized_keys:/root/.ssh/authorized_keys:ro']);
+    expect(c.services['sshd']!.volumes).to.deep.equal(['./sshd/authorized_keys:/etc/paasbox/authorized_keys:ro']);
     const agentOnly = await generate('registry', { masters: ['10.11.12.1'] });
     expect(Object.keys(agentOnly.services)).to.deep.equal(['mesos-slave', 'consul', 'registrator', 'haproxy', 'dns']);
     expect(agentOnly['x-paasbox'].elsewhere).to.deep.equal(['zookeeper', 'mesos-master', 'marathon']);
     expect(agentOnly.services['mesos-slave']!.environment!['MESOS_MASTER']).to.equal('zk://10.11.12.1:2181/mesos');
+  });
+
+  it("mounts install's secrets read-only, one directory per consumer, and carries no secret", async () => {
+    for (const source of ['local', 'registry'] as const) {
+      const c = await generate(source);
+      expect(c.services['consul']!.volumes).to.include(`${SECRETS_DIR}/consul:/consul/secrets:ro`);
+      expect(c.services['consul']!.command).to.include('-config-dir=/consul/secrets');
+      expect(c.services['registrator']!.volumes).to.include(`${SECRETS_DIR}/registrator:/run/secrets/paasbox:ro`);
+      expect(c.services['registrator']!.environment!['CONSUL_HTTP_TOKEN_FILE']).to.equal('/run/secrets/paasbox/consul-token');
+      expect(c.services['haproxy']!.volumes).to.deep.equal([`${SECRETS_DIR}/haproxy:/run/secrets/paasbox:ro`]);
+      // Every consumer directory install writes is mounted by its service, and nothing mounts the management token.
+      const mounts = Object.values(c.services).flatMap((svc) => svc.volumes ?? []).filter((v) => v.startsWith(SECRETS_DIR));
+      expect(mounts.map((v) => v.split(':')[0]).sort()).to.deep.equal(SECRET_DIRS.map((d) => `${SECRETS_DIR}/${d}`).sort());
+      expect(mounts.every((v) => v.endsWith(':ro'))).to.equal(true);
+      // No secret-looking value in the environment: only file paths.
+      const env = Object.values(c.services).flatMap((svc) => Object.entries(svc.environment ?? {}));
+      expect(env.filter(([k]) => /TOKEN|PASS|SECRET|AUTH|KEY/.test(k) && !k.endsWith('_FILE'))).to.deep.equal([]);
+    }
+    // The official image must stay root to read the root-only files (the local image never drops privileges).
+    expect((await generate('registry')).services['consul']!.environment).to.deep.equal({ CONSUL_DISABLE_PERM_MGMT: 'true' });
   });
 
   it('rejects an unknown placeholder, naming the field', async () => {

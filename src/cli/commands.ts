@@ -14,13 +14,14 @@ import { defineLogs, defineStack, defineStatus } from './stack.js';
 import { defineTunnel } from './tunnel.js';
 import { defineUninstall } from './uninstall.js';
 import { defineVerify } from './verify.js';
+import { defineVpn } from './vpn.js';
 
 type Define = (cmd: Command) => Command;
 
 /** Each definition sets its own description; the order is the order of `paasbox --help`. */
 export const COMMANDS: Record<string, Define> = {
   install: defineInstall, verify: defineVerify, info: defineInfo, status: defineStatus, logs: defineLogs, stack: defineStack,
-  deploy: defineDeploy, uninstall: defineUninstall, genstack: defineGenstack, 'build-images': defineBuildImages, kitchen: defineKitchen, tunnel: defineTunnel, bench: defineBench,
+  deploy: defineDeploy, uninstall: defineUninstall, genstack: defineGenstack, 'build-images': defineBuildImages, kitchen: defineKitchen, tunnel: defineTunnel, vpn: defineVpn, bench: defineBench,
 };
 
 /** One command standalone (a script), by name. */

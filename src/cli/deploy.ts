@@ -1,6 +1,9 @@
 // `paasbox deploy`: a Marathon app JSON through Marathon, or Docker swarm
 // when the stack has no Marathon, on the recorded stage; the swarm advertises
 // the recorded deployment's address (--advertise-addr only overrides it).
+// Host mounts of system paths and widening docker parameters are refused
+// unless --allow-host-mounts / --allow-docker-parameters; the run holds the
+// target's lock.
 
 import { isIPv4 } from 'node:net';
 import { Option, type Command } from 'commander';
@@ -11,8 +14,8 @@ import { sshInfoFor } from '../stage/discover.js';
 import { openTarget } from '../stage/open.js';
 import { LocalTarget } from '../target/local.js';
 import type { Target } from '../target/target.js';
-import { intArg, jsonOption, stageOptions } from './program.js';
-import { openStage, type StageFlags } from './stage.js';
+import { intArg, jsonOption, lockTimeoutOption, stageOptions } from './program.js';
+import { openStage, withStageLock, type StageFlags } from './stage.js';
 
 interface DeployFlags extends StageFlags {
   wait?: boolean;
@@ -23,7 +26,10 @@ interface DeployFlags extends StageFlags {
   worker?: string[];
   marathon?: string;
   advertiseAddr?: string;
+  allowHostMounts?: boolean;
+  allowDockerParameters?: boolean;
   json?: boolean;
+  lockTimeout: number;
 }
 
 export function defineDeploy(cmd: Command): Command {
@@ -37,7 +43,10 @@ export function defineDeploy(cmd: Command): Command {
     .option('--worker <host>', 'swarm worker to join (user@host[:port] or an ~/.ssh/config alias; repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--marathon <url>', 'Marathon URL (default http://ADVERTISED_ADDRESS:8080)')
     .option('--advertise-addr <ip>', 'override the recorded advertised address (swarm advertise address)')
+    .option('--allow-host-mounts', 'allow hostPath volumes on system paths (/, /etc, the docker socket, ...): the app gets the host')
+    .option('--allow-docker-parameters', 'allow docker parameters beyond the safe list (privileged, cap-add, device, pid, network, ...)')
     .addOption(jsonOption())
+    .addOption(lockTimeoutOption())
     .description('deploy Marathon app JSON (Marathon, or Docker swarm where Marathon is absent)')
     .action(async (file: string, f: DeployFlags) => {
       if (f.scale !== undefined && f.destroy) throw new PaasboxError('--scale and --destroy together', 'give one of them');
@@ -56,7 +65,7 @@ export function defineDeploy(cmd: Command): Command {
           targets.push(t);
         }
         const progress = new Progress({ json: !!f.json });
-        const report = await runDeploy({
+        const report = await withStageLock(target, 'deploy', f.lockTimeout, () => runDeploy({
           file,
           action: f.destroy ? 'destroy' : f.scale !== undefined ? 'scale' : 'deploy',
           ...(f.scale !== undefined ? { instances: f.scale } : {}),
@@ -67,7 +76,8 @@ export function defineDeploy(cmd: Command): Command {
           workers: targets.slice(1),
           ...(f.marathon ? { marathonUrl: f.marathon } : {}),
           ...(advertiseAddr ? { advertiseAddr } : {}),
-        }, progress);
+          safety: { allowHostMounts: !!f.allowHostMounts, allowDockerParameters: !!f.allowDockerParameters },
+        }, progress));
         if (f.json) process.stdout.write(JSON.stringify({ ...report, summary: progress.summary() }, null, 2) + '\n');
         else {
           progress.finish();

@@ -1,24 +1,26 @@
 // `paasbox install`: choose the stage (a mode, given or detected), reach it,
-// build the images here, provision the stack there, and record the instance so
-// every later command connects exactly as this one did.
+// build the images here, provision the stack there (holding the target's
+// lock), and record the instance so every later command connects exactly as
+// this one did.
 
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
+import { findAuthorizedKeys } from '../provision/access.js';
 import { prepareImagesOnBuildHost } from '../provision/build-host.js';
 import { provisionTarget } from '../provision/provision.js';
 import { detectAdvertiseAddress, envValues, loadSettings, settingsEnv, type SettingsValues } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stack/deployment.js';
 import { loadStackModel } from '../stack/load.js';
 import type { ImageSourceName } from '../stack/model.js';
-import { detectMode, dockerVmInfo, hasCommand, INSTALL_MODES, parseMode, sshInfoFor, vagrantInfo, type ModeChoice } from '../stage/discover.js';
+import { detectMode, dockerVmInfo, hasCommand, INSTALL_MODES, parseMode, sshInfoFor, vagrantInfo, vagrantMachineProvider, vagrantPrivateIp, type ModeChoice } from '../stage/discover.js';
 import { checkInstanceName, DEFAULT_INSTANCE, readInstance, writeInstance, type Instance } from '../stage/instances.js';
 import { openTarget } from '../stage/open.js';
 import type { StageRef } from '../stage/ssh-info.js';
 import { LocalTarget } from '../target/local.js';
 import type { Target } from '../target/target.js';
-import { intArg, jsonOption, sourceOption } from './program.js';
+import { intArg, jsonOption, lockTimeoutOption, sourceOption } from './program.js';
 
 export interface InstallFlags {
   mode?: string;
@@ -37,6 +39,8 @@ export interface InstallFlags {
   hostOnly?: boolean;
   dryRun?: boolean;
   healthTimeout: number;
+  lockTimeout: number;
+  authorizedKey?: string;
 }
 
 export function defineInstall(cmd: Command): Command {
@@ -58,6 +62,8 @@ export function defineInstall(cmd: Command): Command {
     .option('--host-only', 'only the host steps (docker engine, compose tool), no stack')
     .option('--dry-run', 'only check and report what would change (pre-flight gates still stop)')
     .option('--health-timeout <seconds>', 'seconds to wait for every service to be healthy', intArg('--health-timeout', 1, 86_400), 300)
+    .addOption(lockTimeoutOption())
+    .option('--authorized-key <file>', "public key(s) allowed to log in to the stack's sshd when it is enabled (default: the --key's .pub, else ~/.ssh/id_*.pub)")
     .addHelpText('after', '\nExamples:\n  npx paasbox install --mode standalone\n  npx paasbox install --mode ssh --host root@10.0.0.5 --key ~/.ssh/id_ed25519 --accept-new-host-key\n  npx paasbox install --mode vagrant')
     .action(async (flags: InstallFlags) => {
       await runInstall(flags);
@@ -65,7 +71,7 @@ export function defineInstall(cmd: Command): Command {
 }
 
 /** The stage a mode means, and the environment layer that describes it. */
-async function chooseStage(mode: ModeChoice['mode'], f: InstallFlags, say: (l: string) => void): Promise<{ ref: StageRef; seedNames: boolean }> {
+async function chooseStage(mode: ModeChoice['mode'], f: InstallFlags, say: (l: string) => void): Promise<{ ref: StageRef; seedNames: boolean; defaults?: SettingsValues }> {
   const sshOpts = {
     ...(f.key ? { keyPath: f.key } : {}),
     ...(f.knownHosts ? { knownHostsPath: f.knownHosts } : {}),
@@ -79,8 +85,12 @@ async function chooseStage(mode: ModeChoice['mode'], f: InstallFlags, say: (l: s
   }
   if (mode === 'vagrant') {
     const ssh = await vagrantInfo({ ...(f.provider ?? process.env['VAGRANT_DEFAULT_PROVIDER'] ? { provider: f.provider ?? process.env['VAGRANT_DEFAULT_PROVIDER']! } : {}), instance: f.instance, log: say });
-    say(`vagrant machine ${ssh.alias ?? ''}: ${ssh.user}@${ssh.host}:${ssh.port}`);
-    return { ref: { kind: 'ssh', ssh: { ...ssh, ...(f.key ? { keyPath: f.key } : {}) } }, seedNames: false };
+    const provider = await vagrantMachineProvider();
+    // A VM's default route is its NAT or management network, which the laptop cannot
+    // reach: the stack advertises the Vagrantfile's private network address instead.
+    const defaults = provider && provider !== 'docker' ? { ip: vagrantPrivateIp() } : undefined;
+    say(`vagrant machine ${ssh.alias ?? ''} (${provider ?? 'provider unknown'}): ${ssh.user}@${ssh.host}:${ssh.port}${defaults ? `, advertising the private network address ${defaults.ip}` : ''}`);
+    return { ref: { kind: 'ssh', ssh: { ...ssh, ...(f.key ? { keyPath: f.key } : {}) } }, seedNames: false, ...(defaults ? { defaults } : {}) };
   }
   const vm = f.host ? { tool: '--host', ssh: await sshInfoFor(f.host, sshOpts) } : await dockerVmInfo(f.instance);
   say(`docker VM via ${vm.tool}: ${vm.ssh.user}@${vm.ssh.host}:${vm.ssh.port}`);
@@ -104,7 +114,9 @@ export async function runInstall(f: InstallFlags): Promise<void> {
   }
   say(`paasbox install: mode ${choice.mode} (${choice.why})`);
 
-  const { ref, seedNames } = await chooseStage(choice.mode, f, say);
+  const { ref, seedNames, defaults } = await chooseStage(choice.mode, f, say);
+  const keyPath = f.key ?? (ref.kind === 'ssh' ? ref.ssh.keyPath : undefined);
+  const authorizedKeys = findAuthorizedKeys({ ...(f.authorizedKey ? { file: f.authorizedKey } : {}), ...(keyPath ? { keyPath } : {}) });
   const target: Target = openTarget(ref);
   try {
     const previous = readInstance(f.instance);
@@ -115,7 +127,7 @@ export async function runInstall(f: InstallFlags): Promise<void> {
     const model = loadStackModel();
     if (!f.hostOnly) {
       // Images are built on this machine (unchanged ones are skipped), then sent to the target.
-      const settings = await loadSettings({ model, flags, env, ...(recorded ? { recorded } : {}), ...(f.config ? { configPath: f.config } : {}), detectIp: () => detectAdvertiseAddress(target) });
+      const settings = await loadSettings({ model, flags, env, recorded, defaults, configPath: f.config, detectIp: () => detectAdvertiseAddress(target) });
       await prepareImagesOnBuildHost({ model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
     }
     const out = await provisionTarget(target, {
@@ -123,12 +135,16 @@ export async function runInstall(f: InstallFlags): Promise<void> {
       progress,
       flags,
       env,
-      ...(recorded ? { recorded } : {}),
-      ...(f.config ? { configPath: f.config } : {}),
+      recorded,
+      defaults,
+      configPath: f.config,
       skipMissingImages: !!f.skipMissingImages,
       hostOnly: !!f.hostOnly,
       dryRun: !!f.dryRun,
       healthTimeoutS: f.healthTimeout,
+      instance: f.instance,
+      lockTimeoutS: f.lockTimeout,
+      ...(authorizedKeys ? { authorizedKeys } : {}),
     });
     if (out.plan && !f.dryRun) {
       const s = out.plan.settings;

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { EXIT, PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
+import { findAuthorizedKeys } from '../provision/access.js';
 import { provisionTarget } from '../provision/provision.js';
 import { loadStackModel } from '../stack/load.js';
 import type { ImageSourceName } from '../stack/model.js';
@@ -14,6 +15,7 @@ import { failureLine, render, REPORTERS, type ReporterName } from '../verify/rep
 import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../verify/target-settings.js';
 import type { VerifyReport } from '../verify/types.js';
+import { SshTarget } from '../target/ssh.js';
 import { jsonOption, sourceOption, subcommand } from './program.js';
 
 interface KitchenFlags {
@@ -32,8 +34,12 @@ function kitchenFor(f: KitchenFlags, progress: Progress): Kitchen<VerifyReport> 
   return new Kitchen<VerifyReport>({
     drivers: { ssh: sshDriver(), vagrant: vagrantDriver(), dind: dindDriver({ prefix: f.prefix }) },
     progress,
-    converge: async (target) => {
-      await provisionTarget(target, { progress, model, ...(f.source ? { flags: { imageSource: f.source } } : {}) });
+    converge: async (target, inst) => {
+      // The stack's sshd (when enabled) lets in the key the instance is reached with.
+      const keyPath = f.key ?? (target instanceof SshTarget ? target.keyPath : undefined);
+      const authorizedKeys = findAuthorizedKeys(keyPath ? { keyPath } : {});
+      // Its secrets are its own (.paasbox/secrets/NAME/), never another instance's.
+      await provisionTarget(target, { progress, model, instance: inst.name, ...(f.source ? { flags: { imageSource: f.source } } : {}), ...(authorizedKeys ? { authorizedKeys } : {}) });
     },
     verify: async (target, inst) => {
       const { settings, deployment } = await settingsForTarget(target, model, { instance: inst });

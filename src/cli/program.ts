@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT, exitCodeFor, formatError, isPaasboxError } from '../errors.js';
+import { DEFAULT_LOCK_TIMEOUT_S } from '../stage/lock.js';
 import { repoPath } from '../stack/validate.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
@@ -89,6 +90,13 @@ export function sourceOption(): Option {
 /** --json: one JSON document on stdout, nothing human. */
 export function jsonOption(): Option {
   return new Option('--json', 'print one JSON document for machines instead of human output');
+}
+
+/** --lock-timeout SECONDS: how long a command that changes the target waits for another paasbox run's lock. */
+export function lockTimeoutOption(): Option {
+  return new Option('--lock-timeout <seconds>', "seconds to wait while another paasbox run holds the target's lock (0: fail at once)")
+    .argParser(intArg('--lock-timeout', 0, 86_400))
+    .default(DEFAULT_LOCK_TIMEOUT_S);
 }
 
 /** The stage options every command after install shares. */

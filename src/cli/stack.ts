@@ -1,14 +1,17 @@
 // `paasbox stack VERB` (and the top-level status, logs): control the deployed
 // stack on its stage through compose. down keeps the data volumes unless
-// --volumes, which first lists what it deletes.
+// --volumes, which first lists what it deletes. The verbs that change the
+// stack hold the target's lock (src/stage/lock.ts); status and logs do not.
 
 import type { Command } from 'commander';
 import { StackControl } from '../compose/index.js';
 import type { ServiceStatus } from '../compose/status.js';
 import { EXIT } from '../errors.js';
 import { Progress } from '../progress.js';
-import { intArg, jsonOption, stageOptions, subcommand } from './program.js';
-import { deployedStack, openStage, type StageFlags } from './stage.js';
+import { ADDRESS_COMMAND } from '../settings/address.js';
+import { hostAddresses } from '../verify/host.js';
+import { intArg, jsonOption, lockTimeoutOption, stageOptions, subcommand } from './program.js';
+import { deployedStack, openStage, withStageLock, type StageFlags } from './stage.js';
 
 interface StackFlags extends StageFlags {
   json?: boolean;
@@ -17,13 +20,14 @@ interface StackFlags extends StageFlags {
   timeout?: number;
   wait?: boolean;
   volumes?: boolean;
+  lockTimeout: number;
 }
 
-async function withStack<T>(f: StackFlags, fn: (ctl: StackControl, name: string, ports: Record<string, string>) => Promise<T>): Promise<T> {
+async function withStack<T>(f: StackFlags, fn: (ctl: StackControl, name: string, ports: Record<string, string>, ip: string) => Promise<T>): Promise<T> {
   const stage = await openStage(f);
   try {
     const { path, project, deployment } = await deployedStack(stage);
-    return await fn(new StackControl(stage.target, path, project), stage.target.name, deployment.ports);
+    return await fn(new StackControl(stage.target, path, project), stage.target.name, deployment.ports, deployment.meta.ip);
   } finally {
     await stage.target.close();
   }
@@ -42,11 +46,16 @@ export function defineStatus(cmd: Command): Command {
     .addOption(jsonOption())
     .description('each service: state, health, restarts and ports (exit 1 when one is not running or unhealthy)')
     .action(async (f: StackFlags) => {
-      await withStack(f, async (ctl, host, ports) => {
+      await withStack(f, async (ctl, host, ports, ip) => {
         const st = await ctl.status();
-        if (f.json) process.stdout.write(JSON.stringify(st.map((s) => ({ ...s, ports: ports[s.service] ?? '' })), null, 2) + '\n');
-        else process.stdout.write(`${host}, project ${ctl.project}\n` + formatStatus(st, ports));
-        if (!st.every((s) => s.state === 'running' && s.health !== 'unhealthy')) process.exitCode = EXIT.checksFailed;
+        const have = hostAddresses((await ctl.target.exec(ADDRESS_COMMAND, { timeoutMs: 20_000 })).stdout);
+        const moved = !have.includes(ip);
+        if (f.json) process.stdout.write(JSON.stringify({ advertised: ip, addressOnHost: !moved, services: st.map((s) => ({ ...s, ports: ports[s.service] ?? '' })) }, null, 2) + '\n');
+        else {
+          process.stdout.write(`${host}, project ${ctl.project}, advertised address ${ip}\n` + formatStatus(st, ports));
+          if (moved) process.stdout.write(`\nThe advertised address ${ip} is not on ${host} any more (it has ${have.join(', ') || 'none'}): run install again to move the stack; data is kept.\n`);
+        }
+        if (moved || !st.every((s) => s.state === 'running' && s.health !== 'unhealthy')) process.exitCode = EXIT.checksFailed;
       });
     });
 }
@@ -68,9 +77,10 @@ export function defineLogs(cmd: Command): Command {
 function verb(parent: Command, name: string, description: string, run: (ctl: StackControl, f: StackFlags, service: string | undefined, p: Progress, host: string) => Promise<void>): Command {
   return stageOptions(subcommand(parent, `${name} [service]`, description))
     .addOption(jsonOption())
+    .addOption(lockTimeoutOption())
     .action(async (service: string | undefined, f: StackFlags) => {
       const p = new Progress({ json: !!f.json });
-      await withStack(f, (ctl, host) => run(ctl, f, service, p, host));
+      await withStack(f, (ctl, host) => withStageLock(ctl.target, `stack ${name}`, f.lockTimeout, () => run(ctl, f, service, p, host)));
       p.finish();
     });
 }

@@ -1,10 +1,12 @@
 // How every command after install finds its stage: --target (or the
 // recorded default instance), with --key/--known-hosts/--accept-new-host-key
-// over what was recorded, and the deployed stack's compose file and project.
+// over what was recorded, the deployed stack's compose file and project, and
+// the target's lock for the commands that change it.
 
 import { PaasboxError } from '../errors.js';
 import { readDeployment, COMPOSE_PATH, type Deployment } from '../stack/deployment.js';
 import type { Instance } from '../stage/instances.js';
+import { withTargetLock } from '../stage/lock.js';
 import { openTarget, resolveStage } from '../stage/open.js';
 import type { StageRef } from '../stage/ssh-info.js';
 import type { Target } from '../target/target.js';
@@ -39,4 +41,10 @@ export async function deployedStack(s: OpenedStage): Promise<{ path: string; pro
   if (!deployment)
     throw new PaasboxError(`no paasbox stack file at ${path} on ${s.target.name}`, 'install first: npx paasbox install (or name the right host with --target)');
   return { path, project: deployment.meta.project, deployment };
+}
+
+/** Run fn holding the target's lock as paasbox COMMAND, saying on stderr when it waits for another run. */
+export function withStageLock<T>(target: Target, command: string, timeoutS: number, fn: () => Promise<T>): Promise<T> {
+  const onWait = (holder: string) => process.stderr.write(`paasbox ${command}: ${holder} holds the lock on ${target.name}; waiting up to ${timeoutS}s\n`);
+  return withTargetLock(target, { command, timeoutS, onWait }, fn);
 }

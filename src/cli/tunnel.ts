@@ -1,46 +1,154 @@
-// `paasbox tunnel`: sshuttle into the stack through its sshd service (port
-// 2222), routing the stack's advertised address (host networking: every
-// service is there) and sending DNS to its dnsmasq, so NAME.service.consul
-// works from this machine. More networks only when asked (--subnet): docker's
-// own (172.17.0.0/16, 10.0.0.0/24) collide with many laptops' networks.
+// `paasbox tunnel up|down|status`: sshuttle in the background into the stack
+// through its sshd service (port 2222), routing only the stack's advertised
+// address (host networking: every service is there; --subnet adds networks,
+// never one holding this machine's own address, never 0.0.0.0/0), sending
+// the stack's domain (.consul) to its dnsmasq through the tunnel, and taking
+// it all down again, verified (src/tunnel/). `--print` shows the sshuttle
+// command instead of running it.
 
-import { spawn } from 'node:child_process';
-import type { Command } from 'commander';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Argument, Option, type Command } from 'commander';
 import { PaasboxError } from '../errors.js';
 import { hasCommand } from '../stage/discover.js';
-import { sshuttleArgs } from '../tunnel/sshuttle.js';
-import { intArg, listArg, stageOptions } from './program.js';
-import { openStage, type StageFlags } from './stage.js';
+import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { sshName } from '../stage/ssh-info.js';
+import { shq } from '../target/shell.js';
+import { RESOLVER_KINDS, type ResolverKind } from '../tunnel/resolver.js';
+import { commandLine } from '../tunnel/sshuttle.js';
+import { tunnelPaths } from '../tunnel/state.js';
+import { formatStatus, freePort, knownHostsLines, planTunnel, realSystem, tunnelDown, tunnelStatus, tunnelUp, type UpInput } from '../tunnel/tunnel.js';
+import { intArg, jsonOption, listArg, stageOptions } from './program.js';
+import { deployedStack, openStage, type OpenedStage, type StageFlags } from './stage.js';
 
 interface TunnelFlags extends StageFlags {
   sshPort: number;
+  sshHost?: string;
   subnet?: string[];
+  resolver: ResolverKind | 'auto';
   print?: boolean;
+  json?: boolean;
+}
+
+const INSTANCE_RE = /^[a-z0-9][a-z0-9-]{0,40}$/;
+
+/** The name a tunnel's state goes under: the instance --target names (default "default"), else one derived from the target. */
+export function tunnelInstance(target: string | undefined): string {
+  if (!target) return DEFAULT_INSTANCE;
+  if (INSTANCE_RE.test(target)) return target;
+  return `target-${createHash('sha256').update(target).digest('hex').slice(0, 8)}`;
+}
+
+const isLoopback = (h: string) => /^127\./.test(h) || h === 'localhost' || h === '::1';
+
+/** What `up` needs from the stage: the stack's address, domain and DNS port; where ssh connects. */
+async function stackFacts(stage: OpenedStage, f: TunnelFlags, connect: boolean): Promise<{ address: string; domain: string; dnsPort: number; project: string; sshHost: string; keyPath?: string; proxyJump?: string }> {
+  let address = stage.instance?.deployment?.ip;
+  let domain = stage.instance?.deployment?.pinned?.domain ?? 'consul';
+  let project = stage.instance?.deployment?.project ?? 'paasbox';
+  let dnsPort = 53;
+  if (connect || !address) {
+    const d = await deployedStack(stage);
+    address = d.deployment.meta.ip;
+    domain = d.deployment.meta.domain ?? domain;
+    project = d.project;
+    if (!d.deployment.services.includes('sshd'))
+      throw new PaasboxError(`the stack on ${stage.target.name} runs no sshd, the far end of the tunnel`, 'enable it in paasbox.yaml (services: { sshd: { enabled: true } }) and run npx paasbox install again');
+    const m = /(?:^|,)\s*dns=(\d+)\/udp/.exec(d.deployment.ports['dns'] ?? '');
+    if (m) dnsPort = Number(m[1]);
+  }
+  const ref = stage.ref;
+  // The host as install reached it, unless that is a forwarded loopback port (Vagrant): then the stack's own address.
+  const sshHost = f.sshHost ?? (ref.kind === 'ssh' && !isLoopback(ref.ssh.host) ? ref.ssh.host : address);
+  const keyPath = f.key ?? (ref.kind === 'ssh' ? ref.ssh.keyPath : undefined);
+  const proxyJump = ref.kind === 'ssh' && ref.ssh.proxyJump && !f.sshHost ? sshName(ref.ssh.proxyJump) : undefined;
+  return { address: address!, domain, dnsPort, project, sshHost, ...(keyPath ? { keyPath } : {}), ...(proxyJump ? { proxyJump } : {}) };
+}
+
+/** The stack sshd's host keys, read from its container over the pinned SSH connection (so sshuttle's ssh never has to trust a first-seen key). */
+async function sshdHostKeys(stage: OpenedStage, project: string): Promise<string> {
+  const filter = `--filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=sshd`;
+  const r = await stage.target.exec(`id=$(docker ps -q ${filter} | head -1); [ -n "$id" ] || { echo 'no running sshd container' >&2; exit 3; }; docker exec "$id" sh -c 'cat /etc/ssh/ssh_host_*_key.pub'`, { sudo: true, timeoutMs: 30_000 });
+  if (r.code !== 0 || !/AAAA/.test(r.stdout))
+    throw new PaasboxError(`the stack's sshd on ${stage.target.name} is not running`, 'start it: npx paasbox stack up sshd (enable it first in paasbox.yaml: services: { sshd: { enabled: true } }, then install)', r.stderr, 'target');
+  return r.stdout;
+}
+
+function sudoFirst(): void {
+  if (realSystem.isRoot || process.platform === 'win32') return;
+  const r = spawnSync('sudo', ['-v'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new PaasboxError('the tunnel needs root for its firewall rules and the resolver, and sudo refused', 'run as root, or as a user who may sudo');
 }
 
 export function defineTunnel(cmd: Command): Command {
   return stageOptions(cmd)
+    .addArgument(new Argument('[verb]', 'up (start in the background), down (stop, verified), status').choices(['up', 'down', 'status']))
     .option('--ssh-port <port>', 'the stack\'s sshd port', intArg('--ssh-port', 1, 65535), 2222)
-    .option('--subnet <cidr>', 'also route this network (repeatable, or comma-separated)', listArg)
-    .option('--print', 'print the sshuttle command instead of running it')
-    .description('sshuttle into the stack through its sshd, with .consul DNS')
-    .action(async (f: TunnelFlags) => {
-      const stage = await openStage(f);
-      await stage.target.close();
-      const host = stage.instance?.deployment?.ip ?? stage.target.address;
-      const keyPath = f.key ?? (stage.ref.kind === 'ssh' ? stage.ref.ssh.keyPath : undefined);
-      const args = sshuttleArgs({ host, port: f.sshPort, user: 'root', ...(keyPath ? { keyPath } : {}), subnets: [`${host}/32`, ...(f.subnet ?? [])], dnsServer: host });
-      if (f.print) {
-        process.stdout.write(['sshuttle', ...args.map((a) => (/\s/.test(a) ? `'${a}'` : a))].join(' ') + '\n');
+    .option('--ssh-host <host>', 'where ssh reaches the stack host (default: the host install connected to, or the stack\'s address)')
+    .option('--subnet <cidr>', 'also route this network (repeatable, or comma-separated); never one holding this machine\'s address', listArg)
+    .addOption(new Option('--resolver <how>', 'how .consul names reach the tunnel: auto, resolved (systemd-resolved link), resolv.conf (a first nameserver), macos (/etc/resolver), none').choices(['auto', ...RESOLVER_KINDS]).default('auto'))
+    .option('--print', 'print the sshuttle command `up` runs, and change nothing')
+    .addOption(jsonOption())
+    .description('sshuttle into the stack through its sshd: up, down, status (routes only the stack\'s address, .consul DNS through it)')
+    .action(async (verb: 'up' | 'down' | 'status' | undefined, f: TunnelFlags) => {
+      const instance = tunnelInstance(f.target);
+      const paths = tunnelPaths(instance);
+      const out = (human: string, json: unknown) => process.stdout.write(f.json ? JSON.stringify(json, null, 2) + '\n' : human);
+      if (f.print && verb !== undefined && verb !== 'up') throw new PaasboxError(`--print goes with up, not ${verb}`, 'npx paasbox tunnel up --print');
+      if (!verb && !f.print) throw new PaasboxError('tunnel needs a verb: up, down or status', 'npx paasbox tunnel up (then status, down); --print shows the sshuttle command');
+
+      if (verb === 'status') {
+        const s = await tunnelStatus(realSystem, paths, instance);
+        out(formatStatus(s), s);
+        if (s.state !== 'up') process.exitCode = 1;
         return;
       }
-      if (!(await hasCommand('sshuttle')))
-        throw new PaasboxError('sshuttle is not installed', 'apt-get install sshuttle (Debian/Ubuntu) or brew install sshuttle (macOS); enable the stack\'s sshd with services: { sshd: { enabled: true } }');
-      process.stderr.write(`paasbox tunnel: sshuttle ${args.join(' ')} (Ctrl-C to stop)\n`);
-      await new Promise<void>((resolve, reject) => {
-        const p = spawn('sshuttle', args, { stdio: 'inherit' });
-        p.on('error', reject);
-        p.on('exit', (code) => (code === 0 ? resolve() : reject(new PaasboxError(`sshuttle exited ${code}`, 'read its output above; `npx paasbox tunnel --print` shows the command'))));
-      });
+      if (verb === 'down') {
+        if (readableState(paths)) sudoFirst();
+        const r = await tunnelDown(realSystem, paths);
+        out(
+          r.wasRunning || r.removed.length || r.undone.length
+            ? `tunnel ${instance}: down${r.stopped ? ` (sshuttle pid ${r.stopped} stopped)` : ''}; ${r.removed.length} route/rule/link line(s) it added verified gone${r.undone.length ? `; ${r.undone.join('; ')}` : ''}\n`
+            : `tunnel ${instance}: was not running; nothing to do\n`,
+          { instance, state: 'down', ...r },
+        );
+        return;
+      }
+
+      // up (or --print)
+      const stage = await openStage(f);
+      try {
+        if (f.print) {
+          const s = await stackFacts(stage, f, false);
+          const plan = planTunnel(realSystem, { instance, paths, ...s, sshPort: f.sshPort, user: 'root', extraSubnets: f.subnet ?? [], resolver: f.resolver, listenPort: await freePort() });
+          process.stdout.write(`sshuttle ${commandLine(plan.argv)}\n`);
+          process.stderr.write(`paasbox tunnel: resolver ${plan.resolver} (${plan.resolverWhy}); DNS to ${plan.nsHosts.join(', ')} goes through the tunnel to ${plan.toNs}\n`);
+          return;
+        }
+        if (!(await hasCommand('sshuttle')))
+          throw new PaasboxError('sshuttle is not installed', 'apt-get install sshuttle (Debian/Ubuntu) or brew install sshuttle (macOS)');
+        const s = await stackFacts(stage, f, true);
+        const keys = knownHostsLines(s.sshHost, f.sshPort, await sshdHostKeys(stage, s.project));
+        await stage.target.close();
+        sudoFirst();
+        const input: UpInput = {
+          instance, paths, address: s.address, domain: s.domain, dnsPort: s.dnsPort, sshHost: s.sshHost, sshPort: f.sshPort, user: 'root',
+          ...(s.keyPath ? { keyPath: s.keyPath } : {}), ...(s.proxyJump ? { proxyJump: s.proxyJump } : {}),
+          knownHosts: keys, extraSubnets: f.subnet ?? [], resolver: f.resolver,
+          log: (l) => { if (!f.json) process.stderr.write(`paasbox tunnel: ${l}\n`); },
+        };
+        const r = await tunnelUp(realSystem, input);
+        for (const w of r.warnings) process.stderr.write(`paasbox tunnel: warning: ${w}\n`);
+        const head = r.already ? `tunnel ${instance}: already up, nothing changed\n` : `tunnel ${instance}: up; resolver ${r.plan!.resolver} (${r.plan!.resolverWhy})\n`;
+        out(head + formatStatus(r.status) + (r.already ? '' : `try: curl http://python1.service.${s.domain}/   stop: npx paasbox tunnel down${f.target ? ` --target ${f.target}` : ''}\n`), { instance, already: r.already, ...(r.plan ? { plan: r.plan } : {}), status: r.status, warnings: r.warnings });
+      } finally {
+        await stage.target.close();
+      }
     });
+}
+
+/** Is there anything of a tunnel to take down (then root is needed)? */
+function readableState(paths: ReturnType<typeof tunnelPaths>): boolean {
+  return existsSync(paths.state) || existsSync(paths.pidfile);
 }

@@ -1,6 +1,7 @@
 // `paasbox uninstall`: take the stack down and remove paasbox's files (the
 // stack directory on the target, the instance record here). Data volumes and
 // images stay unless --purge, which lists what it deletes and asks for --yes.
+// It holds the target's lock while it changes anything.
 
 import type { Command } from 'commander';
 import { StackControl } from '../compose/index.js';
@@ -9,14 +10,15 @@ import { Progress } from '../progress.js';
 import { readDeployment, STACK_DIR } from '../stack/deployment.js';
 import { DEFAULT_INSTANCE, removeInstance } from '../stage/instances.js';
 import { shq } from '../target/shell.js';
-import { jsonOption, stageOptions } from './program.js';
-import { openStage, type StageFlags } from './stage.js';
+import { jsonOption, lockTimeoutOption, stageOptions } from './program.js';
+import { openStage, withStageLock, type StageFlags } from './stage.js';
 import { parse } from 'yaml';
 
 interface UninstallFlags extends StageFlags {
   purge?: boolean;
   yes?: boolean;
   json?: boolean;
+  lockTimeout: number;
 }
 
 /** Named volumes and images a compose file uses (pure). */
@@ -33,33 +35,36 @@ export function defineUninstall(cmd: Command): Command {
     .option('--purge', 'also delete the data volumes (Consul K/V, ZooKeeper) and the stack\'s images')
     .option('--yes', 'with --purge: really delete what it lists')
     .addOption(jsonOption())
+    .addOption(lockTimeoutOption())
     .description('stack down and paasbox\'s files removed (data volumes and images kept unless --purge)')
     .action(async (f: UninstallFlags) => {
       const stage = await openStage(f);
       const p = new Progress({ json: !!f.json });
       const host = stage.target.name;
       try {
-        const dep = await readDeployment(stage.target, stage.instance?.deployment?.composePath);
-        const text = dep ? (await stage.target.exec(`cat ${shq(dep.path)}`, { sudo: true })).stdout : '';
-        const purge = dep ? purgeList(text) : { volumes: [], images: [] };
-        if (f.purge) {
-          process.stderr.write(`paasbox uninstall --purge deletes on ${host}:\n  volumes: ${purge.volumes.join(' ') || '(none)'}\n  images: ${purge.images.join(' ') || '(none)'}\n`);
-          if (!f.yes) throw new PaasboxError('--purge deletes data and images', 'read the list above and run again with --purge --yes');
-        }
-        if (dep) {
-          const ctl = new StackControl(stage.target, dep.path, dep.meta.project);
-          await p.step(`compose down (${dep.meta.project}${f.purge ? ', with volumes' : ', volumes kept'})`, host, async () => { await ctl.down({ volumes: !!f.purge }); return { status: 'changed' }; });
-        } else p.say(`[${host}] no stack file: nothing to take down`);
-        if (f.purge && purge.images.length)
-          await p.step('remove images', host, async () => {
-            await stage.target.exec(`docker image rm ${purge.images.map(shq).join(' ')}`, { sudo: true, timeoutMs: 300_000 });
-            return { status: 'changed', detail: `${purge.images.length} images` };
+        await withStageLock(stage.target, 'uninstall', f.lockTimeout, async () => {
+          const dep = await readDeployment(stage.target, stage.instance?.deployment?.composePath);
+          const text = dep ? (await stage.target.exec(`cat ${shq(dep.path)}`, { sudo: true })).stdout : '';
+          const purge = dep ? purgeList(text) : { volumes: [], images: [] };
+          if (f.purge) {
+            process.stderr.write(`paasbox uninstall --purge deletes on ${host}:\n  volumes: ${purge.volumes.join(' ') || '(none)'}\n  images: ${purge.images.join(' ') || '(none)'}\n`);
+            if (!f.yes) throw new PaasboxError('--purge deletes data and images', 'read the list above and run again with --purge --yes');
+          }
+          if (dep) {
+            const ctl = new StackControl(stage.target, dep.path, dep.meta.project);
+            await p.step(`compose down (${dep.meta.project}${f.purge ? ', with volumes' : ', volumes kept'})`, host, async () => { await ctl.down({ volumes: !!f.purge }); return { status: 'changed' }; });
+          } else p.say(`[${host}] no stack file: nothing to take down`);
+          if (f.purge && purge.images.length)
+            await p.step('remove images', host, async () => {
+              await stage.target.exec(`docker image rm ${purge.images.map(shq).join(' ')}`, { sudo: true, timeoutMs: 300_000 });
+              return { status: 'changed', detail: `${purge.images.length} images` };
+            });
+          await p.step(`remove ${STACK_DIR}`, host, async () => {
+            const r = await stage.target.exec(`test -e ${shq(STACK_DIR)} && rm -rf ${shq(STACK_DIR)} && echo removed`, { sudo: true });
+            return { status: r.stdout.includes('removed') ? 'changed' : 'ok' };
           });
-        await p.step(`remove ${STACK_DIR}`, host, async () => {
-          const r = await stage.target.exec(`test -e ${shq(STACK_DIR)} && rm -rf ${shq(STACK_DIR)} && echo removed`, { sudo: true });
-          return { status: r.stdout.includes('removed') ? 'changed' : 'ok' };
+          removeInstance(f.target && stage.instance ? stage.instance.name : stage.instance?.name ?? DEFAULT_INSTANCE);
         });
-        removeInstance(f.target && stage.instance ? stage.instance.name : stage.instance?.name ?? DEFAULT_INSTANCE);
         p.finish();
       } finally {
         await stage.target.close();

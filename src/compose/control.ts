@@ -1,6 +1,9 @@
 // Control of the stack's compose project on a Target: up/stop/start/restart/
-// down/status/logs and waiting until every service is healthy.
-import { PaasboxError } from '../errors.js';
+// down/status/logs and waiting until every service is healthy. The wait rides
+// over docker not answering for a while (a dockerd restart): it fails only at
+// its deadline, naming docker's last error or each laggard's last health
+// check output and log tail.
+import { PaasboxError, targetError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import type { ExecResult, Target } from '../target/target.js';
 import { shq } from '../target/shell.js';
@@ -74,7 +77,8 @@ export class StackControl {
     const tool = await this.composeTool();
     const cmd = [...tool.argv, '-p', this.project, '-f', this.composeFile, 'logs', '--no-color', '--follow', '--tail', String(tail), ...opt(service)].map(shq).join(' ');
     // No timeout: following ends when the user interrupts (or the stack goes away).
-    await this.target.exec(cmd, { sudo: this.sudo, onOutput: write, timeoutMs: 365 * 24 * 3600_000 });
+    // (setTimeout's ceiling, ~24 days: a longer delay would fire at once.)
+    await this.target.exec(cmd, { sudo: this.sudo, onOutput: write, timeoutMs: 2 ** 31 - 1 });
   }
 
   /** The services the compose file defines. */
@@ -85,7 +89,11 @@ export class StackControl {
 
   /** One entry per container of the project (and per defined service without one: state "missing"). */
   async status(): Promise<ServiceStatus[]> {
-    const expected = await this.services();
+    return this.statusOf(await this.services());
+  }
+
+  /** status() for a known list of services: only docker is asked. */
+  private async statusOf(expected: string[]): Promise<ServiceStatus[]> {
     const ps = await this.docker(`ps -a --filter ${shq(`label=com.docker.compose.project=${this.project}`)} --format '{{json .}}'`, 'listing containers');
     const ids = parsePsIds(ps.stdout);
     if (!ids.length) return parseInspect('[]', expected);
@@ -97,33 +105,68 @@ export class StackControl {
     return parseInspect(insp.stdout, expected);
   }
 
-  /** Poll status until every service is ready; on timeout a PaasboxError names the laggards with their log tails. */
+  /**
+   * Poll status until every service is ready. docker failing to answer (a
+   * dockerd restart) is waited out, said once per outage; at the deadline a
+   * PaasboxError names docker's last error, or the laggards with their last
+   * health check output and log tails.
+   */
   async waitHealthy(timeoutMs: number, progress?: Progress, opts: { intervalMs?: number; services?: string[] } = {}): Promise<ServiceStatus[]> {
     const deadline = Date.now() + timeoutMs;
     const interval = opts.intervalMs ?? 2000;
+    const secs = `${Math.round(timeoutMs / 1000)}s`;
     let last = '';
+    let dockerDown: PaasboxError | undefined;
+    // The compose file is read once (a broken one fails at once); then only docker is polled.
+    const expected = await this.services();
     for (;;) {
-      const all = await this.status();
-      const st = opts.services ? all.filter((s) => opts.services!.includes(s.service)) : all;
-      const summary = st.map((s) => `${s.service}=${s.state}${s.health !== 'none' ? `/${s.health}` : ''}`).join(' ');
-      if (summary !== last) progress?.say(`[${this.target.name}] ${summary}`);
-      last = summary;
-      const waiting = st.filter((s) => !isReady(s));
-      if (!waiting.length) return st;
-      if (Date.now() >= deadline) {
-        const tails: string[] = [];
-        for (const s of waiting.slice(0, 3)) {
-          const log = await this.logs(s.service, 15).catch((e: unknown) => String(e));
-          tails.push(`--- ${s.service} (${s.state}/${s.health}, restarts ${s.restartCount}) ---\n${log.trim()}`);
-        }
-        throw new PaasboxError(
-          `stack not healthy on ${this.target.name} after ${Math.round(timeoutMs / 1000)}s: ${waiting.map((s) => `${s.service} ${s.state}/${s.health}`).join(', ')}`,
-          'look at the logs shown (`npx zx scripts/stack.mjs logs SERVICE`), fix the cause, then `stack.mjs up` again; data volumes are kept',
-          tails.join('\n'),
+      let all: ServiceStatus[] | undefined;
+      try {
+        all = await this.statusOf(expected);
+        dockerDown = undefined;
+      } catch (e) {
+        if (!(e instanceof PaasboxError)) throw e;
+        if (!dockerDown) progress?.say(`[${this.target.name}] docker does not answer (${why(e)}); retrying until the deadline`);
+        dockerDown = e;
+        last = '';
+      }
+      if (all) {
+        const st = opts.services ? all.filter((s) => opts.services!.includes(s.service)) : all;
+        const summary = st.map((s) => `${s.service}=${s.state}${s.health !== 'none' ? `/${s.health}` : ''}`).join(' ');
+        if (summary !== last) progress?.say(`[${this.target.name}] ${summary}`);
+        last = summary;
+        const waiting = st.filter((s) => !isReady(s));
+        if (!waiting.length) return st;
+        if (Date.now() >= deadline) throw await this.notHealthy(waiting, secs);
+      } else if (Date.now() >= deadline) {
+        throw targetError(
+          `stack not healthy on ${this.target.name} after ${secs}: docker did not answer (${why(dockerDown!)})`,
+          'check dockerd there (systemctl status docker, or its log), then `npx paasbox stack up`; data volumes are kept',
+          dockerDown!.detail,
         );
       }
       await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
     }
+  }
+
+  /** The timeout error for services still not ready: each one's state, last health check output and log tail. */
+  private async notHealthy(waiting: ServiceStatus[], secs: string): Promise<PaasboxError> {
+    const tails: string[] = [];
+    for (const s of waiting.slice(0, 3)) {
+      const log = await this.logs(s.service, 15).catch((e: unknown) => String(e));
+      const check = s.healthLog ? `last health check: ${s.healthLog}\n` : '';
+      tails.push(`--- ${s.service} (${s.state}/${s.health}, restarts ${s.restartCount}) ---\n${check}${log.trim()}`);
+    }
+    // The last check's first line, in the one-line problem (the detail shows only its last lines).
+    const said = (s: ServiceStatus) => {
+      const first = s.healthLog?.split('\n').find((l) => l.trim())?.trim();
+      return first ? ` (health check: ${first.length > 120 ? `${first.slice(0, 117)}...` : first})` : '';
+    };
+    return new PaasboxError(
+      `stack not healthy on ${this.target.name} after ${secs}: ${waiting.map((s) => `${s.service} ${s.state}/${s.health}${said(s)}`).join(', ')}`,
+      'look at the logs shown (`npx zx scripts/stack.mjs logs SERVICE`), fix the cause, then `stack.mjs up` again; data volumes are kept',
+      tails.join('\n'),
+    );
   }
 
   private async docker(args: string, what: string): Promise<ExecResult> {
@@ -132,6 +175,12 @@ export class StackControl {
       throw new PaasboxError(`${what} failed on ${this.target.name}`, 'check that dockerd runs there (systemctl status docker)', r.stderr);
     return r;
   }
+}
+
+/** An error as one phrase: its problem and the first line of its detail (docker's own words). */
+function why(e: PaasboxError): string {
+  const said = e.detail?.trim().split('\n')[0];
+  return said ? `${e.problem}: ${said}` : e.problem;
 }
 
 function opt(s?: string): string[] {

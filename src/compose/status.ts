@@ -17,6 +17,8 @@ export interface ServiceStatus {
   container?: string;
   /** The image id the container runs (it stays on the old id when its tag is rebuilt). */
   imageId?: string;
+  /** The last health probe's output (why it is unhealthy). */
+  healthLog?: string;
 }
 
 /** Statuses from `docker inspect` JSON, plus expected services with no container. */
@@ -29,6 +31,7 @@ export function parseInspect(json: string, expected: string[] = []): ServiceStat
     restartCount: c.restartCount,
     container: c.name,
     ...(c.imageId ? { imageId: c.imageId } : {}),
+    ...(c.healthLog ? { healthLog: c.healthLog } : {}),
   }));
   for (const s of expected) if (!out.some((o) => o.service === s)) out.push({ service: s, state: 'missing', health: 'none', restartPolicy: 'no', restartCount: 0 });
   const order = (s: string) => (expected.includes(s) ? expected.indexOf(s) : expected.length);

@@ -19,6 +19,8 @@ export interface StackPlanOptions {
   env?: Record<string, string | undefined>;
   /** What the user chose for this instance at an earlier install. */
   recorded?: SettingsValues;
+  /** Defaults the stage knows (a Vagrant VM's private address), over the target's own facts. */
+  defaults?: SettingsValues;
   configPath?: string;
   cwd?: string;
   /** Leave out services whose built image is not here (instead of failing). */
@@ -45,7 +47,7 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   const { flags, env, recorded, cwd, configPath } = opts;
   const settings = await loadSettings({
     model, flags, env, recorded, cwd, configPath,
-    defaults: { hostname: facts.hostname.split('.')[0] },
+    defaults: { hostname: facts.hostname.split('.')[0], ...opts.defaults },
     detectIp: () => detectAdvertiseAddress(target),
   });
   const hasImage = async (ref: string) => !!(await localImageIds([ref]))[ref] || !!(await imageIds(target, [ref]).catch(() => ({}) as Record<string, string>))[ref];

@@ -10,6 +10,8 @@ export interface WantedPort {
   port: number;
   protocol: 'tcp' | 'udp';
   service: string;
+  /** The addresses the service binds; undefined: every address (0.0.0.0). */
+  addresses?: string[];
 }
 
 export interface PortConflict extends WantedPort {
@@ -35,23 +37,40 @@ export function descendants(psOut: string, roots: number[]): Set<number> {
   return seen;
 }
 
+const WILDCARD = new Set(['0.0.0.0', '::', '*', '']);
+
+/**
+ * Two binds of one port collide when either takes every address or both name
+ * the same one: systemd-resolved on 127.0.0.53:53 leaves dnsmasq, bound to
+ * 127.0.0.1 and the stack's address, alone.
+ */
+export function bindsOverlap(listener: string, wanted: string[] | undefined): boolean {
+  return !wanted || WILDCARD.has(listener) || wanted.includes(listener);
+}
+
 /** Wanted ports held by a process that is not one of ownPids. */
 export function findPortConflicts(listeners: ListeningSocket[], wanted: WantedPort[], ownPids: Set<number>): PortConflict[] {
   const out: PortConflict[] = [];
   for (const w of wanted) {
-    const l = listeners.find((x) => x.port === w.port && x.protocol === w.protocol && !(x.pid !== undefined && ownPids.has(x.pid)));
+    const l = listeners.find((x) => x.port === w.port && x.protocol === w.protocol && bindsOverlap(x.address, w.addresses) && !(x.pid !== undefined && ownPids.has(x.pid)));
     if (l) out.push({ ...w, holder: l.process ? `${l.process} (pid ${l.pid})` : 'an unknown process' });
   }
   return out;
 }
 
-/** Ports a generated compose file's services hold on the host, from their paasbox.ports labels ("http=8500/tcp,dns=8600/udp"). */
-export function composeHostPorts(compose: { services: Record<string, { labels?: Record<string, string> }> }): WantedPort[] {
+/**
+ * Ports a generated compose file's services hold on the host, from their
+ * paasbox.ports labels ("http=8500/tcp,dns=8600/udp"); a service whose command
+ * names --listen-address (dnsmasq) binds those and loopback only.
+ */
+export function composeHostPorts(compose: { services: Record<string, { labels?: Record<string, string>; command?: string[] }> }): WantedPort[] {
   const out: WantedPort[] = [];
   for (const [service, svc] of Object.entries(compose.services)) {
+    const listen = (svc.command ?? []).map((a) => /^--listen-address=(.+)$/.exec(a)?.[1]).filter((a): a is string => !!a);
+    const addresses = listen.length ? ['127.0.0.1', ...listen.flatMap((a) => a.split(','))] : undefined;
     for (const item of (svc.labels?.['paasbox.ports'] ?? '').split(',').filter(Boolean)) {
       const m = /=(\d+)\/(tcp|udp)$/.exec(item);
-      if (m) out.push({ service, port: Number(m[1]), protocol: m[2] as 'tcp' | 'udp' });
+      if (m) out.push({ service, port: Number(m[1]), protocol: m[2] as 'tcp' | 'udp', ...(addresses ? { addresses } : {}) });
     }
   }
   return out;

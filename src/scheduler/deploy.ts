@@ -2,7 +2,7 @@
 // the stack has, as steps with progress and a summary (scripts/deploy.mjs).
 import { readFile } from 'node:fs/promises';
 import { PaasboxError } from '../errors.js';
-import { normaliseId, parseApp, type MarathonApp } from '../marathon/app.js';
+import { normaliseId, parseApp, type AppSafety, type MarathonApp } from '../marathon/app.js';
 import type { Progress } from '../progress.js';
 import type { Target } from '../target/target.js';
 import type { AppInstance, Scheduler } from './scheduler.js';
@@ -21,6 +21,8 @@ export interface DeployRequest {
   marathonUrl?: string;
   /** The stack's advertised address (swarm advertise address, Marathon's host). */
   advertiseAddr?: string;
+  /** What the user allowed beyond the safe default (--allow-host-mounts, --allow-docker-parameters): validation and the swarm back-end both honour it. */
+  safety?: AppSafety;
 }
 
 export interface DeployReport {
@@ -35,14 +37,14 @@ export interface DeployReport {
   seconds: number;
 }
 
-export async function readAppFile(file: string): Promise<MarathonApp> {
+export async function readAppFile(file: string, safety: AppSafety = {}): Promise<MarathonApp> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
     throw new PaasboxError(`cannot read app file ${file}: ${(e as Error).message}`, 'pass the path of a Marathon app JSON file');
   }
-  return parseApp(text, file);
+  return parseApp(text, file, safety);
 }
 
 export async function runDeploy(req: DeployRequest, progress: Progress): Promise<DeployReport> {
@@ -50,7 +52,7 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
   const host = req.target?.name ?? 'local';
   let app: MarathonApp;
   try {
-    app = await readAppFile(req.file);
+    app = await readAppFile(req.file, req.safety);
   } catch (e) {
     progress.record(`validate ${req.file}`, host, 'failed', t0, e instanceof PaasboxError ? e.problem : String(e));
     throw e;
@@ -66,6 +68,7 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
       ...(req.workers ? { workers: req.workers } : {}),
       ...(req.marathonUrl ? { marathonUrl: req.marathonUrl } : {}),
       ...(req.advertiseAddr ? { advertiseAddr: req.advertiseAddr } : {}),
+      ...(req.safety ? { safety: req.safety } : {}),
       progress,
     });
     return { status: 'ok', detail: `${sched.kind} at ${sched.where}` };

@@ -2,6 +2,7 @@
 // Docker swarm mode on the target (Mesos and Marathon have no offline source,
 // so a stack built with --source local has no Marathon).
 import { PaasboxError } from '../errors.js';
+import type { AppSafety } from '../marathon/app.js';
 import { MarathonClient } from '../marathon/client.js';
 import type { Progress } from '../progress.js';
 import type { Target } from '../target/target.js';
@@ -21,6 +22,8 @@ export interface SelectOptions {
   marathonUrl?: string;
   /** The stack's advertised address on the target (the recorded deployment's ip); default the target's address. */
   advertiseAddr?: string;
+  /** What deploy allows beyond the safe default; the swarm back-end checks apps against it again. */
+  safety?: AppSafety;
   progress?: Progress;
 }
 
@@ -42,5 +45,5 @@ export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
   if (choice === 'marathon') throw new PaasboxError('no Marathon URL to deploy to', 'pass --marathon http://HOST:8080 or --target HOST');
   if (!opts.target) throw new PaasboxError('the swarm scheduler needs a target host', 'pass --target HOST (the swarm manager)');
   await ensureSwarm(opts.target, opts.workers ?? [], { ...(opts.progress ? { progress: opts.progress } : {}), ...(opts.advertiseAddr ? { advertiseAddr: opts.advertiseAddr } : {}) });
-  return new SwarmScheduler(opts.target);
+  return new SwarmScheduler(opts.target, opts.safety ? { safety: opts.safety } : {});
 }

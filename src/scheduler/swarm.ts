@@ -2,7 +2,7 @@
 // driven over a Target: `docker swarm init` on the manager, `join` on the
 // workers, then `docker service` commands for the same Marathon app JSON.
 import { PaasboxError } from '../errors.js';
-import type { MarathonApp } from '../marathon/app.js';
+import type { AppSafety, MarathonApp } from '../marathon/app.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
@@ -104,7 +104,7 @@ export class SwarmScheduler implements Scheduler {
   readonly kind = 'swarm' as const;
   readonly where: string;
 
-  constructor(readonly manager: Target, private readonly opts: { pollMs?: number } = {}) {
+  constructor(readonly manager: Target, private readonly opts: { pollMs?: number; safety?: AppSafety } = {}) {
     this.where = manager.name;
   }
 
@@ -114,7 +114,7 @@ export class SwarmScheduler implements Scheduler {
   }
 
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
-    const svc = marathonToSwarmService(app);
+    const svc = marathonToSwarmService(app, this.opts.safety);
     const existing = await this.exists(svc.name);
     await run(this.manager, existing ? svc.update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
     return { created: !existing, warnings: svc.warnings };

@@ -27,9 +27,17 @@ export interface Healthcheck {
   startPeriod?: string;
 }
 
+/** A login verify reads on the target (src/secrets): the HAProxy stats page's. */
+export type CheckAuth = 'haproxy-stats';
+
+/** What an anonymous request to Consul's HTTP API must get under ACLs, default deny. */
+export type ConsulAclProbe = 'kv-write' | 'service-register' | 'catalog-read';
+
 /** A check verify derives from a port; the port's own number is implied. */
 export type PortCheck =
-  | { type: 'http'; path: string; status?: number; bodyIncludes?: string }
+  /** With auth: refused (401) without the login, and answered as expected with it. */
+  | { type: 'http'; path: string; status?: number; bodyIncludes?: string; auth?: CheckAuth }
+  | { type: 'consul-acl'; probe: ConsulAclProbe }
   | { type: 'four-letter'; command: string; expect: string }
   | { type: 'dns'; name: string; record: 'A' | 'SRV' }
   | { type: 'tcp' };

@@ -154,6 +154,22 @@ export async function vagrantInfo(opts: { cwd?: string; provider?: string; machi
   return infoFromEntry(e, opts.instance ?? 'default');
 }
 
+/** The provider of a Vagrant machine, from `vagrant status --machine-readable` (pure). */
+export function vagrantProvider(machineReadable: string): string | undefined {
+  return /^\d*,[^,]*,provider-name,([a-z0-9_-]+)$/m.exec(machineReadable)?.[1];
+}
+
+/** `vagrant status` of the machine: its provider (docker, virtualbox, libvirt, ...). */
+export async function vagrantMachineProvider(opts: { cwd?: string; machine?: string } = {}): Promise<string | undefined> {
+  const out = await tool('vagrant', ['status', '--machine-readable', ...(opts.machine ? [opts.machine] : [])], 'vagrant status', 'run `vagrant status` to see the machine', opts.cwd, VAGRANT_ENV);
+  return vagrantProvider(out);
+}
+
+/** The private network address ./Vagrantfile gives its VMs (PAASBOX_IP, as the Vagrantfile reads it). */
+export function vagrantPrivateIp(env: Record<string, string | undefined> = process.env): string {
+  return env['PAASBOX_IP'] ?? '192.168.59.103';
+}
+
 /** The first docker VM tool found here, and how to reach its VM. */
 export async function dockerVmInfo(instance = 'default'): Promise<{ tool: string; ssh: SshInfo }> {
   for (const t of BOOT2DOCKER_TOOLS) {

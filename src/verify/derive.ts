@@ -1,15 +1,17 @@
-// Checks DERIVED from the stack model: every port's `checks`, and for every
+// Checks DERIVED from the stack model: every port's `checks` (logins read on
+// the target, anonymous Consul requests refused under ACLs), and for every
 // container the state checks (running, healthy, restart policy, no crash loop).
 // A new service or port check in stacks/paasbox.yaml is verified without any
 // change here. Pure: what the target has (unavailable services) comes in `env`.
 
-import type { PortCheck, PortSpec, ServiceSpec, StackModel } from '../stack/model.js';
+import type { CheckAuth, ConsulAclProbe, PortCheck, PortSpec, ServiceSpec, StackModel } from '../stack/model.js';
 import type { Settings } from '../settings/settings.js';
 import { effectivePorts, enabledServices } from '../stack/queries.js';
 import { placeholderValues, resolvePlaceholders, servicesOnThisHost } from '../stack/generate.js';
 import type { Check, Outcome, VerifyContext } from './types.js';
 import { forService, type ContainerState } from './docker.js';
-import { describeDns, describeHttp, dnsLookup, fourLetterCommand, httpGet, tcpConnectCommand } from './probes.js';
+import { describeDns, describeHttp, dnsLookup, fourLetterCommand, httpGet, httpRequest, tcpConnectCommand, type SecretHeader } from './probes.js';
+import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 
 export interface DeriveEnv {
   /** The target's name, for grouping. */
@@ -157,6 +159,8 @@ export function portCheckLabel(check: PortCheck): string {
   switch (check.type) {
     case 'http':
       return `http:${check.path}`;
+    case 'consul-acl':
+      return `consul-acl:${check.probe}`;
     case 'four-letter':
       return `four-letter:${check.command}`;
     case 'dns':
@@ -171,19 +175,27 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
   switch (check.type) {
     case 'http': {
       const status = check.status ?? 200;
-      const expected = `HTTP ${status}${check.bodyIncludes !== undefined ? `, body includes ${JSON.stringify(check.bodyIncludes)}` : ''}`;
+      const answer = `HTTP ${status}${check.bodyIncludes !== undefined ? `, body includes ${JSON.stringify(check.bodyIncludes)}` : ''}`;
+      const login = check.auth ? CHECK_LOGINS[check.auth] : undefined;
+      const expected = login ? `HTTP 401 without the login, ${answer} with it` : answer;
       return {
         ...base,
         description: `GET :${port.port}${check.path} → ${expected}`,
         attempts: 2,
         delayMs: 1000,
         run: async (t, ctx) => {
-          const r = await httpGet(t, ctx.tools, ctx.address, port.port, check.path);
+          if (login) {
+            const anonymous = await httpGet(t, ctx.tools, ctx.address, port.port, check.path);
+            if (anonymous.error || anonymous.status !== 401) return { ok: false, expected, got: `without the login: ${describeHttp(anonymous)}` };
+          }
+          const r = await httpRequest(t, ctx.tools, ctx.address, port.port, check.path, login ? { secret: login } : {});
           const ok = !r.error && r.status === status && (check.bodyIncludes === undefined || r.body.includes(check.bodyIncludes));
-          return { ok, expected, got: describeHttp(r, check.bodyIncludes) };
+          return { ok, expected, got: `${login ? 'with the login: ' : ''}${describeHttp(r, check.bodyIncludes)}` };
         },
       };
     }
+    case 'consul-acl':
+      return { ...base, ...consulAclCheck(check.probe, port.port), attempts: 2, delayMs: 1000 };
     case 'four-letter':
       return {
         ...base,
@@ -220,6 +232,48 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
         run: async (t, ctx) => {
           const r = await t.exec(tcpConnectCommand(ctx.address, port.port), { timeoutMs: 20_000 });
           return { ok: r.stdout.trim() === 'open', expected: 'connection accepted', got: r.stdout.trim() === 'open' ? 'connection accepted' : `refused or timed out (exit ${r.code})` };
+        },
+      };
+  }
+}
+
+// ---------------------------------------------------------------- logins and ACLs
+
+/** Where verify finds a check's login on the target (read there as root, never printed). */
+const CHECK_LOGINS: Record<CheckAuth, SecretHeader> = {
+  'haproxy-stats': { name: 'Authorization', file: `${SECRETS_DIR}/${SECRET_FILES.statsAuth}`, basic: true },
+};
+
+/** The key and service an ACL probe tries to write (removed again when the write is wrongly accepted). */
+const ACL_PROBE_NAME = 'paasbox-verify';
+
+/**
+ * Anonymous requests to Consul's HTTP API under ACLs with default deny: a K/V
+ * write and a service registration are refused (403), the catalog is still
+ * readable (the anonymous policy lets DNS and the UI read services and nodes).
+ * A write that goes through is undone at once, and fails the check.
+ */
+function consulAclCheck(probe: ConsulAclProbe, port: number): Pick<Check, 'description' | 'run'> {
+  const refused = (path: string, body: string, undo: { method: 'PUT' | 'DELETE'; path: string }, what: string): Pick<Check, 'description' | 'run'> => ({
+    description: `anonymous PUT :${port}${path} → HTTP 403 (${what} refused: ACLs, default deny)`,
+    run: async (t, ctx) => {
+      const r = await httpRequest(t, ctx.tools, ctx.address, port, path, { method: 'PUT', body });
+      if (!r.error && r.status === 200) await httpRequest(t, ctx.tools, ctx.address, port, undo.path, { method: undo.method });
+      const got = r.error ? `no answer: ${r.error}` : r.status === 200 ? `HTTP 200: anyone can ${what} (ACLs off?)` : `HTTP ${r.status} ${r.body.trim().slice(0, 80)}`;
+      return { ok: !r.error && r.status === 403, expected: 'HTTP 403', got };
+    },
+  });
+  switch (probe) {
+    case 'kv-write':
+      return refused(`/v1/kv/${ACL_PROBE_NAME}`, 'x', { method: 'DELETE', path: `/v1/kv/${ACL_PROBE_NAME}` }, 'write K/V');
+    case 'service-register':
+      return refused('/v1/agent/service/register', JSON.stringify({ ID: ACL_PROBE_NAME, Name: ACL_PROBE_NAME }), { method: 'PUT', path: `/v1/agent/service/deregister/${ACL_PROBE_NAME}` }, 'register a service');
+    case 'catalog-read':
+      return {
+        description: `anonymous GET :${port}/v1/catalog/services lists consul (DNS and the UI read without a login)`,
+        run: async (t, ctx) => {
+          const r = await httpGet(t, ctx.tools, ctx.address, port, '/v1/catalog/services');
+          return { ok: !r.error && r.status === 200 && r.body.includes('"consul"'), expected: 'HTTP 200 listing "consul"', got: describeHttp(r, '"consul"') };
         },
       };
   }

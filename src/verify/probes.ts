@@ -2,7 +2,8 @@
 // they print. Everything needs only bash and coreutils on the target; curl is
 // used for HTTP when present. DNS queries are built and decoded here with
 // dns-packet and travel to the target's resolver through bash's /dev/udp, so
-// no dig is needed on the target.
+// no dig is needed on the target. A login or token a request carries is read
+// on the target from its root-only file, so it is never on a command line.
 
 import dnsPacket from 'dns-packet';
 import { parseListening } from '../docker/facts.js';
@@ -33,11 +34,48 @@ export interface HttpResponse {
   error?: string;
 }
 
+/**
+ * A request header whose value is read on the target, as root, from a secret
+ * file: it never appears on a command line and never comes back.
+ */
+export interface SecretHeader {
+  name: string;
+  file: string;
+  /** The file holds user:password: send it as HTTP basic credentials. */
+  basic?: boolean;
+}
+
+export interface HttpOptions {
+  /** Host header (default address:port). */
+  host?: string;
+  timeoutS?: number;
+  method?: 'GET' | 'PUT' | 'DELETE';
+  /** Request body (sent on the command's stdin). */
+  body?: string;
+  secret?: SecretHeader;
+}
+
 const STATUS_MARK = '\n__paasbox_http_status__=';
 
-export function curlCommand(url: string, opts: { host?: string; timeoutS?: number } = {}): string {
+/** Exit code of a probe whose secret file is missing on the target. */
+const NO_SECRET = 9;
+
+/** bash lines setting $secret to the header value read from s.file (exit NO_SECRET, saying so, when there is none). */
+function readSecret(s: SecretHeader): string {
+  const f = shq(s.file);
+  const value = s.basic ? `"Basic $(printf %s "$(cat ${f})" | base64 -w0)"` : `"$(cat ${f})"`;
+  return `[ -r ${f} ] || { echo ${shq(`no ${s.file} on the target`)} >&2; exit ${NO_SECRET}; }; secret=${value}; `;
+}
+
+export function curlCommand(url: string, opts: HttpOptions = {}): string {
   const host = opts.host ? ` -H ${shq(`Host: ${opts.host}`)}` : '';
-  return `curl -sS --max-time ${opts.timeoutS ?? 5}${host} -w ${shq(STATUS_MARK + '%{http_code}')} ${shq(url)}`;
+  const method = opts.method && opts.method !== 'GET' ? ` -X ${opts.method}` : '';
+  const body = opts.body !== undefined ? ' --data-binary @-' : '';
+  const base = `curl -sS --max-time ${opts.timeoutS ?? 5}${method}${host}${body} -w ${shq(STATUS_MARK + '%{http_code}')}`;
+  if (!opts.secret) return `${base} ${shq(url)}`;
+  // The header comes from a pipe (curl -H @file): the value is in no argv.
+  const script = `${readSecret(opts.secret)}${base} -H @<(printf '%s: %s\\n' ${shq(opts.secret.name)} "$secret") ${shq(url)}`;
+  return `bash -c ${shq(script)}`;
 }
 
 /** curl prints the body, then our status marker; errors go to stderr with a non-zero code. */
@@ -50,10 +88,19 @@ export function parseCurl(stdout: string, stderr: string, code: number): HttpRes
 }
 
 /** Without curl: HTTP/1.0 over bash's /dev/tcp; the server closes after the answer. */
-export function bashHttpCommand(address: string, port: number, path: string, opts: { host?: string; timeoutS?: number } = {}): string {
-  const req = `GET ${path} HTTP/1.0\r\nHost: ${opts.host ?? `${address}:${port}`}\r\nUser-Agent: paasbox-verify\r\nConnection: close\r\n\r\n`;
-  const script = `exec 3<>/dev/tcp/${address}/${port} || exit 7; printf %s ${shq(req)} >&3; timeout ${opts.timeoutS ?? 5} cat <&3`;
-  return `bash -c ${shq(script)}`;
+export function bashHttpCommand(address: string, port: number, path: string, opts: HttpOptions = {}): string {
+  const head = `${opts.method ?? 'GET'} ${path} HTTP/1.0\r\nHost: ${opts.host ?? `${address}:${port}`}\r\nUser-Agent: paasbox-verify\r\nConnection: close\r\n`;
+  const lines = [
+    opts.secret ? readSecret(opts.secret) : '',
+    // The body from stdin, byte-counted (LC_ALL=C), its trailing newlines kept.
+    opts.body !== undefined ? 'body=$(cat; printf x); body=${body%x}; ' : '',
+    `exec 3<>/dev/tcp/${address}/${port} || exit 7; `,
+    `{ printf %s ${shq(head)}; `,
+    opts.secret ? `printf '%s: %s\\r\\n' ${shq(opts.secret.name)} "$secret"; ` : '',
+    opts.body !== undefined ? `printf 'Content-Length: %s\\r\\n\\r\\n%s' "$(LC_ALL=C; echo \${#body})" "$body"; ` : `printf '\\r\\n'; `,
+    `} >&3; timeout ${opts.timeoutS ?? 5} cat <&3`,
+  ];
+  return `bash -c ${shq(lines.join(''))}`;
 }
 
 export function parseRawHttp(stdout: string, stderr: string, code: number): HttpResponse {
@@ -63,21 +110,20 @@ export function parseRawHttp(stdout: string, stderr: string, code: number): Http
   return { status: Number(m[1]), body: sep >= 0 ? stdout.slice(sep + 4) : '' };
 }
 
-export async function httpGet(
-  target: Target,
-  tools: Tools,
-  address: string,
-  port: number,
-  path: string,
-  opts: { host?: string; timeoutS?: number } = {},
-): Promise<HttpResponse> {
+/** One HTTP request from the target (as root when a secret header is read there). */
+export async function httpRequest(target: Target, tools: Tools, address: string, port: number, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
   const timeoutMs = ((opts.timeoutS ?? 5) + 10) * 1000;
+  const exec = { timeoutMs, ...(opts.body !== undefined ? { stdin: opts.body } : {}), ...(opts.secret ? { sudo: true } : {}) };
   if (tools.curl) {
-    const r = await target.exec(curlCommand(`http://${address}:${port}${path}`, opts), { timeoutMs });
+    const r = await target.exec(curlCommand(`http://${address}:${port}${path}`, opts), exec);
     return parseCurl(r.stdout, r.stderr, r.code);
   }
-  const r = await target.exec(bashHttpCommand(address, port, path, opts), { timeoutMs });
+  const r = await target.exec(bashHttpCommand(address, port, path, opts), exec);
   return parseRawHttp(r.stdout, r.stderr, r.code);
+}
+
+export function httpGet(target: Target, tools: Tools, address: string, port: number, path: string, opts: { host?: string; timeoutS?: number } = {}): Promise<HttpResponse> {
+  return httpRequest(target, tools, address, port, path, opts);
 }
 
 /** "200 (body 1.2 kB)" or the error, for a check's `got`. */

@@ -10,6 +10,8 @@ import type { Target } from '../target/target.js';
 import type { Progress } from '../progress.js';
 import type { Check, CheckResult, Outcome, VerifyContext, VerifyReport } from './types.js';
 import { deriveChecks } from './derive.js';
+import { hardeningChecks } from './hardening.js';
+import { hostChecks } from './host.js';
 import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
 import { probeTools, type Tools } from './probes.js';
@@ -87,12 +89,12 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
   const deployment = opts.deployment === undefined ? await readDeployment(target).catch(() => undefined) : opts.deployment;
   for (const [svc, why] of Object.entries(deployment?.meta.omitted ?? {})) unavailable[svc] ??= `left out by install: ${why}`;
 
-  let checks = deriveChecks(model, settings, {
+  let checks = [...hostChecks(settings.ip, host), ...hardeningChecks(model, settings, host, unavailable), ...deriveChecks(model, settings, {
     host,
     unavailable,
     ...(opts.healthAttempts !== undefined ? { healthAttempts: opts.healthAttempts } : {}),
     ...(opts.dnsAttempts !== undefined ? { dnsAttempts: opts.dnsAttempts } : {}),
-  });
+  })];
   if (opts.catalog !== false) {
     const port = consulHttpPort(model, settings);
     let snap: CatalogSnapshot | undefined;

@@ -47,4 +47,23 @@ describe('port pre-flight', () => {
       { service: 'consul', port: 8600, protocol: 'udp' },
     ]);
   });
+
+  it('systemd-resolved on 127.0.0.53/127.0.0.54 does not take dnsmasq\'s port: it binds 127.0.0.1 and the stack address only', () => {
+    const resolved = [
+      'udp UNCONN 0 0 127.0.0.53%lo:53 0.0.0.0:* users:(("systemd-resolve",pid=411,fd=13))',
+      'udp UNCONN 0 0 127.0.0.54:53 0.0.0.0:* users:(("systemd-resolve",pid=411,fd=15))',
+      'tcp LISTEN 0 4096 127.0.0.53%lo:53 0.0.0.0:* users:(("systemd-resolve",pid=411,fd=14))',
+    ].join('\n');
+    const compose = { services: { dns: { labels: { 'paasbox.ports': 'dns=53/udp' }, command: ['--port=53', '--listen-address=192.168.59.103'] } } };
+    const wanted = composeHostPorts(compose);
+    expect(wanted).to.deep.equal([{ service: 'dns', port: 53, protocol: 'udp', addresses: ['127.0.0.1', '192.168.59.103'] }]);
+    expect(findPortConflicts(parseListening(resolved), wanted, new Set())).to.deep.equal([]);
+    // A resolver on the stack's address, or on every address, still collides.
+    const onIp = 'udp UNCONN 0 0 192.168.59.103:53 0.0.0.0:* users:(("named",pid=7,fd=1))';
+    expect(findPortConflicts(parseListening(onIp), wanted, new Set()).map((c) => c.holder)).to.deep.equal(['named (pid 7)']);
+    const any = 'udp UNCONN 0 0 0.0.0.0:53 0.0.0.0:* users:(("named",pid=7,fd=1))';
+    expect(findPortConflicts(parseListening(any), wanted, new Set())).to.have.length(1);
+    // A service binding every address collides with resolved's stub.
+    expect(findPortConflicts(parseListening(resolved), [{ service: 'x', port: 53, protocol: 'udp' }], new Set())).to.have.length(1);
+  });
 });

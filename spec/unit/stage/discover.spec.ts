@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PaasboxError } from '../../../src/errors.js';
-import { detectMode, dockerMachineInfo, infoFromEntry, parseMode, sshInfoFor } from '../../../src/stage/discover.js';
+import { detectMode, dockerMachineInfo, infoFromEntry, parseMode, sshInfoFor, vagrantPrivateIp, vagrantProvider } from '../../../src/stage/discover.js';
 import { resolveStage } from '../../../src/stage/open.js';
 import { expandHome, firstExistingIdentity, parseSshConfig, type SshConfigEntry } from '../../../src/stage/ssh-config.js';
 
@@ -98,6 +98,15 @@ describe('stage discovery', () => {
     const r = await resolveStage('deploy@10.0.0.9:2200', { lookup: async () => undefined, hostKeyPolicy: 'strict', cwd: mkdtempSync(join(tmpdir(), 'pb-rs-')) });
     expect(r.ref).to.deep.equal({ kind: 'ssh', ssh: { host: '10.0.0.9', port: 2200, user: 'deploy', hostKeyPolicy: 'strict' } });
     expect(r.instance).to.equal(undefined);
+  });
+
+  it('a Vagrant VM advertises the private network address, from vagrant status\'s provider', () => {
+    const status = '1700000000,default,metadata,provider,libvirt\n1700000000,default,provider-name,libvirt\n1700000000,default,state,running\n';
+    expect(vagrantProvider(status)).to.equal('libvirt');
+    expect(vagrantProvider(status.replace(/libvirt/g, 'docker'))).to.equal('docker');
+    expect(vagrantProvider('nothing')).to.equal(undefined);
+    expect(vagrantPrivateIp({})).to.equal('192.168.59.103');
+    expect(vagrantPrivateIp({ PAASBOX_IP: '192.168.56.10' })).to.equal('192.168.56.10');
   });
 
   const f = { platform: 'linux' as NodeJS.Platform, commands: [] as string[], dockerRuns: true, hasHost: false };

@@ -7,6 +7,19 @@ import { resolveSettings, servicesOnThisHostFor } from './settings-fixture.js';
 import type { StackModel } from '../../../src/stack/model.js';
 import { deriveChecks } from '../../../src/verify/derive.js';
 import { deriveCatalogChecks, dnsPorts, dnsSafe, haproxyRoutes, parseHealthEntries } from '../../../src/verify/catalog.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PortCheck } from '../../../src/stack/model.js';
+import { generateSecrets, secretFiles } from '../../../src/secrets/secrets.js';
+import { writeTargetSecrets } from '../../../src/secrets/store.js';
+import { makeContext } from '../../../src/verify/run.js';
+import { probeTools } from '../../../src/verify/probes.js';
+import type { VerifyContext } from '../../../src/verify/types.js';
+import { fakeHttp } from '../../helpers/fake-services.js';
+import { RootedTarget } from '../../helpers/rooted-target.js';
 
 const model = loadStackModel();
 const settings = resolveSettings(model);
@@ -26,6 +39,9 @@ describe('verify: checks derived from the stack model', () => {
     expect(checks.map((c) => c.id)).to.include.members([
       'zookeeper/client/four-letter:ruok',
       'haproxy/stats/http:/haproxyStats',
+      'consul/http/consul-acl:kv-write',
+      'consul/http/consul-acl:service-register',
+      'consul/http/consul-acl:catalog-read',
       'consul/dns/dns:A:consul.service.consul',
       'dns/dns/dns:A:consul.service.consul',
       'marathon/http/http:/ping',
@@ -127,5 +143,83 @@ describe('verify: catalog DNS checks', () => {
     const checks = deriveCatalogChecks(snap, { host: 'h1', domain: 'consul', dnsPorts: [], thisNode: { ip: '10.0.0.5', hostname: 'h1' }, haproxyPort: 80 });
     expect(checks.filter((c) => c.id.endsWith('haproxy-route')).map((c) => c.id)).to.deep.equal(['catalog/web/haproxy-route']);
     expect(checks.find((c) => c.id === 'catalog/web/haproxy-route')?.description).to.equal('http://web.service.consul/ through HAProxy :80 (Host header)');
+  });
+});
+
+describe('verify: login and ACL checks, run against loopback fakes', () => {
+  const secrets = generateSecrets();
+  let root: string;
+  let t: RootedTarget;
+  let ctx: VerifyContext;
+  before(async () => {
+    // The target's secret files live in a temp dir standing for /opt/paasbox/secrets.
+    root = mkdtempSync(join(tmpdir(), 'pb-vsec-'));
+    t = new RootedTarget(root);
+    await writeTargetSecrets(t, secretFiles(secrets));
+    ctx = makeContext(t, await probeTools(t), '127.0.0.1', 0);
+  });
+
+  /** A server answering 401 unless the request carries `login` (user:password) as basic auth; records each Authorization. */
+  async function loginServer(login: string | undefined): Promise<{ port: number; seen: (string | undefined)[]; close(): Promise<void> }> {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      const ok = login === undefined || req.headers.authorization === `Basic ${Buffer.from(login).toString('base64')}`;
+      res.statusCode = ok ? 200 : 401;
+      res.end(ok ? 'Statistics Report' : 'login');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { port: (server.address() as AddressInfo).port, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  function checksFor(port: number, checks: PortCheck[]) {
+    const m: StackModel = {
+      version: 1,
+      name: 'paasbox',
+      services: { web: { description: 'x', role: 'all', network: 'host', restart: 'always', sources: { registry: { image: 'x/y:1' }, local: { build: 'y' } }, ports: [{ name: 'p', port, protocol: 'tcp', checks }] } },
+    };
+    return deriveChecks(m, resolveSettings(m), { host: 'h1', unavailable: {} }).filter((c) => c.id.startsWith('web/p/'));
+  }
+
+  it('a page behind the login: 401 without it, the answer with the login read on the target; an open page fails', async () => {
+    const guarded = await loginServer(`admin:${secrets.statsPassword}`);
+    const open = await loginServer(undefined);
+    try {
+      const auth: PortCheck = { type: 'http', path: '/s', status: 200, bodyIncludes: 'Statistics Report', auth: 'haproxy-stats' };
+      const [c] = checksFor(guarded.port, [auth]);
+      expect(c?.description).to.match(/HTTP 401 without the login, HTTP 200, body includes "Statistics Report" with it/);
+      const good = await c!.run(t, ctx);
+      expect(good, good.got).to.deep.include({ ok: true });
+      expect(guarded.seen).to.deep.equal([undefined, `Basic ${Buffer.from(`admin:${secrets.statsPassword}`).toString('base64')}`]);
+      const bad = await checksFor(open.port, [auth])[0]!.run(t, ctx);
+      expect(bad).to.deep.include({ ok: false, got: 'without the login: HTTP 200 (17 bytes)' });
+      expect(t.commands.join('\n')).to.not.include(secrets.statsPassword);
+    } finally {
+      await guarded.close();
+      await open.close();
+    }
+  });
+
+  it('anonymous writes must be refused (403); one that goes through is undone and fails; the catalog must be readable', async () => {
+    const refusing = await fakeHttp({ '/v1/kv/paasbox-verify': { status: 403, body: 'Permission denied' }, '/v1/agent/service/register': { status: 403, body: 'Permission denied' }, '/v1/catalog/services': { status: 200, body: '{"consul":[]}' } });
+    const open = await fakeHttp({ '/v1/kv/paasbox-verify': { status: 200, body: 'true' }, '/v1/agent/service/register': { status: 200, body: '' }, '/v1/catalog/services': { status: 200, body: '{}' } });
+    const acl: PortCheck[] = [{ type: 'consul-acl', probe: 'kv-write' }, { type: 'consul-acl', probe: 'service-register' }, { type: 'consul-acl', probe: 'catalog-read' }];
+    try {
+      for (const c of checksFor(refusing.port, acl)) expect(await c.run(t, ctx), c.id).to.deep.include({ ok: true });
+      expect(refusing.requests.map((r) => `${r.method} ${r.url} ${r.headers['x-consul-token'] ?? 'anonymous'}`)).to.deep.equal([
+        'PUT /v1/kv/paasbox-verify anonymous',
+        'PUT /v1/agent/service/register anonymous',
+        'GET /v1/catalog/services anonymous',
+      ]);
+      const outcomes = await Promise.all(checksFor(open.port, acl).map((c) => c.run(t, ctx)));
+      expect(outcomes.map((o) => o.ok)).to.deep.equal([false, false, false]);
+      expect(outcomes[0]?.got).to.equal('HTTP 200: anyone can write K/V (ACLs off?)');
+      expect(outcomes[1]?.got).to.equal('HTTP 200: anyone can register a service (ACLs off?)');
+      // What went through is removed again.
+      expect(open.requests.map((r) => `${r.method} ${r.url}`)).to.include.members(['DELETE /v1/kv/paasbox-verify', 'PUT /v1/agent/service/deregister/paasbox-verify']);
+    } finally {
+      await refusing.close();
+      await open.close();
+    }
   });
 });

@@ -2,11 +2,16 @@
 // LocalTarget against loopback fakes: what verify sends is what a server sees.
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LocalTarget } from '../../../src/target/local.js';
+import type { ExecOptions, ExecResult } from '../../../src/target/target.js';
 import {
   dnsLookup,
   fourLetterCommand,
   httpGet,
+  httpRequest,
   parseCurl,
   parseDnsAnswer,
   parseRawHttp,
@@ -100,6 +105,43 @@ describe('verify probes: live over LocalTarget against loopback fakes', () => {
       const refused = await httpGet(t, { ...tools, curl }, '127.0.0.1', srv.port, '/');
       expect(refused.status).to.equal(0);
       expect(refused.error).to.be.a('string').and.not.equal('');
+    });
+  }
+
+  for (const curl of [true, false]) {
+    it(`sends a method, a body and a header read from a secret file ${curl ? 'with curl' : 'with bash /dev/tcp'}, the value on no command line`, async function () {
+      if (curl && !tools.curl) {
+        console.log('    (skipped: curl is not installed on this machine)');
+        this.skip();
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'pb-probe-'));
+      writeFileSync(join(dir, 'login'), 'admin:s3cr3t-pw\n', { mode: 0o600 });
+      writeFileSync(join(dir, 'token'), 'tok-123\n', { mode: 0o600 });
+      const srv = await fakeHttp({ '/v1/kv/k': { status: 403, body: 'Permission denied' }, '/stats': { status: 200, body: 'Statistics Report' } });
+      const lines: string[] = [];
+      const rec = new (class extends LocalTarget {
+        override exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
+          lines.push(command);
+          return super.exec(command, opts);
+        }
+      })();
+      try {
+        const tl = { ...tools, curl };
+        const put = await httpRequest(rec, tl, '127.0.0.1', srv.port, '/v1/kv/k', { method: 'PUT', body: '{"x": "ü"}\n', secret: { name: 'X-Consul-Token', file: join(dir, 'token') } });
+        expect(put).to.deep.equal({ status: 403, body: 'Permission denied' });
+        const stats = await httpRequest(rec, tl, '127.0.0.1', srv.port, '/stats', { secret: { name: 'Authorization', file: join(dir, 'login'), basic: true } });
+        expect(stats.status).to.equal(200);
+        const [a, b] = srv.requests;
+        expect(a).to.deep.include({ method: 'PUT', url: '/v1/kv/k', body: '{"x": "ü"}\n' });
+        expect(a?.headers['x-consul-token']).to.equal('tok-123');
+        expect(b?.headers['authorization']).to.equal(`Basic ${Buffer.from('admin:s3cr3t-pw').toString('base64')}`);
+        expect(lines.join('\n')).to.not.include('tok-123').and.not.include('s3cr3t');
+        const missing = await httpRequest(rec, tl, '127.0.0.1', srv.port, '/stats', { secret: { name: 'Authorization', file: join(dir, 'absent'), basic: true } });
+        expect(missing.error).to.equal(`no ${join(dir, 'absent')} on the target`);
+        expect(srv.requests).to.have.length(2);
+      } finally {
+        await srv.close();
+      }
     });
   }
 

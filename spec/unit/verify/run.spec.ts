@@ -3,6 +3,10 @@
 // real probes, derivation, retries and catalog cross-checks run; the test
 // breaks one thing at a time and expects verify to name it.
 import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSecrets, SECRET_FILES, SECRETS_DIR } from '../../../src/secrets/secrets.js';
 import { loadStackModel } from '../../../src/stack/load.js';
 import { runVerify, type VerifyOptions } from '../../../src/verify/run.js';
 import type { VerifyReport } from '../../../src/verify/types.js';
@@ -24,7 +28,15 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   let restartBump = 0;
   let calls = 0;
   let deployed = '';
+  let hostIp = '10.0.0.5';
+  let zkMounts = [{ Type: 'volume', Name: 'paasbox_zookeeper-data', Destination: '/data' }, { Type: 'volume', Name: 'paasbox_zookeeper-datalog', Destination: '/datalog' }];
+  const secretsRoot = mkdtempSync(join(tmpdir(), 'pb-run-secrets-'));
+  const login = `admin:${generateSecrets().statsPassword}`;
+  mkdirSync(join(secretsRoot, 'haproxy'));
+  writeFileSync(join(secretsRoot, SECRET_FILES.statsAuth), `${login}\n`, { mode: 0o600 });
   const target = new ScriptedTarget('h1', (cmd) => {
+    if (cmd.includes('{{json .Mounts}}')) return ok(JSON.stringify(zkMounts) + '\n');
+    if (cmd.startsWith('ip -4 route')) return ok(`default via 10.0.0.1 dev eth0 src ${hostIp}\n1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet ${hostIp}/24 brd 10.0.0.255 scope global eth0\n`);
     if (cmd.includes('docker ps -aq')) {
       calls++;
       return ok(JSON.stringify(containers.map((c) => ({ ...c, RestartCount: ((c as { RestartCount: number }).RestartCount ?? 0) + restartBump * calls }))));
@@ -33,7 +45,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     if (cmd.startsWith('cat /opt/paasbox/')) return deployed ? ok(deployed) : { code: 1, stdout: '', stderr: 'No such file or directory' };
     if (cmd.startsWith('ss ')) return ok('tcp LISTEN 0 128 *:8300 *:*\n');
     return undefined;
-  });
+  }, (cmd) => cmd.split(SECRETS_DIR).join(secretsRoot)); // the stats login is read where install writes it: here, a temp dir
   const green = () => [
     inspectJson({ name: 'paasbox-zookeeper-1', service: 'zookeeper', health: 'healthy' }),
     inspectJson({ name: 'paasbox-consul-1', service: 'consul', health: 'healthy' }),
@@ -45,11 +57,14 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   const consulRoutes = {
     '/ui/': { status: 200, body: '<html>Consul</html>' },
     '/v1/status/leader': { status: 200, body: '"10.0.0.5:8300"' },
+    // ACLs, default deny: anonymous writes are refused.
+    '/v1/kv/paasbox-verify': { status: 403, body: 'Permission denied' },
+    '/v1/agent/service/register': { status: 403, body: 'Permission denied' },
     '/v1/catalog/services': { status: 200, body: '{"consul":[],"web":[]}' },
     '/v1/health/service/consul': { status: 200, body: JSON.stringify([{ Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 8300 }, Checks: [] }]) },
     '/v1/health/service/web': { status: 200, body: JSON.stringify([{ Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 31001 }, Checks: [{ Status: 'passing' }] }]) },
   };
-  const stats = { '/': { status: 200, body: 'HAProxy Statistics Report' }, '/haproxyStats': { status: 200, body: 'HAProxy Statistics Report' } };
+  const stats = { '/': { status: 200, body: 'HAProxy Statistics Report', login }, '/haproxyStats': { status: 200, body: 'HAProxy Statistics Report', login } };
 
   const settings = () =>
     resolveSettings(model, {
@@ -97,6 +112,18 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     expect(r.seconds).to.be.a('number');
   });
 
+  it('fails naming the advertised address when the host has moved to another one', async () => {
+    hostIp = '10.0.0.77';
+    try {
+      const r = await runVerify(target, model, settings(), opts);
+      const f = r.results.find((x) => x.id === 'host/advertised-address');
+      expect(f?.status).to.equal('failed');
+      expect(f?.got).to.match(/the host has 127\.0\.0\.1, 10\.0\.0\.77 now: run install again/);
+    } finally {
+      hostIp = '10.0.0.5';
+    }
+  });
+
   it('fails naming haproxy and the check when haproxy is down', async () => {
     await haproxy.close();
     await web80.close();
@@ -138,6 +165,27 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('nxdomain') });
     expect(failedIds(r)).to.deep.equal([`catalog/unknown-name/nxdomain@${dns53.port}`]);
     expect(r.results.find((x) => x.status === 'failed')?.got).to.match(/NOERROR A 10.0.0.5/);
+  });
+
+  it('fails when ZooKeeper\'s transaction log is on an anonymous volume (lost on down/up)', async () => {
+    const saved = zkMounts;
+    zkMounts = [saved[0]!, { Type: 'volume', Name: 'f'.repeat(64), Destination: '/datalog' }];
+    try {
+      const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('named-volumes') });
+      expect(failedIds(r)).to.deep.equal(['zookeeper/hardening/named-volumes']);
+      expect(r.results[0]?.got).to.equal('not on a named volume: /datalog');
+    } finally {
+      zkMounts = saved;
+    }
+  });
+
+  it('fails when the DNS server recurses for names outside .consul (an open resolver)', async () => {
+    await dns53.close();
+    dns53 = await fakeDns({ ...table, 'paasbox-verify.example.org': { a: ['93.184.216.34'] } });
+    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('hardening') });
+    expect(r.results.map((x) => x.id)).to.include('zookeeper/hardening/named-volumes');
+    expect(failedIds(r)).to.deep.equal(['dns/hardening/not-open-resolver']);
+    expect(r.results.find((x) => x.status === 'failed')?.got).to.equal('NOERROR');
   });
 
   it('fails when DNS answers an SRV port the catalog does not have', async () => {

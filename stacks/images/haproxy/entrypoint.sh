@@ -1,9 +1,20 @@
 #!/bin/bash
 # Runs HAProxy in master-worker mode and consul-template beside it; if either
 # dies the container exits (and the restart policy brings both back). SIGTERM
-# stops both at once.
+# stops both at once. Install's secrets, when mounted in /run/secrets/paasbox:
+# consul-token, consul-template's Consul token (it retries until Consul knows
+# it), and stats-auth, the stats login (user:password), which the config's
+# `stats auth "${HAPROXY_STATS_AUTH}"` reads from this process's environment.
 set -u
 cfg=/etc/haproxy/haproxy.cfg
+secrets=/run/secrets/paasbox
+if [ -s "$secrets/consul-token" ]; then
+  export CONSUL_HTTP_TOKEN_FILE="$secrets/consul-token"
+fi
+if [ -s "$secrets/stats-auth" ]; then
+  HAPROXY_STATS_AUTH=$(cat "$secrets/stats-auth")
+  export HAPROXY_STATS_AUTH
+fi
 # A config left by an earlier run is used only if still valid.
 haproxy -c -q -f "$cfg" >/dev/null 2>&1 || cp /etc/haproxy/bootstrap.cfg "$cfg"
 # Force a render (and so a reload) on start even if the catalog did not change.

@@ -71,6 +71,16 @@ func (c *Consul) Leader(ctx context.Context) (string, error) {
 	return l, err
 }
 
+// Ready is nil once the agent has a leader and accepts our token (under ACLs
+// install creates it after Consul is up: until then Consul answers 403).
+func (c *Consul) Ready(ctx context.Context) error {
+	if _, err := c.Leader(ctx); err != nil {
+		return err
+	}
+	_, err := c.Services(ctx)
+	return err
+}
+
 func (c *Consul) Register(ctx context.Context, s Service) error {
 	return c.do(ctx, "PUT", "/v1/agent/service/register", s, nil)
 }
@@ -95,4 +105,17 @@ func (c *Consul) Services(ctx context.Context) (map[string]AgentService, error) 
 	return out, err
 }
 
-func envToken() string { return os.Getenv("CONSUL_HTTP_TOKEN") }
+// envToken is the ACL token sent as X-Consul-Token: CONSUL_HTTP_TOKEN, else
+// the content of the file CONSUL_HTTP_TOKEN_FILE names (read on every request,
+// so a token written later is picked up), else none (a Consul without ACLs).
+func envToken() string {
+	if tok := os.Getenv("CONSUL_HTTP_TOKEN"); tok != "" {
+		return tok
+	}
+	if f := os.Getenv("CONSUL_HTTP_TOKEN_FILE"); f != "" {
+		if b, err := os.ReadFile(f); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return ""
+}

@@ -83,7 +83,7 @@ func (r *Registrator) Run(ctx context.Context, resync time.Duration) error {
 	if err := waitFor(ctx, "docker", func() error { return r.docker.Negotiate(ctx) }); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, "consul", func() error { _, err := r.consul.Leader(ctx); return err }); err != nil {
+	if err := waitFor(ctx, "consul", func() error { return r.consul.Ready(ctx) }); err != nil {
 		return err
 	}
 	log.Printf("docker API %s, consul %s, host %s ip %q, resync %s", r.docker.version, r.consul.base, r.opts.Hostname, r.opts.HostIP, resync)
@@ -173,6 +173,9 @@ func (r *Registrator) register(ctx context.Context, s Service) {
 		s.Meta = map[string]string{}
 	}
 	s.Meta["registrator"] = r.opts.Hostname
+	if m := aclMark(); m != "" {
+		s.Meta[aclMetaKey] = m
+	}
 	if err := r.consul.Register(ctx, s); err != nil {
 		log.Printf("register %s: %v", s.ID, err)
 		return
@@ -257,7 +260,21 @@ func same(h AgentService, s Service) bool {
 	sort.Strings(st)
 	return h.Service == s.Name && h.Port == s.Port && h.Address == s.Address &&
 		(len(ht) == 0 && len(st) == 0 || reflect.DeepEqual(ht, st)) &&
-		h.Meta["container_id"] == s.Meta["container_id"]
+		h.Meta["container_id"] == s.Meta["container_id"] &&
+		h.Meta[aclMetaKey] == aclMark()
+}
+
+// aclMetaKey marks a registration made with a token. Consul keeps the token a
+// service was registered with; one registered before ACLs were on has none,
+// so its check results could no longer reach the catalog: without the mark it
+// is not "same", and the next sync registers it again, with the token.
+const aclMetaKey = "registrator_acl"
+
+func aclMark() string {
+	if envToken() != "" {
+		return "token"
+	}
+	return ""
 }
 
 func envOr(k, def string) string {

@@ -1,6 +1,8 @@
 #!/bin/sh
-# The official zookeeper image's entrypoint contract: generate /conf/zoo.cfg from
-# ZOO_* variables unless one is mounted, write /data/myid, then run the command.
+# The official zookeeper image's entrypoint contract (3.5 and later): generate
+# /conf/zoo.cfg from ZOO_* variables unless one is mounted, write /data/myid,
+# then run the command. As there, the client port comes from the server line
+# (server.N=...;[ADDRESS:]PORT) or ZOO_CFG_EXTRA; there is no ZOO_PORT.
 set -e
 
 if [ ! -f "$ZOO_CONF_DIR/zoo.cfg" ]; then
@@ -16,16 +18,15 @@ if [ ! -f "$ZOO_CONF_DIR/zoo.cfg" ]; then
         echo "maxClientCnxns=$ZOO_MAX_CLIENT_CNXNS"
         echo "standaloneEnabled=$ZOO_STANDALONE_ENABLED"
         echo "admin.enableServer=$ZOO_ADMINSERVER_ENABLED"
-        echo "clientPort=${ZOO_PORT:-2181}"
-        if [ -n "$ZOO_4LW_COMMANDS_WHITELIST" ]; then
-            echo "4lw.commands.whitelist=$ZOO_4LW_COMMANDS_WHITELIST"
-        fi
         if [ -z "$ZOO_SERVERS" ]; then
-            ZOO_SERVERS="server.1=localhost:2888:3888;${ZOO_PORT:-2181}"
+            ZOO_SERVERS="server.1=localhost:2888:3888;2181"
         fi
         for server in $ZOO_SERVERS; do
             echo "$server"
         done
+        if [ -n "$ZOO_4LW_COMMANDS_WHITELIST" ]; then
+            echo "4lw.commands.whitelist=$ZOO_4LW_COMMANDS_WHITELIST"
+        fi
         for cfg_extra_entry in $ZOO_CFG_EXTRA; do
             echo "$cfg_extra_entry"
         done

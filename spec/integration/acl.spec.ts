@@ -1,0 +1,174 @@
+// Consul with ACLs (default deny, gossip encryption) and HAProxy's stats login,
+// for real: the discovery part of the stack (consul, registrator, haproxy,
+// dns; ZooKeeper and Mesos left out by a settings file) installed by
+// provisionTarget from the images built here onto a docker-in-docker test
+// host, then probed from inside it as an anonymous client would: writes and
+// an agent leave refused, DNS and the catalog still answering, the
+// registrator registering with its own token, stats behind the login, and no
+// secret in the compose file or a container's environment.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Progress } from '../../src/progress.js';
+import { provisionTarget } from '../../src/provision/provision.js';
+import { parseSecretFiles, SECRET_DIRS, SECRET_FILES, SECRET_NAMES, SECRETS_DIR, type StackSecrets } from '../../src/secrets/secrets.js';
+import { localSecretsDir, readLocalSecretFiles } from '../../src/secrets/store.js';
+import { COMPOSE_PATH } from '../../src/stack/deployment.js';
+import { loadStackModel } from '../../src/stack/load.js';
+import { SshTarget } from '../../src/target/ssh.js';
+import { dnsLookup, httpRequest, probeTools, type HttpOptions, type Tools } from '../../src/verify/probes.js';
+import { runVerify } from '../../src/verify/run.js';
+import { settingsForTarget } from '../../src/verify/target-settings.js';
+import { ensureStackImages } from '../helpers/images.js';
+import { createTestHosts, hostExec, type TestHosts } from '../helpers/testhosts.js';
+
+// The install keeps its secrets here, never in the user's .paasbox/.
+process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
+
+const run = promisify(execFile);
+const model = loadStackModel();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Consul ACLs and the HAProxy stats login on an installed stack (integration)', function () {
+  this.timeout(1_800_000);
+  let th: TestHosts | undefined;
+  let target: SshTarget;
+  let tools: Tools;
+  let ip: string;
+  let secrets: StackSecrets;
+  let configPath: string;
+  const quiet = () => new Progress({ json: true });
+
+  /** An HTTP request from inside the host; `as` names a secret file there to authenticate with. */
+  const consul = (method: NonNullable<HttpOptions['method']>, path: string, opts: { body?: string; as?: string } = {}) =>
+    httpRequest(target, tools, ip, 8500, path, {
+      method,
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
+      ...(opts.as ? { secret: { name: 'X-Consul-Token', file: `${SECRETS_DIR}/${opts.as}` } } : {}),
+    });
+
+  before(async function () {
+    if (!(await run('docker', ['info']).then(() => true, () => false))) {
+      // .ci/run provides docker: there its absence is a failure, never a skip.
+      if (process.env['CI'] === 'true') throw new Error('no usable docker daemon, and CI=true: this spec must run');
+      console.log('    skipped: no usable docker daemon on this machine for the dind test host');
+      this.skip();
+    }
+    // Built (or found up to date) by the real builder; a build failure fails the spec.
+    await ensureStackImages(['consul', 'registrator', 'haproxy', 'dns']);
+    const dir = mkdtempSync(join(tmpdir(), 'pbacl-'));
+    configPath = join(dir, 'paasbox.yaml');
+    writeFileSync(configPath, 'services:\n  zookeeper: { enabled: false }\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n');
+    th = await createTestHosts(1, { prefix: 'pbacl', withDocker: true });
+    const h = th.hosts[0]!;
+    ip = h.address;
+    target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
+    const out = await provisionTarget(target, { flags: { imageSource: 'local' }, env: {}, configPath, progress: quiet(), healthTimeoutS: 300 });
+    const steps = Object.fromEntries(out.steps.map((s) => [s.step, s.status]));
+    expect(steps).to.deep.include({ [`secrets ${SECRETS_DIR}`]: 'changed', 'consul ACLs (default deny)': 'changed' });
+    expect(Object.keys(out.plan!.compose.services)).to.deep.equal(['consul', 'registrator', 'haproxy', 'dns']);
+    secrets = parseSecretFiles(readLocalSecretFiles(localSecretsDir('default'))) as StackSecrets;
+    expect(Object.keys(secrets)).to.have.length(SECRET_NAMES.length);
+    tools = await probeTools(target);
+  });
+  after(async () => {
+    await target?.close();
+    await th?.destroy();
+  });
+
+  it('a second install is all ok and keeps the secrets', async () => {
+    const out = await provisionTarget(target, { flags: { imageSource: 'local' }, env: {}, configPath, progress: quiet(), healthTimeoutS: 120 });
+    const notOk = out.steps.filter((s) => s.status !== 'ok');
+    expect(notOk, JSON.stringify(notOk)).to.deep.equal([]);
+    expect(parseSecretFiles(readLocalSecretFiles(localSecretsDir('default')))).to.deep.equal(secrets);
+  });
+
+  it('keeps the secrets root-owned, 0600 in 0700 directories, and out of the compose file and every container environment', async () => {
+    const modes = await hostExec(th!.hosts[0]!, `cd ${SECRETS_DIR} && stat -c '%n %a %U' . ${SECRET_DIRS.join(' ')} ${Object.values(SECRET_FILES).join(' ')}`);
+    const lines = modes.trim().split('\n');
+    expect(lines.slice(0, 1 + SECRET_DIRS.length).every((l) => l.endsWith(' 700 root')), modes).to.equal(true);
+    expect(lines.slice(1 + SECRET_DIRS.length).every((l) => l.endsWith(' 600 root')), modes).to.equal(true);
+    const compose = (await target.exec(`cat ${COMPOSE_PATH}`, { sudo: true })).stdout;
+    expect(compose).to.include(`${SECRETS_DIR}/consul:/consul/secrets:ro`);
+    const envs = (await target.exec("docker inspect -f '{{.Name}} {{json .Config.Env}} {{json .Args}}' $(docker ps -q)", { sudo: true })).stdout;
+    expect(envs).to.match(/registrator.*CONSUL_HTTP_TOKEN_FILE=\/run\/secrets\/paasbox\/consul-token/);
+    for (const n of SECRET_NAMES) {
+      expect(compose, `${n} in ${COMPOSE_PATH}`).to.not.include(secrets[n]);
+      expect(envs, `${n} in a container's environment or arguments`).to.not.include(secrets[n]);
+    }
+  });
+
+  it('refuses an anonymous K/V write, service registration and agent leave (403)', async () => {
+    const kv = await consul('PUT', '/v1/kv/pbacl-anonymous', { body: 'x' });
+    expect([kv.status, kv.body.trim()]).to.deep.equal([403, 'Permission denied']);
+    const reg = await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify({ ID: 'pbacl-evil', Name: 'pbacl-evil', Port: 9 }) });
+    expect(reg.status, reg.body).to.equal(403);
+    const leave = await consul('PUT', '/v1/agent/leave');
+    expect(leave.status, leave.body).to.equal(403);
+    // Still a member, still the leader.
+    expect((await consul('GET', '/v1/status/leader')).body).to.include(':8300');
+    // consul-template's token reads, it cannot write.
+    expect((await consul('PUT', '/v1/kv/pbacl-ct', { body: 'x', as: SECRET_FILES.consulTemplateToken })).status).to.equal(403);
+  });
+
+  it('registers a service with the registrator token, and the registrator registers a container with its own', async () => {
+    const reg = await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify({ ID: 'pbacl-probe', Name: 'pbacl-probe', Port: 81, Address: ip }), as: SECRET_FILES.registratorToken });
+    expect(reg.status, reg.body).to.equal(200);
+    // The registrator's token cannot take Consul's own name.
+    const hijack = await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify({ ID: 'pbacl-consul', Name: 'consul', Port: 1 }), as: SECRET_FILES.registratorToken });
+    expect(hijack.status, hijack.body).to.equal(403);
+    await hostExec(th!.hosts[0]!, 'docker run -d --name pbacl-web -p 18080:8080 -e SERVICE_NAME=pbacl-web --entrypoint sleep paasbox/dnsmasq:local infinity');
+    let names: string[] = [];
+    for (let i = 0; i < 60 && !names.includes('pbacl-web'); i++) {
+      // Read anonymously: the anonymous policy lets the catalog be read.
+      names = Object.keys(JSON.parse((await consul('GET', '/v1/catalog/services')).body) as Record<string, unknown>);
+      if (!names.includes('pbacl-web')) await sleep(1000);
+    }
+    expect(names).to.include.members(['consul', 'pbacl-probe', 'pbacl-web']);
+    // It serves nothing (verify below would rightly fail it): gone, and deregistered with the same token.
+    await hostExec(th!.hosts[0]!, 'docker rm -f pbacl-web');
+    for (let i = 0; i < 30 && names.includes('pbacl-web'); i++) {
+      await sleep(1000);
+      names = Object.keys(JSON.parse((await consul('GET', '/v1/catalog/services')).body) as Record<string, unknown>);
+    }
+    expect(names).to.not.include('pbacl-web');
+    // Registrator and HAProxy waited for their tokens instead of crash-looping.
+    const restarts = (await target.exec("docker inspect -f '{{.Name}} {{.RestartCount}}' $(docker ps -q --filter label=com.docker.compose.project=paasbox)", { sudo: true })).stdout;
+    expect(restarts.trim().split('\n').map((l) => l.split(' ')[1])).to.deep.equal(['0', '0', '0', '0']);
+  });
+
+  it('answers DNS for consul.service.consul on 53 and 8600, and gossips encrypted', async () => {
+    for (const port of [53, 8600]) {
+      const a = await dnsLookup(target, ip, port, 'consul.service.consul', 'A');
+      expect(a.rcode, `port ${port}`).to.equal('NOERROR');
+      expect(a.a, `port ${port}`).to.deep.equal([ip]);
+    }
+    const self = JSON.parse((await consul('GET', '/v1/agent/self', { as: SECRET_FILES.managementToken })).body) as { Stats: { serf_lan: { encrypted: string } } };
+    expect(self.Stats.serf_lan.encrypted).to.equal('true');
+  });
+
+  it('serves HAProxy stats only with the login: 401 without, 200 with it (from the host and from outside)', async () => {
+    const anonymous = await httpRequest(target, tools, ip, 81, '/haproxyStats');
+    expect(anonymous.status).to.equal(401);
+    const login = await httpRequest(target, tools, ip, 81, '/haproxyStats', { secret: { name: 'Authorization', file: `${SECRETS_DIR}/${SECRET_FILES.statsAuth}`, basic: true } });
+    expect(login.status).to.equal(200);
+    expect(login.body).to.include('Statistics Report');
+    const outside = (auth?: string) => fetch(`http://${ip}:81/`, { headers: auth ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {}, signal: AbortSignal.timeout(5000) });
+    expect((await outside()).status).to.equal(401);
+    expect((await outside(`admin:${secrets.statsPassword}x`)).status).to.equal(401);
+    expect((await outside(readFileSync(join(localSecretsDir('default'), SECRET_FILES.statsAuth), 'utf8').trim())).status).to.equal(200);
+  });
+
+  it("verify passes, its ACL and login checks included", async () => {
+    const { settings } = await settingsForTarget(target, model, { configPath, env: {} });
+    const r = await runVerify(target, model, settings, {});
+    const failed = r.results.filter((x) => x.status === 'failed');
+    expect(failed, JSON.stringify(failed, null, 1)).to.deep.equal([]);
+    const passed = new Set(r.results.filter((x) => x.status === 'passed').map((x) => x.id));
+    for (const id of ['consul/http/consul-acl:kv-write', 'consul/http/consul-acl:service-register', 'consul/http/consul-acl:catalog-read', 'haproxy/stats/http:/haproxyStats', 'haproxy/stats/http:/'])
+      expect(passed.has(id), id).to.equal(true);
+  });
+});

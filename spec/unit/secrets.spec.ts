@@ -1,0 +1,190 @@
+// The stack's secrets: generated in their formats, written as files with mode
+// 0600 in 0700 directories here and on the target, read back and reused by a
+// second install, taken from the target when this machine has none, and
+// never on a command line, in a report or in the compose file. The target is
+// this machine with SECRETS_DIR moved into a temp dir (the real shell runs).
+import { expect } from 'chai';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Progress } from '../../src/progress.js';
+import { InstallSecrets, secretsStep } from '../../src/provision/secrets.js';
+import { runSteps } from '../../src/provision/runner.js';
+import { resolveSettings } from '../../src/settings/settings.js';
+import { generateCompose, renderCompose } from '../../src/stack/generate.js';
+import { loadStackModel } from '../../src/stack/load.js';
+import { resolveImageRefs } from '../../src/stack/refs.js';
+import {
+  consulSecretConfig,
+  generateSecrets,
+  mergeSecrets,
+  parseSecretFiles,
+  secretFiles,
+  SECRET_DIRS,
+  SECRET_FILES,
+  SECRET_NAMES,
+  validSecret,
+  type StackSecrets,
+} from '../../src/secrets/secrets.js';
+import { inspectSecretsCommand, localSecretsDiff, parseSecretsInspection, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../../src/secrets/store.js';
+import { LocalTarget } from '../../src/target/local.js';
+import { RootedTarget } from '../helpers/rooted-target.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const modeOf = (p: string) => (statSync(p).mode & 0o777).toString(8);
+const values = (s: StackSecrets) => SECRET_NAMES.map((n) => s[n]);
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+
+describe('stack secrets', () => {
+  it('generates every secret in its format, fresh each time', () => {
+    const a = generateSecrets();
+    const b = generateSecrets();
+    for (const n of ['managementToken', 'agentToken', 'registratorToken', 'consulTemplateToken'] as const) expect(a[n], n).to.match(UUID);
+    expect(Buffer.from(a.gossipKey, 'base64')).to.have.length(32);
+    expect(a.gossipKey).to.match(/^[A-Za-z0-9+/]{43}=$/);
+    expect(a.statsPassword).to.match(/^[A-Za-z0-9_-]{24}$/);
+    for (const n of SECRET_NAMES) {
+      expect(validSecret(n, a[n]), n).to.equal(true);
+      expect(a[n], `${n} differs between two generations`).to.not.equal(b[n]);
+    }
+    expect(new Set(values(a)).size, 'no two secrets alike').to.equal(SECRET_NAMES.length);
+    expect(validSecret('managementToken', 'not-a-uuid')).to.equal(false);
+    expect(validSecret('gossipKey', Buffer.alloc(16).toString('base64'))).to.equal(false);
+  });
+
+  it("Consul's file: ACLs on, default deny, token persistence, the 1.8 master and agent tokens, gossip encryption", () => {
+    const s = generateSecrets();
+    expect(JSON.parse(consulSecretConfig(s))).to.deep.equal({
+      acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { master: s.managementToken, agent: s.agentToken } },
+      encrypt: s.gossipKey,
+    });
+  });
+
+  it('reads its files back to the same secrets; a malformed or missing value is left out', () => {
+    const s = generateSecrets();
+    const files = secretFiles(s);
+    expect(Object.keys(files).sort()).to.deep.equal(Object.values(SECRET_FILES).sort());
+    expect(files[SECRET_FILES.statsAuth]).to.equal(`admin:${s.statsPassword}\n`);
+    expect(parseSecretFiles(files)).to.deep.equal(s);
+    const broken = { ...files, [SECRET_FILES.registratorToken]: 'garbage\n', [SECRET_FILES.consulConfig]: '{not json' };
+    delete (broken as Record<string, string>)[SECRET_FILES.statsAuth];
+    const back = parseSecretFiles(broken);
+    expect(back).to.deep.equal({ managementToken: s.managementToken, consulTemplateToken: s.consulTemplateToken });
+  });
+
+  it('merges: the target first, then this machine, then a fresh value; says which are new', () => {
+    const target = generateSecrets();
+    const here = generateSecrets();
+    const fresh = generateSecrets();
+    const m = mergeSecrets([{ managementToken: target.managementToken }, { managementToken: here.managementToken, agentToken: here.agentToken }], () => fresh);
+    expect(m.secrets.managementToken).to.equal(target.managementToken);
+    expect(m.secrets.agentToken).to.equal(here.agentToken);
+    expect(m.secrets.gossipKey).to.equal(fresh.gossipKey);
+    expect(m.generated).to.deep.equal(['gossipKey', 'registratorToken', 'consulTemplateToken', 'statsPassword']);
+    expect(mergeSecrets([target], () => fresh).generated).to.deep.equal([]);
+  });
+
+  it("keeps this machine's copy with directories 0700 and files 0600, and repairs looser modes", () => {
+    const dir = join(tmp('pb-sec-'), 'secrets', 'default');
+    const files = secretFiles(generateSecrets());
+    expect(localSecretsDiff(dir, files)).to.have.length(Object.keys(files).length);
+    const umask = process.umask(0o000); // the most permissive umask: modes must not depend on it
+    try {
+      writeLocalSecretFiles(dir, files);
+    } finally {
+      process.umask(umask);
+    }
+    for (const d of ['.', ...SECRET_DIRS]) expect(modeOf(join(dir, d)), d).to.equal('700');
+    for (const rel of Object.keys(files)) expect(modeOf(join(dir, rel)), rel).to.equal('600');
+    expect(localSecretsDiff(dir, files)).to.deep.equal([]);
+    chmodSync(join(dir, SECRET_FILES.managementToken), 0o644);
+    chmodSync(join(dir, 'haproxy'), 0o755);
+    expect(localSecretsDiff(dir, files)).to.deep.equal(['haproxy/ (mode 755)', 'consul-management-token (mode 644)']);
+    writeLocalSecretFiles(dir, files);
+    expect(localSecretsDiff(dir, files)).to.deep.equal([]);
+    expect(readdirSync(join(dir, 'consul'))).to.deep.equal(['secrets.json']); // no temp file left
+  });
+
+  it('reads the target tree (the real inspection command) and names what differs: missing, content, mode, owner', async () => {
+    const root = tmp('pb-sect-');
+    const files = secretFiles(generateSecrets());
+    const t = new RootedTarget(root);
+    const empty = parseSecretsInspection((await new LocalTarget().exec(inspectSecretsCommand(root))).stdout);
+    expect(empty.files).to.deep.equal({});
+    expect(targetSecretsDiff(empty, files)).to.include('consul/ (missing)').and.include('haproxy/stats-auth (missing)');
+    await writeTargetSecrets(t, files);
+    const have = parseSecretsInspection((await new LocalTarget().exec(inspectSecretsCommand(root))).stdout);
+    expect(have.files[SECRET_FILES.consulConfig]).to.deep.equal({ mode: '600', owner: 'root', content: files[SECRET_FILES.consulConfig] });
+    expect(have.dirs['registrator']).to.deep.equal({ mode: '700', owner: 'root' });
+    expect(targetSecretsDiff(have, files)).to.deep.equal([]);
+    const changed = { ...files, [SECRET_FILES.registratorToken]: 'other\n' };
+    chmodSync(join(root, SECRET_FILES.statsAuth), 0o640);
+    const now = parseSecretsInspection((await new LocalTarget().exec(inspectSecretsCommand(root))).stdout);
+    expect(targetSecretsDiff(now, changed)).to.deep.equal(['registrator/consul-token (differs)', 'haproxy/stats-auth (640 root)']);
+  });
+
+  describe('the install step', () => {
+    const model = loadStackModel();
+    const quiet = (lines: string[]) => new Progress({ write: (l) => lines.push(l) });
+
+    it('first run generates and writes both places (0600); a second run is all ok and reuses them; no value on a command line, in a report or the compose file', async () => {
+      const cwd = tmp('pb-secw-');
+      const t = new RootedTarget(tmp('pb-sect-'));
+      const lines: string[] = [];
+      const r1 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd))], quiet(lines));
+      expect(r1.steps.map((s) => s.status)).to.deep.equal(['changed']);
+      expect(r1.steps[0]?.detail).to.match(/^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, statsPassword; on the target: .*\(missing\)/);
+      const here = join(cwd, '.paasbox', 'secrets', 'default');
+      const first = parseSecretFiles(Object.fromEntries(Object.values(SECRET_FILES).map((rel) => [rel, readFileSync(join(here, rel), 'utf8')]))) as StackSecrets;
+      expect(Object.keys(first)).to.have.length(SECRET_NAMES.length);
+      for (const rel of Object.values(SECRET_FILES)) {
+        expect(modeOf(join(here, rel)), `here: ${rel}`).to.equal('600');
+        expect(modeOf(join(t.root, rel)), `target: ${rel}`).to.equal('600');
+        expect(readFileSync(join(t.root, rel), 'utf8')).to.equal(readFileSync(join(here, rel), 'utf8'));
+      }
+      expect(modeOf(here)).to.equal('700');
+      expect(modeOf(t.root)).to.equal('700');
+      expect(t.commands.filter((c) => c.startsWith('writeFile')).every((c) => c.endsWith(' 600'))).to.equal(true);
+
+      // A second install, a fresh run on this machine: all ok, the same values.
+      const r2 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd))], quiet(lines));
+      expect(r2.steps.map((s) => s.status)).to.deep.equal(['ok']);
+      const again = await new InstallSecrets('default', cwd).resolve(t);
+      expect(again).to.deep.equal({ secrets: first, generated: [] });
+
+      // Never a value where it could be seen: command lines, the report, the compose file.
+      const settings = resolveSettings({ defaults: { hostname: 'h1', ip: '10.0.0.5' } }, model);
+      const compose = renderCompose(generateCompose(model, settings, await resolveImageRefs(model, settings, () => false)));
+      for (const v of values(first)) {
+        expect(t.commands.join('\n'), 'a command line').to.not.include(v);
+        expect(lines.join('\n'), 'the progress report').to.not.include(v);
+        expect(JSON.stringify(r1.steps) + JSON.stringify(r2.steps)).to.not.include(v);
+        expect(compose, 'the compose file').to.not.include(v);
+      }
+      expect(t.stdins.length + t.commands.filter((c) => c.startsWith('writeFile')).length, 'the values went through stdin').to.be.above(0);
+    });
+
+    it("takes the target's secrets when this machine has none, and this machine's when the target lost them", async () => {
+      const t = new RootedTarget(tmp('pb-sect-'));
+      const a = tmp('pb-seca-');
+      await runSteps(t, [secretsStep(new InstallSecrets('default', a))], quiet([]));
+      const installed = (await new InstallSecrets('default', a).resolve(t)).secrets;
+
+      // Another machine (no copy yet) adopts the target's.
+      const b = tmp('pb-secb-');
+      const rb = await runSteps(t, [secretsStep(new InstallSecrets('default', b))], quiet([]));
+      expect(rb.steps[0]?.status).to.equal('changed');
+      expect(rb.steps[0]?.detail).to.match(/^in .*pb-secb-.*: .*\(missing\)$/);
+      expect((await new InstallSecrets('default', b).resolve(t)).secrets).to.deep.equal(installed);
+
+      // The target wiped: this machine's copy goes back, nothing is generated.
+      const wiped = new RootedTarget(tmp('pb-sect-'));
+      const rw = await runSteps(wiped, [secretsStep(new InstallSecrets('default', b))], quiet([]));
+      expect(rw.steps[0]?.detail).to.not.match(/new:/);
+      expect(readFileSync(join(wiped.root, SECRET_FILES.managementToken), 'utf8').trim()).to.equal(installed.managementToken);
+      // A different instance keeps its own.
+      expect((await new InstallSecrets('other', b).resolve(new RootedTarget(tmp('pb-sect-')))).generated).to.have.length(SECRET_NAMES.length);
+    });
+  });
+});

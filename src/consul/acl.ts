@@ -1,0 +1,251 @@
+// Consul's ACLs as paasbox wants them, default deny (Consul 1.8): the policies
+// (least privilege per consumer), the tokens with the SecretIDs install
+// generated (src/secrets), and the anonymous token's policy that lets DNS and
+// the UI read services and nodes and nothing more. planAcl (pure) compares
+// what Consul has with that and says what to do; ConsulAcl reads and changes
+// it through Consul's HTTP API on the target, authenticated with the
+// management token read there from its file: no token is ever on a command
+// line or in a report (actions name tokens by their description).
+
+import { PaasboxError } from '../errors.js';
+import { SECRET_FILES, SECRETS_DIR, type StackSecrets } from '../secrets/secrets.js';
+import type { Target } from '../target/target.js';
+import { httpRequest, type HttpOptions, type HttpResponse, type Tools } from '../verify/probes.js';
+
+export interface AclPolicySpec {
+  name: string;
+  description: string;
+  /** HCL rules, compared as written. */
+  rules: string;
+}
+
+export interface AclTokenSpec {
+  /** Also how paasbox knows its own tokens: it starts with TOKEN_MARK. */
+  description: string;
+  secretId: string;
+  policy: string;
+}
+
+export interface AclWanted {
+  policies: AclPolicySpec[];
+  tokens: AclTokenSpec[];
+  /** The policy of the anonymous token (requests without a token, DNS). */
+  anonymousPolicy: string;
+}
+
+/** Descriptions of the tokens paasbox creates start with this; one that is not wanted any more is deleted. */
+export const TOKEN_MARK = 'paasbox: ';
+export const ANONYMOUS_ACCESSOR = '00000000-0000-0000-0000-000000000002';
+
+const read = (what: 'service_prefix' | 'node_prefix') => `${what} "" { policy = "read" }`;
+
+/** The policies, pure: `nodeName` is the Consul node (-node, the stack's hostname). */
+export function aclPolicies(nodeName: string): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate', AclPolicySpec> {
+  return {
+    anonymous: {
+      name: 'paasbox-anonymous',
+      description: 'Requests without a token, DNS and the UI before login: read services and nodes, nothing more',
+      rules: `${read('service_prefix')}\n${read('node_prefix')}\n`,
+    },
+    agent: {
+      name: 'paasbox-agent',
+      description: `The Consul agent of node ${nodeName}: register its node (anti-entropy), read services`,
+      rules: `node ${JSON.stringify(nodeName)} { policy = "write" }\n${read('service_prefix')}\n`,
+    },
+    registrator: {
+      name: 'paasbox-registrator',
+      // Registering and deregistering through the agent API needs service:write only; Consul's own name stays Consul's.
+      description: 'The registrator: register and deregister any service but consul',
+      rules: `service_prefix "" { policy = "write" }\nservice "consul" { policy = "read" }\n`,
+    },
+    consulTemplate: {
+      name: 'paasbox-consul-template',
+      // The HAProxy template uses `services` (catalog) and `service "NAME|passing"` (health: services and their nodes), no keys.
+      description: 'consul-template for HAProxy: read services and nodes',
+      rules: `${read('service_prefix')}\n${read('node_prefix')}\n`,
+    },
+  };
+}
+
+export function aclWanted(secrets: StackSecrets, nodeName: string): AclWanted {
+  const p = aclPolicies(nodeName);
+  return {
+    policies: [p.anonymous, p.agent, p.registrator, p.consulTemplate],
+    tokens: [
+      { description: `${TOKEN_MARK}consul agent`, secretId: secrets.agentToken, policy: p.agent.name },
+      { description: `${TOKEN_MARK}registrator`, secretId: secrets.registratorToken, policy: p.registrator.name },
+      { description: `${TOKEN_MARK}consul-template (haproxy)`, secretId: secrets.consulTemplateToken, policy: p.consulTemplate.name },
+    ],
+    anonymousPolicy: p.anonymous.name,
+  };
+}
+
+// ---------------------------------------------------------------- plan (pure)
+
+/** What Consul has: every policy (with its rules) and the tokens paasbox cares about (ours and the anonymous one). */
+export interface AclState {
+  policies: { id: string; name: string; description: string; rules: string }[];
+  tokens: { accessorId: string; secretId: string; description: string; policies: string[] }[];
+}
+
+export type AclAction =
+  | { kind: 'create-policy'; policy: AclPolicySpec }
+  | { kind: 'update-policy'; id: string; policy: AclPolicySpec }
+  | { kind: 'create-token'; token: AclTokenSpec }
+  | { kind: 'update-token'; accessorId: string; token: AclTokenSpec }
+  | { kind: 'set-anonymous'; policy: string }
+  | { kind: 'delete-token'; accessorId: string; description: string };
+
+/** The changes that make `have` what `want` says, policies before the tokens that use them. */
+export function planAcl(have: AclState, want: AclWanted): AclAction[] {
+  const out: AclAction[] = [];
+  for (const policy of want.policies) {
+    const p = have.policies.find((x) => x.name === policy.name);
+    if (!p) out.push({ kind: 'create-policy', policy });
+    else if (p.rules.trim() !== policy.rules.trim() || p.description !== policy.description) out.push({ kind: 'update-policy', id: p.id, policy });
+  }
+  for (const token of want.tokens) {
+    const t = have.tokens.find((x) => x.secretId === token.secretId);
+    if (!t) out.push({ kind: 'create-token', token });
+    else if (t.description !== token.description || t.policies.join(',') !== token.policy) out.push({ kind: 'update-token', accessorId: t.accessorId, token });
+  }
+  const anonymous = have.tokens.find((x) => x.accessorId === ANONYMOUS_ACCESSOR);
+  if (anonymous?.policies.join(',') !== want.anonymousPolicy) out.push({ kind: 'set-anonymous', policy: want.anonymousPolicy });
+  const wanted = new Set(want.tokens.map((t) => t.secretId));
+  for (const t of have.tokens) {
+    if (t.description.startsWith(TOKEN_MARK) && !wanted.has(t.secretId)) out.push({ kind: 'delete-token', accessorId: t.accessorId, description: t.description });
+  }
+  return out;
+}
+
+/** An action for a report: names and descriptions only, never a SecretID. */
+export function describeAclAction(a: AclAction): string {
+  switch (a.kind) {
+    case 'create-policy':
+      return `create policy ${a.policy.name}`;
+    case 'update-policy':
+      return `update policy ${a.policy.name}`;
+    case 'create-token':
+      return `create token "${a.token.description}"`;
+    case 'update-token':
+      return `update token "${a.token.description}"`;
+    case 'set-anonymous':
+      return `anonymous token → ${a.policy}`;
+    case 'delete-token':
+      return `delete stale token "${a.description}"`;
+  }
+}
+
+// ---------------------------------------------------------------- Consul's HTTP API on the target
+
+/** The management token's file on the target: the X-Consul-Token of every request here. */
+export const MANAGEMENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.managementToken}`;
+
+export class ConsulAcl {
+  constructor(
+    private readonly target: Target,
+    private readonly tools: Tools,
+    private readonly address: string,
+    private readonly port: number,
+    /** The management token's file on the target. */
+    private readonly tokenFile = MANAGEMENT_TOKEN_FILE,
+  ) {}
+
+  private call(method: NonNullable<HttpOptions['method']>, path: string, body?: unknown): Promise<HttpResponse> {
+    return httpRequest(this.target, this.tools, this.address, this.port, path, {
+      method,
+      timeoutS: 10,
+      secret: { name: 'X-Consul-Token', file: this.tokenFile },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  }
+
+  private async json<T>(method: NonNullable<HttpOptions['method']>, path: string, body?: unknown): Promise<T> {
+    const r = await this.call(method, path, body);
+    if (r.error || r.status !== 200)
+      throw new PaasboxError(
+        `Consul at ${this.address}:${this.port} answered ${method} ${path} with ${r.error ?? `HTTP ${r.status}`}`,
+        'check the consul container (npx paasbox logs consul) and run install again',
+        r.body.trim().slice(0, 300),
+        'target',
+      );
+    return JSON.parse(r.body || 'null') as T;
+  }
+
+  /**
+   * Wait until Consul accepts the management token (a fresh server creates it
+   * once it leads). Fails at once when Consul runs without ACLs, and after
+   * 10 s (at most timeoutMs) when it does not answer at all (not started).
+   */
+  async waitReady(timeoutMs: number): Promise<void> {
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let last = '';
+    for (;;) {
+      const r = await this.call('GET', '/v1/acl/token/self');
+      if (!r.error && r.status === 200) return;
+      last = r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`;
+      if (r.error?.includes(this.tokenFile))
+        throw new PaasboxError(`${this.tokenFile} is missing on ${this.target.name}`, 'run install again: its secrets step writes it', undefined, 'target');
+      if (r.error && Date.now() - started > Math.min(10_000, timeoutMs))
+        throw new PaasboxError(`Consul does not answer at ${this.address}:${this.port} on ${this.target.name} (${last})`, 'start the stack (npx paasbox stack up) and run install again', undefined, 'target');
+      if (/ACL support disabled/i.test(r.body))
+        throw new PaasboxError(
+          `Consul on ${this.target.name} runs without ACLs (${last})`,
+          `its configuration ${SECRETS_DIR}/${SECRET_FILES.consulConfig} is not loaded: recreate the container (npx paasbox stack up) and run install again`,
+          undefined,
+          'target',
+        );
+      if (Date.now() > deadline)
+        throw new PaasboxError(
+          `Consul on ${this.target.name} did not accept the management token within ${Math.round(timeoutMs / 1000)}s (${last})`,
+          `the consul container may run with an older ${SECRETS_DIR}: restart it (npx paasbox stack restart consul) and run install again`,
+          undefined,
+          'target',
+        );
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+
+  async state(): Promise<AclState> {
+    type Policy = { ID: string; Name: string; Description?: string; Rules?: string };
+    type Token = { AccessorID: string; SecretID?: string; Description?: string; Policies?: { Name: string }[] | null };
+    const stubs = (await this.json<Policy[] | null>('GET', '/v1/acl/policies')) ?? [];
+    // The list has no rules: read each of ours.
+    const policies = await Promise.all(
+      stubs.filter((p) => p.Name.startsWith('paasbox-')).map(async (p) => {
+        const full = await this.json<Policy>('GET', `/v1/acl/policy/${p.ID}`);
+        return { id: full.ID, name: full.Name, description: full.Description ?? '', rules: full.Rules ?? '' };
+      }),
+    );
+    const list = (await this.json<Token[] | null>('GET', '/v1/acl/tokens')) ?? [];
+    // The list has no SecretIDs: read the tokens paasbox cares about.
+    const mine = list.filter((t) => t.AccessorID === ANONYMOUS_ACCESSOR || (t.Description ?? '').startsWith(TOKEN_MARK));
+    const tokens = await Promise.all(
+      mine.map(async (t) => {
+        const full = await this.json<Token>('GET', `/v1/acl/token/${t.AccessorID}`);
+        return { accessorId: full.AccessorID, secretId: full.SecretID ?? '', description: full.Description ?? '', policies: (full.Policies ?? []).map((p) => p.Name) };
+      }),
+    );
+    return { policies, tokens };
+  }
+
+  async apply(a: AclAction): Promise<void> {
+    const policyBody = (p: AclPolicySpec) => ({ Name: p.name, Description: p.description, Rules: p.rules });
+    const tokenBody = (t: AclTokenSpec) => ({ Description: t.description, Policies: [{ Name: t.policy }], Local: false });
+    switch (a.kind) {
+      case 'create-policy':
+        return void (await this.json('PUT', '/v1/acl/policy', policyBody(a.policy)));
+      case 'update-policy':
+        return void (await this.json('PUT', `/v1/acl/policy/${a.id}`, { ID: a.id, ...policyBody(a.policy) }));
+      case 'create-token':
+        return void (await this.json('PUT', '/v1/acl/token', { SecretID: a.token.secretId, ...tokenBody(a.token) }));
+      case 'update-token':
+        return void (await this.json('PUT', `/v1/acl/token/${a.accessorId}`, { AccessorID: a.accessorId, SecretID: a.token.secretId, ...tokenBody(a.token) }));
+      case 'set-anonymous':
+        return void (await this.json('PUT', `/v1/acl/token/${ANONYMOUS_ACCESSOR}`, { AccessorID: ANONYMOUS_ACCESSOR, Description: 'Anonymous Token', Policies: [{ Name: a.policy }] }));
+      case 'delete-token':
+        return void (await this.json('DELETE', `/v1/acl/token/${a.accessorId}`));
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// The install steps for the stack's secrets (src/secrets) and Consul's ACLs
+// (src/consul/acl.ts). "secrets": each secret is taken from the target's
+// files (the running stack uses those), else from this machine's copy, else
+// generated once; both places then hold the same files, mode 0600. "consul
+// ACLs", after the stack is up: the policies, the tokens with those
+// SecretIDs and the anonymous policy, created or corrected through Consul's
+// HTTP API. Reports name files and tokens, never a value.
+
+import type { StackControl } from '../compose/index.js';
+import { ConsulAcl, aclWanted, describeAclAction, planAcl } from '../consul/acl.js';
+import { PaasboxError } from '../errors.js';
+import { mergeSecrets, parseSecretFiles, secretFiles, SECRETS_DIR, type SecretName, type StackSecrets } from '../secrets/secrets.js';
+import { inspectTargetSecrets, localSecretsDiff, localSecretsDir, readLocalSecretFiles, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../secrets/store.js';
+import type { Target } from '../target/target.js';
+import { probeTools } from '../verify/probes.js';
+import type { StackPlan } from './plan.js';
+import type { ProvisionStep } from './runner.js';
+
+/** The secrets of one install run, resolved once (by the secrets step's first check) and shared with the ACL step. */
+export class InstallSecrets {
+  /** The build host's copy: .paasbox/secrets/<instance>/. */
+  readonly localDir: string;
+  private resolved?: Promise<{ secrets: StackSecrets; generated: SecretName[] }>;
+
+  constructor(instance: string, cwd?: string) {
+    this.localDir = localSecretsDir(instance, cwd);
+  }
+
+  resolve(target: Target): Promise<{ secrets: StackSecrets; generated: SecretName[] }> {
+    this.resolved ??= (async () => {
+      const there = await inspectTargetSecrets(target);
+      const fromTarget = parseSecretFiles(Object.fromEntries(Object.entries(there.files).map(([rel, f]) => [rel, f.content])));
+      return mergeSecrets([fromTarget, parseSecretFiles(readLocalSecretFiles(this.localDir))]);
+    })();
+    return this.resolved;
+  }
+}
+
+export function secretsStep(s: InstallSecrets): ProvisionStep {
+  const diff = async (t: Target) => {
+    const { secrets, generated } = await s.resolve(t);
+    const files = secretFiles(secrets);
+    return { files, generated, there: targetSecretsDiff(await inspectTargetSecrets(t), files), here: localSecretsDiff(s.localDir, files) };
+  };
+  return {
+    name: `secrets ${SECRETS_DIR}`,
+    fix: `check that the login can use sudo on the target and that ${s.localDir} is writable here`,
+    async check(t) {
+      const d = await diff(t);
+      if (!d.there.length && !d.here.length) return { ok: true, detail: `${Object.keys(d.files).length} files, mode 0600, here and on the target` };
+      const parts = [
+        d.generated.length ? `new: ${d.generated.join(', ')}` : '',
+        d.there.length ? `on the target: ${d.there.join(', ')}` : '',
+        d.here.length ? `in ${s.localDir}: ${d.here.join(', ')}` : '',
+      ];
+      return { ok: false, detail: parts.filter(Boolean).join('; ') };
+    },
+    async apply(t) {
+      const d = await diff(t);
+      // This machine first: a run stopped half-way finds the values here next time.
+      writeLocalSecretFiles(s.localDir, d.files);
+      if (d.there.length) await writeTargetSecrets(t, d.files);
+    },
+  };
+}
+
+/** The compose service's port named `name`, from its paasbox.ports label. */
+function labelPort(plan: Pick<StackPlan, 'compose'>, service: string, name: string): number | undefined {
+  const m = new RegExp(`(?:^|,)${name}=(\\d+)/`).exec(plan.compose.services[service]?.labels['paasbox.ports'] ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface ConsulAclStepOptions {
+  /** How long Consul may take to accept the management token (default 120 s). */
+  readyTimeoutMs?: number;
+  /** The management token's file on the target (default MANAGEMENT_TOKEN_FILE). */
+  tokenFile?: string;
+}
+
+/**
+ * Consul's ACLs (when the stack runs consul): check lists what Consul has,
+ * apply creates or corrects what is missing. Consul is asked only once its
+ * container runs (a dry run on a fresh host reports the step, it sends nothing).
+ */
+export function consulAclStep(
+  plan: Pick<StackPlan, 'compose' | 'settings'>,
+  s: Pick<InstallSecrets, 'resolve'>,
+  ctl: Pick<StackControl, 'status'>,
+  opts: ConsulAclStepOptions = {},
+): ProvisionStep {
+  const port = labelPort(plan, 'consul', 'http');
+  if (port === undefined) throw new PaasboxError('the compose file has no consul http port', 'this is a paasbox bug: stacks/paasbox.yaml names consul\'s port "http"');
+  const open = async (t: Target) => {
+    const acl = new ConsulAcl(t, await probeTools(t), plan.settings.ip, port, opts.tokenFile);
+    await acl.waitReady(opts.readyTimeoutMs ?? 120_000);
+    return acl;
+  };
+  const actionsFor = async (t: Target, acl: ConsulAcl) => planAcl(await acl.state(), aclWanted((await s.resolve(t)).secrets, plan.settings.hostname));
+  return {
+    name: 'consul ACLs (default deny)',
+    fix: 'read the detail; `npx paasbox logs consul` shows Consul\'s side',
+    async check(t) {
+      if (!(await ctl.status()).some((x) => x.service === 'consul' && x.state === 'running')) return { ok: false, detail: 'consul is not running yet' };
+      const actions = await actionsFor(t, await open(t));
+      return actions.length ? { ok: false, detail: actions.map(describeAclAction).join('; ') } : { ok: true, detail: 'policies, tokens and the anonymous policy in place' };
+    },
+    async apply(t) {
+      const acl = await open(t);
+      const actions = await actionsFor(t, acl);
+      for (const a of actions) await acl.apply(a);
+      return actions.map(describeAclAction).join('; ');
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// Checks of the stack's hardening that no single port check expresses:
+// dnsmasq is no open resolver (on the advertised address it answers .consul
+// and refuses every other name), and ZooKeeper keeps its data and its
+// transaction log on named volumes (an anonymous one is lost on down/up).
+
+import type { Settings } from '../settings/settings.js';
+import type { StackModel } from '../stack/model.js';
+import { effectivePorts, isEnabled } from '../stack/queries.js';
+import { shq } from '../target/shell.js';
+import { dnsLookup } from './probes.js';
+import type { Check } from './types.js';
+
+interface Mount { Type?: string; Name?: string; Destination?: string }
+
+/** Destinations of `mounts` that are not on a named volume (pure). */
+export function unnamedMounts(mounts: Mount[], wanted: string[]): string[] {
+  return wanted.filter((d) => !mounts.some((m) => m.Destination === d && m.Type === 'volume' && !!m.Name && !/^[0-9a-f]{64}$/.test(m.Name)));
+}
+
+export function hardeningChecks(model: StackModel, settings: Settings, host: string, unavailable: Record<string, string> = {}): Check[] {
+  const checks: Check[] = [];
+  const dnsPort = effectivePorts(model, settings, 'dns').find((p) => p.name === 'dns')?.port;
+  if (isEnabled(model, settings, 'dns') && dnsPort) {
+    checks.push({
+      id: 'dns/hardening/not-open-resolver',
+      service: 'dns',
+      host,
+      description: `no open resolver: a name outside .${settings.domain} asked on :${dnsPort} is REFUSED`,
+      attempts: 2,
+      async run(target, ctx) {
+        const d = await dnsLookup(target, ctx.address, dnsPort, 'paasbox-verify.example.org', 'A');
+        return { ok: d.rcode === 'REFUSED', expected: 'REFUSED', got: d.error ? `${d.rcode}: ${d.error}` : d.rcode };
+      },
+    });
+  }
+  if (isEnabled(model, settings, 'zookeeper')) {
+    const wanted = ['/data', '/datalog'];
+    checks.push({
+      id: 'zookeeper/hardening/named-volumes',
+      service: 'zookeeper',
+      host,
+      description: `data and transaction log (${wanted.join(', ')}) on named volumes`,
+      async run(target) {
+        const filter = (k: string, v: string) => `--filter ${shq(`label=com.docker.compose.${k}=${v}`)}`;
+        const r = await target.exec(`for c in $(docker ps -q ${filter('project', settings.projectName)} ${filter('service', 'zookeeper')}); do docker inspect -f '{{json .Mounts}}' "$c"; done`, { sudo: true, timeoutMs: 30_000 });
+        const line = r.stdout.trim().split('\n')[0];
+        if (!line) return { ok: false, expected: 'a running zookeeper container', got: 'none' };
+        const missing = unnamedMounts(JSON.parse(line) as Mount[], wanted);
+        return { ok: missing.length === 0, expected: `${wanted.join(' and ')} on named volumes`, got: missing.length ? `not on a named volume: ${missing.join(', ')}` : 'both on named volumes' };
+      },
+    });
+  }
+  for (const c of checks) if (unavailable[c.service]) c.skip = `not provided by image source "${settings.imageSource}": ${unavailable[c.service]}`;
+  return checks;
+}
