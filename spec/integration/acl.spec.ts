@@ -1,6 +1,8 @@
-// Consul with ACLs (default deny, gossip encryption) and HAProxy's stats login,
-// for real: the discovery part of the stack (consul, registrator, haproxy,
-// dns; ZooKeeper and Mesos left out by a settings file) installed by
+// The hardened stack, attacked for real: Consul with ACLs (default deny,
+// gossip encryption), HAProxy's stats login, hostile registrations, an open
+// resolver probe from another network, and data across down/up. The stack
+// (ZooKeeper, consul, registrator, haproxy, dns; Mesos and Marathon left out
+// by a settings file) is installed by
 // provisionTarget from the images built here onto a docker-in-docker test
 // host, then probed from inside it as an anonymous client would: writes and
 // an agent leave refused, DNS and the catalog still answering, the
@@ -58,10 +60,10 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
       this.skip();
     }
     // Built (or found up to date) by the real builder; a build failure fails the spec.
-    await ensureStackImages(['consul', 'registrator', 'haproxy', 'dns']);
+    await ensureStackImages(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
     const dir = mkdtempSync(join(tmpdir(), 'pbacl-'));
     configPath = join(dir, 'paasbox.yaml');
-    writeFileSync(configPath, 'services:\n  zookeeper: { enabled: false }\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n');
+    writeFileSync(configPath, 'services:\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n');
     th = await createTestHosts(1, { prefix: 'pbacl', withDocker: true });
     const h = th.hosts[0]!;
     ip = h.address;
@@ -69,7 +71,7 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
     const out = await provisionTarget(target, { flags: { imageSource: 'local' }, env: {}, configPath, progress: quiet(), healthTimeoutS: 300 });
     const steps = Object.fromEntries(out.steps.map((s) => [s.step, s.status]));
     expect(steps).to.deep.include({ [`secrets ${SECRETS_DIR}`]: 'changed', 'consul ACLs (default deny)': 'changed' });
-    expect(Object.keys(out.plan!.compose.services)).to.deep.equal(['consul', 'registrator', 'haproxy', 'dns']);
+    expect(Object.keys(out.plan!.compose.services)).to.deep.equal(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
     secrets = parseSecretFiles(readLocalSecretFiles(localSecretsDir('default'))) as StackSecrets;
     expect(Object.keys(secrets)).to.have.length(SECRET_NAMES.length);
     tools = await probeTools(target);
@@ -137,7 +139,7 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
     expect(names).to.not.include('pbacl-web');
     // Registrator and HAProxy waited for their tokens instead of crash-looping.
     const restarts = (await target.exec("docker inspect -f '{{.Name}} {{.RestartCount}}' $(docker ps -q --filter label=com.docker.compose.project=paasbox)", { sudo: true })).stdout;
-    expect(restarts.trim().split('\n').map((l) => l.split(' ')[1])).to.deep.equal(['0', '0', '0', '0']);
+    expect(restarts.trim().split('\n').map((l) => l.split(' ')[1])).to.deep.equal(['0', '0', '0', '0', '0']);
   });
 
   it('answers DNS for consul.service.consul on 53 and 8600, and gossips encrypted', async () => {
@@ -160,6 +162,76 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
     expect((await outside()).status).to.equal(401);
     expect((await outside(`admin:${secrets.statsPassword}x`)).status).to.equal(401);
     expect((await outside(readFileSync(join(localSecretsDir('default'), SECRET_FILES.statsAuth), 'utf8').trim())).status).to.equal(200);
+  });
+
+  it('renders no line from hostile registrations made with the registrator token, and keeps routing the rest by name', async () => {
+    const as = SECRET_FILES.registratorToken;
+    // A real backend for the good one: Consul's own HTTP port.
+    expect((await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify({ ID: 'pbgood', Name: 'pbgood', Address: ip, Port: 8500, Tags: ['http'] }), as })).status).to.equal(200);
+    const evil = [
+      { ID: 'pbevil-path', Name: 'pbevil', Address: ip, Port: 8500, Tags: ['http', 'path=/x\n    use_backend svc_pbevil if TRUE'] },
+      { ID: 'pbevil-space', Name: 'my service', Address: ip, Port: 8500, Tags: ['http'] },
+      { ID: 'pbevil-return', Name: 'pbevil2', Address: ip, Port: 8500, Tags: ['http', 'path=/\nhttp-request return status 200 content-type text/plain string hijacked if TRUE'] },
+    ];
+    // Consul itself takes these (the registrator would refuse them): the template is the last door.
+    for (const e of evil) await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify(e), as });
+    const get = (name: string) => httpRequest(target, tools, ip, 80, '/v1/status/leader', { host: `${name}.service.consul` });
+    let good = { status: 0, body: '' };
+    for (let i = 0; i < 60 && good.status !== 200; i++) {
+      good = await get('pbgood');
+      if (good.status !== 200) await sleep(500);
+    }
+    expect(good.status, good.body).to.equal(200);
+    const cfg = (await target.exec("docker exec $(docker ps -q --filter label=com.docker.compose.service=haproxy) cat /etc/haproxy/haproxy.cfg", { sudo: true })).stdout;
+    expect(cfg).to.include('pbgood');
+    expect(cfg).to.not.match(/use_backend svc_pbevil if TRUE|hijacked|my service/);
+    // An unknown name still gets HAProxy's 404, not a hijacked answer.
+    const other = await get('nosuchapp');
+    expect(other.status).to.equal(404);
+    expect(other.body).to.not.include('hijacked');
+    for (const id of ['pbgood', ...evil.map((e) => e.ID)]) await consul('PUT', `/v1/agent/service/deregister/${id}`, { as: SECRET_FILES.managementToken });
+  });
+
+  it('is no open resolver: from a namespace on another subnet, names outside .consul are REFUSED, .consul answers', async () => {
+    const h = th!.hosts[0]!;
+    await hostExec(h, [
+      'ip netns add pbdns',
+      'ip link add pbdns0 type veth peer name pbdns1',
+      'ip link set pbdns1 netns pbdns',
+      'ip addr add 198.51.100.1/24 dev pbdns0 && ip link set pbdns0 up',
+      'ip netns exec pbdns sh -c "ip addr add 198.51.100.2/24 dev pbdns1 && ip link set pbdns1 up && ip link set lo up && ip route add default via 198.51.100.1"',
+    ].join(' && '));
+    try {
+      const dig = (name: string) => hostExec(h, `ip netns exec pbdns dig +time=2 +tries=1 @${ip} ${name} A`).catch((e: Error) => e.message);
+      const outside = await dig('example.org');
+      expect(outside).to.match(/status: REFUSED/);
+      expect(outside).to.not.match(/ANSWER: [1-9]/);
+      const inside = await dig('consul.service.consul');
+      expect(inside).to.match(/status: NOERROR/);
+      expect(inside).to.include(ip);
+    } finally {
+      await hostExec(h, 'ip netns del pbdns; ip link del pbdns0 2>/dev/null; true');
+    }
+  });
+
+  it('keeps a ZooKeeper znode and a Consul K/V key across stack down and up', async () => {
+    const zk = (cmd: string) => target.exec(`docker exec $(docker ps -q --filter label=com.docker.compose.service=zookeeper) zkCli.sh -server ${ip}:2181 ${cmd}`, { sudo: true, timeoutMs: 60_000 });
+    const created = await zk('create /pbkeep kept');
+    expect(created.stdout + created.stderr).to.match(/Created \/pbkeep|already exists/);
+    expect((await consul('PUT', '/v1/kv/pbkeep', { body: 'kept', as: SECRET_FILES.managementToken })).status).to.equal(200);
+    const { StackControl } = await import('../../src/compose/index.js');
+    const ctl = new StackControl(target, COMPOSE_PATH, 'paasbox');
+    await ctl.down();
+    await ctl.up();
+    await ctl.waitHealthy(300_000);
+    const got = await zk('get /pbkeep');
+    expect(got.stdout).to.match(/^kept$/m);
+    let kv = { status: 0, body: '' };
+    for (let i = 0; i < 30 && kv.status !== 200; i++) {
+      kv = await consul('GET', '/v1/kv/pbkeep?raw', { as: SECRET_FILES.managementToken });
+      if (kv.status !== 200) await sleep(1000);
+    }
+    expect([kv.status, kv.body]).to.deep.equal([200, 'kept']);
   });
 
   it("verify passes, its ACL and login checks included", async () => {
