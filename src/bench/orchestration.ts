@@ -5,7 +5,8 @@
 // file src/stack/generate.ts makes for it, started with plain `docker run`
 // (the hosts have no compose tool); h2 runs a registrator that registers its
 // tasks in h1's Consul. Images are built on this machine when missing or
-// stale (./images.ts) and loaded onto the hosts over SSH.
+// stale (./images.ts) and loaded onto the hosts over SSH (the "acl"
+// benchmark, ./acl.ts, starts its no-ACL stack the same way).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { targetError } from '../errors.js';
@@ -26,7 +27,7 @@ import { benchDeployReachable, haproxyBackends, type BenchDeployResult } from '.
 export const DISCOVERY = ['consul', 'registrator', 'haproxy', 'dns'] as const;
 
 /** docker save on this machine | docker load on the target, over the target's channel. */
-async function loadImages(t: Target, refs: string[]): Promise<void> {
+export async function loadImages(t: Target, refs: string[]): Promise<void> {
   const save = spawn('docker', ['save', ...refs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const r = await t.exec('docker load', { stdin: save.stdout, timeoutMs: 600000 });
   if (r.code !== 0) throw targetError(`docker load of ${refs.join(', ')} failed on ${t.name}`, 'check the host\'s dockerd and its disk space', r.stderr);
@@ -39,7 +40,7 @@ async function sh(t: Target, cmd: string): Promise<string> {
 }
 
 /** `docker run` for one generated compose service (host network only, as the stack is). */
-function dockerRun(name: string, svc: ComposeService): string {
+export function dockerRun(name: string, svc: ComposeService): string {
   const a = ['docker', 'run', '-d', '--name', name, '--restart', svc.restart, '--init'];
   if (svc.network_mode === 'host') a.push('--network', 'host');
   for (const [k, v] of Object.entries(svc.environment ?? {})) a.push('-e', `${k}=${v.replace(/\$\$/g, '$')}`);

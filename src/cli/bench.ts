@@ -3,13 +3,16 @@
 // (cold + warm build), up (stack up to all-healthy on this host), verify,
 // discovery (time to route, HAProxy vs direct), converge (a fresh SSH host
 // from nothing, re-converge, image push), orchestration (deploy to reachable
-// for 2 and 20 instances on a swarm of docker-in-docker hosts). "up" and
+// for 2 and 20 instances on a swarm of docker-in-docker hosts), acl (time to
+// route and requests/s through HAProxy with Consul's ACLs, each beside the same
+// stack without them, on two docker-in-docker hosts). "up" and
 // "discovery" use the stack install recorded on this machine (the default
 // instance, standalone). A section that cannot run is reported as skipped with
 // its reason; the others still run.
 
 import { rmSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
+import { benchAcl } from '../bench/acl.js';
 import { benchDiscovery } from '../bench/discovery.js';
 import { benchGenerate } from '../bench/generate.js';
 import { ensureExampleImage } from '../bench/images.js';
@@ -30,7 +33,7 @@ import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../verify/target-settings.js';
 import { jsonOption, listArg } from './program.js';
 
-export const SECTIONS = ['generate', 'images', 'up', 'verify', 'discovery', 'converge', 'orchestration'] as const;
+export const SECTIONS = ['generate', 'images', 'up', 'verify', 'discovery', 'converge', 'orchestration', 'acl'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Figure {
@@ -158,6 +161,21 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     const rows = await benchOrchestration([2, 20], quiet());
     for (const r of rows) b.fig(`deploy -> ${r.instances} instances reachable by name`, r.reachableSeconds, 's', { note: `scheduler ready at ${r.readySeconds.toFixed(1)} s` });
     if (rows.length === 2) b.fig('20 / 2 instances', rows[1]!.reachableSeconds / rows[0]!.reachableSeconds, 'ratio');
+  },
+
+  async acl(b) {
+    const runs = 5;
+    const { acl, noAcl } = await benchAcl({ progress: quiet(), runs, durationS: 5, connections: 8 });
+    // Each ACL figure is judged by the same figure without ACLs, printed first.
+    const runsNote = (ms: number[]) => `median of ${runs}: ${ms.map((m) => m.toFixed(0)).join(', ')} ms`;
+    b.fig('docker run -> answer via HAProxy, no ACLs', noAcl.medianRouteMs, 'ms', { note: runsNote(noAcl.routeMs) });
+    b.fig('docker run -> answer via HAProxy, ACLs', acl.medianRouteMs, 'ms', { goal: `≈ ${noAcl.medianRouteMs.toFixed(2)} ms (no ACLs)`, note: runsNote(acl.routeMs) });
+    b.fig('time to route, ACLs / no ACLs', acl.medianRouteMs / noAcl.medianRouteMs, 'ratio', { note: '1 = no cost' });
+    const direct = (t: typeof acl.throughput) => `direct ${t.direct.requestsPerSec.toFixed(1)} req/s, HAProxy/direct ${t.ratio.toFixed(2)}`;
+    const noAclRps = noAcl.throughput.viaHaproxy.requestsPerSec;
+    b.fig('requests/s through HAProxy, no ACLs', noAclRps, 'req/s', { note: direct(noAcl.throughput) });
+    b.fig('requests/s through HAProxy, ACLs', acl.throughput.viaHaproxy.requestsPerSec, 'req/s', { goal: `≈ ${noAclRps.toFixed(1)} req/s (no ACLs)`, note: direct(acl.throughput) });
+    b.fig('requests/s through HAProxy, ACLs / no ACLs', noAclRps > 0 ? acl.throughput.viaHaproxy.requestsPerSec / noAclRps : 0, 'ratio', { note: '1 = no cost' });
   },
 };
 
