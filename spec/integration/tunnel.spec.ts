@@ -86,8 +86,12 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
     );
-  /** The real command, as a user on the laptop runs it. */
-  const paasbox = (args: string) => lap(`cd /tmp && PAASBOX_STATE_DIR=/state node ${repoPath('bin', 'paasbox.mjs')} tunnel ${args}`, 180_000);
+  /** The real command, as a user on the laptop runs it (PBTUN_SHOW=1 prints what it said). */
+  const paasbox = async (args: string) => {
+    const r = await lap(`cd /tmp && PAASBOX_STATE_DIR=/state node ${repoPath('bin', 'paasbox.mjs')} tunnel ${args}`, 180_000);
+    if (process.env['PBTUN_SHOW']) console.log(`      $ paasbox tunnel ${args} → exit ${r.code}\n${(r.stdout + r.stderr).replace(/^/gm, '        ')}`);
+    return r;
+  };
   const curl = (url: string, extra = '') => lap(`curl -sS -m 8 ${extra} ${url}`);
   /** Everything a tunnel could leave behind on the laptop, counters left out. */
   const snapshot = async () => {
@@ -209,6 +213,15 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
     expect(line.endsWith(` ${addrB}/32`)).to.equal(true);
     expect(line).to.not.match(/ --dns\b/);
     expect(r.stderr).to.match(/resolver resolv\.conf/);
+    // Never everything, never the laptop's own network; refused before anything changes.
+    const all = await paasbox('up --subnet 0.0.0.0/0');
+    expect(all.code).to.equal(2);
+    expect(all.stderr).to.match(/would send all of this machine's traffic/);
+    const subnetA = (await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', th!.network])).stdout.trim();
+    const own = await paasbox(`up --subnet ${subnetA}`);
+    expect(own.code).to.equal(2);
+    expect(own.stderr).to.match(/holds this machine's own address/);
+    expect(await sshuttleCount()).to.equal(0);
   });
 
   describe('with a plain resolv.conf', () => {
@@ -218,7 +231,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       before = await snapshot();
       const up = await paasbox('up');
       expect(up.code, `${up.stdout}\n${up.stderr}`).to.equal(0);
-      expect(up.stdout).to.match(/tunnel default: up; resolver resolv\.conf/);
+      expect(up.stdout).to.match(/tunnel default: started; resolver resolv\.conf/);
       const page = await curl('http://python1.service.consul/');
       expect(page.code, page.stderr).to.equal(0);
       expect(page.stdout.length).to.be.above(0);
@@ -231,7 +244,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       // Only the stack's address is routed; the rest of network B is not (an address no container has: the laptop's own REJECT answers).
       const other = await curl(`http://${subnetB.replace(/\.0\/\d+$/, '.250')}:8500/`);
       expect(other.code).to.not.equal(0);
-      expect(other.stderr).to.match(/refused|unreachable/i);
+      expect(other.stderr).to.match(/Failed to connect|refused|unreachable/i);
     });
 
     it('status: running, what it routes and where DNS goes; up again is the same one tunnel', async () => {
@@ -287,7 +300,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
 
       const up = await paasbox('up');
       expect(up.code, `${up.stdout}\n${up.stderr}`).to.equal(0);
-      expect(up.stdout).to.match(/resolver resolved \(systemd-resolved/);
+      expect(up.stdout).to.match(/started; resolver resolved \(systemd-resolved/);
       const page = await curl('http://python1.service.consul/');
       expect(page.code, page.stderr).to.equal(0);
       const q = await lap('resolvectl query python1.service.consul');
@@ -307,6 +320,29 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       expect((await lap('resolvectl status')).stdout).to.not.match(/pbtun-/);
       await waitFor('python1.service.consul to stop resolving', async () => (await curl('http://python1.service.consul/')).code !== 0, 15_000);
       expect((await lap('getent hosts laptop.example.test')).stdout).to.match(/^10\.1\.2\.3\s/);
+    });
+  });
+
+  describe('as a user with sudo, not root', () => {
+    let before = '';
+    // The same state, the user's own; paasbox and sshuttle take root through sudo.
+    const asUser = (args: string) => lap(`su paas -c 'cd /tmp && PAASBOX_STATE_DIR=/home/paas/state node ${repoPath('bin', 'paasbox.mjs')} tunnel ${args}'`, 180_000);
+
+    it('up and down through sudo leave the laptop as it was', async () => {
+      const cp = await lap(`rm -rf /home/paas/state && mkdir -p /home/paas/state && cp -r /state/instances /state/id_ed25519 /state/known_hosts /home/paas/state/ && sed -i 's#"/state/#"/home/paas/state/#g' /home/paas/state/instances/default.json && chown -R paas:paas /home/paas/state && chmod 700 /home/paas/state`);
+      expect(cp.code, cp.stderr).to.equal(0);
+      before = await snapshot();
+      const up = await asUser('up');
+      expect(up.code, `${up.stdout}\n${up.stderr}`).to.equal(0);
+      expect((await curl('http://python1.service.consul/')).code).to.equal(0);
+      expect((await lap("ps -o user= -p $(cat /home/paas/state/tunnel/default/sshuttle.pid)")).stdout.trim()).to.equal('paas');
+      const st = await asUser('status');
+      expect(st.code, st.stdout).to.equal(0);
+      expect(st.stdout).to.include(`routes:   ${addrB}/32`);
+      const down = await asUser('down');
+      expect(down.code, `${down.stdout}\n${down.stderr}`).to.equal(0);
+      expect(await snapshot()).to.equal(before);
+      await waitFor('python1.service.consul to stop resolving', async () => (await curl('http://python1.service.consul/')).code !== 0, 15_000);
     });
   });
 });

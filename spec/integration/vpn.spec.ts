@@ -166,9 +166,7 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     const steps = Object.fromEntries(out.steps.map((s) => [s.step, s.status]));
     expect(Object.keys(out.plan!.compose.services)).to.include.members(['consul', 'registrator', 'haproxy', 'dns', 'openvpn']);
     expect(steps[`VPN server files ${OPENVPN_DIR}`]).to.equal('changed');
-    // python1, as examples/SimpleWebappPython/start.sh runs it: registered by the registrator, routed by HAProxy.
     await pushImages(new LocalTarget(), target, ['paasbox/simplewebapp-python:latest']);
-    await hostExec(h, 'docker run -d --name pbvpn-python1 -P -e SERVICE_NAME=python1 -e SERVICE_TAGS=http -e SERVICE_CHECK_HTTP=/health paasbox/simplewebapp-python:latest');
   });
 
   after(async () => {
@@ -233,6 +231,10 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
   });
 
   it('a client with the profile connects, resolves consul.service.consul and python1.service.consul through the tunnel, and gets python1\'s page', async () => {
+    // python1, as examples/SimpleWebappPython/start.sh runs it: registered by the registrator, routed by HAProxy.
+    // (Started here, after the installs: its registration reloads HAProxy, and the ports pre-flight can
+    // mistake a worker that exits during a reload for a stranger.)
+    await hostExec(th!.hosts[0]!, 'docker run -d --name pbvpn-python1 -P -e SERVICE_NAME=python1 -e SERVICE_TAGS=http -e SERVICE_CHECK_HTTP=/health paasbox/simplewebapp-python:latest');
     const c = await startClient('laptop.ovpn');
     const up = await until(async () => ((await clientLog(c)).includes('Initialization Sequence Completed') ? true : undefined), 60_000);
     expect(up, await clientLog(c)).to.equal(true);
@@ -278,6 +280,11 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     expect(cut, await clientLog(first)).to.equal(true);
     const list = await vpn('list');
     expect(list.stdout).to.match(/^laptop\s+revoked\s/m);
+    // Again (say the server was unreachable the first time): no error, the CRL is sent again.
+    const twice = await vpn('revoke', 'laptop');
+    expect(twice.code, twice.stderr).to.equal(0);
+    expect(twice.stdout).to.include('laptop was already revoked');
+    expect(twice.stdout).to.include('sent the CRL to');
   });
 
   it('a new profile for another name still connects (the server keeps running)', async () => {
@@ -291,6 +298,17 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
       return x.code === 0 ? x.out : undefined;
     }, 20_000);
     expect(leader).to.include(':8300');
+  });
+
+  it('install removes the volume where an older version let the server make its own PKI (and the container using it)', async () => {
+    const h = th!.hosts[0]!;
+    await hostExec(h, 'docker volume create paasbox_openvpn-data >/dev/null && docker run -d --name pbvpn-legacy -v paasbox_openvpn-data:/etc/openvpn --entrypoint sleep paasbox/openvpn:local infinity');
+    const out = await install();
+    const step = out.steps.find((x) => x.step === `VPN server files ${OPENVPN_DIR}`)!;
+    expect([step.status, step.detail]).to.deep.equal(['changed', 'removed the old server-made PKI (volume paasbox_openvpn-data)']);
+    expect((await hostExec(h, 'docker volume ls -q --filter name=openvpn-data; docker ps -aq --filter name=pbvpn-legacy')).trim()).to.equal('');
+    const again = await install();
+    expect(again.steps.filter((x) => x.status !== 'ok'), JSON.stringify(again.steps)).to.deep.equal([]);
   });
 
   it('the image refuses to start without the mounted PKI, saying what is missing', async () => {

@@ -125,6 +125,16 @@ describe('stack secrets', () => {
   });
 
   describe('the install step', () => {
+    // These runs keep their secrets under their own cwd: an integration spec's
+    // PAASBOX_STATE_DIR (set for the whole mocha process) must not redirect them.
+    let saved: string | undefined;
+    before(() => {
+      saved = process.env['PAASBOX_STATE_DIR'];
+      delete process.env['PAASBOX_STATE_DIR'];
+    });
+    after(() => {
+      if (saved !== undefined) process.env['PAASBOX_STATE_DIR'] = saved;
+    });
     const model = loadStackModel();
     const quiet = (lines: string[]) => new Progress({ write: (l) => lines.push(l) });
 

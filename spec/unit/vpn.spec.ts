@@ -233,6 +233,17 @@ describe('VPN (OpenVPN with an easy-rsa PKI)', () => {
       expect(crlOnly.ran.filter((c) => c.startsWith('docker'))).to.deep.equal([]);
     });
 
+    it('removes the volume where older versions let the server make its own PKI (CA key included), with the container using it', async () => {
+      const wanted = { ...pki.serverFiles(), 'server.conf': renderServerConfig({ stackIp: '10.0.0.5', port: 1194 }) };
+      const listing = ['d 700 0', ...Object.entries(wanted).map(([n, t]) => `f 600 0 ${sha(t)} ${n}`), 'tun', 'legacy'].join('\n');
+      const h = new AnsweringTarget('h', '10.0.0.5', (c) => (c.startsWith('if [ -d') ? { stdout: listing } : {}));
+      const step = serverFilesStep('paasbox', pki, '10.0.0.5', 1194);
+      expect((await step.check(h)).detail).to.equal('the old server-made PKI volume (its CA key on the server: removed with its container)');
+      expect(h.ran[0]).to.include('docker volume inspect paasbox_openvpn-data');
+      expect(await step.apply(h)).to.equal('removed the old server-made PKI (volume paasbox_openvpn-data)');
+      expect(h.ran).to.include('ids=$(docker ps -aq --filter volume=paasbox_openvpn-data); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker volume rm paasbox_openvpn-data >/dev/null');
+    });
+
     it('parses the inspection, names with spaces included', () => {
       expect(parseServerFilesInspection(`d 700 0\nf 644 1000 ${'a'.repeat(64)} a b\ntun\n`)).to.deep.equal({ dir: '700 0', files: { 'a b': { mode: '644 1000', sha: 'a'.repeat(64) } }, tun: true });
       expect(serverFilesDiff({ files: {}, tun: true }, { x: 'y' }).changed).to.deep.equal(['x']);

@@ -140,7 +140,7 @@ export function defineTunnel(cmd: Command): Command {
         };
         const r = await tunnelUp(realSystem, input);
         for (const w of r.warnings) process.stderr.write(`paasbox tunnel: warning: ${w}\n`);
-        const head = r.already ? `tunnel ${instance}: already up, nothing changed\n` : `tunnel ${instance}: up; resolver ${r.plan!.resolver} (${r.plan!.resolverWhy})\n`;
+        const head = r.already ? `tunnel ${instance}: already up, nothing changed\n` : `tunnel ${instance}: started; resolver ${r.plan!.resolver} (${r.plan!.resolverWhy})\n`;
         out(head + formatStatus(r.status) + (r.already ? '' : `try: curl http://python1.service.${s.domain}/   stop: npx paasbox tunnel down${f.target ? ` --target ${f.target}` : ''}\n`), { instance, already: r.already, ...(r.plan ? { plan: r.plan } : {}), status: r.status, warnings: r.warnings });
       } finally {
         await stage.target.close();

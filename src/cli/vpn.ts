@@ -7,7 +7,8 @@
 // for an address clients reach it at instead), the tunnel carries the
 // stack's address only, and .DOMAIN names go to the stack's DNS. `revoke
 // NAME` revokes it, regenerates the CRL, sends it to the server (which checks
-// it at every handshake) and ends NAME's open session.
+// it at every handshake) and ends NAME's open session; run again for a name
+// already revoked, it sends the CRL again.
 
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -114,8 +115,8 @@ export function defineVpn(cmd: Command): Command {
       try {
         const pki = pkiOf(stage);
         pki.requireReady();
-        const crl = await pki.revokeClient(name);
-        process.stdout.write(`revoked ${name} in ${pki.dir}; new CRL\n`);
+        const { crl, already } = await pki.revokeClient(name);
+        process.stdout.write(already ? `${name} was already revoked in ${pki.dir}; sending its CRL again\n` : `revoked ${name} in ${pki.dir}; new CRL\n`);
         const { project, deployment } = await deployedStack(stage);
         if (!deployment.services.includes('openvpn')) {
           process.stdout.write(`the stack on ${stage.target.name} does not run OpenVPN: the CRL goes to the server at its next install\n`);

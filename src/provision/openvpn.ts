@@ -89,23 +89,32 @@ interface TargetFile {
   sha: string;
 }
 
-/** Prints `d MODE UID` for the directory, `f MODE UID SHA256 NAME` per entry, and `tun` when /dev/net/tun is there. Run as root. */
-export function inspectServerFilesCommand(dir = OPENVPN_DIR): string {
+/** The named volume where earlier paasbox versions let the server make its own PKI (its CA key unencrypted, on the server). */
+export const legacyVolume = (project: string) => `${project}_openvpn-data`;
+
+/**
+ * Prints `d MODE UID` for the directory, `f MODE UID SHA256 NAME` per entry,
+ * `tun` when /dev/net/tun is there and `legacy` when the old self-made PKI's
+ * volume exists. Run as root.
+ */
+export function inspectServerFilesCommand(dir = OPENVPN_DIR, project = 'paasbox'): string {
   const d = shq(dir);
   return [
     `if [ -d ${d} ]; then echo "d $(stat -c '%a %u' ${d})";`,
     `for f in ${d}/* ${d}/.[!.]*; do [ -e "$f" ] || continue; printf 'f %s %s %s\\n' "$(stat -c '%a %u' "$f")" "$(sha256sum < "$f" 2>/dev/null | cut -d' ' -f1)" "$(basename "$f")"; done; fi`,
     '[ -c /dev/net/tun ] && echo tun',
+    `docker volume inspect ${shq(legacyVolume(project))} >/dev/null 2>&1 && echo legacy`,
     'true',
   ].join('\n');
 }
 
 /** Pure: inspectServerFilesCommand's output. */
-export function parseServerFilesInspection(out: string): { dir?: string; files: Record<string, TargetFile>; tun: boolean } {
-  const res: { dir?: string; files: Record<string, TargetFile>; tun: boolean } = { files: {}, tun: false };
+export function parseServerFilesInspection(out: string): { dir?: string; files: Record<string, TargetFile>; tun: boolean; legacy?: boolean } {
+  const res: { dir?: string; files: Record<string, TargetFile>; tun: boolean; legacy?: boolean } = { files: {}, tun: false };
   for (const line of out.split('\n')) {
     const l = line.trim();
     if (l === 'tun') res.tun = true;
+    if (l === 'legacy') res.legacy = true;
     const d = /^d (\d+ \d+)$/.exec(l);
     if (d) res.dir = d[1];
     const f = /^f (\d+ \d+) ([0-9a-f]*) (.+)$/.exec(l);
@@ -130,8 +139,11 @@ export function serverFilesDiff(have: ReturnType<typeof parseServerFilesInspecti
   const extra = Object.keys(have.files).filter((n) => !(n in wanted));
   for (const n of extra) problems.push(`${n} (not the server's: removed)`);
   if (!have.tun) problems.push('/dev/net/tun (missing)');
+  if (have.legacy) problems.push(LEGACY_PROBLEM);
   return { changed, extra, problems };
 }
+
+const LEGACY_PROBLEM = 'the old server-made PKI volume (its CA key on the server: removed with its container)';
 
 /** The openvpn containers of the project running now. */
 async function openvpnContainers(t: Target, project: string): Promise<string[]> {
@@ -142,7 +154,7 @@ async function openvpnContainers(t: Target, project: string): Promise<string[]> 
 export function serverFilesStep(project: string, pki: VpnPki, stackIp: string, port: number): ProvisionStep {
   const state = async (t: Target) => {
     const wanted = serverFiles(pki, stackIp, port);
-    const r = await t.exec(inspectServerFilesCommand(), { sudo: true, timeoutMs: 60_000 });
+    const r = await t.exec(inspectServerFilesCommand(OPENVPN_DIR, project), { sudo: true, timeoutMs: 60_000 });
     if (r.code !== 0) throw new CommandFailure(`inspect ${OPENVPN_DIR}`, r.code, r.stderr || r.stdout);
     return { wanted, diff: serverFilesDiff(parseServerFilesInspection(r.stdout), wanted) };
   };
@@ -166,6 +178,14 @@ export function serverFilesStep(project: string, pki: VpnPki, stackIp: string, p
           fix: 'the kernel needs the tun module: modprobe tun on the target',
         });
         notes.push('/dev/net/tun made');
+      }
+      if (diff.problems.includes(LEGACY_PROBLEM)) {
+        // Its container still mounts it: removed too (compose up starts the new server).
+        const v = shq(legacyVolume(project));
+        await sh(t, `ids=$(docker ps -aq --filter volume=${v}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker volume rm ${v} >/dev/null`, {
+          fix: `remove it by hand: docker volume rm ${legacyVolume(project)} (after stopping the container that uses it)`,
+        });
+        notes.push(`removed the old server-made PKI (volume ${legacyVolume(project)})`);
       }
       if (diff.changed.length) notes.push(`wrote ${diff.changed.join(', ')}`);
       // A running server read its key and config when it started; a new CRL it re-reads by itself.

@@ -93,5 +93,9 @@ export function portsCommand(project: string): string {
 export function conflictsFromPortsOutput(out: string, wanted: WantedPort[]): PortConflict[] {
   const [ss = '', pids = '', ps = ''] = out.split(/^---$/m);
   const roots = pids.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
-  return findPortConflicts(parseListening(ss), wanted, descendants(ps, roots));
+  // ss ran before ps: a listener's process missing from ps has exited since (an old
+  // HAProxy worker after a hitless reload), so it holds nothing any more.
+  const alive = new Set(ps.split('\n').map((l) => Number(l.trim().split(/\s+/)[0])).filter((n) => n > 0));
+  const listeners = parseListening(ss).filter((l) => l.pid === undefined || alive.size === 0 || alive.has(l.pid));
+  return findPortConflicts(listeners, wanted, descendants(ps, roots));
 }

@@ -50,7 +50,7 @@ export function flattenNft(text: string): string[] {
   const out: string[] = [];
   const stack: string[] = [];
   for (const raw of text.split('\n')) {
-    const l = raw.trim().replace(/ counter packets \d+ bytes \d+/, ' counter');
+    const l = raw.trim().replace(/(^|\s)counter packets \d+ bytes \d+/, '$1counter');
     if (!l || l.startsWith('#')) continue;
     if (l.endsWith('{')) {
       stack.push(l.slice(0, -1).trim());
@@ -140,4 +140,47 @@ export function added(before: string[], after: string[]): string[] {
 export function leftOver(addedLines: string[], now: string[]): string[] {
   const have = new Set(now);
   return addedLines.filter((l) => have.has(l));
+}
+
+/**
+ * The firewall lines `up` owns among those added meanwhile: those of its own
+ * chain (sshuttle-PORT, sshuttle-ipv4-PORT), and with nft the chains and
+ * tables that did not exist before (iptables-nft makes the nat table's base
+ * chains on demand for sshuttle's jumps, and leaves them behind empty).
+ * Everything else added meanwhile (routes, rules, links, addresses) is owned
+ * too: only the resolver changes those.
+ */
+export function ownedLines(before: string[], after: string[], port: number): string[] {
+  const chain = new RegExp(`\\bsshuttle-(ipv4-)?${port}\\b`);
+  const fresh = added(before, after);
+  const headers = new Set(fresh.filter((l) => /^nft: table [^|]+( \| chain [^|]+)?$/.test(l)));
+  const underNewHeader = (l: string) => {
+    const parts = l.split(' | ');
+    return headers.has(parts[0]!) || (parts.length > 1 && headers.has(`${parts[0]} | ${parts[1]}`));
+  };
+  return fresh.filter((l) => !/^(iptables|nft): /.test(l) || chain.test(l) || (l.startsWith('nft: ') && underNewHeader(l)));
+}
+
+/**
+ * The nft commands that remove chains and tables `up` created (their header
+ * lines are in `owned`) and that are empty now: chains first, then a table
+ * whose every chain goes. A chain with a rule in it is never touched.
+ */
+export function nftCleanup(owned: string[], now: string[]): string[] {
+  const have = new Set(now);
+  const cmds: string[] = [];
+  const bodyOf = (header: string) => now.filter((x) => x.startsWith(`${header} | `) && !/^type /.test(x.slice(header.length + 3)));
+  for (const l of owned) {
+    const m = /^nft: table (\S+) (\S+) \| chain (\S+)$/.exec(l);
+    if (m && have.has(l) && bodyOf(l).length === 0) cmds.push(`nft delete chain ${m[1]} ${m[2]} ${m[3]}`);
+  }
+  for (const l of owned) {
+    const m = /^nft: table (\S+) (\S+)$/.exec(l);
+    if (!m || !have.has(l)) continue;
+    const chains = now.filter((x) => x.startsWith(`${l} | chain `) && x.split(' | ').length === 2);
+    const rest = now.filter((x) => x.startsWith(`${l} | `) && !x.slice(l.length + 3).startsWith('chain '));
+    const going = chains.filter((c) => cmds.includes(`nft delete chain ${m[1]} ${m[2]} ${c.split(' | chain ')[1]}`));
+    if (going.length === chains.length && rest.length === 0) cmds.push(`nft delete table ${m[1]} ${m[2]}`);
+  }
+  return cmds;
 }

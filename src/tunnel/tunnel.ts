@@ -6,11 +6,11 @@
 // a fake one.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { PaasboxError } from '../errors.js';
-import { added, FACT_COMMANDS, leftOver, redirectsOf, snapshotLines, tunnelFirewallLines, type NetworkFacts } from './firewall.js';
+import { FACT_COMMANDS, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines, type NetworkFacts } from './firewall.js';
 import {
   addResolvConf, detectResolver, hasResolvConfLines, isOurMacosResolver, LOOPBACK_NS, macosResolverPath, macosResolverText, removeResolvConf,
   RESOLV_CONF, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands, linkName, type ResolverKind,
@@ -30,6 +30,8 @@ export interface TunnelSystem {
   isRoot: boolean;
   /** A shell command as root (sudo -n when not root). */
   root(command: string, opts?: { stdin?: string; timeoutMs?: number }): Promise<RunResult>;
+  /** A shell command as the user (what needs no root: ip route, ip link...). */
+  run(command: string): Promise<RunResult>;
   proc: ProcFs;
   /** Signal a process (through sudo when it is root's and we are not). */
   kill(pid: number, signal: NodeJS.Signals): Promise<void>;
@@ -49,6 +51,7 @@ export const realSystem: TunnelSystem = {
     const [cmd, args] = isRoot ? ['sh', ['-c', command]] : ['sudo', ['-n', 'sh', '-c', command]];
     return runProcess(cmd as string, args as string[], opts);
   },
+  run: (command) => runProcess('sh', ['-c', command], {}),
   proc: realProcFs,
   async kill(pid, signal) {
     try {
@@ -117,17 +120,13 @@ export async function readNetworkFacts(sys: TunnelSystem): Promise<NetworkFacts>
   const facts: NetworkFacts = {};
   if (sys.platform !== 'linux') return facts;
   for (const [k, cmd] of Object.entries(FACT_COMMANDS) as Array<[keyof NetworkFacts, string]>) {
-    const r = await sys.root(`${cmd} 2>/dev/null`);
+    // Reading the firewall needs root; routes, rules, links and addresses do not.
+    const r = k === 'iptablesSave' || k === 'nftRuleset' ? await sys.root(`${cmd} 2>/dev/null`) : await sys.run(`${cmd} 2>/dev/null`);
     if (r.code === 0) facts[k] = r.stdout;
   }
   return facts;
 }
 
-/** The lines `up` owns: every route, rule, link and address added meanwhile, and the firewall lines of its own chain. */
-export function ownedLines(before: string[], after: string[], port: number): string[] {
-  const chain = new RegExp(`\\bsshuttle-(ipv4-)?${port}\\b`);
-  return added(before, after).filter((l) => !/^(iptables|nft): /.test(l) || chain.test(l));
-}
 
 // ---------------------------------------------------------------- status
 
@@ -199,8 +198,9 @@ export function formatStatus(s: TunnelStatus): string {
   if (s.state === 'down') return `tunnel ${s.instance}: down (no sshuttle running; nothing of it left)\n`;
   lines.push(`tunnel ${s.instance}: ${s.state}${s.pid ? ` (sshuttle pid ${s.pid}` : ' ('}${r ? `${s.pid ? ', ' : ''}via ${r.remote}, since ${r.startedAt}` : ''})`);
   if (r) {
-    lines.push(`  routes:   ${s.rulesChecked ? (s.routes.length ? s.routes.join(', ') : 'none') : `${r.subnets.join(', ')} (as started; the firewall rules are not readable here: run as root)`}`);
-    lines.push(`  dns:      queries to ${(s.rulesChecked ? s.dns : r.nsHosts).join(', ') || 'none'} → the stack's dnsmasq (${r.toNs})`);
+    const asStarted = (now: string[], started: string[]) => (now.length ? now.join(', ') : `none now (started with ${started.join(', ')})`);
+    lines.push(`  routes:   ${s.rulesChecked ? asStarted(s.routes, r.subnets) : `${r.subnets.join(', ')} (as started; the firewall rules are not readable here: run as root)`}`);
+    lines.push(`  dns:      queries to ${s.rulesChecked ? asStarted(s.dns, r.nsHosts) : r.nsHosts.join(', ')} → the stack's dnsmasq (${r.toNs})`);
     if (s.resolver) lines.push(`  resolver: ${r.resolver.kind}: ${s.resolver.detail}${s.resolver.present ? '' : ' (MISSING)'}`);
   }
   for (const p of s.problems) lines.push(`  problem:  ${p}`);
@@ -306,6 +306,13 @@ export async function tunnelDown(sys: TunnelSystem, paths: TunnelPaths): Promise
   if (!gone) {
     await removeChain(sys, port);
     out.undone.push(`sshuttle-${port} rules left by sshuttle removed by paasbox`);
+    facts = await readNetworkFacts(sys);
+  }
+  // iptables-nft made base chains (nat PREROUTING...) for sshuttle's jumps and leaves them empty: remove the ones up saw appear.
+  const cleanup = nftCleanup(record.added, snapshotLines(facts));
+  if (cleanup.length) {
+    const x = await sys.root(cleanup.join(' && '));
+    if (x.code === 0) out.undone.push(`empty nft ${cleanup.map((c) => c.replace(/^nft delete /, '')).join(', ')} (made for sshuttle's rules) removed`);
     facts = await readNetworkFacts(sys);
   }
   const left = leftOver(record.added, snapshotLines(facts));
@@ -517,8 +524,4 @@ export function knownHostsLines(host: string, port: number, pubKeys: string): st
   const name = port === 22 ? host : `[${host}]:${port}`;
   const lines = pubKeys.split('\n').map((l) => l.trim().split(/\s+/)).filter((w) => w.length >= 2 && /^(ssh-|ecdsa-)/.test(w[0]!) && /^AAAA/.test(w[1]!));
   return lines.map((w) => `${name} ${w[0]} ${w[1]}`).join('\n') + (lines.length ? '\n' : '');
-}
-
-export function pidfileExists(paths: TunnelPaths): boolean {
-  return existsSync(paths.pidfile);
 }

@@ -202,22 +202,27 @@ export class VpnPki {
     });
   }
 
-  /** Revoke NAME's certificate and regenerate the CRL; returns the new CRL. */
-  async revokeClient(name: string): Promise<string> {
+  /**
+   * Revoke NAME's certificate and regenerate the CRL. A name already revoked
+   * (and not issued again) is no error: its CRL is returned as it is, so a
+   * revoke that could not reach the server can simply be run again.
+   */
+  async revokeClient(name: string): Promise<{ crl: string; already: boolean }> {
     checkClientName(name);
     this.requireReady();
     return this.locked(async () => {
+      let already = false;
       if (!existsSync(this.p('issued', `${name}.crt`))) {
         const known = this.index().filter((e) => e.name === name);
-        throw new PaasboxError(
-          known.some((e) => e.status === 'revoked') ? `VPN client "${name}" is already revoked` : `no VPN client "${name}" in ${this.dir}`,
-          known.length ? 'nothing to do; npx paasbox vpn list shows every client' : 'npx paasbox vpn list shows the clients there are',
-        );
+        if (!known.some((e) => e.status === 'revoked'))
+          throw new PaasboxError(`no VPN client "${name}" in ${this.dir}`, 'npx paasbox vpn list shows the clients there are');
+        already = true;
+      } else {
+        await this.easyrsa(['revoke', name]);
+        await this.easyrsa(['gen-crl']);
+        this.fixModes();
       }
-      await this.easyrsa(['revoke', name]);
-      await this.easyrsa(['gen-crl']);
-      this.fixModes();
-      return readFileSync(this.p('crl.pem'), 'utf8');
+      return { crl: readFileSync(this.p('crl.pem'), 'utf8'), already };
     });
   }
 

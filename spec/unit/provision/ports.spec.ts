@@ -66,4 +66,11 @@ describe('port pre-flight', () => {
     // A service binding every address collides with resolved's stub.
     expect(findPortConflicts(parseListening(resolved), [{ service: 'x', port: 53, protocol: 'udp' }], new Set())).to.have.length(1);
   });
+
+  it('a listener whose process exited between ss and ps (an old HAProxy worker) holds nothing', () => {
+    const ss = 'tcp LISTEN 0 128 0.0.0.0:80 0.0.0.0:* users:(("haproxy",pid=4242,fd=7))';
+    const wanted = [{ port: 80, protocol: 'tcp' as const, service: 'haproxy' }];
+    expect(conflictsFromPortsOutput(`${ss}\n---\n\n---\n1 0\n77 1\n`, wanted)).to.deep.equal([]);
+    expect(conflictsFromPortsOutput(`${ss}\n---\n\n---\n1 0\n4242 1\n`, wanted).map((c) => c.holder)).to.deep.equal(['haproxy (pid 4242)']);
+  });
 });

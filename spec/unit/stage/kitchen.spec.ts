@@ -16,7 +16,7 @@ function report(failed: number): VerifyOutcome {
 
 describe('kitchen lifecycle', () => {
   let cwd: string;
-  const saved = process.env['PAASBOX_STATE_DIR'];
+  let saved: string | undefined;
   const log: string[] = [];
   const fakeDriver: KitchenDriver = {
     create: async (name) => {
@@ -36,6 +36,7 @@ describe('kitchen lifecycle', () => {
 
   beforeEach(() => {
     cwd = mkdtempSync(join(tmpdir(), 'pb-kitchen-unit-'));
+    saved = process.env['PAASBOX_STATE_DIR'];
     delete process.env['PAASBOX_STATE_DIR'];
     log.length = 0;
     verifyFails = 0;
