@@ -114,12 +114,15 @@ export async function runInstall(f: InstallFlags): Promise<void> {
   }
   say(`paasbox install: mode ${choice.mode} (${choice.why})`);
 
-  const { ref, seedNames, defaults } = await chooseStage(choice.mode, f, say);
+  // A re-run pins host keys where the last install of this instance did, unless told otherwise.
+  const before = readInstance(f.instance);
+  const recordedKnownHosts = before?.stage.kind === 'ssh' ? before.stage.ssh.knownHostsPath : undefined;
+  const { ref, seedNames, defaults } = await chooseStage(choice.mode, { ...f, ...(f.knownHosts ?? recordedKnownHosts ? { knownHosts: f.knownHosts ?? recordedKnownHosts } : {}) }, say);
   const keyPath = f.key ?? (ref.kind === 'ssh' ? ref.ssh.keyPath : undefined);
   const authorizedKeys = findAuthorizedKeys({ ...(f.authorizedKey ? { file: f.authorizedKey } : {}), ...(keyPath ? { keyPath } : {}) });
   const target: Target = openTarget(ref);
   try {
-    const previous = readInstance(f.instance);
+    const previous = before;
     const env = settingsEnv(process.env, { seedNames });
     const flags: SettingsValues = { ...(f.source ? { imageSource: f.source } : {}), ...(f.hostname ? { hostname: f.hostname } : {}), ...(f.ip ? { ip: f.ip } : {}) };
     const recorded = previous?.deployment?.pinned;

@@ -8,7 +8,7 @@ import { StackControl } from '../compose/index.js';
 import { PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
 import { readDeployment, STACK_DIR } from '../stack/deployment.js';
-import { DEFAULT_INSTANCE, removeInstance } from '../stage/instances.js';
+import { removeInstance } from '../stage/instances.js';
 import { shq } from '../target/shell.js';
 import { jsonOption, lockTimeoutOption, stageOptions } from './program.js';
 import { openStage, withStageLock, type StageFlags } from './stage.js';
@@ -63,7 +63,8 @@ export function defineUninstall(cmd: Command): Command {
             const r = await stage.target.exec(`test -e ${shq(STACK_DIR)} && rm -rf ${shq(STACK_DIR)} && echo removed`, { sudo: true });
             return { status: r.stdout.includes('removed') ? 'changed' : 'ok' };
           });
-          removeInstance(f.target && stage.instance ? stage.instance.name : stage.instance?.name ?? DEFAULT_INSTANCE);
+          // Forget the recorded instance this was (a host named ad hoc has none to forget).
+          if (stage.instance) removeInstance(stage.instance.name);
         });
         p.finish();
       } finally {
