@@ -59,6 +59,12 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     });
   }
 
+  it('paasbox verify --help offers --from-here', () => {
+    const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'verify', '--help']);
+    expect(r.stdout).to.match(/--from-here\s+send the web UI, HAProxy-by-name and DNS checks from\s+this machine/);
+    expect(calls()).to.equal('');
+  });
+
   it('paasbox --help lists every command; --version prints the version', () => {
     const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), '--help']);
     expect(r.status).to.equal(0);

@@ -1,13 +1,18 @@
 // `paasbox verify`: prove the stack on a stage works, from inside it: every
 // web UI, four-letter word, container state and DNS answer derived from the
-// model. Exit 0 when nothing failed (skipped checks say why), 1 otherwise.
+// model. --from-here sends the network probes from this machine to the
+// advertised address instead (what the user sees); container state is still
+// read on the target. Exit 0 when nothing failed (skipped checks say why), 1 otherwise.
 
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { EXIT } from '../errors.js';
 import { Progress } from '../progress.js';
+import { localSecretsDir } from '../secrets/store.js';
 import { loadStackModel } from '../stack/load.js';
+import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { LocalTarget } from '../target/local.js';
 import { failureLine, render, REPORTERS, type ReporterName } from '../verify/reporters.js';
 import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../verify/target-settings.js';
@@ -21,6 +26,7 @@ interface VerifyFlags extends StageFlags {
   config?: string;
   concurrency?: number;
   only?: string;
+  fromHere?: boolean;
 }
 
 export function defineVerify(cmd: Command): Command {
@@ -31,7 +37,8 @@ export function defineVerify(cmd: Command): Command {
     .option('--config <file>', 'settings file (default ./paasbox.yaml)')
     .option('--concurrency <n>', 'checks run at once (each is an SSH session: mind MaxSessions)', intArg('--concurrency', 1, 64))
     .option('--only <text>', 'only checks whose id or service contains TEXT')
-    .description('every web UI port and DNS answer, checked from inside the target')
+    .option('--from-here', "send the web UI, HAProxy-by-name and DNS checks from this machine to the advertised address (logins from this machine's copy of the secrets)")
+    .description('every web UI port and DNS answer, checked from inside the target (or --from-here)')
     .action(async (f: VerifyFlags) => {
       const reporter: ReporterName = f.json ? 'json' : f.reporter;
       const stage = await openStage(f);
@@ -40,10 +47,11 @@ export function defineVerify(cmd: Command): Command {
         const progress = new Progress({ json: quiet });
         const model = loadStackModel();
         const { settings, deployment } = await settingsForTarget(stage.target, model, { ...(f.config ? { configPath: f.config } : {}), ...(stage.instance ? { instance: stage.instance } : {}) });
-        progress.say(`[${stage.target.name}] verifying ${settings.projectName} (source ${settings.imageSource}, ip ${settings.ip}, domain ${settings.domain})${deployment ? '' : ' — no deployed compose file found, judging by settings'}`);
+        progress.say(`[${stage.target.name}] verifying ${settings.projectName} (source ${settings.imageSource}, ip ${settings.ip}, domain ${settings.domain})${deployment ? '' : ' — no deployed compose file found, judging by settings'}${f.fromHere ? '; network checks from this machine' : ''}`);
         const only = f.only;
         const report = await runVerify(stage.target, model, settings, {
           deployment: deployment ?? null,
+          ...(f.fromHere ? { probeFrom: { target: new LocalTarget(), secretsDir: localSecretsDir(stage.instance?.name ?? DEFAULT_INSTANCE) } } : {}),
           ...(f.concurrency ? { concurrency: f.concurrency } : {}),
           ...(only ? { only: (c) => c.id.includes(only) || c.service.includes(only) } : {}),
         });

@@ -111,6 +111,7 @@ export function deriveCatalogChecks(
       description: `${unknown} is NXDOMAIN via ${server} :${port}`,
       attempts: opts.attempts ?? 3,
       delayMs: 1000,
+      network: true,
       run: async (t, ctx) => {
         const d = await dnsLookup(t, ctx.address, port, unknown, 'A');
         return { ok: d.rcode === 'NXDOMAIN', expected: 'NXDOMAIN', got: describeDns(d, 'A') };
@@ -135,6 +136,7 @@ export function deriveCatalogChecks(
           ...(unsafe ? { skip: unsafe } : {}),
           attempts: opts.attempts ?? 3,
           delayMs: 1000,
+          network: true,
           run: async (t, ctx): Promise<Outcome> => {
             const d = await dnsLookup(t, ctx.address, port, fqdn, record);
             const got: (string | number)[] = record === 'A' ? d.a : d.srv.map((s) => s.port);
@@ -155,6 +157,7 @@ export function deriveCatalogChecks(
         // consul-template renders a catalog change within seconds.
         attempts: 5,
         delayMs: 2000,
+        network: true,
         run: async (t, ctx) => {
           const r = await httpGet(t, ctx.tools, ctx.address, port, '/', { host: fqdn });
           const noService = r.body.includes(NO_SERVICE_BODY);

@@ -1,5 +1,6 @@
 // Checks DERIVED from the stack model: every port's `checks` (logins read on
-// the target, anonymous Consul requests refused under ACLs), and for every
+// the target, or from this machine's copy with verify --from-here; anonymous
+// Consul requests refused under ACLs), and for every
 // container the state checks (running, healthy, restart policy, no crash loop).
 // A new service or port check in stacks/paasbox.yaml is verified without any
 // change here. Pure: what the target has (unavailable services) comes in `env`.
@@ -171,12 +172,12 @@ export function portCheckLabel(check: PortCheck): string {
 }
 
 function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Record<string, string>, env: DeriveEnv): Check {
-  const base = { service, host: env.host, id: `${service}/${port.name}/${portCheckLabel(check)}` };
+  const base = { service, host: env.host, id: `${service}/${port.name}/${portCheckLabel(check)}`, network: true };
   switch (check.type) {
     case 'http': {
       const status = check.status ?? 200;
       const answer = `HTTP ${status}${check.bodyIncludes !== undefined ? `, body includes ${JSON.stringify(check.bodyIncludes)}` : ''}`;
-      const login = check.auth ? CHECK_LOGINS[check.auth] : undefined;
+      const login = check.auth;
       const expected = login ? `HTTP 401 without the login, ${answer} with it` : answer;
       return {
         ...base,
@@ -188,7 +189,7 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
             const anonymous = await httpGet(t, ctx.tools, ctx.address, port.port, check.path);
             if (anonymous.error || anonymous.status !== 401) return { ok: false, expected, got: `without the login: ${describeHttp(anonymous)}` };
           }
-          const r = await httpRequest(t, ctx.tools, ctx.address, port.port, check.path, login ? { secret: login } : {});
+          const r = await httpRequest(t, ctx.tools, ctx.address, port.port, check.path, login ? { secret: checkLogin(login, ctx) } : {});
           const ok = !r.error && r.status === status && (check.bodyIncludes === undefined || r.body.includes(check.bodyIncludes));
           return { ok, expected, got: `${login ? 'with the login: ' : ''}${describeHttp(r, check.bodyIncludes)}` };
         },
@@ -239,10 +240,14 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
 
 // ---------------------------------------------------------------- logins and ACLs
 
-/** Where verify finds a check's login on the target (read there as root, never printed). */
-const CHECK_LOGINS: Record<CheckAuth, SecretHeader> = {
-  'haproxy-stats': { name: 'Authorization', file: `${SECRETS_DIR}/${SECRET_FILES.statsAuth}`, basic: true },
-};
+/** A check's login, never printed: read on the target as root, or from this machine's copy (verify --from-here). */
+function checkLogin(auth: CheckAuth, ctx: VerifyContext): SecretHeader {
+  const at = (file: string) => (ctx.localSecretsDir ? { file: `${ctx.localSecretsDir}/${file}`, asUser: true } : { file: `${SECRETS_DIR}/${file}` });
+  switch (auth) {
+    case 'haproxy-stats':
+      return { name: 'Authorization', ...at(SECRET_FILES.statsAuth), basic: true };
+  }
+}
 
 /** The key and service an ACL probe tries to write (removed again when the write is wrongly accepted). */
 const ACL_PROBE_NAME = 'paasbox-verify';

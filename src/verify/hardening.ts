@@ -27,6 +27,7 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
       host,
       description: `no open resolver: a name outside .${settings.domain} asked on :${dnsPort} is REFUSED`,
       attempts: 2,
+      network: true,
       async run(target, ctx) {
         const d = await dnsLookup(target, ctx.address, dnsPort, 'paasbox-verify.example.org', 'A');
         return { ok: d.rcode === 'REFUSED', expected: 'REFUSED', got: d.error ? `${d.rcode}: ${d.error}` : d.rcode };

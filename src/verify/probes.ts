@@ -3,7 +3,8 @@
 // used for HTTP when present. DNS queries are built and decoded here with
 // dns-packet and travel to the target's resolver through bash's /dev/udp, so
 // no dig is needed on the target. A login or token a request carries is read
-// on the target from its root-only file, so it is never on a command line.
+// on the target from its root-only file (or from the user's own copy when
+// probing from here), so it is never on a command line.
 
 import dnsPacket from 'dns-packet';
 import { parseListening } from '../docker/facts.js';
@@ -43,6 +44,8 @@ export interface SecretHeader {
   file: string;
   /** The file holds user:password: send it as HTTP basic credentials. */
   basic?: boolean;
+  /** The file is the user's own (this machine's copy of the secrets): read without sudo. */
+  asUser?: boolean;
 }
 
 export interface HttpOptions {
@@ -64,7 +67,7 @@ const NO_SECRET = 9;
 function readSecret(s: SecretHeader): string {
   const f = shq(s.file);
   const value = s.basic ? `"Basic $(printf %s "$(cat ${f})" | base64 -w0)"` : `"$(cat ${f})"`;
-  return `[ -r ${f} ] || { echo ${shq(`no ${s.file} on the target`)} >&2; exit ${NO_SECRET}; }; secret=${value}; `;
+  return `[ -r ${f} ] || { echo ${shq(`no ${s.file} ${s.asUser ? 'here' : 'on the target'}`)} >&2; exit ${NO_SECRET}; }; secret=${value}; `;
 }
 
 export function curlCommand(url: string, opts: HttpOptions = {}): string {
@@ -113,7 +116,7 @@ export function parseRawHttp(stdout: string, stderr: string, code: number): Http
 /** One HTTP request from the target (as root when a secret header is read there). */
 export async function httpRequest(target: Target, tools: Tools, address: string, port: number, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
   const timeoutMs = ((opts.timeoutS ?? 5) + 10) * 1000;
-  const exec = { timeoutMs, ...(opts.body !== undefined ? { stdin: opts.body } : {}), ...(opts.secret ? { sudo: true } : {}) };
+  const exec = { timeoutMs, ...(opts.body !== undefined ? { stdin: opts.body } : {}), ...(opts.secret && !opts.secret.asUser ? { sudo: true } : {}) };
   if (tools.curl) {
     const r = await target.exec(curlCommand(`http://${address}:${port}${path}`, opts), exec);
     return parseCurl(r.stdout, r.stderr, r.code);

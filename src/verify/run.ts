@@ -1,5 +1,6 @@
 // runVerify: derive every check for a target (model + Consul catalog), run them
-// concurrently with retries from inside the target, and return the report.
+// concurrently with retries from inside the target (the network probes from
+// another host when one is given: verify --from-here), and return the report.
 
 import type { StackModel } from '../stack/model.js';
 import type { Settings } from '../settings/settings.js';
@@ -39,6 +40,14 @@ export interface VerifyOptions {
   checkDeadlineMs?: number;
   /** The deployed compose file's record; read from the target when undefined, ignored when null. */
   deployment?: Deployment | null;
+  /** Run the network checks on this host (verify --from-here: the laptop), logins read from its secretsDir; container state is still read on the target. */
+  probeFrom?: { target: Target; secretsDir: string };
+}
+
+/** Where the network checks run and with what context. */
+interface Prober {
+  target: Target;
+  ctx: VerifyContext;
 }
 
 /** A context whose container list is refreshed when older than a second. */
@@ -79,6 +88,7 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
   const tools = await probeTools(target);
   const ctx = makeContext(target, tools, address, opts.crashSampleMs ?? 3000);
   void ctx.baseline().catch(() => undefined); // take the first restart-count sample now
+  const probe: Prober | undefined = opts.probeFrom && { target: opts.probeFrom.target, ctx: { ...ctx, tools: await probeTools(opts.probeFrom.target), localSecretsDir: opts.probeFrom.secretsDir } };
 
   const loadable = Object.values(model.services)
     .map((s) => s.sources[settings.imageSource]?.unavailable?.loadable)
@@ -101,7 +111,7 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
     let error = '';
     for (let i = 0; i < 3 && !snap; i++) {
       try {
-        snap = await readCatalog(target, tools, address, port);
+        snap = probe ? await readCatalog(probe.target, probe.ctx.tools, address, port) : await readCatalog(target, tools, address, port);
       } catch (e) {
         error = e instanceof Error ? e.message : String(e);
         await sleep(1000);
@@ -123,7 +133,7 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
   checks.push(...(opts.extraChecks ?? []));
   if (opts.only) checks = checks.filter(opts.only);
 
-  const results = await runChecks(target, ctx, checks, opts);
+  const results = await runChecks(target, ctx, checks, opts, probe);
   return summarize(host, started, results);
 }
 
@@ -147,15 +157,16 @@ export function summarize(target: string, started: number, results: CheckResult[
   };
 }
 
-/** Run checks with a concurrency limit; a check retries until ok, its attempts or the deadline run out. */
-export async function runChecks(target: Target, ctx: VerifyContext, checks: Check[], opts: VerifyOptions = {}): Promise<CheckResult[]> {
+/** Run checks with a concurrency limit (network checks on `probe` when given); a check retries until ok, its attempts or the deadline run out. */
+export async function runChecks(target: Target, ctx: VerifyContext, checks: Check[], opts: VerifyOptions = {}, probe?: Prober): Promise<CheckResult[]> {
   const results: CheckResult[] = new Array(checks.length);
   let next = 0;
   const worker = async () => {
     while (next < checks.length) {
       const i = next++;
       const c = checks[i]!;
-      results[i] = await runOne(target, ctx, c, opts.checkDeadlineMs ?? 90_000);
+      const on = c.network && probe ? probe : { target, ctx };
+      results[i] = await runOne(on.target, on.ctx, c, opts.checkDeadlineMs ?? 90_000);
       const r = results[i]!;
       if (r.status !== 'skipped') opts.progress?.say(`[${r.host}] ${r.status === 'passed' ? '✓' : r.status === 'failed' ? '✗' : '-'} ${r.id}${r.status === 'failed' ? `: got ${r.got}` : ''}`);
     }

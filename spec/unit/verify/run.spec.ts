@@ -222,6 +222,19 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     for (const x of h) expect(x.status).to.equal('skipped'), expect(x.reason).to.match(/left out by install: image paasbox\/haproxy:local is not built/);
   });
 
+  it('--from-here: network checks run on the probing host with its copy of the login, container state on the target', async () => {
+    // The target answers docker, ss, ip and the tools probe; any network probe sent to it fails.
+    const remote = new ScriptedTarget('h1', (cmd) => target.script(cmd) ?? (cmd.startsWith('for t in') ? ok('curl\nss\ndocker\n') : { code: 7, stdout: '', stderr: 'probe sent to the target' }));
+    const here = new ScriptedTarget('here', () => undefined);
+    const r = await runVerify(remote, model, settings(), { ...opts, probeFrom: { target: here, secretsDir: secretsRoot } });
+    expect(failedIds(r), JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1)).to.deep.equal([]);
+    const passed = r.results.filter((x) => x.status === 'passed').map((x) => x.id);
+    expect(passed).to.include.members(['haproxy/stats/http:/haproxyStats', 'catalog/web/haproxy-route', `catalog/web/dns:A@${dns53.port}`, 'consul/container/running', 'host/advertised-address']);
+    expect(here.commands.some((c) => c.includes(secretsRoot))).to.equal(true);
+    expect(here.commands.filter((c) => /docker |^ip -4/.test(c))).to.deep.equal([]);
+    expect(remote.commands.filter((c) => /curl -sS|\/dev\/(tcp|udp)\//.test(c))).to.deep.equal([]);
+  });
+
   it('reports one failing catalog check when Consul cannot be read', async () => {
     await consul.close();
     const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.service.startsWith('catalog') });
