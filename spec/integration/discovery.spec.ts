@@ -18,10 +18,10 @@ import type { Forward } from '../../src/target/target.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
 import { createTestHosts, type TestHost, type TestHosts } from '../helpers/testhosts.js';
+import { sleep, until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // The stack's images come from the real builder (incremental, so quick when
 // up to date), the app from the example's build script: never a stale image.
@@ -45,20 +45,6 @@ function loadOnce(host: TestHost, refs: string[]): Promise<void> {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)', function () {
   this.timeout(1_200_000);

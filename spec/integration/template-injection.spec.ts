@@ -12,28 +12,16 @@ import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import { ensureStackImages } from '../helpers/images.js';
+import { until as untilEvery } from '../helpers/until.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const docker = async (...args: string[]) => (await run('docker', args, { timeout: 120_000, maxBuffer: 16 << 20 })).stdout;
+
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000) => untilEvery(what, fn, timeoutMs, 250);
 
 /** Every string a hostile registration carries contains this: the render must never show it. */
 const MARK = 'pbtiinjected';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 /** One HTTP request to a container of this run; resolves with status and body. */
 function http(method: string, host: string, port: number, path: string, opts: { hostHeader?: string; body?: string } = {}): Promise<{ status: number; body: string }> {
