@@ -4,9 +4,9 @@
 // secrets (one gossip key, one set of tokens: resolved once, on the first
 // master, and pushed to each host as 0600 files). The masters converge in
 // parallel (the ZooKeeper ensemble and the Consul servers wait for each other:
-// one at a time would never become healthy), then the agents in parallel,
-// then Consul's ACLs once against the cluster, through the first master that
-// answers, over a leader election.
+// one at a time would never become healthy), then Consul's ACLs once against
+// the cluster, through the first master that answers, over a leader
+// election, then the agents in parallel.
 
 import { StackControl } from '../compose/index.js';
 import { PaasboxError, isPaasboxError } from '../errors.js';
@@ -108,16 +108,20 @@ export async function provisionCluster(hosts: ClusterHost[], opts: ClusterOption
     const outcome = await provisionTarget(h.target, { ...opts, progress, flags, secrets, consulAcl: false });
     return { target: h.target, role: h.role, ip, outcome };
   };
-  // The ensemble and the servers first, together; then the clients.
+  // The ensemble and the servers first, together; then the ACLs (before any
+  // client agent asks for a token: a client caches "ACL not found" for a while);
+  // then the clients, together.
   const done = await allHosts(hosts.filter((h) => h.role === 'master'), one);
-  done.push(...(await allHosts(hosts.filter((h) => h.role === 'agent'), one)));
-
   let acl: ProvisionResult | undefined;
   const withConsul = done.filter((d) => d.outcome.plan?.compose.services['consul']);
   if (!opts.dryRun && withConsul.length) {
-    const nodeNames = withConsul.map((d) => d.outcome.plan!.settings.hostname);
-    acl = await clusterAcl(withConsul.filter((d) => d.role === 'master'), secrets, nodeNames, progress, (opts.aclReadyTimeoutS ?? 180) * 1000);
+    // Every node's name: the masters' from their plans, the agents' as their plans will
+    // have it (the target's short hostname, as planStack defaults it; flags give none here).
+    const agentNames = await Promise.all(hosts.filter((h) => h.role === 'agent').map(async (h) => opts.flags?.hostname ?? (await h.target.facts()).hostname.split('.')[0]!));
+    const nodeNames = [...withConsul.map((d) => d.outcome.plan!.settings.hostname), ...agentNames];
+    acl = await clusterAcl(withConsul, secrets, nodeNames, progress, (opts.aclReadyTimeoutS ?? 180) * 1000);
   }
+  done.push(...(await allHosts(hosts.filter((h) => h.role === 'agent'), one)));
   const results = [...done.map((d) => d.outcome), ...(acl ? [acl] : [])];
   return {
     masters,
