@@ -3,7 +3,9 @@
 // file (golden files for the second of three masters and for an agent, plus
 // the lines that make the ensemble: ZooKeeper's server lines and myid,
 // Consul's -bootstrap-expect and -retry-join, a client agent elsewhere).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { PaasboxError } from '../../src/errors.js';
 import { clusterHosts, isCluster, resolveSettings, type Settings, type SettingsValues } from '../../src/settings/settings.js';
@@ -12,6 +14,7 @@ import { loadStackModel } from '../../src/stack/load.js';
 import { consulRoleArgs, zkMyId, zkServers } from '../../src/stack/queries.js';
 import { resolveImageRefs } from '../../src/stack/refs.js';
 import { repoPath } from '../../src/stack/validate.js';
+import { readInstance, writeInstance, type Instance } from '../../src/stage/instances.js';
 
 const model = loadStackModel();
 const M = ['10.20.0.11', '10.20.0.12', '10.20.0.13'];
@@ -120,6 +123,35 @@ describe('a cluster: description and per-host generation', () => {
       const a = await compose(settings(A, { masters: M, agents: [A], imageSource: 'registry' }, {}));
       expect(Object.keys(a.services)).to.include('mesos-slave').and.not.include('zookeeper');
       expect(a.services['mesos-slave']?.environment?.['MESOS_MASTER']).to.equal(`${zk}/mesos`);
+    });
+  });
+
+  describe('the instance', () => {
+    it('records every host of the cluster (how to reach it, its address), and refuses a member without an address', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'pbcl-state-'));
+      const saved = process.env['PAASBOX_STATE_DIR'];
+      delete process.env['PAASBOX_STATE_DIR'];
+      try {
+        const ssh = (host: string) => ({ host, port: 22, user: 'root', keyPath: '/k/id', hostKeyPolicy: 'strict' as const });
+        const member = (ip: string) => ({ ssh: ssh(ip), ip, hostname: `h${ip.split('.')[3]}` });
+        const inst: Instance = {
+          name: 'cl',
+          driver: 'ssh',
+          mode: 'ssh',
+          stage: { kind: 'ssh', ssh: ssh(M[0]!) },
+          lifecycle: 'converged',
+          deployment: { ip: M[0]!, imageSource: 'local', composePath: '/opt/paasbox/docker-compose.yml', project: 'paasbox' },
+          cluster: { masters: M.map(member), agents: [member(A)] },
+          updatedAt: '',
+        };
+        writeInstance(inst, dir);
+        expect(readInstance('cl', dir)?.cluster).to.deep.equal(inst.cluster);
+        const bad = { ...inst, cluster: { masters: [{ ssh: ssh(M[0]!) }], agents: [] } } as unknown as Instance;
+        expect(() => writeInstance(bad, dir)).to.throw(PaasboxError);
+      } finally {
+        if (saved !== undefined) process.env['PAASBOX_STATE_DIR'] = saved;
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
