@@ -1,5 +1,6 @@
 // A cluster on four docker-in-docker hosts, from nothing: three masters
-// (ZooKeeper ensemble, Consul servers) and one agent (a Consul client agent),
+// (ZooKeeper ensemble, Consul servers, swarm managers) and one agent (a
+// Consul client agent, a swarm worker),
 // each with the registrator, HAProxy and dns; Mesos and Marathon left out by
 // a settings file (no offline source). provisionCluster converges it (masters
 // together, then the agent, ACLs once), a second run is all ok, verify passes
@@ -22,6 +23,7 @@ import { provisionCluster, type ClusterHost, type ClusterOutcome } from '../../s
 import { SECRET_FILES, SECRETS_DIR } from '../../src/secrets/secrets.js';
 import { loadStackModel } from '../../src/stack/load.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import { swarmNodes } from '../../src/scheduler/swarm.js';
 import { fourLetterCommand, httpRequest, probeTools, type HttpOptions } from '../../src/verify/probes.js';
 import { runVerify } from '../../src/verify/run.js';
 import { settingsForTarget } from '../../src/verify/target-settings.js';
@@ -155,6 +157,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
       ['consul', 'registrator', 'haproxy', 'dns'],
     ]);
     expect(first.acl?.steps.map((s) => s.status)).to.deep.equal(['changed']);
+    expect(first.swarm?.steps.map((s) => s.status)).to.deep.equal(['changed']);
     // The same secret files on every host (compared by hash: no value leaves the hosts here).
     const sums = await Promise.all(hosts.map((h) => hostExec(h, `cd ${SECRETS_DIR} && find . -type f | sort | xargs sha256sum`)));
     expect(new Set(sums).size, sums.join('\n')).to.equal(1);
@@ -170,13 +173,20 @@ describe('a cluster of three masters and an agent, with failover (integration)',
   it('forms one cluster: 4 Consul members alive, 3 raft voters with a leader, ZooKeeper 1 leader and 2 followers', async () => {
     const modes = await until('a healthy cluster', 300_000, () => healthyCluster(hosts, 4, hosts.slice(0, 3)));
     log(`ZooKeeper modes: ${modes.join(', ')}`);
+    // Docker swarm: the masters managers (one leads), the agent a worker, all ready.
+    const nodes = await swarmNodes(target(hosts[1]!));
+    expect(nodes.map((n) => [n.hostname, n.status, n.managerStatus === 'Leader' ? 'Reachable' : n.managerStatus]).sort()).to.deep.equal(
+      hosts.map((h, i) => [h.name, 'Ready', i < 3 ? 'Reachable' : '']).sort(),
+    );
+    expect(nodes.filter((n) => n.managerStatus === 'Leader')).to.have.length(1);
     const self = JSON.parse((await consul(hosts[3]!, '/v1/agent/self', { as: mgmt })).body) as { Config: { Server: boolean }; Stats: { serf_lan: { encrypted: string } } };
     expect([self.Config.Server, self.Stats.serf_lan.encrypted]).to.deep.equal([false, 'true']);
   });
 
   it('a second run is all ok', async () => {
     const again = await converge(120);
-    const notOk = [...again.hosts.flatMap((d) => d.outcome.steps), ...(again.acl?.steps ?? [])].filter((s) => s.status !== 'ok');
+    const notOk = [...again.hosts.flatMap((d) => d.outcome.steps), ...(again.acl?.steps ?? []), ...(again.swarm?.steps ?? [])].filter((s) => s.status !== 'ok');
+    expect(again.swarm?.steps).to.have.length(1);
     expect(notOk, JSON.stringify(notOk)).to.deep.equal([]);
     log(`second run: ${again.ok} steps ok`);
   });
@@ -263,6 +273,12 @@ describe('a cluster of three masters and an agent, with failover (integration)',
         return r.status === 200 ? r.body : undefined;
       });
       expect(kv).to.equal('kept');
+      // Swarm's managers keep their quorum (2 of 3): a survivor still lists the nodes, the victim not ready.
+      const down = await until('swarm without the victim', 120_000, async () => {
+        const n = (await swarmNodes(target(m2))).find((x) => x.hostname === m1!.name);
+        return n && n.status !== 'Ready' ? `${n.status}/${n.managerStatus}` : undefined;
+      });
+      log(`swarm: ${m1!.name} ${down}, the managers still answer`);
       // A write needs the quorum too.
       expect((await consul(m3, '/v1/kv/pbcl-during', { method: 'PUT', body: 'yes', as: mgmt })).status).to.equal(200);
       await sleep(5000);
@@ -284,7 +300,11 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     const rejoin = await converge(600);
     const changed = rejoin.hosts.filter((d) => d.outcome.changed > 0).map((d) => d.target.name);
     expect(changed).to.deep.equal([target(back).name]);
+    expect(rejoin.swarm?.steps.map((x) => x.status)).to.deep.equal(['changed']);
     await until('the cluster whole again', 300_000, () => healthyCluster(hosts, 4, hosts.slice(0, 3)));
+    const nodes = await swarmNodes(target(m2));
+    expect(nodes.filter((n) => n.hostname === back.name).map((n) => [n.status, n.managerStatus === 'Leader' ? 'Reachable' : n.managerStatus])).to.deep.equal([['Ready', 'Reachable']]);
+    expect(nodes.filter((n) => n.status === 'Ready')).to.have.length(4);
     log(`${back.name} rejoined ${Math.round((Date.now() - backAt) / 1000)}s after docker start`);
     const r = await consul(back, '/v1/kv/pbcl-during?raw', { as: mgmt });
     expect([r.status, r.body]).to.deep.equal([200, 'yes']);

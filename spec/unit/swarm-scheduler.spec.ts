@@ -2,7 +2,7 @@
 // commands they run, in which order, and how failures read.
 import { expect } from 'chai';
 import { AnsweringTarget } from '../helpers/answering-target.js';
-import { ensureSwarm, SwarmScheduler } from '../../src/scheduler/swarm.js';
+import { ensureSwarm, parseNodeList, swarmGaps, SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { PaasboxError } from '../../src/errors.js';
 
 
@@ -82,5 +82,19 @@ describe('SwarmScheduler (fake target)', () => {
         expect(e.fix).to.match(/load the image on every swarm node/);
       },
     );
+  });
+});
+
+describe("a cluster's swarm: what is missing", () => {
+  const M = ['m1', 'm2', 'm3'];
+  const line = (id: string, h: string, status: string, mgr = '') => `${id} ${h} ${status} ${mgr}`;
+  it('parses docker node ls, and a converged swarm has no gaps', () => {
+    const nodes = parseNodeList([line('a1', 'm1', 'Ready', 'Leader'), line('a2', 'm2', 'Ready', 'Reachable'), line('a3', 'm3', 'Ready', 'Reachable'), line('a4', 'w1', 'Ready')].join('\n') + '\n');
+    expect(nodes[3]).to.deep.equal({ id: 'a4', hostname: 'w1', status: 'Ready', managerStatus: '' });
+    expect(swarmGaps(nodes, M, ['w1'])).to.deep.equal([]);
+  });
+  it('names a master that is no manager, a missing worker and the stale node a returned host left', () => {
+    const nodes = parseNodeList([line('a1', 'm1', 'Ready', 'Leader'), line('a2', 'm2', 'Ready'), line('old3', 'm3', 'Down', 'Unreachable'), line('a3', 'm3', 'Ready', 'Reachable')].join('\n'));
+    expect(swarmGaps(nodes, M, ['w1'])).to.deep.equal(['m2 no reachable manager', 'w1 no ready worker', 'm3 stale node old3 (Down)']);
   });
 });

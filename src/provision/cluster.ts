@@ -6,7 +6,8 @@
 // parallel (the ZooKeeper ensemble and the Consul servers wait for each other:
 // one at a time would never become healthy), then Consul's ACLs once against
 // the cluster, through the first master that answers, over a leader
-// election, then the agents in parallel.
+// election, then the agents in parallel; last, docker swarm over them (the
+// masters managers, the agents workers).
 
 import { StackControl } from '../compose/index.js';
 import { PaasboxError, isPaasboxError } from '../errors.js';
@@ -16,7 +17,8 @@ import { COMPOSE_PATH } from '../stack/deployment.js';
 import { DEFAULT_INSTANCE } from '../stage/instances.js';
 import type { Target } from '../target/target.js';
 import { provisionTarget, type ProvisionOptions, type ProvisionOutcome } from './provision.js';
-import { runSteps, type ProvisionResult } from './runner.js';
+import { runSteps, type ProvisionResult, type ProvisionStep } from './runner.js';
+import { clusterSwarmGaps, ensureClusterSwarm, type SwarmMember } from '../scheduler/swarm.js';
 import { consulAclStep, InstallSecrets } from './secrets.js';
 
 export type ClusterRole = 'master' | 'agent';
@@ -29,6 +31,8 @@ export interface ClusterHost {
 }
 
 export interface ClusterOptions extends Omit<ProvisionOptions, 'secrets' | 'consulAcl'> {
+  /** Make the masters docker swarm managers and the agents workers (default true). */
+  swarm?: boolean;
   /** Seconds the ACL step waits for Consul to accept the management token (a leader), per master tried (default 180). */
   aclReadyTimeoutS?: number;
 }
@@ -46,6 +50,8 @@ export interface ClusterOutcome {
   hosts: ClusterHostOutcome[];
   /** The ACL step, run once (absent in a dry run, with --host-only, or without consul). */
   acl?: ProvisionResult;
+  /** The swarm step, run once (absent in a dry run, with --host-only, or with swarm: false). */
+  swarm?: ProvisionResult;
   /** Every step of every host and the ACL step: ok, changed, failed. */
   ok: number;
   changed: number;
@@ -122,14 +128,37 @@ export async function provisionCluster(hosts: ClusterHost[], opts: ClusterOption
     acl = await clusterAcl(withConsul, secrets, nodeNames, progress, (opts.aclReadyTimeoutS ?? 180) * 1000);
   }
   done.push(...(await allHosts(hosts.filter((h) => h.role === 'agent'), one)));
-  const results = [...done.map((d) => d.outcome), ...(acl ? [acl] : [])];
+  let swarm: ProvisionResult | undefined;
+  if (!opts.dryRun && !opts.hostOnly && opts.swarm !== false) {
+    const member = async (d: ClusterHostOutcome): Promise<SwarmMember> => ({ target: d.target, ip: d.ip, hostname: (await d.target.facts()).hostname });
+    const sm = await Promise.all(done.filter((d) => d.role === 'master').map(member));
+    const sa = await Promise.all(done.filter((d) => d.role === 'agent').map(member));
+    swarm = await runSteps(first.target, [swarmStep(sm, sa)], progress);
+  }
+  const results = [...done.map((d) => d.outcome), ...(acl ? [acl] : []), ...(swarm ? [swarm] : [])];
   return {
     masters,
     agents,
     hosts: done,
     ...(acl ? { acl } : {}),
+    ...(swarm ? { swarm } : {}),
     ok: results.reduce((n, r) => n + r.ok, 0),
     changed: results.reduce((n, r) => n + r.changed, 0),
+  };
+}
+
+/** Docker swarm over the cluster (src/scheduler/swarm.ts): masters managers, agents workers, stale nodes of returned hosts removed. */
+function swarmStep(masters: SwarmMember[], agents: SwarmMember[]): ProvisionStep {
+  return {
+    name: `docker swarm (${masters.length} managers, ${agents.length} workers)`,
+    fix: 'read the detail; `docker node ls` on a master shows the swarm',
+    async check() {
+      const gaps = await clusterSwarmGaps(masters, agents);
+      return gaps.length ? { ok: false, detail: gaps.join('; ') } : { ok: true, detail: 'every master a reachable manager, every agent a ready worker' };
+    },
+    async apply() {
+      return (await ensureClusterSwarm(masters, agents)).join('; ');
+    },
   };
 }
 
