@@ -1,7 +1,8 @@
 // verify's checks of a cluster as a whole, run from each host: Consul's
 // members (every host of the cluster alive), its Raft configuration (one voter
 // per master, a leader) and ZooKeeper's ensemble (one leader, the other
-// masters followers, asked with the whitelisted four-letter word srvr). Raft
+// masters followers, asked with the whitelisted four-letter word srvr) and
+// docker swarm (the masters reachable managers, every host a node). Raft
 // needs a token: the management token is read on the target from its 0600
 // file (a secret header), never on a command line. Each check names the host
 // it ran from, each failure the member or master it concerns. The judging of
@@ -12,6 +13,7 @@ import { clusterHosts, isCluster, type Settings } from '../settings/settings.js'
 import { servicesOnThisHost } from '../stack/generate.js';
 import type { StackModel } from '../stack/model.js';
 import { effectivePorts, isEnabled } from '../stack/queries.js';
+import { parseNodeList, type SwarmNode } from '../scheduler/swarm.js';
 import { fourLetterCommand, httpRequest } from './probes.js';
 import type { Check, Outcome } from './types.js';
 
@@ -69,6 +71,19 @@ export function judgeEnsemble(modes: { master: string; answer: string }[]): Outc
   return { ok: leaders === 1 && followers === modes.length - 1, expected: `1 leader and ${modes.length - 1} followers among ${modes.map((m) => m.master).join(', ')}`, got };
 }
 
+/** A manager's view of the swarm: one reachable manager per master (one the leader), every host a ready node. */
+export function judgeSwarm(nodes: SwarmNode[], masters: number, hosts: number): Outcome {
+  const managers = nodes.filter((n) => n.status === 'Ready' && (n.managerStatus === 'Leader' || n.managerStatus === 'Reachable'));
+  const ready = nodes.filter((n) => n.status === 'Ready');
+  const notReady = nodes.filter((n) => n.status !== 'Ready').map((n) => `${n.hostname} ${n.status}${n.managerStatus ? `/${n.managerStatus}` : ''}`);
+  const leader = nodes.find((n) => n.managerStatus === 'Leader');
+  return {
+    ok: managers.length === masters && ready.length === hosts && notReady.length === 0 && !!leader,
+    expected: `${masters} reachable managers (one the leader), ${hosts} ready nodes`,
+    got: `${managers.length} reachable managers${leader ? `, leader ${leader.hostname}` : ', no leader'}, ${ready.length} ready nodes${notReady.length ? `; not ready: ${notReady.join(', ')}` : ''}`,
+  };
+}
+
 /** The cluster checks for the host `host` (none on one host). */
 export function clusterChecks(model: StackModel, settings: Settings, host: string): Check[] {
   if (!isCluster(settings)) return [];
@@ -107,6 +122,26 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
       },
     });
   }
+  const master = settings.masters.includes(settings.ip);
+  checks.push({
+    id: master ? 'cluster/swarm/managers' : 'cluster/swarm/worker',
+    service: 'cluster:swarm',
+    host,
+    description: master ? `from ${host}: ${settings.masters.length} swarm managers reachable, every host a ready node` : `from ${host}: this host is in the swarm`,
+    attempts: 5,
+    delayMs: 3000,
+    run: async (t) => {
+      if (!master) {
+        const r = await t.exec(`docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'`, { sudo: true, timeoutMs: 30_000 });
+        const got = r.stdout.trim() || r.stderr.trim();
+        return { ok: got.startsWith('active'), expected: 'swarm state active', got: `from ${host}: ${got}` };
+      }
+      const r = await t.exec(`docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`, { sudo: true, timeoutMs: 30_000 });
+      if (r.code !== 0) return { ok: false, expected: 'the swarm\'s nodes', got: `from ${host}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}` };
+      const o = judgeSwarm(parseNodeList(r.stdout), settings.masters.length, clusterHosts(settings).length);
+      return { ...o, got: `from ${host}: ${o.got}` };
+    },
+  });
   const zkPort = effectivePorts(model, settings, 'zookeeper').find((p) => p.name === 'client')?.port;
   if (isEnabled(model, settings, 'zookeeper') && zkPort !== undefined && settings.masters.length > 1) {
     checks.push({

@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { resolveSettings } from '../../../src/settings/settings.js';
 import { loadStackModel } from '../../../src/stack/load.js';
-import { clusterChecks, judgeEnsemble, judgeMembers, judgeRaft, type ConsulMember, type RaftServer } from '../../../src/verify/cluster.js';
+import { parseNodeList } from '../../../src/scheduler/swarm.js';
+import { clusterChecks, judgeEnsemble, judgeMembers, judgeRaft, judgeSwarm, type ConsulMember, type RaftServer } from '../../../src/verify/cluster.js';
 
 const model = loadStackModel();
 const M = ['10.30.0.1', '10.30.0.2', '10.30.0.3'];
@@ -20,9 +21,9 @@ describe('verify: the cluster as a whole', () => {
   it('has no cluster checks on one host; on a master the members, Raft and ensemble checks; on an agent the same, naming the host', () => {
     expect(clusterChecks(model, resolveSettings({ flags: { ip: '10.30.0.9', hostname: 'h' }, file }, model), 'one')).to.deep.equal([]);
     const master = clusterChecks(model, settings(M[0]!), 'root@m1');
-    expect(master.map((c) => c.id)).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/zookeeper/ensemble']);
+    expect(master.map((c) => c.id)).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/swarm/managers', 'cluster/zookeeper/ensemble']);
     expect(master.every((c) => c.host === 'root@m1' && c.description.startsWith('from root@m1:'))).to.equal(true);
-    expect(clusterChecks(model, settings(A), 'root@a').map((c) => c.id)).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/zookeeper/ensemble']);
+    expect(clusterChecks(model, settings(A), 'root@a').map((c) => c.id)).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/swarm/worker', 'cluster/zookeeper/ensemble']);
   });
 
   it('members: every host alive passes; a failed or missing one fails by its address', () => {
@@ -48,5 +49,12 @@ describe('verify: the cluster as a whole', () => {
     expect(judgeEnsemble(answers(['standalone', 'follower', 'follower'])).ok).to.equal(false);
     const silent = judgeEnsemble(answers(['leader', 'follower', '']));
     expect(silent).to.deep.include({ ok: false, got: '10.30.0.1 leader, 10.30.0.2 follower, 10.30.0.3 no answer' });
+  });
+
+  it('swarm: three reachable managers with a leader and every host ready passes; a lost manager fails by name', () => {
+    const ok = parseNodeList('a h1 Ready Leader\nb h2 Ready Reachable\nc h3 Ready Reachable\nd h4 Ready\n');
+    expect(judgeSwarm(ok, 3, 4)).to.deep.include({ ok: true, got: '3 reachable managers, leader h1, 4 ready nodes' });
+    const lost = parseNodeList('a h1 Down Unreachable\nb h2 Ready Leader\nc h3 Ready Reachable\nd h4 Ready\n');
+    expect(judgeSwarm(lost, 3, 4)).to.deep.include({ ok: false, got: '2 reachable managers, leader h2, 3 ready nodes; not ready: h1 Down/Unreachable' });
   });
 });
