@@ -313,4 +313,38 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     const failed = v.results.filter((x) => x.status === 'failed');
     expect(failed, JSON.stringify(failed, null, 1)).to.deep.equal([]);
   });
+
+  it('reports a lost quorum plainly (two masters down at once), naming the host and the lost masters; both back, the cluster is whole again', async () => {
+    const survivor = hosts[0]!;
+    const lost = [hosts[1]!, hosts[2]!];
+    for (const h of lost) await forget(h);
+    await run('docker', ['kill', ...lost.map((h) => h.name)]);
+    log(`killed ${lost.map((h) => h.name).join(' and ')}`);
+    const t = target(survivor);
+    // Until each engine has noticed: Consul's gossip marks them failed, ZooKeeper stops serving, swarm has no leader.
+    await until('Consul members marked failed', 120_000, async () => ((await aliveMembers(survivor)).length === 2 ? true : undefined));
+    await until('ZooKeeper without quorum', 120_000, async () => (['leader', 'follower'].includes(await zkMode(survivor)) ? undefined : true));
+    await until('swarm without a leader', 120_000, async () => ((await t.exec('docker node ls', { sudo: true, timeoutMs: 30_000 })).code !== 0 ? true : undefined));
+    const { settings } = await settingsForTarget(t, model, { configPath, env: {} });
+    const r = await runVerify(t, model, settings, { only: (c) => c.id.startsWith('cluster/'), checkDeadlineMs: 30_000 });
+    const failed = Object.fromEntries(r.results.filter((x) => x.status === 'failed').map((x) => [x.id, x.got]));
+    for (const [id, got] of Object.entries(failed)) log(`${id}: ${got}`);
+    expect(Object.keys(failed).sort()).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/swarm/managers', 'cluster/zookeeper/ensemble']);
+    for (const got of Object.values(failed)) expect(got).to.include(`from ${t.name}`);
+    expect(failed['cluster/consul/members']).to.include(lost[0]!.address).and.include(lost[1]!.address);
+    expect(failed['cluster/zookeeper/ensemble']).to.include(`${lost[0]!.address} no answer`).and.include(`${lost[1]!.address} no answer`);
+
+    const backAt = Date.now();
+    await run('docker', ['start', ...lost.map((h) => h.name)]);
+    for (const h of lost) await until(`dockerd on ${h.name}`, 180_000, () => hostExec(h, 'docker info >/dev/null && echo up').then((o) => (o.includes('up') ? true : undefined)));
+    const again = await converge(600);
+    expect(again.hosts.filter((d) => d.outcome.changed > 0).map((d) => d.target.name).sort()).to.deep.equal(lost.map((h) => target(h).name).sort());
+    await until('the cluster whole again', 300_000, () => healthyCluster(hosts, 4, hosts.slice(0, 3)));
+    log(`both rejoined ${Math.round((Date.now() - backAt) / 1000)}s after docker start`);
+    const kv = await consul(lost[0]!, '/v1/kv/pbcl-before?raw', { as: mgmt });
+    expect([kv.status, kv.body]).to.deep.equal([200, 'kept']);
+    const v = await runVerify(target(lost[1]!), model, (await settingsForTarget(target(lost[1]!), model, { configPath, env: {} })).settings, { concurrency: 6 });
+    const stillFailed = v.results.filter((x) => x.status === 'failed');
+    expect(stillFailed, JSON.stringify(stillFailed, null, 1)).to.deep.equal([]);
+  });
 });
