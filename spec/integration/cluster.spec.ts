@@ -332,7 +332,8 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     expect(Object.keys(failed).sort()).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/swarm/managers', 'cluster/zookeeper/ensemble']);
     for (const got of Object.values(failed)) expect(got).to.include(`from ${t.name}`);
     expect(failed['cluster/consul/members']).to.include(lost[0]!.address).and.include(lost[1]!.address);
-    expect(failed['cluster/zookeeper/ensemble']).to.include(`${lost[0]!.address} no answer`).and.include(`${lost[1]!.address} no answer`);
+    expect(failed['cluster/consul/raft']).to.include('no leader');
+    expect(failed['cluster/zookeeper/ensemble']).to.include(`${survivor.address} not serving (no quorum)`).and.include(`${lost[0]!.address} no answer`).and.include(`${lost[1]!.address} no answer`);
 
     const backAt = Date.now();
     await run('docker', ['start', ...lost.map((h) => h.name)]);

@@ -259,8 +259,15 @@ export async function swarmNodes(manager: Target): Promise<SwarmNode[]> {
 export async function clusterSwarmGaps(masters: SwarmMember[], agents: SwarmMember[]): Promise<string[]> {
   const lead = await swarmLead(masters);
   if (!lead) return ['no swarm yet'];
-  return swarmGaps(await swarmNodes(lead.target), masters.map((m) => m.hostname), agents.map((a) => a.hostname));
+  try {
+    return swarmGaps(await swarmNodes(lead.target), masters.map((m) => m.hostname), agents.map((a) => a.hostname));
+  } catch (e) {
+    return [`the swarm does not answer on ${lead.hostname}: ${e instanceof PaasboxError ? e.problem : String(e)}`];
+  }
 }
+
+/** Whether an error says the swarm's managers have lost their quorum. */
+const NO_LEADER = /does not have a leader|too few managers/i;
 
 /**
  * Docker swarm over a cluster: the masters managers (Raft: 3 keep a quorum
@@ -276,6 +283,26 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
     lead = masters[0]!;
     await run(lead.target, ['docker', 'swarm', 'init', '--advertise-addr', lead.ip], 'docker swarm init');
     changed.push(`init on ${lead.hostname}`);
+  }
+  // A lost quorum that cannot come back: this manager answers no node list (no
+  // leader) and no other master is a swarm manager any more (they returned with
+  // an emptied docker). Docker's recovery: a new cluster from this manager's
+  // state (docker swarm init --force-new-cluster); the others then join again.
+  // Never while another master still holds the swarm (it may only be unreachable).
+  const lost = await swarmNodes(lead.target).then(() => false, (e: unknown) => NO_LEADER.test(e instanceof PaasboxError ? `${e.problem} ${e.detail ?? ''}` : String(e)));
+  if (lost) {
+    const others = await Promise.all(masters.filter((m) => m !== lead).map((m) => swarmState(m.target).catch(() => undefined)));
+    if (others.every((o) => o !== undefined && o.state !== 'active')) {
+      await run(lead.target, ['docker', 'swarm', 'init', '--force-new-cluster', '--advertise-addr', lead.ip], 'docker swarm init --force-new-cluster');
+      changed.push(`new cluster from ${lead.hostname} (the quorum was lost: the other managers came back without their swarm state)`);
+      // It leads alone once its Raft has elected it: wait for the node list (at most 60 s).
+      for (let i = 0; i < 30 && !(await swarmNodes(lead.target).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 2000));
+    } else {
+      throw new PaasboxError(
+        `the swarm on ${lead.hostname} has no leader, and other masters still hold swarm state`,
+        'bring the other masters back (their docker running), then run install again',
+      );
+    }
   }
   const leadAddr = `${lead.ip}:2377`;
   const join = async (m: SwarmMember, role: 'manager' | 'worker') => {

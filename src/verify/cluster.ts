@@ -67,7 +67,9 @@ export function judgeEnsemble(modes: { master: string; answer: string }[]): Outc
   const seen = modes.map((m) => ({ master: m.master, mode: mode(m.answer) }));
   const leaders = seen.filter((s) => s.mode === 'leader').length;
   const followers = seen.filter((s) => s.mode === 'follower').length;
-  const got = seen.map((s) => `${s.master} ${s.mode ?? 'no answer'}`).join(', ');
+  // A server without a quorum answers, but serves nothing.
+  const none = (a: string) => (/not currently serving/i.test(a) ? 'not serving (no quorum)' : 'no answer');
+  const got = seen.map((s, i) => `${s.master} ${s.mode ?? none(modes[i]!.answer)}`).join(', ');
   return { ok: leaders === 1 && followers === modes.length - 1, expected: `1 leader and ${modes.length - 1} followers among ${modes.map((m) => m.master).join(', ')}`, got };
 }
 
@@ -115,7 +117,8 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
       attempts: 10,
       delayMs: 3000,
       run: async (t, ctx) => {
-        const r = await httpRequest(t, ctx.tools, ctx.address, consulPort, '/v1/operator/raft/configuration', { secret: token });
+        // ?stale: any server answers, so a lost quorum reads as "no leader", not as a timeout.
+        const r = await httpRequest(t, ctx.tools, ctx.address, consulPort, '/v1/operator/raft/configuration?stale', { secret: token });
         if (r.error || r.status !== 200) return { ok: false, expected: 'the Raft configuration', got: `from ${host}: ${r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`}` };
         const o = judgeRaft((JSON.parse(r.body) as { Servers: RaftServer[] }).Servers, settings.masters);
         return { ...o, got: `from ${host}: ${o.got}` };

@@ -49,6 +49,8 @@ describe('verify: the cluster as a whole', () => {
     expect(judgeEnsemble(answers(['standalone', 'follower', 'follower'])).ok).to.equal(false);
     const silent = judgeEnsemble(answers(['leader', 'follower', '']));
     expect(silent).to.deep.include({ ok: false, got: '10.30.0.1 leader, 10.30.0.2 follower, 10.30.0.3 no answer' });
+    const lost = judgeEnsemble([{ master: M[0]!, answer: 'This ZooKeeper instance is not currently serving requests\n' }, { master: M[1]!, answer: '' }, { master: M[2]!, answer: '' }]);
+    expect(lost).to.deep.include({ ok: false, got: '10.30.0.1 not serving (no quorum), 10.30.0.2 no answer, 10.30.0.3 no answer' });
   });
 
   it('swarm: three reachable managers with a leader and every host ready passes; a lost manager fails by name', () => {
