@@ -157,7 +157,10 @@ function swarmStep(masters: SwarmMember[], agents: SwarmMember[]): ProvisionStep
       return gaps.length ? { ok: false, detail: gaps.join('; ') } : { ok: true, detail: 'every master a reachable manager, every agent a ready worker' };
     },
     async apply() {
-      return (await ensureClusterSwarm(masters, agents)).join('; ');
+      const changed = await ensureClusterSwarm(masters, agents);
+      // Nodes that kept their swarm state (workers after a new cluster) report back by heartbeat: wait for them, at most 90 s.
+      for (let i = 0; i < 45 && (await clusterSwarmGaps(masters, agents)).length; i++) await new Promise((r) => setTimeout(r, 2000));
+      return changed.join('; ');
     },
   };
 }
