@@ -3,7 +3,7 @@
 // same command, environment, volumes and capabilities as the generated
 // compose file.
 import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
-import { resolvePlaceholders } from '../../src/stack/generate.js';
+import { resolveCommand, resolvePlaceholders } from '../../src/stack/generate.js';
 import { shq } from '../../src/target/shell.js';
 
 export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.js';
@@ -14,7 +14,9 @@ export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.j
  * src/stack/generate.ts resolves them without settings overrides (pure).
  */
 export function modelVals(model: StackModel, service: string, globals: Record<string, string>): Record<string, string> {
-  const vals = { ...globals };
+  // One host: ZooKeeper's one-server line on the model's client port.
+  const zk = model.services['zookeeper']?.ports.find((p) => p.name === 'client')?.port ?? 2181;
+  const vals: Record<string, string> = { ZK_MY_ID: '1', ...(globals['IP'] ? { ZK_SERVERS: `server.1=localhost:2888:3888;${globals['IP']}:${zk}` } : {}), ...globals };
   for (const [name, spec] of Object.entries(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
     for (const p of spec.ports) {
@@ -33,6 +35,7 @@ export function dockerRunLine(name: string, spec: ServiceSpec, image: string, va
   for (const [k, v] of Object.entries(spec.environment ?? {})) args.push('-e', `${k}=${r(v)}`);
   for (const v of spec.volumes ?? []) args.push('-v', `${r(v.source)}:${v.target}${v.readOnly ? ':ro' : ''}`);
   for (const c of spec.capAdd ?? []) args.push('--cap-add', c);
-  args.push(image, ...(spec.command ?? []).map(r));
+  // One host: Consul's role arguments are a lone server's.
+  args.push(image, ...resolveCommand(spec.command ?? [], { CONSUL_ROLE_ARGS: ['-server', '-bootstrap-expect=1'] }, (c) => r(c), `services.${name}.command`));
   return args.map(shq).join(' ');
 }

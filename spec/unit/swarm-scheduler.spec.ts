@@ -2,7 +2,7 @@
 // commands they run, in which order, and how failures read.
 import { expect } from 'chai';
 import { AnsweringTarget } from '../helpers/answering-target.js';
-import { ensureSwarm, SwarmScheduler } from '../../src/scheduler/swarm.js';
+import { ensureClusterSwarm, ensureSwarm, parseNodeList, swarmGaps, SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { PaasboxError } from '../../src/errors.js';
 
 
@@ -82,5 +82,56 @@ describe('SwarmScheduler (fake target)', () => {
         expect(e.fix).to.match(/load the image on every swarm node/);
       },
     );
+  });
+});
+
+describe("a cluster's swarm: what is missing", () => {
+  const M = ['m1', 'm2', 'm3'];
+  const line = (id: string, h: string, status: string, mgr = '') => `${id} ${h} ${status} ${mgr}`;
+  it('parses docker node ls, and a converged swarm has no gaps', () => {
+    const nodes = parseNodeList([line('a1', 'm1', 'Ready', 'Leader'), line('a2', 'm2', 'Ready', 'Reachable'), line('a3', 'm3', 'Ready', 'Reachable'), line('a4', 'w1', 'Ready')].join('\n') + '\n');
+    expect(nodes[3]).to.deep.equal({ id: 'a4', hostname: 'w1', status: 'Ready', managerStatus: '' });
+    expect(swarmGaps(nodes, M, ['w1'])).to.deep.equal([]);
+  });
+  it('names a master that is no manager, a missing worker and the stale node a returned host left', () => {
+    const nodes = parseNodeList([line('a1', 'm1', 'Ready', 'Leader'), line('a2', 'm2', 'Ready'), line('old3', 'm3', 'Down', 'Unreachable'), line('a3', 'm3', 'Ready', 'Reachable')].join('\n'));
+    expect(swarmGaps(nodes, M, ['w1'])).to.deep.equal(['m2 no reachable manager', 'w1 no ready worker', 'm3 stale node old3 (Down)']);
+  });
+});
+
+describe("a cluster's swarm: converging (fake targets)", () => {
+  const NO_LEADER = { code: 1, stderr: "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online." };
+  let forced = false;
+  const lead = () =>
+    new AnsweringTarget('m1', '10.0.0.1', (c) => {
+      if (c.startsWith('docker info')) return { stdout: 'active true 10.0.0.1\n' };
+      if (c.includes('--force-new-cluster')) return (forced = true), {};
+      if (c.startsWith('docker node ls')) return forced ? { stdout: 'a m1 Ready Leader\nb m2 Down Unreachable\n' } : NO_LEADER;
+      if (c.includes('join-token')) return { stdout: 'SWMTKN-1-m\n' };
+      return {};
+    });
+  const member = (t: AnsweringTarget, hostname: string) => ({ target: t, ip: t.address, hostname });
+
+  it('recovers a quorum lost for good (the other manager came back empty) with a new cluster, then rejoins it after removing its stale node', async () => {
+    forced = false;
+    const m1 = lead();
+    const m2 = new AnsweringTarget('m2', '10.0.0.2', (c) => (c.startsWith('docker info') ? { stdout: 'inactive false \n' } : {}));
+    const changed = await ensureClusterSwarm([member(m1, 'm1'), member(m2, 'm2')], []);
+    expect(changed[0]).to.match(/^new cluster from m1/);
+    const cmds = m1.calls.map((c) => c.command);
+    expect(cmds).to.include('docker swarm init --force-new-cluster --advertise-addr 10.0.0.1');
+    expect(cmds.indexOf('docker node demote b')).to.be.lessThan(cmds.indexOf('docker node rm --force b'));
+    expect(m2.calls.find((c) => c.command.includes('swarm join'))?.stdin).to.equal('SWMTKN-1-m');
+  });
+
+  it('never forces a new cluster while another master still holds the swarm (it may only be unreachable)', async () => {
+    forced = false;
+    const m1 = lead();
+    const m2 = new AnsweringTarget('m2', '10.0.0.2', (c) => (c.startsWith('docker info') ? { stdout: 'active true 10.0.0.2\n' } : {}));
+    await ensureClusterSwarm([member(m1, 'm1'), member(m2, 'm2')], []).then(
+      () => expect.fail('should throw'),
+      (e: PaasboxError) => expect(e.problem).to.match(/has no leader, and other masters still hold swarm state/),
+    );
+    expect(m1.calls.some((c) => c.command.includes('force-new-cluster'))).to.equal(false);
   });
 });

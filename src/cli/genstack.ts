@@ -1,6 +1,7 @@
 // `paasbox genstack`: write the stack's compose file for this host (the
 // seed's genfig.sh), through the one settings pipeline, validated against the
-// Compose Specification.
+// Compose Specification. With --masters/--agents, the file of one cluster
+// host (--ip).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -12,13 +13,15 @@ import { loadStackModel } from '../stack/load.js';
 import type { ImageSourceName } from '../stack/model.js';
 import { resolveImageRefs } from '../stack/refs.js';
 import { LocalTarget } from '../target/local.js';
-import { sourceOption } from './program.js';
+import { addressList, sourceOption } from './program.js';
 
 interface GenstackFlags {
   source?: ImageSourceName;
   hostname?: string;
   ip?: string;
   config?: string;
+  masters?: string;
+  agents?: string;
   out: string;
   stdout?: boolean;
 }
@@ -29,6 +32,8 @@ export function defineGenstack(cmd: Command): Command {
     .option('--hostname <name>', 'the name the stack advertises (default: this host\'s)')
     .option('--ip <address>', 'the address the stack advertises (default: detected)')
     .option('--config <file>', 'settings file (default ./paasbox.yaml)')
+    .option('--masters <ips>', 'a cluster\'s masters, comma separated (default: this host); --ip names the host whose file this is')
+    .option('--agents <ips>', 'a cluster\'s agents, comma separated (default: the masters, and --ip if it is none)')
     .option('--out <file>', 'where to write it', '.paasbox/docker-compose.yml')
     .option('--stdout', 'print it instead of writing it')
     .description('write the compose file for this host, validated against the Compose Specification')
@@ -37,7 +42,13 @@ export function defineGenstack(cmd: Command): Command {
       const local = new LocalTarget();
       const settings = await loadSettings({
         model,
-        flags: { ...(f.source ? { imageSource: f.source } : {}), ...(f.hostname ? { hostname: f.hostname } : {}), ...(f.ip ? { ip: f.ip } : {}) },
+        flags: {
+          ...(f.source ? { imageSource: f.source } : {}),
+          ...(f.hostname ? { hostname: f.hostname } : {}),
+          ...(f.ip ? { ip: f.ip } : {}),
+          ...(f.masters !== undefined ? { masters: addressList('--masters', f.masters) } : {}),
+          ...(f.agents !== undefined ? { agents: addressList('--agents', f.agents) } : {}),
+        },
         env: settingsEnv(process.env, { seedNames: true }),
         ...(f.config ? { configPath: f.config } : {}),
         detectIp: () => detectAdvertiseAddress(local),

@@ -82,6 +82,13 @@ export function listArg(v: string, prev: string[] = []): string[] {
   return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
+/** --masters/--agents A,B,C: a comma-separated list, at least one entry (the settings pipeline checks each address). */
+export function addressList(what: string, v: string): string[] {
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!list.length) throw new InvalidArgumentError(`${what} needs at least one address, comma separated`);
+  return list;
+}
+
 /** --source local|registry. */
 export function sourceOption(): Option {
   return new Option('--source <source>', 'image source: local (built here from Debian packages, offline) or registry (pinned official images)').choices(['local', 'registry']);

@@ -3,6 +3,8 @@
 // model. --from-here sends the network probes from this machine to the
 // advertised address instead (what the user sees); container state is still
 // read on the target. Exit 0 when nothing failed (skipped checks say why), 1 otherwise.
+// An instance that is a cluster is verified from each of its hosts in turn
+// (each report names its host; the cluster checks see the whole from there).
 
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -18,6 +20,9 @@ import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../verify/target-settings.js';
 import { intArg, stageOptions } from './program.js';
 import { openStage, type StageFlags } from './stage.js';
+import { openTarget } from '../stage/open.js';
+import type { Instance } from '../stage/instances.js';
+import type { Target } from '../target/target.js';
 
 interface VerifyFlags extends StageFlags {
   reporter: ReporterName;
@@ -42,31 +47,42 @@ export function defineVerify(cmd: Command): Command {
     .action(async (f: VerifyFlags) => {
       const reporter: ReporterName = f.json ? 'json' : f.reporter;
       const stage = await openStage(f);
+      const cluster = stage.instance?.cluster;
+      // The stage is the first master; the other hosts of a cluster are opened as recorded.
+      const others: Target[] = cluster ? [...cluster.masters, ...cluster.agents].slice(1).map((m) => openTarget({ kind: 'ssh', ssh: m.ssh })) : [];
       try {
-        const quiet = reporter !== 'spec' && !f.out;
-        const progress = new Progress({ json: quiet });
-        const model = loadStackModel();
-        const { settings, deployment } = await settingsForTarget(stage.target, model, { ...(f.config ? { configPath: f.config } : {}), ...(stage.instance ? { instance: stage.instance } : {}) });
-        progress.say(`[${stage.target.name}] verifying ${settings.projectName} (source ${settings.imageSource}, ip ${settings.ip}, domain ${settings.domain})${deployment ? '' : ' — no deployed compose file found, judging by settings'}${f.fromHere ? '; network checks from this machine' : ''}`);
-        const only = f.only;
-        const report = await runVerify(stage.target, model, settings, {
-          deployment: deployment ?? null,
-          ...(f.fromHere ? { probeFrom: { target: new LocalTarget(), secretsDir: localSecretsDir(stage.instance?.name ?? DEFAULT_INSTANCE) } } : {}),
-          ...(f.concurrency ? { concurrency: f.concurrency } : {}),
-          ...(only ? { only: (c) => c.id.includes(only) || c.service.includes(only) } : {}),
-        });
-        const colour = !!process.stdout.isTTY && !process.env['NO_COLOR'];
-        if (f.out) {
-          writeFileSync(resolve(f.out), render(report, reporter));
-          process.stdout.write(render(report, 'spec', { colour }));
-        } else process.stdout.write(render(report, reporter, { colour: colour && reporter === 'spec' }));
-        if (report.failed) {
-          // The spec report lists failures itself; other formats go to files or machines.
-          if (reporter !== 'spec' && !f.out) for (const r of report.results.filter((x) => x.status === 'failed')) process.stderr.write(failureLine(r) + '\n');
-          process.exitCode = EXIT.checksFailed;
-        }
+        const secretsDir = localSecretsDir(stage.instance?.name ?? DEFAULT_INSTANCE);
+        for (const [i, target] of [stage.target, ...others].entries()) await verifyOne(target, i === 0 ? stage.instance : undefined, f, reporter, f.out && i ? `${f.out}.${i + 1}` : f.out, secretsDir);
       } finally {
         await stage.target.close();
+        await Promise.all(others.map((t) => t.close()));
       }
     });
+}
+
+/** One host's report; `out` is where --out writes it (a cluster's later hosts: FILE.2, FILE.3, ...). */
+async function verifyOne(target: Target, instance: Instance | undefined, f: VerifyFlags, reporter: ReporterName, out: string | undefined, secretsDir: string): Promise<void> {
+  const quiet = reporter !== 'spec' && !out;
+  const progress = new Progress({ json: quiet });
+  const model = loadStackModel();
+  const { settings, deployment } = await settingsForTarget(target, model, { ...(f.config ? { configPath: f.config } : {}), ...(instance ? { instance } : {}) });
+  progress.say(`[${target.name}] verifying ${settings.projectName} (source ${settings.imageSource}, ip ${settings.ip}, domain ${settings.domain})${deployment ? '' : ' — no deployed compose file found, judging by settings'}${f.fromHere ? '; network checks from this machine' : ''}`);
+  const only = f.only;
+  const report = await runVerify(target, model, settings, {
+    deployment: deployment ?? null,
+    // A cluster shares one set of secrets, so every host's logins come from the same copy.
+    ...(f.fromHere ? { probeFrom: { target: new LocalTarget(), secretsDir } } : {}),
+    ...(f.concurrency ? { concurrency: f.concurrency } : {}),
+    ...(only ? { only: (c) => c.id.includes(only) || c.service.includes(only) } : {}),
+  });
+  const colour = !!process.stdout.isTTY && !process.env['NO_COLOR'];
+  if (out) {
+    writeFileSync(resolve(out), render(report, reporter));
+    process.stdout.write(render(report, 'spec', { colour }));
+  } else process.stdout.write(render(report, reporter, { colour: colour && reporter === 'spec' }));
+  if (report.failed) {
+    // The spec report lists failures itself; other formats go to files or machines.
+    if (reporter !== 'spec' && !out) for (const r of report.results.filter((x) => x.status === 'failed')) process.stderr.write(failureLine(r) + '\n');
+    process.exitCode = EXIT.checksFailed;
+  }
 }

@@ -39,8 +39,13 @@ export const ANONYMOUS_ACCESSOR = '00000000-0000-0000-0000-000000000002';
 
 const read = (what: 'service_prefix' | 'node_prefix') => `${what} "" { policy = "read" }`;
 
-/** The policies, pure: `nodeName` is the Consul node (-node, the stack's hostname). */
-export function aclPolicies(nodeName: string): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate', AclPolicySpec> {
+/**
+ * The policies, pure: `nodeName` is the Consul node (-node, the stack's
+ * hostname), or a cluster's nodes (one agent token for all, each node its own
+ * write rule).
+ */
+export function aclPolicies(nodeName: string | string[]): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate', AclPolicySpec> {
+  const nodes = typeof nodeName === 'string' ? [nodeName] : nodeName;
   return {
     anonymous: {
       name: 'paasbox-anonymous',
@@ -49,8 +54,8 @@ export function aclPolicies(nodeName: string): Record<'anonymous' | 'agent' | 'r
     },
     agent: {
       name: 'paasbox-agent',
-      description: `The Consul agent of node ${nodeName}: register its node (anti-entropy), read services`,
-      rules: `node ${JSON.stringify(nodeName)} { policy = "write" }\n${read('service_prefix')}\n`,
+      description: nodes.length === 1 ? `The Consul agent of node ${nodes[0]}: register its node (anti-entropy), read services` : `The Consul agents of nodes ${nodes.join(', ')}: register each node (anti-entropy), read services`,
+      rules: `${nodes.map((n) => `node ${JSON.stringify(n)} { policy = "write" }\n`).join('')}${read('service_prefix')}\n`,
     },
     registrator: {
       name: 'paasbox-registrator',
@@ -67,7 +72,7 @@ export function aclPolicies(nodeName: string): Record<'anonymous' | 'agent' | 'r
   };
 }
 
-export function aclWanted(secrets: StackSecrets, nodeName: string): AclWanted {
+export function aclWanted(secrets: StackSecrets, nodeName: string | string[]): AclWanted {
   const p = aclPolicies(nodeName);
   return {
     policies: [p.anonymous, p.agent, p.registrator, p.consulTemplate],

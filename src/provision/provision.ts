@@ -30,6 +30,10 @@ export interface ProvisionOptions extends StackPlanOptions {
   authorizedKeys?: AuthorizedKeys;
   /** The instance whose secrets this machine keeps in .paasbox/secrets/INSTANCE/ (default "default"). */
   instance?: string;
+  /** The secrets shared by a cluster's hosts (default: this instance's, resolved on this target). */
+  secrets?: InstallSecrets;
+  /** Set up Consul's ACLs here (default true); a cluster does it once, after all its hosts (src/provision/cluster.ts). */
+  consulAcl?: boolean;
 }
 
 export interface ProvisionOutcome extends ProvisionResult {
@@ -66,9 +70,9 @@ async function provision(target: Target, opts: ProvisionOptions): Promise<Provis
   if (plan) steps.push(...openvpnSteps(plan, opts.instance ?? DEFAULT_INSTANCE, opts.cwd));
   if (plan) {
     const ctl = new StackControl(target, COMPOSE_PATH, plan.project);
-    const secrets = new InstallSecrets(opts.instance ?? DEFAULT_INSTANCE, opts.cwd);
+    const secrets = opts.secrets ?? new InstallSecrets(opts.instance ?? DEFAULT_INSTANCE, opts.cwd);
     steps.push(imagesStep(plan), secretsStep(secrets), stackFileStep(plan), startStep(plan, ctl), healthyStep(plan, ctl, (opts.healthTimeoutS ?? 300) * 1000, progress));
-    if (plan.compose.services['consul']) steps.push(consulAclStep(plan, secrets, ctl));
+    if (plan.compose.services['consul'] && opts.consulAcl !== false) steps.push(consulAclStep(plan, secrets, ctl));
   }
   const result = await runSteps(target, steps, progress, { checkOnly: !!opts.dryRun });
   return { ...result, ...(plan ? { plan } : {}) };

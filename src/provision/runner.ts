@@ -95,7 +95,8 @@ export async function runSteps(target: Target, steps: ProvisionStep[], progress:
       throw stepError(step, host, e);
     }
   }
-  const mine = progress.records.slice(before);
+  // Other hosts' steps may run meanwhile (a cluster converges hosts in parallel).
+  const mine = progress.records.slice(before).filter((r) => r.host === host);
   return {
     host,
     steps: mine,

@@ -75,6 +75,8 @@ export interface ConsulAclStepOptions {
   readyTimeoutMs?: number;
   /** The management token's file on the target (default MANAGEMENT_TOKEN_FILE). */
   tokenFile?: string;
+  /** A cluster's Consul nodes (default: this host's, plan.settings.hostname). */
+  nodeNames?: string[];
 }
 
 /**
@@ -95,7 +97,7 @@ export function consulAclStep(
     await acl.waitReady(opts.readyTimeoutMs ?? 120_000);
     return acl;
   };
-  const actionsFor = async (t: Target, acl: ConsulAcl) => planAcl(await acl.state(), aclWanted((await s.resolve(t)).secrets, plan.settings.hostname));
+  const actionsFor = async (t: Target, acl: ConsulAcl) => planAcl(await acl.state(), aclWanted((await s.resolve(t)).secrets, opts.nodeNames ?? plan.settings.hostname));
   return {
     name: 'consul ACLs (default deny)',
     fix: 'read the detail; `npx paasbox logs consul` shows Consul\'s side',

@@ -196,3 +196,135 @@ export class SwarmScheduler implements Scheduler {
     }
   }
 }
+
+// ---------------------------------------------------------------- a cluster's swarm
+
+export interface SwarmNode {
+  id: string;
+  hostname: string;
+  /** Ready, Down, Unknown. */
+  status: string;
+  /** Leader, Reachable, Unreachable; empty for a worker. */
+  managerStatus: string;
+}
+
+/** `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`. Pure. */
+export function parseNodeList(out: string): SwarmNode[] {
+  return out.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [id = '', hostname = '', status = '', managerStatus = ''] = l.split(/\s+/);
+    return { id, hostname, status, managerStatus };
+  });
+}
+
+export interface SwarmMember {
+  target: Target;
+  /** The address it advertises (the stack's). */
+  ip: string;
+  /** Its hostname as docker reports it (the swarm's node name). */
+  hostname: string;
+}
+
+/**
+ * What a cluster's swarm lacks: every master a manager, every agent a worker,
+ * no node of theirs Down (a host that came back with an empty docker left its
+ * old node behind). Pure: nodes as the leader lists them.
+ */
+export function swarmGaps(nodes: SwarmNode[], masters: string[], agents: string[]): string[] {
+  const gaps: string[] = [];
+  const live = (h: string) => nodes.filter((n) => n.hostname === h && n.status === 'Ready');
+  for (const m of masters) if (!live(m).some((n) => n.managerStatus === 'Leader' || n.managerStatus === 'Reachable')) gaps.push(`${m} no reachable manager`);
+  for (const a of agents) if (!live(a).length) gaps.push(`${a} no ready worker`);
+  for (const n of nodes) if (n.status !== 'Ready' && [...masters, ...agents].includes(n.hostname)) gaps.push(`${n.hostname} stale node ${n.id.slice(0, 12)} (${n.status})`);
+  return gaps;
+}
+
+/** The manager that leads now: the first master whose docker is an active swarm manager. */
+async function swarmLead(masters: SwarmMember[]): Promise<SwarmMember | undefined> {
+  for (const m of masters) {
+    const s = await swarmState(m.target).catch(() => undefined);
+    if (s?.state === 'active' && s.isManager) return m;
+  }
+  return undefined;
+}
+
+/** The swarm's nodes as a manager lists them. */
+export async function swarmNodes(manager: Target): Promise<SwarmNode[]> {
+  return parseNodeList(await run(manager, `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`, 'docker node ls'));
+}
+
+/**
+ * The check half of ensureClusterSwarm: what is missing (empty: converged),
+ * as the leading manager sees it.
+ */
+export async function clusterSwarmGaps(masters: SwarmMember[], agents: SwarmMember[]): Promise<string[]> {
+  const lead = await swarmLead(masters);
+  if (!lead) return ['no swarm yet'];
+  try {
+    return swarmGaps(await swarmNodes(lead.target), masters.map((m) => m.hostname), agents.map((a) => a.hostname));
+  } catch (e) {
+    return [`the swarm does not answer on ${lead.hostname}: ${e instanceof PaasboxError ? e.problem : String(e)}`];
+  }
+}
+
+/** Whether an error says the swarm's managers have lost their quorum. */
+const NO_LEADER = /does not have a leader|too few managers/i;
+
+/**
+ * Docker swarm over a cluster: the masters managers (Raft: 3 keep a quorum
+ * through one loss), the agents workers. Initialised on the first master when
+ * no master leads a swarm yet; a host not in the swarm joins (a manager token
+ * or a worker token, over stdin), after its old node, Down since its docker
+ * was emptied, is demoted and removed. Returns what changed.
+ */
+export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMember[]): Promise<string[]> {
+  const changed: string[] = [];
+  let lead = await swarmLead(masters);
+  if (!lead) {
+    lead = masters[0]!;
+    await run(lead.target, ['docker', 'swarm', 'init', '--advertise-addr', lead.ip], 'docker swarm init');
+    changed.push(`init on ${lead.hostname}`);
+  }
+  // A lost quorum that cannot come back: this manager answers no node list (no
+  // leader) and no other master is a swarm manager any more (they returned with
+  // an emptied docker). Docker's recovery: a new cluster from this manager's
+  // state (docker swarm init --force-new-cluster); the others then join again.
+  // Never while another master still holds the swarm (it may only be unreachable).
+  const lost = await swarmNodes(lead.target).then(() => false, (e: unknown) => NO_LEADER.test(e instanceof PaasboxError ? `${e.problem} ${e.detail ?? ''}` : String(e)));
+  if (lost) {
+    const others = await Promise.all(masters.filter((m) => m !== lead).map((m) => swarmState(m.target).catch(() => undefined)));
+    if (others.every((o) => o !== undefined && o.state !== 'active')) {
+      await run(lead.target, ['docker', 'swarm', 'init', '--force-new-cluster', '--advertise-addr', lead.ip], 'docker swarm init --force-new-cluster');
+      changed.push(`new cluster from ${lead.hostname} (the quorum was lost: the other managers came back without their swarm state)`);
+      // It leads alone once its Raft has elected it: wait for the node list (at most 60 s).
+      for (let i = 0; i < 30 && !(await swarmNodes(lead.target).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 2000));
+    } else {
+      throw new PaasboxError(
+        `the swarm on ${lead.hostname} has no leader, and other masters still hold swarm state`,
+        'bring the other masters back (their docker running), then run install again',
+      );
+    }
+  }
+  const leadAddr = `${lead.ip}:2377`;
+  const join = async (m: SwarmMember, role: 'manager' | 'worker') => {
+    const s = await swarmState(m.target);
+    if (s.state === 'active') {
+      if (role === 'manager' && !s.isManager) {
+        await run(lead.target, ['docker', 'node', 'promote', m.hostname], `docker node promote ${m.hostname}`);
+        changed.push(`promote ${m.hostname}`);
+      }
+      return;
+    }
+    for (const n of (await swarmNodes(lead.target)).filter((x) => x.hostname === m.hostname && x.status !== 'Ready')) {
+      if (n.managerStatus) await run(lead.target, ['docker', 'node', 'demote', n.id], `docker node demote ${n.id}`);
+      await run(lead.target, ['docker', 'node', 'rm', '--force', n.id], `docker node rm ${n.id}`);
+      changed.push(`remove stale node of ${m.hostname}`);
+    }
+    const token = (await run(lead.target, ['docker', 'swarm', 'join-token', '-q', role], 'docker swarm join-token')).trim();
+    await run(m.target, `docker swarm join --advertise-addr ${shq(m.ip)} --token "$(cat)" ${shq(leadAddr)}`, 'docker swarm join', { stdin: token });
+    changed.push(`${m.hostname} joins as ${role}`);
+  };
+  // One at a time: each join changes the managers' Raft membership.
+  for (const m of masters) if (m !== lead) await join(m, 'manager');
+  for (const a of agents) await join(a, 'worker');
+  return changed;
+}

@@ -28,9 +28,15 @@ export interface Settings {
   domain: string;
   projectName: string;
   services: Record<string, ServiceOverride>;
-  /** Hosts running ZooKeeper, Mesos master, Marathon (default: this host). */
+  /**
+   * Addresses of the masters: ZooKeeper's ensemble, the Consul servers, Mesos
+   * masters and Marathon (default: this host). One entry is a one-host stack.
+   */
   masters: string[];
-  /** Hosts running Mesos agents (default: this host). */
+  /**
+   * Addresses of the agents: Consul client agents (on hosts that are no
+   * master) and Mesos agents (default: the masters, and this host if it is none).
+   */
   agents: string[];
   debianMirror?: string;
 }
@@ -47,6 +53,12 @@ export interface SettingsValues {
 }
 /** What the caller knows before reading any file: the host's name and detected address. */
 export type SettingsDefaults = SettingsValues;
+
+/** paasbox.yaml's cluster: the same lists as masters/agents, one place. */
+export interface ClusterFile {
+  masters: string[];
+  agents?: string[];
+}
 
 export interface SettingsLayers {
   flags?: SettingsValues;
@@ -107,8 +119,9 @@ export function envValues(env: Env): SettingsValues {
  * Throws PaasboxError naming the field and the fix for anything invalid.
  */
 export function resolveSettings(layers: SettingsLayers, model: StackModel): Settings {
-  const file = (layers.file ?? {}) as Partial<Settings>;
-  assertValid(projectValidator('settings'), file, 'paasbox.yaml', 'correct the field named, see stacks/schema/settings.schema.json');
+  const raw = (layers.file ?? {}) as Partial<Settings> & { cluster?: ClusterFile };
+  assertValid(projectValidator('settings'), raw, 'paasbox.yaml', 'correct the field named, see stacks/schema/settings.schema.json');
+  const file = fileWithCluster(raw);
 
   const order: Partial<Settings>[] = [layers.flags ?? {}, envValues(layers.env ?? {}), file, layers.recorded ?? {}, layers.defaults ?? {}, DEFAULTS];
   const pick = <K extends keyof Settings>(k: K): Settings[K] | undefined => {
@@ -133,11 +146,22 @@ export function resolveSettings(layers: SettingsLayers, model: StackModel): Sett
     projectName: pick('projectName')!,
     services: file.services ?? {},
     masters: pick('masters') ?? [ip],
-    agents: pick('agents') ?? [ip],
+    agents: [],
     ...(file.debianMirror ? { debianMirror: file.debianMirror } : {}),
   };
+  // A host that is no master is an agent unless the agents are listed.
+  settings.agents = pick('agents') ?? (settings.masters.includes(ip) ? [...settings.masters] : [...settings.masters, ip]);
   checkSettings(settings, model);
   return settings;
+}
+
+/** paasbox.yaml's cluster: {masters, agents} as the top-level masters/agents (one of the two places, not both). */
+function fileWithCluster(raw: Partial<Settings> & { cluster?: ClusterFile }): Partial<Settings> {
+  const { cluster, ...file } = raw;
+  if (!cluster) return file;
+  if (file.masters || file.agents)
+    throw new PaasboxError('paasbox.yaml sets both cluster: and masters:/agents:', 'keep one: cluster: { masters: [...], agents: [...] }');
+  return { ...file, masters: cluster.masters, ...(cluster.agents ? { agents: cluster.agents } : {}) };
 }
 
 function splitList(s: string): string[] {
@@ -155,6 +179,7 @@ function checkSettings(s: Settings, model: StackModel): void {
   checkAddress('ip', s.ip);
   s.masters.forEach((m, i) => checkAddress(`masters[${i}]`, m));
   s.agents.forEach((a, i) => checkAddress(`agents[${i}]`, a));
+  checkCluster(s);
   if (!DOMAIN_RE.test(s.domain))
     throw new PaasboxError(`domain "${s.domain}" is not a valid DNS domain`, 'use lower-case labels separated by "." (PAASBOX_DOMAIN=consul)');
   if (!PROJECT_RE.test(s.projectName))
@@ -194,6 +219,29 @@ function checkSettings(s: Settings, model: StackModel): void {
         throw new PaasboxError(`services.${dep}: disabled, but ${name} depends on it`, `enable ${dep} or disable ${name} too (services: { ${name}: { enabled: false } })`);
     }
   }
+}
+
+/** The cluster's lists: no address twice, and this host (ip) is one of its hosts. */
+function checkCluster(s: Settings): void {
+  for (const [field, list] of [['masters', s.masters], ['agents', s.agents]] as const) {
+    const dup = list.find((a, i) => list.indexOf(a) !== i);
+    if (dup) throw new PaasboxError(`${field}: ${dup} is listed twice`, `list every host once: ${field}: [${[...new Set(list)].join(', ')}]`);
+  }
+  if (!s.masters.includes(s.ip) && !s.agents.includes(s.ip))
+    throw new PaasboxError(
+      `this host's address ${s.ip} is neither a master (${s.masters.join(', ')}) nor an agent (${s.agents.join(', ')})`,
+      'pass the address of one of the cluster\'s hosts with --ip, or add it to the agents',
+    );
+}
+
+/** Every host of the stack: the masters, then the agents that are no master. */
+export function clusterHosts(s: Pick<Settings, 'masters' | 'agents'>): string[] {
+  return [...s.masters, ...s.agents.filter((a) => !s.masters.includes(a))];
+}
+
+/** Whether the stack spans more than one host. */
+export function isCluster(s: Pick<Settings, 'masters' | 'agents'>): boolean {
+  return clusterHosts(s).length > 1;
 }
 
 function checkAddress(field: string, value: string): void {

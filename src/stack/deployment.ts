@@ -45,5 +45,12 @@ export async function readDeployment(target: Target, path = COMPOSE_PATH): Promi
 
 /** The deployed stack as the settings pipeline's recorded layer. */
 export function recordedValues(d: Deployment): SettingsValues {
-  return { ip: d.meta.ip, hostname: d.meta.hostname, imageSource: d.meta.source, domain: d.meta.domain, projectName: d.meta.project };
+  return {
+    ip: d.meta.ip,
+    hostname: d.meta.hostname,
+    imageSource: d.meta.source,
+    domain: d.meta.domain,
+    projectName: d.meta.project,
+    ...(d.meta.cluster ? { masters: d.meta.cluster.masters, agents: d.meta.cluster.agents } : {}),
+  };
 }

@@ -8,8 +8,8 @@
 import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from './model.js';
-import type { Settings } from '../settings/settings.js';
-import { effectivePorts, enabledServices, zkHosts } from './queries.js';
+import { isCluster, type Settings } from '../settings/settings.js';
+import { consulRoleArgs, effectivePorts, enabledServices, zkHosts, zkMyId, zkServers } from './queries.js';
 import { assertValid, composeSpecValidator } from './validate.js';
 
 export interface GenerateOptions {
@@ -47,6 +47,8 @@ export interface PaasboxMeta {
   omitted: Record<string, string>;
   /** Enabled services whose role does not run on this host (masters/agents). */
   elsewhere: string[];
+  /** A cluster's hosts (absent on one host): later commands read them back from here. */
+  cluster?: { masters: string[]; agents: string[] };
 }
 
 export interface ComposeFile {
@@ -68,7 +70,14 @@ export function servicesOnThisHost(model: StackModel, s: Settings): string[] {
 
 /** Placeholder values for one service: globals plus its (overridden) ports and every service's ports. */
 export function placeholderValues(model: StackModel, s: Settings, service: string): Record<string, string> {
-  const vals: Record<string, string> = { IP: s.ip, HOSTNAME: s.hostname, DOMAIN: s.domain, ZK_HOSTS: zkHosts(model, s) };
+  const vals: Record<string, string> = {
+    IP: s.ip,
+    HOSTNAME: s.hostname,
+    DOMAIN: s.domain,
+    ZK_HOSTS: zkHosts(model, s),
+    ZK_MY_ID: String(zkMyId(s)),
+    ZK_SERVERS: zkServers(model, s),
+  };
   for (const name of Object.keys(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
     for (const p of effectivePorts(model, s, name)) {
@@ -86,9 +95,26 @@ export function resolvePlaceholders(text: string, vals: Record<string, string>, 
     if (v === undefined)
       throw new PaasboxError(
         `${where}: unknown placeholder \${${name}}`,
-        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
+        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
       );
     return v;
+  });
+}
+
+/** List placeholders: a command element that is exactly ${@NAME} becomes the list's elements (none, one or several). */
+export function listPlaceholderValues(s: Settings): Record<string, string[]> {
+  return { CONSUL_ROLE_ARGS: consulRoleArgs(s) };
+}
+
+/** A command with its ${@NAME} elements spliced in, then every element's ${NAME} resolved. */
+export function resolveCommand(command: string[], lists: Record<string, string[]>, resolve: (c: string, i: number) => string, where: string): string[] {
+  return command.flatMap((c, i) => {
+    const m = /^\$\{@([A-Z_]+)\}$/.exec(c);
+    if (!m) return [resolve(c, i)];
+    const list = lists[m[1]!];
+    if (!list)
+      throw new PaasboxError(`${where}[${i}]: unknown list placeholder ${c}`, `use one of ${Object.keys(lists).map((k) => `\${@${k}}`).join(' ')} in stacks/paasbox.yaml`);
+    return list;
   });
 }
 
@@ -130,7 +156,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
     else if (ports.length) out.ports = ports.map((p) => `${p.port}:${p.port}/${p.protocol}`);
 
     const command = spec.command ?? svc.command;
-    if (command) out.command = command.map((c, i) => res(c, `command[${i}]`));
+    if (command) out.command = resolveCommand(command, listPlaceholderValues(settings), (c, i) => res(c, `command[${i}]`), `services.${name}.command`);
     const env = { ...svc.environment, ...spec.environment };
     if (Object.keys(env).length) out.environment = mapValues(env, (v, k) => res(v, `environment.${k}`));
 
@@ -180,6 +206,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       project: settings.projectName,
       omitted,
       elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n)),
+      ...(isCluster(settings) ? { cluster: { masters: [...settings.masters], agents: [...settings.agents] } } : {}),
     },
   };
   validateCompose(compose);
@@ -218,6 +245,7 @@ export function renderCompose(obj: ComposeFile): string {
     header.push(`# Left out (image unavailable from source ${m.source}):`);
     for (const [s, why] of omitted) header.push(`#   ${s}: ${why.replace(/\s+/g, ' ')}`);
   }
+  if (m.cluster) header.push(`# Cluster: masters ${m.cluster.masters.join(',')}; agents ${m.cluster.agents.join(',')}; this host is ${m.cluster.masters.includes(m.ip) ? 'a master' : 'an agent'}`);
   if (m.elsewhere.length) header.push(`# Not run on this host (role): ${m.elsewhere.join(', ')}`);
   const ordered = { services: obj.services, ...(obj.volumes ? { volumes: obj.volumes } : {}), 'x-paasbox': obj['x-paasbox'] };
   const body = stringify(sortKeys(ordered, true), { lineWidth: 0, indent: 2, aliasDuplicateObjects: false });

@@ -29,3 +29,35 @@ export function zkHosts(model: StackModel, s: Settings): string {
   const zk = effectivePorts(model, s, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
   return s.masters.map((m) => `${m}:${zk}`).join(',');
 }
+
+/** ZooKeeper's quorum and leader election ports on each master (server.N=HOST:QUORUM:ELECTION). */
+export const ZK_QUORUM_PORTS = { quorum: 2888, election: 3888 } as const;
+
+/** This host's ZooKeeper id (ZOO_MY_ID, its myid): its place among the masters, from 1; 0 on a host that is no master. */
+export function zkMyId(s: Settings): number {
+  return s.masters.indexOf(s.ip) + 1;
+}
+
+/**
+ * ZooKeeper's server lines (ZOO_SERVERS, space separated): one per master,
+ * each with its client address (";ADDRESS:PORT", ZooKeeper's clientPortAddress).
+ * One master keeps the one-host line, its quorum ports on localhost.
+ */
+export function zkServers(model: StackModel, s: Settings): string {
+  const zk = effectivePorts(model, s, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
+  const { quorum, election } = ZK_QUORUM_PORTS;
+  if (s.masters.length === 1 && s.masters[0] === s.ip) return `server.1=localhost:${quorum}:${election};${s.ip}:${zk}`;
+  return s.masters.map((m, i) => `server.${i + 1}=${m}:${quorum}:${election};${m}:${zk}`).join(' ');
+}
+
+/**
+ * Consul's role arguments on this host: a master runs a server that waits for
+ * all masters (-bootstrap-expect) and joins the others; any other host runs a
+ * client agent that joins the masters. -retry-join keeps trying, so start
+ * order does not matter and a returning host finds the cluster again.
+ */
+export function consulRoleArgs(s: Settings): string[] {
+  const join = (hosts: string[]) => hosts.map((h) => `-retry-join=${h}`);
+  if (s.masters.includes(s.ip)) return ['-server', `-bootstrap-expect=${s.masters.length}`, ...join(s.masters.filter((m) => m !== s.ip))];
+  return join(s.masters);
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PaasboxError } from '../errors.js';
 import type { ImageSourceName } from '../stack/model.js';
 import { assertValid, projectValidator } from '../stack/validate.js';
-import type { StageRef } from './ssh-info.js';
+import type { SshInfo, StageRef } from './ssh-info.js';
 
 export type DriverKind = 'local' | 'ssh' | 'vagrant' | 'boot2docker' | 'dind';
 export type InstallMode = 'standalone' | 'ssh' | 'vagrant' | 'boot2docker';
@@ -27,6 +27,13 @@ export interface DeploymentRecord {
   pinned?: { hostname?: string; ip?: string; imageSource?: ImageSourceName; domain?: string };
 }
 
+/** One host of a cluster: how to reach it, and what it advertises. */
+export interface ClusterMember {
+  ssh: SshInfo;
+  ip: string;
+  hostname?: string;
+}
+
 export interface Instance {
   name: string;
   driver: DriverKind;
@@ -34,6 +41,8 @@ export interface Instance {
   stage: StageRef;
   lifecycle: Lifecycle;
   deployment?: DeploymentRecord;
+  /** A cluster's hosts (stage and deployment are its first master's). */
+  cluster?: { masters: ClusterMember[]; agents: ClusterMember[] };
   /** A docker-in-docker host's container, network and key directory. */
   dind?: { container?: string; network?: string; workDir?: string };
   lastVerify?: { at: string; passed: number; failed: number; skipped: number; seconds: number; failures: string[] };

@@ -5,7 +5,8 @@
 
 import type { Settings } from '../settings/settings.js';
 import type { StackModel } from '../stack/model.js';
-import { effectivePorts, isEnabled } from '../stack/queries.js';
+import { effectivePorts } from '../stack/queries.js';
+import { servicesOnThisHost } from '../stack/generate.js';
 import { shq } from '../target/shell.js';
 import { dnsLookup } from './probes.js';
 import type { Check } from './types.js';
@@ -20,7 +21,9 @@ export function unnamedMounts(mounts: Mount[], wanted: string[]): string[] {
 export function hardeningChecks(model: StackModel, settings: Settings, host: string, unavailable: Record<string, string> = {}): Check[] {
   const checks: Check[] = [];
   const dnsPort = effectivePorts(model, settings, 'dns').find((p) => p.name === 'dns')?.port;
-  if (isEnabled(model, settings, 'dns') && dnsPort) {
+  // Only the services this host runs (a cluster's agent runs no ZooKeeper).
+  const here = servicesOnThisHost(model, settings);
+  if (here.includes('dns') && dnsPort) {
     checks.push({
       id: 'dns/hardening/not-open-resolver',
       service: 'dns',
@@ -34,7 +37,7 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
       },
     });
   }
-  if (isEnabled(model, settings, 'zookeeper')) {
+  if (here.includes('zookeeper')) {
     const wanted = ['/data', '/datalog'];
     checks.push({
       id: 'zookeeper/hardening/named-volumes',

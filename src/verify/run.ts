@@ -13,6 +13,7 @@ import type { Check, CheckResult, Outcome, VerifyContext, VerifyReport } from '.
 import { deriveChecks } from './derive.js';
 import { hardeningChecks } from './hardening.js';
 import { hostChecks } from './host.js';
+import { clusterChecks } from './cluster.js';
 import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
 import { probeTools, type Tools } from './probes.js';
@@ -130,6 +131,8 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
         : [catalogUnreadable(host, address, port, error)]),
     );
   }
+  // A cluster: the whole, as this host sees it (none on one host).
+  checks.push(...clusterChecks(model, settings, host));
   checks.push(...(opts.extraChecks ?? []));
   if (opts.only) checks = checks.filter(opts.only);
 
