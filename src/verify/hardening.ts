@@ -1,17 +1,33 @@
 // Checks of the stack's hardening that no single port check expresses:
 // dnsmasq is no open resolver (on the advertised address it answers .consul
-// and refuses every other name), and ZooKeeper keeps its data and its
-// transaction log on named volumes (an anonymous one is lost on down/up).
+// and refuses every other name), ZooKeeper keeps its data and its
+// transaction log on named volumes (an anonymous one is lost on down/up), and
+// ZooKeeper's JVM opens no port beyond the ensemble's (a JMX or admin server
+// would listen on every address of a host-networked container).
 
 import type { Settings } from '../settings/settings.js';
 import type { StackModel } from '../stack/model.js';
-import { effectivePorts } from '../stack/queries.js';
+import { parseListening, LISTENING_COMMAND } from '../docker/facts.js';
+import { effectivePorts, ZK_QUORUM_PORTS } from '../stack/queries.js';
 import { servicesOnThisHost } from '../stack/generate.js';
 import { shq } from '../target/shell.js';
 import { dnsLookup } from './probes.js';
 import type { Check } from './types.js';
 
 interface Mount { Type?: string; Name?: string; Destination?: string }
+
+/**
+ * `docker top -eo pid` of the service's containers, a `---` line, then
+ * LISTENING_COMMAND's output → the ports those processes listen on that are not
+ * in `allowed` (pure).
+ */
+export function unexpectedListeners(out: string, allowed: number[]): string[] {
+  const [top = '', ss = ''] = out.split(/^---$/m);
+  const pids = new Set(top.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l)).map(Number));
+  return parseListening(ss)
+    .filter((l) => l.pid !== undefined && pids.has(l.pid) && !allowed.includes(l.port))
+    .map((l) => `${l.protocol} ${l.address}:${l.port} (${l.process})`);
+}
 
 /** Destinations of `mounts` that are not on a named volume (pure). */
 export function unnamedMounts(mounts: Mount[], wanted: string[]): string[] {
@@ -38,6 +54,7 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
     });
   }
   if (here.includes('zookeeper')) {
+    const filter = (k: string, v: string) => `--filter ${shq(`label=com.docker.compose.${k}=${v}`)}`;
     const wanted = ['/data', '/datalog'];
     checks.push({
       id: 'zookeeper/hardening/named-volumes',
@@ -45,12 +62,27 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
       host,
       description: `data and transaction log (${wanted.join(', ')}) on named volumes`,
       async run(target) {
-        const filter = (k: string, v: string) => `--filter ${shq(`label=com.docker.compose.${k}=${v}`)}`;
         const r = await target.exec(`for c in $(docker ps -q ${filter('project', settings.projectName)} ${filter('service', 'zookeeper')}); do docker inspect -f '{{json .Mounts}}' "$c"; done`, { sudo: true, timeoutMs: 30_000 });
         const line = r.stdout.trim().split('\n')[0];
         if (!line) return { ok: false, expected: 'a running zookeeper container', got: 'none' };
         const missing = unnamedMounts(JSON.parse(line) as Mount[], wanted);
         return { ok: missing.length === 0, expected: `${wanted.join(' and ')} on named volumes`, got: missing.length ? `not on a named volume: ${missing.join(', ')}` : 'both on named volumes' };
+      },
+    });
+    const client = effectivePorts(model, settings, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
+    const allowed = [client, ZK_QUORUM_PORTS.quorum, ZK_QUORUM_PORTS.election];
+    checks.push({
+      id: 'zookeeper/hardening/listeners',
+      service: 'zookeeper',
+      host,
+      description: `ZooKeeper listens on no port but ${allowed.join(', ')} (no JMX, no admin server)`,
+      async run(target) {
+        const r = await target.exec(
+          `for c in $(docker ps -q ${filter('project', settings.projectName)} ${filter('service', 'zookeeper')}); do docker top "$c" -eo pid; done; echo ---; ${LISTENING_COMMAND}`,
+          { sudo: true, timeoutMs: 30_000 },
+        );
+        const extra = unexpectedListeners(r.stdout, allowed);
+        return { ok: r.code === 0 && extra.length === 0, expected: `only ${allowed.join(', ')}`, got: r.code !== 0 ? r.stderr.trim() || `exit ${r.code}` : extra.length ? `also ${extra.join(', ')}` : 'none other' };
       },
     });
   }

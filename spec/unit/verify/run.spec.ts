@@ -29,6 +29,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   let calls = 0;
   let deployed = '';
   let hostIp = '10.0.0.5';
+  let zkExtra = ''; // sockets ZooKeeper's JVM holds besides its client port
   let zkMounts = [{ Type: 'volume', Name: 'paasbox_zookeeper-data', Destination: '/data' }, { Type: 'volume', Name: 'paasbox_zookeeper-datalog', Destination: '/datalog' }];
   const secretsRoot = mkdtempSync(join(tmpdir(), 'pb-run-secrets-'));
   const login = `admin:${generateSecrets().statsPassword}`;
@@ -36,6 +37,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   writeFileSync(join(secretsRoot, SECRET_FILES.statsAuth), `${login}\n`, { mode: 0o600 });
   const target = new ScriptedTarget('h1', (cmd) => {
     if (cmd.includes('{{json .Mounts}}')) return ok(JSON.stringify(zkMounts) + '\n');
+    if (cmd.includes('docker top')) return ok(`PID\n4242\n---\ntcp LISTEN 0 50 [::ffff:10.0.0.5]:${zk.port} *:* users:(("java",pid=4242,fd=36))\ntcp LISTEN 0 128 *:8300 *:* users:(("consul",pid=77,fd=3))\n${zkExtra}`);
     if (cmd.startsWith('ip -4 route')) return ok(`default via 10.0.0.1 dev eth0 src ${hostIp}\n1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet ${hostIp}/24 brd 10.0.0.255 scope global eth0\n`);
     if (cmd.includes('docker ps -aq')) {
       calls++;
@@ -176,6 +178,17 @@ describe('runVerify against scripted docker and loopback fakes', function () {
       expect(r.results[0]?.got).to.equal('not on a named volume: /datalog');
     } finally {
       zkMounts = saved;
+    }
+  });
+
+  it("fails when ZooKeeper's JVM listens on a port beyond the ensemble's (JMX)", async () => {
+    zkExtra = 'tcp LISTEN 0 50 *:44377 *:* users:(("java",pid=4242,fd=32))\n';
+    try {
+      const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('listeners') });
+      expect(failedIds(r)).to.deep.equal(['zookeeper/hardening/listeners']);
+      expect(r.results[0]?.got).to.equal('also tcp *:44377 (java)');
+    } finally {
+      zkExtra = '';
     }
   });
 
