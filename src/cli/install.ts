@@ -45,6 +45,8 @@ export interface InstallFlags {
   authorizedKey?: string;
   /** Where the images are built: auto (here unless this machine cannot), here, or on the target. */
   buildOn?: BuildOn;
+  /** Services to switch on for this instance and record (tunnel up: sshd); paasbox.yaml's entry wins. No flag. */
+  enableServices?: string[];
   /** A cluster: its masters and agents as user@address[:port] (ssh mode). */
   masters?: string[];
   agents?: string[];
@@ -140,7 +142,10 @@ export async function runInstall(f: InstallFlags): Promise<void> {
     const previous = before;
     const env = settingsEnv(process.env, { seedNames });
     const flags: SettingsValues = { ...(f.source ? { imageSource: f.source } : {}), ...(f.hostname ? { hostname: f.hostname } : {}), ...(f.ip ? { ip: f.ip } : {}) };
-    const recorded = previous?.deployment?.pinned;
+    const pinnedBefore = previous?.deployment?.pinned;
+    const recorded = f.enableServices?.length
+      ? { ...pinnedBefore, services: { ...pinnedBefore?.services, ...Object.fromEntries(f.enableServices.map((n) => [n, { enabled: true }])) } }
+      : pinnedBefore;
     const progress = new Progress({ json });
     const model = loadStackModel();
     let imagesBuiltOnTarget = false;
