@@ -65,6 +65,8 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
     // guest code 7-16x slower, and this test is about reaching the stack from here.
     PAASBOX_INSTALL_ARGS: `--config ${join(work, 'paasbox.yaml')} --health-timeout 1800`,
   };
+  // readInstance here reads what the trigger's install recorded there.
+  process.env['PAASBOX_STATE_DIR'] = env['PAASBOX_STATE_DIR'];
   const times: Record<string, number> = {};
   let upped = false;
 
