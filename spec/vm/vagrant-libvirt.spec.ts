@@ -56,6 +56,7 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     VAGRANT_DOTFILE_PATH: join(work, 'vagrant'),
+    VAGRANT_CWD: repoPath(),
     VAGRANT_DEFAULT_PROVIDER: 'libvirt',
     PAASBOX_STATE_DIR: join(work, 'state'),
     PAASBOX_IP: VM_IP,
@@ -127,7 +128,7 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
     const vm = await sh("vagrant ssh -c 'systemctl is-active systemd-resolved; ip route show default; sudo ss -Hlnup sport = :53'", env);
     expect(vm.out).to.match(/^active$/m);
     expect(vm.out).to.match(/default via 192\.168\.121\.\d+ dev eth0/);
-    expect(vm.out).to.include('127.0.0.53:53');
+    expect(vm.out).to.match(/127\.0\.0\.53(%lo)?:53/);
     expect(vm.out).to.include(`${VM_IP}:53`);
   });
 
