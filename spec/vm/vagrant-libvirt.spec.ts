@@ -11,7 +11,7 @@
 
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,10 +39,13 @@ function stream(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = repoP
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
+    let atLineStart = true;
     const take = (b: Buffer) => {
       const s = b.toString();
       tail = (tail + s).slice(-20_000);
-      process.stderr.write(s.replace(/^/gm, '      | '));
+      // Prefix whole lines only: chunks end mid-line.
+      process.stderr.write((atLineStart ? '      | ' : '') + s.replace(/\n(?=.)/g, '\n      | '));
+      atLineStart = s.endsWith('\n');
     };
     p.stdout.on('data', take);
     p.stderr.on('data', take);
@@ -143,7 +146,13 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
       await target.close();
     }
     times['push the example image s'] = Math.round((Date.now() - t0) / 1000);
-    const dep = await stream('npx', ['paasbox', 'deploy', repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), '--wait'], env);
+    // The example's health check (3 s timeout, 3 failures, 10 s grace) kills every task in a
+    // guest running 7-16x slower (measured: python3's probe alone outlasts 3 s there, 0/2 ready
+    // after 300 s): the same app with the slack an emulated VM needs.
+    const app = JSON.parse(readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8')) as { healthChecks: Array<Record<string, unknown>> };
+    app.healthChecks = app.healthChecks.map((hc) => ({ ...hc, gracePeriodSeconds: 600, intervalSeconds: 20, timeoutSeconds: 30, maxConsecutiveFailures: 6 }));
+    writeFileSync(join(work, 'python1.json'), JSON.stringify(app, null, 2));
+    const dep = await stream('npx', ['paasbox', 'deploy', join(work, 'python1.json'), '--wait', '--timeout', '1200'], env);
     times['deploy python1 s'] = dep.seconds;
     expect(dep.code, dep.tail).to.equal(0);
 
