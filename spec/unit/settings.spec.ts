@@ -25,6 +25,12 @@ function fails(fn: () => unknown, ...parts: (string | RegExp)[]): PaasboxError {
 }
 
 describe('settings (resolveSettings)', () => {
+  it('takes services a command recorded for the instance (tunnel: sshd), paasbox.yaml\'s entry winning', () => {
+    const recorded = { services: { sshd: { enabled: true } } };
+    expect(resolveSettings({ defaults: base, recorded }, model).services['sshd']).to.deep.equal({ enabled: true });
+    expect(resolveSettings({ defaults: base, recorded, file: { services: { sshd: { enabled: false } } } }, model).services['sshd']).to.deep.equal({ enabled: false });
+    expect(enabledServices(model, resolveSettings({ defaults: base, recorded }, model))).to.include('sshd');
+  });
   it('resolves defaults: domain consul, project paasbox, masters/agents = this host, optional services off', () => {
     const s = resolveSettings({ defaults: base }, model);
     expect(s).to.include({ hostname: 'paasbox', ip: '10.11.12.13', domain: 'consul', projectName: 'paasbox', imageSource: 'local' });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tunnelInstance } from '../../src/cli/tunnel.js';
+import { reinstallFlags, tunnelInstance } from '../../src/cli/tunnel.js';
 import { PaasboxError } from '../../src/errors.js';
 import { added, flattenNft, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines } from '../../src/tunnel/firewall.js';
 import { addResolvConf, detectResolver, linkName, removeResolvConf, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands } from '../../src/tunnel/resolver.js';
@@ -280,6 +280,20 @@ describe('sshuttle tunnel: pidfile and process', () => {
     expect(tunnelInstance(undefined)).to.equal('default');
     expect(tunnelInstance('ssh-1')).to.equal('ssh-1');
     expect(tunnelInstance('root@10.0.0.5:22')).to.match(/^target-[0-9a-f]{8}$/);
+  });
+
+  it('switches sshd on by converging the recorded instance the way its install reached it', () => {
+    const ssh = { host: '10.0.0.5', port: 2200, user: 'root', keyPath: '/k/id', knownHostsPath: '/k/kh', hostKeyPolicy: 'strict' as const };
+    const deployment = { ip: '10.0.0.5', imageSource: 'local' as const, composePath: '/opt/paasbox/docker-compose.yml', project: 'paasbox' };
+    const inst = { name: 'default', driver: 'ssh' as const, mode: 'ssh' as const, stage: { kind: 'ssh' as const, ssh }, lifecycle: 'converged' as const, deployment, updatedAt: '' };
+    expect(reinstallFlags(inst, {})).to.include({ mode: 'ssh', host: 'root@10.0.0.5:2200', key: '/k/id', instance: 'default' });
+    expect(reinstallFlags(inst, {}).enableServices).to.deep.equal(['sshd']);
+    expect(reinstallFlags({ ...inst, stage: { kind: 'ssh', ssh: { ...ssh, alias: 'box' } } }, { key: '/other' })).to.include({ host: 'box', key: '/other' });
+    const local = reinstallFlags({ ...inst, driver: 'local', mode: 'standalone', stage: { kind: 'local', address: '10.0.0.5' } }, {});
+    expect(local.mode).to.equal('standalone');
+    expect(local.host).to.equal(undefined);
+    expect(reinstallFlags({ ...inst, mode: 'vagrant' }, {})).to.include({ mode: 'vagrant', key: '/k/id' }).and.not.have.property('host');
+    expect(() => reinstallFlags({ ...inst, cluster: { masters: [], agents: [] } }, {})).to.throw(/cluster/);
   });
 });
 

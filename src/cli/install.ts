@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
 import { findAuthorizedKeys } from '../provision/access.js';
-import { prepareImagesOnBuildHost } from '../provision/build-host.js';
+import { BUILD_ON, decideBuildHost, prepareImages, prepareImagesOnBuildHost, type BuildOn } from '../provision/build-host.js';
 import { provisionTarget } from '../provision/provision.js';
 import { detectAdvertiseAddress, envValues, loadSettings, settingsEnv, type SettingsValues } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stack/deployment.js';
@@ -43,6 +43,10 @@ export interface InstallFlags {
   healthTimeout: number;
   lockTimeout: number;
   authorizedKey?: string;
+  /** Where the images are built: auto (here unless this machine cannot), here, or on the target. */
+  buildOn?: BuildOn;
+  /** Services to switch on for this instance and record (tunnel up: sshd); paasbox.yaml's entry wins. No flag. */
+  enableServices?: string[];
   /** A cluster: its masters and agents as user@address[:port] (ssh mode). */
   masters?: string[];
   agents?: string[];
@@ -60,6 +64,7 @@ export function defineInstall(cmd: Command): Command {
     .option('--accept-new-host-key', 'pin the key of a host seen for the first time (without it an unknown key is refused with its fingerprint)')
     .addOption(new Option('--provider <provider>', 'vagrant provider').choices(['docker', 'virtualbox', 'libvirt']))
     .addOption(sourceOption())
+    .addOption(new Option('--build-on <where>', 'where the images are built: auto (here, then sent; on the target when this machine has no docker or debootstrap or another CPU architecture), here, target').choices(BUILD_ON).env('PAASBOX_BUILD_ON'))
     .option('--hostname <name>', 'the name the stack advertises for the host (default: the target\'s hostname)')
     .option('--ip <address>', 'the address the stack advertises (default: detected on the target; never 127.x or 0.0.0.0)')
     .option('--config <file>', 'settings file (default ./paasbox.yaml)')
@@ -137,13 +142,19 @@ export async function runInstall(f: InstallFlags): Promise<void> {
     const previous = before;
     const env = settingsEnv(process.env, { seedNames });
     const flags: SettingsValues = { ...(f.source ? { imageSource: f.source } : {}), ...(f.hostname ? { hostname: f.hostname } : {}), ...(f.ip ? { ip: f.ip } : {}) };
-    const recorded = previous?.deployment?.pinned;
+    const pinnedBefore = previous?.deployment?.pinned;
+    const recorded = f.enableServices?.length
+      ? { ...pinnedBefore, services: { ...pinnedBefore?.services, ...Object.fromEntries(f.enableServices.map((n) => [n, { enabled: true }])) } }
+      : pinnedBefore;
     const progress = new Progress({ json });
     const model = loadStackModel();
+    let imagesBuiltOnTarget = false;
     if (!f.hostOnly) {
-      // Images are built on this machine (unchanged ones are skipped), then sent to the target.
+      // Images are built here (unchanged ones are skipped) and sent, or on the target itself (src/provision/build-host.ts).
       const settings = await loadSettings({ model, flags, env, recorded, defaults, configPath: f.config, detectIp: () => detectAdvertiseAddress(target) });
-      await prepareImagesOnBuildHost({ model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
+      const choice = await decideBuildHost(target, f.buildOn ?? 'auto', settings.imageSource);
+      imagesBuiltOnTarget = choice.where === 'target';
+      await prepareImages(target, choice, { model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
     }
     const out = await provisionTarget(target, {
       model,
@@ -159,6 +170,7 @@ export async function runInstall(f: InstallFlags): Promise<void> {
       healthTimeoutS: f.healthTimeout,
       instance: f.instance,
       lockTimeoutS: f.lockTimeout,
+      imagesBuiltOnTarget,
       ...(authorizedKeys ? { authorizedKeys } : {}),
     });
     if (out.plan && !f.dryRun) {

@@ -12,7 +12,9 @@ import { existsSync } from 'node:fs';
 import { Argument, Option, type Command } from 'commander';
 import { PaasboxError } from '../errors.js';
 import { hasCommand } from '../stage/discover.js';
-import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { DEFAULT_INSTANCE, type Instance } from '../stage/instances.js';
+import { DEFAULT_LOCK_TIMEOUT_S } from '../stage/lock.js';
+import { runInstall, type InstallFlags } from './install.js';
 import { sshName } from '../stage/ssh-info.js';
 import { shq } from '../target/shell.js';
 import { RESOLVER_KINDS, type ResolverKind } from '../tunnel/resolver.js';
@@ -117,8 +119,17 @@ export function defineTunnel(cmd: Command): Command {
       }
 
       // up (or --print)
-      const stage = await openStage(f);
+      let stage = await openStage(f);
       try {
+        if (!f.print && stage.instance && !(await deployedStack(stage)).deployment.services.includes('sshd')) {
+          // The far end of the tunnel is the stack's own sshd: switch it on (recorded for this
+          // instance, so later installs keep it) and converge, letting in the install key.
+          const inst = stage.instance;
+          process.stderr.write(`paasbox tunnel: the stack on ${stage.target.name} runs no sshd, the far end of the tunnel: enabling it for instance ${inst.name} (root by key: ${keyPathOf(stage, f) ?? 'your ~/.ssh/id_*'}.pub) and converging\n`);
+          await stage.target.close();
+          await runInstall(reinstallFlags(inst, f));
+          stage = await openStage(f);
+        }
         if (f.print) {
           const s = await stackFacts(stage, f, false);
           const plan = planTunnel(realSystem, { instance, paths, ...s, sshPort: f.sshPort, user: 'root', extraSubnets: f.subnet ?? [], resolver: f.resolver, listenPort: await freePort() });
@@ -146,6 +157,25 @@ export function defineTunnel(cmd: Command): Command {
         await stage.target.close();
       }
     });
+}
+
+const keyPathOf = (stage: OpenedStage, f: TunnelFlags) => f.key ?? (stage.ref.kind === 'ssh' ? stage.ref.ssh.keyPath : undefined);
+
+/** install's flags that reach a recorded instance again exactly as its install did, with sshd switched on. */
+export function reinstallFlags(inst: Instance, f: Pick<TunnelFlags, 'key'>): InstallFlags {
+  if (inst.cluster) throw new PaasboxError(`instance ${inst.name} is a cluster: tunnel up does not enable sshd on its hosts`, 'enable it in paasbox.yaml (services: { sshd: { enabled: true } }) and run npx paasbox install again');
+  const mode = inst.mode ?? (inst.stage.kind === 'local' ? 'standalone' : 'ssh');
+  const ssh = inst.stage.kind === 'ssh' ? inst.stage.ssh : undefined;
+  const key = f.key ?? ssh?.keyPath;
+  return {
+    mode,
+    ...(ssh && (mode === 'ssh' || mode === 'boot2docker') ? { host: ssh.alias ?? `${ssh.user}@${ssh.host}:${ssh.port}` } : {}),
+    ...(key ? { key } : {}),
+    instance: inst.name,
+    healthTimeout: 300,
+    lockTimeout: DEFAULT_LOCK_TIMEOUT_S,
+    enableServices: ['sshd'],
+  };
 }
 
 /** Is there anything of a tunnel to take down (then root is needed)? */

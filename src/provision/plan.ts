@@ -25,6 +25,8 @@ export interface StackPlanOptions {
   cwd?: string;
   /** Leave out services whose built image is not here (instead of failing). */
   skipMissingImages?: boolean;
+  /** The images were built on the target itself (src/provision/build-host.ts): they need not be here, and nothing is sent. */
+  imagesBuiltOnTarget?: boolean;
   model?: StackModel;
 }
 
@@ -36,6 +38,8 @@ export interface StackPlan {
   composeHash: string;
   /** Image refs the file runs. */
   images: string[];
+  /** Built on the target: the images step sends nothing from here. */
+  imagesBuiltOnTarget?: boolean;
   ports: WantedPort[];
   /** Services left out: service -> why. */
   omitted: Record<string, string>;
@@ -55,7 +59,8 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
   const built = Object.entries(refs.images).filter(([svc]) => !!model.services[svc]?.sources[settings.imageSource].build);
   const local = await localImageIds(built.map(([, r]) => r));
-  const missing = built.filter(([, ref]) => !local[ref]);
+  const there = opts.imagesBuiltOnTarget ? await imageIds(target, built.map(([, r]) => r)) : {};
+  const missing = built.filter(([, ref]) => !local[ref] && !there[ref]);
   if (missing.length) {
     if (!opts.skipMissingImages)
       throw new PaasboxError(
@@ -76,6 +81,7 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
     composeText,
     composeHash: createHash('sha256').update(composeText).digest('hex'),
     images: [...new Set(Object.values(compose.services).map((s) => s.image))],
+    ...(opts.imagesBuiltOnTarget ? { imagesBuiltOnTarget: true } : {}),
     ports: composeHostPorts(compose),
     omitted: compose['x-paasbox'].omitted,
   };

@@ -48,7 +48,8 @@ export function portsPreflightStep(plan: StackPlan): ProvisionStep {
 export function imagesStep(plan: StackPlan): ProvisionStep {
   const diff = async (t: Target) => {
     const [here, there] = await Promise.all([localImageIds(plan.images), imageIds(t, plan.images)]);
-    const push = plan.images.filter((r) => here[r] && here[r] !== there[r]);
+    // Built on the target: what is here (perhaps older) is never sent over it.
+    const push = plan.imagesBuiltOnTarget ? [] : plan.images.filter((r) => here[r] && here[r] !== there[r]);
     const pull = plan.images.filter((r) => !here[r] && !there[r]);
     return { push, pull };
   };

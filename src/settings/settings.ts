@@ -50,6 +50,11 @@ export interface SettingsValues {
   projectName?: string;
   masters?: string[];
   agents?: string[];
+  /**
+   * Recorded layer only: services a command switched on or off for this
+   * instance (tunnel up enables sshd); paasbox.yaml's entry for a service wins.
+   */
+  services?: Record<string, ServiceOverride>;
 }
 /** What the caller knows before reading any file: the host's name and detected address. */
 export type SettingsDefaults = SettingsValues;
@@ -144,7 +149,7 @@ export function resolveSettings(layers: SettingsLayers, model: StackModel): Sett
     imageSource,
     domain: pick('domain')!,
     projectName: pick('projectName')!,
-    services: file.services ?? {},
+    services: { ...layers.recorded?.services, ...file.services },
     masters: pick('masters') ?? [ip],
     agents: [],
     ...(file.debianMirror ? { debianMirror: file.debianMirror } : {}),

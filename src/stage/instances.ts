@@ -24,7 +24,7 @@ export interface DeploymentRecord {
   composePath: string;
   project: string;
   /** Settings given by flag or environment at install; a later run without them keeps them. */
-  pinned?: { hostname?: string; ip?: string; imageSource?: ImageSourceName; domain?: string };
+  pinned?: { hostname?: string; ip?: string; imageSource?: ImageSourceName; domain?: string; services?: Record<string, { enabled?: boolean }> };
 }
 
 /** One host of a cluster: how to reach it, and what it advertises. */
