@@ -124,6 +124,29 @@ describe('a cluster: description and per-host generation', () => {
       expect(Object.keys(a.services)).to.include('mesos-slave').and.not.include('zookeeper');
       expect(a.services['mesos-slave']?.environment?.['MESOS_MASTER']).to.equal(`${zk}/mesos`);
     });
+
+    it('with Mesos: quorum 2 of 3 masters, the replicated registry, Marathon on the ensemble; the agent in the host PID namespace with a docker CLI (golden spec/golden/cluster-master1.registry.yml)', async () => {
+      const zk = 'zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181';
+      const m = await compose(settings(M[0]!, { masters: M, agents: [A], imageSource: 'registry' }, {}));
+      expect(m.services['mesos-master']!.environment).to.include({ MESOS_QUORUM: '2', MESOS_ZK: `${zk}/mesos`, MESOS_IP: M[0], LIBPROCESS_IP: M[0] });
+      expect(m.services['mesos-master']!.command).to.deep.equal(['--registry=replicated_log']);
+      expect(m.services['marathon']!.command).to.deep.equal(['--master', `${zk}/mesos`, '--zk', `${zk}/marathon`, '--hostname', 'h11', '--http_port', '8080']);
+      expect(m.services['marathon']!.image).to.equal('mesosphere/marathon:v1.7.50');
+      golden('cluster-master1.registry.yml', renderCompose(m));
+      // One host: a quorum of 1.
+      const one = await compose(settings('10.20.0.5', { imageSource: 'registry' }, {}));
+      expect(one.services['mesos-master']!.environment!['MESOS_QUORUM']).to.equal('1');
+      const a = await compose(settings(A, { masters: M, agents: [A], imageSource: 'registry' }, {}));
+      const slave = a.services['mesos-slave']!;
+      expect(slave.pid).to.equal('host');
+      expect(slave.volumes).to.include.members(['/var/run/docker.sock:/var/run/docker.sock', '/usr/bin/docker:/usr/local/bin/docker:ro', '/sys/fs/cgroup:/sys/fs/cgroup']);
+      expect(slave.environment).to.include({ MESOS_DOCKER: '/usr/local/bin/docker', MESOS_LAUNCHER: 'posix', MESOS_SYSTEMD_ENABLE_SUPPORT: 'false', MESOS_IP: A });
+      // The health checks ask the address libprocess binds, not 127.0.0.1.
+      expect(slave.healthcheck!.test.join(' ')).to.include(`/dev/tcp/${A}/5051`);
+      expect(m.services['mesos-master']!.healthcheck!.test.join(' ')).to.include(`/dev/tcp/${M[0]}/5050`);
+      // Masters with dedicated agents run no Mesos agent.
+      expect(m.services).to.not.have.property('mesos-slave');
+    });
   });
 
   describe('the instance', () => {

@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from './model.js';
 import { isCluster, type Settings } from '../settings/settings.js';
-import { consulRoleArgs, effectivePorts, enabledServices, zkHosts, zkMyId, zkServers } from './queries.js';
+import { consulRoleArgs, effectivePorts, enabledServices, mesosQuorum, zkHosts, zkMyId, zkServers } from './queries.js';
 import { assertValid, composeSpecValidator } from './validate.js';
 
 export interface GenerateOptions {
@@ -32,6 +32,7 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: 'service_healthy' | 'service_started' }>;
   cap_add?: string[];
   devices?: string[];
+  pid?: 'host';
   labels: Record<string, string>;
 }
 
@@ -77,6 +78,7 @@ export function placeholderValues(model: StackModel, s: Settings, service: strin
     ZK_HOSTS: zkHosts(model, s),
     ZK_MY_ID: String(zkMyId(s)),
     ZK_SERVERS: zkServers(model, s),
+    MESOS_QUORUM: String(mesosQuorum(s)),
   };
   for (const name of Object.keys(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
@@ -95,7 +97,7 @@ export function resolvePlaceholders(text: string, vals: Record<string, string>, 
     if (v === undefined)
       throw new PaasboxError(
         `${where}: unknown placeholder \${${name}}`,
-        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
+        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${MESOS_QUORUM} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
       );
     return v;
   });
@@ -191,6 +193,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
     }
     if (svc.capAdd?.length) out.cap_add = [...svc.capAdd];
     if (svc.devices?.length) out.devices = svc.devices.map((d) => `${d}:${d}`);
+    if (svc.pid) out.pid = svc.pid;
     services[name] = out;
   }
 
