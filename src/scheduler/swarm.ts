@@ -9,7 +9,7 @@ import type { Target } from '../target/target.js';
 import { APP_ID_LABEL, marathonToSwarmService, swarmServiceName } from './swarm-service.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
 
-export { marathonToSwarmService, swarmServiceName, APP_ID_LABEL } from './swarm-service.js';
+export { marathonToSwarmService, swarmServiceName, APP_ID_LABEL, WORKER_CONSTRAINT } from './swarm-service.js';
 
 async function run(t: Target, argv: string[] | string, what: string, opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
   const cmd = typeof argv === 'string' ? argv : argv.map(shq).join(' ');
@@ -113,8 +113,16 @@ export class SwarmScheduler implements Scheduler {
     return r.code === 0;
   }
 
+  /** Whether the swarm has workers: a cluster's agents, where apps then go (the masters are its managers). */
+  async hasWorkers(): Promise<boolean> {
+    const out = await run(this.manager, ['docker', 'node', 'ls', '--filter', 'role=worker', '--format', '{{.ID}}'], 'docker node ls');
+    return out.trim().length > 0;
+  }
+
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
-    const svc = marathonToSwarmService(app, this.opts.safety);
+    // Refused apps are refused before any command runs, the swarm's question included.
+    marathonToSwarmService(app, this.opts.safety);
+    const svc = marathonToSwarmService(app, this.opts.safety, { workers: await this.hasWorkers() });
     const existing = await this.exists(svc.name);
     await run(this.manager, existing ? svc.update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
     return { created: !existing, warnings: svc.warnings };
