@@ -15,6 +15,7 @@ import { consulRoleArgs, zkMyId, zkServers } from '../../src/stack/queries.js';
 import { resolveImageRefs } from '../../src/stack/refs.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { readInstance, writeInstance, type Instance } from '../../src/stage/instances.js';
+import { clusterInFile } from '../../src/cli/install.js';
 
 const model = loadStackModel();
 const M = ['10.20.0.11', '10.20.0.12', '10.20.0.13'];
@@ -65,6 +66,15 @@ describe('a cluster: description and per-host generation', () => {
       expect([s.masters, s.agents]).to.deep.equal([M, [A]]);
       // Flags win over the file.
       expect(settings(M[0]!, { masters: [M[0]!] }, { ...noMesos, cluster: { masters: M } }).masters).to.deep.equal([M[0]]);
+    });
+
+    it("install takes its hosts from paasbox.yaml's cluster: when no host is named on the command line", () => {
+      expect(clusterInFile({ cluster: { masters: M, agents: [A] } })).to.deep.equal({ masters: M, agents: [A] });
+      expect(clusterInFile({ cluster: { masters: M } })).to.deep.equal({ masters: M, agents: [] });
+      expect(clusterInFile({ services: {} })).to.equal(undefined);
+      expect(clusterInFile(undefined)).to.equal(undefined);
+      fails(() => clusterInFile({ cluster: { agents: [A] } }), 'names no masters');
+      fails(() => clusterInFile({ cluster: { masters: 'a,b' } }), 'cluster.masters is not a list');
     });
 
     it('refuses cluster: beside masters:, an address twice, a non-address, and a host outside the cluster', () => {

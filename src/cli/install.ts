@@ -10,7 +10,7 @@ import { Progress } from '../progress.js';
 import { findAuthorizedKeys } from '../provision/access.js';
 import { prepareImagesOnBuildHost } from '../provision/build-host.js';
 import { provisionTarget } from '../provision/provision.js';
-import { detectAdvertiseAddress, envValues, loadSettings, settingsEnv, type SettingsValues } from '../settings/index.js';
+import { detectAdvertiseAddress, envValues, loadSettings, readSettingsFile, settingsEnv, type SettingsValues } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stack/deployment.js';
 import { loadStackModel } from '../stack/load.js';
 import type { ImageSourceName } from '../stack/model.js';
@@ -115,6 +115,15 @@ export async function runInstall(f: InstallFlags): Promise<void> {
   if (f.key && !existsSync(f.key)) throw new PaasboxError(`--key ${f.key} does not exist`, 'pass the path of your private key file');
   if (f.config && !existsSync(f.config)) throw new PaasboxError(`--config ${f.config} does not exist`, 'pass an existing settings file, or omit --config to use ./paasbox.yaml');
   if (f.masters?.length || f.agents?.length) return runClusterInstall(f, say);
+  // No host named on the command line: paasbox.yaml's cluster: describes the hosts (flags win when given).
+  if (!f.host && (!f.mode || f.mode === 'ssh')) {
+    const file = readSettingsFile(process.cwd(), f.config);
+    const cluster = clusterInFile(file.obj);
+    if (cluster) {
+      say(`paasbox install: the cluster of ${file.path}`);
+      return runClusterInstall({ ...f, masters: cluster.masters, agents: cluster.agents }, say);
+    }
+  }
 
   let choice: ModeChoice;
   if (f.mode) choice = { mode: parseMode(f.mode), why: 'given with --mode' };
@@ -197,6 +206,27 @@ export async function runInstall(f: InstallFlags): Promise<void> {
   } finally {
     await target.close();
   }
+}
+
+/**
+ * paasbox.yaml's cluster: { masters: [...], agents: [...] } as the hosts to
+ * reach (addresses; the user is ~/.ssh/config's for that address, else root),
+ * or undefined when the file describes no cluster. The settings pipeline
+ * validates the lists themselves. Pure.
+ */
+export function clusterInFile(obj: unknown): { masters: string[]; agents: string[] } | undefined {
+  const c = obj && typeof obj === 'object' ? (obj as { cluster?: unknown }).cluster : undefined;
+  if (!c || typeof c !== 'object') return undefined;
+  const list = (v: unknown, field: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+      throw new PaasboxError(`paasbox.yaml cluster.${field} is not a list of addresses`, `write it as cluster: { ${field}: [10.0.0.5, 10.0.0.6] }`);
+    return v as string[];
+  };
+  const masters = list((c as { masters?: unknown }).masters, 'masters');
+  const agents = list((c as { agents?: unknown }).agents, 'agents');
+  if (!masters.length) throw new PaasboxError('paasbox.yaml cluster: names no masters', 'add cluster: { masters: [A, B, C] } (three for high availability)');
+  return { masters, agents };
 }
 
 /**
