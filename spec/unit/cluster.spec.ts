@@ -16,6 +16,8 @@ import { resolveImageRefs } from '../../src/stack/refs.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { readInstance, writeInstance, type Instance } from '../../src/stage/instances.js';
 import { clusterInFile } from '../../src/cli/install.js';
+import { closeHosts, clusterNote, stageHosts } from '../../src/cli/stage.js';
+import { AnsweringTarget } from '../helpers/answering-target.js';
 
 const model = loadStackModel();
 const M = ['10.20.0.11', '10.20.0.12', '10.20.0.13'];
@@ -160,7 +162,7 @@ describe('a cluster: description and per-host generation', () => {
   });
 
   describe('the instance', () => {
-    it('records every host of the cluster (how to reach it, its address), and refuses a member without an address', () => {
+    it('records every host of the cluster (how to reach it, its address), and refuses a member without an address', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'pbcl-state-'));
       const saved = process.env['PAASBOX_STATE_DIR'];
       delete process.env['PAASBOX_STATE_DIR'];
@@ -179,6 +181,16 @@ describe('a cluster: description and per-host generation', () => {
         };
         writeInstance(inst, dir);
         expect(readInstance('cl', dir)?.cluster).to.deep.equal(inst.cluster);
+        // info, status and uninstall go over every host, the stage (first master) first; one-host commands say where they act.
+        const first = new AnsweringTarget(`root@${M[0]}`, M[0]!, () => ({}));
+        const hosts = stageHosts({ target: first, ref: inst.stage, instance: inst });
+        expect(hosts.map((h) => [h.target.name, h.role])).to.deep.equal([[`root@${M[0]}`, 'master'], ...M.slice(1).map((m) => [`root@${m}:22`, 'master']), [`root@${A}:22`, 'agent']]);
+        expect(hosts[0]!.target).to.equal(first);
+        expect(clusterNote({ target: first, ref: inst.stage, instance: inst }, 'stack')).to.equal(`paasbox stack: cl is a cluster of 4 hosts; this acts on its first master root@${M[0]} only (another host: --target user@address)`);
+        const one = { ...inst, cluster: undefined } as Instance;
+        expect(stageHosts({ target: first, ref: inst.stage, instance: one }).map((h) => h.target)).to.deep.equal([first]);
+        expect(clusterNote({ target: first, ref: inst.stage, instance: one }, 'stack')).to.equal(undefined);
+        await closeHosts(hosts);
         const bad = { ...inst, cluster: { masters: [{ ssh: ssh(M[0]!) }], agents: [] } } as unknown as Instance;
         expect(() => writeInstance(bad, dir)).to.throw(PaasboxError);
       } finally {

@@ -20,7 +20,7 @@ import { commandLine } from '../tunnel/sshuttle.js';
 import { tunnelPaths } from '../tunnel/state.js';
 import { formatStatus, freePort, knownHostsLines, planTunnel, realSystem, tunnelDown, tunnelStatus, tunnelUp, type UpInput } from '../tunnel/tunnel.js';
 import { intArg, jsonOption, listArg, stageOptions } from './program.js';
-import { deployedStack, openStage, type OpenedStage, type StageFlags } from './stage.js';
+import { clusterNote, deployedStack, openStage, type OpenedStage, type StageFlags } from './stage.js';
 
 interface TunnelFlags extends StageFlags {
   sshPort: number;
@@ -118,6 +118,8 @@ export function defineTunnel(cmd: Command): Command {
 
       // up (or --print)
       const stage = await openStage(f);
+      const note = clusterNote(stage, 'tunnel');
+      if (note) process.stderr.write(note + '\n');
       try {
         if (f.print) {
           const s = await stackFacts(stage, f, false);
