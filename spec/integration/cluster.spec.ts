@@ -88,6 +88,8 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     targets.delete(h.name);
   };
   const members = (): ClusterHost[] => hosts.map((h, i) => ({ target: target(h), role: i < 3 ? 'master' : 'agent' }));
+  /** The whole cluster, as the instance record gives it to verify (each host's file records only what shapes it). */
+  const whole = () => ({ masters: hosts.slice(0, 3).map((h) => h.address), agents: [hosts[3]!.address] });
   const converge = (healthTimeoutS = 600) => provisionCluster(members(), { flags: { imageSource: 'local' }, env: {}, configPath, progress: quiet(), healthTimeoutS });
 
   /** Consul's HTTP API on host h, from inside it; `as` names a secret file there to authenticate with. */
@@ -209,7 +211,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
   it('verify passes on every host', async () => {
     for (const h of hosts) {
       const t = target(h);
-      const { settings } = await settingsForTarget(t, model, { configPath, env: {} });
+      const { settings } = await settingsForTarget(t, model, { configPath, env: {}, flags: whole() });
       expect([settings.masters.length, settings.agents], h.name).to.deep.equal([3, [hosts[3]!.address]]);
       const r = await runVerify(t, model, settings, { concurrency: 6 });
       const failed = r.results.filter((x) => x.status === 'failed');
@@ -308,7 +310,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     log(`${back.name} rejoined ${Math.round((Date.now() - backAt) / 1000)}s after docker start`);
     const r = await consul(back, '/v1/kv/pbcl-during?raw', { as: mgmt });
     expect([r.status, r.body]).to.deep.equal([200, 'yes']);
-    const { settings } = await settingsForTarget(target(back), model, { configPath, env: {} });
+    const { settings } = await settingsForTarget(target(back), model, { configPath, env: {}, flags: whole() });
     const v = await runVerify(target(back), model, settings, { concurrency: 6 });
     const failed = v.results.filter((x) => x.status === 'failed');
     expect(failed, JSON.stringify(failed, null, 1)).to.deep.equal([]);
@@ -325,7 +327,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     await until('Consul members marked failed', 120_000, async () => ((await aliveMembers(survivor)).length === 2 ? true : undefined));
     await until('ZooKeeper without quorum', 120_000, async () => (['leader', 'follower'].includes(await zkMode(survivor)) ? undefined : true));
     await until('swarm without a leader', 120_000, async () => ((await t.exec('docker node ls', { sudo: true, timeoutMs: 30_000 })).code !== 0 ? true : undefined));
-    const { settings } = await settingsForTarget(t, model, { configPath, env: {} });
+    const { settings } = await settingsForTarget(t, model, { configPath, env: {}, flags: whole() });
     const r = await runVerify(t, model, settings, { only: (c) => c.id.startsWith('cluster/'), checkDeadlineMs: 30_000 });
     const failed = Object.fromEntries(r.results.filter((x) => x.status === 'failed').map((x) => [x.id, x.got]));
     for (const [id, got] of Object.entries(failed)) log(`${id}: ${got}`);
@@ -344,7 +346,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     log(`both rejoined ${Math.round((Date.now() - backAt) / 1000)}s after docker start`);
     const kv = await consul(lost[0]!, '/v1/kv/pbcl-before?raw', { as: mgmt });
     expect([kv.status, kv.body]).to.deep.equal([200, 'kept']);
-    const v = await runVerify(target(lost[1]!), model, (await settingsForTarget(target(lost[1]!), model, { configPath, env: {} })).settings, { concurrency: 6 });
+    const v = await runVerify(target(lost[1]!), model, (await settingsForTarget(target(lost[1]!), model, { configPath, env: {}, flags: whole() })).settings, { concurrency: 6 });
     const stillFailed = v.results.filter((x) => x.status === 'failed');
     expect(stillFailed, JSON.stringify(stillFailed, null, 1)).to.deep.equal([]);
   });

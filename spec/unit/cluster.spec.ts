@@ -127,6 +127,23 @@ describe('a cluster: description and per-host generation', () => {
       golden('cluster-agent.local.yml', renderCompose(c));
     });
 
+    it('adding or removing an agent leaves every other host\'s file byte for byte (only the new host converges), and a file read back regenerates itself', async () => {
+      const A2 = '10.20.0.22';
+      for (const ip of [...M, A]) {
+        const before = renderCompose(await compose(settings(ip, { masters: M, agents: [A] })));
+        const after = renderCompose(await compose(settings(ip, { masters: M, agents: [A, A2] })));
+        expect(after, ip).to.equal(before);
+        // The recorded view (this host's file) gives the same file again: later commands on one host see what install made.
+        const c = await compose(settings(ip, { masters: M, agents: [A] }));
+        const again = await compose(settings(ip, { masters: c['x-paasbox'].cluster!.masters, agents: c['x-paasbox'].cluster!.agents }));
+        expect(renderCompose(again), ip).to.equal(before);
+      }
+      // Masters that are the agents (none named) stay agents in their view; naming agents changes them (the Mesos agent moves).
+      const alone = await compose(settings(M[0]!, { masters: M }));
+      expect(alone['x-paasbox'].cluster).to.deep.equal({ masters: M, agents: [M[0]] });
+      expect((await compose(settings(M[0]!, { masters: M, agents: [A] })))['x-paasbox'].cluster).to.deep.equal({ masters: M, agents: [] });
+    });
+
     it('with Mesos: masters run the master and Marathon against the ensemble, agents the Mesos agent', async () => {
       const m = await compose(settings(M[0]!, { masters: M, agents: [A], imageSource: 'registry' }, {}));
       expect(Object.keys(m.services)).to.include.members(['zookeeper', 'mesos-master', 'marathon']).and.not.include('mesos-slave');

@@ -58,6 +58,17 @@ export interface ComposeFile {
   'x-paasbox': PaasboxMeta;
 }
 
+/**
+ * What of the cluster shapes this host's file (x-paasbox.cluster): every
+ * master (the ensemble's lines, Consul's -retry-join) and, of the agents,
+ * only this host when it is one: nothing on a host depends on the other
+ * agents, so adding or removing one leaves every other host's file, and its
+ * convergence, as it was (`ok`). The whole cluster is in the instance record.
+ */
+export function clusterView(s: Settings): { masters: string[]; agents: string[] } {
+  return { masters: [...s.masters], agents: s.agents.includes(s.ip) ? [s.ip] : [] };
+}
+
 /** Whether a service of this role runs on the host settings.ip. */
 function runsHere(svc: ServiceSpec, s: Settings): boolean {
   if (svc.role === 'all') return true;
@@ -209,7 +220,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       project: settings.projectName,
       omitted,
       elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n)),
-      ...(isCluster(settings) ? { cluster: { masters: [...settings.masters], agents: [...settings.agents] } } : {}),
+      ...(isCluster(settings) ? { cluster: clusterView(settings) } : {}),
     },
   };
   validateCompose(compose);
@@ -248,7 +259,10 @@ export function renderCompose(obj: ComposeFile): string {
     header.push(`# Left out (image unavailable from source ${m.source}):`);
     for (const [s, why] of omitted) header.push(`#   ${s}: ${why.replace(/\s+/g, ' ')}`);
   }
-  if (m.cluster) header.push(`# Cluster: masters ${m.cluster.masters.join(',')}; agents ${m.cluster.agents.join(',')}; this host is ${m.cluster.masters.includes(m.ip) ? 'a master' : 'an agent'}`);
+  if (m.cluster) {
+    const roles = [...(m.cluster.masters.includes(m.ip) ? ['a master'] : []), ...(m.cluster.agents.includes(m.ip) ? ['an agent'] : [])].join(' and ');
+    header.push(`# Cluster: masters ${m.cluster.masters.join(',')}; this host (${m.ip}) is ${roles}`);
+  }
   if (m.elsewhere.length) header.push(`# Not run on this host (role): ${m.elsewhere.join(', ')}`);
   const ordered = { services: obj.services, ...(obj.volumes ? { volumes: obj.volumes } : {}), 'x-paasbox': obj['x-paasbox'] };
   const body = stringify(sortKeys(ordered, true), { lineWidth: 0, indent: 2, aliasDuplicateObjects: false });
