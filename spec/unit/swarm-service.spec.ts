@@ -195,7 +195,7 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
       const s = marathonToSwarmService(example(1), {}, { workers: true });
       expect(flag(s.create, '--constraint')).to.deep.equal([WORKER_CONSTRAINT]);
       expect(flag(s.update, '--constraint-add')).to.deep.equal([WORKER_CONSTRAINT]);
-      expect(WORKER_CONSTRAINT).to.equal('node.role==worker');
+      expect(WORKER_CONSTRAINT).to.equal('node.labels.paasbox.role==agent');
       // Spreading is swarm's own: no max-per-node cap is invented (2 instances may share 1 agent).
       expect(s.create).to.not.include('--replicas-max-per-node');
     });
@@ -208,11 +208,11 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
       expect(flag(unique.create, '--replicas-max-per-node')).to.deep.equal(['1']);
     });
 
-    it('SwarmScheduler.deploy asks the swarm for workers and places accordingly', async () => {
-      for (const [workers, want] of [['', []], ['abc123\n', [WORKER_CONSTRAINT]]] as const) {
-        const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.includes('docker node ls') ? { stdout: workers } : c.includes('service inspect') ? { code: 1 } : {}));
+    it('SwarmScheduler.deploy asks the swarm for nodes labelled as agents (a worker without the label is no agent) and places accordingly', async () => {
+      for (const [nodes, want] of [['m1 \n', []], ['m1 \nw1 \n', []], ['m1 \na1 agent\n', [WORKER_CONSTRAINT]]] as const) {
+        const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker node inspect') ? { stdout: nodes } : c.includes('service inspect') ? { code: 1 } : {}));
         await new SwarmScheduler(m).deploy(example(1));
-        expect(m.ran.some((c) => c.startsWith('docker node ls') && c.includes('role=worker'))).to.equal(true);
+        expect(m.ran.some((c) => c.startsWith('docker node inspect') && c.includes('paasbox.role'))).to.equal(true);
         const create = m.ran.at(-1)!;
         expect(create).to.match(/^docker service create /);
         expect(create.includes(`--constraint ${WORKER_CONSTRAINT}`) || create.includes(`--constraint '${WORKER_CONSTRAINT}'`)).to.equal(want.length > 0);

@@ -22,14 +22,21 @@ export interface SwarmService {
 /** Label carrying the Marathon app id, so list() maps services back to apps. */
 export const APP_ID_LABEL = 'paasbox.marathon.id';
 
-/** Where the swarm may run an app: on a cluster with agents, only on them (the swarm's workers). */
+/** Where the swarm may run an app: on a cluster with agents, only on them. */
 export interface SwarmPlacement {
-  /** The swarm has workers (a cluster's agents): keep apps off the managers (the masters). */
+  /** The swarm has a cluster's agents (nodes install labelled AGENT_LABEL): keep apps off the masters. */
   workers?: boolean;
 }
 
-/** The constraint that keeps apps on the agents. */
-export const WORKER_CONSTRAINT = 'node.role==worker';
+/** The node label install gives a cluster's agents in the swarm (src/scheduler/swarm.ts ensureClusterSwarm). */
+export const AGENT_LABEL = { key: 'paasbox.role', value: 'agent' } as const;
+
+/**
+ * The constraint that keeps apps on the agents: the label, not node.role==worker,
+ * so a swarm whose workers install did not make agents (a manager and a worker
+ * joined by `deploy --worker`) places apps as before.
+ */
+export const WORKER_CONSTRAINT = `node.labels.${AGENT_LABEL.key}==${AGENT_LABEL.value}`;
 
 /**
  * The placement paasbox adds for `placement`: on a swarm with workers, the
