@@ -294,6 +294,7 @@ async function runClusterInstall(f: InstallFlags, say: (l: string) => void): Pro
   const leaving = planMembership(recordedMembers, infos, removeInfos, f.instance);
   const hosts: ClusterHost[] = named.map((n, i) => ({ target: openTarget({ kind: 'ssh', ssh: infos[i]! }), role: n.role }));
   try {
+    if (leaving.length && f.dryRun) say(`paasbox install: dry run: would drain and remove ${leaving.map((m) => m.ip).join(', ')} first`);
     if (leaving.length && !f.dryRun) {
       // Out first, so their tasks move to the agents that stay; the hosts that stay converge after (ok).
       const progress0 = new Progress({ json });
