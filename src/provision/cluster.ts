@@ -223,9 +223,18 @@ async function consulApi(t: Target, address: string, port: number, path: string,
   return { status: r.status, body: r.body, ...(r.error ? { error: r.error } : {}) };
 }
 
-/** `docker node ps NODE` lines of tasks meant to run there, and every service's replicas, as a manager sees them. Pure parse. */
-export function drainState(nodeTasks: string, replicas: string): { onNode: number; short: string[] } {
-  const onNode = nodeTasks.split('\n').filter((l) => l.trim()).length;
+/** A task state that still holds (or is about to hold) the node: anything before Complete/Shutdown/Failed/Rejected/Orphaned/Remove. */
+const LIVE_TASK = /^(New|Pending|Assigned|Accepted|Preparing|Ready|Starting|Running)\b/;
+
+/**
+ * What still keeps a drained node: tasks there in a live state (`docker node
+ * ps NODE --format '{{.CurrentState}}'`, desired state aside: right after the
+ * drain they are still Running while meant to shut down), and services short
+ * of their replicas (`docker service ls --format '{{.Name}} {{.Replicas}}'`).
+ * Pure parse.
+ */
+export function drainState(nodeTaskStates: string, replicas: string): { onNode: number; short: string[] } {
+  const onNode = nodeTaskStates.split('\n').map((l) => l.trim()).filter((l) => LIVE_TASK.test(l)).length;
   const short = replicas.split('\n').map((l) => l.trim()).filter(Boolean).flatMap((l) => {
     const [name = '', r = ''] = l.split(/\s+/);
     const m = /^(\d+)\/(\d+)/.exec(r);
@@ -294,14 +303,14 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       fix: `look at \`docker service ps\` for the services named: their tasks could not be placed elsewhere`,
       async check() {
         if (!(await nodeExists())) return gone('not a swarm node');
-        const st = drainState((await onManager(`docker node ps ${n} --filter desired-state=running --format '{{.Name}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
+        const st = drainState((await onManager(`docker node ps ${n} --format '{{.CurrentState}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
         return st.onNode === 0 && !st.short.length ? { ok: true, detail: 'no task there, every service at its replicas' } : { ok: false, detail: `${st.onNode} tasks there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}` };
       },
       async apply() {
         const until = Date.now() + (opts.drainTimeoutS ?? 300) * 1000;
         let last = '';
         for (;;) {
-          const st = drainState((await onManager(`docker node ps ${n} --filter desired-state=running --format '{{.Name}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
+          const st = drainState((await onManager(`docker node ps ${n} --format '{{.CurrentState}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
           if (st.onNode === 0 && !st.short.length) return 'every task runs elsewhere';
           last = `${st.onNode} tasks still there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}`;
           if (Date.now() > until) throw new PaasboxError(`${leaving.node}'s tasks did not move within ${opts.drainTimeoutS ?? 300}s: ${last}`, 'look at `docker service ps SERVICE` on a master: a constraint or missing image may keep them from the other agents');

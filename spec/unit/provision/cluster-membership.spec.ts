@@ -52,7 +52,10 @@ describe('a cluster\'s hosts change: adding and removing agents', () => {
 
   it('drainState: tasks still on the node, services short of their replicas', () => {
     expect(drainState('', 'python1 2/2\npython2 2/2 (max 1 per node)\n')).to.deep.equal({ onNode: 0, short: [] });
-    expect(drainState('python1.1\n', 'python1 1/2\npython2 2/2\n')).to.deep.equal({ onNode: 1, short: ['python1 1/2'] });
+    expect(drainState('Shutdown 3 seconds ago\nFailed 2 hours ago\nComplete 1 hour ago\n', 'python1 2/2\n')).to.deep.equal({ onNode: 0, short: [] });
+    // Just drained: the task is still Running (its desired state is shutdown), and the count may still include it.
+    expect(drainState('Running 5 minutes ago\nStarting 1 second ago\nShutdown 1 hour ago\n', 'python1 2/2\n')).to.deep.equal({ onNode: 2, short: [] });
+    expect(drainState('Preparing 1 second ago\n', 'python1 1/2\npython2 2/2\n')).to.deep.equal({ onNode: 1, short: ['python1 1/2'] });
   });
 
   describe('removeClusterHost against a simulated swarm and Consul', () => {
@@ -95,9 +98,11 @@ describe('a cluster\'s hosts change: adding and removing agents', () => {
             if (cmd.startsWith('for t in curl')) return { stdout: 'curl\n' };
             if (/--format '\{\{\.ID\}\}' (a2|h22)$/.test(cmd)) return st.node ? { stdout: 'n2\n' } : { code: 1, stderr: 'No such node' };
             if (cmd.includes('{{.Spec.Availability}}')) return { stdout: st.drain ? 'drain\n' : 'active\n' };
-            if (/^docker node ps (a2|h22) /.test(cmd)) {
-              if (!st.drain) return { stdout: 'python1.2\n' };
-              return { stdout: st.polls++ < 1 ? 'python1.2\n' : '' };
+            if (/^docker node ps (a2|h22) --filter desired-state=running/.test(cmd)) return { stdout: st.drain ? '' : 'python1.2\n' };
+            if (/^docker node ps (a2|h22) --format/.test(cmd)) {
+              // Right after the drain its task is still Running (desired: shutdown); then it is shut down.
+              if (!st.drain) return { stdout: 'Running 5 minutes ago\n' };
+              return { stdout: st.polls++ < 1 ? 'Running 5 minutes ago\nShutdown 2 hours ago\n' : 'Shutdown 1 second ago\nShutdown 2 hours ago\n' };
             }
             if (cmd.startsWith('docker service ls')) return { stdout: st.drain && st.polls < 2 ? 'python1 1/2\n' : 'python1 2/2\n' };
             if (cmd.includes('--filter role=worker')) return { stdout: `a2 Ready Active\n${opts.otherWorker === false ? '' : 'a1 Ready Active\n'}` };
