@@ -16,7 +16,7 @@ export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.j
 export function modelVals(model: StackModel, service: string, globals: Record<string, string>): Record<string, string> {
   // One host: ZooKeeper's one-server line on the model's client port.
   const zk = model.services['zookeeper']?.ports.find((p) => p.name === 'client')?.port ?? 2181;
-  const vals: Record<string, string> = { ZK_MY_ID: '1', ...(globals['IP'] ? { ZK_SERVERS: `server.1=localhost:2888:3888;${globals['IP']}:${zk}` } : {}), ...globals };
+  const vals: Record<string, string> = { ZK_MY_ID: '1', MESOS_QUORUM: '1', ...(globals['IP'] ? { ZK_SERVERS: `server.1=localhost:2888:3888;${globals['IP']}:${zk}` } : {}), ...globals };
   for (const [name, spec] of Object.entries(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
     for (const p of spec.ports) {

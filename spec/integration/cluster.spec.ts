@@ -5,7 +5,10 @@
 // a settings file (no offline source). provisionCluster converges it (masters
 // together, then the agent, ACLs once), a second run is all ok, verify passes
 // on every host, and a service registered on the agent answers by name
-// through every host's HAProxy. Failover: the host of the Consul leader is
+// through every host's HAProxy; python1 and python2 deployed run on the
+// agent only and answer through every host's HAProxy; a fifth host added as
+// an agent converges alone (every other host ok) and is removed again,
+// drained first (its tasks move to the other agent). Failover: the host of the Consul leader is
 // hard-killed (`docker kill`) while a bounded request loop runs against the
 // agent's HAProxy; Consul elects a new leader, ZooKeeper keeps its quorum, a
 // K/V key written before is readable, and the failed requests are counted.
@@ -27,7 +30,14 @@ import { swarmNodes } from '../../src/scheduler/swarm.js';
 import { fourLetterCommand, httpRequest, probeTools, type HttpOptions } from '../../src/verify/probes.js';
 import { runVerify } from '../../src/verify/run.js';
 import { settingsForTarget } from '../../src/verify/target-settings.js';
-import { ensureStackImages } from '../helpers/images.js';
+import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
+import { pushImages } from '../../src/images/push.js';
+import { validateApp, type MarathonApp } from '../../src/marathon/app.js';
+import { removeClusterHost } from '../../src/provision/cluster.js';
+import { SwarmScheduler } from '../../src/scheduler/swarm.js';
+import { LocalTarget } from '../../src/target/local.js';
+import { readFileSync } from 'node:fs';
+import { repoPath } from '../../src/stack/validate.js';
 import { createTestHosts, hostExec, type TestHost, type TestHosts } from '../helpers/testhosts.js';
 
 process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
@@ -70,6 +80,10 @@ describe('a cluster of three masters and an agent, with failover (integration)',
   this.timeout(3_600_000);
   let th: TestHosts | undefined;
   let hosts: TestHost[] = [];
+  /** A fifth host, added as a second agent and removed again (not in `hosts`). */
+  let extra: TestHost;
+  let example: string;
+  const exampleApp = (n: number): MarathonApp => validateApp(JSON.parse(readFileSync(repoPath('examples', 'SimpleWebappPython', `deploy${n}_marathon.json`), 'utf8')));
   const targets = new Map<string, SshTarget>();
   let configPath: string;
   let first: ClusterOutcome;
@@ -88,6 +102,8 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     targets.delete(h.name);
   };
   const members = (): ClusterHost[] => hosts.map((h, i) => ({ target: target(h), role: i < 3 ? 'master' : 'agent' }));
+  /** The whole cluster, as the instance record gives it to verify (each host's file records only what shapes it). */
+  const whole = () => ({ masters: hosts.slice(0, 3).map((h) => h.address), agents: [hosts[3]!.address] });
   const converge = (healthTimeoutS = 600) => provisionCluster(members(), { flags: { imageSource: 'local' }, env: {}, configPath, progress: quiet(), healthTimeoutS });
 
   /** Consul's HTTP API on host h, from inside it; `as` names a secret file there to authenticate with. */
@@ -135,17 +151,19 @@ describe('a cluster of three masters and an agent, with failover (integration)',
       this.skip();
     }
     await ensureStackImages(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
+    example = await ensureExampleImage();
     const dir = mkdtempSync(join(tmpdir(), 'pbcl-'));
     configPath = join(dir, 'paasbox.yaml');
     writeFileSync(configPath, 'services:\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n');
-    th = await createTestHosts(4, { prefix: 'pbcl', withDocker: true, sshTimeoutS: 180 });
-    hosts = th.hosts;
+    th = await createTestHosts(5, { prefix: 'pbcl', withDocker: true, sshTimeoutS: 180 });
+    hosts = th.hosts.slice(0, 4);
+    extra = th.hosts[4]!;
     const t0 = Date.now();
     first = await converge();
     log(`converged 4 hosts from nothing in ${Math.round((Date.now() - t0) / 1000)}s: ${first.changed} changed, ${first.ok} ok`);
   });
   after(async () => {
-    for (const h of hosts) await forget(h);
+    for (const h of [...hosts, ...(extra ? [extra] : [])]) await forget(h);
     await th?.destroy();
   });
 
@@ -209,13 +227,72 @@ describe('a cluster of three masters and an agent, with failover (integration)',
   it('verify passes on every host', async () => {
     for (const h of hosts) {
       const t = target(h);
-      const { settings } = await settingsForTarget(t, model, { configPath, env: {} });
+      const { settings } = await settingsForTarget(t, model, { configPath, env: {}, flags: whole() });
       expect([settings.masters.length, settings.agents], h.name).to.deep.equal([3, [hosts[3]!.address]]);
       const r = await runVerify(t, model, settings, { concurrency: 6 });
       const failed = r.results.filter((x) => x.status === 'failed');
       expect(failed, `${h.name}: ${JSON.stringify(failed, null, 1)}`).to.deep.equal([]);
       log(`verify ${h.name}: ${r.results.filter((x) => x.status === 'passed').length} passed`);
     }
+  });
+
+  it('deploys python1 and python2: their tasks run on the agent only, and each answers by name through every host\'s HAProxy', async () => {
+    const agent = hosts[3]!;
+    // Only the agent runs apps (the swarm has a worker): only it needs the image.
+    await pushImages(new LocalTarget(), target(agent), [example]);
+    const sched = new SwarmScheduler(target(hosts[0]!));
+    for (const n of [1, 2]) {
+      const app = exampleApp(n);
+      await sched.deploy(app);
+      const inst = await sched.waitReady(app.id, 300_000);
+      expect(inst.map((i) => i.host), app.id).to.deep.equal(inst.map(() => agent.address));
+      log(`${app.id}: ${inst.length} tasks, all on the agent ${agent.name}`);
+    }
+    for (const h of hosts) {
+      const t = target(h);
+      const tools = await probeTools(t);
+      for (const name of ['python1', 'python2'])
+        await until(`${name} through ${h.name}'s HAProxy`, 120_000, async () => {
+          const r = await httpRequest(t, tools, h.address, 80, '/', { host: `${name}.service.consul`, timeoutS: 5 });
+          return r.status === 200 ? true : undefined;
+        });
+    }
+  });
+
+  it('adds an agent: only the new host converges (changed), every other host ok; it joins Consul and the swarm', async () => {
+    await pushImages(new LocalTarget(), target(extra), [example]);
+    const out = await provisionCluster([...members(), { target: target(extra), role: 'agent' }], { flags: { imageSource: 'local' }, env: {}, configPath, progress: quiet(), healthTimeoutS: 600 });
+    const changed = out.hosts.filter((d) => d.outcome.changed > 0).map((d) => d.target.name);
+    expect(changed).to.deep.equal([target(extra).name]);
+    expect(out.swarm?.steps.map((x) => x.status)).to.deep.equal(['changed']);
+    await until('5 Consul members alive', 180_000, async () => ((await aliveMembers(hosts[0]!)).length === 5 ? true : undefined));
+    const nodes = await swarmNodes(target(hosts[0]!));
+    expect(nodes.filter((n) => n.hostname === extra.name).map((n) => [n.status, n.managerStatus])).to.deep.equal([['Ready', '']]);
+    log(`added ${extra.name}: ${out.changed} changed there, ${out.hosts.filter((d) => d.outcome.changed === 0).length} hosts all ok`);
+  });
+
+  it('removes that agent: drained first (its tasks run on the other agent), then out of Consul and the swarm', async () => {
+    const agent = hosts[3]!;
+    const sched = new SwarmScheduler(target(hosts[0]!));
+    // Four python1 tasks: swarm spreads the new ones to the new agent (fewest tasks of the service first).
+    await sched.scale('/python1', 4);
+    const spread = await sched.waitReady('/python1', 300_000);
+    const onExtra = spread.filter((i) => i.host === extra.address).length;
+    log(`python1 x4: ${onExtra} on ${extra.name}, ${spread.length - onExtra} on ${agent.name}`);
+    expect(onExtra, 'some tasks on the new agent').to.be.greaterThan(0);
+    const t0 = Date.now();
+    const r = await removeClusterHost({ target: target(extra), ip: extra.address, node: extra.name }, [{ target: target(hosts[0]!), ip: hosts[0]!.address }], quiet());
+    expect(r.steps.map((x) => x.status), JSON.stringify(r.steps)).to.deep.equal(['changed', 'changed', 'changed', 'changed', 'changed', 'changed']);
+    log(`removed ${extra.name} in ${Math.round((Date.now() - t0) / 1000)}s: ${r.steps.map((x) => x.step).join(', ')}`);
+    const after = await sched.waitReady('/python1', 120_000);
+    expect(after.map((i) => i.host)).to.deep.equal([agent.address, agent.address, agent.address, agent.address]);
+    expect((await swarmNodes(target(hosts[0]!))).map((n) => n.hostname)).to.not.include(extra.name);
+    await until('4 Consul members alive, the removed one gone', 120_000, async () => ((await aliveMembers(hosts[0]!)).length === 4 ? true : undefined));
+    const t = target(hosts[1]!);
+    const tools = await probeTools(t);
+    await until('python1 through a master\'s HAProxy', 60_000, async () => ((await httpRequest(t, tools, hosts[1]!.address, 80, '/', { host: 'python1.service.consul', timeoutS: 5 })).status === 200 ? true : undefined));
+    await sched.scale('/python1', 2);
+    await sched.waitReady('/python1', 120_000);
   });
 
   it("survives the hard-killed host of the Consul leader: a new leader, ZooKeeper quorum, K/V readable, requests counted; the host comes back and rejoins", async () => {
@@ -308,7 +385,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     log(`${back.name} rejoined ${Math.round((Date.now() - backAt) / 1000)}s after docker start`);
     const r = await consul(back, '/v1/kv/pbcl-during?raw', { as: mgmt });
     expect([r.status, r.body]).to.deep.equal([200, 'yes']);
-    const { settings } = await settingsForTarget(target(back), model, { configPath, env: {} });
+    const { settings } = await settingsForTarget(target(back), model, { configPath, env: {}, flags: whole() });
     const v = await runVerify(target(back), model, settings, { concurrency: 6 });
     const failed = v.results.filter((x) => x.status === 'failed');
     expect(failed, JSON.stringify(failed, null, 1)).to.deep.equal([]);
@@ -325,7 +402,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     await until('Consul members marked failed', 120_000, async () => ((await aliveMembers(survivor)).length === 2 ? true : undefined));
     await until('ZooKeeper without quorum', 120_000, async () => (['leader', 'follower'].includes(await zkMode(survivor)) ? undefined : true));
     await until('swarm without a leader', 120_000, async () => ((await t.exec('docker node ls', { sudo: true, timeoutMs: 30_000 })).code !== 0 ? true : undefined));
-    const { settings } = await settingsForTarget(t, model, { configPath, env: {} });
+    const { settings } = await settingsForTarget(t, model, { configPath, env: {}, flags: whole() });
     const r = await runVerify(t, model, settings, { only: (c) => c.id.startsWith('cluster/'), checkDeadlineMs: 30_000 });
     const failed = Object.fromEntries(r.results.filter((x) => x.status === 'failed').map((x) => [x.id, x.got]));
     for (const [id, got] of Object.entries(failed)) log(`${id}: ${got}`);
@@ -344,7 +421,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     log(`both rejoined ${Math.round((Date.now() - backAt) / 1000)}s after docker start`);
     const kv = await consul(lost[0]!, '/v1/kv/pbcl-before?raw', { as: mgmt });
     expect([kv.status, kv.body]).to.deep.equal([200, 'kept']);
-    const v = await runVerify(target(lost[1]!), model, (await settingsForTarget(target(lost[1]!), model, { configPath, env: {} })).settings, { concurrency: 6 });
+    const v = await runVerify(target(lost[1]!), model, (await settingsForTarget(target(lost[1]!), model, { configPath, env: {}, flags: whole() })).settings, { concurrency: 6 });
     const stillFailed = v.results.filter((x) => x.status === 'failed');
     expect(stillFailed, JSON.stringify(stillFailed, null, 1)).to.deep.equal([]);
   });

@@ -15,6 +15,9 @@ import { consulRoleArgs, zkMyId, zkServers } from '../../src/stack/queries.js';
 import { resolveImageRefs } from '../../src/stack/refs.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { readInstance, writeInstance, type Instance } from '../../src/stage/instances.js';
+import { clusterInFile } from '../../src/cli/install.js';
+import { closeHosts, clusterNote, stageHosts } from '../../src/cli/stage.js';
+import { AnsweringTarget } from '../helpers/answering-target.js';
 
 const model = loadStackModel();
 const M = ['10.20.0.11', '10.20.0.12', '10.20.0.13'];
@@ -67,6 +70,15 @@ describe('a cluster: description and per-host generation', () => {
       expect(settings(M[0]!, { masters: [M[0]!] }, { ...noMesos, cluster: { masters: M } }).masters).to.deep.equal([M[0]]);
     });
 
+    it("install takes its hosts from paasbox.yaml's cluster: when no host is named on the command line", () => {
+      expect(clusterInFile({ cluster: { masters: M, agents: [A] } })).to.deep.equal({ masters: M, agents: [A] });
+      expect(clusterInFile({ cluster: { masters: M } })).to.deep.equal({ masters: M, agents: [] });
+      expect(clusterInFile({ services: {} })).to.equal(undefined);
+      expect(clusterInFile(undefined)).to.equal(undefined);
+      fails(() => clusterInFile({ cluster: { agents: [A] } }), 'names no masters');
+      fails(() => clusterInFile({ cluster: { masters: 'a,b' } }), 'cluster.masters is not a list');
+    });
+
     it('refuses cluster: beside masters:, an address twice, a non-address, and a host outside the cluster', () => {
       fails(() => settings(M[0]!, {}, { cluster: { masters: M }, masters: M }), 'both cluster: and masters:');
       fails(() => settings(M[0]!, { masters: [M[0]!, M[0]!, M[1]!] }), 'masters: 10.20.0.11 is listed twice');
@@ -115,6 +127,23 @@ describe('a cluster: description and per-host generation', () => {
       golden('cluster-agent.local.yml', renderCompose(c));
     });
 
+    it('adding or removing an agent leaves every other host\'s file byte for byte (only the new host converges), and a file read back regenerates itself', async () => {
+      const A2 = '10.20.0.22';
+      for (const ip of [...M, A]) {
+        const before = renderCompose(await compose(settings(ip, { masters: M, agents: [A] })));
+        const after = renderCompose(await compose(settings(ip, { masters: M, agents: [A, A2] })));
+        expect(after, ip).to.equal(before);
+        // The recorded view (this host's file) gives the same file again: later commands on one host see what install made.
+        const c = await compose(settings(ip, { masters: M, agents: [A] }));
+        const again = await compose(settings(ip, { masters: c['x-paasbox'].cluster!.masters, agents: c['x-paasbox'].cluster!.agents }));
+        expect(renderCompose(again), ip).to.equal(before);
+      }
+      // Masters that are the agents (none named) stay agents in their view; naming agents changes them (the Mesos agent moves).
+      const alone = await compose(settings(M[0]!, { masters: M }));
+      expect(alone['x-paasbox'].cluster).to.deep.equal({ masters: M, agents: [M[0]] });
+      expect((await compose(settings(M[0]!, { masters: M, agents: [A] })))['x-paasbox'].cluster).to.deep.equal({ masters: M, agents: [] });
+    });
+
     it('with Mesos: masters run the master and Marathon against the ensemble, agents the Mesos agent', async () => {
       const m = await compose(settings(M[0]!, { masters: M, agents: [A], imageSource: 'registry' }, {}));
       expect(Object.keys(m.services)).to.include.members(['zookeeper', 'mesos-master', 'marathon']).and.not.include('mesos-slave');
@@ -124,10 +153,33 @@ describe('a cluster: description and per-host generation', () => {
       expect(Object.keys(a.services)).to.include('mesos-slave').and.not.include('zookeeper');
       expect(a.services['mesos-slave']?.environment?.['MESOS_MASTER']).to.equal(`${zk}/mesos`);
     });
+
+    it('with Mesos: quorum 2 of 3 masters, the replicated registry, Marathon on the ensemble; the agent in the host PID namespace with a docker CLI (golden spec/golden/cluster-master1.registry.yml)', async () => {
+      const zk = 'zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181';
+      const m = await compose(settings(M[0]!, { masters: M, agents: [A], imageSource: 'registry' }, {}));
+      expect(m.services['mesos-master']!.environment).to.include({ MESOS_QUORUM: '2', MESOS_ZK: `${zk}/mesos`, MESOS_IP: M[0], LIBPROCESS_IP: M[0] });
+      expect(m.services['mesos-master']!.command).to.deep.equal(['--registry=replicated_log']);
+      expect(m.services['marathon']!.command).to.deep.equal(['--master', `${zk}/mesos`, '--zk', `${zk}/marathon`, '--hostname', 'h11', '--http_port', '8080']);
+      expect(m.services['marathon']!.image).to.equal('mesosphere/marathon:v1.7.50');
+      golden('cluster-master1.registry.yml', renderCompose(m));
+      // One host: a quorum of 1.
+      const one = await compose(settings('10.20.0.5', { imageSource: 'registry' }, {}));
+      expect(one.services['mesos-master']!.environment!['MESOS_QUORUM']).to.equal('1');
+      const a = await compose(settings(A, { masters: M, agents: [A], imageSource: 'registry' }, {}));
+      const slave = a.services['mesos-slave']!;
+      expect(slave.pid).to.equal('host');
+      expect(slave.volumes).to.include.members(['/var/run/docker.sock:/var/run/docker.sock', '/usr/bin/docker:/usr/local/bin/docker:ro', '/sys/fs/cgroup:/sys/fs/cgroup']);
+      expect(slave.environment).to.include({ MESOS_DOCKER: '/usr/local/bin/docker', MESOS_LAUNCHER: 'posix', MESOS_SYSTEMD_ENABLE_SUPPORT: 'false', MESOS_IP: A });
+      // The health checks ask the address libprocess binds, not 127.0.0.1.
+      expect(slave.healthcheck!.test.join(' ')).to.include(`/dev/tcp/${A}/5051`);
+      expect(m.services['mesos-master']!.healthcheck!.test.join(' ')).to.include(`/dev/tcp/${M[0]}/5050`);
+      // Masters with dedicated agents run no Mesos agent.
+      expect(m.services).to.not.have.property('mesos-slave');
+    });
   });
 
   describe('the instance', () => {
-    it('records every host of the cluster (how to reach it, its address), and refuses a member without an address', () => {
+    it('records every host of the cluster (how to reach it, its address), and refuses a member without an address', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'pbcl-state-'));
       const saved = process.env['PAASBOX_STATE_DIR'];
       delete process.env['PAASBOX_STATE_DIR'];
@@ -146,6 +198,16 @@ describe('a cluster: description and per-host generation', () => {
         };
         writeInstance(inst, dir);
         expect(readInstance('cl', dir)?.cluster).to.deep.equal(inst.cluster);
+        // info, status and uninstall go over every host, the stage (first master) first; one-host commands say where they act.
+        const first = new AnsweringTarget(`root@${M[0]}`, M[0]!, () => ({}));
+        const hosts = stageHosts({ target: first, ref: inst.stage, instance: inst });
+        expect(hosts.map((h) => [h.target.name, h.role])).to.deep.equal([[`root@${M[0]}`, 'master'], ...M.slice(1).map((m) => [`root@${m}:22`, 'master']), [`root@${A}:22`, 'agent']]);
+        expect(hosts[0]!.target).to.equal(first);
+        expect(clusterNote({ target: first, ref: inst.stage, instance: inst }, 'stack')).to.equal(`paasbox stack: cl is a cluster of 4 hosts; this acts on its first master root@${M[0]} only (another host: --target user@address)`);
+        const one = { ...inst, cluster: undefined } as Instance;
+        expect(stageHosts({ target: first, ref: inst.stage, instance: one }).map((h) => h.target)).to.deep.equal([first]);
+        expect(clusterNote({ target: first, ref: inst.stage, instance: one }, 'stack')).to.equal(undefined);
+        await closeHosts(hosts);
         const bad = { ...inst, cluster: { masters: [{ ssh: ssh(M[0]!) }], agents: [] } } as unknown as Instance;
         expect(() => writeInstance(bad, dir)).to.throw(PaasboxError);
       } finally {

@@ -2,7 +2,7 @@
 // commands they run, in which order, and how failures read.
 import { expect } from 'chai';
 import { AnsweringTarget } from '../helpers/answering-target.js';
-import { ensureClusterSwarm, ensureSwarm, parseNodeList, swarmGaps, SwarmScheduler } from '../../src/scheduler/swarm.js';
+import { clusterSwarmGaps, ensureClusterSwarm, ensureSwarm, parseNodeList, swarmGaps, SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { PaasboxError } from '../../src/errors.js';
 
 
@@ -133,5 +133,24 @@ describe("a cluster's swarm: converging (fake targets)", () => {
       (e: PaasboxError) => expect(e.problem).to.match(/has no leader, and other masters still hold swarm state/),
     );
     expect(m1.calls.some((c) => c.command.includes('force-new-cluster'))).to.equal(false);
+  });
+
+  it("labels the agents (deploy places apps by the label); the check wants the label, a second run adds none", async () => {
+    let labelled = false;
+    const m1 = new AnsweringTarget('m1', '10.0.0.1', (c) => {
+      if (c.startsWith('docker info')) return { stdout: 'active true 10.0.0.1\n' };
+      if (c.startsWith('docker node ls')) return { stdout: 'a m1 Ready Leader\nb a1 Ready \n' };
+      if (c.startsWith('docker node inspect')) return { stdout: `m1 \na1 ${labelled ? 'agent' : ''}\n` };
+      if (c.startsWith('docker node update --label-add')) return (labelled = true), {};
+      return {};
+    });
+    const a1 = new AnsweringTarget('a1', '10.0.0.9', (c) => (c.startsWith('docker info') ? { stdout: 'active false 10.0.0.9\n' } : {}));
+    const masters = [member(m1, 'm1')];
+    const agents = [member(a1, 'a1')];
+    expect(await clusterSwarmGaps(masters, agents)).to.deep.equal(['a1 not labelled paasbox.role=agent']);
+    expect(await ensureClusterSwarm(masters, agents)).to.deep.equal(['a1 labelled paasbox.role=agent']);
+    expect(m1.ran).to.include('docker node update --label-add paasbox.role=agent a1');
+    expect(await clusterSwarmGaps(masters, agents)).to.deep.equal([]);
+    expect(await ensureClusterSwarm(masters, agents)).to.deep.equal([]);
   });
 });

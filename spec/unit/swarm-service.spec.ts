@@ -4,7 +4,8 @@ import { validateApp, type MarathonApp } from '../../src/marathon/app.js';
 import { PaasboxError } from '../../src/errors.js';
 import { SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
-import { marathonToSwarmService, swarmServiceName, publishSpecs, updateFlags, httpProbe } from '../../src/scheduler/swarm-service.js';
+import { marathonToSwarmService, swarmServiceName, publishSpecs, updateFlags, httpProbe, WORKER_CONSTRAINT } from '../../src/scheduler/swarm-service.js';
+import { SPREAD_CONSTRAINT, withSpread } from '../../src/scheduler/marathon.js';
 import { parseTaskPorts } from '../../src/scheduler/swarm.js';
 
 const example = (n: number): MarathonApp =>
@@ -182,5 +183,51 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
     // The same target does run commands for a good app: the fake would have seen them.
     await new SwarmScheduler(m).deploy(app());
     expect(m.ran.at(-1)).to.match(/^docker service (create|update) .* web:1/);
+  });
+
+  describe('placement on a cluster', () => {
+    it('without workers (one host, or masters only) the argv is unchanged', () => {
+      expect(marathonToSwarmService(example(1), {}, { workers: false })).to.deep.equal(marathonToSwarmService(example(1)));
+      expect(flag(marathonToSwarmService(example(1)).create, '--constraint')).to.deep.equal([]);
+    });
+
+    it('with workers (a cluster\'s agents) apps are kept on them, on create and update', () => {
+      const s = marathonToSwarmService(example(1), {}, { workers: true });
+      expect(flag(s.create, '--constraint')).to.deep.equal([WORKER_CONSTRAINT]);
+      expect(flag(s.update, '--constraint-add')).to.deep.equal([WORKER_CONSTRAINT]);
+      expect(WORKER_CONSTRAINT).to.equal('node.labels.paasbox.role==agent');
+      // Spreading is swarm's own: no max-per-node cap is invented (2 instances may share 1 agent).
+      expect(s.create).to.not.include('--replicas-max-per-node');
+    });
+
+    it('an app that places itself (CLUSTER / IS) keeps its own placement; UNIQUE still goes to the workers', () => {
+      const pinned = marathonToSwarmService({ ...example(1), constraints: [['hostname', 'CLUSTER', 'm1']] }, {}, { workers: true });
+      expect(flag(pinned.create, '--constraint')).to.deep.equal(['node.hostname==m1']);
+      const unique = marathonToSwarmService({ ...example(1), constraints: [['hostname', 'UNIQUE']] }, {}, { workers: true });
+      expect(flag(unique.create, '--constraint')).to.deep.equal([WORKER_CONSTRAINT]);
+      expect(flag(unique.create, '--replicas-max-per-node')).to.deep.equal(['1']);
+    });
+
+    it('SwarmScheduler.deploy asks the swarm for nodes labelled as agents (a worker without the label is no agent) and places accordingly', async () => {
+      for (const [nodes, want] of [['m1 \n', []], ['m1 \nw1 \n', []], ['m1 \na1 agent\n', [WORKER_CONSTRAINT]]] as const) {
+        const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker node inspect') ? { stdout: nodes } : c.includes('service inspect') ? { code: 1 } : {}));
+        await new SwarmScheduler(m).deploy(example(1));
+        expect(m.ran.some((c) => c.startsWith('docker node inspect') && c.includes('paasbox.role'))).to.equal(true);
+        const create = m.ran.at(-1)!;
+        expect(create).to.match(/^docker service create /);
+        expect(create.includes(`--constraint ${WORKER_CONSTRAINT}`) || create.includes(`--constraint '${WORKER_CONSTRAINT}'`)).to.equal(want.length > 0);
+      }
+    });
+
+    it('Marathon: instances spread over the agents (GROUP_BY hostname) unless the app gives constraints', () => {
+      expect(withSpread(example(1)).constraints).to.deep.equal([['hostname', 'GROUP_BY']]);
+      expect(SPREAD_CONSTRAINT).to.deep.equal(['hostname', 'GROUP_BY']);
+      const own = { ...example(1), constraints: [['hostname', 'UNIQUE']] as NonNullable<MarathonApp['constraints']> };
+      expect(withSpread(own)).to.equal(own);
+      // The app itself is not changed.
+      const app = example(2);
+      withSpread(app);
+      expect(app.constraints).to.equal(undefined);
+    });
   });
 });

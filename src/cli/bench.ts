@@ -5,7 +5,8 @@
 // from nothing, re-converge, image push), orchestration (deploy to reachable
 // for 2 and 20 instances on a swarm of docker-in-docker hosts), acl (time to
 // route and requests/s through HAProxy with Consul's ACLs, each beside the same
-// stack without them, on two docker-in-docker hosts). "up" and
+// stack without them, on two docker-in-docker hosts), cluster (4 hosts from
+// nothing beside 1, failover times and failed requests; slow). "up" and
 // "discovery" use the stack install recorded on this machine (the default
 // instance, standalone). A section that cannot run is reported as skipped with
 // its reason; the others still run.
@@ -13,6 +14,7 @@
 import { rmSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { benchAcl } from '../bench/acl.js';
+import { benchCluster } from '../bench/cluster.js';
 import { benchDiscovery } from '../bench/discovery.js';
 import { benchGenerate } from '../bench/generate.js';
 import { ensureExampleImage } from '../bench/images.js';
@@ -33,7 +35,7 @@ import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../verify/target-settings.js';
 import { jsonOption, listArg } from './program.js';
 
-export const SECTIONS = ['generate', 'images', 'up', 'verify', 'discovery', 'converge', 'orchestration', 'acl'] as const;
+export const SECTIONS = ['generate', 'images', 'up', 'verify', 'discovery', 'converge', 'orchestration', 'acl', 'cluster'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Figure {
@@ -83,6 +85,19 @@ function localDeployment(): DeploymentRecord {
   if (!inst?.deployment || inst.stage.kind !== 'local')
     throw new PaasboxError('no standalone install is recorded for this machine (the default instance)', 'install one first: npx paasbox install --mode standalone');
   return inst.deployment;
+}
+
+/** cluster: slow (about ten minutes, six docker-in-docker hosts); --skip cluster leaves it out. */
+async function clusterSection(b: Bench): Promise<void> {
+  const r = await benchCluster(quiet());
+  b.fig('converge 1 host from nothing (docker present)', r.convergeOneS, 's', { note: 'the reference' });
+  b.fig('converge 4 hosts from nothing (3 masters, 1 agent)', r.convergeFourS, 's', { goal: `≈ ${r.convergeOneS.toFixed(1)} s (1 host)` });
+  b.fig('4 hosts / 1 host', r.convergeFourS / r.convergeOneS, 'ratio', { note: '1 = hosts fully in parallel' });
+  b.fig('add an agent (it converges, the others ok)', r.addAgentS, 's');
+  b.fig("Consul leader's host killed -> new leader", r.newLeaderS, 's', { note: "Consul's default Raft timing" });
+  b.fig('agent killed -> its instances running elsewhere', r.rescheduleS, 's');
+  const total = r.requests.ok + r.requests.failed;
+  b.fig('failed / all requests through HAProxy meanwhile', total ? r.requests.failed / total : 0, 'ratio', { goal: '0', note: `${r.requests.failed} failed of ${total}` });
 }
 
 const RUN: Record<Section, (b: Bench) => Promise<void>> = {
@@ -177,6 +192,8 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     b.fig('requests/s through HAProxy, ACLs', acl.throughput.viaHaproxy.requestsPerSec, 'req/s', { goal: `≈ ${noAclRps.toFixed(1)} req/s (no ACLs)`, note: direct(acl.throughput) });
     b.fig('requests/s through HAProxy, ACLs / no ACLs', noAclRps > 0 ? acl.throughput.viaHaproxy.requestsPerSec / noAclRps : 0, 'ratio', { note: '1 = no cost' });
   },
+
+  cluster: clusterSection,
 };
 
 export function defineBench(cmd: Command): Command {

@@ -17,7 +17,8 @@ import { effectivePorts } from '../stack/queries.js';
 import type { Settings } from '../settings/settings.js';
 import { settingsForTarget } from '../verify/target-settings.js';
 import { jsonOption, stageOptions } from './program.js';
-import { deployedStack, openStage, type StageFlags } from './stage.js';
+import { closeHosts, deployedStack, openStage, stageHosts, type StageFlags } from './stage.js';
+import { EXIT, isPaasboxError } from '../errors.js';
 
 export interface StackInfo {
   target: string;
@@ -89,18 +90,35 @@ export function formatInfo(i: StackInfo): string {
 export function defineInfo(cmd: Command): Command {
   return stageOptions(cmd)
     .addOption(jsonOption())
-    .description('every web UI URL, the DNS server, curl/dig lines and how to log in (Consul UI, HAProxy stats) for the recorded stage')
+    .description('every web UI URL, the DNS server, curl/dig lines and how to log in (Consul UI, HAProxy stats) for the recorded stage; on a cluster, for every host (each is an entry point)')
     .action(async (f: StageFlags & { json?: boolean }) => {
       const stage = await openStage(f);
+      const hosts = stageHosts(stage);
       try {
-        const { deployment } = await deployedStack(stage);
         const model = loadStackModel();
-        const { settings } = await settingsForTarget(stage.target, model, stage.instance ? { instance: stage.instance } : {});
         const here = localSecretsDir(stage.instance?.name ?? DEFAULT_INSTANCE);
-        const info = infoLines(model, settings, deployment, stage.target.name, existsSync(join(here, SECRET_FILES.managementToken)) ? here : undefined);
-        process.stdout.write(f.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info));
+        const secretsHere = existsSync(join(here, SECRET_FILES.managementToken)) ? here : undefined;
+        const infos: (StackInfo & { role?: string })[] = [];
+        const unreachable: { host: string; role: string; error: string }[] = [];
+        for (const h of hosts) {
+          try {
+            const { deployment } = await deployedStack({ ...stage, target: h.target });
+            // The first host's settings may use the instance's record; the others are read from their own files.
+            const { settings } = await settingsForTarget(h.target, model, h.target === stage.target && stage.instance ? { instance: stage.instance } : {});
+            infos.push({ ...infoLines(model, settings, deployment, h.target.name, secretsHere), ...(hosts.length > 1 ? { role: h.role } : {}) });
+          } catch (e) {
+            if (hosts.length === 1) throw e;
+            unreachable.push({ host: h.target.name, role: h.role, error: isPaasboxError(e) ? e.problem : e instanceof Error ? e.message : String(e) });
+          }
+        }
+        if (f.json) process.stdout.write(JSON.stringify(hosts.length === 1 ? infos[0] : { cluster: stage.instance!.name, hosts: infos, unreachable }, null, 2) + '\n');
+        else {
+          const head = hosts.length > 1 ? `paasbox cluster ${stage.instance!.name}: ${hosts.length} hosts; each is an entry point (its HAProxy routes apps by name, its DNS answers)\n\n` : '';
+          process.stdout.write(head + [...infos.map((i) => (i.role ? `[${i.role}] ` : '') + formatInfo(i)), ...unreachable.map((u) => `[${u.role}] ${u.host}: not reached: ${u.error}\n`)].join('\n'));
+        }
+        if (unreachable.length) process.exitCode = EXIT.checksFailed;
       } finally {
-        await stage.target.close();
+        await closeHosts(hosts);
       }
     });
 }

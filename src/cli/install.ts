@@ -10,7 +10,7 @@ import { Progress } from '../progress.js';
 import { findAuthorizedKeys } from '../provision/access.js';
 import { BUILD_ON, decideBuildHost, prepareImages, prepareImagesOnBuildHost, type BuildOn } from '../provision/build-host.js';
 import { provisionTarget } from '../provision/provision.js';
-import { detectAdvertiseAddress, envValues, loadSettings, settingsEnv, type SettingsValues } from '../settings/index.js';
+import { detectAdvertiseAddress, envValues, loadSettings, readSettingsFile, settingsEnv, type SettingsValues } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stack/deployment.js';
 import { loadStackModel } from '../stack/load.js';
 import type { ImageSourceName } from '../stack/model.js';
@@ -21,7 +21,7 @@ import type { StageRef } from '../stage/ssh-info.js';
 import { LocalTarget } from '../target/local.js';
 import type { Target } from '../target/target.js';
 import { intArg, jsonOption, listArg, lockTimeoutOption, sourceOption } from './program.js';
-import { provisionCluster, type ClusterHost } from '../provision/cluster.js';
+import { provisionCluster, removeClusterHost, type ClusterHost } from '../provision/cluster.js';
 import type { SshInfo } from '../stage/ssh-info.js';
 
 export interface InstallFlags {
@@ -50,6 +50,8 @@ export interface InstallFlags {
   /** A cluster: its masters and agents as user@address[:port] (ssh mode). */
   masters?: string[];
   agents?: string[];
+  /** Agents to take out of the cluster (drained first). */
+  remove?: string[];
 }
 
 export function defineInstall(cmd: Command): Command {
@@ -59,6 +61,7 @@ export function defineInstall(cmd: Command): Command {
     .option('--host <host>', 'ssh/boot2docker: user@address[:port] or an ~/.ssh/config alias')
     .option('--masters <hosts>', 'a cluster (ssh mode): its masters, user@address[:port] comma separated (three for high availability)', listArg)
     .option('--agents <hosts>', 'a cluster (ssh mode): its agents, user@address[:port] comma separated', listArg)
+    .option('--remove <hosts>', 'a cluster: agents to take out, user@address[:port] comma separated (Consul maintenance, swarm drain until their tasks run elsewhere, then leave)', listArg)
     .option('--key <file>', 'SSH private key (default: ~/.ssh/config, ssh-agent, ~/.ssh/id_*)')
     .option('--known-hosts <file>', 'where host keys are pinned (default ~/.paasbox/known_hosts; ~/.ssh/known_hosts is honoured too)')
     .option('--accept-new-host-key', 'pin the key of a host seen for the first time (without it an unknown key is refused with its fingerprint)')
@@ -120,6 +123,16 @@ export async function runInstall(f: InstallFlags): Promise<void> {
   if (f.key && !existsSync(f.key)) throw new PaasboxError(`--key ${f.key} does not exist`, 'pass the path of your private key file');
   if (f.config && !existsSync(f.config)) throw new PaasboxError(`--config ${f.config} does not exist`, 'pass an existing settings file, or omit --config to use ./paasbox.yaml');
   if (f.masters?.length || f.agents?.length) return runClusterInstall(f, say);
+  if (f.remove?.length) throw new PaasboxError('--remove takes agents out of a cluster', 'name the cluster that stays: --masters ... --agents ... --remove user@address');
+  // No host named on the command line: paasbox.yaml's cluster: describes the hosts (flags win when given).
+  if (!f.host && (!f.mode || f.mode === 'ssh')) {
+    const file = readSettingsFile(process.cwd(), f.config);
+    const cluster = clusterInFile(file.obj);
+    if (cluster) {
+      say(`paasbox install: the cluster of ${file.path}`);
+      return runClusterInstall({ ...f, masters: cluster.masters, agents: cluster.agents }, say);
+    }
+  }
 
   let choice: ModeChoice;
   if (f.mode) choice = { mode: parseMode(f.mode), why: 'given with --mode' };
@@ -211,6 +224,62 @@ export async function runInstall(f: InstallFlags): Promise<void> {
   }
 }
 
+/** A recorded host of the cluster, as the instance keeps it. */
+export interface RecordedMember {
+  ssh: { host: string; port: number };
+  ip: string;
+  hostname?: string;
+  role: 'master' | 'agent';
+}
+
+/**
+ * How a cluster install changes the recorded cluster: which recorded agents
+ * --remove takes out (drained first), refusing what users would not mean: a
+ * recorded host left out of --masters/--agents without --remove (a typo must
+ * not drain a host), a --remove that is no recorded host, a master (the
+ * quorum is not changed this way), or a host both kept and removed. Hosts
+ * are the same when their SSH address and port are, or the address is the
+ * one it advertises. Pure.
+ */
+export function planMembership(recorded: RecordedMember[], named: { host: string; port: number }[], remove: { host: string; port: number }[], instance: string): RecordedMember[] {
+  const same = (m: RecordedMember, h: { host: string; port: number }) => (m.ssh.host === h.host && m.ssh.port === h.port) || m.ip === h.host;
+  const removing = remove.map((r) => {
+    const m = recorded.find((x) => same(x, r));
+    if (!m) throw new PaasboxError(`--remove ${r.host}: not a host of cluster ${instance} (${recorded.map((x) => x.ip).join(', ') || 'none recorded'})`, 'name a recorded agent (npx paasbox status lists them)');
+    if (m.role === 'master') throw new PaasboxError(`--remove ${r.host}: ${m.ip} is a master; removing one changes the quorum`, 'only agents can be removed; keep three masters (replace a dead one by reinstalling it at the same address)');
+    if (named.some((h) => same(m, h))) throw new PaasboxError(`${r.host} is both in --masters/--agents and in --remove`, 'name it in one place: kept, or removed');
+    return m;
+  });
+  const left = recorded.filter((m) => !removing.includes(m) && !named.some((h) => same(m, h)));
+  if (left.length)
+    throw new PaasboxError(
+      `${left.map((m) => `${m.ip} (${m.role})`).join(', ')} ${left.length === 1 ? 'is' : 'are'} in cluster ${instance} but not in --masters/--agents`,
+      `to take ${left.length === 1 ? 'it' : 'them'} out (drained first), add --remove ${left.map((m) => m.ssh.host).join(',')}; to keep ${left.length === 1 ? 'it' : 'them'}, list ${left.length === 1 ? 'it' : 'them'}`,
+    );
+  return removing;
+}
+
+/**
+ * paasbox.yaml's cluster: { masters: [...], agents: [...] } as the hosts to
+ * reach (addresses; the user is ~/.ssh/config's for that address, else root),
+ * or undefined when the file describes no cluster. The settings pipeline
+ * validates the lists themselves. Pure.
+ */
+export function clusterInFile(obj: unknown): { masters: string[]; agents: string[] } | undefined {
+  const c = obj && typeof obj === 'object' ? (obj as { cluster?: unknown }).cluster : undefined;
+  if (!c || typeof c !== 'object') return undefined;
+  const list = (v: unknown, field: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+      throw new PaasboxError(`paasbox.yaml cluster.${field} is not a list of addresses`, `write it as cluster: { ${field}: [10.0.0.5, 10.0.0.6] }`);
+    return v as string[];
+  };
+  const masters = list((c as { masters?: unknown }).masters, 'masters');
+  const agents = list((c as { agents?: unknown }).agents, 'agents');
+  if (!masters.length) throw new PaasboxError('paasbox.yaml cluster: names no masters', 'add cluster: { masters: [A, B, C] } (three for high availability)');
+  return { masters, agents };
+}
+
 /**
  * install --masters A,B,C [--agents D,...]: a cluster over SSH. The images are
  * built here once, the hosts converge as src/provision/cluster.ts orders
@@ -228,9 +297,31 @@ async function runClusterInstall(f: InstallFlags, say: (l: string) => void): Pro
   say(`paasbox install: a cluster over ssh, ${f.masters.length} masters and ${f.agents?.length ?? 0} agents`);
   const infos: SshInfo[] = [];
   for (const n of named) infos.push(await sshInfoFor(n.h, sshOpts));
+  const previous = readInstance(f.instance);
+  const recordedMembers: RecordedMember[] = previous?.cluster
+    ? [...previous.cluster.masters.map((m) => ({ ...m, role: 'master' as const })), ...previous.cluster.agents.map((m) => ({ ...m, role: 'agent' as const }))]
+    : [];
+  const removeInfos: SshInfo[] = [];
+  for (const r of f.remove ?? []) removeInfos.push(await sshInfoFor(r, sshOpts));
+  const leaving = planMembership(recordedMembers, infos, removeInfos, f.instance);
   const hosts: ClusterHost[] = named.map((n, i) => ({ target: openTarget({ kind: 'ssh', ssh: infos[i]! }), role: n.role }));
   try {
-    const previous = readInstance(f.instance);
+    if (leaving.length && f.dryRun) say(`paasbox install: dry run: would drain and remove ${leaving.map((m) => m.ip).join(', ')} first`);
+    if (leaving.length && !f.dryRun) {
+      // Out first, so their tasks move to the agents that stay; the hosts that stay converge after (ok).
+      const progress0 = new Progress({ json });
+      const managers = hosts.filter((h) => h.role === 'master').map((h) => ({ target: h.target, ip: recordedMembers.find((m) => m.role === 'master' && m.ssh.host === infos[hosts.indexOf(h)]!.host)?.ip ?? infos[hosts.indexOf(h)]!.host }));
+      for (const m of leaving) {
+        const t = openTarget({ kind: 'ssh', ssh: { ...(m as unknown as { ssh: SshInfo }).ssh, hostKeyPolicy: 'strict' } });
+        try {
+          say(`paasbox install: removing agent ${m.ip} from cluster ${f.instance} (drained first)`);
+          await removeClusterHost({ target: t, ip: m.ip, node: m.hostname ?? m.ip }, managers, progress0);
+        } finally {
+          await t.close();
+        }
+      }
+      if (!json) progress0.finish();
+    }
     const env = settingsEnv(process.env, { seedNames: false });
     const flags: SettingsValues = { ...(f.source ? { imageSource: f.source } : {}) };
     const recorded = previous?.deployment?.pinned?.imageSource ? { imageSource: previous.deployment.pinned.imageSource } : undefined;

@@ -11,7 +11,8 @@ import { Progress } from '../progress.js';
 import { ADDRESS_COMMAND } from '../settings/address.js';
 import { hostAddresses } from '../verify/host.js';
 import { intArg, jsonOption, lockTimeoutOption, stageOptions, subcommand } from './program.js';
-import { deployedStack, openStage, withStageLock, type StageFlags } from './stage.js';
+import { closeHosts, clusterNote, deployedStack, openStage, stageHosts, withStageLock, type OpenedStage, type StageFlags } from './stage.js';
+import { isPaasboxError } from '../errors.js';
 
 interface StackFlags extends StageFlags {
   json?: boolean;
@@ -23,8 +24,10 @@ interface StackFlags extends StageFlags {
   lockTimeout: number;
 }
 
-async function withStack<T>(f: StackFlags, fn: (ctl: StackControl, name: string, ports: Record<string, string>, ip: string) => Promise<T>): Promise<T> {
+async function withStack<T>(f: StackFlags, fn: (ctl: StackControl, name: string, ports: Record<string, string>, ip: string) => Promise<T>, command = 'stack'): Promise<T> {
   const stage = await openStage(f);
+  const note = clusterNote(stage, command);
+  if (note) process.stderr.write(note + '\n');
   try {
     const { path, project, deployment } = await deployedStack(stage);
     return await fn(new StackControl(stage.target, path, project), stage.target.name, deployment.ports, deployment.meta.ip);
@@ -41,22 +44,51 @@ export function formatStatus(rows: ServiceStatus[], ports: Record<string, string
   return [head, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** One host's status: its services, and whether its advertised address is still its own. */
+async function hostStatus(stage: OpenedStage, target: OpenedStage['target']) {
+  const { path, project, deployment } = await deployedStack({ ...stage, target });
+  const ctl = new StackControl(target, path, project);
+  const st = await ctl.status();
+  const ip = deployment.meta.ip;
+  const have = hostAddresses((await target.exec(ADDRESS_COMMAND, { timeoutMs: 20_000 })).stdout);
+  return { host: target.name, project, advertised: ip, addressOnHost: have.includes(ip), have, services: st.map((s) => ({ ...s, ports: deployment.ports[s.service] ?? '' })) };
+}
+
 export function defineStatus(cmd: Command): Command {
   return stageOptions(cmd)
     .addOption(jsonOption())
-    .description('each service: state, health, restarts and ports (exit 1 when one is not running or unhealthy)')
+    .description('each service: state, health, restarts and ports, on every host of a cluster (exit 1 when one is not running or unhealthy)')
     .action(async (f: StackFlags) => {
-      await withStack(f, async (ctl, host, ports, ip) => {
-        const st = await ctl.status();
-        const have = hostAddresses((await ctl.target.exec(ADDRESS_COMMAND, { timeoutMs: 20_000 })).stdout);
-        const moved = !have.includes(ip);
-        if (f.json) process.stdout.write(JSON.stringify({ advertised: ip, addressOnHost: !moved, services: st.map((s) => ({ ...s, ports: ports[s.service] ?? '' })) }, null, 2) + '\n');
-        else {
-          process.stdout.write(`${host}, project ${ctl.project}, advertised address ${ip}\n` + formatStatus(st, ports));
-          if (moved) process.stdout.write(`\nThe advertised address ${ip} is not on ${host} any more (it has ${have.join(', ') || 'none'}): run install again to move the stack; data is kept.\n`);
+      const stage = await openStage(f);
+      const hosts = stageHosts(stage);
+      try {
+        const all: (Awaited<ReturnType<typeof hostStatus>> & { role: string })[] = [];
+        const unreachable: { host: string; role: string; error: string }[] = [];
+        for (const h of hosts) {
+          try {
+            all.push({ ...(await hostStatus(stage, h.target)), role: h.role });
+          } catch (e) {
+            // A cluster keeps going without a host: say which, and what stopped it.
+            if (hosts.length === 1) throw e;
+            unreachable.push({ host: h.target.name, role: h.role, error: isPaasboxError(e) ? e.problem : e instanceof Error ? e.message : String(e) });
+          }
         }
-        if (moved || !st.every((s) => s.state === 'running' && s.health !== 'unhealthy')) process.exitCode = EXIT.checksFailed;
-      });
+        const bad = (s: (typeof all)[number]) => !s.addressOnHost || !s.services.every((x) => x.state === 'running' && x.health !== 'unhealthy');
+        if (f.json) {
+          const one = ({ have: _h, role: _r, ...s }: (typeof all)[number]) => s;
+          process.stdout.write(JSON.stringify(hosts.length === 1 ? one(all[0]!) : { cluster: stage.instance!.name, hosts: all.map(({ have: _h, ...s }) => s), unreachable }, null, 2) + '\n');
+        } else {
+          const blocks = all.map((s) =>
+            `${s.host}${hosts.length > 1 ? ` (${s.role})` : ''}, project ${s.project}, advertised address ${s.advertised}\n` +
+            formatStatus(s.services, Object.fromEntries(s.services.map((x) => [x.service, x.ports]))) +
+            (s.addressOnHost ? '' : `\nThe advertised address ${s.advertised} is not on ${s.host} any more (it has ${s.have.join(', ') || 'none'}): run install again to move the stack; data is kept.\n`));
+          for (const u of unreachable) blocks.push(`${u.host} (${u.role}): not reached: ${u.error}\n`);
+          process.stdout.write(blocks.join('\n'));
+        }
+        if (unreachable.length || all.some(bad)) process.exitCode = EXIT.checksFailed;
+      } finally {
+        await closeHosts(hosts);
+      }
     });
 }
 
@@ -70,7 +102,7 @@ export function defineLogs(cmd: Command): Command {
       await withStack(f, async (ctl) => {
         if (f.follow) await ctl.followLogs((c) => process.stdout.write(c), service, f.tail);
         else process.stdout.write(await ctl.logs(service, f.tail));
-      });
+      }, 'logs');
     });
 }
 

@@ -43,6 +43,33 @@ export async function deployedStack(s: OpenedStage): Promise<{ path: string; pro
   return { path, project: deployment.meta.project, deployment };
 }
 
+/**
+ * Every host of a cluster instance, the stage (its first master) first; the
+ * others opened as install recorded them. One host: the stage alone. The
+ * caller closes them all (closeHosts).
+ */
+export function stageHosts(s: OpenedStage): { target: Target; role: 'master' | 'agent' }[] {
+  const c = s.instance?.cluster;
+  if (!c) return [{ target: s.target, role: 'master' }];
+  const rest = [...c.masters.map((m) => ({ m, role: 'master' as const })), ...c.agents.map((m) => ({ m, role: 'agent' as const }))].slice(1);
+  return [{ target: s.target, role: 'master' }, ...rest.map(({ m, role }) => ({ target: openTarget({ kind: 'ssh', ssh: m.ssh }), role }))];
+}
+
+export async function closeHosts(hosts: { target: Target }[]): Promise<void> {
+  await Promise.all(hosts.map((h) => h.target.close().catch(() => undefined)));
+}
+
+/**
+ * For commands that act on one host: on a cluster instance, the line that
+ * says so (its first master, and how to name another); undefined otherwise.
+ */
+export function clusterNote(s: OpenedStage, command: string): string | undefined {
+  const c = s.instance?.cluster;
+  if (!c) return undefined;
+  const n = c.masters.length + c.agents.length;
+  return `paasbox ${command}: ${s.instance!.name} is a cluster of ${n} hosts; this acts on its first master ${s.target.name} only (another host: --target user@address)`;
+}
+
 /** Run fn holding the target's lock as paasbox COMMAND, saying on stderr when it waits for another run. */
 export function withStageLock<T>(target: Target, command: string, timeoutS: number, fn: () => Promise<T>): Promise<T> {
   const onWait = (holder: string) => process.stderr.write(`paasbox ${command}: ${holder} holds the lock on ${target.name}; waiting up to ${timeoutS}s\n`);

@@ -22,7 +22,7 @@ import { commandLine } from '../tunnel/sshuttle.js';
 import { tunnelPaths } from '../tunnel/state.js';
 import { formatStatus, freePort, knownHostsLines, planTunnel, realSystem, tunnelDown, tunnelStatus, tunnelUp, type UpInput } from '../tunnel/tunnel.js';
 import { intArg, jsonOption, listArg, stageOptions } from './program.js';
-import { deployedStack, openStage, type OpenedStage, type StageFlags } from './stage.js';
+import { clusterNote, deployedStack, openStage, type OpenedStage, type StageFlags } from './stage.js';
 
 interface TunnelFlags extends StageFlags {
   sshPort: number;
@@ -120,6 +120,8 @@ export function defineTunnel(cmd: Command): Command {
 
       // up (or --print)
       let stage = await openStage(f);
+      const note = clusterNote(stage, 'tunnel');
+      if (note) process.stderr.write(note + '\n');
       try {
         if (!f.print && stage.instance && !(await deployedStack(stage)).deployment.services.includes('sshd')) {
           // The far end of the tunnel is the stack's own sshd: switch it on (recorded for this

@@ -52,7 +52,9 @@ export function defineVerify(cmd: Command): Command {
       const others: Target[] = cluster ? [...cluster.masters, ...cluster.agents].slice(1).map((m) => openTarget({ kind: 'ssh', ssh: m.ssh })) : [];
       try {
         const secretsDir = localSecretsDir(stage.instance?.name ?? DEFAULT_INSTANCE);
-        for (const [i, target] of [stage.target, ...others].entries()) await verifyOne(target, i === 0 ? stage.instance : undefined, f, reporter, f.out && i ? `${f.out}.${i + 1}` : f.out, secretsDir);
+        // Each host's file records only what shapes it; the whole cluster is the instance's record.
+        const whole = cluster ? { masters: cluster.masters.map((m) => m.ip), agents: cluster.agents.map((m) => m.ip) } : undefined;
+        for (const [i, target] of [stage.target, ...others].entries()) await verifyOne(target, i === 0 ? stage.instance : undefined, f, reporter, f.out && i ? `${f.out}.${i + 1}` : f.out, secretsDir, whole);
       } finally {
         await stage.target.close();
         await Promise.all(others.map((t) => t.close()));
@@ -61,11 +63,11 @@ export function defineVerify(cmd: Command): Command {
 }
 
 /** One host's report; `out` is where --out writes it (a cluster's later hosts: FILE.2, FILE.3, ...). */
-async function verifyOne(target: Target, instance: Instance | undefined, f: VerifyFlags, reporter: ReporterName, out: string | undefined, secretsDir: string): Promise<void> {
+async function verifyOne(target: Target, instance: Instance | undefined, f: VerifyFlags, reporter: ReporterName, out: string | undefined, secretsDir: string, whole?: { masters: string[]; agents: string[] }): Promise<void> {
   const quiet = reporter !== 'spec' && !out;
   const progress = new Progress({ json: quiet });
   const model = loadStackModel();
-  const { settings, deployment } = await settingsForTarget(target, model, { ...(f.config ? { configPath: f.config } : {}), ...(instance ? { instance } : {}) });
+  const { settings, deployment } = await settingsForTarget(target, model, { ...(f.config ? { configPath: f.config } : {}), ...(instance ? { instance } : {}), ...(whole ? { flags: whole } : {}) });
   progress.say(`[${target.name}] verifying ${settings.projectName} (source ${settings.imageSource}, ip ${settings.ip}, domain ${settings.domain})${deployment ? '' : ' — no deployed compose file found, judging by settings'}${f.fromHere ? '; network checks from this machine' : ''}`);
   const only = f.only;
   const report = await runVerify(target, model, settings, {

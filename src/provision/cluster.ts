@@ -20,6 +20,10 @@ import { provisionTarget, type ProvisionOptions, type ProvisionOutcome } from '.
 import { runSteps, type ProvisionResult, type ProvisionStep } from './runner.js';
 import { clusterSwarmGaps, ensureClusterSwarm, type SwarmMember } from '../scheduler/swarm.js';
 import { consulAclStep, InstallSecrets } from './secrets.js';
+import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
+import { readDeployment } from '../stack/deployment.js';
+import { shq } from '../target/shell.js';
+import { httpRequest, probeTools } from '../verify/probes.js';
 
 export type ClusterRole = 'master' | 'agent';
 
@@ -190,4 +194,196 @@ async function clusterAcl(masters: ClusterHostOutcome[], secrets: InstallSecrets
     }
   }
   throw last;
+}
+
+// ---------------------------------------------------------------- removing an agent
+
+/** An agent leaving the cluster: how to reach it (it may be gone), its address and its node name (Consul's and swarm's). */
+export interface LeavingHost {
+  target: Target;
+  ip: string;
+  /** Its Consul node name (the stack's hostname). */
+  node: string;
+  /** Its swarm node name (docker's hostname), when it differs. */
+  swarmNode?: string;
+}
+
+export interface RemovalOptions {
+  /** Seconds to wait for its tasks to run elsewhere (default 300). */
+  drainTimeoutS?: number;
+  pollMs?: number;
+  consulPort?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Consul's HTTP API on `t` (its own agent at address), authenticated with the management token from its 0600 file there. */
+async function consulApi(t: Target, address: string, port: number, path: string, method: 'GET' | 'PUT' = 'GET'): Promise<{ status: number; body: string; error?: string }> {
+  const r = await httpRequest(t, await probeTools(t), address, port, path, { method, timeoutS: 10, secret: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } });
+  return { status: r.status, body: r.body, ...(r.error ? { error: r.error } : {}) };
+}
+
+/** A task state that still holds (or is about to hold) the node: anything before Complete/Shutdown/Failed/Rejected/Orphaned/Remove. */
+const LIVE_TASK = /^(New|Pending|Assigned|Accepted|Preparing|Ready|Starting|Running)\b/;
+
+/**
+ * What still keeps a drained node: tasks there in a live state (`docker node
+ * ps NODE --format '{{.CurrentState}}'`, desired state aside: right after the
+ * drain they are still Running while meant to shut down), and services short
+ * of their replicas (`docker service ls --format '{{.Name}} {{.Replicas}}'`).
+ * Pure parse.
+ */
+export function drainState(nodeTaskStates: string, replicas: string): { onNode: number; short: string[] } {
+  const onNode = nodeTaskStates.split('\n').map((l) => l.trim()).filter((l) => LIVE_TASK.test(l)).length;
+  const short = replicas.split('\n').map((l) => l.trim()).filter(Boolean).flatMap((l) => {
+    const [name = '', r = ''] = l.split(/\s+/);
+    const m = /^(\d+)\/(\d+)/.exec(r);
+    return m && m[1] !== m[2] ? [`${name} ${m[1]}/${m[2]}`] : [];
+  });
+  return { onNode, short };
+}
+
+/**
+ * The steps that take an agent out, in order: Consul maintenance on its node
+ * (its services leave every HAProxy's rotation), swarm drain (its tasks are
+ * rescheduled on the other workers) and a wait until none runs there and
+ * every service has its replicas again, then Consul leave and its stack down
+ * (volumes kept), swarm leave, and the node removed from the swarm. Each
+ * step checks first, so a second run (or a host already gone) is ok. A host
+ * that cannot be reached is forced out instead: `consul force-leave` from a
+ * manager, the node drained and removed. The last worker is not drained
+ * while tasks run on it: they would have nowhere to go.
+ */
+export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: string, opts: RemovalOptions & { reachable: boolean }): ProvisionStep[] {
+  const port = opts.consulPort ?? 8500;
+  const n = shq(leaving.swarmNode ?? leaving.node);
+  const onManager = async (cmd: string, timeoutMs = 60_000) => manager.exec(cmd, { sudo: true, timeoutMs });
+  const nodeExists = async () => (await onManager(`docker node inspect --format '{{.ID}}' ${n}`)).code === 0;
+  const gone = (why: string) => ({ ok: true, detail: why });
+  const steps: ProvisionStep[] = [];
+  if (opts.reachable)
+    steps.push({
+      name: `consul maintenance on ${leaving.node}`,
+      fix: 'check that its Consul agent answers (npx paasbox status) and the management token file is on the host',
+      async check() {
+        const r = await consulApi(leaving.target, leaving.ip, port, '/v1/agent/checks');
+        if (r.error || r.status !== 200) return gone(`its Consul does not answer (${r.error ?? `HTTP ${r.status}`}): nothing to put in maintenance`);
+        return r.body.includes('_node_maintenance') ? { ok: true, detail: 'already in maintenance' } : { ok: false, detail: 'serving' };
+      },
+      async apply() {
+        const r = await consulApi(leaving.target, leaving.ip, port, `/v1/agent/maintenance?enable=true&reason=${encodeURIComponent('paasbox: removing this host')}`, 'PUT');
+        if (r.status !== 200) throw new PaasboxError(`consul maintenance on ${leaving.node}: HTTP ${r.status} ${r.error ?? r.body.slice(0, 120)}`, 'check its Consul agent and token');
+        return 'its services are critical: every HAProxy stops routing to them';
+      },
+    });
+  steps.push(
+    {
+      name: `swarm drain ${leaving.node}`,
+      fix: `look at \`docker node ls\` on a master`,
+      async check() {
+        if (!(await nodeExists())) return gone('not a swarm node');
+        const r = await onManager(`docker node inspect --format '{{.Spec.Availability}}' ${n}`);
+        return r.stdout.trim() === 'drain' ? { ok: true, detail: 'drained' } : { ok: false, detail: r.stdout.trim() || 'unknown' };
+      },
+      async apply() {
+        const tasks = (await onManager(`docker node ps ${n} --filter desired-state=running --format '{{.Name}}'`)).stdout.trim();
+        const workers = (await onManager(`docker node ls --filter role=worker --format '{{.Hostname}} {{.Status}} {{.Availability}}'`)).stdout
+          .split('\n').map((l) => l.trim().split(/\s+/)).filter(([h, st, av]) => h && h !== (leaving.swarmNode ?? leaving.node) && st === 'Ready' && av === 'Active');
+        if (tasks && !workers.length)
+          throw new PaasboxError(
+            `${leaving.node} is the last agent: its tasks (${tasks.split('\n').join(', ')}) would have nowhere to run`,
+            'add another agent first (install with it in --agents), or destroy those apps (deploy --destroy), then remove this one',
+          );
+        const r = await onManager(`docker node update --availability drain ${n}`);
+        if (r.code !== 0) throw new PaasboxError(`docker node update --availability drain ${leaving.node} failed: ${r.stderr.trim()}`, 'look at `docker node ls` on a master');
+      },
+    },
+    {
+      name: `tasks moved off ${leaving.node}`,
+      fix: `look at \`docker service ps\` for the services named: their tasks could not be placed elsewhere`,
+      async check() {
+        if (!(await nodeExists())) return gone('not a swarm node');
+        const st = drainState((await onManager(`docker node ps ${n} --format '{{.CurrentState}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
+        return st.onNode === 0 && !st.short.length ? { ok: true, detail: 'no task there, every service at its replicas' } : { ok: false, detail: `${st.onNode} tasks there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}` };
+      },
+      async apply() {
+        const until = Date.now() + (opts.drainTimeoutS ?? 300) * 1000;
+        let last = '';
+        for (;;) {
+          const st = drainState((await onManager(`docker node ps ${n} --format '{{.CurrentState}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
+          if (st.onNode === 0 && !st.short.length) return 'every task runs elsewhere';
+          last = `${st.onNode} tasks still there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}`;
+          if (Date.now() > until) throw new PaasboxError(`${leaving.node}'s tasks did not move within ${opts.drainTimeoutS ?? 300}s: ${last}`, 'look at `docker service ps SERVICE` on a master: a constraint or missing image may keep them from the other agents');
+          await sleep(opts.pollMs ?? 2000);
+        }
+      },
+    },
+  );
+  if (opts.reachable)
+    steps.push(
+      {
+        name: `consul leave and stack down on ${leaving.node}`,
+        fix: 'take it down by hand: npx paasbox stack down --target user@address',
+        async check() {
+          const d = await readDeployment(leaving.target);
+          if (!d) return gone('no stack file');
+          const ps = await leaving.target.exec(`docker ps -q --filter label=com.docker.compose.project=${shq(d.meta.project)}`, { sudo: true, timeoutMs: 30_000 });
+          return ps.stdout.trim() ? { ok: false, detail: 'its stack runs' } : gone('its stack is down');
+        },
+        async apply() {
+          // A graceful leave first, so the servers drop it at once instead of marking it failed.
+          await consulApi(leaving.target, leaving.ip, port, '/v1/agent/leave', 'PUT').catch(() => undefined);
+          const d = (await readDeployment(leaving.target))!;
+          await new StackControl(leaving.target, d.path, d.meta.project).down({ volumes: false });
+          return 'left Consul; containers removed, volumes kept';
+        },
+      },
+      {
+        name: `swarm leave on ${leaving.node}`,
+        async check() {
+          const r = await leaving.target.exec(`docker info --format '{{.Swarm.LocalNodeState}}'`, { sudo: true, timeoutMs: 30_000 });
+          return r.stdout.trim() === 'active' ? { ok: false, detail: 'in the swarm' } : gone(r.stdout.trim() || 'no docker');
+        },
+        async apply() {
+          const r = await leaving.target.exec('docker swarm leave', { sudo: true, timeoutMs: 60_000 });
+          if (r.code !== 0) throw new PaasboxError(`docker swarm leave on ${leaving.node} failed: ${r.stderr.trim()}`, 'run `docker swarm leave --force` on it');
+        },
+      },
+    );
+  else
+    steps.push({
+      name: `consul force-leave ${leaving.node} (unreachable)`,
+      async check() {
+        const r = await consulApi(manager, managerIp, port, '/v1/agent/members');
+        const m = r.status === 200 ? (JSON.parse(r.body) as { Name: string; Status: number }[]).find((x) => x.Name === leaving.node) : undefined;
+        return !m || m.Status === 3 ? gone('not a member') : { ok: false, detail: `member, status ${m.Status}` };
+      },
+      async apply() {
+        const r = await consulApi(manager, managerIp, port, `/v1/agent/force-leave/${encodeURIComponent(leaving.node)}`, 'PUT');
+        if (r.status !== 200) throw new PaasboxError(`consul force-leave ${leaving.node}: HTTP ${r.status}`, 'run `consul force-leave NODE` on a master with the management token');
+      },
+    });
+  steps.push({
+    name: `swarm node rm ${leaving.node}`,
+    async check() {
+      return (await nodeExists()) ? { ok: false, detail: 'still listed' } : gone('not listed');
+    },
+    async apply() {
+      // After swarm leave it is Down; --force also covers a host that is gone.
+      const r = await onManager(`docker node rm --force ${n}`);
+      if (r.code !== 0) throw new PaasboxError(`docker node rm ${leaving.node} failed: ${r.stderr.trim()}`, 'look at `docker node ls` on a master');
+    },
+  });
+  return steps;
+}
+
+/** Take an agent out of the cluster (removalSteps) through the first manager that answers. */
+export async function removeClusterHost(leaving: LeavingHost, managers: { target: Target; ip: string }[], progress: Progress, opts: RemovalOptions = {}): Promise<ProvisionResult> {
+  const reachable = (await leaving.target.exec('true', { timeoutMs: 20_000 }).then((r) => r.code === 0, () => false));
+  let manager: { target: Target; ip: string } | undefined;
+  for (const m of managers) if ((await m.target.exec(`docker node ls -q`, { sudo: true, timeoutMs: 30_000 }).then((r) => r.code === 0, () => false))) { manager = m; break; }
+  if (!manager) throw new PaasboxError(`no master answers as a swarm manager, so ${leaving.node} cannot be drained`, 'bring the masters up (npx paasbox status) and run again', undefined, 'target');
+  if (!reachable) progress.say(`[${leaving.target.name}] not reachable: forcing it out (Consul force-leave, swarm node removed)`);
+  const swarmNode = reachable ? (await leaving.target.facts().catch(() => undefined))?.hostname : undefined;
+  return runSteps(leaving.target, removalSteps({ ...leaving, ...(swarmNode ? { swarmNode } : {}) }, manager.target, manager.ip, { ...opts, reachable }), progress);
 }

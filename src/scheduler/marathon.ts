@@ -1,7 +1,21 @@
 // Scheduler backed by Marathon's REST API.
-import { normaliseId, type MarathonApp } from '../marathon/app.js';
+import { normaliseId, type MarathonApp, type MarathonConstraint } from '../marathon/app.js';
 import { MarathonClient } from '../marathon/client.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
+
+/** Instances spread evenly over the agents' hostnames (Marathon's GROUP_BY; UNIQUE would cap them at one per agent). */
+export const SPREAD_CONSTRAINT: MarathonConstraint = ['hostname', 'GROUP_BY'];
+
+/**
+ * The app as paasbox sends it: spread over the agents unless the app gives
+ * constraints of its own (they are the user's placement, kept as they are).
+ * Only agents run the Mesos agent when a cluster has any, so Marathon places
+ * nothing on the masters by itself. Pure.
+ */
+export function withSpread(app: MarathonApp): MarathonApp {
+  if (app.constraints?.length) return app;
+  return { ...app, constraints: [[...SPREAD_CONSTRAINT]] };
+}
 
 export class MarathonScheduler implements Scheduler {
   readonly kind = 'marathon' as const;
@@ -13,7 +27,7 @@ export class MarathonScheduler implements Scheduler {
   }
 
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
-    const r = await this.client.deployApp(app);
+    const r = await this.client.deployApp(withSpread(app));
     if (r.deploymentId) this.pending.set(normaliseId(app.id), r.deploymentId);
     return { created: r.created, warnings: [] };
   }

@@ -22,6 +22,35 @@ export interface SwarmService {
 /** Label carrying the Marathon app id, so list() maps services back to apps. */
 export const APP_ID_LABEL = 'paasbox.marathon.id';
 
+/** Where the swarm may run an app: on a cluster with agents, only on them. */
+export interface SwarmPlacement {
+  /** The swarm has a cluster's agents (nodes install labelled AGENT_LABEL): keep apps off the masters. */
+  workers?: boolean;
+}
+
+/** The node label install gives a cluster's agents in the swarm (src/scheduler/swarm.ts ensureClusterSwarm). */
+export const AGENT_LABEL = { key: 'paasbox.role', value: 'agent' } as const;
+
+/**
+ * The constraint that keeps apps on the agents: the label, not node.role==worker,
+ * so a swarm whose workers install did not make agents (a manager and a worker
+ * joined by `deploy --worker`) places apps as before.
+ */
+export const WORKER_CONSTRAINT = `node.labels.${AGENT_LABEL.key}==${AGENT_LABEL.value}`;
+
+/**
+ * The placement paasbox adds for `placement`: on a swarm with workers, the
+ * worker constraint, unless the app places itself (a CLUSTER or IS constraint
+ * names its nodes: adding ours could leave it nowhere to run). Swarm's
+ * scheduler already spreads a service's replicas over the nodes it may use,
+ * fewest tasks of that service first, so spreading needs no flag.
+ */
+export function defaultPlacement(app: MarathonApp, placement: SwarmPlacement): string[] {
+  if (!placement.workers) return [];
+  const own = (app.constraints ?? []).some(([, op]) => op === 'CLUSTER' || op === 'IS');
+  return own ? [] : [WORKER_CONSTRAINT];
+}
+
 export function swarmServiceName(id: string): string {
   return normaliseId(id).slice(1).replace(/\//g, '-');
 }
@@ -32,7 +61,7 @@ export function swarmServiceName(id: string): string {
  * any argv exists, so a refused app never reaches a command. `safety` is what
  * the user allowed (deploy --allow-host-mounts / --allow-docker-parameters).
  */
-export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {}): SwarmService {
+export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {}, where: SwarmPlacement = {}): SwarmService {
   validateApp(app, `app ${String((app as { id?: unknown }).id)}`, safety);
   const name = swarmServiceName(app.id);
   const warnings: string[] = [];
@@ -83,6 +112,8 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {})
     else if ((op === 'CLUSTER' || op === 'IS') && value !== undefined) placement.push(`${attr}==${value}`);
     else warnings.push(`constraints: [${[field, op, value].filter((x) => x !== undefined).join(', ')}] has no swarm equivalent and is ignored`);
   }
+
+  placement.push(...defaultPlacement(app, where));
 
   const create: string[] = ['docker', 'service', 'create', '--detach', '--name', name, '--replicas', String(instances)];
   const update: string[] = ['docker', 'service', 'update', '--detach', '--replicas', String(instances)];

@@ -6,10 +6,10 @@ import type { AppSafety, MarathonApp } from '../marathon/app.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
-import { APP_ID_LABEL, marathonToSwarmService, swarmServiceName } from './swarm-service.js';
+import { AGENT_LABEL, APP_ID_LABEL, marathonToSwarmService, swarmServiceName } from './swarm-service.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
 
-export { marathonToSwarmService, swarmServiceName, APP_ID_LABEL } from './swarm-service.js';
+export { marathonToSwarmService, swarmServiceName, APP_ID_LABEL, AGENT_LABEL, WORKER_CONSTRAINT } from './swarm-service.js';
 
 async function run(t: Target, argv: string[] | string, what: string, opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
   const cmd = typeof argv === 'string' ? argv : argv.map(shq).join(' ');
@@ -113,8 +113,15 @@ export class SwarmScheduler implements Scheduler {
     return r.code === 0;
   }
 
+  /** Whether the swarm has a cluster's agents (nodes labelled AGENT_LABEL by install), where apps then go. */
+  async hasWorkers(): Promise<boolean> {
+    return (await agentNodes(this.manager)).length > 0;
+  }
+
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
-    const svc = marathonToSwarmService(app, this.opts.safety);
+    // Refused apps are refused before any command runs, the swarm's question included.
+    marathonToSwarmService(app, this.opts.safety);
+    const svc = marathonToSwarmService(app, this.opts.safety, { workers: await this.hasWorkers() });
     const existing = await this.exists(svc.name);
     await run(this.manager, existing ? svc.update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
     return { created: !existing, warnings: svc.warnings };
@@ -247,6 +254,12 @@ async function swarmLead(masters: SwarmMember[]): Promise<SwarmMember | undefine
   return undefined;
 }
 
+/** Hostnames of the nodes labelled as a cluster's agents (AGENT_LABEL), as a manager sees them. */
+export async function agentNodes(manager: Target): Promise<string[]> {
+  const out = await run(manager, `docker node inspect --format '{{.Description.Hostname}} {{index .Spec.Labels "${AGENT_LABEL.key}"}}' $(docker node ls -q)`, 'docker node inspect');
+  return out.split('\n').map((l) => l.trim().split(/\s+/)).filter(([, v]) => v === AGENT_LABEL.value).map(([h]) => h!);
+}
+
 /** The swarm's nodes as a manager lists them. */
 export async function swarmNodes(manager: Target): Promise<SwarmNode[]> {
   return parseNodeList(await run(manager, `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`, 'docker node ls'));
@@ -260,7 +273,11 @@ export async function clusterSwarmGaps(masters: SwarmMember[], agents: SwarmMemb
   const lead = await swarmLead(masters);
   if (!lead) return ['no swarm yet'];
   try {
-    return swarmGaps(await swarmNodes(lead.target), masters.map((m) => m.hostname), agents.map((a) => a.hostname));
+    const gaps = swarmGaps(await swarmNodes(lead.target), masters.map((m) => m.hostname), agents.map((a) => a.hostname));
+    if (gaps.length || !agents.length) return gaps;
+    // Apps go where this label is (deploy's placement).
+    const labelled = await agentNodes(lead.target);
+    return agents.filter((a) => !labelled.includes(a.hostname)).map((a) => `${a.hostname} not labelled ${AGENT_LABEL.key}=${AGENT_LABEL.value}`);
   } catch (e) {
     return [`the swarm does not answer on ${lead.hostname}: ${e instanceof PaasboxError ? e.problem : String(e)}`];
   }
@@ -326,5 +343,13 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
   // One at a time: each join changes the managers' Raft membership.
   for (const m of masters) if (m !== lead) await join(m, 'manager');
   for (const a of agents) await join(a, 'worker');
+  // The agents carry the label deploy places apps by.
+  if (agents.length) {
+    const labelled = await agentNodes(lead.target);
+    for (const a of agents.filter((x) => !labelled.includes(x.hostname))) {
+      await run(lead.target, ['docker', 'node', 'update', '--label-add', `${AGENT_LABEL.key}=${AGENT_LABEL.value}`, a.hostname], `docker node update ${a.hostname}`);
+      changed.push(`${a.hostname} labelled ${AGENT_LABEL.key}=${AGENT_LABEL.value}`);
+    }
+  }
   return changed;
 }

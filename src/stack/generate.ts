@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from './model.js';
 import { isCluster, type Settings } from '../settings/settings.js';
-import { consulRoleArgs, effectivePorts, enabledServices, zkHosts, zkMyId, zkServers } from './queries.js';
+import { consulRoleArgs, effectivePorts, enabledServices, mesosQuorum, zkHosts, zkMyId, zkServers } from './queries.js';
 import { assertValid, composeSpecValidator } from './validate.js';
 
 export interface GenerateOptions {
@@ -32,6 +32,7 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: 'service_healthy' | 'service_started' }>;
   cap_add?: string[];
   devices?: string[];
+  pid?: 'host';
   labels: Record<string, string>;
 }
 
@@ -57,6 +58,17 @@ export interface ComposeFile {
   'x-paasbox': PaasboxMeta;
 }
 
+/**
+ * What of the cluster shapes this host's file (x-paasbox.cluster): every
+ * master (the ensemble's lines, Consul's -retry-join) and, of the agents,
+ * only this host when it is one: nothing on a host depends on the other
+ * agents, so adding or removing one leaves every other host's file, and its
+ * convergence, as it was (`ok`). The whole cluster is in the instance record.
+ */
+export function clusterView(s: Settings): { masters: string[]; agents: string[] } {
+  return { masters: [...s.masters], agents: s.agents.includes(s.ip) ? [s.ip] : [] };
+}
+
 /** Whether a service of this role runs on the host settings.ip. */
 function runsHere(svc: ServiceSpec, s: Settings): boolean {
   if (svc.role === 'all') return true;
@@ -77,6 +89,7 @@ export function placeholderValues(model: StackModel, s: Settings, service: strin
     ZK_HOSTS: zkHosts(model, s),
     ZK_MY_ID: String(zkMyId(s)),
     ZK_SERVERS: zkServers(model, s),
+    MESOS_QUORUM: String(mesosQuorum(s)),
   };
   for (const name of Object.keys(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
@@ -95,7 +108,7 @@ export function resolvePlaceholders(text: string, vals: Record<string, string>, 
     if (v === undefined)
       throw new PaasboxError(
         `${where}: unknown placeholder \${${name}}`,
-        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
+        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${MESOS_QUORUM} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
       );
     return v;
   });
@@ -191,6 +204,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
     }
     if (svc.capAdd?.length) out.cap_add = [...svc.capAdd];
     if (svc.devices?.length) out.devices = svc.devices.map((d) => `${d}:${d}`);
+    if (svc.pid) out.pid = svc.pid;
     services[name] = out;
   }
 
@@ -206,7 +220,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       project: settings.projectName,
       omitted,
       elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n)),
-      ...(isCluster(settings) ? { cluster: { masters: [...settings.masters], agents: [...settings.agents] } } : {}),
+      ...(isCluster(settings) ? { cluster: clusterView(settings) } : {}),
     },
   };
   validateCompose(compose);
@@ -245,7 +259,10 @@ export function renderCompose(obj: ComposeFile): string {
     header.push(`# Left out (image unavailable from source ${m.source}):`);
     for (const [s, why] of omitted) header.push(`#   ${s}: ${why.replace(/\s+/g, ' ')}`);
   }
-  if (m.cluster) header.push(`# Cluster: masters ${m.cluster.masters.join(',')}; agents ${m.cluster.agents.join(',')}; this host is ${m.cluster.masters.includes(m.ip) ? 'a master' : 'an agent'}`);
+  if (m.cluster) {
+    const roles = [...(m.cluster.masters.includes(m.ip) ? ['a master'] : []), ...(m.cluster.agents.includes(m.ip) ? ['an agent'] : [])].join(' and ');
+    header.push(`# Cluster: masters ${m.cluster.masters.join(',')}; this host (${m.ip}) is ${roles}`);
+  }
   if (m.elsewhere.length) header.push(`# Not run on this host (role): ${m.elsewhere.join(', ')}`);
   const ordered = { services: obj.services, ...(obj.volumes ? { volumes: obj.volumes } : {}), 'x-paasbox': obj['x-paasbox'] };
   const body = stringify(sortKeys(ordered, true), { lineWidth: 0, indent: 2, aliasDuplicateObjects: false });

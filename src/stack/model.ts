@@ -73,6 +73,8 @@ export interface ServiceSpec {
   dependsOn?: string[];
   capAdd?: string[];
   devices?: string[];
+  /** The host's PID namespace: the Mesos agent's executors must outlive it and be seen again after its restart. */
+  pid?: 'host';
 }
 
 export interface StackModel {

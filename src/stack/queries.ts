@@ -51,6 +51,14 @@ export function zkServers(model: StackModel, s: Settings): string {
 }
 
 /**
+ * The Mesos masters' quorum (MESOS_QUORUM): a majority of the masters, so a
+ * replicated log survives the loss of a minority (1 of 1, 2 of 3, 3 of 5).
+ */
+export function mesosQuorum(s: Pick<Settings, 'masters'>): number {
+  return Math.floor(s.masters.length / 2) + 1;
+}
+
+/**
  * Consul's role arguments on this host: a master runs a server that waits for
  * all masters (-bootstrap-expect) and joins the others; any other host runs a
  * client agent that joins the masters. -retry-join keeps trying, so start
