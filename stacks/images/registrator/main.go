@@ -384,15 +384,19 @@ func (r *Registrator) Sync(ctx context.Context) {
 	want := map[string]Service{}
 	owner := map[string]*Container{}
 	running := map[string]bool{}
+	unhealthy := map[string]bool{}
 	for _, id := range ids {
 		c, err := r.docker.Inspect(ctx, id)
 		if err != nil {
 			continue // gone between list and inspect
 		}
 		running[c.ID] = true
-		if c.HasDockerHealthcheck() && c.DockerHealth() != "healthy" {
-			continue // starting or unhealthy: not routed (and removed if it was)
+		if c.HasDockerHealthcheck() && c.DockerHealth() == "unhealthy" {
+			unhealthy[shortID(c.ID)] = true
+			continue // not routed, and removed if it was
 		}
+		// "starting" stays in want: registered already when its own
+		// healthcheck passed early (kept), else admit runs that check.
 		for _, s := range r.services(c) {
 			want[s.ID] = s
 			owner[s.ID] = c
@@ -428,7 +432,11 @@ func (r *Registrator) Sync(ctx context.Context) {
 	}
 	for id, s := range have {
 		if _, ok := want[id]; !ok && r.ours(s) {
-			r.deregister(ctx, id, "stale: no running container")
+			why := "stale: no running container"
+			if unhealthy[s.Meta["container_id"]] {
+				why = "container " + s.Meta["container_id"] + " unhealthy"
+			}
+			r.deregister(ctx, id, why)
 		}
 	}
 }

@@ -122,7 +122,7 @@ func newFakeConsul(t *testing.T) *fakeConsul {
 		case r.URL.Path == "/v1/agent/services":
 			out := map[string]AgentService{}
 			for _, s := range f.reg {
-				out[s.ID] = AgentService{ID: s.ID, Service: s.Name, Port: s.Port, Meta: s.Meta}
+				out[s.ID] = AgentService{ID: s.ID, Service: s.Name, Tags: s.Tags, Address: s.Address, Port: s.Port, Meta: s.Meta}
 			}
 			json.NewEncoder(w).Encode(out)
 		}
@@ -269,5 +269,63 @@ func TestStartingContainerIsRegisteredOnlyWhenItsOwnHealthcheckPasses(t *testing
 		if len(r.probing) != 0 {
 			t.Error("probe left behind")
 		}
+	}
+}
+
+// fakeDocker serves /containers/json and /containers/ID/json for one container on a unix socket.
+func fakeDocker(t *testing.T, container func() string) *Docker {
+	sock := t.TempDir() + "/docker.sock"
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/containers/json"):
+			w.Write([]byte(`[{"Id": "3f2a9c0d1e2b3c4d5e6f"}]`))
+		case strings.HasSuffix(r.URL.Path, "/json"):
+			w.Write([]byte(container()))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return NewDocker(sock)
+}
+
+// A resync while Docker still says "starting" keeps a registration made when
+// the container's own healthcheck passed early; "unhealthy" removes it.
+func TestSyncKeepsAnEarlyRegistrationWhileStartingAndRemovesAnUnhealthyOne(t *testing.T) {
+	state := "starting"
+	js := func() string {
+		return strings.Replace(healthJSON(state), `"ExposedPorts"`, `"Healthcheck": {"Test": ["CMD-SHELL", "true"]}, "ExposedPorts"`, 1)
+	}
+	fc := newFakeConsul(t)
+	r := newRegistrator(fakeDocker(t, js), NewConsul(fc.srv.URL), opts)
+	ctx := context.Background()
+	c := parse(t, js())
+	svcs := asPassing(r.services(c))
+	for _, s := range svcs {
+		r.register(ctx, s) // as the early healthcheck run does
+	}
+	r.Sync(ctx)
+	fc.mu.Lock()
+	dereg := append([]string{}, fc.dereg...)
+	fc.mu.Unlock()
+	if len(dereg) != 0 {
+		t.Fatalf("resync while starting deregistered %v", dereg)
+	}
+	if len(r.probing) != 0 {
+		t.Error("an unchanged registration needs no probe")
+	}
+	state = "unhealthy"
+	r.Sync(ctx)
+	fc.mu.Lock()
+	dereg = append([]string{}, fc.dereg...)
+	fc.mu.Unlock()
+	if len(dereg) != 1 || dereg[0] != svcs[0].ID {
+		t.Fatalf("resync of an unhealthy container: deregistered %v, want [%s]", dereg, svcs[0].ID)
 	}
 }
