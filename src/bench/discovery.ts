@@ -142,6 +142,17 @@ async function load(url: string, headers: Record<string, string>, durationS: num
   };
 }
 
+/** Two runs of equal duration as one: mean rate and latencies, summed counts. */
+export function combine(a: LoadStats, b: LoadStats): LoadStats {
+  return {
+    requestsPerSec: (a.requestsPerSec + b.requestsPerSec) / 2,
+    latencyP50Ms: (a.latencyP50Ms + b.latencyP50Ms) / 2,
+    latencyP99Ms: Math.max(a.latencyP99Ms, b.latencyP99Ms),
+    total: a.total + b.total,
+    failed: a.failed + b.failed,
+  };
+}
+
 export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptions): Promise<ThroughputResult> {
   const durationS = opts.durationS ?? 10;
   const connections = opts.connections ?? 10;
@@ -156,8 +167,13 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
     // Warm both paths first (connections, the app's threads, HAProxy's checks).
     await load(url(directFwd, opts.hostPort), {}, 1, connections);
     await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, 1, connections);
-    const direct = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
-    const viaHaproxy = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
+    // ABBA order, so drift in what else the machine runs weighs on both sides alike.
+    const d1 = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
+    const v1 = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
+    const v2 = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
+    const d2 = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
+    const direct = combine(d1, d2);
+    const viaHaproxy = combine(v1, v2);
     return { viaHaproxy, direct, ratio: direct.requestsPerSec > 0 ? viaHaproxy.requestsPerSec / direct.requestsPerSec : 0 };
   } finally {
     await viaFwd.close();

@@ -54,3 +54,12 @@ describe('route benchmark helpers', () => {
     });
   });
 });
+
+describe('combine (two load runs as one)', () => {
+  it('averages the rates and latencies, keeps the worst p99, sums the counts', async () => {
+    const { combine } = await import('../../../src/bench/discovery.js');
+    const a = { requestsPerSec: 100, latencyP50Ms: 1, latencyP99Ms: 9, total: 500, failed: 0 };
+    const b = { requestsPerSec: 300, latencyP50Ms: 3, latencyP99Ms: 4, total: 1500, failed: 2 };
+    expect(combine(a, b)).to.deep.equal({ requestsPerSec: 200, latencyP50Ms: 2, latencyP99Ms: 9, total: 2000, failed: 2 });
+  });
+});
