@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,7 +275,14 @@ func TestStartingContainerIsRegisteredOnlyWhenItsOwnHealthcheckPasses(t *testing
 
 // fakeDocker serves /containers/json and /containers/ID/json for one container on a unix socket.
 func fakeDocker(t *testing.T, container func() string) *Docker {
-	sock := t.TempDir() + "/docker.sock"
+	// A short path: t.TempDir() carries the test's long name, and a unix
+	// socket path must stay under 108 bytes.
+	dir, err := os.MkdirTemp("", "fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := dir + "/docker.sock"
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
