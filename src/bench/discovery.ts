@@ -1,10 +1,12 @@
 // The "discovery" benchmarks (paasbox bench), run against a stack already up
 // on `target` (HAProxy on 80, Registrator, Consul):
 //  - benchTimeToRoute: `docker run` of a new instance -> first answer from it
-//    through HAProxy by name (Registrator event + Consul check + consul-template
-//    render + validated hitless reload);
+//    through HAProxy by name (Registrator event + its readiness probe + Consul
+//    + consul-template render + validated hitless reload), beside the
+//    instance's own readiness (its first direct answer), probed side by side;
 //  - benchHaproxyOverhead: autocannon through HAProxy vs straight to the app;
-//  - benchDiscovery: both on a fresh one-instance service, then cleans up.
+//  - benchReloadUnderLoad: failed requests while HAProxy reloads under load;
+//  - benchDiscovery: all three on fresh one-instance services, then cleans up.
 // Traffic goes through target.forward(), so it works on local and SSH targets
 // alike (over SSH both sides share the tunnel, the ratio stays meaningful).
 import autocannon from 'autocannon';
@@ -33,7 +35,12 @@ export interface RouteTimeResult {
   /** The instance id the app answers with (its container hostname). */
   instance: string;
   hostPort: number;
+  /** `docker run` -> first 200 from the new instance through HAProxy by name. */
   msToRoute: number;
+  /** `docker run` -> first 200 straight from the instance's published port: its own readiness, the route's reference. */
+  msToReady: number;
+  /** msToRoute - msToReady: what the discovery path adds once the app is ready. */
+  msReadyToRoute: number;
 }
 
 async function must(target: Target, cmd: string, what: string): Promise<string> {
@@ -42,39 +49,54 @@ async function must(target: Target, cmd: string, what: string): Promise<string> 
   return r.stdout.trim();
 }
 
+/** Probes of both paths every this many ms: small beside the goal (200 ms), light on 2 cores. */
+const PROBE_MS = 10;
+
 export async function benchTimeToRoute(target: Target, opts: RouteTimeOptions = {}): Promise<RouteTimeResult> {
-  const service = opts.service ?? `pbbench${Date.now().toString(36)}`;
+  const service = opts.service ?? `pbbench${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   const container = `${opts.containerPrefix ?? 'paasbox-bench'}-${service}`;
   const image = opts.image ?? EXAMPLE_IMAGE;
   const host = `${service}.service.${opts.domain ?? 'consul'}`;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const fwd = await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
+  let direct: Forward | undefined;
   try {
     const t0 = performance.now();
     const id = await must(target, `docker run -d --name ${shq(container)} -P -e SERVICE_NAME=${shq(service)} -e SERVICE_CHECK_HTTP=/health ${shq(image)}`, `docker run of ${image}`);
     const instance = id.slice(0, 12);
-    let msToRoute: number | undefined;
-    let last = '';
-    while (performance.now() - t0 < timeoutMs) {
-      const r = await getWithHost(fwd.localPort, host).catch((e: Error) => ({ status: 0, body: e.message, instance: undefined }));
-      if (r.status === 200 && r.instance === instance) {
-        msToRoute = performance.now() - t0;
-        break;
+    const hostPort = parseDockerPort(await must(target, `docker port ${shq(container)} 8080/tcp`, 'docker port')) ?? 0;
+    direct = await target.forward('127.0.0.1', hostPort);
+    const directPort = direct.localPort;
+    // Both paths probed side by side, each on its own loop, so the reference
+    // (the app's own first 200) is measured in the same run as the route.
+    const firstOk = async (port: number, hostHeader: string, last: { v: string }): Promise<number | undefined> => {
+      while (performance.now() - t0 < timeoutMs) {
+        const r = await getWithHost(port, hostHeader, '/', '127.0.0.1', 2000).catch((e: Error) => ({ status: 0, body: e.message, instance: undefined }));
+        if (r.status === 200 && r.instance === instance) return performance.now() - t0;
+        last.v = `${r.status} ${r.body.trim().slice(0, 120)}`;
+        await new Promise((res) => setTimeout(res, PROBE_MS));
       }
-      last = `${r.status} ${r.body.trim().slice(0, 120)}`;
-      await new Promise((res) => setTimeout(res, 25));
+      return undefined;
+    };
+    const lastRoute = { v: '' };
+    const [msToReady, msToRoute] = await Promise.all([firstOk(directPort, `127.0.0.1:${hostPort}`, { v: '' }), firstOk(fwd.localPort, host, lastRoute)]);
+    if (!opts.keep || msToRoute === undefined || msToReady === undefined) await target.exec(`docker rm -f ${shq(container)}`);
+    if (msToRoute === undefined || msToReady === undefined) {
+      throw new PaasboxError(`${host} was not answered by the new instance ${msToReady === undefined ? 'directly' : 'through HAProxy'} within ${timeoutMs} ms on ${target.name}`,
+        'check `docker logs` of registrator and haproxy on the target (is the service registered and passing in Consul?)', lastRoute.v);
     }
-    const hostPort = parseDockerPort(await must(target, `docker port ${shq(container)} 8080/tcp`, 'docker port'));
-    if (!opts.keep || msToRoute === undefined) await target.exec(`docker rm -f ${shq(container)}`);
-    if (msToRoute === undefined) {
-      throw new PaasboxError(`${host} was not answered by the new instance through HAProxy within ${timeoutMs} ms on ${target.name}`,
-        'check `docker logs` of registrator and haproxy on the target (is the service registered and passing in Consul?)', last);
-    }
-    return { service, container, instance, hostPort: hostPort ?? 0, msToRoute };
+    return { service, container, instance, hostPort, msToRoute, msToReady, msReadyToRoute: msToRoute - msToReady };
   } finally {
+    await direct?.close();
     await fwd.close();
   }
 }
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 export interface LoadStats {
   requestsPerSec: number;
@@ -120,6 +142,17 @@ async function load(url: string, headers: Record<string, string>, durationS: num
   };
 }
 
+/** Two runs of equal duration as one: mean rate and latencies, summed counts. */
+export function combine(a: LoadStats, b: LoadStats): LoadStats {
+  return {
+    requestsPerSec: (a.requestsPerSec + b.requestsPerSec) / 2,
+    latencyP50Ms: (a.latencyP50Ms + b.latencyP50Ms) / 2,
+    latencyP99Ms: Math.max(a.latencyP99Ms, b.latencyP99Ms),
+    total: a.total + b.total,
+    failed: a.failed + b.failed,
+  };
+}
+
 export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptions): Promise<ThroughputResult> {
   const durationS = opts.durationS ?? 10;
   const connections = opts.connections ?? 10;
@@ -134,8 +167,13 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
     // Warm both paths first (connections, the app's threads, HAProxy's checks).
     await load(url(directFwd, opts.hostPort), {}, 1, connections);
     await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, 1, connections);
-    const direct = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
-    const viaHaproxy = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
+    // ABBA order, so drift in what else the machine runs weighs on both sides alike.
+    const d1 = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
+    const v1 = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
+    const v2 = await load(url(viaFwd, opts.haproxyPort ?? 80), { host }, durationS, connections);
+    const d2 = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
+    const direct = combine(d1, d2);
+    const viaHaproxy = combine(v1, v2);
     return { viaHaproxy, direct, ratio: direct.requestsPerSec > 0 ? viaHaproxy.requestsPerSec / direct.requestsPerSec : 0 };
   } finally {
     await viaFwd.close();
@@ -143,18 +181,60 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
   }
 }
 
-export interface DiscoveryBenchResult {
-  route: RouteTimeResult;
-  throughput: ThroughputResult;
+export interface ReloadResult {
+  reloads: number;
+  total: number;
+  /** Requests that failed (connection errors, timeouts, non-2xx) while HAProxy reloaded. */
+  failed: number;
 }
 
-/** Time-to-route of a fresh one-instance service, then HAProxy vs direct on it; removes it after. */
-export async function benchDiscovery(target: Target, opts: RouteTimeOptions & Omit<ThroughputOptions, 'service' | 'hostPort'> = {}): Promise<DiscoveryBenchResult> {
-  const route = await benchTimeToRoute(target, { ...opts, keep: true });
+/**
+ * Requests through HAProxy by name at `connections` concurrency while HAProxy
+ * reloads `reloads` times through its own path (haproxy-reload: validate, swap
+ * the config, reload via the master socket, check a new worker came up).
+ * `haproxyContainer`: the stack's haproxy container on the target.
+ */
+export async function benchReloadUnderLoad(target: Target, opts: { service: string; haproxyContainer: string; reloads?: number; connections?: number; domain?: string; haproxyPort?: number }): Promise<ReloadResult> {
+  const reloads = opts.reloads ?? 5;
+  const fwd = await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
   try {
-    const throughput = await benchHaproxyOverhead(target, { ...opts, service: route.service, hostPort: route.hostPort });
-    return { route, throughput };
+    const host = `${opts.service}.service.${opts.domain ?? 'consul'}`;
+    const load = autocannon({ url: `http://127.0.0.1:${fwd.localPort}/`, headers: { host }, duration: reloads + 2, connections: opts.connections ?? 8, timeout: 10 });
+    for (let i = 0; i < reloads; i++) {
+      await new Promise((res) => setTimeout(res, 700));
+      await must(target, `docker exec ${shq(opts.haproxyContainer)} sh -c 'cp /etc/haproxy/haproxy.cfg /etc/haproxy/haproxy.cfg.new && haproxy-reload'`, 'haproxy-reload');
+    }
+    const r = await load;
+    return { reloads, total: r.requests.total, failed: r.errors + r.timeouts + r.non2xx };
   } finally {
-    await target.exec(`docker rm -f ${shq(route.container)}`);
+    await fwd.close();
+  }
+}
+
+export interface DiscoveryBenchResult {
+  /** One per run, each a fresh service. */
+  routes: RouteTimeResult[];
+  throughput: ThroughputResult;
+  reload?: ReloadResult;
+}
+
+/**
+ * Time-to-route of `runs` fresh one-instance services, then HAProxy vs direct
+ * on the last one, and requests across reloads when the haproxy container is
+ * named; removes them after.
+ */
+export async function benchDiscovery(target: Target, opts: RouteTimeOptions & Omit<ThroughputOptions, 'service' | 'hostPort'> & { runs?: number; haproxyContainer?: string } = {}): Promise<DiscoveryBenchResult> {
+  const routes: RouteTimeResult[] = [];
+  try {
+    const runs = opts.runs ?? 5;
+    // Only the last instance stays (for the load runs): earlier ones would share the 2 cores.
+    for (let i = 0; i < runs; i++) routes.push(await benchTimeToRoute(target, { ...opts, keep: i === runs - 1 }));
+    const last = routes[routes.length - 1]!;
+    const throughput = await benchHaproxyOverhead(target, { ...opts, service: last.service, hostPort: last.hostPort });
+    const reload = opts.haproxyContainer ? await benchReloadUnderLoad(target, { service: last.service, haproxyContainer: opts.haproxyContainer, ...(opts.domain ? { domain: opts.domain } : {}) }) : undefined;
+    return { routes, throughput, ...(reload ? { reload } : {}) };
+  } finally {
+    const last = routes[routes.length - 1];
+    if (last) await target.exec(`docker rm -f ${shq(last.container)}`);
   }
 }

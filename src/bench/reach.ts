@@ -127,10 +127,34 @@ export async function reachability(stackAddress: string, service: string, domain
   return { haproxyUp: up, httpStatus: http, srv53: s53, srv8600: s8600 };
 }
 
-/** Poll until exactly `instances` instances are reachable every way (0 = all gone). */
+/**
+ * Consul's passing instances of `service` (anonymous may read services and
+ * nodes), as a blocking query: it answers when the count may have changed
+ * since `index`, or after `waitMs`. undefined when Consul cannot be asked.
+ */
+export async function consulPassing(stackAddress: string, service: string, index: string, waitMs: number, port = 8500): Promise<{ count: number; index: string } | undefined> {
+  try {
+    const q = index ? `&index=${encodeURIComponent(index)}&wait=${Math.max(1, Math.round(waitMs))}ms` : '';
+    const r = await fetch(`http://${stackAddress}:${port}/v1/health/service/${encodeURIComponent(service)}?passing=1${q}`, { signal: AbortSignal.timeout(waitMs + 5000) });
+    if (r.status !== 200) return undefined;
+    return { count: ((await r.json()) as unknown[]).length, index: r.headers.get('x-consul-index') ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Wait until exactly `instances` instances are reachable every way (0 = all
+ * gone). Between looks it does not sleep a fixed interval: it blocks on
+ * Consul's catalog (a change wakes it at once) while Consul's passing count
+ * is not the wanted one, and looks again after a short pause while only
+ * HAProxy's reload or DNS is still to catch up. Without an answer from Consul
+ * it falls back to polling every intervalMs.
+ */
 export async function waitReachable(stackAddress: string, service: string, instances: number, opts: { timeoutMs?: number; intervalMs?: number; domain?: string } = {}): Promise<Reachability> {
   const until = Date.now() + (opts.timeoutMs ?? 120000);
   let r: Reachability;
+  let index = '';
   for (;;) {
     r = await reachability(stackAddress, service, opts.domain);
     const done =
@@ -145,7 +169,11 @@ export async function waitReachable(stackAddress: string, service: string, insta
         'check registrator (SERVICE_NAME set? ports published?), consul-template and dnsmasq on the stack host',
       );
     }
-    await new Promise((res) => setTimeout(res, opts.intervalMs ?? 500));
+    const c = await consulPassing(stackAddress, service, index, Math.min(2000, Math.max(0, until - Date.now())));
+    if (c === undefined) await new Promise((res) => setTimeout(res, opts.intervalMs ?? 500));
+    else if (c.count === instances || c.index === index) await new Promise((res) => setTimeout(res, 25)); // HAProxy/DNS catching up
+    else index = c.index;
+    if (c && !index) index = c.index;
   }
 }
 

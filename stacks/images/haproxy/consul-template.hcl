@@ -13,10 +13,12 @@ consul {
   }
 }
 
-# Coalesce bursts of catalog changes (several instances starting) into one reload.
+# Coalesce only what changes together (a burst of instances starting within a
+# few ms) into one reload: every wait here is added to each instance's time to
+# route. max bounds the delay under continuous churn (a 20-instance deploy).
 wait {
-  min = "200ms"
-  max = "2s"
+  min = "20ms"
+  max = "500ms"
 }
 
 template {

@@ -24,13 +24,14 @@ cp "$cur" "$cur.prev" 2>/dev/null || true
 cp "$new" "$cur.tmp" && mv "$cur.tmp" "$cur"
 echo reload | socat -t 5 stdio "unix-connect:$master" >/dev/null 2>&1
 # HAProxy 2.6 answers nothing to `reload`: success is a worker not there before.
+# Polled briefly: consul-template renders the next change only after this exits.
 i=0
-while [ $i -lt 100 ]; do
+while [ $i -lt 500 ]; do
   if has_new "$before" "$(workers)"; then
     log "config valid, reloaded ($(grep -c '^backend \|^listen ' "$cur") backends, $(grep -c '^ *server ' "$cur") servers)"
     exit 0
   fi
-  sleep 0.1
+  sleep 0.02
   i=$((i + 1))
 done
 # The master kept the old workers and so the old config: keep the file in step.

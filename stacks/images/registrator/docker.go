@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -100,6 +101,81 @@ func (d *Docker) Inspect(ctx context.Context, id string) (*Container, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+func (d *Docker) post(ctx context.Context, path string, body, out interface{}) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://docker"+d.version+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := d.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("docker POST %s: %s: %s", path, res.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return json.NewDecoder(res.Body).Decode(out)
+	}
+	return nil
+}
+
+// RunHealthcheck runs the container's own Docker healthcheck command once, as
+// Docker would (CMD: argv, CMD-SHELL: /bin/sh -c), and returns its exit code.
+func (d *Docker) RunHealthcheck(ctx context.Context, c *Container) (int, error) {
+	cmd := healthcheckArgv(c)
+	if cmd == nil {
+		return -1, fmt.Errorf("no healthcheck command")
+	}
+	var created struct {
+		ID string `json:"Id"`
+	}
+	if err := d.post(ctx, "/containers/"+url.PathEscape(c.ID)+"/exec", map[string]interface{}{"Cmd": cmd, "AttachStdout": false, "AttachStderr": false}, &created); err != nil {
+		return -1, err
+	}
+	if err := d.post(ctx, "/exec/"+url.PathEscape(created.ID)+"/start", map[string]interface{}{"Detach": true}, nil); err != nil {
+		return -1, err
+	}
+	for {
+		var st struct {
+			Running  bool `json:"Running"`
+			ExitCode int  `json:"ExitCode"`
+		}
+		if err := d.get(ctx, "/exec/"+url.PathEscape(created.ID)+"/json", &st); err != nil {
+			return -1, err
+		}
+		if !st.Running {
+			return st.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// healthcheckArgv is the command of c's Docker healthcheck (nil when none).
+func healthcheckArgv(c *Container) []string {
+	hc := c.Config.Healthcheck
+	if hc == nil || len(hc.Test) < 2 {
+		return nil
+	}
+	switch hc.Test[0] {
+	case "CMD":
+		return hc.Test[1:]
+	case "CMD-SHELL":
+		return []string{"/bin/sh", "-c", hc.Test[1]}
+	}
+	return nil
 }
 
 // Event is one container event from /events.

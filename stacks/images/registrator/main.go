@@ -2,6 +2,10 @@
 // the containers running on this Docker host that publish ports. It syncs
 // everything on start, follows /events, and resyncs periodically so
 // registrations left behind by a crash (of a container or of itself) go away.
+// An instance enters routing as passing the moment it is ready, and never
+// before: a container with a Docker healthcheck when Docker says healthy
+// (and it leaves on unhealthy), any other when the registrator's own probe of
+// its Consul check first passes (probe.go).
 package main
 
 import (
@@ -25,6 +29,28 @@ type Registrator struct {
 	// refusals already logged (container id + reason), so a resync every 30s
 	// does not repeat them; forgotten when the container stops.
 	logged map[string]bool
+	// containers whose checks are being probed before their first
+	// registration, with the probe's cancel (stop, die, a newer start).
+	probing map[string]*probe
+	probed  chan probeResult
+	gen     int
+	// probe cadence and how long before Consul's own check takes over
+	probeEvery, probeLimit time.Duration
+	// runs a container's Docker healthcheck once (Docker.RunHealthcheck)
+	runHealthcheck func(context.Context, *Container) (int, error)
+}
+
+type probe struct {
+	gen    int
+	cancel context.CancelFunc
+}
+
+type probeResult struct {
+	id         string
+	gen        int
+	svcs       []Service
+	passed     bool
+	orCritical bool
 }
 
 func main() {
@@ -38,13 +64,9 @@ func main() {
 	flag.StringVar(&hostname, "hostname", envOr("REGISTRATOR_HOSTNAME", hostname), "service ID prefix identifying this host")
 	flag.Parse()
 
-	r := &Registrator{
-		docker: NewDocker(*socket),
-		consul: NewConsul(os.Getenv("CONSUL_HTTP_ADDR")),
-		opts: Options{Hostname: hostname, HostIP: *hostIP, ForceTags: splitTags(*tags),
-			CheckInterval: *interval, DeregisterAfter: *deregAfter},
-		logged: map[string]bool{},
-	}
+	r := newRegistrator(NewDocker(*socket), NewConsul(os.Getenv("CONSUL_HTTP_ADDR")),
+		Options{Hostname: hostname, HostIP: *hostIP, ForceTags: splitTags(*tags),
+			CheckInterval: *interval, DeregisterAfter: *deregAfter})
 	if t, bad := badTag(r.opts.ForceTags); bad != "" {
 		log.Fatalf("registrator: -tags/REGISTRATOR_TAGS: tag %q contains %s", t, bad)
 	}
@@ -57,6 +79,20 @@ func main() {
 		log.Fatalf("registrator: %v", err)
 	}
 	log.Printf("stopped")
+}
+
+func newRegistrator(d *Docker, c *Consul, o Options) *Registrator {
+	return &Registrator{
+		docker: d, consul: c, opts: o,
+		logged:     map[string]bool{},
+		probing:    map[string]*probe{},
+		probed:     make(chan probeResult, 64),
+		probeEvery: envDuration("REGISTRATOR_PROBE_EVERY", 50*time.Millisecond),
+		probeLimit: envDuration("REGISTRATOR_PROBE_LIMIT", 30*time.Second),
+		runHealthcheck: func(ctx context.Context, c *Container) (int, error) {
+			return d.RunHealthcheck(ctx, c)
+		},
+	}
 }
 
 // waitFor retries fn every 2s until it succeeds or ctx ends, logging once per failure kind.
@@ -117,6 +153,8 @@ func (r *Registrator) Run(ctx context.Context, resync time.Duration) error {
 			r.Sync(ctx)
 		case e := <-events:
 			r.handle(ctx, e)
+		case p := <-r.probed:
+			r.finishProbe(ctx, p)
 		}
 	}
 }
@@ -125,25 +163,150 @@ func (r *Registrator) handle(ctx context.Context, e Event) {
 	switch e.Action {
 	case "resync":
 		r.Sync(ctx)
-	case "start", "unpause":
+	case "start", "unpause", "health_status: healthy":
 		c, err := r.docker.Inspect(ctx, e.Actor.ID)
 		if err != nil {
 			log.Printf("inspect %s: %v", shortID(e.Actor.ID), err)
 			return
 		}
-		for _, s := range r.services(c) {
-			r.register(ctx, s)
-		}
+		r.admit(ctx, c, r.services(c))
+	case "health_status: unhealthy":
+		// Docker's verdict outranks a TCP check that still connects.
+		r.stopProbe(e.Actor.ID)
+		r.deregisterContainer(ctx, e.Actor.ID)
 	case "kill":
 		// docker stop sends TERM first: leave routing now, before the app goes,
 		// so in-flight traffic drains to the other instances.
 		switch e.Actor.Attributes["signal"] {
 		case "15", "9", "2", "3":
+			r.stopProbe(e.Actor.ID)
 			r.deregisterContainer(ctx, e.Actor.ID)
 		}
 	case "die", "stop", "destroy", "pause", "oom":
+		r.stopProbe(e.Actor.ID)
 		r.deregisterContainer(ctx, e.Actor.ID)
 		r.forget(e.Actor.ID)
+	}
+}
+
+// admit registers svcs of container c as soon as they may take traffic:
+//   - a Docker healthcheck: only once Docker says healthy, then as passing
+//     (while starting nothing is registered; unhealthy is never registered);
+//   - otherwise checks whose initial status is ours to decide: probed in the
+//     background, registered as passing when they pass (finishProbe);
+//   - no check to wait for: registered at once.
+func (r *Registrator) admit(ctx context.Context, c *Container, svcs []Service) {
+	if len(svcs) == 0 {
+		return
+	}
+	checks := gatedChecks(svcs)
+	if c.HasDockerHealthcheck() {
+		switch c.DockerHealth() {
+		case "healthy":
+			r.stopProbe(c.ID)
+			for _, s := range asPassing(svcs) {
+				r.register(ctx, s)
+			}
+			return
+		case "unhealthy":
+			r.stopProbe(c.ID)
+			r.deregisterContainer(ctx, c.ID)
+			return
+		}
+		// Starting: Docker runs the first check only after its interval
+		// (5 s and more). Run the same command as soon as the app answers its
+		// Consul check; failing that, Docker's healthy event registers it.
+		if healthcheckArgv(c) == nil {
+			return
+		}
+		r.startProbe(ctx, c, svcs, false, func(pctx context.Context) bool {
+			return waitPassing(pctx, checks, r.probeEvery, r.probeLimit) && r.waitHealthcheck(pctx, c)
+		})
+		return
+	}
+	if len(checks) == 0 {
+		for _, s := range svcs {
+			r.register(ctx, s)
+		}
+		return
+	}
+	r.startProbe(ctx, c, svcs, true, func(pctx context.Context) bool {
+		return waitPassing(pctx, checks, r.probeEvery, r.probeLimit)
+	})
+}
+
+// startProbe runs ready in the background (one probe per container); its
+// result comes back to the event loop through r.probed. orCritical: when it
+// never passes, register anyway with Consul's initial critical and let
+// Consul's check decide (never for a Docker healthcheck: Docker decides).
+func (r *Registrator) startProbe(ctx context.Context, c *Container, svcs []Service, orCritical bool, ready func(context.Context) bool) {
+	if _, busy := r.probing[c.ID]; busy {
+		return
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	r.gen++
+	p := &probe{gen: r.gen, cancel: cancel}
+	r.probing[c.ID] = p
+	go func() {
+		passed := ready(pctx)
+		select {
+		case r.probed <- probeResult{id: c.ID, gen: p.gen, svcs: svcs, passed: passed, orCritical: orCritical}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// waitHealthcheck runs c's Docker healthcheck command until it exits 0 (true)
+// or the probe limit passes; a run is bounded by the healthcheck's timeout.
+func (r *Registrator) waitHealthcheck(ctx context.Context, c *Container) bool {
+	ctx, cancel := context.WithTimeout(ctx, r.probeLimit)
+	defer cancel()
+	timeout := 30 * time.Second
+	if hc := c.Config.Healthcheck; hc != nil && hc.Timeout > 0 {
+		timeout = time.Duration(hc.Timeout)
+	}
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, timeout)
+		code, err := r.runHealthcheck(rctx, c)
+		rcancel()
+		if err == nil && code == 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(4 * r.probeEvery): // each run is a process in the container: not too often
+		}
+	}
+}
+
+// finishProbe registers a probed container's services: as passing when its
+// checks passed, else as they are (critical until Consul's check passes).
+func (r *Registrator) finishProbe(ctx context.Context, p probeResult) {
+	cur, ok := r.probing[p.id]
+	if !ok || cur.gen != p.gen {
+		return // stopped (or started again) meanwhile
+	}
+	cur.cancel()
+	delete(r.probing, p.id)
+	svcs := p.svcs
+	if p.passed {
+		svcs = asPassing(svcs)
+	} else if !p.orCritical {
+		log.Printf("container %s: its healthcheck did not pass within %s; Docker's healthy event will register it", shortID(p.id), r.probeLimit)
+		return
+	} else {
+		log.Printf("container %s: checks not passing after %s; registered critical, Consul's check decides", shortID(p.id), r.probeLimit)
+	}
+	for _, s := range svcs {
+		r.register(ctx, s)
+	}
+}
+
+func (r *Registrator) stopProbe(id string) {
+	if p, ok := r.probing[id]; ok {
+		p.cancel()
+		delete(r.probing, id)
 	}
 }
 
@@ -219,15 +382,29 @@ func (r *Registrator) Sync(ctx context.Context) {
 		return
 	}
 	want := map[string]Service{}
+	owner := map[string]*Container{}
 	running := map[string]bool{}
+	unhealthy := map[string]bool{}
 	for _, id := range ids {
 		c, err := r.docker.Inspect(ctx, id)
 		if err != nil {
 			continue // gone between list and inspect
 		}
 		running[c.ID] = true
+		if c.HasDockerHealthcheck() && c.DockerHealth() == "unhealthy" {
+			unhealthy[shortID(c.ID)] = true
+			continue // not routed, and removed if it was
+		}
+		// "starting" stays in want: registered already when its own
+		// healthcheck passed early (kept), else admit runs that check.
 		for _, s := range r.services(c) {
 			want[s.ID] = s
+			owner[s.ID] = c
+		}
+	}
+	for id := range r.probing {
+		if !running[id] {
+			r.stopProbe(id)
 		}
 	}
 	for k := range r.logged {
@@ -240,15 +417,26 @@ func (r *Registrator) Sync(ctx context.Context) {
 		log.Printf("sync: list consul services: %v", err)
 		return
 	}
+	// What is missing or changed goes through admit, container by container,
+	// so it is gated exactly as a new start is.
+	todo := map[string][]Service{}
 	for id, s := range want {
 		if h, ok := have[id]; ok && same(h, s) {
 			continue
 		}
-		r.register(ctx, s)
+		cid := owner[id].ID
+		todo[cid] = append(todo[cid], s)
+	}
+	for _, svcs := range todo {
+		r.admit(ctx, owner[svcs[0].ID], svcs)
 	}
 	for id, s := range have {
 		if _, ok := want[id]; !ok && r.ours(s) {
-			r.deregister(ctx, id, "stale: no running container")
+			why := "stale: no running container"
+			if unhealthy[s.Meta["container_id"]] {
+				why = "container " + s.Meta["container_id"] + " unhealthy"
+			}
+			r.deregister(ctx, id, why)
 		}
 	}
 }
@@ -280,6 +468,13 @@ func aclMark() string {
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
+	}
+	return def
+}
+
+func envDuration(k string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(k)); err == nil && d > 0 {
+		return d
 	}
 	return def
 }

@@ -25,9 +25,16 @@ type Container struct {
 		Env          []string            `json:"Env"`
 		Labels       map[string]string   `json:"Labels"`
 		ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+		Healthcheck  *struct {
+			Test    []string `json:"Test"`
+			Timeout int64    `json:"Timeout"` // ns; 0 = Docker's default, 30s
+		} `json:"Healthcheck"`
 	} `json:"Config"`
 	State struct {
 		Running bool `json:"Running"`
+		Health  *struct {
+			Status string `json:"Status"` // starting | healthy | unhealthy
+		} `json:"Health"`
 	} `json:"State"`
 	HostConfig struct {
 		NetworkMode string `json:"NetworkMode"`
@@ -35,6 +42,23 @@ type Container struct {
 	NetworkSettings struct {
 		Ports map[string][]PortBinding `json:"Ports"`
 	} `json:"NetworkSettings"`
+}
+
+// HasDockerHealthcheck tells whether Docker itself judges the container's
+// health (a HEALTHCHECK in the image or --health-cmd, not disabled with NONE):
+// then Docker's verdict gates the registration.
+func (c *Container) HasDockerHealthcheck() bool {
+	hc := c.Config.Healthcheck
+	return hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" || c.State.Health != nil && c.State.Health.Status != ""
+}
+
+// DockerHealth is Docker's health status ("starting", "healthy",
+// "unhealthy"), "" when the container has no healthcheck.
+func (c *Container) DockerHealth() string {
+	if c.State.Health == nil {
+		return ""
+	}
+	return c.State.Health.Status
 }
 
 // PortBinding is one published address of a container port.
