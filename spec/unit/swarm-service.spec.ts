@@ -28,7 +28,9 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(flag(s.create, '--env')).to.include.members(['SERVICE_NAME=python1', 'SERVICE_CHECK_HTTP=/health', 'SERVICE_CHECK_INTERVAL=5s']);
     expect(flag(s.create, '--label')).to.include.members(['example=SimpleWebappPython', 'paasbox.marathon.id=/python1']);
     expect(flag(s.create, '--container-label')).to.include('paasbox.marathon.id=/python1');
-    expect(flag(s.create, '--limit-cpu')).to.deep.equal(['0.1']);
+    // cpus is a share on Mesos, not a cap: none on create, an old cap cleared on update.
+    expect(flag(s.create, '--limit-cpu')).to.deep.equal([]);
+    expect(flag(s.update, '--limit-cpu')).to.deep.equal(['0']);
     expect(flag(s.create, '--limit-memory')).to.deep.equal(['64M']);
     expect(flag(s.create, '--health-interval')).to.deep.equal(['5s']);
     expect(flag(s.create, '--health-timeout')).to.deep.equal(['3s']);

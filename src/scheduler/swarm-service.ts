@@ -83,7 +83,6 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
 
   const labels: Record<string, string> = { ...(app.labels ?? {}), [APP_ID_LABEL]: normaliseId(app.id) };
 
-  if (app.cpus !== undefined && app.cpus > 0) common.push('--limit-cpu', String(app.cpus));
   if (app.mem !== undefined && app.mem > 0) {
     // Docker refuses limits under 6 MiB.
     common.push('--limit-memory', `${Math.max(6, Math.ceil(app.mem))}M`);
@@ -117,6 +116,11 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
 
   const create: string[] = ['docker', 'service', 'create', '--detach', '--name', name, '--replicas', String(instances)];
   const update: string[] = ['docker', 'service', 'update', '--detach', '--replicas', String(instances)];
+  // Marathon's `cpus` is a share on Mesos (cpu.shares; a quota only with the
+  // agent's --cgroups_enable_cfs): never a cap. Swarm has no shares, and a cap of
+  // 0.1 CPU throttled the app's start and its healthcheck by seconds, so it sets
+  // none; an update clears the cap earlier versions set. `parameters: cpus` still caps.
+  update.push('--limit-cpu', '0');
   for (const [k, v] of Object.entries(env)) {
     create.push('--env', `${k}=${v}`);
     update.push('--env-add', `${k}=${v}`);
