@@ -10,7 +10,8 @@ import { Progress } from '../progress.js';
 import { findAuthorizedKeys } from '../provision/access.js';
 import { prepareImagesOnBuildHost } from '../provision/build-host.js';
 import { provisionTarget } from '../provision/provision.js';
-import { detectAdvertiseAddress, envValues, loadSettings, settingsEnv, type SettingsValues } from '../settings/index.js';
+import { planSettings } from '../provision/plan.js';
+import { detectAdvertiseAddress, envValues, loadSettings, settingsEnv, type Settings, type SettingsValues } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stack/deployment.js';
 import { loadStackModel } from '../stack/load.js';
 import type { ImageSourceName } from '../stack/model.js';
@@ -140,13 +141,16 @@ export async function runInstall(f: InstallFlags): Promise<void> {
     const recorded = previous?.deployment?.pinned;
     const progress = new Progress({ json });
     const model = loadStackModel();
+    // The settings are resolved once, here, and the plan uses them.
+    let settings: Settings | undefined;
     if (!f.hostOnly) {
       // Images are built on this machine (unchanged ones are skipped), then sent to the target.
-      const settings = await loadSettings({ model, flags, env, recorded, defaults, configPath: f.config, detectIp: () => detectAdvertiseAddress(target) });
+      settings = await planSettings(target, { model, flags, env, recorded, ...(defaults ? { defaults } : {}), ...(f.config ? { configPath: f.config } : {}) });
       await prepareImagesOnBuildHost({ model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
     }
     const out = await provisionTarget(target, {
       model,
+      ...(settings ? { settings } : {}),
       progress,
       flags,
       env,

@@ -10,7 +10,8 @@
 import { PaasboxError } from '../errors.js';
 import { SECRET_FILES, SECRETS_DIR, type StackSecrets } from '../secrets/secrets.js';
 import type { Target } from '../target/target.js';
-import { httpRequest, type HttpOptions, type HttpResponse, type Tools } from '../verify/probes.js';
+import { shq } from '../target/shell.js';
+import { curlCommand, httpRequest, parseCurl, type HttpOptions, type HttpResponse, type Tools } from '../verify/probes.js';
 
 export interface AclPolicySpec {
   name: string;
@@ -146,7 +147,58 @@ export function describeAclAction(a: AclAction): string {
 /** The management token's file on the target: the X-Consul-Token of every request here. */
 export const MANAGEMENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.managementToken}`;
 
+/** The GETs the batched probe makes ahead: enough for waitReady and the lists of state(). */
+export const ACL_PROBE_PATHS = ['/v1/acl/token/self', '/v1/acl/policies', '/v1/acl/tokens'] as const;
+
+/**
+ * A read-only command for the batched checks (src/provision/probe.ts): the
+ * target's tools, whether the project's consul container runs, and with curl
+ * the answers to ACL_PROBE_PATHS (the management token read from its file, in
+ * no argv).
+ */
+export function aclProbeCommand(address: string, port: number, project: string, tokenFile = MANAGEMENT_TOKEN_FILE): string {
+  const running = `docker ps -q --filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=consul --filter status=running`;
+  const lines = [
+    `printf '@@tools'; for t in curl ss docker; do command -v $t >/dev/null 2>&1 && printf ' %s' $t; done; echo`,
+    `printf '@@consul %s\n' "$(${running} 2>/dev/null | head -n 1)"`,
+    `command -v curl >/dev/null 2>&1 || exit 0`,
+    // Consul is asked nothing while its container does not run.
+    `[ -n "$(${running} 2>/dev/null)" ] || exit 0`,
+  ];
+  for (const path of ACL_PROBE_PATHS) {
+    const curl = curlCommand(`http://${address}:${port}${path}`, { timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
+    lines.push(`printf '\n@@acl %s\n' ${path}; ${curl} 2>/dev/null; printf '\n@@acl-exit %s\n' $?`);
+  }
+  return lines.join('\n');
+}
+
+export interface AclProbe {
+  tools: Tools;
+  consulRunning: boolean;
+  /** path -> the answer, for the GETs made. */
+  answers: Map<string, HttpResponse>;
+}
+
+/** aclProbeCommand's output (pure); undefined when it did not run through. */
+export function parseAclProbe(stdout: string): AclProbe | undefined {
+  const tools = /^@@tools(.*)$/m.exec(stdout);
+  const consul = /^@@consul ?(.*)$/m.exec(stdout);
+  if (!tools || !consul) return undefined;
+  const have = new Set(tools[1]!.trim().split(' '));
+  const answers = new Map<string, HttpResponse>();
+  const re = /\n@@acl (\S+)\n([\s\S]*?)\n@@acl-exit (\d+)\n/g;
+  for (let m = re.exec(stdout); m; m = re.exec(stdout)) {
+    const r = parseCurl(m[2]!, 'no answer', Number(m[3]));
+    // Only a whole answer is kept: anything else is asked again, live.
+    if (!r.error && r.status === 200) answers.set(m[1]!, r);
+  }
+  return { tools: { curl: have.has('curl'), ss: have.has('ss'), docker: have.has('docker') }, consulRunning: !!consul[1]!.trim(), answers };
+}
+
 export class ConsulAcl {
+  /** GET answers already read (the batched probe): each is used once, instead of asking Consul. */
+  private readonly recorded = new Map<string, HttpResponse>();
+
   constructor(
     private readonly target: Target,
     private readonly tools: Tools,
@@ -156,7 +208,18 @@ export class ConsulAcl {
     private readonly tokenFile = MANAGEMENT_TOKEN_FILE,
   ) {}
 
+  /** Answers read ahead (AclProbe.answers) for the next GETs of their paths. */
+  useRecorded(answers: Map<string, HttpResponse>): this {
+    for (const [p, r] of answers) this.recorded.set(p, r);
+    return this;
+  }
+
   private call(method: NonNullable<HttpOptions['method']>, path: string, body?: unknown): Promise<HttpResponse> {
+    const ahead = method === 'GET' ? this.recorded.get(path) : undefined;
+    if (ahead) {
+      this.recorded.delete(path);
+      return Promise.resolve(ahead);
+    }
     return httpRequest(this.target, this.tools, this.address, this.port, path, {
       method,
       timeoutS: 10,

@@ -26,6 +26,8 @@ export interface StackPlanOptions {
   /** Leave out services whose built image is not here (instead of failing). */
   skipMissingImages?: boolean;
   model?: StackModel;
+  /** Settings already resolved by planSettings with these same options (install does so once). */
+  settings?: Settings;
 }
 
 export interface StackPlan {
@@ -41,15 +43,22 @@ export interface StackPlan {
   omitted: Record<string, string>;
 }
 
-export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
+/** The target's settings, through the one pipeline (flags > env > paasbox.yaml > recorded > defaults, the target's hostname and address). */
+export async function planSettings(target: Target, opts: StackPlanOptions = {}): Promise<Settings> {
   const model = opts.model ?? loadStackModel();
   const facts = await target.facts();
   const { flags, env, recorded, cwd, configPath } = opts;
-  const settings = await loadSettings({
+  return loadSettings({
     model, flags, env, recorded, cwd, configPath,
     defaults: { hostname: facts.hostname.split('.')[0], ...opts.defaults },
     detectIp: () => detectAdvertiseAddress(target),
   });
+}
+
+export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
+  const model = opts.model ?? loadStackModel();
+  // Install resolves them once, before building the images (the same inputs give the same settings).
+  const settings = opts.settings ?? (await planSettings(target, { ...opts, model }));
   const hasImage = async (ref: string) => !!(await localImageIds([ref]))[ref] || !!(await imageIds(target, [ref]).catch(() => ({}) as Record<string, string>))[ref];
   const refs = await resolveImageRefs(model, settings, hasImage);
   // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
