@@ -216,7 +216,7 @@ async function readEntry(fh: FileHandle, e: TarEntry): Promise<string> {
 }
 
 /** The saved archive at `file` as a stream, without the layer files whose chain the target has. */
-async function withoutLayers(file: string, targetChains: Set<string>): Promise<Readable> {
+export async function withoutLayers(file: string, targetChains: Set<string>): Promise<Readable> {
   const fh = await open(file, 'r');
   try {
     const entries = await listTar(fh);
