@@ -21,21 +21,26 @@ export function probeNonce(): string {
 }
 
 /**
- * The one script: each probe in its own subshell, its stdout between an
- * "out" and an "err" marker line, its exit code on the "err" line, its
- * stderr (kept in a temp file) after it. The markers begin on a fresh line
- * (a printf '\n' the parser takes off again), so output without a final
- * newline is kept byte for byte. A probe that fails or hangs never stops the
- * others: each has its own exit code, and the exec's timeout bounds all.
+ * The one script: the probes run side by side (most wait on dockerd), each
+ * in its own subshell with stdin from /dev/null and its stdout, stderr and
+ * exit code kept in files; then, in order, each probe's stdout between an
+ * "out" and an "err" marker line, its exit code on the "err" line, its stderr
+ * after it. The markers begin on a fresh line (a printf '\n' the parser takes
+ * off again), so output without a final newline is kept byte for byte. A
+ * probe that fails never stops the others; the exec's timeout bounds all.
  */
 export function probeScript(probes: Probe[], nonce: string): string {
-  const lines = ['e=$(mktemp) || exit 70', "trap 'rm -f \"$e\"' EXIT"];
+  const lines = ['d=$(mktemp -d) || exit 70', "trap 'rm -rf \"$d\"' EXIT"];
   probes.forEach((p, i) => {
+    lines.push(`( ( ${p.command}\n) </dev/null >"$d/${i}.out" 2>"$d/${i}.err"; echo $? >"$d/${i}.code" ) &`);
+  });
+  lines.push('wait');
+  probes.forEach((_, i) => {
     lines.push(
       `printf '%s\\n' '@@${nonce} ${i} out'`,
-      `( ${p.command}\n) </dev/null 2>"$e"; c=$?`,
-      `printf '\\n%s %s\\n' '@@${nonce} ${i} err' "$c"`,
-      `cat "$e"`,
+      `cat "$d/${i}.out"`,
+      `printf '\\n%s %s\\n' '@@${nonce} ${i} err' "$(cat "$d/${i}.code")"`,
+      `cat "$d/${i}.err"`,
       `printf '\\n%s\\n' '@@${nonce} ${i} end'`,
     );
   });
