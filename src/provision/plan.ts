@@ -59,7 +59,10 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   const model = opts.model ?? loadStackModel();
   // Install resolves them once, before building the images (the same inputs give the same settings).
   const settings = opts.settings ?? (await planSettings(target, { ...opts, model }));
-  const hasImage = async (ref: string) => !!(await localImageIds([ref]))[ref] || !!(await imageIds(target, [ref]).catch(() => ({}) as Record<string, string>))[ref];
+  // Every image that can stand in for an unavailable one, looked up once here and once on the target (not one round trip each).
+  const loadable = [...new Set(Object.values(model.services).flatMap((svc) => svc.sources[settings.imageSource]?.unavailable?.loadable ?? []))];
+  const [hereIds, thereIds] = await Promise.all([localImageIds(loadable), imageIds(target, loadable).catch(() => ({}) as Record<string, string>)]);
+  const hasImage = (ref: string) => !!hereIds[ref] || !!thereIds[ref];
   const refs = await resolveImageRefs(model, settings, hasImage);
   // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
   const built = Object.entries(refs.images).filter(([svc]) => !!model.services[svc]?.sources[settings.imageSource].build);
