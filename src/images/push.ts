@@ -160,8 +160,8 @@ async function send(to: Target, plan: PushPlan, compression: 'none' | 'zstd', pr
     });
     // A PassThrough keeps the stream if the producer exits before the target reads (Node drops unread child output).
     const stdin = wire.pipe(new PassThrough()).pipe(counter);
-    const load = compression === 'zstd' ? 'zstd -d -q -c | docker load' : 'docker load';
-    const res = await to.exec(compression === 'zstd' ? `set -o pipefail 2>/dev/null; ${load}` : load, { stdin, timeoutMs: 60 * 60_000 });
+    // A failing zstd leaves docker load a cut archive, which it refuses.
+    const res = await to.exec(compression === 'zstd' ? 'zstd -d -q -c | docker load' : 'docker load', { stdin, timeoutMs: 60 * 60_000 });
     const codes = await Promise.all(children);
     if (codes.some((c) => c !== 0) || res.code !== 0) throw failed(to, plan, `${errs.join('')}${res.stderr}`);
     return bytes;
