@@ -7,7 +7,7 @@ import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValue
 import { generateCompose, renderCompose, type ComposeFile } from '../stack/generate.js';
 import { loadStackModel } from '../stack/load.js';
 import type { StackModel } from '../stack/model.js';
-import { resolveImageRefs } from '../stack/refs.js';
+import { builtImageRef, resolveImageRefs } from '../stack/refs.js';
 import type { Target } from '../target/target.js';
 import { composeHostPorts, type WantedPort } from './ports.js';
 import { imageIds, localImageIds } from './push.js';
@@ -38,6 +38,8 @@ export interface StackPlan {
   composeHash: string;
   /** Image refs the file runs. */
   images: string[];
+  /** Their image ids on this machine ('' when absent), read while planning. */
+  localIds: Record<string, string>;
   ports: WantedPort[];
   /** Services left out: service -> why. */
   omitted: Record<string, string>;
@@ -61,12 +63,20 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   const settings = opts.settings ?? (await planSettings(target, { ...opts, model }));
   // Every image that can stand in for an unavailable one, looked up once here and once on the target (not one round trip each).
   const loadable = [...new Set(Object.values(model.services).flatMap((svc) => svc.sources[settings.imageSource]?.unavailable?.loadable ?? []))];
-  const [hereIds, thereIds] = await Promise.all([localImageIds(loadable), imageIds(target, loadable).catch(() => ({}) as Record<string, string>)]);
-  const hasImage = (ref: string) => !!hereIds[ref] || !!thereIds[ref];
+  const builtRefs = Object.values(model.services).flatMap((svc) => {
+    const b = svc.sources[settings.imageSource]?.build;
+    return b ? [builtImageRef(b, settings.imageSource)] : [];
+  });
+  // This machine's images asked once (a standalone target is this machine: asked once in all).
+  const [here, thereIds] = await Promise.all([
+    localImageIds([...new Set([...builtRefs, ...loadable])]),
+    target.name === 'local' ? Promise.resolve({} as Record<string, string>) : imageIds(target, loadable).catch(() => ({}) as Record<string, string>),
+  ]);
+  const hasImage = (ref: string) => !!here[ref] || !!thereIds[ref];
   const refs = await resolveImageRefs(model, settings, hasImage);
   // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
   const built = Object.entries(refs.images).filter(([svc]) => !!model.services[svc]?.sources[settings.imageSource].build);
-  const local = await localImageIds(built.map(([, r]) => r));
+  const local = Object.fromEntries(built.map(([, r]) => [r, here[r] ?? '']));
   const missing = built.filter(([, ref]) => !local[ref]);
   if (missing.length) {
     if (!opts.skipMissingImages)
@@ -81,13 +91,17 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   }
   const compose = generateCompose(model, settings, refs);
   const composeText = renderCompose(compose);
+  const images = [...new Set(Object.values(compose.services).map((s) => s.image))];
+  const unasked = images.filter((r) => !(r in here));
+  const localIds = { ...here, ...(unasked.length ? await localImageIds(unasked) : {}) };
   return {
     settings,
     project: settings.projectName,
     compose,
     composeText,
     composeHash: createHash('sha256').update(composeText).digest('hex'),
-    images: [...new Set(Object.values(compose.services).map((s) => s.image))],
+    images,
+    localIds: Object.fromEntries(images.map((r) => [r, localIds[r] ?? ''])),
     ports: composeHostPorts(compose),
     omitted: compose['x-paasbox'].omitted,
   };

@@ -83,12 +83,25 @@ export interface RunOptions {
  * and reports the real problem.
  */
 export async function runProbes(target: Target, steps: ProvisionStep[]): Promise<ProbeResults> {
-  const probes: Probe[] = steps.flatMap((s, i) => (s.probe ? [{ id: String(i), command: s.probe }] : []));
+  // Steps asking the same thing (compose up and healthy both read the containers) share one run of it.
+  const byCommand = new Map<string, string>();
+  const probes: Probe[] = [];
+  steps.forEach((s, i) => {
+    if (!s.probe || byCommand.has(s.probe)) return;
+    byCommand.set(s.probe, String(i));
+    probes.push({ id: String(i), command: s.probe });
+  });
   if (!probes.length) return new Map();
   const nonce = probeNonce();
   try {
     const r = await target.exec('sh -s', { stdin: probeScript(probes, nonce), sudo: true, timeoutMs: 120_000 });
-    return parseProbeOutput(probes, nonce, r.stdout);
+    const got = parseProbeOutput(probes, nonce, r.stdout);
+    const out: ProbeResults = new Map();
+    steps.forEach((s, i) => {
+      const res = s.probe ? got.get(byCommand.get(s.probe)!) : undefined;
+      if (res) out.set(String(i), res);
+    });
+    return out;
   } catch {
     return new Map();
   }

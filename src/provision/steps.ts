@@ -17,7 +17,7 @@ import { conflictsFromPortsOutput, portsCommand } from './ports.js';
 import { pushImages } from '../images/push.js';
 import { LocalTarget } from '../target/local.js';
 import { asRoot } from '../target/sudo.js';
-import { imageIds, localImageIds } from './push.js';
+import { imageIds } from './push.js';
 import { sh, type ProvisionStep } from './runner.js';
 
 
@@ -51,7 +51,9 @@ export function portsPreflightStep(plan: StackPlan): ProvisionStep {
 
 export function imagesStep(plan: StackPlan): ProvisionStep {
   const diff = async (t: Target, probed?: ExecResult) => {
-    const [here, there] = await Promise.all([localImageIds(plan.images), probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : imageIds(t, plan.images)]);
+    // This machine's ids were read while planning; only the target is asked again.
+    const here = plan.localIds;
+    const there = probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : await imageIds(t, plan.images);
     const push = plan.images.filter((r) => here[r] && here[r] !== there[r]);
     const pull = plan.images.filter((r) => !here[r] && !there[r]);
     return { push, pull };

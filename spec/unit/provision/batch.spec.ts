@@ -107,6 +107,23 @@ describe('batched checks', () => {
       expect(live.n).to.equal(2); // b's check after apply, and c's
     });
 
+    it('runs a probe two steps share once, and gives both its result', async () => {
+      const live = { n: 0 };
+      writeFileSync(join(dir, 'a'), 'A');
+      const t = new CountingTarget();
+      const stdins: string[] = [];
+      const spy = Object.assign(t, {
+        exec: (c: string, o?: ExecOptions) => {
+          if (typeof o?.stdin === 'string') stdins.push(o.stdin);
+          return LocalTarget.prototype.exec.call(t, c, { ...o, sudo: false });
+        },
+      }) as Target;
+      const r = await runSteps(spy, [fileStep('a', 'A', live), { ...fileStep('a', 'A', live), name: 'a again' }], quiet());
+      expect(r.steps.map((s) => s.status)).to.deep.equal(['ok', 'ok']);
+      expect(live.n).to.equal(0);
+      expect(stdins[0]!.split(`cat ${shq(join(dir, 'a'))}`)).to.have.length(2);
+    });
+
     it('falls back to live checks when the batch cannot run', async () => {
       const live = { n: 0 };
       writeFileSync(join(dir, 'a'), 'A');
