@@ -147,14 +147,12 @@ export function describeAclAction(a: AclAction): string {
 /** The management token's file on the target: the X-Consul-Token of every request here. */
 export const MANAGEMENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.managementToken}`;
 
-/** The GETs the batched probe makes ahead: enough for waitReady and the lists of state(). */
-export const ACL_PROBE_PATHS = ['/v1/acl/token/self', '/v1/acl/policies', '/v1/acl/tokens'] as const;
-
 /**
  * A read-only command for the batched checks (src/provision/probe.ts): the
  * target's tools, whether the project's consul container runs, and with curl
- * the answers to ACL_PROBE_PATHS (the management token read from its file, in
- * no argv).
+ * every GET waitReady and state() make: token/self, the policy and token
+ * lists and each listed one (the management token read from its file, in no
+ * argv).
  */
 export function aclProbeCommand(address: string, port: number, project: string, tokenFile = MANAGEMENT_TOKEN_FILE): string {
   const running = `docker ps -q --filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=consul --filter status=running`;
@@ -165,10 +163,24 @@ export function aclProbeCommand(address: string, port: number, project: string, 
     // Consul is asked nothing while its container does not run.
     `[ -n "$(${running} 2>/dev/null)" ] || exit 0`,
   ];
-  for (const path of ACL_PROBE_PATHS) {
-    const curl = curlCommand(`http://${address}:${port}${path}`, { timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
-    lines.push(`printf '\n@@acl %s\n' ${path}; ${curl} 2>/dev/null; printf '\n@@acl-exit %s\n' $?`);
-  }
+  const curl = (path: string) => curlCommand(`http://${address}:${port}${path}`, { timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
+  // One GET: its answer between markers, kept in $out for the lists' ids.
+  const get = (path: string, curlLine = curl(path)) => `printf '\n@@acl %s\n' "${path}"; out=$(${curlLine} 2>/dev/null); c=$?; printf '%s' "$out"; printf '\n@@acl-exit %s\n' $c`;
+  // Each listed policy and token read too (state() needs their rules and SecretIDs); the
+  // ids are Consul's UUIDs, matched as such before they reach a URL.
+  const each = (path: string, key: string) => {
+    const line = curl(`${path}/@ID@`).replace('@ID@', `'"$id"'`);
+    return `for id in $(printf '%s' "$list" | grep -o '"${key}":"[0-9a-f-]*"' | cut -d'"' -f4); do ${get(`${path}/$id`, line)}; done`;
+  };
+  lines.push(
+    get('/v1/acl/token/self'),
+    get('/v1/acl/policies'),
+    'list=$out',
+    each('/v1/acl/policy', 'ID'),
+    get('/v1/acl/tokens'),
+    'list=$out',
+    each('/v1/acl/token', 'AccessorID'),
+  );
   return lines.join('\n');
 }
 
