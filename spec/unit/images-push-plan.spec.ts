@@ -73,7 +73,8 @@ describe('image push planning', () => {
   });
 
   it('parses the target inventory', () => {
-    const out = 'zstd\nsha256:1 sha256:b0,sha256:a1 p/a:local,p/a:latest\nsha256:2 sha256:b0 \ngarbage\n';
+    // What docker 20.10 prints for FORMAT ({{json .RootFS.Layers}} {{json .RepoTags}}).
+    const out = 'zstd\nsha256:1 ["sha256:b0","sha256:a1"] ["p/a:local","p/a:latest"]\nsha256:2 ["sha256:b0"] []\ngarbage\n';
     expect(parseInventory(out)).to.deep.equal([
       { id: 'sha256:1', layers: ['sha256:b0', 'sha256:a1'], tags: ['p/a:local', 'p/a:latest'] },
       { id: 'sha256:2', layers: ['sha256:b0'], tags: [] },

@@ -99,13 +99,20 @@ export function resolveLink(entry: string, linkname: string): string {
   return parts.join('/');
 }
 
-/** Parse the target inventory command's lines "ID DIFFIDS TAGS" (comma lists; "-" for none). */
+/** Parse the inventory lines "ID LAYERS-JSON TAGS-JSON" (docker's compact JSON: no spaces). */
 export function parseInventory(out: string): TargetImage[] {
   const images: TargetImage[] = [];
+  const list = (s: string | undefined): string[] => {
+    try {
+      const v = JSON.parse(s ?? 'null') as unknown;
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    } catch {
+      return [];
+    }
+  };
   for (const line of out.split('\n')) {
-    const [id, layers = '', tags = ''] = line.trim().split(' ');
+    const [id, layers, tags] = line.trim().split(' ');
     if (!id?.startsWith('sha256:')) continue;
-    const list = (s: string) => s.replace(/^\[|\]$/g, '').split(',').map((x) => x.trim()).filter((x) => x && x !== '-');
     images.push({ id, layers: list(layers), tags: list(tags) });
   }
   return images;

@@ -52,7 +52,7 @@ export function describePush(r: PushResult): string {
   ].filter(Boolean).join(', ') || 'nothing to send';
 }
 
-const FORMAT = `'{{.Id}} {{join .RootFS.Layers ","}} {{join .RepoTags ","}}'`;
+const FORMAT = `'{{.Id}} {{json .RootFS.Layers}} {{json .RepoTags}}'`;
 
 /** Every image the target's docker has (all, intermediate ones too: their layers count), and whether it has zstd. */
 export const INVENTORY_COMMAND = `command -v zstd >/dev/null 2>&1 && echo zstd; docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format ${FORMAT}`;
