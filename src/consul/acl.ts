@@ -164,22 +164,24 @@ export function aclProbeCommand(address: string, port: number, project: string, 
     `[ -n "$(${running} 2>/dev/null)" ] || exit 0`,
   ];
   const curl = (path: string) => curlCommand(`http://${address}:${port}${path}`, { timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
-  // One GET: its answer between markers, kept in $out for the lists' ids.
-  const get = (path: string, curlLine = curl(path)) => `printf '\n@@acl %s\n' "${path}"; out=$(${curlLine} 2>/dev/null); c=$?; printf '%s' "$out"; printf '\n@@acl-exit %s\n' $c`;
-  // Each listed policy and token read too (state() needs their rules and SecretIDs); the
-  // ids are Consul's UUIDs, matched as such before they reach a URL.
-  const each = (path: string, key: string) => {
+  // One GET: its answer between markers (read back by path, in any order).
+  const get = (path: string, curlLine = curl(path)) => `{ printf '\n@@acl %s\n' "${path}"; out=$(${curlLine} 2>/dev/null); c=$?; printf '%s' "$out"; printf '\n@@acl-exit %s\n' $c; }`;
+  // Each listed policy and token read too (state() needs their rules and SecretIDs), side by
+  // side; the ids are Consul's UUIDs, matched as such before they reach a URL.
+  const each = (list: string, path: string, key: string) => {
     const line = curl(`${path}/@ID@`).replace('@ID@', `'"$id"'`);
-    return `for id in $(printf '%s' "$list" | grep -o '"${key}":"[0-9a-f-]*"' | cut -d'"' -f4); do ${get(`${path}/$id`, line)}; done`;
+    return `for id in $(grep -o '"${key}":"[0-9a-f-]*"' "$t/${list}" | cut -d'"' -f4); do n=$((n + 1)); ${get(`${path}/$id`, line)} >"$t/i$n" & done`;
   };
   lines.push(
-    get('/v1/acl/token/self'),
-    get('/v1/acl/policies'),
-    'list=$out',
-    each('/v1/acl/policy', 'ID'),
-    get('/v1/acl/tokens'),
-    'list=$out',
-    each('/v1/acl/token', 'AccessorID'),
+    't=$(mktemp -d) || exit 70; n=0',
+    `${get('/v1/acl/token/self')} >"$t/self" &`,
+    `${get('/v1/acl/policies')} >"$t/policies" &`,
+    `${get('/v1/acl/tokens')} >"$t/tokens" &`,
+    'wait',
+    each('policies', '/v1/acl/policy', 'ID'),
+    each('tokens', '/v1/acl/token', 'AccessorID'),
+    'wait',
+    'cat "$t"/*; rm -rf "$t"',
   );
   return lines.join('\n');
 }
