@@ -2,7 +2,8 @@
 # Base packages the stack and the other steps need. Debian/Ubuntu (apt) only.
 set -eu
 MODE=${1:-check}
-PKGS="ca-certificates curl iproute2 iptables procps"
+# zstd: image pushes are compressed with it when both ends have it (src/images/push.ts).
+PKGS="ca-certificates curl iproute2 iptables procps zstd"
 
 missing() {
   for p in $PKGS; do

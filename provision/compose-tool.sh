@@ -9,7 +9,18 @@ v1_ok() {
   maj=${v%%.*}; rest=${v#*.}; min=${rest%%.*}
   [ "$maj" -gt 1 ] || { [ "$maj" -eq 1 ] && [ "$min" -ge 27 ]; }
 }
-have() { docker compose version >/dev/null 2>&1 || v1_ok; }
+# docker-compose v1 is a python program: asking its version costs ~0.6 s. Once
+# it passed, the binary's identity (path, size, mtime) is noted; a check that
+# finds the same binary trusts it, any other binary is asked again.
+STAMP=/var/lib/paasbox/compose-tool.ok
+v1_id() { p=$(command -v docker-compose 2>/dev/null) && stat -L -c '%n %s %Y' "$p"; }
+v1_known() { [ -f "$STAMP" ] && id=$(v1_id) && [ "$(cat "$STAMP")" = "$id" ]; }
+v1_checked() {
+  v1_known && return 0
+  v1_ok || return 1
+  mkdir -p "${STAMP%/*}" && v1_id > "$STAMP" || true
+}
+have() { docker compose version >/dev/null 2>&1 || v1_checked; }
 
 case "$MODE" in
   check)

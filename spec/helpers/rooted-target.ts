@@ -18,7 +18,8 @@ export class RootedTarget implements Target {
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.commands.push(command);
     if (typeof opts.stdin === 'string') this.stdins.push(opts.stdin);
-    return this.local.exec(this.move(command), opts);
+    // A script on stdin (the batched checks) names the path too.
+    return this.local.exec(this.move(command), typeof opts.stdin === 'string' ? { ...opts, stdin: this.move(opts.stdin) } : opts);
   }
   writeFile(path: string, content: string | Buffer, mode?: number): Promise<void> {
     this.commands.push(`writeFile ${path} ${mode?.toString(8)}`);

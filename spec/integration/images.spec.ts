@@ -148,6 +148,32 @@ describe('images builder (integration, real dockerd)', function () {
       expect(second).to.deep.include({ pushed: [], skipped: refs });
     });
 
+    it('pushes to a host lacking one image only that image, without the layers the host has; the host ends up with all', async () => {
+      const probe = `paasbox/${tag}-probe:local`;
+      const refs = [BASE_REF, probe];
+      await pushImages(local, remote!, refs, quiet());
+      const rmi = await remote!.exec(`docker rmi ${probe}`);
+      expect(rmi.code, rmi.stderr).to.equal(0);
+      const r = await pushImages(local, remote!, refs, quiet());
+      expect(r).to.deep.include({ pushed: [probe], skipped: [BASE_REF], tagged: [] });
+      // The base's layers are on the host: their files stayed here.
+      expect(r.layersPresent).to.be.greaterThan(0);
+      const whole = Number((await local.exec(`docker save ${probe} | wc -c`)).stdout.trim());
+      expect(r.bytes).to.be.greaterThan(0).and.lessThan(whole);
+      const ids = async (t: Target) => (await t.exec(`docker image inspect --format '{{.Id}}' ${refs.join(' ')}`)).stdout.trim();
+      expect(await ids(remote!)).to.equal(await ids(local));
+      // The same image under a new name there is only tagged, nothing sent.
+      const other = `paasbox/${tag}-alias:local`;
+      expect((await local.exec(`docker tag ${probe} ${other}`)).code).to.equal(0);
+      try {
+        const t = await pushImages(local, remote!, [other], quiet());
+        expect(t).to.deep.include({ pushed: [], tagged: [other], bytes: 0 });
+        expect((await remote!.exec(`docker image inspect --format '{{.Id}}' ${other}`)).stdout.trim()).to.equal((await local.exec(`docker image inspect --format '{{.Id}}' ${probe}`)).stdout.trim());
+      } finally {
+        await local.exec(`docker rmi ${other}`);
+      }
+    });
+
     it('builds on the remote target (context streamed as a tar), incrementally', async () => {
       await writeFile(join(dir, `${tag}-probe`, 'hello.txt'), 'remote\n');
       const r = await buildAll({ target: remote!, model, source: 'local', imagesDir: dir, progress: quiet() });

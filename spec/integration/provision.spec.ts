@@ -20,6 +20,7 @@ import { provisionTarget } from '../../src/provision/provision.js';
 import type { StackModel } from '../../src/stack/model.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import type { ExecOptions } from '../../src/target/target.js';
 import { failure } from '../helpers/failure.js';
 import { createTestHosts, generateKey, hostExec, type TestHosts } from '../helpers/testhosts.js';
 
@@ -103,6 +104,30 @@ describe('provisioning over SSH (integration)', function () {
     const notOk = out.steps.filter((s) => s.status !== 'ok');
     expect(notOk, JSON.stringify(notOk)).to.deep.equal([]);
     expect(out.steps.length).to.be.at.least(8);
+  });
+
+  it('checks a converged host in one round trip for all the steps, and finds a changed input changed', async () => {
+    const commands: string[] = [];
+    const counting = new Proxy(t1, {
+      get(target, prop, receiver) {
+        if (prop === 'exec') return (c: string, o?: ExecOptions) => (commands.push(c), target.exec(c, o));
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const noop = await provisionTarget(counting, { model: tiny, progress: quiet(), env: {}, healthTimeoutS: 60 });
+    expect(noop.steps.filter((s) => s.status !== 'ok')).to.deep.equal([]);
+    // One batched exec ran every step's check: none of them asked on its own.
+    expect(commands.filter((c) => c === 'sh -s')).to.have.length(1);
+    expect(commands.filter((c) => /sha256sum \/opt\/paasbox\/docker-compose.yml|sh -s -- check|docker ps|\.applied/.test(c))).to.deep.equal([]);
+
+    // A changed input on the host: that step is changed, and the run ends converged.
+    await t1.exec("echo '# edited by hand' >> /opt/paasbox/docker-compose.yml");
+    const fixed = await provisionTarget(t1, { model: tiny, progress: quiet(), env: {}, healthTimeoutS: 60 });
+    const changed = fixed.steps.filter((s) => s.status === 'changed').map((s) => s.step);
+    expect(changed).to.deep.equal(['stack file /opt/paasbox/docker-compose.yml']);
+    const again = await provisionTarget(t1, { model: tiny, progress: quiet(), env: {}, healthTimeoutS: 60 });
+    expect(again.steps.filter((s) => s.status !== 'ok')).to.deep.equal([]);
   });
 
   it('the stack comes back by itself after the target dockerd restarts', async () => {

@@ -12,10 +12,10 @@
 // instance, standalone). A section that cannot run is reported as skipped with
 // its reason; the others still run.
 
-import { rmSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { benchAcl } from '../bench/acl.js';
 import { benchCluster } from '../bench/cluster.js';
+import { benchConverge } from '../bench/converge.js';
 import { benchDiscovery, median } from '../bench/discovery.js';
 import { benchGenerate } from '../bench/generate.js';
 import { ensureExampleImage } from '../bench/images.js';
@@ -23,14 +23,10 @@ import { benchOrchestration } from '../bench/orchestration.js';
 import { StackControl } from '../compose/index.js';
 import { PaasboxError } from '../errors.js';
 import { buildAll } from '../images/index.js';
-import { provisionTarget } from '../provision/provision.js';
-import { localSecretsDir } from '../secrets/store.js';
 import { Progress } from '../progress.js';
 import { loadStackModel } from '../stack/load.js';
 import type { StackModel } from '../stack/model.js';
-import { createDindHosts } from '../stage/dind.js';
 import { DEFAULT_INSTANCE, readInstance, type DeploymentRecord } from '../stage/instances.js';
-import { openTarget } from '../stage/open.js';
 import { LocalTarget } from '../target/local.js';
 import { shq } from '../target/shell.js';
 import { runVerify } from '../verify/run.js';
@@ -163,26 +159,13 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
   },
 
   async converge(b) {
-    const set = await createDindHosts(1, { prefix: 'pbbench-conv', withDocker: false });
-    const target = openTarget({ kind: 'ssh', ssh: set.hosts[0]!.ssh });
-    // A throwaway instance: its secrets are its own, and go with it.
-    const instance = 'bench-converge';
-    try {
-      const p1 = quiet();
-      let t0 = Date.now();
-      await provisionTarget(target, { progress: p1, skipMissingImages: true, instance });
-      b.fig('converge a bare host from nothing', sec(t0), 's', { note: 'docker.io install, image push, up, healthy' });
-      const push = p1.records.find((r) => r.step === 'images');
-      if (push) b.fig('image push to the target (save | ssh | load)', push.seconds, 's', push.detail ? { note: push.detail } : {});
-      const p2 = quiet();
-      t0 = Date.now();
-      await provisionTarget(target, { progress: p2, skipMissingImages: true, instance });
-      b.fig('re-converge, nothing changed', sec(t0), 's', { goal: '< 5 s', note: `changed=${p2.summary().changed}` });
-    } finally {
-      await target.close().catch(() => undefined);
-      await set.destroy();
-      rmSync(localSecretsDir(instance), { recursive: true, force: true });
-    }
+    // Each figure, its reference measured in the same run, and their ratio.
+    await benchConverge((f) => {
+      b.fig(f.name, f.seconds, 's', { ...(f.goal ? { goal: f.goal } : {}), ...(f.note ? { note: f.note } : {}) });
+      if (!f.reference) return;
+      b.fig(`reference: ${f.reference.name}`, f.reference.seconds, 's');
+      b.fig(`${f.name} / reference`, f.seconds / f.reference.seconds, 'ratio');
+    });
   },
 
   async orchestration(b) {

@@ -10,7 +10,8 @@ import { Progress } from '../progress.js';
 import { findAuthorizedKeys } from '../provision/access.js';
 import { BUILD_ON, decideBuildHost, prepareImages, prepareImagesOnBuildHost, type BuildOn } from '../provision/build-host.js';
 import { provisionTarget } from '../provision/provision.js';
-import { detectAdvertiseAddress, envValues, loadSettings, readSettingsFile, settingsEnv, type SettingsValues } from '../settings/index.js';
+import { planSettings } from '../provision/plan.js';
+import { detectAdvertiseAddress, envValues, loadSettings, readSettingsFile, settingsEnv, type Settings, type SettingsValues } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stack/deployment.js';
 import { loadStackModel } from '../stack/load.js';
 import type { ImageSourceName } from '../stack/model.js';
@@ -162,15 +163,18 @@ export async function runInstall(f: InstallFlags): Promise<void> {
     const progress = new Progress({ json });
     const model = loadStackModel();
     let imagesBuiltOnTarget = false;
+    // The settings are resolved once, here, and the plan uses them.
+    let settings: Settings | undefined;
     if (!f.hostOnly) {
       // Images are built here (unchanged ones are skipped) and sent, or on the target itself (src/provision/build-host.ts).
-      const settings = await loadSettings({ model, flags, env, recorded, defaults, configPath: f.config, detectIp: () => detectAdvertiseAddress(target) });
+      settings = await planSettings(target, { model, flags, env, recorded, ...(defaults ? { defaults } : {}), ...(f.config ? { configPath: f.config } : {}) });
       const choice = await decideBuildHost(target, f.buildOn ?? 'auto', settings.imageSource);
       imagesBuiltOnTarget = choice.where === 'target';
       await prepareImages(target, choice, { model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
     }
     const out = await provisionTarget(target, {
       model,
+      ...(settings ? { settings } : {}),
       progress,
       flags,
       env,

@@ -92,8 +92,8 @@ export class StackControl {
     return this.statusOf(await this.services());
   }
 
-  /** status() for a known list of services: only docker is asked. */
-  private async statusOf(expected: string[]): Promise<ServiceStatus[]> {
+  /** status() for a known list of services: only docker is asked (no compose process). */
+  async statusOf(expected: string[]): Promise<ServiceStatus[]> {
     const ps = await this.docker(`ps -a --filter ${shq(`label=com.docker.compose.project=${this.project}`)} --format '{{json .}}'`, 'listing containers');
     const ids = parsePsIds(ps.stdout);
     if (!ids.length) return parseInspect('[]', expected);

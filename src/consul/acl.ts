@@ -10,7 +10,8 @@
 import { PaasboxError } from '../errors.js';
 import { SECRET_FILES, SECRETS_DIR, type StackSecrets } from '../secrets/secrets.js';
 import type { Target } from '../target/target.js';
-import { httpRequest, type HttpOptions, type HttpResponse, type Tools } from '../verify/probes.js';
+import { shq } from '../target/shell.js';
+import { curlCommand, httpRequest, parseCurl, type HttpOptions, type HttpResponse, type Tools } from '../verify/probes.js';
 
 export interface AclPolicySpec {
   name: string;
@@ -146,7 +147,72 @@ export function describeAclAction(a: AclAction): string {
 /** The management token's file on the target: the X-Consul-Token of every request here. */
 export const MANAGEMENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.managementToken}`;
 
+/**
+ * A read-only command for the batched checks (src/provision/probe.ts): the
+ * target's tools, whether the project's consul container runs, and with curl
+ * every GET waitReady and state() make: token/self, the policy and token
+ * lists and each listed one (the management token read from its file, in no
+ * argv).
+ */
+export function aclProbeCommand(address: string, port: number, project: string, tokenFile = MANAGEMENT_TOKEN_FILE): string {
+  const running = `docker ps -q --filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=consul --filter status=running`;
+  const lines = [
+    `printf '@@tools'; for t in curl ss docker; do command -v $t >/dev/null 2>&1 && printf ' %s' $t; done; echo`,
+    `printf '@@consul %s\n' "$(${running} 2>/dev/null | head -n 1)"`,
+    `command -v curl >/dev/null 2>&1 || exit 0`,
+    // Consul is asked nothing while its container does not run.
+    `[ -n "$(${running} 2>/dev/null)" ] || exit 0`,
+  ];
+  const curl = (path: string) => curlCommand(`http://${address}:${port}${path}`, { timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
+  // One GET: its answer between markers (read back by path, in any order).
+  const get = (path: string, curlLine = curl(path)) => `{ printf '\n@@acl %s\n' "${path}"; out=$(${curlLine} 2>/dev/null); c=$?; printf '%s' "$out"; printf '\n@@acl-exit %s\n' $c; }`;
+  // Each listed policy and token read too (state() needs their rules and SecretIDs), side by
+  // side; the ids are Consul's UUIDs, matched as such before they reach a URL.
+  const each = (list: string, path: string, key: string) => {
+    const line = curl(`${path}/@ID@`).replace('@ID@', `'"$id"'`);
+    return `for id in $(grep -o '"${key}":"[0-9a-f-]*"' "$t/${list}" | cut -d'"' -f4); do n=$((n + 1)); ${get(`${path}/$id`, line)} >"$t/i$n" & done`;
+  };
+  lines.push(
+    't=$(mktemp -d) || exit 70; n=0',
+    `${get('/v1/acl/token/self')} >"$t/self" &`,
+    `${get('/v1/acl/policies')} >"$t/policies" &`,
+    `${get('/v1/acl/tokens')} >"$t/tokens" &`,
+    'wait',
+    each('policies', '/v1/acl/policy', 'ID'),
+    each('tokens', '/v1/acl/token', 'AccessorID'),
+    'wait',
+    'cat "$t"/*; rm -rf "$t"',
+  );
+  return lines.join('\n');
+}
+
+export interface AclProbe {
+  tools: Tools;
+  consulRunning: boolean;
+  /** path -> the answer, for the GETs made. */
+  answers: Map<string, HttpResponse>;
+}
+
+/** aclProbeCommand's output (pure); undefined when it did not run through. */
+export function parseAclProbe(stdout: string): AclProbe | undefined {
+  const tools = /^@@tools(.*)$/m.exec(stdout);
+  const consul = /^@@consul ?(.*)$/m.exec(stdout);
+  if (!tools || !consul) return undefined;
+  const have = new Set(tools[1]!.trim().split(' '));
+  const answers = new Map<string, HttpResponse>();
+  const re = /\n@@acl (\S+)\n([\s\S]*?)\n@@acl-exit (\d+)\n/g;
+  for (let m = re.exec(stdout); m; m = re.exec(stdout)) {
+    const r = parseCurl(m[2]!, 'no answer', Number(m[3]));
+    // Only a whole answer is kept: anything else is asked again, live.
+    if (!r.error && r.status === 200) answers.set(m[1]!, r);
+  }
+  return { tools: { curl: have.has('curl'), ss: have.has('ss'), docker: have.has('docker') }, consulRunning: !!consul[1]!.trim(), answers };
+}
+
 export class ConsulAcl {
+  /** GET answers already read (the batched probe): each is used once, instead of asking Consul. */
+  private readonly recorded = new Map<string, HttpResponse>();
+
   constructor(
     private readonly target: Target,
     private readonly tools: Tools,
@@ -156,7 +222,18 @@ export class ConsulAcl {
     private readonly tokenFile = MANAGEMENT_TOKEN_FILE,
   ) {}
 
+  /** Answers read ahead (AclProbe.answers) for the next GETs of their paths. */
+  useRecorded(answers: Map<string, HttpResponse>): this {
+    for (const [p, r] of answers) this.recorded.set(p, r);
+    return this;
+  }
+
   private call(method: NonNullable<HttpOptions['method']>, path: string, body?: unknown): Promise<HttpResponse> {
+    const ahead = method === 'GET' ? this.recorded.get(path) : undefined;
+    if (ahead) {
+      this.recorded.delete(path);
+      return Promise.resolve(ahead);
+    }
     return httpRequest(this.target, this.tools, this.address, this.port, path, {
       method,
       timeoutS: 10,

@@ -108,10 +108,14 @@ export interface ImageFacts {
 /**
  * Prints "ref<TAB>id<TAB>labels-json" per ref ("ref<TAB>" alone when the host
  * lacks it), in one round trip; exits non-zero when docker does not answer.
+ * The inspects run side by side (each docker CLI start costs ~50 ms), their
+ * lines printed in the refs' order.
  */
 export function imagesCommand(refs: string[]): string {
-  const each = [...new Set(refs)].map((r) => `printf '%s\\t' ${shq(r)}; docker image inspect --format '{{.Id}}\t{{json .Config.Labels}}' ${shq(r)} 2>/dev/null || echo`);
-  return `docker version --format '{{.Server.Version}}' >/dev/null && { ${[...each, 'true'].join('; ')}; }`;
+  const uniq = [...new Set(refs)];
+  const each = uniq.map((r, i) => `{ printf '%s\\t' ${shq(r)}; docker image inspect --format '{{.Id}}\t{{json .Config.Labels}}' ${shq(r)} 2>/dev/null || echo; } >"$d/${i}" &`);
+  const files = uniq.map((_, i) => `"$d/${i}"`).join(' ');
+  return `docker version --format '{{.Server.Version}}' >/dev/null && { ${uniq.length ? `d=$(mktemp -d) || exit 70; ${each.join(' ')} wait; cat ${files}; rm -rf "$d"; ` : ''}true; }`;
 }
 
 /** Output of imagesCommand → the refs the host has, with id and labels; absent refs are left out. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PaasboxError } from '../errors.js';
 import { STACK_DIR } from '../stack/deployment.js';
 import { shq } from '../target/shell.js';
-import type { Target } from '../target/target.js';
+import type { ExecResult, Target } from '../target/target.js';
 import type { StackPlan } from './plan.js';
 import { sh, type ProvisionStep } from './runner.js';
 
@@ -76,11 +76,13 @@ export function sshdKeysSteps(plan: StackPlan, keys: AuthorizedKeys | undefined)
 export function sshdKeysStep(project: string, keys: AuthorizedKeys): ProvisionStep {
   const hash = createHash('sha256').update(keys.text).digest('hex');
   const p = shq(SSHD_KEYS_PATH);
+  // "MODE UID" then the content's hash; nothing when the file is absent.
+  const probe = `[ -f ${p} ] && stat -c '%a %u' ${p} && sha256sum < ${p}`;
   return {
     name: `sshd authorized_keys ${SSHD_KEYS_PATH}`,
-    async check(t: Target) {
-      // "MODE UID" then the content's hash; nothing when the file is absent.
-      const r = await t.exec(`[ -f ${p} ] && stat -c '%a %u' ${p} && sha256sum < ${p}`, { sudo: true, timeoutMs: 60_000 });
+    probe,
+    async check(t: Target, probed?: ExecResult) {
+      const r = probed ?? (await t.exec(probe, { sudo: true, timeoutMs: 60_000 }));
       const [meta = '', sum = ''] = r.stdout.trim().split('\n');
       if (r.code !== 0 || !meta) return { ok: false, detail: 'absent' };
       if (sum.split(' ')[0] !== hash) return { ok: false, detail: `different keys than ${keys.source}` };

@@ -15,7 +15,7 @@ import { STACK_DIR } from '../stack/deployment.js';
 import { repoPath } from '../stack/validate.js';
 import { LocalTarget } from '../target/local.js';
 import { shq } from '../target/shell.js';
-import type { Target } from '../target/target.js';
+import type { ExecResult, Target } from '../target/target.js';
 import { findEasyrsa, VpnPki } from '../vpn/pki.js';
 import { renderServerConfig } from '../vpn/profile.js';
 import type { StackPlan } from './plan.js';
@@ -152,19 +152,21 @@ async function openvpnContainers(t: Target, project: string): Promise<string[]> 
 }
 
 export function serverFilesStep(project: string, pki: VpnPki, stackIp: string, port: number): ProvisionStep {
-  const state = async (t: Target) => {
+  const probe = inspectServerFilesCommand(OPENVPN_DIR, project);
+  const state = async (t: Target, probed?: ExecResult) => {
     const wanted = serverFiles(pki, stackIp, port);
-    const r = await t.exec(inspectServerFilesCommand(OPENVPN_DIR, project), { sudo: true, timeoutMs: 60_000 });
+    const r = probed ?? (await t.exec(probe, { sudo: true, timeoutMs: 60_000 }));
     if (r.code !== 0) throw new CommandFailure(`inspect ${OPENVPN_DIR}`, r.code, r.stderr || r.stdout);
     return { wanted, diff: serverFilesDiff(parseServerFilesInspection(r.stdout), wanted) };
   };
   return {
     name: `VPN server files ${OPENVPN_DIR}`,
     fix: 'read the detail; check that the login can use sudo on the target',
-    async check(t) {
+    probe,
+    async check(t, probed) {
       const notMade = pki.missing().filter((m) => !m.includes(' mode '));
       if (notMade.length) return { ok: false, detail: `the PKI here is not made yet (${notMade.join(', ')})` };
-      const { diff } = await state(t);
+      const { diff } = await state(t, probed);
       return diff.problems.length ? { ok: false, detail: diff.problems.join(', ') } : { ok: true, detail: 'server.conf, CA certificate, server key and certificate, tls-crypt key, CRL: root, 0600' };
     },
     async apply(t) {

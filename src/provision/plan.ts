@@ -7,7 +7,7 @@ import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValue
 import { generateCompose, renderCompose, type ComposeFile } from '../stack/generate.js';
 import { loadStackModel } from '../stack/load.js';
 import type { StackModel } from '../stack/model.js';
-import { resolveImageRefs } from '../stack/refs.js';
+import { builtImageRef, resolveImageRefs } from '../stack/refs.js';
 import type { Target } from '../target/target.js';
 import { composeHostPorts, type WantedPort } from './ports.js';
 import { imageIds, localImageIds } from './push.js';
@@ -28,6 +28,8 @@ export interface StackPlanOptions {
   /** The images were built on the target itself (src/provision/build-host.ts): they need not be here, and nothing is sent. */
   imagesBuiltOnTarget?: boolean;
   model?: StackModel;
+  /** Settings already resolved by planSettings with these same options (install does so once). */
+  settings?: Settings;
 }
 
 export interface StackPlan {
@@ -40,25 +42,45 @@ export interface StackPlan {
   images: string[];
   /** Built on the target: the images step sends nothing from here. */
   imagesBuiltOnTarget?: boolean;
+  /** Their image ids on this machine ('' when absent), read while planning. */
+  localIds: Record<string, string>;
   ports: WantedPort[];
   /** Services left out: service -> why. */
   omitted: Record<string, string>;
 }
 
-export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
+/** The target's settings, through the one pipeline (flags > env > paasbox.yaml > recorded > defaults, the target's hostname and address). */
+export async function planSettings(target: Target, opts: StackPlanOptions = {}): Promise<Settings> {
   const model = opts.model ?? loadStackModel();
   const facts = await target.facts();
   const { flags, env, recorded, cwd, configPath } = opts;
-  const settings = await loadSettings({
+  return loadSettings({
     model, flags, env, recorded, cwd, configPath,
     defaults: { hostname: facts.hostname.split('.')[0], ...opts.defaults },
     detectIp: () => detectAdvertiseAddress(target),
   });
-  const hasImage = async (ref: string) => !!(await localImageIds([ref]))[ref] || !!(await imageIds(target, [ref]).catch(() => ({}) as Record<string, string>))[ref];
+}
+
+export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
+  const model = opts.model ?? loadStackModel();
+  // Install resolves them once, before building the images (the same inputs give the same settings).
+  const settings = opts.settings ?? (await planSettings(target, { ...opts, model }));
+  // Every image that can stand in for an unavailable one, looked up once here and once on the target (not one round trip each).
+  const loadable = [...new Set(Object.values(model.services).flatMap((svc) => svc.sources[settings.imageSource]?.unavailable?.loadable ?? []))];
+  const builtRefs = Object.values(model.services).flatMap((svc) => {
+    const b = svc.sources[settings.imageSource]?.build;
+    return b ? [builtImageRef(b, settings.imageSource)] : [];
+  });
+  // This machine's images asked once (a standalone target is this machine: asked once in all).
+  const [here, thereIds] = await Promise.all([
+    localImageIds([...new Set([...builtRefs, ...loadable])]),
+    target.name === 'local' ? Promise.resolve({} as Record<string, string>) : imageIds(target, loadable).catch(() => ({}) as Record<string, string>),
+  ]);
+  const hasImage = (ref: string) => !!here[ref] || !!thereIds[ref];
   const refs = await resolveImageRefs(model, settings, hasImage);
   // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
   const built = Object.entries(refs.images).filter(([svc]) => !!model.services[svc]?.sources[settings.imageSource].build);
-  const local = await localImageIds(built.map(([, r]) => r));
+  const local = Object.fromEntries(built.map(([, r]) => [r, here[r] ?? '']));
   const there = opts.imagesBuiltOnTarget ? await imageIds(target, built.map(([, r]) => r)) : {};
   const missing = built.filter(([, ref]) => !local[ref] && !there[ref]);
   if (missing.length) {
@@ -74,14 +96,18 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   }
   const compose = generateCompose(model, settings, refs);
   const composeText = renderCompose(compose);
+  const images = [...new Set(Object.values(compose.services).map((s) => s.image))];
+  const unasked = images.filter((r) => !(r in here));
+  const localIds = { ...here, ...(unasked.length ? await localImageIds(unasked) : {}) };
   return {
     settings,
     project: settings.projectName,
     compose,
     composeText,
     composeHash: createHash('sha256').update(composeText).digest('hex'),
-    images: [...new Set(Object.values(compose.services).map((s) => s.image))],
+    images,
     ...(opts.imagesBuiltOnTarget ? { imagesBuiltOnTarget: true } : {}),
+    localIds: Object.fromEntries(images.map((r) => [r, localIds[r] ?? ''])),
     ports: composeHostPorts(compose),
     omitted: compose['x-paasbox'].omitted,
   };

@@ -83,7 +83,8 @@ export function portsCommand(project: string): string {
     'command -v ss >/dev/null || { echo "no ss" >&2; exit 3; }',
     LISTENING_COMMAND,
     'echo ---',
-    `if docker info >/dev/null 2>&1; then for c in $(docker ps -q --filter ${label}); do docker inspect -f '{{.State.Pid}}' "$c"; done; fi`,
+    // One inspect for all the project's containers (no docker: none).
+    `ids=$(docker ps -q --filter ${label} 2>/dev/null) && [ -n "$ids" ] && docker inspect -f '{{.State.Pid}}' $ids 2>/dev/null || true`,
     'echo ---',
     'ps -e -o pid=,ppid=',
   ].join('\n');

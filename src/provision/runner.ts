@@ -7,7 +7,8 @@
 
 import { PaasboxError, isPaasboxError, type ErrorKind } from '../errors.js';
 import type { Progress, StepRecord } from '../progress.js';
-import type { Target } from '../target/target.js';
+import type { ExecResult, Target } from '../target/target.js';
+import { parseProbeOutput, probeNonce, probeScript, type Probe, type ProbeResults } from './probe.js';
 
 /** What a step's check found. */
 export interface StepCheck {
@@ -19,7 +20,15 @@ export interface StepCheck {
 
 export interface ProvisionStep {
   name: string;
-  check(target: Target): Promise<StepCheck>;
+  /**
+   * A read-only shell command (run as root) whose result is all check needs.
+   * The runner runs every step's probe in one exec before the first step
+   * (src/provision/probe.ts) and passes each check its result, as long as no
+   * earlier step has changed the host; otherwise check runs without one and
+   * asks the host itself.
+   */
+  probe?: string;
+  check(target: Target, probed?: ExecResult): Promise<StepCheck>;
   /** Converge; may return a detail line for the report. */
   apply(target: Target): Promise<string | void>;
   /** What the user does when apply fails (default: read the detail). */
@@ -64,6 +73,38 @@ export interface ProvisionResult {
 export interface RunOptions {
   /** Check only (--dry-run): a step that would change is reported skipped with what it would do. */
   checkOnly?: boolean;
+  /** Run the steps' probes in one exec first (default true); false: each check asks on its own. */
+  batch?: boolean;
+}
+
+/**
+ * Every step's probe in one exec. A host that cannot run the script (no sh,
+ * sudo refused, a timeout) gives no results: each check then runs on its own
+ * and reports the real problem.
+ */
+export async function runProbes(target: Target, steps: ProvisionStep[]): Promise<ProbeResults> {
+  // Steps asking the same thing (compose up and healthy both read the containers) share one run of it.
+  const byCommand = new Map<string, string>();
+  const probes: Probe[] = [];
+  steps.forEach((s, i) => {
+    if (!s.probe || byCommand.has(s.probe)) return;
+    byCommand.set(s.probe, String(i));
+    probes.push({ id: String(i), command: s.probe });
+  });
+  if (!probes.length) return new Map();
+  const nonce = probeNonce();
+  try {
+    const r = await target.exec('sh -s', { stdin: probeScript(probes, nonce), sudo: true, timeoutMs: 120_000 });
+    const got = parseProbeOutput(probes, nonce, r.stdout);
+    const out: ProbeResults = new Map();
+    steps.forEach((s, i) => {
+      const res = s.probe ? got.get(byCommand.get(s.probe)!) : undefined;
+      if (res) out.set(String(i), res);
+    });
+    return out;
+  } catch {
+    return new Map();
+  }
 }
 
 const DEFAULT_FIX = 'read the detail, fix the host, and run the install again (steps already done are skipped)';
@@ -71,12 +112,14 @@ const DEFAULT_FIX = 'read the detail, fix the host, and run the install again (s
 export async function runSteps(target: Target, steps: ProvisionStep[], progress: Progress, opts: RunOptions = {}): Promise<ProvisionResult> {
   const host = target.name;
   const before = progress.records.length;
-  for (const step of steps) {
+  // The probes say how the host was before this run: true until a step changes it.
+  let probed: ProbeResults = opts.batch === false ? new Map() : await runProbes(target, steps);
+  for (const [i, step] of steps.entries()) {
     try {
       await progress.step(step.name, host, async () => {
         let first: StepCheck;
         try {
-          first = await step.check(target);
+          first = await step.check(target, probed.get(String(i)));
         } catch (e) {
           // In a dry run a later step cannot always be checked (no docker yet): say so, go on.
           if (opts.checkOnly && !step.gate) return { status: 'skipped' as const, detail: `cannot check before earlier steps apply (${e instanceof PaasboxError ? e.problem : e instanceof Error ? e.message : String(e)})` };
@@ -84,6 +127,7 @@ export async function runSteps(target: Target, steps: ProvisionStep[], progress:
         }
         if (first.ok) return { status: 'ok' as const, ...(first.detail ? { detail: first.detail } : {}) };
         if (opts.checkOnly) return { status: 'skipped' as const, detail: `would change: ${first.detail ?? 'apply'}` };
+        probed = new Map();
         const applied = await step.apply(target);
         const again = await step.check(target);
         if (!again.ok)

@@ -7,11 +7,11 @@
 // HTTP API. Reports name files and tokens, never a value.
 
 import type { StackControl } from '../compose/index.js';
-import { ConsulAcl, aclWanted, describeAclAction, planAcl } from '../consul/acl.js';
+import { ConsulAcl, aclProbeCommand, aclWanted, parseAclProbe, type AclProbe, describeAclAction, planAcl } from '../consul/acl.js';
 import { PaasboxError } from '../errors.js';
 import { mergeSecrets, parseSecretFiles, secretFiles, SECRETS_DIR, type SecretName, type StackSecrets } from '../secrets/secrets.js';
-import { inspectTargetSecrets, localSecretsDiff, localSecretsDir, readLocalSecretFiles, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../secrets/store.js';
-import type { Target } from '../target/target.js';
+import { inspectSecretsCommand, inspectTargetSecrets, localSecretsDiff, parseSecretsInspection, type TargetSecrets, localSecretsDir, readLocalSecretFiles, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../secrets/store.js';
+import type { ExecResult, Target } from '../target/target.js';
 import { probeTools } from '../verify/probes.js';
 import type { StackPlan } from './plan.js';
 import type { ProvisionStep } from './runner.js';
@@ -26,9 +26,10 @@ export class InstallSecrets {
     this.localDir = localSecretsDir(instance, cwd);
   }
 
-  resolve(target: Target): Promise<{ secrets: StackSecrets; generated: SecretName[] }> {
+  /** `inspected`: the target's secrets already read (the batched probe), else they are read here. */
+  resolve(target: Target, inspected?: TargetSecrets): Promise<{ secrets: StackSecrets; generated: SecretName[] }> {
     this.resolved ??= (async () => {
-      const there = await inspectTargetSecrets(target);
+      const there = inspected ?? (await inspectTargetSecrets(target));
       const fromTarget = parseSecretFiles(Object.fromEntries(Object.entries(there.files).map(([rel, f]) => [rel, f.content])));
       return mergeSecrets([fromTarget, parseSecretFiles(readLocalSecretFiles(this.localDir))]);
     })();
@@ -37,16 +38,18 @@ export class InstallSecrets {
 }
 
 export function secretsStep(s: InstallSecrets): ProvisionStep {
-  const diff = async (t: Target) => {
-    const { secrets, generated } = await s.resolve(t);
+  const diff = async (t: Target, probed?: ExecResult) => {
+    const inspected = probed?.code === 0 ? parseSecretsInspection(probed.stdout) : await inspectTargetSecrets(t);
+    const { secrets, generated } = await s.resolve(t, inspected);
     const files = secretFiles(secrets);
-    return { files, generated, there: targetSecretsDiff(await inspectTargetSecrets(t), files), here: localSecretsDiff(s.localDir, files) };
+    return { files, generated, there: targetSecretsDiff(inspected, files), here: localSecretsDiff(s.localDir, files) };
   };
   return {
     name: `secrets ${SECRETS_DIR}`,
     fix: `check that the login can use sudo on the target and that ${s.localDir} is writable here`,
-    async check(t) {
-      const d = await diff(t);
+    probe: inspectSecretsCommand(),
+    async check(t, probed) {
+      const d = await diff(t, probed);
       if (!d.there.length && !d.here.length) return { ok: true, detail: `${Object.keys(d.files).length} files, mode 0600, here and on the target` };
       const parts = [
         d.generated.length ? `new: ${d.generated.join(', ')}` : '',
@@ -92,8 +95,9 @@ export function consulAclStep(
 ): ProvisionStep {
   const port = labelPort(plan, 'consul', 'http');
   if (port === undefined) throw new PaasboxError('the compose file has no consul http port', 'this is a paasbox bug: stacks/paasbox.yaml names consul\'s port "http"');
-  const open = async (t: Target) => {
-    const acl = new ConsulAcl(t, await probeTools(t), plan.settings.ip, port, opts.tokenFile);
+  const open = async (t: Target, ahead?: AclProbe) => {
+    const acl = new ConsulAcl(t, ahead?.tools ?? (await probeTools(t)), plan.settings.ip, port, opts.tokenFile);
+    if (ahead) acl.useRecorded(ahead.answers);
     await acl.waitReady(opts.readyTimeoutMs ?? 120_000);
     return acl;
   };
@@ -101,9 +105,13 @@ export function consulAclStep(
   return {
     name: 'consul ACLs (default deny)',
     fix: 'read the detail; `npx paasbox logs consul` shows Consul\'s side',
-    async check(t) {
-      if (!(await ctl.status()).some((x) => x.service === 'consul' && x.state === 'running')) return { ok: false, detail: 'consul is not running yet' };
-      const actions = await actionsFor(t, await open(t));
+    probe: aclProbeCommand(plan.settings.ip, port, plan.settings.projectName, opts.tokenFile),
+    async check(t, probed) {
+      const ahead = probed?.code === 0 ? parseAclProbe(probed.stdout) : undefined;
+      // The probe's "running" is trusted; its "not running" is asked again (a fresh host, rarely).
+      const running = ahead?.consulRunning || (await ctl.status()).some((x) => x.service === 'consul' && x.state === 'running');
+      if (!running) return { ok: false, detail: 'consul is not running yet' };
+      const actions = await actionsFor(t, await open(t, ahead));
       return actions.length ? { ok: false, detail: actions.map(describeAclAction).join('; ') } : { ok: true, detail: 'policies, tokens and the anonymous policy in place' };
     },
     async apply(t) {

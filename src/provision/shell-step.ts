@@ -5,6 +5,17 @@ import { readFileSync } from 'node:fs';
 import { repoPath } from '../stack/validate.js';
 import type { Target } from '../target/target.js';
 import { CommandFailure, type StepCheck, type ProvisionStep } from './runner.js';
+import { shq } from '../target/shell.js';
+import type { ExecResult } from '../target/target.js';
+
+const EOF_MARK = 'PAASBOX_STEP_SCRIPT_EOF';
+
+/** `sh -s -- check` with the script as a here-document, for the batched probe (the script must not contain the end mark). */
+export function shellCheckProbe(script: string, env: Record<string, string> = {}): string {
+  if (script.split('\n').includes(EOF_MARK)) throw new Error(`a provision script contains ${EOF_MARK}`);
+  const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}; `).join('');
+  return `${exports}sh -s -- check <<'${EOF_MARK}'\n${script.endsWith('\n') ? script : `${script}\n`}${EOF_MARK}`;
+}
 
 export function shellStep(name: string, file: string, fix: string, env: Record<string, string> = {}): ProvisionStep {
   const script = readFileSync(repoPath('provision', file), 'utf8');
@@ -13,8 +24,9 @@ export function shellStep(name: string, file: string, fix: string, env: Record<s
   return {
     name,
     fix,
-    async check(t: Target): Promise<StepCheck> {
-      const r = await run(t, 'check');
+    probe: shellCheckProbe(script, env),
+    async check(t: Target, probed?: ExecResult): Promise<StepCheck> {
+      const r = probed ?? (await run(t, 'check'));
       if (r.code === 0) return { ok: true };
       if (r.code === 1) return { ok: false, detail: r.stdout.trim() || undefined };
       throw new CommandFailure(`provision/${file} check`, r.code, r.stderr || r.stdout, fix);

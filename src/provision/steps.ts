@@ -4,7 +4,10 @@
 
 import { StackControl } from '../compose/index.js';
 import { APPLIED_PATH, COMPOSE_PATH } from '../stack/deployment.js';
-import { isReady } from '../compose/status.js';
+import { isReady, parseInspect, type ServiceStatus } from '../compose/status.js';
+import { imagesCommand, imageIdsOf, parseImages } from '../docker/facts.js';
+import type { ExecResult } from '../target/target.js';
+import { describePush } from '../images/push.js';
 import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
@@ -14,7 +17,7 @@ import { conflictsFromPortsOutput, portsCommand } from './ports.js';
 import { pushImages } from '../images/push.js';
 import { LocalTarget } from '../target/local.js';
 import { asRoot } from '../target/sudo.js';
-import { imageIds, localImageIds } from './push.js';
+import { imageIds } from './push.js';
 import { sh, type ProvisionStep } from './runner.js';
 
 
@@ -23,8 +26,9 @@ export function portsPreflightStep(plan: StackPlan): ProvisionStep {
   return {
     name: 'pre-flight: stack ports free',
     gate: true,
-    async check(t: Target) {
-      const r = await t.exec(portsCommand(plan.project), { sudo: true, timeoutMs: 60_000 });
+    probe: portsCommand(plan.project),
+    async check(t: Target, probed) {
+      const r = probed ?? (await t.exec(portsCommand(plan.project), { sudo: true, timeoutMs: 60_000 }));
       if (r.code === 3) return { ok: true, detail: 'no ss on the target: port check skipped' };
       const conflicts = conflictsFromPortsOutput(r.stdout, plan.ports);
       const host = t.address;
@@ -46,8 +50,10 @@ export function portsPreflightStep(plan: StackPlan): ProvisionStep {
 }
 
 export function imagesStep(plan: StackPlan): ProvisionStep {
-  const diff = async (t: Target) => {
-    const [here, there] = await Promise.all([localImageIds(plan.images), imageIds(t, plan.images)]);
+  const diff = async (t: Target, probed?: ExecResult) => {
+    // This machine's ids were read while planning; only the target is asked again.
+    const here = plan.localIds;
+    const there = probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : await imageIds(t, plan.images);
     // Built on the target: what is here (perhaps older) is never sent over it.
     const push = plan.imagesBuiltOnTarget ? [] : plan.images.filter((r) => here[r] && here[r] !== there[r]);
     const pull = plan.images.filter((r) => !here[r] && !there[r]);
@@ -56,8 +62,9 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
   return {
     name: 'images',
     fix: 'build the images here (npx zx scripts/build-images.mjs), or use --source registry on a target that can pull',
-    async check(t) {
-      const { push, pull } = await diff(t);
+    probe: imagesCommand(plan.images),
+    async check(t, probed) {
+      const { push, pull } = await diff(t, probed);
       if (!push.length && !pull.length) return { ok: true, detail: `${plan.images.length} images present` };
       return { ok: false, detail: [push.length ? `to send: ${push.join(' ')}` : '', pull.length ? `to pull: ${pull.join(' ')}` : ''].filter(Boolean).join('; ') };
     },
@@ -65,8 +72,8 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
       const { push, pull } = await diff(t);
       for (const ref of pull) await sh(t, `docker pull ${shq(ref)}`, { fix: `the target cannot pull ${ref}: docker load it there, or build/pull it here and run again` });
       // pushImages runs docker without sudo; a non-root login needs it.
-      if (push.length) await pushImages(new LocalTarget(), asRoot(t), push);
-      return [push.length ? `sent ${push.length}` : '', pull.length ? `pulled ${pull.length}` : ''].filter(Boolean).join(', ');
+      const sent = push.length ? await pushImages(new LocalTarget(), asRoot(t), push) : undefined;
+      return [sent ? `sent ${push.length}: ${describePush(sent)}` : '', pull.length ? `pulled ${pull.length}` : ''].filter(Boolean).join(', ');
     },
   };
 }
@@ -74,8 +81,9 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
 export function stackFileStep(plan: StackPlan): ProvisionStep {
   return {
     name: `stack file ${COMPOSE_PATH}`,
-    async check(t) {
-      const r = await t.exec(`sha256sum ${COMPOSE_PATH} 2>/dev/null | cut -d' ' -f1`, { sudo: true });
+    probe: STACK_FILE_PROBE,
+    async check(t, probed) {
+      const r = probed ?? (await t.exec(STACK_FILE_PROBE, { sudo: true }));
       return r.stdout.trim() === plan.composeHash ? { ok: true } : { ok: false, detail: r.stdout.trim() ? 'content differs' : 'absent' };
     },
     async apply(t) {
@@ -84,17 +92,64 @@ export function stackFileStep(plan: StackPlan): ProvisionStep {
   };
 }
 
+const STACK_FILE_PROBE = `sha256sum ${COMPOSE_PATH} 2>/dev/null | cut -d' ' -f1`;
+
+/**
+ * What the compose-up and healthy checks read, in one command: the hash the
+ * last up applied, the project's containers (docker inspect), and the image
+ * ids of the plan's refs. The services come from the plan (the file on the
+ * target is the plan's when the stack-file step is ok), so no compose
+ * process (a python start for v1) is needed to check.
+ */
+export function stackProbe(plan: Pick<StackPlan, 'project' | 'images'>): string {
+  const label = shq(`label=com.docker.compose.project=${plan.project}`);
+  return [
+    `cat ${APPLIED_PATH} 2>/dev/null; echo ${SECTION}`,
+    `ids=$(docker ps -aq --filter ${label}) || exit 1; if [ -n "$ids" ]; then docker inspect $ids || true; else echo '[]'; fi; echo ${SECTION}`,
+    imagesCommand(plan.images),
+  ].join('\n');
+}
+const SECTION = '@@paasbox-section';
+
+interface StackFacts {
+  applied: string;
+  status: ServiceStatus[];
+  /** The plan's image ids on the target; undefined: not read (the live path reads them when needed). */
+  ids?: Record<string, string>;
+}
+
+/** stackProbe's output (pure); undefined when it is not whole (the check then asks live). */
+export function parseStackProbe(plan: Pick<StackPlan, 'compose' | 'images'>, r: ExecResult): StackFacts | undefined {
+  const parts = r.stdout.split(`${SECTION}\n`);
+  if (r.code !== 0 || parts.length !== 3) return undefined;
+  const inspect = parts[1]!.trim();
+  if (!inspect.startsWith('[')) return undefined;
+  return {
+    applied: parts[0]!.trim(),
+    status: parseInspect(inspect, Object.keys(plan.compose.services)),
+    ids: imageIdsOf(parseImages(parts[2]!), plan.images),
+  };
+}
+
+async function stackFacts(t: Target, plan: StackPlan, ctl: StackControl, probed?: ExecResult): Promise<StackFacts> {
+  const fromProbe = probed && parseStackProbe(plan, probed);
+  if (fromProbe) return fromProbe;
+  const applied = (await t.exec(`cat ${APPLIED_PATH} 2>/dev/null`, { sudo: true })).stdout.trim();
+  return { applied, status: await ctl.statusOf(Object.keys(plan.compose.services)) };
+}
+
 export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
   return {
     name: `compose up (${plan.project})`,
-    async check(t) {
-      const applied = (await t.exec(`cat ${APPLIED_PATH} 2>/dev/null`, { sudo: true })).stdout.trim();
-      const st = await ctl.status();
+    probe: stackProbe(plan),
+    async check(t, probed) {
+      const facts = await stackFacts(t, plan, ctl, probed);
+      const { applied, status: st } = facts;
       const down = st.filter((s) => s.state !== 'running');
       if (applied !== plan.composeHash) return { ok: false, detail: applied ? 'compose file changed since last up' : 'never started' };
       if (down.length) return { ok: false, detail: `not running: ${down.map((s) => `${s.service}(${s.state})`).join(' ')}` };
       // A rebuilt image keeps its tag; the container still runs the old id until compose recreates it.
-      const ids = await imageIds(t, plan.images);
+      const ids = facts.ids ?? (await imageIds(t, plan.images));
       const stale = st.filter((s) => {
         const ref = plan.compose.services[s.service]?.image;
         return !!s.imageId && !!ref && !!ids[ref] && ids[ref] !== s.imageId;
@@ -112,8 +167,9 @@ export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
 export function healthyStep(plan: StackPlan, ctl: StackControl, timeoutMs: number, progress?: Progress): ProvisionStep {
   return {
     name: 'stack healthy',
-    async check() {
-      const st = await ctl.status();
+    probe: stackProbe(plan),
+    async check(t, probed) {
+      const st = (await stackFacts(t, plan, ctl, probed)).status;
       const waiting = st.filter((s) => !isReady(s));
       return waiting.length ? { ok: false, detail: `waiting: ${waiting.map((s) => `${s.service}(${s.state}/${s.health})`).join(' ')}` } : { ok: true, detail: `${st.length} services ready` };
     },

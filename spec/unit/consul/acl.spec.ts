@@ -119,7 +119,7 @@ describe('consul ACLs', () => {
         expect(bySecret('anonymous')).to.deep.equal(['paasbox-anonymous']);
 
         const r2 = await runSteps(t, [step()], quiet());
-        expect(r2.steps[0]?.status).to.equal('ok');
+        expect(r2.steps[0]?.status, r2.steps[0]?.detail).to.equal('ok');
 
         const r3 = await runSteps(t, [consulAclStep(planFor(consul.port, 'renamed'), secrets, running, { tokenFile, readyTimeoutMs: 5000 })], quiet());
         expect(r3.steps[0]?.detail).to.equal('update policy paasbox-agent');
