@@ -16,7 +16,7 @@ apparmor_needed() { [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null
 running() { docker info >/dev/null 2>&1; }
 at_boot() {
   if has_systemd; then systemctl is-enabled docker >/dev/null 2>&1
-  else [ -x "$LAUNCHER" ] && [ -x /etc/rc.local ] && grep -q "$LAUNCHER" /etc/rc.local
+  else [ -x "$LAUNCHER" ] && grep -q setsid "$LAUNCHER" && [ -x /etc/rc.local ] && grep -q "$LAUNCHER" /etc/rc.local
   fi
 }
 
@@ -63,7 +63,9 @@ case "$MODE" in
 # Start dockerd in the background unless it runs (written by paasbox provisioning).
 if ! pidof dockerd >/dev/null 2>&1; then
   rm -f /var/run/docker.pid
-  nohup dockerd >>/var/log/paasbox-dockerd.log 2>&1 &
+  # Its own session: a signal to the process group that started it (an ended
+  # SSH session, a timeout, a job runner) must not take the daemon with it.
+  setsid nohup dockerd </dev/null >>/var/log/paasbox-dockerd.log 2>&1 &
 fi
 EOS
       chmod 755 "$LAUNCHER"
