@@ -9,7 +9,7 @@ import { PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
 import { findAuthorizedKeys } from '../provision/access.js';
 import { BUILD_ON, decideBuildHost, prepareImages, prepareImagesOnBuildHost, type BuildOn } from '../provision/build-host.js';
-import { provisionTarget } from '../provision/provision.js';
+import { provisionTarget, type ProvisionOptions } from '../provision/provision.js';
 import { planSettings } from '../provision/plan.js';
 import { detectAdvertiseAddress, envValues, loadSettings, readSettingsFile, settingsEnv, type Settings, type SettingsValues } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stack/deployment.js';
@@ -117,6 +117,23 @@ async function chooseStage(mode: ModeChoice['mode'], f: InstallFlags, say: (l: s
   return { ref: { kind: 'ssh', ssh: { ...vm.ssh, ...(f.key ? { keyPath: f.key } : {}) } }, seedNames: true };
 }
 
+/** What one host's and a cluster's provisioning both take from install's flags and its resolved inputs. */
+function provisionOptions(
+  f: InstallFlags,
+  p: Pick<ProvisionOptions, 'model' | 'progress' | 'flags' | 'env' | 'recorded' | 'authorizedKeys'>,
+): ProvisionOptions {
+  return {
+    ...p,
+    configPath: f.config,
+    skipMissingImages: !!f.skipMissingImages,
+    hostOnly: !!f.hostOnly,
+    dryRun: !!f.dryRun,
+    healthTimeoutS: f.healthTimeout,
+    instance: f.instance,
+    lockTimeoutS: f.lockTimeout,
+  };
+}
+
 export async function runInstall(f: InstallFlags): Promise<void> {
   const json = !!f.json;
   const say = (l: string) => { if (!json) process.stderr.write(l + '\n'); };
@@ -173,22 +190,10 @@ export async function runInstall(f: InstallFlags): Promise<void> {
       await prepareImages(target, choice, { model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
     }
     const out = await provisionTarget(target, {
-      model,
+      ...provisionOptions(f, { model, progress, flags, env, recorded, authorizedKeys }),
       ...(settings ? { settings } : {}),
-      progress,
-      flags,
-      env,
-      recorded,
       defaults,
-      configPath: f.config,
-      skipMissingImages: !!f.skipMissingImages,
-      hostOnly: !!f.hostOnly,
-      dryRun: !!f.dryRun,
-      healthTimeoutS: f.healthTimeout,
-      instance: f.instance,
-      lockTimeoutS: f.lockTimeout,
       imagesBuiltOnTarget,
-      ...(authorizedKeys ? { authorizedKeys } : {}),
     });
     if (out.plan && !f.dryRun) {
       const s = out.plan.settings;
@@ -337,21 +342,7 @@ async function runClusterInstall(f: InstallFlags, say: (l: string) => void): Pro
       const settings = await loadSettings({ model, flags, env, recorded, configPath: f.config, detectIp: () => detectAdvertiseAddress(hosts[0]!.target) });
       await prepareImagesOnBuildHost({ model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
     }
-    const out = await provisionCluster(hosts, {
-      model,
-      progress,
-      flags,
-      env,
-      recorded,
-      configPath: f.config,
-      skipMissingImages: !!f.skipMissingImages,
-      hostOnly: !!f.hostOnly,
-      dryRun: !!f.dryRun,
-      healthTimeoutS: f.healthTimeout,
-      instance: f.instance,
-      lockTimeoutS: f.lockTimeout,
-      ...(authorizedKeys ? { authorizedKeys } : {}),
-    });
+    const out = await provisionCluster(hosts, provisionOptions(f, { model, progress, flags, env, recorded, authorizedKeys }));
     const firstPlan = out.hosts[0]?.outcome.plan;
     if (firstPlan && !f.dryRun) {
       // The keys are pinned now: later commands check them strictly.
