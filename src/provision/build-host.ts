@@ -76,7 +76,8 @@ export async function decideBuildHost(target: Target, want: BuildOn, source: Ima
 
 /** Build the images where `choice` says: here (then the images step sends them) or on the target itself. */
 export async function prepareImages(target: Target, choice: BuildChoice, opts: BuildHostOptions): Promise<BuildAllResult> {
-  opts.progress.say(`images: built ${choice.where === 'here' ? 'here and sent to the target' : `on ${target.name}`} (${choice.why})`);
+  const where = choice.where === 'target' ? `on ${target.name}` : target instanceof LocalTarget ? 'here' : 'here and sent to the target';
+  opts.progress.say(`images: built ${where} (${choice.why})`);
   if (choice.where === 'here') return prepareImagesOnBuildHost(opts);
   // The target builds for itself: docker and debootstrap there first (the same steps provisioning runs).
   await runSteps(target, [basePackagesStep(), dockerEngineStep(), ...(opts.source === 'local' ? [buildToolsStep()] : [])], opts.progress, { checkOnly: !!opts.dryRun });
