@@ -70,6 +70,24 @@ describe('SwarmScheduler (fake target)', () => {
     await s.scale('/python1', 2).then(() => expect.fail('should throw'), (e: PaasboxError) => expect(e.fix).to.equal('deploy it first'));
   });
 
+  it("waitReady does not wait for a lost node's task to stop (it never reports), but does for a live node's", async () => {
+    const task = (id: string, node: string, desired: string) => JSON.stringify({ ID: id, Name: `python1.${id}`, Node: node, DesiredState: desired, CurrentState: 'Running 2 minutes ago', Error: '', Ports: '*:31001->8080/tcp' });
+    let lostState = 'down';
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) =>
+      c.includes('Replicas}}') ? { stdout: '1\n' }
+      : c.startsWith('docker service ps') ? { stdout: [task('new', 'a2', 'Running'), task('old', 'a1', 'Shutdown')].join('\n') + '\n' }
+      : c.startsWith('docker node inspect') ? { stdout: `a1 10.0.0.4 ${lostState}\na2 10.0.0.5 ready\n` }
+      : {},
+    );
+    const ready = await new SwarmScheduler(m, { pollMs: 1 }).waitReady('/python1', 5000);
+    expect(ready.map((i) => i.host)).to.deep.equal(['10.0.0.5']);
+    lostState = 'ready'; // a live node still running the old task: it still serves, so not ready yet
+    await new SwarmScheduler(m, { pollMs: 1 }).waitReady('/python1', 50).then(
+      () => expect.fail('should wait'),
+      (e: PaasboxError) => expect(e.problem).to.match(/not ready after/),
+    );
+  });
+
   it('waitReady fails fast with the fix when a node lacks the image', async () => {
     const task = { ID: 't1', Name: 'python1.1', Node: 'h2', DesiredState: 'Running', CurrentState: 'Rejected 1 second ago', Error: 'No such image: web:1', Ports: '' };
     const m = new AnsweringTarget('m', '10.0.0.2', (c) =>

@@ -162,8 +162,13 @@ export class SwarmScheduler implements Scheduler {
 
   /** Node hostname → address the node advertises in the swarm. */
   private async nodeAddresses(): Promise<Map<string, string>> {
-    const out = await run(this.manager, `docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}}' $(docker node ls -q)`, 'docker node inspect');
-    return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+    return new Map([...(await this.nodeFacts())].map(([n, f]) => [n, f.addr]));
+  }
+
+  /** Each node's address and state (ready, down, unknown), by hostname. */
+  private async nodeFacts(): Promise<Map<string, { addr: string; state: string }>> {
+    const out = await run(this.manager, `docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}} {{.Status.State}}' $(docker node ls -q)`, 'docker node inspect');
+    return new Map(out.split('\n').filter(Boolean).map((l) => { const [n = '', addr = '', state = ''] = l.split(' '); return [n, { addr, state }]; }));
   }
 
   /**
@@ -186,7 +191,12 @@ export class SwarmScheduler implements Scheduler {
       // An update is still rolling while any task of the previous version runs.
       const updating = (await run(this.manager, ['docker', 'service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', name], 'docker service inspect')).trim();
       // Tasks being stopped (scale down, replaced by an update) still serve until they exit.
-      const stopping = tasks.filter((t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState));
+      let stopping = tasks.filter((t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState));
+      // A lost node never reports its tasks' end: they stay "Running" there, and serve nothing.
+      if (stopping.length) {
+        const facts = await this.nodeFacts();
+        stopping = stopping.filter((t) => facts.get(t.Node)?.state === 'ready');
+      }
       if (running.length === wanted && current.length === wanted && stopping.length === 0 && updating !== 'updating' && updating !== 'rollback_started') {
         const addrs = await this.nodeAddresses();
         return running.map((t) => ({ id: t.ID, host: addrs.get(t.Node) ?? t.Node, ports: parseTaskPorts(t.Ports), healthy: true }));
