@@ -76,7 +76,7 @@ describe('SwarmScheduler (fake target)', () => {
     const m = new AnsweringTarget('m', '10.0.0.2', (c) =>
       c.includes('Replicas}}') ? { stdout: '1\n' }
       : c.startsWith('docker service ps') ? { stdout: [task('new', 'a2', 'Running'), task('old', 'a1', 'Shutdown')].join('\n') + '\n' }
-      : c.startsWith('docker node inspect') ? { stdout: `a1 10.0.0.4 ${lostState}\na2 10.0.0.5 ready\n` }
+      : c.startsWith('docker node inspect') ? { stdout: `a1 10.0.0.4 ${lostState} agent\na2 10.0.0.5 ready agent\n` }
       : {},
     );
     const ready = await new SwarmScheduler(m, { pollMs: 1 }).waitReady('/python1', 5000);
@@ -158,7 +158,7 @@ describe("a cluster's swarm: converging (fake targets)", () => {
     const m1 = new AnsweringTarget('m1', '10.0.0.1', (c) => {
       if (c.startsWith('docker info')) return { stdout: 'active true 10.0.0.1\n' };
       if (c.startsWith('docker node ls')) return { stdout: 'a m1 Ready Leader\nb a1 Ready \n' };
-      if (c.startsWith('docker node inspect')) return { stdout: `m1 \na1 ${labelled ? 'agent' : ''}\n` };
+      if (c.startsWith('docker node inspect')) return { stdout: `m1 10.0.0.2 ready \na1 10.0.0.4 ready ${labelled ? 'agent' : ''}\n` };
       if (c.startsWith('docker node update --label-add')) return (labelled = true), {};
       return {};
     });

@@ -211,7 +211,7 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
     });
 
     it('SwarmScheduler.deploy asks the swarm for nodes labelled as agents (a worker without the label is no agent) and places accordingly', async () => {
-      for (const [nodes, want] of [['m1 \n', []], ['m1 \nw1 \n', []], ['m1 \na1 agent\n', [WORKER_CONSTRAINT]]] as const) {
+      for (const [nodes, want] of [['m1 10.0.0.2 ready \n', []], ['m1 10.0.0.2 ready \nw1 10.0.0.3 ready \n', []], ['m1 10.0.0.2 ready \na1 10.0.0.4 ready agent\n', [WORKER_CONSTRAINT]]] as const) {
         const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker node inspect') ? { stdout: nodes } : c.includes('service inspect') ? { code: 1 } : {}));
         await new SwarmScheduler(m).deploy(example(1));
         expect(m.ran.some((c) => c.startsWith('docker node inspect') && c.includes('paasbox.role'))).to.equal(true);

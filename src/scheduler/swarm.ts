@@ -160,17 +160,6 @@ export class SwarmScheduler implements Scheduler {
     });
   }
 
-  /** Node hostname → address the node advertises in the swarm. */
-  private async nodeAddresses(): Promise<Map<string, string>> {
-    return new Map([...(await this.nodeFacts())].map(([n, f]) => [n, f.addr]));
-  }
-
-  /** Each node's address and state (ready, down, unknown), by hostname. */
-  private async nodeFacts(): Promise<Map<string, { addr: string; state: string }>> {
-    const out = await run(this.manager, `docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}} {{.Status.State}}' $(docker node ls -q)`, 'docker node inspect');
-    return new Map(out.split('\n').filter(Boolean).map((l) => { const [n = '', addr = '', state = ''] = l.split(' '); return [n, { addr, state }]; }));
-  }
-
   /**
    * Wait until the service runs exactly the wanted number of tasks. Swarm keeps
    * a task with a health check in "starting" until it passes, so a Running
@@ -193,13 +182,14 @@ export class SwarmScheduler implements Scheduler {
       // Tasks being stopped (scale down, replaced by an update) still serve until they exit.
       let stopping = tasks.filter((t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState));
       // A lost node never reports its tasks' end: they stay "Running" there, and serve nothing.
+      let nodes: Map<string, SwarmNodeFacts> | undefined;
       if (stopping.length) {
-        const facts = await this.nodeFacts();
-        stopping = stopping.filter((t) => facts.get(t.Node)?.state === 'ready');
+        nodes = await swarmNodeFacts(this.manager);
+        stopping = stopping.filter((t) => nodes!.get(t.Node)?.state === 'ready');
       }
       if (running.length === wanted && current.length === wanted && stopping.length === 0 && updating !== 'updating' && updating !== 'rollback_started') {
-        const addrs = await this.nodeAddresses();
-        return running.map((t) => ({ id: t.ID, host: addrs.get(t.Node) ?? t.Node, ports: parseTaskPorts(t.Ports), healthy: true }));
+        nodes ??= await swarmNodeFacts(this.manager);
+        return running.map((t) => ({ id: t.ID, host: nodes!.get(t.Node)?.addr ?? t.Node, ports: parseTaskPorts(t.Ports), healthy: true }));
       }
       const fatal = tasks.find((t) => /No such image|invalid reference format|pull access denied/i.test(t.Error));
       if (fatal) {
@@ -225,7 +215,9 @@ export interface SwarmNode {
   managerStatus: string;
 }
 
-/** `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`. Pure. */
+export const NODE_LIST_COMMAND = `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`;
+
+/** NODE_LIST_COMMAND's output. Pure. */
 export function parseNodeList(out: string): SwarmNode[] {
   return out.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
     const [id = '', hostname = '', status = '', managerStatus = ''] = l.split(/\s+/);
@@ -264,15 +256,30 @@ async function swarmLead(masters: SwarmMember[]): Promise<SwarmMember | undefine
   return undefined;
 }
 
+/** What `docker node inspect` says of a node: its swarm address, state (ready, down, unknown) and AGENT_LABEL's value. */
+export interface SwarmNodeFacts {
+  addr: string;
+  state: string;
+  role: string;
+}
+
+/** Every node's facts by hostname, in one `docker node inspect` on a manager. */
+export async function swarmNodeFacts(manager: Target): Promise<Map<string, SwarmNodeFacts>> {
+  const out = await run(manager, `docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}} {{.Status.State}} {{index .Spec.Labels "${AGENT_LABEL.key}"}}' $(docker node ls -q)`, 'docker node inspect');
+  return new Map(out.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [host = '', addr = '', state = '', role = ''] = l.split(/\s+/);
+    return [host, { addr, state, role }];
+  }));
+}
+
 /** Hostnames of the nodes labelled as a cluster's agents (AGENT_LABEL), as a manager sees them. */
 export async function agentNodes(manager: Target): Promise<string[]> {
-  const out = await run(manager, `docker node inspect --format '{{.Description.Hostname}} {{index .Spec.Labels "${AGENT_LABEL.key}"}}' $(docker node ls -q)`, 'docker node inspect');
-  return out.split('\n').map((l) => l.trim().split(/\s+/)).filter(([, v]) => v === AGENT_LABEL.value).map(([h]) => h!);
+  return [...(await swarmNodeFacts(manager))].filter(([, f]) => f.role === AGENT_LABEL.value).map(([h]) => h);
 }
 
 /** The swarm's nodes as a manager lists them. */
 export async function swarmNodes(manager: Target): Promise<SwarmNode[]> {
-  return parseNodeList(await run(manager, `docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`, 'docker node ls'));
+  return parseNodeList(await run(manager, NODE_LIST_COMMAND, 'docker node ls'));
 }
 
 /**

@@ -13,7 +13,7 @@ import { clusterHosts, isCluster, type Settings } from '../settings/settings.js'
 import { servicesOnThisHost } from '../stack/generate.js';
 import type { StackModel } from '../stack/model.js';
 import { effectivePorts, isEnabled } from '../stack/queries.js';
-import { parseNodeList, type SwarmNode } from '../scheduler/swarm.js';
+import { NODE_LIST_COMMAND, parseNodeList, type SwarmNode } from '../scheduler/swarm.js';
 import { fourLetterCommand, httpRequest } from './probes.js';
 import type { Check, Outcome } from './types.js';
 
@@ -139,7 +139,7 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
         const got = r.stdout.trim() || r.stderr.trim();
         return { ok: got.startsWith('active'), expected: 'swarm state active', got: `from ${host}: ${got}` };
       }
-      const r = await t.exec(`docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}'`, { sudo: true, timeoutMs: 30_000 });
+      const r = await t.exec(NODE_LIST_COMMAND, { sudo: true, timeoutMs: 30_000 });
       if (r.code !== 0) return { ok: false, expected: 'the swarm\'s nodes', got: `from ${host}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}` };
       const o = judgeSwarm(parseNodeList(r.stdout), settings.masters.length, clusterHosts(settings).length);
       return { ...o, got: `from ${host}: ${o.got}` };
