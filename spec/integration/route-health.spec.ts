@@ -12,6 +12,7 @@ import autocannon from 'autocannon';
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -148,5 +149,60 @@ describe('route health: the fast path routes only healthy instances (integration
     expect(res.requests.total).to.be.greaterThan(100);
     expect({ errors: res.errors, timeouts: res.timeouts, non2xx: res.non2xx }).to.deep.equal({ errors: 0, timeouts: 0, non2xx: 0 });
     console.log(`      ${res.requests.total} requests across ${reloads} reloads, none failed`);
+  });
+
+  it('routes by name when docker gave the IPv4 and IPv6 bindings different host ports', async () => {
+    // Docker allocates host ports per address family; a port held on one family
+    // only (any process may hold one in docker's range) makes the two drift
+    // apart for every later container. CI met it: python2 became
+    // "python2-8080" in Consul and never answered by name.
+    const bindings = async (c: string) => {
+      const lines = (await sh(`docker port ${c} 8080/tcp`)).split('\n');
+      const port = (re: RegExp) => Number(lines.find((l) => re.test(l))?.split(':').pop() ?? NaN);
+      return { v4: port(/^0\.0\.0\.0:/), v6: port(/^\[::\]:/) };
+    };
+    const next = async () => {
+      const c = `${tag}-probe${started.length}`;
+      started.push(c);
+      await sh(`docker run -d --name ${c} -p 8080 ${image} sleep infinity`);
+      const b = await bindings(c);
+      await sh(`docker rm -f ${c}`);
+      return b;
+    };
+    /** Listens on host:port (one family only); a port held already is skipped by docker all the same. */
+    const hold = async (host: string, port: number) => {
+      const srv = createServer();
+      const held = await new Promise<boolean>((res, rej) =>
+        srv.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? res(false) : rej(e))).listen({ host, port, ipv6Only: host === '::' }, () => res(true)));
+      return { close: () => held && srv.close() };
+    };
+    // Drift them if they are not already: IPv4 skips its next port.
+    const last = await next();
+    expect(last.v6, 'this docker binds published ports on :: too (the case under test)').to.be.a('number').and.not.NaN;
+    const v4hold = last.v4 === last.v6 ? [await hold('0.0.0.0', last.v4 + 1)] : [];
+    const svc = `${tag}f`;
+    let a: Awaited<ReturnType<typeof start>>;
+    try {
+      a = await start('drift', svc, ['-e SERVICE_CHECK_HTTP=/health']);
+    } finally {
+      for (const h of v4hold) h.close();
+    }
+    const b = await bindings(a.c);
+    expect(b.v4, `docker's two bindings of 8080 (${JSON.stringify(b)})`).to.not.equal(b.v6);
+    await until(`${svc} routed with drifted bindings ${JSON.stringify(b)}`, async () => ((await byName(svc)).instance === a.instance ? true : undefined), 60_000, 50);
+    const names = Object.keys((await (await fetch(`http://${ip}:8500/v1/catalog/services`)).json()) as Record<string, unknown>);
+    expect(names).to.include(svc).and.not.include(`${svc}-8080`);
+    expect(await passing(svc)).to.deep.equal([b.v4]);
+    // Leave docker's allocators aligned for whatever runs next: the family
+    // that is behind skips as many ports as it is behind.
+    const behind = b.v4 > b.v6 ? { host: '::', from: b.v6 } : { host: '0.0.0.0', from: b.v4 };
+    const holds = [];
+    for (let i = 1; i <= Math.abs(b.v4 - b.v6); i++) holds.push(await hold(behind.host, behind.from + i));
+    try {
+      const again = await next();
+      expect(again.v4, 'realigned').to.equal(again.v6);
+    } finally {
+      for (const h of holds) h.close();
+    }
   });
 });

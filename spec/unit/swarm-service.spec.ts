@@ -118,6 +118,8 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(parseTaskPorts('*:32772->8080/tcp')).to.deep.equal([32772]);
     expect(parseTaskPorts('*:5353->53/udp, *:5353->53/tcp')).to.deep.equal([5353, 5353]);
     expect(parseTaskPorts('')).to.deep.equal([]);
+    // Drifted IPv4/IPv6 allocators: one port per container port, the IPv4 one (listed first).
+    expect(parseTaskPorts('*:32782->8080/tcp,*:32781->8080/tcp')).to.deep.equal([32782]);
   });
 });
 

@@ -95,9 +95,15 @@ interface TaskLine {
   Ports: string;
 }
 
-/** Host ports of a task from `docker service ps` Ports ("*:32772->8080/tcp, ..."). Pure. */
+/**
+ * Host ports of a task from `docker service ps` Ports ("*:32772->8080/tcp, ..."),
+ * one per container port: docker lists its IPv4 binding first, then the IPv6
+ * one, whose host port differs once its allocators drift apart. Pure.
+ */
 export function parseTaskPorts(ports: string): number[] {
-  return [...ports.matchAll(/:(\d+)->\d+\/\w+/g)].map((m) => Number(m[1]));
+  const byTarget = new Map<string, number>();
+  for (const m of ports.matchAll(/:(\d+)->(\d+\/\w+)/g)) if (!byTarget.has(m[2]!)) byTarget.set(m[2]!, Number(m[1]));
+  return [...byTarget.values()];
 }
 
 export class SwarmScheduler implements Scheduler {

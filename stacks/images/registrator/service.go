@@ -180,9 +180,16 @@ func ImageBaseName(image string) string {
 	return image
 }
 
-// publishedPorts lists the ports to register: published ports (HostPort set),
-// or for host-networked containers their exposed ports (host port = port).
-func publishedPorts(c *Container) []port {
+// publishedPorts lists the ports to register, one per exposed port: its
+// published binding (HostPort set), or for host-networked containers the
+// exposed port itself (host port = port). Docker binds each published port on
+// 0.0.0.0 and on ::, normally to one host port; once a port is taken on one
+// family only (any process may hold a port in Docker's range), its allocators
+// drift apart and every later container gets two different host ports
+// (0.0.0.0:32782 and [::]:32781). Both would make two ports of one and rename
+// the service NAME-PORT, so the binding kept is the one of the registered
+// address's family (IPv4 unless REGISTRATOR_HOST_IP is IPv6).
+func publishedPorts(c *Container, v6 bool) []port {
 	var out []port
 	if c.HostConfig.NetworkMode == "host" {
 		for p := range c.Config.ExposedPorts {
@@ -194,14 +201,18 @@ func publishedPorts(c *Container) []port {
 	} else {
 		for p, bindings := range c.NetworkSettings.Ports {
 			num, proto := splitPort(p)
-			seen := map[int]bool{}
+			var pick *port
 			for _, b := range bindings {
 				n, err := strconv.Atoi(b.HostPort)
-				if err != nil || n == 0 || seen[n] {
-					continue // Docker lists 0.0.0.0 and :: bindings of the same host port
+				if err != nil || n == 0 {
+					continue
 				}
-				seen[n] = true
-				out = append(out, port{exposed: num, proto: proto, hostIP: b.HostIP, hostPort: n})
+				if pick == nil || (isV6(pick.hostIP) != v6 && isV6(b.HostIP) == v6) {
+					pick = &port{exposed: num, proto: proto, hostIP: b.HostIP, hostPort: n}
+				}
+			}
+			if pick != nil {
+				out = append(out, *pick)
 			}
 		}
 	}
@@ -209,9 +220,15 @@ func publishedPorts(c *Container) []port {
 		if out[i].exposed != out[j].exposed {
 			return out[i].exposed < out[j].exposed
 		}
-		return out[i].hostPort < out[j].hostPort
+		return out[i].proto < out[j].proto
 	})
 	return out
+}
+
+// isV6 tells whether a binding's or the host's address is IPv6 ("::", "fd00::5").
+func isV6(addr string) bool {
+	ip := net.ParseIP(addr)
+	return ip != nil && ip.To4() == nil
 }
 
 func splitPort(p string) (string, string) {
@@ -264,7 +281,7 @@ func Services(c *Container, o Options) ([]Service, []Refusal) {
 	if _, named := hasKey(c, "SERVICE_NAME"); c.HostConfig.NetworkMode == "host" && !named {
 		return nil, nil
 	}
-	ports := publishedPorts(c)
+	ports := publishedPorts(c, isV6(o.HostIP))
 	group := len(ports) > 1
 	name := strings.TrimPrefix(c.Name, "/")
 	var out []Service

@@ -254,3 +254,27 @@ func TestRefusalLoggedOncePerContainerUntilItStops(t *testing.T) {
 		t.Errorf("after the container stopped and came back: logged %d times, want 2", n)
 	}
 }
+
+// Once a host port is taken on one address family only, Docker's IPv4 and
+// IPv6 allocators drift apart and each later container gets two different
+// host ports for one exposed port (seen in CI: python2 became "python2-8080"
+// and never routed by name). One port, the registered address's family.
+func TestDriftedIPv4AndIPv6BindingsAreOnePort(t *testing.T) {
+	drifted := strings.Replace(webJSON, `{"HostIp": "::", "HostPort": "49153"}`, `{"HostIp": "::", "HostPort": "49152"}`, 1)
+	got, _ := Services(parse(t, drifted), opts)
+	if len(got) != 1 || got[0].Name != "python1" || got[0].Port != 49153 || got[0].Check.TCP != "10.0.0.5:49153" {
+		t.Fatalf("IPv4 host address: want python1 on 49153 only, got %+v", got)
+	}
+	// IPv6 listed first, IPv4 second: still the IPv4 one for an IPv4 address.
+	swapped := strings.Replace(drifted, `[{"HostIp": "0.0.0.0", "HostPort": "49153"}, {"HostIp": "::", "HostPort": "49152"}]`, `[{"HostIp": "::", "HostPort": "49152"}, {"HostIp": "0.0.0.0", "HostPort": "49153"}]`, 1)
+	if swapped == drifted {
+		t.Fatal("fixture did not change")
+	}
+	if got, _ := Services(parse(t, swapped), opts); len(got) != 1 || got[0].Port != 49153 {
+		t.Fatalf("IPv6 binding first: want 49153, got %+v", got)
+	}
+	v6 := Options{Hostname: "node1", HostIP: "fd00::5"}
+	if got, _ := Services(parse(t, drifted), v6); len(got) != 1 || got[0].Name != "python1" || got[0].Port != 49152 {
+		t.Fatalf("IPv6 host address: want python1 on 49152 only, got %+v", got)
+	}
+}
