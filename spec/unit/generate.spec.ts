@@ -8,6 +8,8 @@ import { generateCompose, renderCompose, validateCompose, type ComposeFile } fro
 import { resolveImageRefs } from '../../src/stack/refs.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { resolveSettings } from '../../src/settings/settings.js';
+import { parseDeployment, recordedValues } from '../../src/stack/deployment.js';
+import { isEnabled } from '../../src/stack/queries.js';
 import { SECRET_DIRS, SECRETS_DIR } from '../../src/secrets/secrets.js';
 
 const model = loadStackModel();
@@ -121,6 +123,20 @@ describe('compose generation', () => {
     // ZooKeeper listens on the stack's address only, and its healthcheck asks it there.
     expect(c.services['zookeeper']!.environment!['ZOO_SERVERS']).to.equal('server.1=localhost:2888:3888;10.11.12.13:2182');
     expect(c.services['zookeeper']!.healthcheck!.test.join(' ')).to.include('nc -w 2 10.11.12.13 2182').and.not.include('127.0.0.1');
+  });
+
+  it("records paasbox.yaml's service overrides, so later commands judge the stack without the file (none recorded when there are none)", async () => {
+    const file = { services: { sshd: { enabled: true }, consul: { ports: { http: 8501 } } } };
+    const text = renderCompose(await generate('local', file));
+    const recorded = recordedValues(parseDeployment(text)!);
+    expect(recorded.services).to.deep.equal(file.services);
+    // verify with no paasbox.yaml: the recorded layer gives the installed stack's services and ports.
+    const later = resolveSettings({ env: fixed, recorded }, model);
+    expect(later.services).to.deep.equal(file.services);
+    expect(isEnabled(model, later, 'sshd')).to.equal(true);
+    // A paasbox.yaml given again wins per service.
+    expect(resolveSettings({ env: fixed, recorded, file: { services: { sshd: { enabled: false } } } }, model).services['sshd']).to.deep.equal({ enabled: false });
+    expect(parseDeployment(renderCompose(await generate('local')))!.meta.services).to.equal(undefined);
   });
 
   it('allows ZooKeeper only the four-letter words the checks send (ruok, and srvr for zkServer.sh status)', async () => {

@@ -52,7 +52,9 @@ export interface SettingsValues {
   agents?: string[];
   /**
    * Recorded layer only: services a command switched on or off for this
-   * instance (tunnel up enables sshd); paasbox.yaml's entry for a service wins.
+   * instance (tunnel up enables sshd), or the deployed stack's paasbox.yaml
+   * overrides as its compose file records them; paasbox.yaml's entry for a
+   * service wins.
    */
   services?: Record<string, ServiceOverride>;
 }

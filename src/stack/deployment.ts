@@ -52,5 +52,6 @@ export function recordedValues(d: Deployment): SettingsValues {
     domain: d.meta.domain,
     projectName: d.meta.project,
     ...(d.meta.cluster ? { masters: d.meta.cluster.masters, agents: d.meta.cluster.agents } : {}),
+    ...(d.meta.services ? { services: d.meta.services } : {}),
   };
 }

@@ -50,6 +50,12 @@ export interface PaasboxMeta {
   elsewhere: string[];
   /** A cluster's hosts (absent on one host): later commands read them back from here. */
   cluster?: { masters: string[]; agents: string[] };
+  /**
+   * Services switched on or off, or given other ports, by paasbox.yaml or a
+   * command (absent when none): verify and the other later commands judge the
+   * stack as installed without being handed the same file again.
+   */
+  services?: Settings['services'];
 }
 
 export interface ComposeFile {
@@ -221,6 +227,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       omitted,
       elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n)),
       ...(isCluster(settings) ? { cluster: clusterView(settings) } : {}),
+      ...(Object.keys(settings.services).length ? { services: settings.services } : {}),
     },
   };
   validateCompose(compose);
