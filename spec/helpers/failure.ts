@@ -11,3 +11,14 @@ export async function failure(p: Promise<unknown>): Promise<PaasboxError> {
   }
   throw new Error('expected a PaasboxError, got success');
 }
+
+/** The PaasboxError fn throws; fails the test when it returns or throws otherwise. */
+export function thrown(fn: () => unknown): PaasboxError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e, String(e)).to.be.instanceOf(PaasboxError);
+    return e as PaasboxError;
+  }
+  throw new Error('expected a PaasboxError, got success');
+}

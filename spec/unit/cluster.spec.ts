@@ -18,6 +18,7 @@ import { readInstance, writeInstance, type Instance } from '../../src/stage/inst
 import { clusterInFile } from '../../src/cli/install.js';
 import { closeHosts, clusterNote, stageHosts } from '../../src/cli/stage.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
+import { thrown } from '../helpers/failure.js';
 
 const model = loadStackModel();
 const M = ['10.20.0.11', '10.20.0.12', '10.20.0.13'];
@@ -32,14 +33,8 @@ async function compose(s: Settings): Promise<ComposeFile> {
 }
 
 function fails(fn: () => unknown, ...parts: string[]): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a PaasboxError').to.be.instanceOf(PaasboxError);
-  for (const p of parts) expect((err as PaasboxError).problem).to.include(p);
+  const err = thrown(fn);
+  for (const p of parts) expect(err.problem).to.include(p);
 }
 
 function golden(name: string, text: string): void {

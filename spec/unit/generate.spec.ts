@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { PaasboxError } from '../../src/errors.js';
 import { loadStackModel } from '../../src/stack/load.js';
 import type { StackModel } from '../../src/stack/model.js';
 import { generateCompose, renderCompose, validateCompose, type ComposeFile } from '../../src/stack/generate.js';
@@ -11,6 +10,7 @@ import { resolveSettings } from '../../src/settings/settings.js';
 import { parseDeployment, recordedValues } from '../../src/stack/deployment.js';
 import { isEnabled } from '../../src/stack/queries.js';
 import { SECRET_DIRS, SECRETS_DIR } from '../../src/secrets/secrets.js';
+import { thrown } from '../helpers/failure.js';
 
 const model = loadStackModel();
 const fixed = { HOSTNAME: 'paasbox', IP: '10.11.12.13' };
@@ -23,14 +23,8 @@ async function generate(source: 'local' | 'registry', file?: unknown, has: (r: s
 }
 
 function throwsPaasbox(fn: () => unknown, ...parts: string[]): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a PaasboxError').to.be.instanceOf(PaasboxError);
-  const text = `${(err as PaasboxError).problem} ${(err as PaasboxError).detail ?? ''}`;
+  const err = thrown(fn);
+  const text = `${err.problem} ${err.detail ?? ''}`;
   for (const p of parts) expect(text).to.include(p);
 }
 

@@ -6,19 +6,13 @@ import { PaasboxError } from '../../src/errors.js';
 import { loadStackModel } from '../../src/stack/load.js';
 import { loadSettings, pickAdvertiseAddress, resolveSettings, type Settings } from '../../src/settings/index.js';
 import { effectivePorts, enabledServices, zkHosts } from '../../src/stack/queries.js';
+import { thrown } from '../helpers/failure.js';
 
 const model = loadStackModel();
 const base = { hostname: 'paasbox', ip: '10.11.12.13' };
 
 function fails(fn: () => unknown, ...parts: (string | RegExp)[]): PaasboxError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a PaasboxError').to.be.instanceOf(PaasboxError);
-  const pe = err as PaasboxError;
+  const pe = thrown(fn);
   for (const p of parts) expect(`${pe.problem} | ${pe.fix}`).to.match(typeof p === 'string' ? new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : p);
   expect(pe.fix.length, 'a fix is given').to.be.greaterThan(5);
   return pe;

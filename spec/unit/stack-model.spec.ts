@@ -1,23 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { PaasboxError } from '../../src/errors.js';
 import { DEFAULT_STACK_PATH, loadStackModel, validateStackModel } from '../../src/stack/load.js';
 import type { StackModel } from '../../src/stack/model.js';
+import { thrown } from '../helpers/failure.js';
 
 const raw = (): StackModel => parse(readFileSync(DEFAULT_STACK_PATH, 'utf8')) as StackModel;
 
 function rejects(mutate: (m: StackModel) => void, ...parts: string[]): void {
   const m = raw();
   mutate(m);
-  let err: unknown;
-  try {
-    validateStackModel(m);
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a PaasboxError').to.be.instanceOf(PaasboxError);
-  const text = `${(err as PaasboxError).problem} ${(err as PaasboxError).detail ?? ''}`;
+  const err = thrown(() => validateStackModel(m));
+  const text = `${err.problem} ${err.detail ?? ''}`;
   for (const p of parts) expect(text).to.include(p);
 }
 

@@ -19,19 +19,15 @@ import { resolveImageRefs } from '../../src/stack/refs.js';
 import { VpnPki } from '../../src/vpn/pki.js';
 import { checkClientName, parseIndex, parseRemote, pemCertificate, renderClientProfile, renderServerConfig, renderStaticKey } from '../../src/vpn/profile.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
+import { thrown } from '../helpers/failure.js';
 
 const PEM = (what: string) => `-----BEGIN CERTIFICATE-----\nMII${what}\n-----END CERTIFICATE-----\n`;
 const KEY = (what: string) => `-----BEGIN PRIVATE KEY-----\nMIG${what}\n-----END PRIVATE KEY-----\n`;
 
 function fails(fn: () => unknown, problem: RegExp): PaasboxError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(PaasboxError);
-    expect((e as PaasboxError).problem).to.match(problem);
-    return e as PaasboxError;
-  }
-  throw new Error('expected a PaasboxError');
+  const e = thrown(fn);
+  expect(e.problem).to.match(problem);
+  return e;
 }
 
 describe('VPN (OpenVPN with an easy-rsa PKI)', () => {

@@ -10,6 +10,7 @@ import { PaasboxError } from '../../../src/errors.js';
 import { Progress } from '../../../src/progress.js';
 import { drainState, removeClusterHost } from '../../../src/provision/cluster.js';
 import type { ExecResult, Target } from '../../../src/target/target.js';
+import { thrown } from '../../helpers/failure.js';
 
 const MARK = '\n__paasbox_http_status__=';
 const member = (ip: string, role: 'master' | 'agent'): RecordedMember => ({ ssh: { host: ip, port: 22 }, ip, hostname: `h${ip.split('.')[3]}`, role });
@@ -17,14 +18,8 @@ const recorded = [member('10.1.0.1', 'master'), member('10.1.0.2', 'master'), me
 const at = (host: string, port = 22) => ({ host, port });
 
 function refused(fn: () => unknown, ...parts: string[]): void {
-  let e: unknown;
-  try {
-    fn();
-  } catch (x) {
-    e = x;
-  }
-  expect(e, 'expected a PaasboxError').to.be.instanceOf(PaasboxError);
-  for (const p of parts) expect(`${(e as PaasboxError).problem} ${(e as PaasboxError).fix}`).to.include(p);
+  const e = thrown(fn);
+  for (const p of parts) expect(`${e.problem} ${e.fix}`).to.include(p);
 }
 
 describe('a cluster\'s hosts change: adding and removing agents', () => {

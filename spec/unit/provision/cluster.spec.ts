@@ -3,9 +3,9 @@
 // cannot be found and two hosts advertising one address are refused before
 // anything on a host changes.
 import { expect } from 'chai';
-import { PaasboxError } from '../../../src/errors.js';
 import { clusterAddresses, type ClusterHost } from '../../../src/provision/cluster.js';
 import type { ExecResult, Target } from '../../../src/target/target.js';
+import { failure } from '../../helpers/failure.js';
 
 /** A target that only answers the address detection, with `ip` output for `addr`. */
 function host(name: string, addr: string | undefined): Target {
@@ -17,9 +17,7 @@ function host(name: string, addr: string | undefined): Target {
 }
 
 async function refused(p: Promise<unknown>, text: string): Promise<void> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
-  expect(e, 'expected a PaasboxError').to.be.instanceOf(PaasboxError);
-  expect((e as PaasboxError).problem).to.include(text);
+  expect((await failure(p)).problem).to.include(text);
 }
 
 describe('cluster provisioning: the hosts and their addresses', () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PaasboxError } from '../../../src/errors.js';
 import { dindDriver, Kitchen, sshDriver, type KitchenDriver, type VerifyOutcome } from '../../../src/stage/kitchen.js';
 import { instancePath, readInstance, type Instance } from '../../../src/stage/instances.js';
+import { failure } from '../../helpers/failure.js';
 
 function report(failed: number): VerifyOutcome {
   return { seconds: 1, passed: 3, failed, skipped: 0, results: failed ? [{ id: 'haproxy/stats/http:/', status: 'failed' }] : [] };
@@ -87,19 +88,10 @@ describe('kitchen lifecycle', () => {
   });
 
   it('names the fix for unknown instances, kinds, bad names and a missing --host', async () => {
-    const err = async (p: Promise<unknown>) => {
-      try {
-        await p;
-      } catch (e) {
-        expect(e).to.be.instanceOf(PaasboxError);
-        return e as PaasboxError;
-      }
-      throw new Error('expected a PaasboxError');
-    };
-    expect((await err(kitchen().verify('nope'))).fix).to.match(/kitchen create nope/);
-    expect((await err(kitchen().create('v', { kind: 'vagrant' }))).problem).to.match(/no kitchen driver for "vagrant"/);
-    expect((await err(kitchen().create('Bad Name', { kind: 'dind' }))).fix).to.match(/lowercase/);
-    expect((await err(kitchen().create('s', { kind: 'ssh' }))).fix).to.match(/--host user@host/);
+    expect((await failure(kitchen().verify('nope'))).fix).to.match(/kitchen create nope/);
+    expect((await failure(kitchen().create('v', { kind: 'vagrant' }))).problem).to.match(/no kitchen driver for "vagrant"/);
+    expect((await failure(kitchen().create('Bad Name', { kind: 'dind' }))).fix).to.match(/lowercase/);
+    expect((await failure(kitchen().create('s', { kind: 'ssh' }))).fix).to.match(/--host user@host/);
   });
 
   it('refuses a state file that does not match its schema, naming the field', async () => {
