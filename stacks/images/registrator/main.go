@@ -172,18 +172,15 @@ func (r *Registrator) handle(ctx context.Context, e Event) {
 		r.admit(ctx, c, r.services(c))
 	case "health_status: unhealthy":
 		// Docker's verdict outranks a TCP check that still connects.
-		r.stopProbe(e.Actor.ID)
 		r.deregisterContainer(ctx, e.Actor.ID)
 	case "kill":
 		// docker stop sends TERM first: leave routing now, before the app goes,
 		// so in-flight traffic drains to the other instances.
 		switch e.Actor.Attributes["signal"] {
 		case "15", "9", "2", "3":
-			r.stopProbe(e.Actor.ID)
 			r.deregisterContainer(ctx, e.Actor.ID)
 		}
 	case "die", "stop", "destroy", "pause", "oom":
-		r.stopProbe(e.Actor.ID)
 		r.deregisterContainer(ctx, e.Actor.ID)
 		r.forget(e.Actor.ID)
 	}
@@ -209,7 +206,6 @@ func (r *Registrator) admit(ctx context.Context, c *Container, svcs []Service) {
 			}
 			return
 		case "unhealthy":
-			r.stopProbe(c.ID)
 			r.deregisterContainer(ctx, c.ID)
 			return
 		}
@@ -287,8 +283,7 @@ func (r *Registrator) finishProbe(ctx context.Context, p probeResult) {
 	if !ok || cur.gen != p.gen {
 		return // stopped (or started again) meanwhile
 	}
-	cur.cancel()
-	delete(r.probing, p.id)
+	r.stopProbe(p.id)
 	svcs := p.svcs
 	if p.passed {
 		svcs = asPassing(svcs)
@@ -359,7 +354,10 @@ func (r *Registrator) ours(s AgentService) bool {
 	return s.Meta["registrator"] == r.opts.Hostname || strings.HasPrefix(s.ID, r.opts.Hostname+":")
 }
 
+// deregisterContainer takes container id out of routing: its pending probe
+// (if any) is stopped, then each of its registrations is removed.
 func (r *Registrator) deregisterContainer(ctx context.Context, id string) {
+	r.stopProbe(id)
 	have, err := r.consul.Services(ctx)
 	if err != nil {
 		log.Printf("list consul services: %v", err)
