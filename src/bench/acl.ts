@@ -20,7 +20,7 @@ import { loadStackModel } from '../stack/load.js';
 import { createDindHosts } from '../stage/dind.js';
 import { openTarget } from '../stage/open.js';
 import type { Target } from '../target/target.js';
-import { benchHaproxyOverhead, benchTimeToRoute, type ThroughputResult } from './discovery.js';
+import { benchHaproxyOverhead, benchTimeToRoute, median, type ThroughputResult } from './discovery.js';
 import { ensureExampleImage, ensureStackImages } from './images.js';
 import { DISCOVERY, dockerRun, loadImages } from './orchestration.js';
 
@@ -46,12 +46,6 @@ export interface AclBenchOptions {
   runs?: number;
   durationS?: number;
   connections?: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function sameServices(t: Target, services: Record<string, unknown>): void {

@@ -23,6 +23,7 @@ import { openTarget } from '../stage/open.js';
 import { LocalTarget } from '../target/local.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
+import { median } from './discovery.js';
 
 const run = promisify(execFile);
 
@@ -37,7 +38,6 @@ export interface ConvergeFigure {
 
 const quiet = () => new Progress({ json: true });
 const since = (t0: number) => (Date.now() - t0) / 1000;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
