@@ -8,7 +8,6 @@ import { BASE_REF, HASH_LABEL, REGISTRY_BASE_REF, baseHash, buildHash, planImage
 import { declaredArgs, hashContext } from '../../src/images/hash.js';
 import { dockerBuildCommand, lastBuildStep } from '../../src/images/builder.js';
 import { baseImageScript } from '../../src/images/base.js';
-import { refsToPush } from '../../src/images/push.js';
 import { parseImageManifest } from '../../src/images/manifest.js';
 
 const svc = (sources: ServiceSpec['sources']): ServiceSpec => ({ description: 'x', role: 'master', sources, network: 'host', ports: [], restart: 'always' });
@@ -194,10 +193,6 @@ describe('images hash and commands', () => {
     expect(s.replace(/'/g, '')).to.contain('debootstrap --variant=minbase bookworm "$tmp/rootfs" http://mirror.example/debian');
     expect(s.replace(/'/g, '')).to.contain('-c LABEL paasbox.hash=abc');
     expect(s).to.match(/trap cleanup EXIT/);
-  });
-
-  it('push skips refs whose ID the target has', () => {
-    expect(refsToPush(['a', 'b', 'c'], { a: { id: '1' }, b: { id: '2' }, c: { id: '3' } }, { a: { id: '1' }, b: { id: 'x' } })).to.deep.equal(['b', 'c']);
   });
 
   it('image.yaml: prepare steps and inputs are validated', () => {

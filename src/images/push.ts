@@ -38,11 +38,6 @@ export interface PushOptions {
   compression?: 'auto' | 'none' | 'zstd';
 }
 
-/** Refs whose image differs (or is missing) on the target (pure). */
-export function refsToPush(refs: string[], from: Record<string, { id: string }>, to: Record<string, { id: string }>): string[] {
-  return refs.filter((r) => from[r] && to[r]?.id !== from[r]!.id);
-}
-
 /** A push in a few words, for a step's detail. */
 export function describePush(r: PushResult): string {
   const mb = (r.bytes / 1e6).toFixed(0);
