@@ -48,7 +48,8 @@ export function formatStatus(rows: ServiceStatus[], ports: Record<string, string
 async function hostStatus(stage: OpenedStage, target: OpenedStage['target']) {
   const { path, project, deployment } = await deployedStack({ ...stage, target });
   const ctl = new StackControl(target, path, project);
-  const st = await ctl.status();
+  // The services the deployed file defines, parsed above: no compose process to list them again.
+  const st = await ctl.statusOf(deployment.services);
   const ip = deployment.meta.ip;
   const have = hostAddresses((await target.exec(ADDRESS_COMMAND, { timeoutMs: 20_000 })).stdout);
   return { host: target.name, project, advertised: ip, addressOnHost: have.includes(ip), have, services: st.map((s) => ({ ...s, ports: deployment.ports[s.service] ?? '' })) };
