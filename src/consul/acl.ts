@@ -158,10 +158,11 @@ export function aclProbeCommand(address: string, port: number, project: string, 
   const running = `docker ps -q --filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=consul --filter status=running`;
   const lines = [
     `printf '@@tools'; for t in curl ss docker; do command -v $t >/dev/null 2>&1 && printf ' %s' $t; done; echo`,
-    `printf '@@consul %s\n' "$(${running} 2>/dev/null | head -n 1)"`,
+    `pb_consul=$(${running} 2>/dev/null | head -n 1)`,
+    `printf '@@consul %s\n' "$pb_consul"`,
     `command -v curl >/dev/null 2>&1 || exit 0`,
     // Consul is asked nothing while its container does not run.
-    `[ -n "$(${running} 2>/dev/null)" ] || exit 0`,
+    `[ -n "$pb_consul" ] || exit 0`,
   ];
   const curl = (path: string) => curlCommand(`http://${address}:${port}${path}`, { timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
   // One GET: its answer between markers (read back by path, in any order).
