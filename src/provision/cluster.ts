@@ -23,7 +23,7 @@ import { consulAclStep, InstallSecrets } from './secrets.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { readDeployment } from '../stack/deployment.js';
 import { shq } from '../target/shell.js';
-import { httpRequest, probeTools } from '../verify/probes.js';
+import { httpRequest, probeTools, type HttpResponse, type Tools } from '../verify/probes.js';
 
 export type ClusterRole = 'master' | 'agent';
 
@@ -217,10 +217,22 @@ export interface RemovalOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Consul's HTTP API on `t` (its own agent at address), authenticated with the management token from its 0600 file there. */
-async function consulApi(t: Target, address: string, port: number, path: string, method: 'GET' | 'PUT' = 'GET'): Promise<{ status: number; body: string; error?: string }> {
-  const r = await httpRequest(t, await probeTools(t), address, port, path, { method, timeoutS: 10, secret: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } });
-  return { status: r.status, body: r.body, ...(r.error ? { error: r.error } : {}) };
+/**
+ * Consul's HTTP API on a target (its own agent at address), authenticated with
+ * the management token from its 0600 file there. Each target's tools are
+ * probed once per removal, not once per request.
+ */
+function consulApiOn(): (t: Target, address: string, port: number, path: string, method?: 'GET' | 'PUT') => Promise<HttpResponse> {
+  const tools = new Map<Target, Promise<Tools>>();
+  return async (t, address, port, path, method = 'GET') => {
+    let probed = tools.get(t);
+    if (!probed) {
+      probed = probeTools(t);
+      tools.set(t, probed);
+      probed.catch(() => tools.delete(t)); // a failed probe is asked again next time
+    }
+    return httpRequest(t, await probed, address, port, path, { method, timeoutS: 10, secret: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } });
+  };
 }
 
 /** A task state that still holds (or is about to hold) the node: anything before Complete/Shutdown/Failed/Rejected/Orphaned/Remove. */
@@ -256,6 +268,7 @@ export function drainState(nodeTaskStates: string, replicas: string): { onNode: 
  */
 export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: string, opts: RemovalOptions & { reachable: boolean }): ProvisionStep[] {
   const port = opts.consulPort ?? 8500;
+  const consulApi = consulApiOn();
   const n = shq(leaving.swarmNode ?? leaving.node);
   const onManager = async (cmd: string, timeoutMs = 60_000) => manager.exec(cmd, { sudo: true, timeoutMs });
   const nodeExists = async () => (await onManager(`docker node inspect --format '{{.ID}}' ${n}`)).code === 0;
