@@ -24,9 +24,14 @@ export function effectivePorts(model: StackModel, s: Settings, name: string): Po
   return svc.ports.map((p) => (over[p.name] !== undefined ? { ...p, port: over[p.name]! } : p));
 }
 
+/** ZooKeeper's client port in these settings (2181 unless paasbox.yaml moves it). */
+export function zkClientPort(model: StackModel, s: Settings): number {
+  return effectivePorts(model, s, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
+}
+
 /** host:port list of ZooKeeper for the masters (ZK_HOSTS). */
 export function zkHosts(model: StackModel, s: Settings): string {
-  const zk = effectivePorts(model, s, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
+  const zk = zkClientPort(model, s);
   return s.masters.map((m) => `${m}:${zk}`).join(',');
 }
 
@@ -44,7 +49,7 @@ export function zkMyId(s: Settings): number {
  * One master keeps the one-host line, its quorum ports on localhost.
  */
 export function zkServers(model: StackModel, s: Settings): string {
-  const zk = effectivePorts(model, s, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
+  const zk = zkClientPort(model, s);
   const { quorum, election } = ZK_QUORUM_PORTS;
   if (s.masters.length === 1 && s.masters[0] === s.ip) return `server.1=localhost:${quorum}:${election};${s.ip}:${zk}`;
   return s.masters.map((m, i) => `server.${i + 1}=${m}:${quorum}:${election};${m}:${zk}`).join(' ');

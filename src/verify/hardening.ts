@@ -8,7 +8,7 @@
 import type { Settings } from '../settings/settings.js';
 import type { StackModel } from '../stack/model.js';
 import { parseListening, LISTENING_COMMAND } from '../docker/facts.js';
-import { effectivePorts, ZK_QUORUM_PORTS } from '../stack/queries.js';
+import { effectivePorts, zkClientPort, ZK_QUORUM_PORTS } from '../stack/queries.js';
 import { servicesOnThisHost } from '../stack/generate.js';
 import { shq } from '../target/shell.js';
 import { dnsLookup } from './probes.js';
@@ -69,7 +69,7 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
         return { ok: missing.length === 0, expected: `${wanted.join(' and ')} on named volumes`, got: missing.length ? `not on a named volume: ${missing.join(', ')}` : 'both on named volumes' };
       },
     });
-    const client = effectivePorts(model, settings, 'zookeeper').find((p) => p.name === 'client')?.port ?? 2181;
+    const client = zkClientPort(model, settings);
     const allowed = [client, ZK_QUORUM_PORTS.quorum, ZK_QUORUM_PORTS.election];
     checks.push({
       id: 'zookeeper/hardening/listeners',
