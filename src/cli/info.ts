@@ -17,8 +17,8 @@ import { effectivePorts } from '../stack/queries.js';
 import type { Settings } from '../settings/settings.js';
 import { settingsForTarget } from '../verify/target-settings.js';
 import { jsonOption, stageOptions } from './program.js';
-import { closeHosts, deployedStack, openStage, stageHosts, type StageFlags } from './stage.js';
-import { EXIT, isPaasboxError } from '../errors.js';
+import { closeHosts, deployedStack, eachHost, openStage, stageHosts, type StageFlags } from './stage.js';
+import { EXIT } from '../errors.js';
 
 export interface StackInfo {
   target: string;
@@ -98,19 +98,12 @@ export function defineInfo(cmd: Command): Command {
         const model = loadStackModel();
         const here = localSecretsDir(stage.instance?.name ?? DEFAULT_INSTANCE);
         const secretsHere = existsSync(join(here, SECRET_FILES.managementToken)) ? here : undefined;
-        const infos: (StackInfo & { role?: string })[] = [];
-        const unreachable: { host: string; role: string; error: string }[] = [];
-        for (const h of hosts) {
-          try {
-            const { deployment } = await deployedStack({ ...stage, target: h.target });
-            // The first host's settings may use the instance's record; the others are read from their own files.
-            const { settings } = await settingsForTarget(h.target, model, h.target === stage.target && stage.instance ? { instance: stage.instance } : {});
-            infos.push({ ...infoLines(model, settings, deployment, h.target.name, secretsHere), ...(hosts.length > 1 ? { role: h.role } : {}) });
-          } catch (e) {
-            if (hosts.length === 1) throw e;
-            unreachable.push({ host: h.target.name, role: h.role, error: isPaasboxError(e) ? e.problem : e instanceof Error ? e.message : String(e) });
-          }
-        }
+        const { results: infos, unreachable } = await eachHost(hosts, async (h): Promise<StackInfo & { role?: string }> => {
+          const { deployment } = await deployedStack({ ...stage, target: h.target });
+          // The first host's settings may use the instance's record; the others are read from their own files.
+          const { settings } = await settingsForTarget(h.target, model, h.target === stage.target && stage.instance ? { instance: stage.instance } : {});
+          return { ...infoLines(model, settings, deployment, h.target.name, secretsHere), ...(hosts.length > 1 ? { role: h.role } : {}) };
+        });
         if (f.json) process.stdout.write(JSON.stringify(hosts.length === 1 ? infos[0] : { cluster: stage.instance!.name, hosts: infos, unreachable }, null, 2) + '\n');
         else {
           const head = hosts.length > 1 ? `paasbox cluster ${stage.instance!.name}: ${hosts.length} hosts; each is an entry point (its HAProxy routes apps by name, its DNS answers)\n\n` : '';

@@ -11,8 +11,7 @@ import { Progress } from '../progress.js';
 import { ADDRESS_COMMAND } from '../settings/address.js';
 import { hostAddresses } from '../verify/host.js';
 import { intArg, jsonOption, lockTimeoutOption, stageOptions, subcommand } from './program.js';
-import { closeHosts, clusterNote, deployedStack, openStage, stageHosts, withStageLock, type OpenedStage, type StageFlags } from './stage.js';
-import { isPaasboxError } from '../errors.js';
+import { closeHosts, clusterNote, deployedStack, eachHost, openStage, stageHosts, withStageLock, type OpenedStage, type StageFlags } from './stage.js';
 
 interface StackFlags extends StageFlags {
   json?: boolean;
@@ -63,17 +62,7 @@ export function defineStatus(cmd: Command): Command {
       const stage = await openStage(f);
       const hosts = stageHosts(stage);
       try {
-        const all: (Awaited<ReturnType<typeof hostStatus>> & { role: string })[] = [];
-        const unreachable: { host: string; role: string; error: string }[] = [];
-        for (const h of hosts) {
-          try {
-            all.push({ ...(await hostStatus(stage, h.target)), role: h.role });
-          } catch (e) {
-            // A cluster keeps going without a host: say which, and what stopped it.
-            if (hosts.length === 1) throw e;
-            unreachable.push({ host: h.target.name, role: h.role, error: isPaasboxError(e) ? e.problem : e instanceof Error ? e.message : String(e) });
-          }
-        }
+        const { results: all, unreachable } = await eachHost(hosts, async (h) => ({ ...(await hostStatus(stage, h.target)), role: h.role }));
         const bad = (s: (typeof all)[number]) => !s.addressOnHost || !s.services.every((x) => x.state === 'running' && x.health !== 'unhealthy');
         if (f.json) {
           const one = ({ have: _h, role: _r, ...s }: (typeof all)[number]) => s;

@@ -3,7 +3,7 @@
 // over what was recorded, the deployed stack's compose file and project, and
 // the target's lock for the commands that change it.
 
-import { PaasboxError } from '../errors.js';
+import { isPaasboxError, PaasboxError } from '../errors.js';
 import { readDeployment, COMPOSE_PATH, type Deployment } from '../stack/deployment.js';
 import type { Instance } from '../stage/instances.js';
 import { withTargetLock } from '../stage/lock.js';
@@ -57,6 +57,28 @@ export function stageHosts(s: OpenedStage): { target: Target; role: 'master' | '
 
 export async function closeHosts(hosts: { target: Target }[]): Promise<void> {
   await Promise.all(hosts.map((h) => h.target.close().catch(() => undefined)));
+}
+
+/**
+ * fn on each host in turn. A cluster keeps going without a host: the ones fn
+ * failed on come back as unreachable, with what stopped it; one host's
+ * failure is thrown.
+ */
+export async function eachHost<H extends { target: Target; role: string }, T>(
+  hosts: H[],
+  fn: (h: H) => Promise<T>,
+): Promise<{ results: T[]; unreachable: { host: string; role: string; error: string }[] }> {
+  const results: T[] = [];
+  const unreachable: { host: string; role: string; error: string }[] = [];
+  for (const h of hosts) {
+    try {
+      results.push(await fn(h));
+    } catch (e) {
+      if (hosts.length === 1) throw e;
+      unreachable.push({ host: h.target.name, role: h.role, error: isPaasboxError(e) ? e.problem : e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return { results, unreachable };
 }
 
 /**
