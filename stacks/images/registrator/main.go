@@ -33,7 +33,6 @@ type Registrator struct {
 	// registration, with the probe's cancel (stop, die, a newer start).
 	probing map[string]*probe
 	probed  chan probeResult
-	gen     int
 	// probe cadence and how long before Consul's own check takes over
 	probeEvery, probeLimit time.Duration
 	// runs a container's Docker healthcheck once (Docker.RunHealthcheck)
@@ -41,13 +40,13 @@ type Registrator struct {
 }
 
 type probe struct {
-	gen    int
 	cancel context.CancelFunc
 }
 
 type probeResult struct {
-	id         string
-	gen        int
+	id string
+	// the probe it came from: a result counts only while that probe is the container's current one
+	probe      *probe
 	svcs       []Service
 	passed     bool
 	orCritical bool
@@ -240,13 +239,12 @@ func (r *Registrator) startProbe(ctx context.Context, c *Container, svcs []Servi
 		return
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	r.gen++
-	p := &probe{gen: r.gen, cancel: cancel}
+	p := &probe{cancel: cancel}
 	r.probing[c.ID] = p
 	go func() {
 		passed := ready(pctx)
 		select {
-		case r.probed <- probeResult{id: c.ID, gen: p.gen, svcs: svcs, passed: passed, orCritical: orCritical}:
+		case r.probed <- probeResult{id: c.ID, probe: p, svcs: svcs, passed: passed, orCritical: orCritical}:
 		case <-ctx.Done():
 		}
 	}()
@@ -279,8 +277,7 @@ func (r *Registrator) waitHealthcheck(ctx context.Context, c *Container) bool {
 // finishProbe registers a probed container's services: as passing when its
 // checks passed, else as they are (critical until Consul's check passes).
 func (r *Registrator) finishProbe(ctx context.Context, p probeResult) {
-	cur, ok := r.probing[p.id]
-	if !ok || cur.gen != p.gen {
+	if r.probing[p.id] != p.probe {
 		return // stopped (or started again) meanwhile
 	}
 	r.stopProbe(p.id)

@@ -217,8 +217,12 @@ func TestStoppedProbeRegistersNothing(t *testing.T) {
 	c := parse(t, strings.Replace(webJSON, `"SERVICE_OWNER=team-a"`, `"SERVICE_CHECK_TCP=true"`, 1))
 	ctx := context.Background()
 	r.admit(ctx, c, r.services(c))
+	p := r.probing[c.ID]
+	if p == nil {
+		t.Fatal("admit started no probe for a container with a TCP check")
+	}
 	r.stopProbe(c.ID)
-	r.finishProbe(ctx, probeResult{id: c.ID, gen: 1, svcs: r.services(c), passed: true})
+	r.finishProbe(ctx, probeResult{id: c.ID, probe: p, svcs: r.services(c), passed: true})
 	if n := len(fc.registered()); n != 0 {
 		t.Fatalf("%d registrations of a stopped container", n)
 	}
