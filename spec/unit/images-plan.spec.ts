@@ -7,7 +7,7 @@ import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
 import { BASE_REF, HASH_LABEL, REGISTRY_BASE_REF, baseHash, buildHash, planImages, type PlanEntry, type PlanInput } from '../../src/images/plan.js';
 import { declaredArgs, hashContext } from '../../src/images/hash.js';
 import { dockerBuildCommand, lastBuildStep } from '../../src/images/builder.js';
-import { baseImageScript } from '../../src/images/base.js';
+import { baseImageScript, SLIM_FILES } from '../../src/images/base.js';
 import { parseImageManifest } from '../../src/images/manifest.js';
 
 const svc = (sources: ServiceSpec['sources']): ServiceSpec => ({ description: 'x', role: 'master', sources, network: 'host', ports: [], restart: 'always' });
@@ -193,6 +193,15 @@ describe('images hash and commands', () => {
     expect(s.replace(/'/g, '')).to.contain('debootstrap --variant=minbase bookworm "$tmp/rootfs" http://mirror.example/debian');
     expect(s.replace(/'/g, '')).to.contain('-c LABEL paasbox.hash=abc');
     expect(s).to.match(/trap cleanup EXIT/);
+  });
+
+  it('the base is slim: apt keeps no binary caches and dpkg leaves out docs, man pages and translations', () => {
+    const s = baseImageScript(RECIPE, 'abc');
+    for (const path of Object.keys(SLIM_FILES)) expect(s).to.contain(`> "$tmp/rootfs/${path}"`);
+    expect(SLIM_FILES['etc/apt/apt.conf.d/docker-clean']).to.contain('Dir::Cache::pkgcache "";');
+    expect(SLIM_FILES['etc/dpkg/dpkg.cfg.d/docker']).to.match(/^path-exclude \/usr\/share\/doc\/\*$/m);
+    // Written before the import, so the imported rootfs carries them.
+    expect(s.indexOf('docker-clean')).to.be.lessThan(s.indexOf('docker import'));
   });
 
   it('image.yaml: prepare steps and inputs are validated', () => {

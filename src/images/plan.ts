@@ -16,7 +16,7 @@ export const BASE_REF = 'paasbox/debian:bookworm';
 export const REGISTRY_BASE_REF = 'debian:bookworm-slim';
 export const HASH_LABEL = 'paasbox.hash';
 /** Bump when the base recipe (src/images/base.ts) changes in a way the inputs do not show. */
-const BASE_RECIPE_VERSION = 1;
+const BASE_RECIPE_VERSION = 2;
 
 export interface BaseRecipe {
   suite: string;
