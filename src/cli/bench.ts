@@ -10,16 +10,10 @@
 // nothing beside 1, failover times and failed requests; slow). "up" and
 // "discovery" use the stack install recorded on this machine (the default
 // instance, standalone). A section that cannot run is reported as skipped with
-// its reason; the others still run.
+// its reason; the others still run. The sections' modules load only when
+// they run: autocannon and the labs would add ~200 ms to every command's start.
 
 import { InvalidArgumentError, type Command } from 'commander';
-import { benchAcl } from '../bench/acl.js';
-import { benchCluster } from '../bench/cluster.js';
-import { benchConverge } from '../bench/converge.js';
-import { benchDiscovery, median } from '../bench/discovery.js';
-import { benchGenerate } from '../bench/generate.js';
-import { ensureExampleImage } from '../bench/images.js';
-import { benchOrchestration } from '../bench/orchestration.js';
 import { StackControl } from '../compose/index.js';
 import { PaasboxError } from '../errors.js';
 import { buildAll } from '../images/index.js';
@@ -87,6 +81,7 @@ function localDeployment(): DeploymentRecord {
 
 /** cluster: slow (about ten minutes, six docker-in-docker hosts); --skip cluster leaves it out. */
 async function clusterSection(b: Bench): Promise<void> {
+  const { benchCluster } = await import('../bench/cluster.js');
   const r = await benchCluster(quiet());
   b.fig('converge 1 host from nothing (docker present)', r.convergeOneS, 's', { note: 'the reference' });
   b.fig('converge 4 hosts from nothing (3 masters, 1 agent)', r.convergeFourS, 's', { goal: `≈ ${r.convergeOneS.toFixed(1)} s (1 host)` });
@@ -100,6 +95,7 @@ async function clusterSection(b: Bench): Promise<void> {
 
 const RUN: Record<Section, (b: Bench) => Promise<void>> = {
   async generate(b) {
+    const { benchGenerate } = await import('../bench/generate.js');
     const r = await benchGenerate(200);
     b.fig('stack file generation (settings+validate+render)', r.msPerGeneration, 'ms', { note: `${r.bytes} bytes, ${r.iterations} runs` });
   },
@@ -139,6 +135,8 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
 
   async discovery(b) {
     const d = localDeployment();
+    const { ensureExampleImage } = await import('../bench/images.js');
+    const { benchDiscovery, median } = await import('../bench/discovery.js');
     await ensureExampleImage(quiet());
     const hp = await b.local.exec(`docker ps -q --filter label=com.docker.compose.project=${shq(d.project)} --filter label=com.docker.compose.service=haproxy`);
     const haproxyContainer = hp.stdout.trim().split('\n')[0] || undefined;
@@ -160,6 +158,7 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
 
   async converge(b) {
     // Each figure, its reference measured in the same run, and their ratio.
+    const { benchConverge } = await import('../bench/converge.js');
     await benchConverge((f) => {
       b.fig(f.name, f.seconds, 's', { ...(f.goal ? { goal: f.goal } : {}), ...(f.note ? { note: f.note } : {}) });
       if (!f.reference) return;
@@ -169,6 +168,7 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
   },
 
   async orchestration(b) {
+    const { benchOrchestration } = await import('../bench/orchestration.js');
     const rows = await benchOrchestration([2, 20], quiet());
     for (const r of rows) b.fig(`deploy -> ${r.instances} instances reachable by name`, r.reachableSeconds, 's', { note: `scheduler ready at ${r.readySeconds.toFixed(1)} s` });
     if (rows.length === 2) b.fig('20 / 2 instances', rows[1]!.reachableSeconds / rows[0]!.reachableSeconds, 'ratio');
@@ -176,6 +176,7 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
 
   async acl(b) {
     const runs = 5;
+    const { benchAcl } = await import('../bench/acl.js');
     const { acl, noAcl } = await benchAcl({ progress: quiet(), runs, durationS: 5, connections: 8 });
     // Each ACL figure is judged by the same figure without ACLs, printed first.
     const runsNote = (ms: number[]) => `median of ${runs}: ${ms.map((m) => m.toFixed(0)).join(', ')} ms`;

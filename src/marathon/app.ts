@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
 import { PaasboxError } from '../errors.js';
 
 export interface MarathonPortMapping {
@@ -93,6 +94,8 @@ function validator(): ValidateFunction {
   if (!compiled) {
     schemaDoc = JSON.parse(readFileSync(marathonSchemaPath(), 'utf8')) as Record<string, unknown>;
     // allErrors: report every problem at once; strictTuples off for the [field, op, value?] constraint tuple.
+    // ajv loads here, at the first app validated, not at every command's start.
+    const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
     const ajv = new Ajv({ allErrors: true, strictTuples: false });
     compiled = ajv.compile(schemaDoc);
   }

