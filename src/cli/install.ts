@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { PaasboxError } from '../errors.js';
+import type { ImageSnapshot } from '../images/plan.js';
 import { Progress } from '../progress.js';
 import { findAuthorizedKeys } from '../provision/access.js';
 import { BUILD_ON, decideBuildHost, prepareImages, prepareImagesOnBuildHost, type BuildOn } from '../provision/build-host.js';
@@ -182,16 +183,19 @@ export async function runInstall(f: InstallFlags): Promise<void> {
     let imagesBuiltOnTarget = false;
     // The settings are resolved once, here, and the plan uses them.
     let settings: Settings | undefined;
+    let localImages: ImageSnapshot | undefined;
     if (!f.hostOnly) {
       // Images are built here (unchanged ones are skipped) and sent, or on the target itself (src/provision/build-host.ts).
       settings = await planSettings(target, { model, flags, env, recorded, ...(defaults ? { defaults } : {}), ...(f.config ? { configPath: f.config } : {}) });
       const choice = await decideBuildHost(target, f.buildOn ?? 'auto', settings.imageSource);
       imagesBuiltOnTarget = choice.where === 'target';
-      await prepareImages(target, choice, { model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
+      const built = await prepareImages(target, choice, { model, source: settings.imageSource, progress, dryRun: !!f.dryRun, ...(settings.debianMirror ? { mirror: settings.debianMirror } : {}) });
+      if (choice.where === 'here' && built.snapshot) localImages = built.snapshot;
     }
     const out = await provisionTarget(target, {
       ...provisionOptions(f, { model, progress, flags, env, recorded, authorizedKeys }),
       ...(settings ? { settings } : {}),
+      ...(localImages ? { localImages } : {}),
       defaults,
       imagesBuiltOnTarget,
     });

@@ -18,7 +18,7 @@ import { hostDebianMirror } from './apt-sources.js';
 import { buildBaseImage } from './base.js';
 import { declaredArgs, hashContext } from './hash.js';
 import { readImageManifest } from './manifest.js';
-import { HASH_LABEL, planImages, refsOfInterest, type BaseRecipe, type ContextInfo, type PlanEntry } from './plan.js';
+import { HASH_LABEL, planImages, refsOfInterest, type BaseRecipe, type ContextInfo, type ImageSnapshot, type PlanEntry } from './plan.js';
 import { runPrepare } from './prepare.js';
 import { snapshotImages } from './snapshot.js';
 
@@ -64,6 +64,8 @@ export interface BuildAllResult {
   ok: boolean;
   seconds: number;
   images: ImageResult[];
+  /** The target's images as the plan read them, when nothing was built or pulled since (so they still hold). */
+  snapshot?: ImageSnapshot;
 }
 
 export interface ResolvedInputs {
@@ -96,9 +98,13 @@ export async function resolveInputs(opts: Pick<BuildOptions, 'model' | 'source' 
 
 /** Plan against what the target has now. */
 export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs, baseBuilt = false): Promise<PlanEntry[]> {
+  return (await planWithSnapshot(opts, inputs, baseBuilt)).plan;
+}
+
+async function planWithSnapshot(opts: BuildOptions, inputs?: ResolvedInputs, baseBuilt = false): Promise<{ plan: PlanEntry[]; images: ImageSnapshot }> {
   const { recipe, contexts } = inputs ?? (await resolveInputs(opts));
   const images = await snapshotImages(opts.target, refsOfInterest(opts.model, opts.source));
-  return planImages({
+  const plan = planImages({
     model: opts.model,
     source: opts.source,
     vars: opts.vars ?? {},
@@ -110,6 +116,7 @@ export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs,
     ...(opts.force ? { force: true } : {}),
     ...(baseBuilt ? { baseBuilt: true } : {}),
   });
+  return { plan, images };
 }
 
 /** Build every image the source can provide; never throws for one image's failure. */
@@ -119,7 +126,8 @@ export async function buildAll(opts: BuildOptions): Promise<BuildAllResult> {
   const host = opts.target.name;
   const inputs = await resolveInputs(opts);
   const results: ImageResult[] = [];
-  let plan = await planForTarget(opts, inputs);
+  const first = await planWithSnapshot(opts, inputs);
+  let plan = first.plan;
 
   if (opts.dryRun) {
     for (const e of plan) results.push(toResult(e, 'planned', 0, { reason: `${e.action}: ${e.reason}` }));
@@ -146,7 +154,8 @@ export async function buildAll(opts: BuildOptions): Promise<BuildAllResult> {
     }
     results.push(await runEntry(e, opts, inputs, progress, host));
   }
-  return { ok: results.every((r) => r.outcome !== 'failed'), seconds: (Date.now() - t0) / 1000, images: results };
+  const unchanged = results.every((r) => r.outcome !== 'built' && r.outcome !== 'pulled');
+  return { ok: results.every((r) => r.outcome !== 'failed'), seconds: (Date.now() - t0) / 1000, images: results, ...(unchanged ? { snapshot: first.images } : {}) };
 }
 
 function toResult(e: PlanEntry, outcome: ImageOutcome, seconds: number, extra: Partial<ImageResult> = {}): ImageResult {

@@ -10,6 +10,8 @@ import type { StackModel } from '../stack/model.js';
 import { builtImageRef, resolveImageRefs } from '../stack/refs.js';
 import type { Target } from '../target/target.js';
 import { composeHostPorts, type WantedPort } from './ports.js';
+import { imageIdsOf } from '../docker/facts.js';
+import type { ImageSnapshot } from '../images/plan.js';
 import { imageIds, localImageIds } from './push.js';
 
 export interface StackPlanOptions {
@@ -30,6 +32,8 @@ export interface StackPlanOptions {
   model?: StackModel;
   /** Settings already resolved by planSettings with these same options (install does so once). */
   settings?: Settings;
+  /** This machine's images as the build step just read them (it built nothing): not asked again. */
+  localImages?: ImageSnapshot;
 }
 
 export interface StackPlan {
@@ -44,6 +48,8 @@ export interface StackPlan {
   imagesBuiltOnTarget?: boolean;
   /** Their image ids on this machine ('' when absent), read while planning. */
   localIds: Record<string, string>;
+  /** The target is this machine: localIds are its image ids, and no step asks them again. */
+  imagesHere?: boolean;
   ports: WantedPort[];
   /** Services left out: service -> why. */
   omitted: Record<string, string>;
@@ -61,6 +67,11 @@ export async function planSettings(target: Target, opts: StackPlanOptions = {}):
   });
 }
 
+/** Image id per ref here ('' when absent): the build step's reading (every ref of interest for this model and source) or asked now. */
+function hereIds(refs: string[], known?: ImageSnapshot): Promise<Record<string, string>> {
+  return known ? Promise.resolve(imageIdsOf(known, refs)) : localImageIds(refs);
+}
+
 export async function planStack(target: Target, opts: StackPlanOptions = {}): Promise<StackPlan> {
   const model = opts.model ?? loadStackModel();
   // Install resolves them once, before building the images (the same inputs give the same settings).
@@ -73,7 +84,7 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   });
   // This machine's images asked once (a standalone target is this machine: asked once in all).
   const [here, thereIds] = await Promise.all([
-    localImageIds([...new Set([...builtRefs, ...loadable])]),
+    hereIds([...new Set([...builtRefs, ...loadable])], opts.localImages),
     target.name === 'local' ? Promise.resolve({} as Record<string, string>) : imageIds(target, loadable).catch(() => ({}) as Record<string, string>),
   ]);
   const hasImage = (ref: string) => !!here[ref] || !!thereIds[ref];
@@ -107,6 +118,7 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
     composeHash: createHash('sha256').update(composeText).digest('hex'),
     images,
     ...(opts.imagesBuiltOnTarget ? { imagesBuiltOnTarget: true } : {}),
+    ...(target.name === 'local' ? { imagesHere: true } : {}),
     localIds: Object.fromEntries(images.map((r) => [r, localIds[r] ?? ''])),
     ports: composeHostPorts(compose),
     omitted: compose['x-paasbox'].omitted,

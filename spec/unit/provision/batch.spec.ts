@@ -174,6 +174,16 @@ describe('batched checks', () => {
       expect(facts.ids).to.deep.equal({ 'paasbox/consul:local': 'sha256:img1' });
     });
 
+    it("on this machine, the plan's own image ids stand in for a second reading", () => {
+      const here = { ...plan, imagesHere: true, localIds: { 'paasbox/consul:local': 'sha256:new' } };
+      const cmd = stackProbe(here);
+      expect(cmd).to.not.include('docker image inspect');
+      const facts = parseStackProbe(here, { code: 0, stdout: 'hash1\n@@paasbox-section\n[]\n@@paasbox-section\n', stderr: '' })!;
+      // A container on sha256:img1 is then found stale against the plan's sha256:new.
+      expect(facts.ids).to.deep.equal({ 'paasbox/consul:local': 'sha256:new' });
+      expect(stackProbe(plan)).to.include('docker image inspect');
+    });
+
     it('is not trusted when cut short or failed', () => {
       expect(parseStackProbe(plan, { code: 0, stdout: 'hash1\n@@paasbox-section\n', stderr: '' })).to.equal(undefined);
       expect(parseStackProbe(plan, { code: 1, stdout: 'x\n@@paasbox-section\n[]\n@@paasbox-section\n', stderr: '' })).to.equal(undefined);
