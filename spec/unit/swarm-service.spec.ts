@@ -1,4 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { validateApp, type MarathonApp } from '../../src/marathon/app.js';
 import { PaasboxError } from '../../src/errors.js';
@@ -107,11 +112,36 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(publishSpecs({ containerPort: 80, hostPort: 0 })).to.deep.equal(['mode=host,target=80,protocol=tcp']);
   });
 
-  it('writes an HTTP probe that falls back from curl to wget to python3', () => {
+  it('writes an HTTP probe that falls back from curl to wget to bash to python3', () => {
     const p = httpProbe(8080, '/health', 3);
     expect(p).to.match(/^if command -v curl .* curl -fsS -o \/dev\/null -m 3 http:\/\/127.0.0.1:8080\/health;/);
     expect(p).to.include('wget -q -O /dev/null -T 3');
+    expect(p.indexOf('command -v bash')).to.be.greaterThan(p.indexOf('command -v wget')).and.lessThan(p.indexOf('python3 -c'));
     expect(p).to.include(`python3 -c 'import urllib.request as u; u.urlopen("http://127.0.0.1:8080/health", timeout=3)'`);
+  });
+
+  it("the probe's bash branch (an image without curl and wget) passes on 2xx-3xx and fails otherwise", async () => {
+    // A PATH with only what that branch uses, so curl and wget are not found.
+    const bin = mkdtempSync(join(tmpdir(), 'pbprobe-'));
+    for (const tool of ['bash', 'head', 'grep']) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === '/health' || req.url === "/q'%s" ? 200 : req.url === '/moved' ? 302 : 500);
+      res.end('x');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const probe = (path: string) =>
+      new Promise<number>((resolve) => execFile('/bin/sh', ['-c', httpProbe(port, path, 3)], { env: { PATH: bin } }, (e) => resolve(e ? Number(e.code ?? 1) : 0)));
+    try {
+      expect(await probe('/health')).to.equal(0);
+      expect(await probe('/moved')).to.equal(0);
+      expect(await probe('/broken')).to.not.equal(0);
+      // Quotes and printf's % in a path reach the server as they are.
+      expect(await probe("/q'%s")).to.equal(0);
+    } finally {
+      server.close();
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('parses task host ports from docker service ps', () => {

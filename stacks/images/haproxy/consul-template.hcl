@@ -17,7 +17,7 @@ consul {
 # few ms) into one reload: every wait here is added to each instance's time to
 # route. max bounds the delay under continuous churn (a 20-instance deploy).
 wait {
-  min = "20ms"
+  min = "5ms"
   max = "500ms"
 }
 

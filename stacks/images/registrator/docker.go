@@ -158,7 +158,7 @@ func (d *Docker) RunHealthcheck(ctx context.Context, c *Container) (int, error) 
 		select {
 		case <-ctx.Done():
 			return -1, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond): // its exit is on a new instance's path to routing
 		}
 	}
 }

@@ -86,7 +86,7 @@ func newRegistrator(d *Docker, c *Consul, o Options) *Registrator {
 		logged:     map[string]bool{},
 		probing:    map[string]*probe{},
 		probed:     make(chan probeResult, 64),
-		probeEvery: envDuration("REGISTRATOR_PROBE_EVERY", 50*time.Millisecond),
+		probeEvery: envDuration("REGISTRATOR_PROBE_EVERY", 20*time.Millisecond),
 		probeLimit: envDuration("REGISTRATOR_PROBE_LIMIT", 30*time.Second),
 		runHealthcheck: func(ctx context.Context, c *Container) (int, error) {
 			return d.RunHealthcheck(ctx, c)
