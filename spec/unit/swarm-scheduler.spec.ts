@@ -88,6 +88,25 @@ describe('SwarmScheduler (fake target)', () => {
     );
   });
 
+  it('waitReady waits while an update still rolls, and reads the count and the update from one inspect', async () => {
+    const task = (id: string) => JSON.stringify({ ID: id, Name: `python1.${id}`, Node: 'a2', DesiredState: 'Running', CurrentState: 'Running 1 second ago', Error: '', Ports: '*:31001->8080/tcp' });
+    let update = 'updating';
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) =>
+      c.includes('Replicas}}') ? { stdout: `2 ${update}\n` }
+      : c.startsWith('docker service ps') ? { stdout: [task('t1'), task('t2')].join('\n') + '\n' }
+      : c.startsWith('docker node inspect') ? { stdout: 'a2 10.0.0.5 ready agent\n' }
+      : {},
+    );
+    await new SwarmScheduler(m, { pollMs: 1 }).waitReady('/python1', 50).then(
+      () => expect.fail('should wait for the update'),
+      (e: PaasboxError) => expect(e.problem).to.match(/not ready after.*update updating/),
+    );
+    update = 'completed';
+    expect((await new SwarmScheduler(m, { pollMs: 1 }).waitReady('/python1', 5000)).map((i) => i.id)).to.deep.equal(['t1', 't2']);
+    // One inspect per poll, beside its one ps.
+    expect(m.ran.filter((c) => c.startsWith('docker service inspect')).length).to.equal(m.ran.filter((c) => c.startsWith('docker service ps')).length);
+  });
+
   it('waitReady fails fast with the fix when a node lacks the image', async () => {
     const task = { ID: 't1', Name: 'python1.1', Node: 'h2', DesiredState: 'Running', CurrentState: 'Rejected 1 second ago', Error: 'No such image: web:1', Ports: '' };
     const m = new AnsweringTarget('m', '10.0.0.2', (c) =>

@@ -9,7 +9,7 @@ import { validateApp, type MarathonApp } from '../../src/marathon/app.js';
 import { PaasboxError } from '../../src/errors.js';
 import { SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
-import { marathonToSwarmService, swarmServiceName, publishSpecs, updateFlags, httpProbe, WORKER_CONSTRAINT } from '../../src/scheduler/swarm-service.js';
+import { APP_IMAGE_LABEL, marathonToSwarmService, pinnedImage, swarmServiceName, publishSpecs, updateFlags, httpProbe, WORKER_CONSTRAINT } from '../../src/scheduler/swarm-service.js';
 import { SPREAD_CONSTRAINT, withSpread } from '../../src/scheduler/marathon.js';
 import { parseTaskPorts } from '../../src/scheduler/swarm.js';
 
@@ -142,6 +142,29 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
       server.close();
       rmSync(bin, { recursive: true, force: true });
     }
+  });
+
+  it('pins the image by registry digest, else by ID, unless the app forces a pull', () => {
+    const id = `sha256:${'a'.repeat(64)}`;
+    const d = `sha256:${'b'.repeat(64)}`;
+    expect(pinnedImage('paasbox/simplewebapp-python:latest', `${id}\n`)).to.equal(id);
+    expect(pinnedImage('nginx:1.25', `${id} nginx@${d}`)).to.equal(`nginx@${d}`);
+    expect(pinnedImage('nginx', `${id} docker.io/library/nginx@${d}`)).to.equal(`docker.io/library/nginx@${d}`);
+    expect(pinnedImage('registry:5000/lib/app:1', `${id} registry:5000/lib/app@${d}`)).to.equal(`registry:5000/lib/app@${d}`);
+    // A digest of another repository the same image was pushed to is not this name's.
+    expect(pinnedImage('app:1', `${id} other/app@${d}`)).to.equal(id);
+    expect(pinnedImage('app:1', '')).to.equal(undefined);
+    expect(pinnedImage('app:1', 'Error: No such image')).to.equal(undefined);
+
+    const app = validateApp({ id: '/web', container: { type: 'DOCKER', docker: { image: 'app:1' } } });
+    const pinned = marathonToSwarmService(app, {}, { pinnedImage: id });
+    expect(pinned.create.slice(pinned.create.indexOf('--') + 1)).to.deep.equal([id]);
+    expect(pinned.update).to.include(id);
+    // Listings show the name the app gave.
+    expect(pinned.create).to.include(`${APP_IMAGE_LABEL}=app:1`);
+    const forced = validateApp({ id: '/web', container: { type: 'DOCKER', docker: { image: 'app:1', forcePullImage: true } } });
+    const s = marathonToSwarmService(forced, {}, { pinnedImage: id });
+    expect(s.create.slice(s.create.indexOf('--') + 1)).to.deep.equal(['app:1']);
   });
 
   it('parses task host ports from docker service ps', () => {

@@ -21,11 +21,15 @@ export interface SwarmService {
 
 /** Label carrying the Marathon app id, so list() maps services back to apps. */
 export const APP_ID_LABEL = 'paasbox.marathon.id';
+export const APP_IMAGE_LABEL = 'paasbox.marathon.image';
 
 /** Where the swarm may run an app: on a cluster with agents, only on them. */
-export interface SwarmPlacement {
+/** What the swarm has that shapes an app's service. */
+export interface SwarmFacts {
   /** The swarm has a cluster's agents (nodes install labelled AGENT_LABEL): keep apps off the masters. */
   workers?: boolean;
+  /** The app's image as the manager has it, by digest or ID (pinnedImage): tasks then skip the registry. */
+  pinnedImage?: string;
 }
 
 /** The node label install gives a cluster's agents in the swarm (src/scheduler/swarm.ts ensureClusterSwarm). */
@@ -45,7 +49,7 @@ export const WORKER_CONSTRAINT = `node.labels.${AGENT_LABEL.key}==${AGENT_LABEL.
  * scheduler already spreads a service's replicas over the nodes it may use,
  * fewest tasks of that service first, so spreading needs no flag.
  */
-export function defaultPlacement(app: MarathonApp, placement: SwarmPlacement): string[] {
+export function defaultPlacement(app: MarathonApp, placement: SwarmFacts): string[] {
   if (!placement.workers) return [];
   const own = (app.constraints ?? []).some(([, op]) => op === 'CLUSTER' || op === 'IS');
   return own ? [] : [WORKER_CONSTRAINT];
@@ -61,7 +65,7 @@ export function swarmServiceName(id: string): string {
  * any argv exists, so a refused app never reaches a command. `safety` is what
  * the user allowed (deploy --allow-host-mounts / --allow-docker-parameters).
  */
-export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {}, where: SwarmPlacement = {}): SwarmService {
+export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {}, where: SwarmFacts = {}): SwarmService {
   validateApp(app, `app ${String((app as { id?: unknown }).id)}`, safety);
   const name = swarmServiceName(app.id);
   const warnings: string[] = [];
@@ -82,6 +86,8 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
   if (httpCheck?.intervalSeconds && env.SERVICE_CHECK_INTERVAL === undefined) env.SERVICE_CHECK_INTERVAL = `${httpCheck.intervalSeconds}s`;
 
   const labels: Record<string, string> = { ...(app.labels ?? {}), [APP_ID_LABEL]: normaliseId(app.id) };
+  // The name the app gave, for listings, where the service runs it pinned by digest or ID.
+  if (app.container?.docker.image) labels[APP_IMAGE_LABEL] = app.container.docker.image;
 
   if (app.mem !== undefined && app.mem > 0) {
     // Docker refuses limits under 6 MiB.
@@ -179,7 +185,7 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
     } else warnings.push(`container.docker.parameters: "${p.key}" has no docker service equivalent and is ignored`);
   }
 
-  const image = app.container?.docker.image ?? 'paasbox/debian:bookworm';
+  const image = (!app.container?.docker.forcePullImage && where.pinnedImage) || app.container?.docker.image || 'paasbox/debian:bookworm';
   if (!app.container) warnings.push('no container: the cmd runs in paasbox/debian:bookworm');
   // "--" ends the options: the image (and the command after it) is never read
   // as a flag, whatever slipped past validation.
@@ -194,6 +200,24 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
   }
   update.push(name);
   return { name, create, update, warnings };
+}
+
+/**
+ * The image to run when the app does not force a pull, from the manager's
+ * `docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}'`:
+ * its registry digest (repo@sha256:..., still pullable by a node that lacks
+ * it), else its ID (built or loaded here: no registry has it). A swarm task
+ * given a tag asks the registry first, whatever the node has: offline that is
+ * a DNS timeout (5 s for some of 20 tasks), online a round trip per task.
+ * Undefined when the manager lacks the image: the tag, as given.
+ */
+export function pinnedImage(image: string, inspected: string): string | undefined {
+  const [id, ...digests] = inspected.trim().split(/\s+/);
+  if (!id || !/^sha256:[0-9a-f]{64}$/.test(id)) return undefined;
+  // The repository is the reference without its tag or digest (a registry's host:port stays).
+  const repo = image.replace(/@.*$/, '').replace(/:[^:/]*$/, '');
+  const withHub = (r: string) => (r.includes('/') ? r : `library/${r}`);
+  return digests.find((d) => [repo, `docker.io/${withHub(repo)}`].includes(d.replace(/@.*$/, ''))) ?? id;
 }
 
 /** --publish values for a port mapping: host mode; published only when a hostPort is fixed. */

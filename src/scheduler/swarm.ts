@@ -6,7 +6,7 @@ import type { AppSafety, MarathonApp } from '../marathon/app.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
-import { AGENT_LABEL, APP_ID_LABEL, marathonToSwarmService, swarmServiceName } from './swarm-service.js';
+import { AGENT_LABEL, APP_ID_LABEL, APP_IMAGE_LABEL, marathonToSwarmService, pinnedImage, swarmServiceName } from './swarm-service.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
 
 export { marathonToSwarmService, swarmServiceName, APP_ID_LABEL, AGENT_LABEL, WORKER_CONSTRAINT } from './swarm-service.js';
@@ -127,10 +127,19 @@ export class SwarmScheduler implements Scheduler {
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
     // Refused apps are refused before any command runs, the swarm's question included.
     marathonToSwarmService(app, this.opts.safety);
-    const svc = marathonToSwarmService(app, this.opts.safety, { workers: await this.hasWorkers() });
+    const [workers, pinned] = await Promise.all([this.hasWorkers(), this.pinned(app)]);
+    const svc = marathonToSwarmService(app, this.opts.safety, { workers, ...(pinned ? { pinnedImage: pinned } : {}) });
     const existing = await this.exists(svc.name);
     await run(this.manager, existing ? svc.update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
     return { created: !existing, warnings: svc.warnings };
+  }
+
+  /** The app's image by digest or ID as the manager has it (pinnedImage), unless the app forces a pull. */
+  private async pinned(app: MarathonApp): Promise<string | undefined> {
+    const image = app.container?.docker.image;
+    if (!image || app.container?.docker.forcePullImage) return undefined;
+    const r = await this.manager.exec(`docker image inspect --format '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' ${shq(image)}`, { sudo: true, timeoutMs: 30_000 });
+    return r.code === 0 ? pinnedImage(image, r.stdout) : undefined;
   }
 
   async scale(id: string, instances: number): Promise<void> {
@@ -156,13 +165,16 @@ export class SwarmScheduler implements Scheduler {
     const lines = out.split('\n').filter(Boolean);
     if (!lines.length) return [];
     const names = lines.map((l) => l.split('\t')[0] ?? '');
-    const ids = (await run(this.manager, ['docker', 'service', 'inspect', '--format', `{{index .Spec.Labels "${APP_ID_LABEL}"}}`, ...names], 'docker service inspect'))
+    const labels = (await run(this.manager, ['docker', 'service', 'inspect', '--format', `{{index .Spec.Labels "${APP_ID_LABEL}"}}\t{{index .Spec.Labels "${APP_IMAGE_LABEL}"}}`, ...names], 'docker service inspect'))
       .split('\n')
-      .filter(Boolean);
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
     return lines.map((l, i) => {
       const [, replicas = '0/0', image = ''] = l.split('\t');
       const [ready = '0', wanted = '0'] = replicas.split(' ')[0]!.split('/');
-      return { id: ids[i] ?? `/${names[i]}`, instances: Number(wanted), ready: Number(ready), image: image.replace(/@sha256:.*/, '') };
+      const [id, named] = labels[i] ?? [];
+      // The image as the app named it (the service may run it pinned by digest or ID).
+      return { id: id || `/${names[i]}`, instances: Number(wanted), ready: Number(ready), image: named || image.replace(/@sha256:.*/, '') };
     });
   }
 
@@ -176,15 +188,17 @@ export class SwarmScheduler implements Scheduler {
     const until = Date.now() + timeoutMs;
     let last = '';
     for (;;) {
-      const wanted = Number((await run(this.manager, ['docker', 'service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', name], `docker service inspect ${name}`)).trim());
+      // The wanted count, and whether an update still rolls (a task of the previous version runs): one inspect.
+      const [wantedText = '', updating = ''] = (
+        await run(this.manager, ['docker', 'service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', name], `docker service inspect ${name}`)
+      ).trim().split(/\s+/);
+      const wanted = Number(wantedText);
       const tasks = (await run(this.manager, ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', name], `docker service ps ${name}`))
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as TaskLine);
       const current = tasks.filter((t) => t.DesiredState === 'Running');
       const running = current.filter((t) => t.CurrentState.startsWith('Running'));
-      // An update is still rolling while any task of the previous version runs.
-      const updating = (await run(this.manager, ['docker', 'service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}', name], 'docker service inspect')).trim();
       // Tasks being stopped (scale down, replaced by an update) still serve until they exit.
       let stopping = tasks.filter((t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState));
       // A lost node never reports its tasks' end: they stay "Running" there, and serve nothing.
