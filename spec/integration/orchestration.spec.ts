@@ -58,6 +58,11 @@ describe('orchestration (integration): Marathon app JSON on Docker swarm, reacha
     }
     const apps = await new SwarmScheduler(manager).list();
     expect(apps.map((a) => `${a.id}=${a.instances}`).sort()).to.deep.equal(['/python1=2', '/python2=2']);
+    // The tasks run the image pinned by ID (built here, no registry digest), so no task asks a registry; listings keep its name.
+    expect(apps.map((a) => a.image)).to.deep.equal(['paasbox/simplewebapp-python:latest', 'paasbox/simplewebapp-python:latest']);
+    const spec = await manager.exec("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' python1");
+    const id = await manager.exec("docker image inspect --format '{{.Id}}' paasbox/simplewebapp-python:latest");
+    expect(spec.stdout.trim()).to.match(/^sha256:[0-9a-f]{64}$/).and.to.equal(id.stdout.trim());
   });
 
   it('finds both apps by name: HAProxy Host header, HAProxy stats, SRV on 53 and 8600', async () => {

@@ -53,7 +53,8 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
   const diff = async (t: Target, probed?: ExecResult) => {
     // This machine's ids were read while planning; only the target is asked again.
     const here = plan.localIds;
-    const there = plan.imagesHere ? here : probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : await imageIds(t, plan.images);
+    // On this machine the plan's reading is the target's, while it has them all (one to pull is asked live, after its pull too).
+    const there = plan.imagesHere && plan.images.every((r) => here[r]) ? here : probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : await imageIds(t, plan.images);
     // Built on the target: what is here (perhaps older) is never sent over it.
     const push = plan.imagesBuiltOnTarget ? [] : plan.images.filter((r) => here[r] && here[r] !== there[r]);
     const pull = plan.images.filter((r) => !here[r] && !there[r]);

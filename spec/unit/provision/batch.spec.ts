@@ -7,10 +7,11 @@ import { Progress } from '../../../src/progress.js';
 import { parseProbeOutput, probeScript, type Probe } from '../../../src/provision/probe.js';
 import { runSteps, type ProvisionStep } from '../../../src/provision/runner.js';
 import { shellCheckProbe } from '../../../src/provision/shell-step.js';
-import { parseStackProbe, stackProbe } from '../../../src/provision/steps.js';
+import { imagesStep, parseStackProbe, stackProbe } from '../../../src/provision/steps.js';
 import { LocalTarget } from '../../../src/target/local.js';
 import { shq } from '../../../src/target/shell.js';
 import type { ExecOptions, ExecResult, Target } from '../../../src/target/target.js';
+import { AnsweringTarget } from '../../helpers/answering-target.js';
 
 const quiet = () => new Progress({ write: () => undefined });
 
@@ -182,6 +183,22 @@ describe('batched checks', () => {
       // A container on sha256:img1 is then found stale against the plan's sha256:new.
       expect(facts.ids).to.deep.equal({ 'paasbox/consul:local': 'sha256:new' });
       expect(stackProbe(plan)).to.include('docker image inspect');
+    });
+
+    it("the images step on this machine: the plan's reading while it has them all, a live one when one is to pull", async () => {
+      const have = { images: ['img/a:1'], imagesHere: true, localIds: { 'img/a:1': 'sha256:1' } } as unknown as Parameters<typeof imagesStep>[0];
+      expect(imagesStep(have).probe).to.equal(undefined);
+      const t = new AnsweringTarget('local', '127.0.0.1', () => ({ stdout: '' }));
+      expect((await imagesStep(have).check(t)).ok).to.equal(true);
+      expect(t.ran).to.deep.equal([]);
+      // Missing here: asked live (as after its pull), so a pulled image is then found.
+      const lacking = { ...have, images: ['img/a:1', 'img/b:1'], localIds: { 'img/a:1': 'sha256:1', 'img/b:1': '' } } as unknown as Parameters<typeof imagesStep>[0];
+      let pulled = false;
+      const t2 = new AnsweringTarget('local', '127.0.0.1', () => ({ stdout: `img/a:1\tsha256:1\tnull\n${pulled ? 'img/b:1\tsha256:2\tnull\n' : 'img/b:1\t\n'}` }));
+      expect(await imagesStep(lacking).check(t2)).to.deep.equal({ ok: false, detail: 'to pull: img/b:1' });
+      pulled = true;
+      expect((await imagesStep(lacking).check(t2)).ok).to.equal(true);
+      expect(t2.ran).to.have.length(2);
     });
 
     it('is not trusted when cut short or failed', () => {
