@@ -23,8 +23,7 @@ export interface SwarmService {
 export const APP_ID_LABEL = 'paasbox.marathon.id';
 export const APP_IMAGE_LABEL = 'paasbox.marathon.image';
 
-/** Where the swarm may run an app: on a cluster with agents, only on them. */
-/** What the swarm has that shapes an app's service. */
+/** What the swarm has that shapes an app's service: where it may run, which image. */
 export interface SwarmFacts {
   /** The swarm has a cluster's agents (nodes install labelled AGENT_LABEL): keep apps off the masters. */
   workers?: boolean;
@@ -261,7 +260,7 @@ export function httpProbe(port: number, path: string, timeoutS: number): string 
   const url = `http://127.0.0.1:${port}${path}`;
   const py = `import urllib.request as u; u.urlopen("${url}", timeout=${timeoutS})`;
   // The path is printf's argument, never its format; Docker's --health-timeout bounds a silent server.
-  const bash = `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' ${shellWord(path)} >&3 && head -n 1 <&3 | grep -q '^HTTP/[0-9.]* [23][0-9][0-9]'`;
+  const bash = `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' ${shellWord(path)} >&3 && head -n 1 <&3 | grep -q '^HTTP/[0-9.]* [23][0-9][0-9]'`;
   return [
     `if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null -m ${timeoutS} ${shellWord(url)};`,
     `elif command -v wget >/dev/null 2>&1; then wget -q -O /dev/null -T ${timeoutS} ${shellWord(url)};`,
