@@ -53,8 +53,7 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
   const diff = async (t: Target, probed?: ExecResult) => {
     // This machine's ids were read while planning; only the target is asked again.
     const here = plan.localIds;
-    // On this machine the plan's reading is the target's, while it has them all (one to pull is asked live, after its pull too).
-    const there = plan.imagesHere && plan.images.every((r) => here[r]) ? here : probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : await imageIds(t, plan.images);
+    const there = planIdsServe(plan) ? here : probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : await imageIds(t, plan.images);
     // Built on the target: what is here (perhaps older) is never sent over it.
     const push = plan.imagesBuiltOnTarget ? [] : plan.images.filter((r) => here[r] && here[r] !== there[r]);
     const pull = plan.images.filter((r) => !here[r] && !there[r]);
@@ -63,7 +62,7 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
   return {
     name: 'images',
     fix: 'build the images here (npx zx scripts/build-images.mjs), or use --source registry on a target that can pull',
-    ...(plan.imagesHere ? {} : { probe: imagesCommand(plan.images) }),
+    ...(planIdsServe(plan) ? {} : { probe: imagesCommand(plan.images) }),
     async check(t, probed) {
       const { push, pull } = await diff(t, probed);
       if (!push.length && !pull.length) return { ok: true, detail: `${plan.images.length} images present` };
@@ -102,19 +101,26 @@ const STACK_FILE_PROBE = `sha256sum ${COMPOSE_PATH} 2>/dev/null | cut -d' ' -f1`
  * target is the plan's when the stack-file step is ok), so no compose
  * process (a python start for v1) is needed to check.
  */
-export function stackProbe(plan: Pick<StackPlan, 'project' | 'images' | 'imagesHere'>): string {
+export function stackProbe(plan: Pick<StackPlan, 'project' | 'images' | 'imagesHere' | 'localIds'>): string {
   const label = shq(`label=com.docker.compose.project=${plan.project}`);
   return [
     `cat ${APPLIED_PATH} 2>/dev/null; echo ${SECTION}`,
     `ids=$(docker ps -aq --filter ${label}) || exit 1; if [ -n "$ids" ]; then docker inspect $ids || true; else echo '[]'; fi; echo ${SECTION}`,
     // On this machine the plan read them moments ago (each docker CLI start costs ~50 ms of CPU).
-    plan.imagesHere ? 'true' : imagesCommand(plan.images),
+    planIdsServe(plan) ? 'true' : imagesCommand(plan.images),
   ].join('\n');
 }
 
-/** The plan's image ids on the target: the plan's own reading when the target is this machine. */
+/**
+ * The plan's reading of this machine's images stands for the target's when
+ * the target is this machine and has them all: one to pull is asked live
+ * (after its pull too, so it is then found).
+ */
+const planIdsServe = (plan: Pick<StackPlan, 'images' | 'imagesHere' | 'localIds'>): boolean => !!plan.imagesHere && plan.images.every((r) => plan.localIds[r]);
+
+/** The plan's image ids on the target, from the probe's answer or the plan's own reading (planIdsServe). */
 const targetIds = (plan: Pick<StackPlan, 'images' | 'imagesHere' | 'localIds'>, probed: string): Record<string, string> =>
-  plan.imagesHere ? Object.fromEntries(plan.images.map((r) => [r, plan.localIds[r] ?? ''])) : imageIdsOf(parseImages(probed), plan.images);
+  planIdsServe(plan) ? Object.fromEntries(plan.images.map((r) => [r, plan.localIds[r]!])) : imageIdsOf(parseImages(probed), plan.images);
 const SECTION = '@@paasbox-section';
 
 interface StackFacts {
@@ -155,7 +161,7 @@ export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
       if (applied !== plan.composeHash) return { ok: false, detail: applied ? 'compose file changed since last up' : 'never started' };
       if (down.length) return { ok: false, detail: `not running: ${down.map((s) => `${s.service}(${s.state})`).join(' ')}` };
       // A rebuilt image keeps its tag; the container still runs the old id until compose recreates it.
-      const ids = facts.ids ?? (plan.imagesHere ? targetIds(plan, '') : await imageIds(t, plan.images));
+      const ids = facts.ids ?? (planIdsServe(plan) ? targetIds(plan, '') : await imageIds(t, plan.images));
       const stale = st.filter((s) => {
         const ref = plan.compose.services[s.service]?.image;
         return !!s.imageId && !!ref && !!ids[ref] && ids[ref] !== s.imageId;

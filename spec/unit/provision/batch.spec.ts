@@ -183,6 +183,8 @@ describe('batched checks', () => {
       // A container on sha256:img1 is then found stale against the plan's sha256:new.
       expect(facts.ids).to.deep.equal({ 'paasbox/consul:local': 'sha256:new' });
       expect(stackProbe(plan)).to.include('docker image inspect');
+      // One not here (to pull): read from the target after all.
+      expect(stackProbe({ ...here, localIds: { 'paasbox/consul:local': '' } })).to.include('docker image inspect');
     });
 
     it("the images step on this machine: the plan's reading while it has them all, a live one when one is to pull", async () => {
