@@ -96,12 +96,8 @@ export async function resolveInputs(opts: Pick<BuildOptions, 'model' | 'source' 
   return { recipe: { suite, variant: 'minbase', mirror }, contexts };
 }
 
-/** Plan against what the target has now. */
-export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs, baseBuilt = false): Promise<PlanEntry[]> {
-  return (await planWithSnapshot(opts, inputs, baseBuilt)).plan;
-}
-
-async function planWithSnapshot(opts: BuildOptions, inputs?: ResolvedInputs, baseBuilt = false): Promise<{ plan: PlanEntry[]; images: ImageSnapshot }> {
+/** Plan against what the target has now, with what it has (the reading the plan rests on). */
+export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs, baseBuilt = false): Promise<{ plan: PlanEntry[]; images: ImageSnapshot }> {
   const { recipe, contexts } = inputs ?? (await resolveInputs(opts));
   const images = await snapshotImages(opts.target, refsOfInterest(opts.model, opts.source));
   const plan = planImages({
@@ -126,7 +122,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildAllResult> {
   const host = opts.target.name;
   const inputs = await resolveInputs(opts);
   const results: ImageResult[] = [];
-  const first = await planWithSnapshot(opts, inputs);
+  const first = await planForTarget(opts, inputs);
   let plan = first.plan;
 
   if (opts.dryRun) {
@@ -142,7 +138,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildAllResult> {
     results.push(r);
     if (r.outcome === 'built' || r.outcome === 'pulled') basesChanged = true;
   }
-  if (basesChanged) plan = await planForTarget(opts, inputs, true);
+  if (basesChanged) plan = (await planForTarget(opts, inputs, true)).plan;
   const done = new Set(bases.map((e) => e.ref));
   const failedBases = new Set(results.filter((r) => r.outcome === 'failed').map((r) => r.ref));
   for (const e of plan) {

@@ -83,9 +83,10 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
     return b ? [builtImageRef(b, settings.imageSource)] : [];
   });
   // This machine's images asked once (a standalone target is this machine: asked once in all).
+  const targetIsHere = target.name === 'local';
   const [here, thereIds] = await Promise.all([
     hereIds([...new Set([...builtRefs, ...loadable])], opts.localImages),
-    target.name === 'local' ? Promise.resolve({} as Record<string, string>) : imageIds(target, loadable).catch(() => ({}) as Record<string, string>),
+    targetIsHere ? Promise.resolve({} as Record<string, string>) : imageIds(target, loadable).catch(() => ({}) as Record<string, string>),
   ]);
   const hasImage = (ref: string) => !!here[ref] || !!thereIds[ref];
   const refs = await resolveImageRefs(model, settings, hasImage);
@@ -118,7 +119,7 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
     composeHash: createHash('sha256').update(composeText).digest('hex'),
     images,
     ...(opts.imagesBuiltOnTarget ? { imagesBuiltOnTarget: true } : {}),
-    ...(target.name === 'local' ? { imagesHere: true } : {}),
+    ...(targetIsHere ? { imagesHere: true } : {}),
     localIds: Object.fromEntries(images.map((r) => [r, localIds[r] ?? ''])),
     ports: composeHostPorts(compose),
     omitted: compose['x-paasbox'].omitted,

@@ -118,9 +118,8 @@ export function stackProbe(plan: Pick<StackPlan, 'project' | 'images' | 'imagesH
  */
 const planIdsServe = (plan: Pick<StackPlan, 'images' | 'imagesHere' | 'localIds'>): boolean => !!plan.imagesHere && plan.images.every((r) => plan.localIds[r]);
 
-/** The plan's image ids on the target, from the probe's answer or the plan's own reading (planIdsServe). */
-const targetIds = (plan: Pick<StackPlan, 'images' | 'imagesHere' | 'localIds'>, probed: string): Record<string, string> =>
-  planIdsServe(plan) ? Object.fromEntries(plan.images.map((r) => [r, plan.localIds[r]!])) : imageIdsOf(parseImages(probed), plan.images);
+/** The plan's own reading of the images, as the target's (when planIdsServe). */
+const planIds = (plan: Pick<StackPlan, 'images' | 'localIds'>): Record<string, string> => Object.fromEntries(plan.images.map((r) => [r, plan.localIds[r]!]));
 const SECTION = '@@paasbox-section';
 
 interface StackFacts {
@@ -139,7 +138,7 @@ export function parseStackProbe(plan: Pick<StackPlan, 'compose' | 'images' | 'im
   return {
     applied: parts[0]!.trim(),
     status: parseInspect(inspect, Object.keys(plan.compose.services)),
-    ids: targetIds(plan, parts[2]!),
+    ids: planIdsServe(plan) ? planIds(plan) : imageIdsOf(parseImages(parts[2]!), plan.images),
   };
 }
 
@@ -147,7 +146,7 @@ async function stackFacts(t: Target, plan: StackPlan, ctl: StackControl, probed?
   const fromProbe = probed && parseStackProbe(plan, probed);
   if (fromProbe) return fromProbe;
   const applied = (await t.exec(`cat ${APPLIED_PATH} 2>/dev/null`, { sudo: true })).stdout.trim();
-  return { applied, status: await ctl.statusOf(Object.keys(plan.compose.services)) };
+  return { applied, status: await ctl.statusOf(Object.keys(plan.compose.services)), ...(planIdsServe(plan) ? { ids: planIds(plan) } : {}) };
 }
 
 export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
@@ -161,7 +160,7 @@ export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
       if (applied !== plan.composeHash) return { ok: false, detail: applied ? 'compose file changed since last up' : 'never started' };
       if (down.length) return { ok: false, detail: `not running: ${down.map((s) => `${s.service}(${s.state})`).join(' ')}` };
       // A rebuilt image keeps its tag; the container still runs the old id until compose recreates it.
-      const ids = facts.ids ?? (planIdsServe(plan) ? targetIds(plan, '') : await imageIds(t, plan.images));
+      const ids = facts.ids ?? (await imageIds(t, plan.images));
       const stale = st.filter((s) => {
         const ref = plan.compose.services[s.service]?.image;
         return !!s.imageId && !!ref && !!ids[ref] && ids[ref] !== s.imageId;

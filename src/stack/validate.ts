@@ -98,18 +98,23 @@ function validatorFor(key: string): ValidateFunction {
 
 /** A key's schema compiled here and now (what a precompiled validator stands in for). */
 export function compileValidator(key: string, text = readFileSync(specOf(key).schemaPath, 'utf8')): ValidateFunction {
+  return compiled(key, text, false).validate;
+}
+
+/** The ajv and the validator it compiled from the schema text; `source` keeps the code (precompiling). */
+function compiled(key: string, text: string, source: boolean) {
   const spec = specOf(key);
-  return spec.ajv(false).compile(spec.prepare(JSON.parse(text)));
+  const ajv = spec.ajv(source);
+  return { ajv, validate: ajv.compile(spec.prepare(JSON.parse(text))) };
 }
 
 /** The build step: each validator as ajv standalone code, stamped with its schema's hash. */
 export function precompileValidators(): string[] {
   const standaloneCode = (require('ajv/dist/standalone/index.js') as typeof standaloneModule).default;
   return VALIDATOR_KEYS.map((key) => {
-    const spec = specOf(key);
-    const text = readFileSync(spec.schemaPath, 'utf8');
-    const ajv = spec.ajv(true);
-    const code = `${standaloneCode(ajv as Parameters<typeof standaloneCode>[0], ajv.compile(spec.prepare(JSON.parse(text))))}\nmodule.exports.schemaHash = ${JSON.stringify(sha256(text))};\n`;
+    const text = readFileSync(specOf(key).schemaPath, 'utf8');
+    const { ajv, validate } = compiled(key, text, true);
+    const code = `${standaloneCode(ajv as Parameters<typeof standaloneCode>[0], validate)}\nmodule.exports.schemaHash = ${JSON.stringify(sha256(text))};\n`;
     const out = precompiledPath(key);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(`${out}.tmp`, code);
