@@ -176,6 +176,23 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
     for (const p of ['/', '/haproxyStats']) expect(await sh(`curl -fsS http://127.0.0.1:81${p}`)).to.include('Statistics Report').and.to.include('svc_python1');
   });
 
+  it('logs a failed request, not every routed one (the container log stays small under load)', async () => {
+    const since = (await sh('date +%s.%N')).trim();
+    const logs = () => sh(`docker logs --since ${since} haproxy 2>&1`);
+    for (let i = 0; i < 30; i++) expect((await get('python1.service.consul')).status).to.equal(200);
+    // A service with no passing instance: its backend is rendered empty, so HAProxy answers 503.
+    await registerRaw({ ID: 'pbh5down', Name: 'pbh5down', Address: host.address, Port: 1, Tags: ['http'], Check: { TTL: '60s' } });
+    try {
+      await until('503 from the empty backend', async () => ((await get('pbh5down.service.consul')).status === 503 ? true : undefined), 30_000, 200);
+      await until('the 503 in the log', async () => ((await logs()).includes('svc_pbh5down/<NOSRV>') ? true : undefined), 10_000, 200);
+      const lines = (await logs()).split('\n');
+      expect(lines.filter((l) => /Connect from|svc_python1\//.test(l)), 'a line per routed request').to.deep.equal([]);
+      expect(lines.find((l) => l.includes('svc_pbh5down/<NOSRV>'))).to.match(/ 503 .*"GET \/ HTTP\/1\.1"/);
+    } finally {
+      await deregister('pbh5down');
+    }
+  });
+
   it('honours the tag contract: weight=N, tcp=PORT, path=/prefix', async () => {
     const [a, b] = instancesOf('python1');
     const [c] = instancesOf('python2');

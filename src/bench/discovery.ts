@@ -122,6 +122,14 @@ export interface ThroughputOptions {
    * the ratio when this machine can reach the target's ports.
    */
   reach?: 'forward' | 'address';
+  /**
+   * With reach 'address': the address both paths connect to (default
+   * target.address). Give the stack's IP, the one Registrator registers
+   * instances at, and "direct" is the very endpoint HAProxy balances to; on
+   * this machine 127.0.0.1 would pass docker's userland proxy instead, a hop
+   * the path through HAProxy (host network) does not take.
+   */
+  address?: string;
 }
 
 export interface ThroughputResult {
@@ -162,7 +170,7 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
   const byAddress = opts.reach === 'address';
   const viaFwd = byAddress ? noFwd : await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
   const directFwd = byAddress ? noFwd : await target.forward('127.0.0.1', opts.hostPort);
-  const url = (fwd: Forward, port: number) => (byAddress ? `http://${target.address}:${port}${path}` : `http://127.0.0.1:${fwd.localPort}${path}`);
+  const url = (fwd: Forward, port: number) => (byAddress ? `http://${opts.address ?? target.address}:${port}${path}` : `http://127.0.0.1:${fwd.localPort}${path}`);
   try {
     // Warm both paths first (connections, the app's threads, HAProxy's checks).
     await load(url(directFwd, opts.hostPort), {}, 1, connections);
