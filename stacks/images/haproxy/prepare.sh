@@ -9,17 +9,15 @@ root=$(cd "$here/../../.." && pwd)
 version=${CONSUL_TEMPLATE_VERSION:-v0.42.1}
 mkdir -p "$here/.bin"
 cp "$root/stacks/templates/haproxy.cfg.ctmpl" "$here/.bin/haproxy.cfg.ctmpl"
+if ! [ -x "$here/.bin/consul-template" ] || [ "$(cat "$here/.bin/consul-template.version" 2>/dev/null)" != "$version" ]; then
+  command -v go >/dev/null || { echo "prepare: 'go' is not installed on the build host; install Go >= 1.22 (it builds consul-template $version)" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  # Outside any module so `go install pkg@version` resolves on its own.
+  (cd "$tmp" && GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "github.com/hashicorp/consul-template@$version")
+  mv "$tmp/bin/consul-template" "$here/.bin/consul-template"
+  echo "$version" > "$here/.bin/consul-template.version"
+fi
 # Mode 755 here: the image copies it as it is (a chmod in the image would
 # store its 21 MB twice).
-if [ -x "$here/.bin/consul-template" ] && [ "$(cat "$here/.bin/consul-template.version" 2>/dev/null)" = "$version" ]; then
-  chmod 755 "$here/.bin/consul-template"
-  exit 0
-fi
-command -v go >/dev/null || { echo "prepare: 'go' is not installed on the build host; install Go >= 1.22 (it builds consul-template $version)" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-# Outside any module so `go install pkg@version` resolves on its own.
-(cd "$tmp" && GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "github.com/hashicorp/consul-template@$version")
-mv "$tmp/bin/consul-template" "$here/.bin/consul-template"
 chmod 755 "$here/.bin/consul-template"
-echo "$version" > "$here/.bin/consul-template.version"
