@@ -153,7 +153,12 @@ describe('a cluster: description and per-host generation', () => {
       const zk = 'zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181';
       const m = await compose(settings(M[0]!, { masters: M, agents: [A], imageSource: 'registry' }, {}));
       expect(m.services['mesos-master']!.environment).to.include({ MESOS_QUORUM: '2', MESOS_ZK: `${zk}/mesos`, MESOS_IP: M[0], LIBPROCESS_IP: M[0] });
-      expect(m.services['mesos-master']!.command).to.deep.equal(['--registry=replicated_log']);
+      expect(m.services['mesos-master']!.command).to.deep.equal([
+        '--registry=replicated_log',
+        '--authenticate_http_readonly',
+        '--authenticate_http_readwrite',
+        '--http_credentials=/run/secrets/paasbox/http-credentials.json',
+      ]);
       expect(m.services['marathon']!.command).to.deep.equal(['--master', `${zk}/mesos`, '--zk', `${zk}/marathon`, '--hostname', 'h11', '--http_port', '8080']);
       expect(m.services['marathon']!.image).to.equal('mesosphere/marathon:v1.7.50');
       golden('cluster-master1.registry.yml', renderCompose(m));

@@ -53,24 +53,40 @@ describe('stack secrets', () => {
     expect(validSecret('gossipKey', Buffer.alloc(16).toString('base64'))).to.equal(false);
   });
 
-  it("Consul's file: ACLs on, default deny, token persistence, the 1.8 master and agent tokens, gossip encryption", () => {
+  it("Consul's file: ACLs on, default deny, token persistence, Consul 1.16's initial_management and agent tokens, gossip encryption", () => {
     const s = generateSecrets();
     expect(JSON.parse(consulSecretConfig(s))).to.deep.equal({
-      acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { master: s.managementToken, agent: s.agentToken } },
+      acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { initial_management: s.managementToken, agent: s.agentToken } },
       encrypt: s.gossipKey,
     });
+    // A client agent's: no management token at all.
+    expect(JSON.parse(consulSecretConfig(s, 'client'))).to.deep.equal({
+      acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { agent: s.agentToken } },
+      encrypt: s.gossipKey,
+    });
+    expect(consulSecretConfig(s, 'client')).to.not.include(s.managementToken);
+  });
+
+  it("reads a Consul 1.8 install's file (acl.tokens.master) back: an upgrade keeps its management token", () => {
+    const s = generateSecrets();
+    const old = JSON.stringify({ acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { master: s.managementToken, agent: s.agentToken } }, encrypt: s.gossipKey });
+    expect(parseSecretFiles({ [SECRET_FILES.consulConfig]: old })).to.deep.equal({ managementToken: s.managementToken, agentToken: s.agentToken, gossipKey: s.gossipKey });
   });
 
   it('reads its files back to the same secrets; a malformed or missing value is left out', () => {
     const s = generateSecrets();
     const files = secretFiles(s);
-    expect(Object.keys(files).sort()).to.deep.equal(Object.values(SECRET_FILES).sort());
+    const one = [
+      SECRET_FILES.managementToken, SECRET_FILES.consulConfig, SECRET_FILES.registratorToken, SECRET_FILES.consulTemplateToken, SECRET_FILES.statsAuth,
+      SECRET_FILES.marathonCredentials, SECRET_FILES.mesosCredentials,
+    ];
+    expect(Object.keys(files).sort()).to.deep.equal(one.sort());
     expect(files[SECRET_FILES.statsAuth]).to.equal(`admin:${s.statsPassword}\n`);
     expect(parseSecretFiles(files)).to.deep.equal(s);
     const broken = { ...files, [SECRET_FILES.registratorToken]: 'garbage\n', [SECRET_FILES.consulConfig]: '{not json' };
     delete (broken as Record<string, string>)[SECRET_FILES.statsAuth];
     const back = parseSecretFiles(broken);
-    expect(back).to.deep.equal({ managementToken: s.managementToken, consulTemplateToken: s.consulTemplateToken });
+    expect(back).to.deep.equal({ managementToken: s.managementToken, consulTemplateToken: s.consulTemplateToken, marathonPassword: s.marathonPassword, mesosPassword: s.mesosPassword });
   });
 
   it('merges: the target first, then this machine, then a fresh value; says which are new', () => {
@@ -81,7 +97,7 @@ describe('stack secrets', () => {
     expect(m.secrets.managementToken).to.equal(target.managementToken);
     expect(m.secrets.agentToken).to.equal(here.agentToken);
     expect(m.secrets.gossipKey).to.equal(fresh.gossipKey);
-    expect(m.generated).to.deep.equal(['gossipKey', 'registratorToken', 'consulTemplateToken', 'statsPassword']);
+    expect(m.generated).to.deep.equal(['gossipKey', 'registratorToken', 'consulTemplateToken', 'statsPassword', 'marathonPassword', 'mesosPassword']);
     expect(mergeSecrets([target], () => fresh).generated).to.deep.equal([]);
   });
 
@@ -103,7 +119,7 @@ describe('stack secrets', () => {
     expect(localSecretsDiff(dir, files)).to.deep.equal(['haproxy/ (mode 755)', 'consul-management-token (mode 644)']);
     writeLocalSecretFiles(dir, files);
     expect(localSecretsDiff(dir, files)).to.deep.equal([]);
-    expect(readdirSync(join(dir, 'consul'))).to.deep.equal(['secrets.json']); // no temp file left
+    expect(readdirSync(join(dir, 'consul')).sort()).to.deep.equal(['secrets.json', 'tls']); // no temp file left
   });
 
   it('reads the target tree (the real inspection command) and names what differs: missing, content, mode, owner', async () => {
@@ -144,11 +160,12 @@ describe('stack secrets', () => {
       const lines: string[] = [];
       const r1 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd))], quiet(lines));
       expect(r1.steps.map((s) => s.status)).to.deep.equal(['changed']);
-      expect(r1.steps[0]?.detail).to.match(/^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, statsPassword; on the target: .*\(missing\)/);
+      expect(r1.steps[0]?.detail).to.match(/^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, statsPassword, marathonPassword, mesosPassword; on the target: .*\(missing\)/);
       const here = join(cwd, '.paasbox', 'secrets', 'default');
-      const first = parseSecretFiles(Object.fromEntries(Object.values(SECRET_FILES).map((rel) => [rel, readFileSync(join(here, rel), 'utf8')]))) as StackSecrets;
+      const written = Object.keys(secretFiles(generateSecrets()));
+      const first = parseSecretFiles(Object.fromEntries(written.map((rel) => [rel, readFileSync(join(here, rel), 'utf8')]))) as StackSecrets;
       expect(Object.keys(first)).to.have.length(SECRET_NAMES.length);
-      for (const rel of Object.values(SECRET_FILES)) {
+      for (const rel of written) {
         expect(modeOf(join(here, rel)), `here: ${rel}`).to.equal('600');
         expect(modeOf(join(t.root, rel)), `target: ${rel}`).to.equal('600');
         expect(readFileSync(join(t.root, rel), 'utf8')).to.equal(readFileSync(join(here, rel), 'utf8'));

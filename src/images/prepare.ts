@@ -55,7 +55,8 @@ async function goInstall(contextDir: string, spec: string, binary: string): Prom
 
 async function script(contextDir: string, name: string): Promise<PrepareResult> {
   try {
-    await run('sh', [name], { cwd: contextDir, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 });
+    // 40 min: consul's prepare.sh compiles Consul (~10-20 min cold on 2 cores).
+    await run('sh', [name], { cwd: contextDir, maxBuffer: 16 * 1024 * 1024, timeout: 40 * 60_000 });
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string; message: string };
     throw new PaasboxError(`prepare script ${join(contextDir, name)} failed`, 'run it by hand to see why, then fix it', `${err.stdout ?? ''}${err.stderr ?? err.message}`);

@@ -2,6 +2,7 @@
 // Paths, methods and bodies follow Marathon's documented API; Marathon's error
 // bodies ({message, details: [{path, errors}]}) become PaasboxErrors that name
 // the fields.
+import { existsSync, readFileSync } from 'node:fs';
 import { PaasboxError } from '../errors.js';
 import { normaliseId, type MarathonApp } from './app.js';
 
@@ -11,6 +12,20 @@ export interface MarathonClientOptions {
   /** Per-request timeout (not for the event stream). */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** HTTP basic auth (Marathon's --http_credentials), e.g. from marathonCredentialsFromFile. */
+  credentials?: { user: string; password: string };
+}
+
+/**
+ * Marathon's login from the 0600 file install writes (SECRET_FILES.marathonCredentials,
+ * `user:password`); undefined when there is no such file (a stack without it).
+ */
+export function marathonCredentialsFromFile(file: string): { user: string; password: string } | undefined {
+  if (!existsSync(file)) return undefined;
+  const line = readFileSync(file, 'utf8').trim();
+  const i = line.indexOf(':');
+  if (i <= 0) throw new PaasboxError(`${file} is not user:password`, 'run install again: it rewrites the secrets');
+  return { user: line.slice(0, i), password: line.slice(i + 1) };
 }
 
 /** An app as Marathon returns it: the definition plus task counters. */
@@ -73,11 +88,15 @@ export class MarathonClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly fetchFn: typeof fetch;
+  /** The Authorization header, when credentials are given (never logged). */
+  private readonly auth: Record<string, string>;
 
   constructor(opts: MarathonClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 15000;
     this.fetchFn = opts.fetch ?? fetch;
+    const c = opts.credentials;
+    this.auth = c ? { Authorization: `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}` } : {};
   }
 
   /** GET /ping: true when Marathon answers "pong". Never throws. */
@@ -209,7 +228,7 @@ export class MarathonClient {
     const url = `${this.baseUrl}/v2/events${q ? `?${q}` : ''}`;
     let res: Response;
     try {
-      res = await this.fetchFn(url, { headers: { Accept: 'text/event-stream' }, ...(opts.signal ? { signal: opts.signal } : {}) });
+      res = await this.fetchFn(url, { headers: { Accept: 'text/event-stream', ...this.auth }, ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
       if (opts.signal?.aborted) return;
       throw this.unreachable(e);
@@ -245,7 +264,7 @@ export class MarathonClient {
     try {
       const res = await this.fetchFn(url, {
         method,
-        headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        headers: { Accept: 'application/json', ...this.auth, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -296,7 +315,11 @@ export function marathonError(status: number, text: string, what: string, baseUr
       );
     case 401:
     case 403:
-      return new PaasboxError(`Marathon at ${baseUrl} refused ${what}: HTTP ${status} ${message}`, 'paasbox talks to Marathon without credentials; disable Marathon auth or use its unauthenticated port');
+      return new PaasboxError(
+        `Marathon at ${baseUrl} refused ${what}: HTTP ${status} ${message}`,
+        'deploy logs in with the user:password in .paasbox/secrets/INSTANCE/marathon/http-credentials ' +
+          '(written by install): run install again, or check that this is the stack it installed',
+      );
     case 404:
       return new PaasboxError(`Marathon has no ${what}`, 'check the app id (GET /v2/apps lists them)');
     case 409:

@@ -1,8 +1,9 @@
 // Provision a cluster: several targets, each a master or an agent, converged
 // to one stack. Every host gets its own compose file from the one settings
 // pipeline (the same masters and agents, its own address), and the same
-// secrets (one gossip key, one set of tokens: resolved once, on the first
-// master, and pushed to each host as 0600 files). The masters converge in
+// secrets (one gossip key, one set of tokens, one Consul RPC TLS CA: resolved
+// once, on the first master, and pushed to each host as 0600 files, each
+// host only what its role needs: agents never get the management token). The masters converge in
 // parallel (the ZooKeeper ensemble and the Consul servers wait for each other:
 // one at a time would never become healthy), then Consul's ACLs once against
 // the cluster, through the first master that answers, over a leader
@@ -21,6 +22,7 @@ import { runSteps, type ProvisionResult, type ProvisionStep } from './runner.js'
 import { clusterSwarmGaps, ensureClusterSwarm, type SwarmMember } from '../scheduler/swarm.js';
 import { consulAclStep, InstallSecrets } from './secrets.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
+import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 import { readDeployment } from '../stack/deployment.js';
 import { shq } from '../target/shell.js';
 import { httpRequest, probeTools, type HttpResponse, type Tools } from '../verify/probes.js';
@@ -217,12 +219,15 @@ export interface RemovalOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An agent's own token file (it has no management token): node write on its node, enough for maintenance. */
+const AGENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.agentToken}`;
+
 /**
  * Consul's HTTP API on a target (its own agent at address), authenticated with
- * the management token from its 0600 file there. Each target's tools are
- * probed once per removal, not once per request.
+ * a token from its 0600 file there (a master's management token; `tokenFile`
+ * for an agent's). Each target's tools are probed once per removal, not once per request.
  */
-function consulApiOn(): (t: Target, address: string, port: number, path: string, method?: 'GET' | 'PUT') => Promise<HttpResponse> {
+function consulApiOn(tokenFile = MANAGEMENT_TOKEN_FILE): (t: Target, address: string, port: number, path: string, method?: 'GET' | 'PUT') => Promise<HttpResponse> {
   const tools = new Map<Target, Promise<Tools>>();
   return async (t, address, port, path, method = 'GET') => {
     let probed = tools.get(t);
@@ -231,7 +236,7 @@ function consulApiOn(): (t: Target, address: string, port: number, path: string,
       tools.set(t, probed);
       probed.catch(() => tools.delete(t)); // a failed probe is asked again next time
     }
-    return httpRequest(t, await probed, address, port, path, { method, timeoutS: 10, secret: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } });
+    return httpRequest(t, await probed, address, port, path, { method, timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
   };
 }
 
@@ -268,7 +273,8 @@ export function drainState(nodeTaskStates: string, replicas: string): { onNode: 
  */
 export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: string, opts: RemovalOptions & { reachable: boolean }): ProvisionStep[] {
   const port = opts.consulPort ?? 8500;
-  const consulApi = consulApiOn();
+  const consulApi = consulApiOn(AGENT_TOKEN_FILE); // on the leaving agent
+  const managerApi = consulApiOn(); // on a master: the management token
   const n = shq(leaving.swarmNode ?? leaving.node);
   const onManager = async (cmd: string, timeoutMs = 60_000) => manager.exec(cmd, { sudo: true, timeoutMs });
   const nodeExists = async () => (await onManager(`docker node inspect --format '{{.ID}}' ${n}`)).code === 0;
@@ -277,7 +283,7 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
   if (opts.reachable)
     steps.push({
       name: `consul maintenance on ${leaving.node}`,
-      fix: 'check that its Consul agent answers (npx paasbox status) and the management token file is on the host',
+      fix: `check that its Consul agent answers (npx paasbox status) and ${AGENT_TOKEN_FILE} is on the host`,
       async check() {
         const r = await consulApi(leaving.target, leaving.ip, port, '/v1/agent/checks');
         if (r.error || r.status !== 200) return gone(`its Consul does not answer (${r.error ?? `HTTP ${r.status}`}): nothing to put in maintenance`);
@@ -367,12 +373,12 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
     steps.push({
       name: `consul force-leave ${leaving.node} (unreachable)`,
       async check() {
-        const r = await consulApi(manager, managerIp, port, '/v1/agent/members');
+        const r = await managerApi(manager, managerIp, port, '/v1/agent/members');
         const m = r.status === 200 ? (JSON.parse(r.body) as { Name: string; Status: number }[]).find((x) => x.Name === leaving.node) : undefined;
         return !m || m.Status === 3 ? gone('not a member') : { ok: false, detail: `member, status ${m.Status}` };
       },
       async apply() {
-        const r = await consulApi(manager, managerIp, port, `/v1/agent/force-leave/${encodeURIComponent(leaving.node)}`, 'PUT');
+        const r = await managerApi(manager, managerIp, port, `/v1/agent/force-leave/${encodeURIComponent(leaving.node)}`, 'PUT');
         if (r.status !== 200) throw new PaasboxError(`consul force-leave ${leaving.node}: HTTP ${r.status}`, 'run `consul force-leave NODE` on a master with the management token');
       },
     });

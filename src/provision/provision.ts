@@ -71,7 +71,7 @@ async function provision(target: Target, opts: ProvisionOptions): Promise<Provis
   if (plan) {
     const ctl = new StackControl(target, COMPOSE_PATH, plan.project);
     const secrets = opts.secrets ?? new InstallSecrets(opts.instance ?? DEFAULT_INSTANCE, opts.cwd);
-    steps.push(imagesStep(plan), secretsStep(secrets), stackFileStep(plan), startStep(plan, ctl), healthyStep(plan, ctl, (opts.healthTimeoutS ?? 300) * 1000, progress));
+    steps.push(imagesStep(plan), secretsStep(secrets, plan.settings), stackFileStep(plan), startStep(plan, ctl), healthyStep(plan, ctl, (opts.healthTimeoutS ?? 300) * 1000, progress));
     if (plan.compose.services['consul'] && opts.consulAcl !== false) steps.push(consulAclStep(plan, secrets, ctl));
   }
   const result = await runSteps(target, steps, progress, { checkOnly: !!opts.dryRun });

@@ -9,7 +9,9 @@
 import type { StackControl } from '../compose/index.js';
 import { ConsulAcl, aclProbeCommand, aclWanted, parseAclProbe, type AclProbe, describeAclAction, planAcl } from '../consul/acl.js';
 import { PaasboxError } from '../errors.js';
-import { mergeSecrets, parseSecretFiles, secretFiles, SECRETS_DIR, type SecretName, type StackSecrets } from '../secrets/secrets.js';
+import { localSecretFiles, mergeSecrets, parseSecretFiles, parseTlsFiles, secretFiles, SECRETS_DIR, type SecretName, type SecretRole, type StackSecrets } from '../secrets/secrets.js';
+import { resolveConsulTls, type ConsulTls } from '../secrets/tls.js';
+import { isCluster, type Settings } from '../settings/index.js';
 import { inspectSecretsCommand, inspectTargetSecrets, localSecretsDiff, parseSecretsInspection, type TargetSecrets, localSecretsDir, readLocalSecretFiles, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../secrets/store.js';
 import type { ExecResult, Target } from '../target/target.js';
 import { probeTools } from '../verify/probes.js';
@@ -21,6 +23,9 @@ export class InstallSecrets {
   /** The build host's copy: .paasbox/secrets/<instance>/. */
   readonly localDir: string;
   private resolved?: Promise<{ secrets: StackSecrets; generated: SecretName[] }>;
+  /** The files resolve read (the target's, then this machine's): tls() reads its set from the same. */
+  private layers?: Record<string, string>[];
+  private tlsSet?: { domain: string; tls: ConsulTls; generated: boolean };
 
   constructor(instance: string, cwd?: string) {
     this.localDir = localSecretsDir(instance, cwd);
@@ -30,22 +35,50 @@ export class InstallSecrets {
   resolve(target: Target, inspected?: TargetSecrets): Promise<{ secrets: StackSecrets; generated: SecretName[] }> {
     this.resolved ??= (async () => {
       const there = inspected ?? (await inspectTargetSecrets(target));
-      const fromTarget = parseSecretFiles(Object.fromEntries(Object.entries(there.files).map(([rel, f]) => [rel, f.content])));
-      return mergeSecrets([fromTarget, parseSecretFiles(readLocalSecretFiles(this.localDir))]);
+      const onTarget = Object.fromEntries(Object.entries(there.files).map(([rel, f]) => [rel, f.content]));
+      this.layers = [onTarget, readLocalSecretFiles(this.localDir)];
+      return mergeSecrets(this.layers.map(parseSecretFiles));
     })();
     return this.resolved;
   }
+
+  /** Consul's RPC TLS set for `domain` (a cluster's), from the same layers as resolve; made once when none is valid. */
+  async tls(target: Target, domain: string): Promise<{ tls: ConsulTls; generated: boolean }> {
+    if (this.tlsSet?.domain === domain) return this.tlsSet;
+    await this.resolve(target);
+    this.tlsSet = { domain, ...resolveConsulTls(this.layers!.map(parseTlsFiles), domain) };
+    return this.tlsSet;
+  }
 }
 
-export function secretsStep(s: InstallSecrets): ProvisionStep {
+/** What a host of these settings is to Consul: a server (one host, or a cluster's master) or a client agent. */
+export function secretRole(s: Pick<Settings, 'masters' | 'agents' | 'ip'>): SecretRole {
+  return !isCluster(s) || s.masters.includes(s.ip) ? 'server' : 'client';
+}
+
+/**
+ * The secrets step. `settings` (the host's plan) decide what the host gets:
+ * its role's files, and on a cluster Consul's RPC TLS; without them, a
+ * server's files (one host).
+ */
+export function secretsStep(
+  s: InstallSecrets,
+  settings?: Pick<Settings, 'masters' | 'agents' | 'ip' | 'domain'>,
+): ProvisionStep {
+  const role = settings ? secretRole(settings) : 'server';
+  const cluster = settings ? isCluster(settings) : false;
   const diff = async (t: Target, probed?: ExecResult) => {
     const inspected = probed?.code === 0 ? parseSecretsInspection(probed.stdout) : await inspectTargetSecrets(t);
     const { secrets, generated } = await s.resolve(t, inspected);
-    const files = secretFiles(secrets);
-    return { files, generated, there: targetSecretsDiff(inspected, files), here: localSecretsDiff(s.localDir, files) };
+    const tls = cluster && settings ? await s.tls(t, settings.domain) : undefined;
+    const files = secretFiles(secrets, { role, ...(tls ? { tls: tls.tls } : {}) });
+    const local = localSecretFiles(secrets, tls?.tls);
+    const made = [...generated, ...(tls?.generated ? ['consul TLS'] : [])];
+    const there = targetSecretsDiff(inspected, files);
+    return { files, local, generated: made, there, here: localSecretsDiff(s.localDir, local) };
   };
   return {
-    name: `secrets ${SECRETS_DIR}`,
+    name: `secrets ${SECRETS_DIR}${cluster ? ` (${role === 'server' ? 'Consul server' : 'Consul client'})` : ''}`,
     fix: `check that the login can use sudo on the target and that ${s.localDir} is writable here`,
     probe: inspectSecretsCommand(),
     async check(t, probed) {
@@ -61,7 +94,7 @@ export function secretsStep(s: InstallSecrets): ProvisionStep {
     async apply(t) {
       const d = await diff(t);
       // This machine first: a run stopped half-way finds the values here next time.
-      writeLocalSecretFiles(s.localDir, d.files);
+      writeLocalSecretFiles(s.localDir, d.local);
       if (d.there.length) await writeTargetSecrets(t, d.files);
     },
   };

@@ -120,6 +120,8 @@ export function targetSecretsDiff(have: TargetSecrets, files: Record<string, str
     else if (e.content !== content) out.push(`${rel} (differs)`);
     else if (e.mode !== '600' || e.owner !== 'root') out.push(`${rel} (${e.mode} ${e.owner})`);
   }
+  // A file this host's role does not get (a master turned agent, the CA key) is removed.
+  for (const rel of Object.keys(have.files)) if (!(rel in files)) out.push(`${rel} (not for this host)`);
   return out;
 }
 
@@ -129,10 +131,16 @@ export async function inspectTargetSecrets(target: Target): Promise<TargetSecret
   return parseSecretsInspection(r.stdout);
 }
 
-/** Write the secrets tree on the target: root-owned directories 0700, then each file 0600 (Target.writeFile, through stdin). */
+/**
+ * Write the secrets tree on the target: root-owned directories 0700, every
+ * known secret file this host does not get removed (a role change), then
+ * each file 0600 (Target.writeFile, through stdin).
+ */
 export async function writeTargetSecrets(target: Target, files: Record<string, string>): Promise<void> {
   const dirs = ['.', ...SECRET_DIRS].map((d) => shq(d === '.' ? SECRETS_DIR : `${SECRETS_DIR}/${d}`)).join(' ');
-  const r = await target.exec(`umask 077 && mkdir -p ${dirs} && chown root:root ${dirs} && chmod 700 ${dirs}`, { sudo: true, timeoutMs: 30_000 });
+  const stale = FILES.filter((rel) => !(rel in files)).map((rel) => shq(`${SECRETS_DIR}/${rel}`));
+  const rm = stale.length ? ` && rm -f ${stale.join(' ')}` : '';
+  const r = await target.exec(`umask 077 && mkdir -p ${dirs} && chown root:root ${dirs} && chmod 700 ${dirs}${rm}`, { sudo: true, timeoutMs: 30_000 });
   if (r.code !== 0) throw new PaasboxError(`creating ${SECRETS_DIR} on ${target.name} failed`, 'check free disk space and that the login can use sudo on the target', r.stderr);
   for (const [rel, content] of Object.entries(files)) await target.writeFile(`${SECRETS_DIR}/${rel}`, content, 0o600);
 }

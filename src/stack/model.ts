@@ -13,6 +13,8 @@ export interface ImageSpec {
   args?: Record<string, string>;
   /** Per-source overrides of the service's runtime contract. */
   command?: string[];
+  /** Replaces the image's entrypoint (e.g. a wrapper that reads a secret file into the process). */
+  entrypoint?: string[];
   environment?: Record<string, string>;
   healthcheck?: Healthcheck;
   /** The source cannot provide this service: why, and how a user supplies it. */

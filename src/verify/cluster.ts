@@ -9,6 +9,7 @@
 // what Consul and ZooKeeper answered is pure (judge*), for unit tests.
 
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
+import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 import { clusterHosts, isCluster, type Settings } from '../settings/settings.js';
 import { servicesOnThisHost } from '../stack/generate.js';
 import type { StackModel } from '../stack/model.js';
@@ -92,8 +93,10 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
   const checks: Check[] = [];
   const here = servicesOnThisHost(model, settings);
   const consulPort = effectivePorts(model, settings, 'consul').find((p) => p.name === 'http')?.port;
+  const onMaster = settings.masters.includes(settings.ip);
   if (here.includes('consul') && consulPort !== undefined) {
-    const token = { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE };
+    // An agent holds no management token (issue 19): its own agent token reads the members.
+    const token = { name: 'X-Consul-Token', file: onMaster ? MANAGEMENT_TOKEN_FILE : `${SECRETS_DIR}/${SECRET_FILES.agentToken}` };
     const hosts = clusterHosts(settings);
     checks.push({
       id: 'cluster/consul/members',
@@ -109,7 +112,7 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
         return { ...o, got: `from ${host}: ${o.got}` };
       },
     });
-    checks.push({
+    if (onMaster) checks.push({
       id: 'cluster/consul/raft',
       service: 'cluster:consul',
       host,

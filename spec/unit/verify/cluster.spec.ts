@@ -18,12 +18,12 @@ const server = (a: string, Leader = false, Voter = true): RaftServer => ({ Node:
 const srvr = (mode: string) => `Zookeeper version: 3.8.0\nLatency min/avg/max: 0/0.0/0\nMode: ${mode}\nNode count: 5\n`;
 
 describe('verify: the cluster as a whole', () => {
-  it('has no cluster checks on one host; on a master the members, Raft and ensemble checks; on an agent the same, naming the host', () => {
+  it('has no cluster checks on one host; on a master the members, Raft and ensemble checks; on an agent the same but Raft (no management token there), naming the host', () => {
     expect(clusterChecks(model, resolveSettings({ flags: { ip: '10.30.0.9', hostname: 'h' }, file }, model), 'one')).to.deep.equal([]);
     const master = clusterChecks(model, settings(M[0]!), 'root@m1');
     expect(master.map((c) => c.id)).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/swarm/managers', 'cluster/zookeeper/ensemble']);
     expect(master.every((c) => c.host === 'root@m1' && c.description.startsWith('from root@m1:'))).to.equal(true);
-    expect(clusterChecks(model, settings(A), 'root@a').map((c) => c.id)).to.deep.equal(['cluster/consul/members', 'cluster/consul/raft', 'cluster/swarm/worker', 'cluster/zookeeper/ensemble']);
+    expect(clusterChecks(model, settings(A), 'root@a').map((c) => c.id)).to.deep.equal(['cluster/consul/members', 'cluster/swarm/worker', 'cluster/zookeeper/ensemble']);
   });
 
   it('members: every host alive passes; a failed or missing one fails by its address', () => {

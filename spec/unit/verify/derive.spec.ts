@@ -44,7 +44,7 @@ describe('verify: checks derived from the stack model', () => {
       'consul/http/consul-acl:catalog-read',
       'consul/dns/dns:A:consul.service.consul',
       'dns/dns/dns:A:consul.service.consul',
-      'marathon/http/http:/ping',
+      'marathon/http/http:/v2/info',
       'mesos-master/http/http:/health',
     ]);
     const ids = checks.map((c) => c.id);
