@@ -2,6 +2,7 @@
 // (stacks/paasbox.yaml), for the discovery spec's test host without compose:
 // same command, environment, volumes and capabilities as the generated
 // compose file.
+import { DEFAULT_APPS } from '../../src/settings/apps.js';
 import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
 import { resolveCommand, resolvePlaceholders } from '../../src/stack/generate.js';
 import { shq } from '../../src/target/shell.js';
@@ -10,13 +11,15 @@ export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.j
 
 /**
  * Placeholder values for `service` with the model's default ports: the
- * globals given plus ${PORT_<NAME>} and ${<SERVICE>_PORT_<NAME>}, as
+ * globals given plus ${PORT_<NAME>}, ${<SERVICE>_PORT_<NAME>} and the
+ * default apps: range ${APPS_TCP_PORT_MIN/MAX}, as
  * src/stack/generate.ts resolves them without settings overrides (pure).
  */
 export function modelVals(model: StackModel, service: string, globals: Record<string, string>): Record<string, string> {
   // One host: ZooKeeper's one-server line on the model's client port.
   const zk = model.services['zookeeper']?.ports.find((p) => p.name === 'client')?.port ?? 2181;
-  const vals: Record<string, string> = { ZK_MY_ID: '1', MESOS_QUORUM: '1', ...(globals['IP'] ? { ZK_SERVERS: `server.1=localhost:2888:3888;${globals['IP']}:${zk}` } : {}), ...globals };
+  const apps = { APPS_TCP_PORT_MIN: String(DEFAULT_APPS.tcpPorts.min), APPS_TCP_PORT_MAX: String(DEFAULT_APPS.tcpPorts.max) };
+  const vals: Record<string, string> = { ZK_MY_ID: '1', MESOS_QUORUM: '1', ...apps, ...(globals['IP'] ? { ZK_SERVERS: `server.1=localhost:2888:3888;${globals['IP']}:${zk}` } : {}), ...globals };
   for (const [name, spec] of Object.entries(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
     for (const p of spec.ports) {

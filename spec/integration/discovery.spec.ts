@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { benchDiscovery } from '../../src/bench/discovery.js';
 import { getWithHost } from '../../src/bench/http.js';
 import { parseDockerPort } from '../../src/bench/routing.js';
+import { isCI } from '../helpers/ci.js';
 import { DISCOVERY_SERVICES, dockerRunLine, modelVals } from '../helpers/devstack.js';
 import { parseDigSrv, tally } from '../helpers/routing.js';
 import { loadStackModel } from '../../src/stack/load.js';
@@ -70,7 +71,7 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
 
   before(async function () {
     if (!(await run('docker', ['info']).then(() => true, () => false))) {
-      if (process.env['CI'] === 'true') throw new Error('no usable docker daemon, and CI=true: this spec must run');
+      if (isCI()) throw new Error('no usable docker daemon, and CI=true: this spec must run');
       console.log('    skipped: no usable docker daemon on this machine for the dind test host');
       this.skip();
     }
@@ -198,11 +199,11 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
     const [c] = instancesOf('python2');
     await registerRaw({ ID: 'w-a', Name: 'weighted', Address: host.address, Port: a!.port, Tags: ['http', 'weight=1'] });
     await registerRaw({ ID: 'w-b', Name: 'weighted', Address: host.address, Port: b!.port, Tags: ['http', 'weight=3'] });
-    await registerRaw({ ID: 'raw', Name: 'rawtcp', Address: host.address, Port: a!.port, Tags: ['tcp=9100'] });
+    await registerRaw({ ID: 'raw', Name: 'rawtcp', Address: host.address, Port: a!.port, Tags: ['tcp=10100'] });
     await registerRaw({ ID: 'pfx', Name: 'prefixed', Address: host.address, Port: c!.port, Tags: ['http', 'path=/pfx'] });
     try {
       await until('tagged services rendered', async () => ((await servers('svc_weighted')) === 2 && (await servers('svc_prefixed')) === 1 ? true : undefined), 30_000, 200);
-      await until('tcp frontend on 9100', async () => ((await sh('curl -fsS http://127.0.0.1:9100/')).includes('python1') ? true : undefined), 30_000, 200);
+      await until('tcp frontend on 10100', async () => ((await sh('curl -fsS http://127.0.0.1:10100/')).includes('python1') ? true : undefined), 30_000, 200);
       const counts = tally(await Promise.all(Array.from({ length: 40 }, async () => (await get('weighted.service.consul')).instance)));
       // weight 3 vs 1 over 40 requests: 30/10 with HAProxy's smooth weighted round-robin.
       expect(counts[b!.instance] ?? 0, JSON.stringify(counts)).to.be.within(26, 34);

@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
+import { isCI } from '../helpers/ci.js';
 import { ensureStackImages } from '../helpers/images.js';
 import { until as untilEvery } from '../helpers/until.js';
 
@@ -57,7 +58,7 @@ describe('HAProxy template against hostile Consul data (integration)', function 
     const ok = await run('docker', ['info']).then(() => true, () => false);
     if (!ok) {
       // CI provides docker (.ci/run installs it): there, its absence is a failure.
-      if (process.env['CI'] === 'true') throw new Error('no usable docker daemon, and CI=true: this spec must run in CI');
+      if (isCI()) throw new Error('no usable docker daemon, and CI=true: this spec must run in CI');
       console.log('    skipped: no usable docker daemon on this machine');
       this.skip();
     }
@@ -82,8 +83,8 @@ describe('HAProxy template against hostile Consul data (integration)', function 
     await register({ ID: 'evil-addr', Name: 'addr', Address: `10.255.0.6:1 check\n    use_backend svc_addr if TRUE # ${MARK}`, Port: 8087, Tags: ['http'] });
     await register({ ID: 'unresolvable', Name: 'addr', Address: `${MARK}.invalid`, Port: 8088, Tags: ['http'] });
     await register({ ID: 'bad-weight', Name: 'weights', Address: '10.255.0.7', Port: 8089, Tags: ['http', 'weight=999'] });
-    await register({ ID: 'bad-tcp', Name: 'tcpsvc', Address: '10.255.0.8', Port: 8090, Tags: ['tcp=70000', 'tcp=80', 'tcp=81', 'tcp=0', 'tcp=9300'] });
-    await register({ ID: 'tcp-thief', Name: 'tcpthief', Address: '10.255.0.9', Port: 8091, Tags: ['tcp=9300'] });
+    await register({ ID: 'bad-tcp', Name: 'tcpsvc', Address: '10.255.0.8', Port: 8090, Tags: ['tcp=70000', 'tcp=80', 'tcp=81', 'tcp=0', 'tcp=9300', 'tcp=10300'] });
+    await register({ ID: 'tcp-thief', Name: 'tcpthief', Address: '10.255.0.9', Port: 8091, Tags: ['tcp=10300'] });
   });
 
   after(async function () {
@@ -133,9 +134,12 @@ describe('HAProxy template against hostile Consul data (integration)', function 
     // An out-of-range weight falls back to 1; an address that is not IPv4 is no server.
     expect(rendered).to.include('server 10.255.0.7:8089 10.255.0.7:8089 check weight 1');
     expect(rendered).to.match(/backend svc_addr\n\s+balance roundrobin\n\n/);
-    // tcp ports: only the valid one not taken by HAProxy itself, and only once (first service by name).
-    expect(rendered.match(/^\s+bind :\d+$/gm)?.map((l) => l.trim())).to.deep.equal(['bind :9300']);
-    expect(rendered).to.include('listen tcp_tcpsvc_9300').and.not.include('tcp_tcpthief');
+    // tcp ports: only the valid one inside the apps' range (10000-10999: not 80, 81, 9300), and only once
+    // (first service by name); each one dropped is a comment naming the service.
+    expect(rendered.match(/^\s+bind :\d+$/gm)?.map((l) => l.trim())).to.deep.equal(['bind :10300']);
+    expect(rendered).to.include('listen tcp_tcpsvc_10300').and.not.include('tcp_tcpthief');
+    expect(rendered).to.include("# paasbox-dropped: tcpsvc tcp=9300: outside the apps' TCP port range 10000-10999");
+    expect(rendered).to.include('# paasbox-dropped: tcpthief tcp=10300: port already routed to tcpsvc');
   });
 
   it('the image as the stack runs it keeps routing python1 with the hostile services registered', async () => {

@@ -67,7 +67,7 @@ describe('compose generation', () => {
   it('emits host networking, labels, init, restart, healthcheck, volumes and dependency conditions', async () => {
     const c = await generate('registry');
     const consul = c.services['consul']!;
-    expect(consul).to.include({ image: 'consul:1.8.7', init: true, network_mode: 'host', restart: 'unless-stopped' });
+    expect(consul).to.include({ image: 'hashicorp/consul:1.16.3', init: true, network_mode: 'host', restart: 'unless-stopped' });
     expect(consul).to.not.have.property('ports');
     expect(consul).to.not.have.property('build');
     expect(consul.labels).to.deep.equal({ 'paasbox.ports': 'http=8500/tcp,dns=8600/udp', 'paasbox.role': 'all', 'paasbox.service': 'consul', 'paasbox.source': 'registry' });
@@ -159,7 +159,17 @@ describe('compose generation', () => {
       expect(c.services['haproxy']!.volumes).to.deep.equal([`${SECRETS_DIR}/haproxy:/run/secrets/paasbox:ro`]);
       // Every consumer directory install writes is mounted by its service, and nothing mounts the management token.
       const mounts = Object.values(c.services).flatMap((svc) => svc.volumes ?? []).filter((v) => v.startsWith(SECRETS_DIR));
-      expect(mounts.map((v) => v.split(':')[0]).sort()).to.deep.equal(SECRET_DIRS.map((d) => `${SECRETS_DIR}/${d}`).sort());
+      // consul/tls is inside consul's mount; Marathon's and Mesos' only where the source has them (registry).
+      const consumers = SECRET_DIRS.filter((d) => !d.includes('/') && (source === 'registry' || !['marathon', 'mesos'].includes(d)));
+      expect(mounts.map((v) => v.split(':')[0]).sort()).to.deep.equal(consumers.map((d) => `${SECRETS_DIR}/${d}`).sort());
+      if (source === 'registry') {
+        // Marathon and Mesos: HTTP authentication from 0600 files, never a value in the file.
+        expect(c.services['marathon']!.volumes).to.deep.equal([`${SECRETS_DIR}/marathon:/run/secrets/paasbox:ro`]);
+        expect(c.services['marathon']!.entrypoint!.join(' ')).to.include('MARATHON_HTTP_CREDENTIALS="$$(cat /run/secrets/paasbox/http-credentials)"');
+        expect(c.services['marathon']!.environment).to.not.have.property('MARATHON_HTTP_CREDENTIALS');
+        expect(c.services['mesos-master']!.command).to.include.members(['--authenticate_http_readonly', '--authenticate_http_readwrite', '--http_credentials=/run/secrets/paasbox/http-credentials.json']);
+        expect(c.services['mesos-master']!.volumes).to.include(`${SECRETS_DIR}/mesos:/run/secrets/paasbox:ro`);
+      }
       expect(mounts.every((v) => v.endsWith(':ro'))).to.equal(true);
       // No secret-looking value in the environment: only file paths.
       const env = Object.values(c.services).flatMap((svc) => Object.entries(svc.environment ?? {}));

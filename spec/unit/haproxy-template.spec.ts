@@ -3,8 +3,16 @@
 // flags, `$` is the end of the text, so a trailing newline never matches),
 // and that every use of a service's name or tags goes through them. The
 // render against a real Consul with hostile data is
-// spec/integration/template-injection.spec.ts.
-import { readFileSync } from 'node:fs';
+// spec/integration/template-injection.spec.ts. The TCP port rules are
+// checked by rendering the template with the image's consul-template (built
+// by stacks/images/haproxy/prepare.sh) against a stand-in of Consul's catalog.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { repoPath } from '../../src/stack/validate.js';
 
@@ -84,5 +92,77 @@ describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
   it('documents the same patterns in stacks/templates/README.md', () => {
     expect(readme).to.include('`path=/[A-Za-z0-9/._-]+`');
     expect(readme).to.include(`\`${pattern('label').source.replace(/^\^|\$$/g, '')}\``);
+  });
+});
+
+/** A stand-in of the two Consul endpoints the template reads: the catalog and each service's health. */
+function fakeCatalog(services: Record<string, string[]>): Promise<Server> {
+  const srv = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    res.setHeader('X-Consul-Index', '7');
+    res.setHeader('Content-Type', 'application/json');
+    if (u.pathname === '/v1/catalog/services') return void res.end(JSON.stringify({ consul: [], ...services }));
+    const name = /^\/v1\/health\/service\/([^/]+)$/.exec(u.pathname)?.[1];
+    if (name && services[name]) {
+      const entry = { Node: { Node: 'n1', Address: '10.0.0.5', Datacenter: 'paasbox' }, Service: { ID: `${name}-1`, Service: name, Tags: services[name], Address: '10.0.0.5', Port: 31000 }, Checks: [{ Node: 'n1', CheckID: 'serfHealth', Status: 'passing' }] };
+      return void res.end(JSON.stringify([entry]));
+    }
+    res.statusCode = 404;
+    res.end('[]');
+  });
+  return new Promise((ok) => srv.listen(0, '127.0.0.1', () => ok(srv)));
+}
+
+describe('haproxy.cfg.ctmpl rendered: tcp=PORT only inside the apps\' range (consul-template)', function () {
+  this.timeout(180_000);
+  const bin = repoPath('stacks', 'images', 'haproxy', '.bin', 'consul-template');
+  const run = promisify(execFile);
+
+  before(async () => {
+    // The image's own binary, built the image's way when this checkout has none yet.
+    if (!existsSync(bin)) await run('sh', [repoPath('stacks', 'images', 'haproxy', 'prepare.sh')], { maxBuffer: 16 << 20 });
+  });
+
+  async function render(services: Record<string, string[]>, env: Record<string, string> = {}): Promise<string> {
+    const srv = await fakeCatalog(services);
+    const out = join(mkdtempSync(join(tmpdir(), 'pb-ctmpl-')), 'haproxy.cfg');
+    try {
+      const addr = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+      const tmpl = repoPath('stacks', 'templates', 'haproxy.cfg.ctmpl');
+      await run(bin, ['-once', '-consul-addr', addr, '-template', `${tmpl}:${out}`], { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 30_000 });
+      return readFileSync(out, 'utf8');
+    } finally {
+      srv.close();
+    }
+  }
+  const listens = (cfg: string) => [...cfg.matchAll(/^listen (\S+)\n\s+bind :(\d+)$/gm)].map((m) => `${m[1]} :${m[2]}`);
+  const dropped = (cfg: string) => cfg.split('\n').filter((l) => l.startsWith('# paasbox-dropped: '));
+
+  it('binds a tcp port inside the default range 10000-10999 only, never a stack port; each drop is a named line', async () => {
+    const cfg = await render({
+      web: ['http'], consulport: ['tcp=8500'], low: ['tcp=9999'], db: ['tcp=10000'], top: ['tcp=10999'], high: ['tcp=11000'],
+      own: ['tcp=80'], dup: ['tcp=10000'], both: ['http', 'tcp=8080'],
+    });
+    expect(listens(cfg)).to.deep.equal(['tcp_db_10000 :10000', 'tcp_top_10999 :10999']);
+    expect(dropped(cfg)).to.have.members([
+      "# paasbox-dropped: consulport tcp=8500: outside the apps' TCP port range 10000-10999",
+      "# paasbox-dropped: low tcp=9999: outside the apps' TCP port range 10000-10999",
+      "# paasbox-dropped: high tcp=11000: outside the apps' TCP port range 10000-10999",
+      "# paasbox-dropped: own tcp=80: outside the apps' TCP port range 10000-10999",
+      "# paasbox-dropped: both tcp=8080: outside the apps' TCP port range 10000-10999",
+      '# paasbox-dropped: dup tcp=10000: port already routed to db',
+    ]);
+    // HTTP routing is untouched: web, and both (http tag) still routed by name.
+    expect(cfg).to.match(/^backend svc_web$/m).and.match(/^backend svc_both$/m);
+    expect(cfg).to.not.match(/^backend svc_consulport$/m);
+  });
+
+  it('takes the range from PAASBOX_TCP_PORT_MIN/MAX (the haproxy service\'s environment)', async () => {
+    const cfg = await render({ a: ['tcp=10001'], b: ['tcp=20000'], c: ['tcp=20010'], d: ['tcp=20011'] }, { PAASBOX_TCP_PORT_MIN: '20000', PAASBOX_TCP_PORT_MAX: '20010' });
+    expect(listens(cfg)).to.deep.equal(['tcp_b_20000 :20000', 'tcp_c_20010 :20010']);
+    expect(dropped(cfg)).to.have.members([
+      "# paasbox-dropped: a tcp=10001: outside the apps' TCP port range 20000-20010",
+      "# paasbox-dropped: d tcp=20011: outside the apps' TCP port range 20000-20010",
+    ]);
   });
 });

@@ -61,8 +61,9 @@ export function aclPolicies(nodeName: string | string[]): Record<'anonymous' | '
     registrator: {
       name: 'paasbox-registrator',
       // Registering and deregistering through the agent API needs service:write only; Consul's own name stays Consul's.
-      description: 'The registrator: register and deregister any service but consul',
-      rules: `service_prefix "" { policy = "write" }\nservice "consul" { policy = "read" }\n`,
+      // It reads which app owns each service name (paasbox/names/NAME, written by deploy) to refuse the others.
+      description: 'The registrator: register and deregister any service but consul; read the names apps own',
+      rules: `service_prefix "" { policy = "write" }\nservice "consul" { policy = "read" }\nkey_prefix "paasbox/names/" { policy = "read" }\n`,
     },
     consulTemplate: {
       name: 'paasbox-consul-template',

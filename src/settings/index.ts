@@ -1,3 +1,4 @@
 export * from './settings.js';
 export * from './address.js';
 export * from './load.js';
+export * from './apps.js';

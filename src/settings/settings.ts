@@ -13,6 +13,7 @@ import { PaasboxError } from '../errors.js';
 import type { ImageSourceName, StackModel } from '../stack/model.js';
 import { effectivePorts, enabledServices, isEnabled } from '../stack/queries.js';
 import { assertValid, projectValidator } from '../stack/validate.js';
+import { checkApps, resolveApps, type AppsFile, type AppsSettings } from './apps.js';
 
 export interface ServiceOverride {
   enabled?: boolean;
@@ -39,6 +40,8 @@ export interface Settings {
    */
   agents: string[];
   debianMirror?: string;
+  /** The app policy's limits (paasbox.yaml apps:, src/settings/apps.ts). */
+  apps: AppsSettings;
 }
 
 /** The scalar settings a layer other than paasbox.yaml can set. */
@@ -57,6 +60,8 @@ export interface SettingsValues {
    * service wins.
    */
   services?: Record<string, ServiceOverride>;
+  /** Recorded layer only: the deployed stack's apps: settings (x-paasbox.apps). */
+  apps?: AppsSettings;
 }
 /** What the caller knows before reading any file: the host's name and detected address. */
 export type SettingsDefaults = SettingsValues;
@@ -126,9 +131,10 @@ export function envValues(env: Env): SettingsValues {
  * Throws PaasboxError naming the field and the fix for anything invalid.
  */
 export function resolveSettings(layers: SettingsLayers, model: StackModel): Settings {
-  const raw = (layers.file ?? {}) as Partial<Settings> & { cluster?: ClusterFile };
+  const raw = (layers.file ?? {}) as Omit<Partial<Settings>, 'apps'> & { cluster?: ClusterFile; apps?: AppsFile };
   assertValid(projectValidator('settings'), raw, 'paasbox.yaml', 'correct the field named, see stacks/schema/settings.schema.json');
-  const file = fileWithCluster(raw);
+  const { apps: appsFile, ...fileRest } = raw;
+  const file = fileWithCluster(fileRest);
 
   const order: Partial<Settings>[] = [layers.flags ?? {}, envValues(layers.env ?? {}), file, layers.recorded ?? {}, layers.defaults ?? {}, DEFAULTS];
   const pick = <K extends keyof Settings>(k: K): Settings[K] | undefined => {
@@ -155,6 +161,7 @@ export function resolveSettings(layers: SettingsLayers, model: StackModel): Sett
     masters: pick('masters') ?? [ip],
     agents: [],
     ...(file.debianMirror ? { debianMirror: file.debianMirror } : {}),
+    apps: resolveApps(appsFile, layers.recorded?.apps),
   };
   // A host that is no master is an agent unless the agents are listed.
   settings.agents = pick('agents') ?? (settings.masters.includes(ip) ? [...settings.masters] : [...settings.masters, ip]);
@@ -175,9 +182,9 @@ function splitList(s: string): string[] {
   return s.split(/[,\s]+/).filter(Boolean);
 }
 
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const DOMAIN_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const PROJECT_RE = /^[a-z0-9][a-z0-9_-]*$/;
+export const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const DOMAIN_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+export const PROJECT_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** Semantic checks the schema cannot express. */
 function checkSettings(s: Settings, model: StackModel): void {
@@ -219,6 +226,7 @@ function checkSettings(s: Settings, model: StackModel): void {
       used.set(p.port, `${name}.${p.name}`);
     }
   }
+  checkApps(s.apps, used);
 
   for (const name of enabledServices(model, s)) {
     for (const dep of model.services[name]!.dependsOn ?? []) {

@@ -26,6 +26,7 @@ export interface ComposeService {
   network_mode?: 'host';
   ports?: string[];
   command?: string[];
+  entrypoint?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period?: string };
@@ -56,6 +57,8 @@ export interface PaasboxMeta {
    * stack as installed without being handed the same file again.
    */
   services?: Settings['services'];
+  /** The app policy's limits (paasbox.yaml apps:, resolved); absent in files written before it existed. */
+  apps?: Settings['apps'];
 }
 
 export interface ComposeFile {
@@ -96,6 +99,8 @@ export function placeholderValues(model: StackModel, s: Settings, service: strin
     ZK_MY_ID: String(zkMyId(s)),
     ZK_SERVERS: zkServers(model, s),
     MESOS_QUORUM: String(mesosQuorum(s)),
+    APPS_TCP_PORT_MIN: String(s.apps.tcpPorts.min),
+    APPS_TCP_PORT_MAX: String(s.apps.tcpPorts.max),
   };
   for (const name of Object.keys(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
@@ -114,7 +119,7 @@ export function resolvePlaceholders(text: string, vals: Record<string, string>, 
     if (v === undefined)
       throw new PaasboxError(
         `${where}: unknown placeholder \${${name}}`,
-        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${MESOS_QUORUM} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
+        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${MESOS_QUORUM} \${APPS_TCP_PORT_MIN} \${APPS_TCP_PORT_MAX} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
       );
     return v;
   });
@@ -176,6 +181,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
 
     const command = spec.command ?? svc.command;
     if (command) out.command = resolveCommand(command, listPlaceholderValues(settings), (c, i) => res(c, `command[${i}]`), `services.${name}.command`);
+    if (spec.entrypoint) out.entrypoint = spec.entrypoint.map((c, i) => res(c, `entrypoint[${i}]`));
     const env = { ...svc.environment, ...spec.environment };
     if (Object.keys(env).length) out.environment = mapValues(env, (v, k) => res(v, `environment.${k}`));
 
@@ -228,6 +234,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n)),
       ...(isCluster(settings) ? { cluster: clusterView(settings) } : {}),
       ...(Object.keys(settings.services).length ? { services: settings.services } : {}),
+      apps: { tcpPorts: { ...settings.apps.tcpPorts }, maxInstancesPerNode: settings.apps.maxInstancesPerNode },
     },
   };
   validateCompose(compose);

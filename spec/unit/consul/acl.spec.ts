@@ -38,7 +38,10 @@ describe('consul ACLs', () => {
     // consul-template: `services` and `service "NAME|passing"` (health: services and nodes), no keys.
     expect(p.consulTemplate.rules).to.equal(p.anonymous.rules);
     // The registrator registers and deregisters through the agent API: service write; Consul's own name is not its.
-    expect(p.registrator.rules).to.equal('service_prefix "" { policy = "write" }\nservice "consul" { policy = "read" }\n');
+    // It reads the names apps own (deploy writes paasbox/names/NAME) and no other key.
+    expect(p.registrator.rules).to.equal(
+      'service_prefix "" { policy = "write" }\nservice "consul" { policy = "read" }\nkey_prefix "paasbox/names/" { policy = "read" }\n',
+    );
     // The agent registers its own node, nothing else.
     expect(p.agent.rules).to.equal('node "node-1" { policy = "write" }\nservice_prefix "" { policy = "read" }\n');
     for (const x of [p.anonymous, p.consulTemplate]) expect(x.rules).to.not.match(/write|key|agent|acl|operator/);

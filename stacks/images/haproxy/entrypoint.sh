@@ -15,8 +15,12 @@ if [ -s "$secrets/stats-auth" ]; then
   HAPROXY_STATS_AUTH=$(cat "$secrets/stats-auth")
   export HAPROXY_STATS_AUTH
 fi
-# A config left by an earlier run is used only if still valid.
+# A config left by an earlier run is used only if still valid, and without its
+# tcp frontends: another process may hold one of their ports by now, and a
+# port HAProxy cannot bind stops it from starting at all. The first render
+# (forced below) brings them back, through haproxy-reload's port check.
 haproxy -c -q -f "$cfg" >/dev/null 2>&1 || cp /etc/haproxy/bootstrap.cfg "$cfg"
+awk '/^[^ \t]/ { skip = /^listen tcp_/ } { print (skip ? "#" : "") $0 }' "$cfg" >"$cfg.start" && mv "$cfg.start" "$cfg"
 # Force a render (and so a reload) on start even if the catalog did not change.
 rm -f "$cfg.new"
 

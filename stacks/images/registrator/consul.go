@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -59,6 +60,33 @@ func (c *Consul) do(ctx context.Context, method, path string, body interface{}, 
 		return json.NewDecoder(res.Body).Decode(out)
 	}
 	return nil
+}
+
+// doIndex GETs path into out and returns Consul's X-Consul-Index (blocking
+// queries) and the HTTP status; a 404 is returned as status, not decoded.
+func (c *Consul) doIndex(ctx context.Context, path string, out interface{}) (uint64, int, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	if tok := envToken(); tok != "" {
+		req.Header.Set("X-Consul-Token", tok)
+	}
+	cl := c.http
+	if strings.Contains(path, "wait=") { // a blocking query outlives the client's 10 s timeout
+		cl = &http.Client{Timeout: 6 * time.Minute}
+	}
+	res, err := cl.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Body.Close()
+	idx, _ := strconv.ParseUint(res.Header.Get("X-Consul-Index"), 10, 64)
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return idx, res.StatusCode, fmt.Errorf("consul GET %s: %s: %s", path, res.Status, strings.TrimSpace(string(b)))
+	}
+	return idx, res.StatusCode, json.NewDecoder(res.Body).Decode(out)
 }
 
 // Leader returns the cluster leader address; an error means the agent is not usable yet.

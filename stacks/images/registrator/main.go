@@ -122,6 +122,13 @@ func (r *Registrator) Run(ctx context.Context, resync time.Duration) error {
 		return err
 	}
 	log.Printf("docker API %s, consul %s, host %s ip %q, resync %s", r.docker.version, r.consul.base, r.opts.Hostname, r.opts.HostIP, resync)
+	// Who owns which service name: read once, then followed by a blocking query.
+	names := NewNameCache(r.consul)
+	if err := names.Load(ctx); err != nil {
+		log.Printf("names: read %s: %v (apps are refused until it can be read)", NamesPrefix, err)
+	}
+	r.opts.Owners = names.Owner
+	go names.Watch(ctx)
 
 	events := make(chan Event, 256)
 	// Subscribe before the first sync so no start/die between the two is lost;
@@ -309,7 +316,11 @@ func (r *Registrator) services(c *Container) []Service {
 		key := c.ID + "\x00" + f.Port + "\x00" + f.Reason
 		if !r.logged[key] {
 			r.logged[key] = true
-			log.Printf("refused: %s", f)
+			if f.Note {
+				log.Printf("note: %s", f)
+			} else {
+				log.Printf("refused: %s", f)
+			}
 		}
 	}
 	return out

@@ -95,6 +95,8 @@ type Options struct {
 	ForceTags       []string // tags added to every service
 	CheckInterval   string   // default check interval
 	DeregisterAfter string   // Consul deregister_critical_service_after for the default checks
+	// Owners answers which app owns a service name (names.go); nil: none is owned.
+	Owners Owners
 }
 
 // port is one container port with the host port it is published on.
@@ -258,9 +260,14 @@ type Refusal struct {
 	Container string // container name, without the leading slash
 	Port      string // exposed port, e.g. "8080/tcp"
 	Reason    string
+	// Note: registered all the same, Reason says what was ignored.
+	Note bool
 }
 
 func (r Refusal) String() string {
+	if r.Note {
+		return fmt.Sprintf("container %s port %s: %s", r.Container, r.Port, r.Reason)
+	}
 	return fmt.Sprintf("container %s port %s not registered: %s", r.Container, r.Port, r.Reason)
 }
 
@@ -284,6 +291,9 @@ func Services(c *Container, o Options) ([]Service, []Refusal) {
 	ports := publishedPorts(c, isV6(o.HostIP))
 	group := len(ports) > 1
 	name := strings.TrimPrefix(c.Name, "/")
+	// An app's tasks carry its Marathon id (never set by the app itself: the
+	// deploy policy refuses paasbox.* labels); the stack's containers none.
+	appID := c.Config.Labels[AppIDLabel]
 	var out []Service
 	var refused []Refusal
 	for _, p := range ports {
@@ -291,14 +301,18 @@ func Services(c *Container, o Options) ([]Service, []Refusal) {
 		if v := meta["ignore"]; v != "" && v != "false" && v != "0" {
 			continue
 		}
-		refuse := func(why string) { refused = append(refused, Refusal{name, p.exposed + "/" + p.proto, why}) }
+		refuse := func(why string) { refused = append(refused, Refusal{name, p.exposed + "/" + p.proto, why, false}) }
 		s := Service{Port: p.hostPort}
 		s.ID = o.Hostname + ":" + name + ":" + p.exposed
 		if p.proto == "udp" {
 			s.ID += ":udp"
 		}
-		if id := meta["id"]; id != "" {
+		if id := meta["id"]; id != "" && appID == "" {
 			s.ID = id
+		} else if id != "" {
+			// An app's IDs are derived, never chosen: one could name another's.
+			refused = append(refused, Refusal{name, p.exposed + "/" + p.proto,
+				fmt.Sprintf("SERVICE_ID %q ignored for app %s; registered as %s", id, appID, s.ID), true})
 		}
 		if bad := firstBadRune(s.ID); bad != "" {
 			refuse(fmt.Sprintf("SERVICE_ID %q contains %s", s.ID, bad))
@@ -325,6 +339,16 @@ func Services(c *Container, o Options) ([]Service, []Refusal) {
 			refuse(fmt.Sprintf("service name %q (from %s) %s; use lowercase letters, digits and dashes, at most 63, not starting or ending with a dash", s.Name, src, why))
 			continue
 		}
+		var owner string
+		var owned bool
+		var ownersErr error
+		if o.Owners != nil {
+			owner, owned, ownersErr = o.Owners(s.Name)
+		}
+		if why := NameRefusal(s.Name, appID, owner, owned, ownersErr); why != "" {
+			refuse(why)
+			continue
+		}
 		s.Tags = append(splitTags(meta["tags"]), o.ForceTags...)
 		if p.proto == "udp" {
 			s.Tags = append(s.Tags, "udp")
@@ -341,8 +365,17 @@ func Services(c *Container, o Options) ([]Service, []Refusal) {
 			s.Address = p.hostIP
 		}
 		s.Meta = map[string]string{"container": name, "container_id": shortID(c.ID)}
+		// container_id is how a stopped container's services are found and
+		// deregistered (main.go): an app must not point it elsewhere.
+		if id, set := meta["container_id"]; set && appID != "" {
+			refused = append(refused, Refusal{name, p.exposed + "/" + p.proto,
+				fmt.Sprintf("SERVICE_CONTAINER_ID %q ignored for app %s; container_id is %s", id, appID, s.Meta["container_id"]), true})
+		}
 		for k, v := range meta {
 			if reserved[k] || strings.HasPrefix(k, "check_") || !metaKey.MatchString(k) {
+				continue
+			}
+			if k == "container_id" && appID != "" {
 				continue
 			}
 			s.Meta[k] = v

@@ -278,3 +278,30 @@ func TestDriftedIPv4AndIPv6BindingsAreOnePort(t *testing.T) {
 		t.Fatalf("IPv6 host address: want python1 on 49152 only, got %+v", got)
 	}
 }
+
+// container_id is how a stopped container's services are found and
+// deregistered: an app's SERVICE_CONTAINER_ID (env, label or per port) is
+// ignored with a note; a container without an app id is left as it was.
+func TestAppCannotOverwriteContainerID(t *testing.T) {
+	o := opts
+	o.Owners = func(name string) (string, bool, error) { return "/python1", name == "python1", nil }
+	viaLabel := labelled(t, "/python1", "SERVICE_NAME=python1")
+	viaLabel.Config.Labels["SERVICE_CONTAINER_ID"] = "0123456789ab"
+	for what, c := range map[string]*Container{
+		"env":      labelled(t, "/python1", "SERVICE_NAME=python1", "SERVICE_CONTAINER_ID=0123456789ab"),
+		"label":    viaLabel,
+		"per port": labelled(t, "/python1", "SERVICE_NAME=python1", "SERVICE_8080_CONTAINER_ID=0123456789ab"),
+	} {
+		got, notes := Services(c, o)
+		if len(got) != 1 || got[0].Meta["container_id"] != "3f2a9c0d1e2b" {
+			t.Errorf("%s: an app's SERVICE_CONTAINER_ID must be ignored: %+v", what, got)
+		}
+		if len(notes) != 1 || !notes[0].Note || !strings.Contains(notes[0].String(), "SERVICE_CONTAINER_ID") {
+			t.Errorf("%s: want one note that SERVICE_CONTAINER_ID was ignored, got %v", what, notes)
+		}
+	}
+	got, notes := Services(labelled(t, "", "SERVICE_NAME=web", "SERVICE_CONTAINER_ID=0123456789ab"), o)
+	if len(got) != 1 || got[0].Meta["container_id"] != "0123456789ab" || len(notes) != 0 {
+		t.Errorf("a container without an app id is unchanged: %+v %v", got, notes)
+	}
+}
