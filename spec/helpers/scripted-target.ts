@@ -2,6 +2,7 @@
 // unit test cannot own on a shared machine) and runs everything else on this
 // machine through LocalTarget, so probes really talk to loopback fakes
 // (rewritten first when `rewrite` is given, e.g. to move a path to a temp dir).
+import { createHash } from 'node:crypto';
 import { LocalTarget } from '../../src/target/local.js';
 import type { ExecOptions, ExecResult, Forward, Target, TargetFacts } from '../../src/target/target.js';
 
@@ -51,7 +52,8 @@ export function inspectJson(c: {
 }): object {
   const status = c.status ?? 'running';
   return {
-    Id: `${c.name}0000000000000000`.slice(0, 64),
+    // 64 hex digits, as docker prints them (lookups refuse any other id).
+    Id: createHash('sha256').update(c.name).digest('hex'),
     Name: `/${c.name}`,
     RestartCount: c.restartCount ?? 0,
     State: { Status: status, Running: status === 'running', ExitCode: status === 'running' ? 0 : 137, ...(c.health ? { Health: { Status: c.health, Log: [{ Output: 'probe said ' + c.health }] } } : {}) },

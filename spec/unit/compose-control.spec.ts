@@ -61,6 +61,17 @@ describe('compose status parsing', () => {
     ]);
     expect(st.map(isReady)).to.deep.equal([false, true, true, false]);
   });
+  it('leaves out a swarm task or an app carrying the project\'s compose labels; refuses an id not in docker\'s format', () => {
+    const labels = { 'com.docker.compose.project': 'paasbox', 'com.docker.compose.service': 'consul' };
+    const inspect = JSON.stringify([
+      { Id: 'a', Name: '/paasbox-consul-1', State: { Status: 'running' }, Config: { Labels: labels } },
+      { Id: 'b', Name: '/web.1.x', State: { Status: 'exited' }, Config: { Labels: { ...labels, 'com.docker.swarm.task.id': 't' } } },
+      { Id: 'c', Name: '/web', State: { Status: 'exited' }, Config: { Labels: { ...labels, 'paasbox.marathon.id': 'web' } } },
+    ]);
+    expect(parseInspect(inspect, ['consul']).map((s) => [s.service, s.state, s.container])).to.deep.equal([['consul', 'running', 'paasbox-consul-1']]);
+    expect(() => parsePsIds('{"ID":"32a190eb06b5; id"}\n')).to.throw(/docker ps has a container id "32a190eb06b5; id": not a container id/);
+  });
+
   it('reads ids from docker ps json lines', () => {
     expect(parsePsIds('{"ID":"32a190eb06b5","Names":"x"}\n{"ID":"bdbb8a848ad3"}\n')).to.deep.equal(['32a190eb06b5', 'bdbb8a848ad3']);
   });
@@ -102,7 +113,7 @@ describe('StackControl command lines', () => {
       JSON.stringify([{ Id: 'a', Name: '/p_consul_1', State: { Status: 'running', Health: { Status: healthy ? 'healthy' : 'starting' } }, Config: { Labels: { 'com.docker.compose.service': 'consul' } } }]);
     const answer = (ready: () => boolean) => (c: string): Partial<ExecResult> => {
       if (c.endsWith('config --services')) return { stdout: 'consul\n' };
-      if (c.startsWith('docker ps')) return { stdout: '{"ID":"a"}\n' };
+      if (c.startsWith('docker ps')) return { stdout: '{"ID":"0123456789ab"}\n' };
       if (c.startsWith('docker inspect')) return { stdout: states(ready()) };
       if (c.includes(' logs ')) return { stdout: 'consul | waiting for leader' };
       return {};
@@ -132,7 +143,7 @@ describe('StackControl command lines', () => {
       let polls = 0;
       const t = fake((c) => {
         if (c.endsWith('config --services')) return { stdout: 'consul\n' };
-        if (c.startsWith('docker ps')) return ++polls <= 3 ? daemonDown : { stdout: '{"ID":"a"}\n' };
+        if (c.startsWith('docker ps')) return ++polls <= 3 ? daemonDown : { stdout: '{"ID":"0123456789ab"}\n' };
         if (c.startsWith('docker inspect')) return { stdout: container('healthy', 'ok') };
         return {};
       });
@@ -166,7 +177,7 @@ describe('StackControl command lines', () => {
     it('an unhealthy service is reported with its last health check output, in the line and the detail', async () => {
       const t = fake((c) => {
         if (c.endsWith('config --services')) return { stdout: 'consul\n' };
-        if (c.startsWith('docker ps')) return { stdout: '{"ID":"a"}\n' };
+        if (c.startsWith('docker ps')) return { stdout: '{"ID":"0123456789ab"}\n' };
         if (c.startsWith('docker inspect')) return { stdout: container('unhealthy', 'Error querying Consul agent: 403 (ACL not found)\nsecond line') };
         if (c.includes(' logs ')) return { stdout: 'consul | agent started' };
         return {};

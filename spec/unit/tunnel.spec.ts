@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { reinstallFlags, tunnelInstance } from '../../src/cli/tunnel.js';
 import { PaasboxError } from '../../src/errors.js';
 import { added, flattenNft, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines } from '../../src/tunnel/firewall.js';
-import { addResolvConf, detectResolver, linkName, removeResolvConf, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands } from '../../src/tunnel/resolver.js';
+import { addResolvConf, detectResolver, linkName, macosResolverPath, removeResolvConf, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands } from '../../src/tunnel/resolver.js';
+import { ReadBackError } from '../../src/stack/readback.js';
 import { checkSubnets, sshuttleArgs, subnetsFromNetworkInspect } from '../../src/tunnel/sshuttle.js';
 import { loggerShim, processState, readPidfile, readRecord, tunnelPaths, writeRecord, type ProcFs, type TunnelRecord } from '../../src/tunnel/state.js';
 import { knownHostsLines, planTunnel, tunnelDown, tunnelStatus, tunnelUp, type RunResult, type TunnelSystem, type UpInput } from '../../src/tunnel/tunnel.js';
@@ -125,6 +126,11 @@ describe('sshuttle tunnel: which networks', () => {
     expect(planTunnel(sys, { ...base, resolver: 'none', dnsPort: 5353 }).toNs).to.equal('10.0.1.5:5353');
   });
 
+  it('refuses a hostile domain before planning anything (it would reach root shell lines)', () => {
+    for (const resolver of ['resolved', 'resolv.conf', 'none'] as const)
+      expect(() => planTunnel(sys, { ...base, domain: 'consul; rm -rf ~', resolver })).to.throw(ReadBackError, /domain "consul; rm -rf ~": not a DNS name/);
+  });
+
   it('keeps the ssh connection out of the tunnel when the ssh host is routed', () => {
     const p = planTunnel(sys, { ...base, sshHost: '10.0.1.5', resolver: 'none' });
     expect(p.excludes).to.deep.equal(['10.0.1.5/32:2222']);
@@ -176,6 +182,17 @@ describe('sshuttle tunnel: the resolver', () => {
     expect(up).to.include(`resolvectl domain ${link} '~consul'`);
     expect(up).to.include(`resolvectl default-route ${link} false`);
     expect(resolvedDownCommands(link)[0]).to.include(`ip link del ${link}`);
+  });
+
+  it('refuses a hostile domain, DNS server or link before building a root shell line or a path', () => {
+    const link = linkName('default');
+    for (const domain of ["consul' ; touch /tmp/pwned ; '", 'consul\nnameserver 6.6.6.6', 'con sul', '../../etc/sudoers.d/x'])
+      expect(() => resolvedUpCommands(link, '10.0.1.5', domain), domain).to.throw(ReadBackError, /the stack has domain .*: not a DNS name/);
+    expect(() => resolvedUpCommands(link, '10.0.1.5; id', 'consul')).to.throw(ReadBackError, /address "10\.0\.1\.5; id": not an IPv4 address/);
+    expect(() => resolvedUpCommands('eth0; id', '10.0.1.5', 'consul')).to.throw(PaasboxError, /not a pbtun-XXXXXX name/);
+    expect(() => resolvedDownCommands('x$(id)')).to.throw(PaasboxError, /not a pbtun-XXXXXX name/);
+    expect(() => macosResolverPath('../../etc/sudoers.d/x')).to.throw(ReadBackError);
+    expect(macosResolverPath('consul')).to.equal('/etc/resolver/consul');
   });
 });
 
@@ -333,7 +350,7 @@ function fakeSystem(opts: { local?: Array<{ iface: string; address: string }> } 
       if (command.startsWith('nft ')) return { code: 127, stdout: '', stderr: 'nft: not found' };
       if (command.startsWith('ip -o link')) return ok('1: lo: <LOOPBACK>\n2: wlan0: <UP>\n');
       if (command.startsWith('ip -o')) return ok('');
-      const w = /^cat > '([^']+)'$/.exec(command);
+      const w = /^cat > '?([^' ]+)'?$/.exec(command);
       if (w) {
         f.files.set(w[1]!, o.stdin ?? '');
         return ok();
@@ -391,6 +408,16 @@ describe('sshuttle tunnel: up, status, down (fake laptop)', () => {
     dir = mkdtempSync(join(tmpdir(), 'pbtun-unit-'));
     sys = fakeSystem();
     sys.files.set('/etc/resolv.conf', ORIG);
+  });
+
+  it('up with a hostile domain runs nothing as root and starts no sshuttle', async () => {
+    sys.files.set('/run/systemd/resolve/stub-resolv.conf', 'nameserver 127.0.0.53\n');
+    let err: unknown;
+    await tunnelUp(sys, { ...input(sys, dir), domain: "consul'; touch /tmp/pwned; '", resolver: 'resolved' }).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(ReadBackError);
+    expect(sys.sshuttleRuns).to.deep.equal([]);
+    expect(sys.commands.filter((c) => !/^(iptables-save|nft|ip -o)/.test(c))).to.deep.equal([]);
+    expect(existsSync(tunnelPaths('default', dir).state)).to.equal(false);
   });
 
   it('down with no tunnel is fine and changes nothing', async () => {

@@ -215,18 +215,24 @@ describe('VPN (OpenVPN with an easy-rsa PKI)', () => {
     it('apply writes what differs 0600, removes what is not the server\'s (a CA key), and restarts a running server unless only the CRL changed', async () => {
       const wanted = { ...pki.serverFiles(), 'server.conf': renderServerConfig({ stackIp: '10.0.0.5', port: 1194 }) };
       const listing = (over: Record<string, string>, extra = '') => ['d 700 0', ...Object.entries(wanted).map(([n, t]) => `f 600 0 ${over[n] ?? sha(t)} ${n}`), extra, 'tun'].join('\n');
-      const host = (stdout: string) => new AnsweringTarget('h', '10.0.0.5', (c) => (c.startsWith('if [ -d') ? { stdout } : c.startsWith('docker ps') ? { stdout: 'c0ffee\n' } : {}));
+      const labels = { 'com.docker.compose.project': 'paasbox', 'com.docker.compose.service': 'openvpn' };
+      // The server, and a swarm task carrying its compose labels: only the server is restarted.
+      const ps = JSON.stringify([
+        { Id: 'c0ffee'.repeat(2), Name: '/paasbox-openvpn-1', State: { Running: true }, Config: { Labels: labels } },
+        { Id: 'bad0'.repeat(3), Name: '/web.1.x', State: { Running: true }, Config: { Labels: { ...labels, 'com.docker.swarm.task.id': 'x' } } },
+      ]);
+      const host = (stdout: string) => new AnsweringTarget('h', '10.0.0.5', (c) => (c.startsWith('if [ -d') ? { stdout } : c.startsWith('ids=$(docker ps') ? { stdout: ps } : {}));
       const step = serverFilesStep('paasbox', pki, '10.0.0.5', 1194);
 
       const keyAndCaKey = host(listing({ 'server.key': '0'.repeat(64) }, `f 600 0 ${'1'.repeat(64)} ca.key`));
       expect(await step.apply(keyAndCaKey)).to.equal('wrote server.key; openvpn restarted');
       expect(keyAndCaKey.writes).to.deep.equal([{ path: `${OPENVPN_DIR}/server.key`, content: KEY('server'), mode: 0o600 }]);
       expect(keyAndCaKey.ran).to.include(`rm -rf ${OPENVPN_DIR}/ca.key`);
-      expect(keyAndCaKey.ran).to.include('docker restart c0ffee');
+      expect(keyAndCaKey.ran.filter((c) => c.startsWith('docker restart'))).to.deep.equal(['docker restart c0ffeec0ffee']);
 
       const crlOnly = host(listing({ 'crl.pem': '0'.repeat(64) }));
       expect(await step.apply(crlOnly)).to.equal('wrote crl.pem');
-      expect(crlOnly.ran.filter((c) => c.startsWith('docker'))).to.deep.equal([]);
+      expect(crlOnly.ran.filter((c) => c.startsWith('docker') || c.startsWith('ids='))).to.deep.equal([]);
     });
 
     it('removes the volume where older versions let the server make its own PKI (CA key included), with the container using it', async () => {

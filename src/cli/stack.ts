@@ -10,6 +10,7 @@ import { EXIT } from '../errors.js';
 import { Progress } from '../progress.js';
 import { ADDRESS_COMMAND } from '../settings/address.js';
 import { hostAddresses } from '../verify/host.js';
+import { swarmHealth, swarmLine } from '../verify/swarm-health.js';
 import { intArg, jsonOption, lockTimeoutOption, stageOptions, subcommand } from './program.js';
 import { closeHosts, clusterNote, deployedStack, eachHost, openStage, stageHosts, withStageLock, type OpenedStage, type StageFlags } from './stage.js';
 
@@ -51,7 +52,8 @@ async function hostStatus(stage: OpenedStage, target: OpenedStage['target']) {
   const st = await ctl.statusOf(deployment.services);
   const ip = deployment.meta.ip;
   const have = hostAddresses((await target.exec(ADDRESS_COMMAND, { timeoutMs: 20_000 })).stdout);
-  return { host: target.name, project, advertised: ip, addressOnHost: have.includes(ip), have, services: st.map((s) => ({ ...s, ports: deployment.ports[s.service] ?? '' })) };
+  const swarm = await swarmHealth(target);
+  return { host: target.name, project, advertised: ip, addressOnHost: have.includes(ip), have, swarm, services: st.map((s) => ({ ...s, ports: deployment.ports[s.service] ?? '' })) };
 }
 
 export function defineStatus(cmd: Command): Command {
@@ -63,7 +65,7 @@ export function defineStatus(cmd: Command): Command {
       const hosts = stageHosts(stage);
       try {
         const { results: all, unreachable } = await eachHost(hosts, async (h) => ({ ...(await hostStatus(stage, h.target)), role: h.role }));
-        const bad = (s: (typeof all)[number]) => !s.addressOnHost || !s.services.every((x) => x.state === 'running' && x.health !== 'unhealthy');
+        const bad = (s: (typeof all)[number]) => !s.addressOnHost || s.swarm.state === 'failed' || !s.services.every((x) => x.state === 'running' && x.health !== 'unhealthy');
         if (f.json) {
           const one = ({ have: _h, role: _r, ...s }: (typeof all)[number]) => s;
           process.stdout.write(JSON.stringify(hosts.length === 1 ? one(all[0]!) : { cluster: stage.instance!.name, hosts: all.map(({ have: _h, ...s }) => s), unreachable }, null, 2) + '\n');
@@ -71,6 +73,7 @@ export function defineStatus(cmd: Command): Command {
           const blocks = all.map((s) =>
             `${s.host}${hosts.length > 1 ? ` (${s.role})` : ''}, project ${s.project}, advertised address ${s.advertised}\n` +
             formatStatus(s.services, Object.fromEntries(s.services.map((x) => [x.service, x.ports]))) +
+            swarmLine(s.swarm) +
             (s.addressOnHost ? '' : `\nThe advertised address ${s.advertised} is not on ${s.host} any more (it has ${s.have.join(', ') || 'none'}): run install again to move the stack; data is kept.\n`));
           for (const u of unreachable) blocks.push(`${u.host} (${u.role}): not reached: ${u.error}\n`);
           process.stdout.write(blocks.join('\n'));

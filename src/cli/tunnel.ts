@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Argument, Option, type Command } from 'commander';
+import { findStackContainer } from '../docker/compose.js';
 import { PaasboxError } from '../errors.js';
 import { hasCommand } from '../stage/discover.js';
 import { DEFAULT_INSTANCE, type Instance } from '../stage/instances.js';
@@ -68,12 +69,19 @@ async function stackFacts(stage: OpenedStage, f: TunnelFlags, connect: boolean):
   return { address: address!, domain, dnsPort, project, sshHost, ...(keyPath ? { keyPath } : {}), ...(proxyJump ? { proxyJump } : {}) };
 }
 
-/** The stack sshd's host keys, read from its container over the pinned SSH connection (so sshuttle's ssh never has to trust a first-seen key). */
+/**
+ * The stack sshd's host keys, read from its container over the pinned SSH
+ * connection (so sshuttle's ssh never has to trust a first-seen key). The
+ * container is the one stack sshd (findStackContainer: never a swarm task or
+ * an app carrying its labels; two is refused).
+ */
 async function sshdHostKeys(stage: OpenedStage, project: string): Promise<string> {
-  const filter = `--filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=sshd`;
-  const r = await stage.target.exec(`id=$(docker ps -q ${filter} | head -1); [ -n "$id" ] || { echo 'no running sshd container' >&2; exit 3; }; docker exec "$id" sh -c 'cat /etc/ssh/ssh_host_*_key.pub'`, { sudo: true, timeoutMs: 30_000 });
-  if (r.code !== 0 || !/AAAA/.test(r.stdout))
-    throw new PaasboxError(`the stack's sshd on ${stage.target.name} is not running`, 'start it: npx paasbox stack up sshd (enable it first in paasbox.yaml: services: { sshd: { enabled: true } }, then install)', r.stderr, 'target');
+  const notRunning = (detail?: string) =>
+    new PaasboxError(`the stack's sshd on ${stage.target.name} is not running`, 'start it: npx paasbox stack up sshd (enable it first in paasbox.yaml: services: { sshd: { enabled: true } }, then install)', detail, 'target');
+  const c = await findStackContainer(stage.target, project, 'sshd');
+  if (!c) throw notRunning('no running sshd container of the stack');
+  const r = await stage.target.exec(`docker exec ${shq(c.id)} sh -c 'cat /etc/ssh/ssh_host_*_key.pub'`, { sudo: true, timeoutMs: 30_000 });
+  if (r.code !== 0 || !/AAAA/.test(r.stdout)) throw notRunning(r.stderr);
   return r.stdout;
 }
 

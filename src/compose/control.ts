@@ -7,6 +7,7 @@ import { PaasboxError, targetError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import type { ExecResult, Target } from '../target/target.js';
 import { shq } from '../target/shell.js';
+import { composeFilter } from '../docker/compose.js';
 import { detectComposeTool, type ComposeTool } from './tool.js';
 import { isReady, parseInspect, parsePsIds, type ServiceStatus } from './status.js';
 
@@ -94,7 +95,7 @@ export class StackControl {
 
   /** status() for a known list of services: only docker is asked (no compose process). */
   async statusOf(expected: string[]): Promise<ServiceStatus[]> {
-    const ps = await this.docker(`ps -a --filter ${shq(`label=com.docker.compose.project=${this.project}`)} --format '{{json .}}'`, 'listing containers');
+    const ps = await this.docker(`ps -a ${composeFilter(this.project)} --format '{{json .}}'`, 'listing containers');
     const ids = parsePsIds(ps.stdout);
     if (!ids.length) return parseInspect('[]', expected);
     // A container can vanish between ps and inspect (compose replacing it):

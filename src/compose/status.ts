@@ -21,9 +21,9 @@ export interface ServiceStatus {
   healthLog?: string;
 }
 
-/** Statuses from `docker inspect` JSON, plus expected services with no container. */
+/** Statuses from `docker inspect` JSON, plus expected services with no container; a swarm task or app carrying compose labels is left out. */
 export function parseInspect(json: string, expected: string[] = []): ServiceStatus[] {
-  const out: ServiceStatus[] = parseContainers(json).map((c) => ({
+  const out: ServiceStatus[] = parseContainers(json).filter((c) => !c.notStack).map((c) => ({
     service: c.service || c.name,
     state: c.status,
     health: c.health ?? 'none',

@@ -4,7 +4,9 @@
 // status, verify, the provisioning steps and the image builder all read docker
 // the same way and each parser has one unit test. Nothing here runs anything.
 
+import { checkReadBack, isReadBack } from '../stack/readback.js';
 import { shq } from '../target/shell.js';
+import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, notStackReason } from './labels.js';
 
 // ---------------------------------------------------------------- containers
 
@@ -13,9 +15,14 @@ export interface ContainerFacts {
   id: string;
   /** Without docker's leading slash. */
   name: string;
-  /** The compose project and service labels ('' when absent). */
+  /**
+   * The compose project and service labels; '' when absent, not in their
+   * format, or when the container is no stack container (notStack).
+   */
   project: string;
   service: string;
+  /** Why this container is not the stack's though it may carry compose labels (a swarm task, an app). */
+  notStack?: string;
   /** The image ref the container was created from (Config.Image). */
   image: string;
   /** The image id it runs ('' when unknown): it stays on the old id when its tag is rebuilt. */
@@ -68,11 +75,15 @@ export function parseContainers(json: string): ContainerFacts[] {
     for (const bindings of Object.values(c.NetworkSettings?.Ports ?? {})) for (const b of bindings ?? []) if (b.HostPort) ports.add(Number(b.HostPort));
     const health = c.State?.Health;
     const lastLog = health?.Log?.at(-1)?.Output?.trim();
+    // Compose labels are the stack's only on a container that is no swarm task or app, and only in their formats.
+    const notStack = notStackReason(labels);
+    const label = (k: string, f: 'project' | 'service') => (!notStack && isReadBack(labels[k], f) ? labels[k] : '');
     return {
       id: c.Id ?? '',
       name: (c.Name ?? '').replace(/^\//, ''),
-      project: labels['com.docker.compose.project'] ?? '',
-      service: labels['com.docker.compose.service'] ?? '',
+      project: label(COMPOSE_PROJECT_LABEL, 'project'),
+      service: label(COMPOSE_SERVICE_LABEL, 'service'),
+      ...(notStack ? { notStack } : {}),
       image: c.Config?.Image ?? '',
       imageId: c.Image ?? '',
       status: c.State?.Status ?? 'unknown',
@@ -88,13 +99,13 @@ export function parseContainers(json: string): ContainerFacts[] {
   });
 }
 
-/** Container ids from `docker ps --format '{{json .}}'` lines. */
+/** Container ids from `docker ps --format '{{json .}}'` lines; one not in docker's id format is refused (ReadBackError). */
 export function parsePsIds(out: string): string[] {
   return out
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { ID: string }).ID);
+    .map((l) => checkReadBack('docker ps', 'a container id', (JSON.parse(l) as { ID: unknown }).ID, 'container-id', 'check the docker daemon there'));
 }
 
 // ---------------------------------------------------------------- images

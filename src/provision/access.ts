@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { findStackContainer } from '../docker/compose.js';
 import { PaasboxError } from '../errors.js';
 import { STACK_DIR } from '../stack/deployment.js';
 import { shq } from '../target/shell.js';
@@ -93,9 +94,9 @@ export function sshdKeysStep(project: string, keys: AuthorizedKeys): ProvisionSt
       await t.writeFile(SSHD_KEYS_PATH, keys.text, 0o600);
       // A running sshd copied the old keys when it started (and its bind mount
       // still shows the replaced file): restart it to take the new ones.
-      const ids = (await sh(t, `docker ps -q --filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=sshd`)).trim().split('\n').filter(Boolean);
-      if (!ids.length) return `from ${keys.source}`;
-      await sh(t, `docker restart ${ids.map(shq).join(' ')}`, { fix: 'restart the sshd service: npx paasbox stack restart sshd' });
+      const sshd = await findStackContainer(t, project, 'sshd');
+      if (!sshd) return `from ${keys.source}`;
+      await sh(t, `docker restart ${shq(sshd.id)}`, { fix: 'restart the sshd service: npx paasbox stack restart sshd' });
       return `from ${keys.source}; sshd restarted`;
     },
   };

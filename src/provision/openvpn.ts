@@ -10,6 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { findStackContainer } from '../docker/compose.js';
 import { PaasboxError } from '../errors.js';
 import { STACK_DIR } from '../stack/deployment.js';
 import { repoPath } from '../stack/validate.js';
@@ -145,10 +146,9 @@ export function serverFilesDiff(have: ReturnType<typeof parseServerFilesInspecti
 
 const LEGACY_PROBLEM = 'the old server-made PKI volume (its CA key on the server: removed with its container)';
 
-/** The openvpn containers of the project running now. */
-async function openvpnContainers(t: Target, project: string): Promise<string[]> {
-  const out = await sh(t, `docker ps -q --filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=openvpn`, { timeoutMs: 60_000 });
-  return out.trim().split('\n').filter(Boolean);
+/** The project's running openvpn container (never a swarm task or app carrying its labels; two are refused). */
+async function openvpnContainer(t: Target, project: string): Promise<string | undefined> {
+  return (await findStackContainer(t, project, 'openvpn'))?.id;
 }
 
 export function serverFilesStep(project: string, pki: VpnPki, stackIp: string, port: number): ProvisionStep {
@@ -192,9 +192,9 @@ export function serverFilesStep(project: string, pki: VpnPki, stackIp: string, p
       if (diff.changed.length) notes.push(`wrote ${diff.changed.join(', ')}`);
       // A running server read its key and config when it started; a new CRL it re-reads by itself.
       if (diff.changed.some((n) => n !== CRL)) {
-        const ids = await openvpnContainers(t, project);
-        if (ids.length) {
-          await sh(t, `docker restart ${ids.map(shq).join(' ')}`, { fix: 'restart the openvpn service: npx paasbox stack restart openvpn' });
+        const id = await openvpnContainer(t, project);
+        if (id) {
+          await sh(t, `docker restart ${shq(id)}`, { fix: 'restart the openvpn service: npx paasbox stack restart openvpn' });
           notes.push('openvpn restarted');
         }
       }
@@ -216,8 +216,8 @@ export async function serverCaCertificate(t: Target): Promise<string | undefined
 
 /** End NAME's sessions on the running server (its management socket); what the server said, or why nothing was done. */
 export async function killVpnClient(t: Target, project: string, name: string): Promise<string> {
-  const ids = await openvpnContainers(t, project);
-  if (!ids.length) return 'the openvpn service is not running';
-  const r = await t.exec(`docker exec ${shq(ids[0]!)} paasbox-openvpn-kill ${shq(name)}`, { sudo: true, timeoutMs: 30_000 });
+  const id = await openvpnContainer(t, project);
+  if (!id) return 'the openvpn service is not running';
+  const r = await t.exec(`docker exec ${shq(id)} paasbox-openvpn-kill ${shq(name)}`, { sudo: true, timeoutMs: 30_000 });
   return (r.stdout.trim() || r.stderr.trim() || `exit ${r.code}`).split('\n')[0]!;
 }

@@ -3,8 +3,9 @@
 // src/docker/facts.ts, the process tree here, so every form gets a unit test;
 // the command that gathers them is portsCommand().
 
+import { composeFilter } from '../docker/compose.js';
 import { LISTENING_COMMAND, parseListening, type ListeningSocket } from '../docker/facts.js';
-import { shq } from '../target/shell.js';
+import { notStackReason } from '../docker/labels.js';
 
 export interface WantedPort {
   port: number;
@@ -78,22 +79,42 @@ export function composeHostPorts(compose: { services: Record<string, { labels?: 
 
 /** Gathers listeners, this project's container pids and the process tree, separated by "---". */
 export function portsCommand(project: string): string {
-  const label = shq(`label=com.docker.compose.project=${project}`);
   return [
     'command -v ss >/dev/null || { echo "no ss" >&2; exit 3; }',
     LISTENING_COMMAND,
     'echo ---',
-    // One inspect for all the project's containers (no docker: none).
-    `ids=$(docker ps -q --filter ${label} 2>/dev/null) && [ -n "$ids" ] && docker inspect -f '{{.State.Pid}}' $ids 2>/dev/null || true`,
+    // One inspect for all the project's containers (no docker: none), each pid with its labels (a swarm task or
+    // an app carrying the project's labels holds no port of the stack's).
+    `ids=$(docker ps -q ${composeFilter(project)} 2>/dev/null) && [ -n "$ids" ] && docker inspect -f '{{.State.Pid}} {{json .Config.Labels}}' $ids 2>/dev/null || true`,
     'echo ---',
     'ps -e -o pid=,ppid=',
   ].join('\n');
 }
 
+/**
+ * The pids of the project's containers from portsCommand's "PID LABELS-JSON"
+ * lines, without those of a swarm task or an app carrying the project's labels. Pure.
+ */
+export function stackPids(lines: string): number[] {
+  const out: number[] = [];
+  for (const l of lines.split('\n')) {
+    const m = /^\s*(\d+)(?:\s+(\{.*\}|null))?\s*$/.exec(l);
+    if (!m || Number(m[1]) <= 0) continue;
+    let labels: Record<string, string> = {};
+    try {
+      labels = (JSON.parse(m[2] ?? 'null') as Record<string, string> | null) ?? {};
+    } catch {
+      continue;
+    }
+    if (!notStackReason(labels)) out.push(Number(m[1]));
+  }
+  return out;
+}
+
 /** Conflicts from the output of portsCommand(). */
 export function conflictsFromPortsOutput(out: string, wanted: WantedPort[]): PortConflict[] {
   const [ss = '', pids = '', ps = ''] = out.split(/^---$/m);
-  const roots = pids.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+  const roots = stackPids(pids);
   // ss ran before ps: a listener's process missing from ps has exited since (an old
   // HAProxy worker after a hitless reload), so it holds nothing any more.
   const alive = new Set(ps.split('\n').map((l) => Number(l.trim().split(/\s+/)[0])).filter((n) => n > 0));

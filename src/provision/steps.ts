@@ -5,6 +5,7 @@
 import { StackControl } from '../compose/index.js';
 import { APPLIED_PATH, COMPOSE_PATH } from '../stack/deployment.js';
 import { isReady, parseInspect, type ServiceStatus } from '../compose/status.js';
+import { composeFilter } from '../docker/compose.js';
 import { imagesCommand, imageIdsOf, parseImages } from '../docker/facts.js';
 import type { ExecResult } from '../target/target.js';
 import { describePush } from '../images/push.js';
@@ -102,10 +103,9 @@ const STACK_FILE_PROBE = `sha256sum ${COMPOSE_PATH} 2>/dev/null | cut -d' ' -f1`
  * process (a python start for v1) is needed to check.
  */
 export function stackProbe(plan: Pick<StackPlan, 'project' | 'images' | 'imagesHere' | 'localIds'>): string {
-  const label = shq(`label=com.docker.compose.project=${plan.project}`);
   return [
     `cat ${APPLIED_PATH} 2>/dev/null; echo ${SECTION}`,
-    `ids=$(docker ps -aq --filter ${label}) || exit 1; if [ -n "$ids" ]; then docker inspect $ids || true; else echo '[]'; fi; echo ${SECTION}`,
+    `ids=$(docker ps -aq ${composeFilter(plan.project)}) || exit 1; if [ -n "$ids" ]; then docker inspect $ids || true; else echo '[]'; fi; echo ${SECTION}`,
     // On this machine the plan read them moments ago (each docker CLI start costs ~50 ms of CPU).
     planIdsServe(plan) ? 'true' : imagesCommand(plan.images),
   ].join('\n');

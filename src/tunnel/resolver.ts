@@ -24,6 +24,8 @@
 //                the tunnel, names only with your own resolver setup.
 
 import { createHash } from 'node:crypto';
+import { checkReadBack } from '../stack/readback.js';
+import { PaasboxError } from '../errors.js';
 
 export type ResolverKind = 'resolved' | 'resolv.conf' | 'macos' | 'none';
 export const RESOLVER_KINDS: ResolverKind[] = ['resolved', 'resolv.conf', 'macos', 'none'];
@@ -98,9 +100,27 @@ export function resolvConfWarnings(text: string): string[] {
   return out;
 }
 
+const DOMAIN_FIX = 're-install the stack with a valid domain (PAASBOX_DOMAIN=consul), or check who edited its compose file';
+
+/** The stack's domain as the resolver takes it: a DNS name, else a ReadBackError (it goes into root shell lines and a path). */
+export function resolverDomain(domain: string): string {
+  return checkReadBack('the stack', 'domain', domain, 'dns-name', DOMAIN_FIX);
+}
+
+/** The DNS server the resolver is pointed at: an IPv4 address, else a ReadBackError. */
+export function resolverServer(server: string): string {
+  return checkReadBack('the stack', 'address', server, 'ipv4', 're-install the stack so it records its address, or check who edited its compose file');
+}
+
+/** A resolver link name of linkName's form, else an error (it goes into root shell lines). */
+export function checkLinkName(link: string): string {
+  if (/^pbtun-[0-9a-f]{6}$/.test(link)) return link;
+  throw new PaasboxError(`the tunnel's resolver link "${link.slice(0, 40)}" is not a pbtun-XXXXXX name`, 'remove the link by hand (ip link) and the tunnel state file, then tunnel up again');
+}
+
 /** The macOS resolver file for the stack's domain. */
 export function macosResolverPath(domain: string): string {
-  return `/etc/resolver/${domain}`;
+  return `/etc/resolver/${resolverDomain(domain)}`;
 }
 
 export function macosResolverText(instance: string, server: string): string {
@@ -113,6 +133,9 @@ export function isOurMacosResolver(text: string, instance: string): boolean {
 
 /** Shell commands (run as root) that give systemd-resolved a link for DOMAIN → server. */
 export function resolvedUpCommands(link: string, server: string, domain: string): string[] {
+  checkLinkName(link);
+  resolverServer(server);
+  resolverDomain(domain);
   const peer = `${link}p`;
   return [
     // A dummy link where the kernel has the module, else a veth pair (its peer up too, for carrier).
@@ -127,5 +150,6 @@ export function resolvedUpCommands(link: string, server: string, domain: string)
 
 /** Shell commands that undo resolvedUpCommands; each succeeds when there is nothing to undo. */
 export function resolvedDownCommands(link: string): string[] {
+  checkLinkName(link);
   return [`if ip link show ${link} >/dev/null 2>&1; then resolvectl revert ${link} 2>/dev/null; ip link del ${link}; fi`];
 }

@@ -10,10 +10,11 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeF
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { PaasboxError } from '../errors.js';
+import { shq } from '../target/shell.js';
 import { FACT_COMMANDS, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines, type NetworkFacts } from './firewall.js';
 import {
   addResolvConf, detectResolver, hasResolvConfLines, isOurMacosResolver, LOOPBACK_NS, macosResolverPath, macosResolverText, removeResolvConf,
-  RESOLV_CONF, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands, linkName, type ResolverKind,
+  RESOLV_CONF, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands, linkName, resolverDomain, resolverServer, type ResolverKind,
 } from './resolver.js';
 import { checkSubnets, commandLine, cidrContains, ipv4ToInt, parseCidr, sshuttleArgs, type LocalAddress } from './sshuttle.js';
 import { loggerShim, processState, readPidfile, readRecord, realProcFs, removeRecord, writeRecord, type ProcFs, type TunnelPaths, type TunnelRecord } from './state.js';
@@ -247,9 +248,10 @@ async function undoResolver(sys: TunnelSystem, r: TunnelRecord): Promise<string 
       return `${RESOLV_CONF}: nameserver ${LOOPBACK_NS} removed`;
     }
     case 'macos': {
-      const file = r.resolver.file ?? macosResolverPath(r.domain);
+      // Made from the recorded domain (checked: a DNS name), not taken from the record as a path.
+      const file = macosResolverPath(r.domain);
       if (!isOurMacosResolver(sys.readFile(file) ?? '', r.instance)) return undefined;
-      const x = await sys.root(`rm -f '${file}'`);
+      const x = await sys.root(`rm -f ${shq(file)}`);
       if (x.code !== 0) throw new PaasboxError(`removing ${file} failed`, `sudo rm ${file}`, x.stderr);
       return `${file} removed`;
     }
@@ -260,7 +262,7 @@ async function undoResolver(sys: TunnelSystem, r: TunnelRecord): Promise<string 
 
 /** Write a file in place (cat >): /etc/resolv.conf may be a symlink or a bind mount that a rename would break. */
 async function writeInPlace(sys: TunnelSystem, path: string, text: string): Promise<void> {
-  const x = await sys.root(`cat > '${path}'`, { stdin: text });
+  const x = await sys.root(`cat > ${shq(path)}`, { stdin: text });
   if (x.code !== 0) throw new PaasboxError(`writing ${path} failed`, `run as root or with passwordless sudo; or --resolver none and set up .consul DNS yourself`, x.stderr);
 }
 
@@ -369,6 +371,9 @@ export interface UpPlan {
 /** Everything `up` will run, decided without touching anything (also --print). */
 export function planTunnel(sys: TunnelSystem, u: Omit<UpInput, 'knownHosts' | 'listenPort'> & { listenPort: number }): UpPlan {
   if (ipv4ToInt(u.address) === undefined) throw new PaasboxError(`the stack's address "${u.address}" is not an IPv4 address`, 'install again so the stack records its address');
+  // The domain goes into root shell lines and a path (src/tunnel/resolver.ts): refused here, before anything is built.
+  resolverDomain(u.domain);
+  resolverServer(u.address);
   const local = sys.localAddresses();
   const self = local.find((l) => l.address === u.address);
   if (self) throw new PaasboxError(`the stack's address ${u.address} is this machine's own (${self.iface})`, 'no tunnel is needed: the stack runs here; use its address directly');
@@ -501,7 +506,7 @@ export async function tunnelUp(sys: TunnelSystem, u: UpInput): Promise<UpResult>
           record.resolver = { kind: 'none' };
           break;
         }
-        const x = await sys.root(`mkdir -p /etc/resolver && cat > '${file}'`, { stdin: macosResolverText(u.instance, u.address) });
+        const x = await sys.root(`mkdir -p /etc/resolver && cat > ${shq(file)}`, { stdin: macosResolverText(u.instance, u.address) });
         if (x.code !== 0) throw new PaasboxError(`writing ${file} failed`, 'run with sudo, or --resolver none', x.stderr);
         break;
       }

@@ -7,6 +7,7 @@
 
 import type { Settings } from '../settings/settings.js';
 import type { StackModel } from '../stack/model.js';
+import { findStackContainer } from '../docker/compose.js';
 import { parseListening, LISTENING_COMMAND } from '../docker/facts.js';
 import { effectivePorts, zkClientPort, ZK_QUORUM_PORTS } from '../stack/queries.js';
 import { servicesOnThisHost } from '../stack/generate.js';
@@ -54,7 +55,6 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
     });
   }
   if (here.includes('zookeeper')) {
-    const filter = (k: string, v: string) => `--filter ${shq(`label=com.docker.compose.${k}=${v}`)}`;
     const wanted = ['/data', '/datalog'];
     checks.push({
       id: 'zookeeper/hardening/named-volumes',
@@ -62,9 +62,11 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
       host,
       description: `data and transaction log (${wanted.join(', ')}) on named volumes`,
       async run(target) {
-        const r = await target.exec(`for c in $(docker ps -q ${filter('project', settings.projectName)} ${filter('service', 'zookeeper')}); do docker inspect -f '{{json .Mounts}}' "$c"; done`, { sudo: true, timeoutMs: 30_000 });
+        const c = await findStackContainer(target, settings.projectName, 'zookeeper');
+        if (!c) return { ok: false, expected: 'a running zookeeper container', got: 'none' };
+        const r = await target.exec(`docker inspect -f '{{json .Mounts}}' ${shq(c.id)}`, { sudo: true, timeoutMs: 30_000 });
         const line = r.stdout.trim().split('\n')[0];
-        if (!line) return { ok: false, expected: 'a running zookeeper container', got: 'none' };
+        if (!line) return { ok: false, expected: 'the zookeeper container\'s mounts', got: r.stderr.trim() || `exit ${r.code}` };
         const missing = unnamedMounts(JSON.parse(line) as Mount[], wanted);
         return { ok: missing.length === 0, expected: `${wanted.join(' and ')} on named volumes`, got: missing.length ? `not on a named volume: ${missing.join(', ')}` : 'both on named volumes' };
       },
@@ -77,8 +79,9 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
       host,
       description: `ZooKeeper listens on no port but ${allowed.join(', ')} (no JMX, no admin server)`,
       async run(target) {
+        const c = await findStackContainer(target, settings.projectName, 'zookeeper');
         const r = await target.exec(
-          `for c in $(docker ps -q ${filter('project', settings.projectName)} ${filter('service', 'zookeeper')}); do docker top "$c" -eo pid; done; echo ---; ${LISTENING_COMMAND}`,
+          `${c ? `docker top ${shq(c.id)} -eo pid; ` : ''}echo ---; ${LISTENING_COMMAND}`,
           { sudo: true, timeoutMs: 30_000 },
         );
         const extra = unexpectedListeners(r.stdout, allowed);

@@ -18,6 +18,8 @@ import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readC
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
 import { probeTools, type Tools } from './probes.js';
 import { readDeployment, type Deployment } from '../stack/deployment.js';
+import { keepReadBackError } from '../stack/readback.js';
+import { swarmHealthCheck } from './swarm-health.js';
 
 export interface VerifyOptions {
   /** Checks run at once (default 8; sshd allows 10 sessions per connection by default, so keep it at most 9 over SSH). */
@@ -97,10 +99,10 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
   const present = await presentImages(target, loadable);
   const { unavailable } = await resolveImageRefs(model, settings, (ref) => present.has(ref));
   // Services install left out of the compose file (image not available) are skipped, not failed.
-  const deployment = opts.deployment === undefined ? await readDeployment(target).catch(() => undefined) : opts.deployment;
+  const deployment = opts.deployment === undefined ? await readDeployment(target).catch(keepReadBackError) : opts.deployment;
   for (const [svc, why] of Object.entries(deployment?.meta.omitted ?? {})) unavailable[svc] ??= `left out by install: ${why}`;
 
-  let checks = [...hostChecks(settings.ip, host), ...hardeningChecks(model, settings, host, unavailable), ...deriveChecks(model, settings, {
+  let checks = [...hostChecks(settings.ip, host), swarmHealthCheck(host), ...hardeningChecks(model, settings, host, unavailable), ...deriveChecks(model, settings, {
     host,
     unavailable,
     ...(opts.healthAttempts !== undefined ? { healthAttempts: opts.healthAttempts } : {}),

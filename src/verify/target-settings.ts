@@ -5,6 +5,7 @@
 
 import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
 import { readDeployment, recordedValues, type Deployment } from '../stack/deployment.js';
+import { keepReadBackError } from '../stack/readback.js';
 import type { StackModel } from '../stack/model.js';
 import type { Instance } from '../stage/instances.js';
 import type { Target } from '../target/target.js';
@@ -22,7 +23,7 @@ export async function settingsForTarget(
   model: StackModel,
   opts: TargetSettingsOptions = {},
 ): Promise<{ settings: Settings; deployment: Deployment | undefined }> {
-  const deployment = await readDeployment(target, opts.instance?.deployment?.composePath).catch(() => undefined);
+  const deployment = await readDeployment(target, opts.instance?.deployment?.composePath).catch(keepReadBackError);
   const rec = opts.instance?.deployment;
   const recorded: SettingsValues | undefined = deployment
     ? recordedValues(deployment)

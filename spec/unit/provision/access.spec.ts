@@ -1,6 +1,7 @@
 // The stack's sshd access: which public keys install authorizes, and the step
 // that writes /opt/paasbox/sshd/authorized_keys (root, 0600) against a fake host.
 import { expect } from 'chai';
+import { composeInspectCommand } from '../../../src/docker/compose.js';
 import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -119,13 +120,14 @@ describe('sshd access: authorized keys', () => {
     });
 
     it('apply writes the keys root-only (0600) and restarts a running sshd so it takes them', async () => {
-      const running = host((c) => (c.startsWith('docker ps') ? { stdout: 'abc123\n' } : {}));
+      const labels = { 'com.docker.compose.project': 'paasbox', 'com.docker.compose.service': 'sshd' };
+      const sshd = { Id: 'abc123abc123', Name: '/paasbox-sshd-1', State: { Running: true }, Config: { Labels: labels } };
+      // An app carrying the sshd's compose labels is not restarted (nor taken for the sshd).
+      const app = { Id: 'fed456fed456', Name: '/web', State: { Running: true }, Config: { Labels: { ...labels, 'paasbox.marathon.id': 'web' } } };
+      const running = host((c) => (c.startsWith('ids=$(docker ps') ? { stdout: JSON.stringify([app, sshd]) } : {}));
       expect(await sshdKeysStep('paasbox', keys).apply(running)).to.equal('from /home/me/.ssh/id_ed25519.pub; sshd restarted');
       expect(running.writes).to.deep.equal([{ path: SSHD_KEYS_PATH, content: keys.text, mode: 0o600 }]);
-      expect(running.ran).to.deep.equal([
-        'docker ps -q --filter label=com.docker.compose.project=paasbox --filter label=com.docker.compose.service=sshd',
-        'docker restart abc123',
-      ]);
+      expect(running.ran).to.deep.equal([composeInspectCommand('paasbox', 'sshd'), 'docker restart abc123abc123']);
       const first = host(() => ({}));
       expect(await sshdKeysStep('paasbox', keys).apply(first)).to.equal('from /home/me/.ssh/id_ed25519.pub');
       expect(first.ran.filter((c) => c.startsWith('docker restart'))).to.deep.equal([]);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { LISTENING_COMMAND, parseListening } from '../../../src/docker/facts.js';
-import { composeHostPorts, conflictsFromPortsOutput, descendants, findPortConflicts, portsCommand } from '../../../src/provision/ports.js';
+import { composeHostPorts, conflictsFromPortsOutput, descendants, findPortConflicts, portsCommand, stackPids } from '../../../src/provision/ports.js';
 
 const SS = [
   'tcp   LISTEN 0      5            0.0.0.0:8500       0.0.0.0:*    users:(("python3",pid=123,fd=3))',
@@ -12,10 +12,12 @@ const SS = [
 
 describe('port pre-flight', () => {
   it('gathers listeners with the docker-facts command, then the project\'s container pids, then the process tree', () => {
-    const parts = portsCommand('my stack').split(/^echo ---$/m);
+    const parts = portsCommand('my_stack').split(/^echo ---$/m);
     expect(parts).to.have.length(3);
     expect(parts[0]).to.include(LISTENING_COMMAND);
-    expect(parts[1]).to.include("--filter 'label=com.docker.compose.project=my stack'");
+    expect(parts[1]).to.include('--filter label=com.docker.compose.project=my_stack');
+    expect(parts[1]).to.include("docker inspect -f '{{.State.Pid}} {{json .Config.Labels}}'");
+    expect(() => portsCommand('my stack; id')).to.throw(/compose project "my stack; id": not a compose project name/);
     expect(parts[2]?.trim()).to.equal('ps -e -o pid=,ppid=');
   });
 
@@ -38,6 +40,18 @@ describe('port pre-flight', () => {
     const out = `${SS}\n---\n500\n---\n1 0\n500 1\n501 500\n123 1\n`;
     const c = conflictsFromPortsOutput(out, [{ port: 2181, protocol: 'tcp', service: 'zookeeper' }, { port: 8500, protocol: 'tcp', service: 'consul' }]);
     expect(c.map((x) => x.port)).to.deep.equal([8500]);
+  });
+
+  it('does not count a swarm task or an app carrying the project\'s compose labels as the stack (its ports conflict)', () => {
+    const pids = [
+      '500 {"com.docker.compose.project":"paasbox","com.docker.compose.service":"zookeeper"}',
+      '123 {"com.docker.compose.project":"paasbox","com.docker.compose.service":"consul","com.docker.swarm.task.id":"t1"}',
+      '900 {"com.docker.compose.project":"paasbox","paasbox.marathon.id":"/web"}',
+    ].join('\n');
+    expect(stackPids(pids)).to.deep.equal([500]);
+    const out = `${SS}\n---\n${pids}\n---\n1 0\n500 1\n501 500\n123 1\n900 1\n`;
+    const c = conflictsFromPortsOutput(out, [{ port: 2181, protocol: 'tcp', service: 'zookeeper' }, { port: 8500, protocol: 'tcp', service: 'consul' }]);
+    expect(c.map((x) => `${x.port}:${x.holder}`)).to.deep.equal(['8500:python3 (pid 123)']);
   });
 
   it('reads the host ports from the generated compose labels', () => {

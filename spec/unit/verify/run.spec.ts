@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { generateSecrets, SECRET_FILES, SECRETS_DIR } from '../../../src/secrets/secrets.js';
 import { loadStackModel } from '../../../src/stack/load.js';
 import { runVerify, type VerifyOptions } from '../../../src/verify/run.js';
+import { SWARM_HEALTH_COMMAND } from '../../../src/verify/swarm-health.js';
 import type { VerifyReport } from '../../../src/verify/types.js';
 import { fakeDns, fakeFourLetter, fakeHttp, type DnsTable } from '../../helpers/fake-services.js';
 import { inspectJson, ok, ScriptedTarget } from '../../helpers/scripted-target.js';
@@ -30,6 +31,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   let deployed = '';
   let hostIp = '10.0.0.5';
   let zkExtra = ''; // sockets ZooKeeper's JVM holds besides its client port
+  let swarmAnswer = '{"LocalNodeState":"inactive"}\n@@info 0\nError response from daemon: This node is not a swarm manager.\n@@nodes 1\n';
   let zkMounts = [{ Type: 'volume', Name: 'paasbox_zookeeper-data', Destination: '/data' }, { Type: 'volume', Name: 'paasbox_zookeeper-datalog', Destination: '/datalog' }];
   const secretsRoot = mkdtempSync(join(tmpdir(), 'pb-run-secrets-'));
   const login = `admin:${generateSecrets().statsPassword}`;
@@ -39,6 +41,9 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     if (cmd.includes('{{json .Mounts}}')) return ok(JSON.stringify(zkMounts) + '\n');
     if (cmd.includes('docker top')) return ok(`PID\n4242\n---\ntcp LISTEN 0 50 [::ffff:10.0.0.5]:${zk.port} *:* users:(("java",pid=4242,fd=36))\ntcp LISTEN 0 128 *:8300 *:* users:(("consul",pid=77,fd=3))\n${zkExtra}`);
     if (cmd.startsWith('ip -4 route')) return ok(`default via 10.0.0.1 dev eth0 src ${hostIp}\n1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet ${hostIp}/24 brd 10.0.0.255 scope global eth0\n`);
+    // One stack service's containers (findStackContainer): all of them, it picks by labels.
+    if (cmd.startsWith('ids=$(docker ps -q ')) return ok(JSON.stringify(containers));
+    if (cmd === SWARM_HEALTH_COMMAND) return ok(swarmAnswer);
     if (cmd.includes('docker ps -aq')) {
       calls++;
       return ok(JSON.stringify(containers.map((c) => ({ ...c, RestartCount: ((c as { RestartCount: number }).RestartCount ?? 0) + restartBump * calls }))));
@@ -167,6 +172,33 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('nxdomain') });
     expect(failedIds(r)).to.deep.equal([`catalog/unknown-name/nxdomain@${dns53.port}`]);
     expect(r.results.find((x) => x.status === 'failed')?.got).to.match(/NOERROR A 10.0.0.5/);
+  });
+
+  it('fails host/swarm/manager, naming the state and the fix, when the swarm has no leader; passes with no swarm', async () => {
+    const only = { ...opts, only: (c: { id: string }) => c.id === 'host/swarm/manager' };
+    const none = await runVerify(target, model, settings(), only);
+    expect(none.results.map((x) => [x.id, x.status, x.got])).to.deep.equal([['host/swarm/manager', 'passed', 'no swarm on this host (no app deployed yet)']]);
+    const saved = swarmAnswer;
+    swarmAnswer = '{"NodeID":"n1","LocalNodeState":"active","ControlAvailable":true}\n@@info 0\n' +
+      "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online.\n@@nodes 1\n";
+    try {
+      const r = await runVerify(target, model, settings(), only);
+      expect(failedIds(r)).to.deep.equal(['host/swarm/manager']);
+      expect(r.results[0]?.got).to.match(/^the swarm has no leader .*; fix: .*docker service rm.*--force-new-cluster/);
+    } finally {
+      swarmAnswer = saved;
+    }
+  });
+
+  it('refuses a deployment record with a hostile field instead of judging the stack by it', async () => {
+    deployed = ['services: {}', 'x-paasbox: {ip: 10.0.0.5, domain: "consul; rm -rf /", project: paasbox}'].join('\n');
+    try {
+      let err: unknown;
+      await runVerify(target, model, settings(), opts).catch((e: unknown) => (err = e));
+      expect((err as Error | undefined)?.message).to.match(/compose file has x-paasbox\.domain "consul; rm -rf \/": not a DNS name/);
+    } finally {
+      deployed = '';
+    }
   });
 
   it('fails when ZooKeeper\'s transaction log is on an anonymous volume (lost on down/up)', async () => {
