@@ -9,11 +9,9 @@ import {
   marathonSchemaPath,
   normaliseId,
   parseApp,
-  protectedHostPath,
-  SAFE_DOCKER_PARAMETERS,
   validateApp,
-  type AppSafety,
 } from '../../src/marathon/app.js';
+import { checkApp, parseAllowedApp, SAFE_DOCKER_PARAMETERS, type AppPolicy } from '../../src/apps/policy.js';
 import { PaasboxError } from '../../src/errors.js';
 
 const example = (n: number): unknown =>
@@ -99,15 +97,25 @@ const withDocker = (docker: Record<string, unknown> = {}, container: Record<stri
   container: { type: 'DOCKER', docker: { image: 'paasbox/simplewebapp-python:latest', ...docker }, ...container },
 });
 
-/** The PaasboxError validateApp throws for json; fails the test when it accepts it. */
-function refusal(json: unknown, safety: AppSafety = {}): PaasboxError {
+/** The PaasboxError checkApp throws for json; fails the test when it accepts it. */
+function refusal(json: unknown, policy: AppPolicy = {}): PaasboxError {
   try {
-    validateApp(json, 'app.json', safety);
+    checkApp(json, 'app.json', policy);
   } catch (e) {
     expect(e).to.be.instanceOf(PaasboxError);
     return e as PaasboxError;
   }
   return expect.fail(`accepted ${JSON.stringify(json)}`);
+}
+
+/** Every problem checkApp finds (form and policy), as appProblems lists them. */
+function problems(json: unknown, policy: AppPolicy = {}): string[] {
+  try {
+    checkApp(json, 'app.json', policy);
+    return [];
+  } catch (e) {
+    return ((e as PaasboxError).detail ?? '').split('\n');
+  }
 }
 
 /** A refusal is one line that names the field and says what to do. */
@@ -141,41 +149,22 @@ describe('marathon app safety: what app JSON may ask of the host', () => {
     });
   });
 
-  describe('container.volumes[].hostPath: protected host paths', () => {
-    const refused: [string, RegExp][] = [
-      ['/', /the host's root/],
-      ['/etc', /is \/etc/],
-      ['/etc/ssh', /is under \/etc/],
-      ['/proc', /is \/proc/],
-      ['/sys/fs/cgroup', /under \/sys/],
-      ['/dev', /is \/dev/],
-      ['/boot', /is \/boot/],
-      ['/root/.ssh', /under \/root/],
-      ['/var/run/docker.sock', /is \/run\/docker.sock/],
-      ['/run/docker.sock', /is \/run\/docker.sock/],
-      ['/var/lib/docker', /is \/var\/lib\/docker/],
-      ['/var/lib/docker/volumes/x/_data', /under \/var\/lib\/docker/],
-      ['/var', /contains \/var\/lib\/docker/],
-      ['/run', /contains \/run\/docker.sock/],
-      ['/var/run', /contains \/run\/docker.sock/],
-      ['/var/lib', /contains \/var\/lib\/docker/],
-      ['/srv/../etc', /is \/etc/],
-      ['//etc/./', /is \/etc/],
-      ['/usr/bin', /under \/usr/],
-    ];
-    for (const [hostPath, why] of refused) {
-      it(`refuses ${hostPath} (${why.source}) unless allowHostMounts`, () => {
+  describe('container.volumes[].hostPath: only the app\'s own data root', () => {
+    const refused = ['/', '/etc', '/etc/ssh', '/proc', '/sys/fs/cgroup', '/dev', '/root/.ssh', '/var/run/docker.sock',
+      '/var/lib/docker', '/opt/paasbox/secrets', '/run/dbus', '/home', '/srv/paasbox/apps', '/srv/paasbox/apps/other',
+      '/srv/paasbox/apps/web2', '/srv/paasbox/apps/web/../other', '/srv/web', '/var/spool/cron'];
+    for (const hostPath of refused) {
+      it(`refuses ${hostPath} unless --allow-host-mounts`, () => {
         const app = withDocker({}, { volumes: [{ containerPath: '/data', hostPath, mode: 'RW' }] });
         const e = refusal(app);
         expectOneLine(e, 'container.volumes[0].hostPath', /--allow-host-mounts/);
-        expect(e.problem).to.match(why);
-        expect(appProblems(app, { allowHostMounts: true })).to.deep.equal([]);
+        expect(e.problem).to.include("outside the app's own data root /srv/paasbox/apps/web");
+        expect(problems(app, { allow: { hostMounts: true } })).to.deep.equal([]);
       });
     }
-    it('accepts an app directory, and a read-only mount of it', () => {
-      for (const hostPath of ['/srv/web', '/data/x', '/var/lib/web', '/home/app/data', '/opt/app', '/varnish', '/etcetera']) {
-        expect(protectedHostPath(hostPath), hostPath).to.equal(undefined);
-        expect(appProblems(withDocker({}, { volumes: [{ containerPath: '/d', hostPath, mode: 'RO' }] })), hostPath).to.deep.equal([]);
+    it('accepts the app directory and what lies under it, read-only too', () => {
+      for (const hostPath of ['/srv/paasbox/apps/web', '/srv/paasbox/apps/web/data', '//srv/paasbox/apps/web/./x/']) {
+        expect(problems(withDocker({}, { volumes: [{ containerPath: '/d', hostPath, mode: 'RO' }] })), hostPath).to.deep.equal([]);
       }
       expect(canonicalHostPath('/var/run/./x/../docker.sock')).to.equal('/run/docker.sock');
     });
@@ -190,8 +179,8 @@ describe('marathon app safety: what app JSON may ask of the host', () => {
         [{ hostPath: '/srv/a', containerPath: 'd' }, 'containerPath', /not an absolute path/],
       ];
       for (const [vol, field, why] of cases) {
-        for (const safety of [{}, { allowHostMounts: true, allowDockerParameters: true }]) {
-          const e = refusal(withDocker({}, { volumes: [vol] }), safety);
+        for (const policy of [{}, { allow: { hostMounts: true, dockerParameters: true } }]) {
+          const e = refusal(withDocker({}, { volumes: [vol] }), policy);
           expectOneLine(e, `container.volumes[0].${field}`, /path/);
           expect(e.problem).to.match(why);
         }
@@ -208,23 +197,26 @@ describe('marathon app safety: what app JSON may ask of the host', () => {
       it(`refuses ${key}=${value} unless allowDockerParameters`, () => {
         const app = withDocker({ parameters: [{ key: 'label', value: 'a=b' }, { key, value }] });
         const e = refusal(app);
-        expectOneLine(e, 'container.docker.parameters[1].key', /--allow-docker-parameters/);
-        expect(e.problem).to.include(`docker parameter "${key}" is not allowed`);
-        expect(appProblems(app, { allowDockerParameters: true })).to.deep.equal([]);
+        const namespace = ['pid', 'ipc', 'network', 'net', 'userns', 'uts'].includes(key);
+        expectOneLine(e, 'container.docker.parameters[1].key', namespace ? /--allow-host-namespaces/ : /--allow-docker-parameters/);
+        expect(e.problem).to.include(namespace ? `docker parameter "${key}" joins a host namespace` : `docker parameter "${key}" is not allowed`);
+        // A host namespace is a category of its own: --allow-host-namespaces opens it, --allow-docker-parameters does not.
+        expect(problems(app, { allow: { dockerParameters: true } })).to.have.length(namespace ? 1 : 0);
+        expect(problems(app, { allow: { hostNamespaces: true } })).to.have.length(namespace ? 0 : 1);
         // The other option does not open this door.
-        expect(appProblems(app, { allowHostMounts: true })).to.have.length(1);
+        expect(problems(app, { allow: { hostMounts: true } })).to.have.length(1);
       });
     }
     it('accepts every allowed key', () => {
       const parameters = SAFE_DOCKER_PARAMETERS.map((key) => ({ key, value: 'v' }));
-      expect(appProblems(withDocker({ parameters }))).to.deep.equal([]);
+      expect(problems(withDocker({ parameters: parameters.filter((p) => !p.key.startsWith('log-')) }))).to.deep.equal([]);
       expect(SAFE_DOCKER_PARAMETERS).to.not.include.members(['privileged', 'cap-add', 'device', 'pid', 'network', 'security-opt', 'volume']);
     });
     it('refuses control characters in values and malformed keys, whatever is allowed', () => {
-      for (const safety of [{}, { allowDockerParameters: true }]) {
-        let e = refusal(withDocker({ parameters: [{ key: 'label', value: 'a=b\n--privileged' }] }), safety);
+      for (const policy of [{}, { allow: { dockerParameters: true } }]) {
+        let e = refusal(withDocker({ parameters: [{ key: 'label', value: 'a=b\n--privileged' }] }), policy);
         expectOneLine(e, 'container.docker.parameters[0].value', /control characters/);
-        e = refusal(withDocker({ parameters: [{ key: '--privileged', value: 'true' }] }), safety);
+        e = refusal(withDocker({ parameters: [{ key: '--privileged', value: 'true' }] }), policy);
         expectOneLine(e, 'container.docker.parameters[0].key', /without dashes/);
       }
     });
@@ -246,10 +238,11 @@ describe('marathon app safety: what app JSON may ask of the host', () => {
     expect(e.detail?.split('\n').map((l) => l.split(':')[0])).to.deep.equal(['container.docker.image', 'container.volumes[0].hostPath', 'container.docker.parameters[0].key']);
   });
 
-  it('parseApp takes the same options', () => {
+  it('parseAllowedApp takes the same policy; parseApp checks the form only', () => {
     const text = JSON.stringify(withDocker({}, { volumes: [{ containerPath: '/h', hostPath: '/var/run/docker.sock' }] }));
-    expect(() => parseApp(text, 'app.json')).to.throw(PaasboxError, /container.volumes\[0\].hostPath/);
-    expect(parseApp(text, 'app.json', { allowHostMounts: true }).id).to.equal('/web');
+    expect(() => parseAllowedApp(text, 'app.json')).to.throw(PaasboxError, /container.volumes\[0\].hostPath/);
+    expect(parseAllowedApp(text, 'app.json', { allow: { hostMounts: true } }).id).to.equal('/web');
+    expect(parseApp(text, 'app.json').id).to.equal('/web');
   });
 
   it('names fields the way a user reads them', () => {

@@ -2,7 +2,7 @@
 // commands they run, in which order, and how failures read.
 import { expect } from 'chai';
 import { AnsweringTarget } from '../helpers/answering-target.js';
-import { clusterSwarmGaps, ensureClusterSwarm, ensureSwarm, parseNodeList, swarmGaps, SwarmScheduler } from '../../src/scheduler/swarm.js';
+import { clusterSwarmGaps, ensureClusterSwarm, ensureSwarm, parseNodeList, swarmGaps, swarmJoinCommand, SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { PaasboxError } from '../../src/errors.js';
 
 
@@ -15,9 +15,10 @@ describe('ensureSwarm (fake target)', () => {
     const r = await ensureSwarm(m, [w]);
     expect(r).to.deep.equal({ initialised: true, joined: ['w'], managerAddr: '10.0.0.2' });
     expect(m.calls.map((c) => c.command)).to.include('docker swarm init --advertise-addr 10.0.0.2');
-    const join = w.calls.find((c) => c.command.includes('swarm join'))!;
-    expect(join.command).to.equal('docker swarm join --token "$(cat)" 10.0.0.2:2377');
-    expect(join.stdin).to.equal('SWMTKN-1-secret');
+    const join = w.calls.find((c) => c.command.includes('/swarm/join'))!;
+    expect(join.command).to.equal(swarmJoinCommand());
+    expect(join.command).to.not.include('SWMTKN');
+    expect(JSON.parse(join.stdin!)).to.deep.equal({ ListenAddr: '0.0.0.0:2377', RemoteAddrs: ['10.0.0.2:2377'], JoinToken: 'SWMTKN-1-secret' });
   });
 
   it('leaves nodes already in the swarm alone', async () => {
@@ -44,22 +45,35 @@ describe('ensureSwarm (fake target)', () => {
 });
 
 describe('SwarmScheduler (fake target)', () => {
-  const app = { id: '/python1', instances: 2, container: { type: 'DOCKER' as const, docker: { image: 'web:1' } } };
+  const app = { id: '/python1', instances: 2, mem: 64, container: { type: 'DOCKER' as const, docker: { image: 'web:1' } } };
 
-  it('creates a new service and updates an existing one', async () => {
+  it('creates a new service and updates an existing one, removing the mounts the app no longer has', async () => {
     let exists = false;
-    const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: 'abc\n' } : { code: 1, stderr: 'no such service' }) : {}));
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: '/python1 /old /data\n' } : { code: 1, stderr: 'no such service' }) : {}));
     const s = new SwarmScheduler(m);
     expect(await s.deploy(app)).to.deep.equal({ created: true, warnings: [] });
     expect(m.calls.at(-1)!.command).to.match(/^docker service create --detach --name python1 --replicas 2 .* web:1$/);
     exists = true;
-    expect((await s.deploy(app)).created).to.equal(false);
-    expect(m.calls.at(-1)!.command).to.match(/^docker service update --detach --replicas 2 .* --image web:1 python1$/);
+    const withData = { ...app, container: { ...app.container, volumes: [{ containerPath: '/data', hostPath: '/srv/paasbox/apps/python1/d' }] } };
+    expect((await s.deploy(withData)).created).to.equal(false);
+    expect(m.calls.at(-1)!.command).to.match(/^docker service update --detach --replicas 2 .* --image web:1 --mount-rm \/old python1$/);
+  });
+
+  it("refuses to update, scale or destroy a service that is another app's or no app's", async () => {
+    for (const owner of ['/python1-x', '']) {
+      const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? { stdout: `${owner}\n` } : {}));
+      const s = new SwarmScheduler(m);
+      for (const op of [() => s.deploy(app), () => s.scale('/python1', 1), () => s.destroy('/python1')]) {
+        const e = (await op().then(() => undefined, (x: unknown) => x)) as PaasboxError;
+        expect(e.problem).to.match(/^the swarm service python1 is (app \/python1-x's|no app's), not \/python1's$/);
+      }
+      expect(m.ran.filter((c) => /service (create|update|scale|rm)/.test(c))).to.deep.equal([]);
+    }
   });
 
   it('scales with docker service scale and destroys idempotently', async () => {
     let exists = true;
-    const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: 'abc\n' } : { code: 1 }) : {}));
+    const m = new AnsweringTarget('m', '10.0.0.2', (c) => (c.startsWith('docker service inspect') ? (exists ? { stdout: '/python1\n' } : { code: 1 }) : {}));
     const s = new SwarmScheduler(m);
     await s.scale('/python1', 4);
     expect(m.calls.at(-1)!.command).to.equal('docker service scale --detach python1=4');
@@ -158,7 +172,9 @@ describe("a cluster's swarm: converging (fake targets)", () => {
     const cmds = m1.calls.map((c) => c.command);
     expect(cmds).to.include('docker swarm init --force-new-cluster --advertise-addr 10.0.0.1');
     expect(cmds.indexOf('docker node demote b')).to.be.lessThan(cmds.indexOf('docker node rm --force b'));
-    expect(m2.calls.find((c) => c.command.includes('swarm join'))?.stdin).to.equal('SWMTKN-1-m');
+    const join = m2.calls.find((c) => c.command.includes('/swarm/join'))!;
+    expect(join.command).to.not.include('SWMTKN');
+    expect(JSON.parse(join.stdin!)).to.deep.equal({ ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '10.0.0.2', RemoteAddrs: ['10.0.0.1:2377'], JoinToken: 'SWMTKN-1-m' });
   });
 
   it('never forces a new cluster while another master still holds the swarm (it may only be unreachable)', async () => {

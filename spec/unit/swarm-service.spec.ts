@@ -33,10 +33,12 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
     expect(flag(s.create, '--env')).to.include.members(['SERVICE_NAME=python1', 'SERVICE_CHECK_HTTP=/health', 'SERVICE_CHECK_INTERVAL=5s']);
     expect(flag(s.create, '--label')).to.include.members(['example=SimpleWebappPython', 'paasbox.marathon.id=/python1']);
     expect(flag(s.create, '--container-label')).to.include('paasbox.marathon.id=/python1');
-    // cpus is a share on Mesos, not a cap: none on create, an old cap cleared on update.
-    expect(flag(s.create, '--limit-cpu')).to.deep.equal([]);
-    expect(flag(s.update, '--limit-cpu')).to.deep.equal(['0']);
+    // cpus is a share on Mesos: swarm has only caps, so a task is capped at one core at least.
+    expect(flag(s.create, '--limit-cpu')).to.deep.equal(['1']);
+    expect(flag(s.update, '--limit-cpu')).to.deep.equal(['1']);
     expect(flag(s.create, '--limit-memory')).to.deep.equal(['64M']);
+    expect(flag(s.create, '--limit-pids')).to.deep.equal(['2048']);
+    expect(flag(s.create, '--restart-delay')).to.deep.equal(['1s']);
     expect(flag(s.create, '--health-interval')).to.deep.equal(['5s']);
     expect(flag(s.create, '--health-timeout')).to.deep.equal(['3s']);
     expect(flag(s.create, '--health-retries')).to.deep.equal(['3']);
@@ -83,8 +85,8 @@ describe('marathonToSwarmService (Marathon app JSON → docker service argv)', (
       healthChecks: [{ protocol: 'TCP', portIndex: 0, intervalSeconds: 2, maxConsecutiveFailures: 0 }],
       upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 },
       mem: 64,
-    }, 'dns.json', { allowDockerParameters: true });
-    const s = marathonToSwarmService(app, { allowDockerParameters: true });
+    }, 'dns.json');
+    const s = marathonToSwarmService(app, { allow: { dockerParameters: true, hostMounts: true } });
     expect(flag(s.create, '--publish')).to.deep.equal(['mode=host,target=53,published=5353,protocol=udp', 'mode=host,target=53,published=5353,protocol=tcp']);
     expect(s.create.slice(-5)).to.deep.equal(['--', 'dns:1', 'sh', '-c', 'exec dnsmasq -k']);
     // The memory parameter comes after mem's flag, so docker takes it.
@@ -180,17 +182,17 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
   // Cast: these come from JSON nobody validated (an API caller, a test).
   const app = (docker: Record<string, unknown> = {}, container: Record<string, unknown> = {}) =>
     ({ id: '/evil', container: { type: 'DOCKER', docker: { image: 'web:1', ...docker }, ...container } }) as unknown as MarathonApp;
-  const hostile: [string, MarathonApp, string, 'allowHostMounts' | 'allowDockerParameters' | undefined][] = [
+  const hostile: [string, MarathonApp, string, 'hostMounts' | 'dockerParameters' | 'hostNamespaces' | undefined][] = [
     ['an image that is a flag', app({ image: '--cap-add=ALL' }), 'container.docker.image', undefined],
     ['an image with a space', app({ image: 'web:1 --privileged' }), 'container.docker.image', undefined],
-    ['a bind of /', app({}, { volumes: [{ containerPath: '/host', hostPath: '/', mode: 'RW' }] }), 'container.volumes[0].hostPath', 'allowHostMounts'],
-    ['the docker socket', app({}, { volumes: [{ containerPath: '/var/run/docker.sock', hostPath: '/var/run/docker.sock' }] }), 'container.volumes[0].hostPath', 'allowHostMounts'],
+    ['a bind of /', app({}, { volumes: [{ containerPath: '/host', hostPath: '/', mode: 'RW' }] }), 'container.volumes[0].hostPath', 'hostMounts'],
+    ['the docker socket', app({}, { volumes: [{ containerPath: '/var/run/docker.sock', hostPath: '/var/run/docker.sock' }] }), 'container.volumes[0].hostPath', 'hostMounts'],
     ['a comma in hostPath', app({}, { volumes: [{ containerPath: '/d', hostPath: '/srv/x,readonly=false' }] }), 'container.volumes[0].hostPath', undefined],
     ['a newline in containerPath', app({}, { volumes: [{ containerPath: '/d\nx', hostPath: '/srv/x' }] }), 'container.volumes[0].containerPath', undefined],
-    ['privileged', app({ parameters: [{ key: 'privileged', value: 'true' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
-    ['cap-add', app({ parameters: [{ key: 'cap-add', value: 'SYS_ADMIN' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
-    ['network=host', app({ parameters: [{ key: 'network', value: 'host' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
-    ['device', app({ parameters: [{ key: 'device', value: '/dev/mem' }] }), 'container.docker.parameters[0].key', 'allowDockerParameters'],
+    ['privileged', app({ parameters: [{ key: 'privileged', value: 'true' }] }), 'container.docker.parameters[0].key', 'dockerParameters'],
+    ['cap-add', app({ parameters: [{ key: 'cap-add', value: 'SYS_ADMIN' }] }), 'container.docker.parameters[0].key', 'dockerParameters'],
+    ['network HOST', app({ network: 'HOST' }), 'container.docker.network', 'hostNamespaces'],
+    ['device', app({ parameters: [{ key: 'device', value: '/dev/mem' }] }), 'container.docker.parameters[0].key', 'dockerParameters'],
   ];
   for (const [what, a, field, allow] of hostile) {
     it(`refuses ${what} (${field})${allow ? `, accepts it with ${allow}` : ', whatever is allowed'}`, () => {
@@ -203,25 +205,45 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
       expect(err).to.be.instanceOf(PaasboxError);
       expect((err as PaasboxError).problem).to.match(new RegExp(`^app /evil is not a valid Marathon app: ${field.replace(/[.[\]]/g, '\\$&')}: `)).and.not.match(/\n/);
       if (allow) {
-        const s = marathonToSwarmService(a, { [allow]: true });
+        const s = marathonToSwarmService(a, { allow: { [allow]: true } });
         expect(s.create.slice(-2)).to.deep.equal(['--', 'web:1']);
       } else {
-        expect(() => marathonToSwarmService(a, { allowHostMounts: true, allowDockerParameters: true })).to.throw(PaasboxError);
+        const all = { hostMounts: true, dockerParameters: true, hostNamespaces: true, reservedLabels: true, logDrivers: true };
+        expect(() => marathonToSwarmService(a, { allow: all })).to.throw(PaasboxError);
       }
     });
   }
 
+  it('bounds every task: 128 MiB without mem, a pids limit, a restart delay of at least 1 s', () => {
+    const bare = { id: '/b', instances: 1, backoffSeconds: 0, container: { type: 'DOCKER', docker: { image: 'web:1' } } } as MarathonApp;
+    const s = marathonToSwarmService(bare);
+    expect(flag(s.create, '--limit-memory')).to.deep.equal(['128M']);
+    expect(flag(s.update, '--limit-memory')).to.deep.equal(['128M']);
+    expect(flag(s.create, '--limit-pids')).to.deep.equal(['2048']);
+    expect(flag(s.create, '--restart-delay')).to.deep.equal(['1s']);
+    expect(s.warnings).to.include('backoffSeconds: raised to 1');
+    const big = marathonToSwarmService({ ...bare, cpus: 3, mem: 1.5, backoffSeconds: 7 });
+    expect(flag(big.create, '--limit-cpu')).to.deep.equal(['3']);
+    expect(flag(big.create, '--limit-memory')).to.deep.equal(['6M']);
+    expect(flag(big.create, '--restart-delay')).to.deep.equal(['7s']);
+  });
+
   it('passes an allowed host mount through as one --mount field set', () => {
-    const s = marathonToSwarmService(app({}, { volumes: [{ containerPath: '/host', hostPath: '/', mode: 'RO' }] }), { allowHostMounts: true });
+    const s = marathonToSwarmService(app({}, { volumes: [{ containerPath: '/host', hostPath: '/', mode: 'RO' }] }), { allow: { hostMounts: true } });
     expect(flag(s.create, '--mount')).to.deep.equal(['type=bind,source=/,target=/host,readonly']);
   });
 
-  it('maps the allowed log, memory and cpu parameters', () => {
-    const s = marathonToSwarmService(app({ parameters: [{ key: 'log-driver', value: 'json-file' }, { key: 'log-opt', value: 'max-size=10m' }, { key: 'cpus', value: '0.5' }] }));
+  it('maps the allowed log parameters; memory and cpus only when allowed (0 would lift the bounds)', () => {
+    const s = marathonToSwarmService(app({ parameters: [{ key: 'log-driver', value: 'json-file' }, { key: 'log-opt', value: 'max-size=10m' }] }));
     expect(flag(s.create, '--log-driver')).to.deep.equal(['json-file']);
     expect(flag(s.create, '--log-opt')).to.deep.equal(['max-size=10m']);
-    expect(flag(s.create, '--limit-cpu')).to.deep.equal(['0.5']);
-    expect(s.warnings).to.deep.equal([]);
+    expect(s.warnings).to.deep.equal(["mem: none given, each instance is limited to 128 MiB (Marathon's default)"]);
+    for (const key of ['memory', 'cpus']) {
+      expect(() => marathonToSwarmService(app({ parameters: [{ key, value: '0' }] }))).to.throw(PaasboxError, /--allow-docker-parameters/);
+    }
+    // Allowed, the parameter comes after the one-core cap: docker takes the last.
+    const cpus = marathonToSwarmService(app({ parameters: [{ key: 'cpus', value: '0.5' }] }), { allow: { dockerParameters: true } });
+    expect(flag(cpus.create, '--limit-cpu')).to.deep.equal(['1', '0.5']);
   });
 
   it('derives a SERVICE_NAME the registrator accepts from an id with dots', () => {
@@ -237,9 +259,10 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
       expect(e).to.be.instanceOf(PaasboxError);
     }
     expect(m.ran).to.deep.equal([]);
-    // The same target does run commands for a good app: the fake would have seen them.
-    await new SwarmScheduler(m).deploy(app());
-    expect(m.ran.at(-1)).to.match(/^docker service (create|update) .* web:1/);
+    // A target like it does run commands for a good app: the fake would have seen them.
+    const good = new AnsweringTarget('m', '10.0.0.2', (c) => (c.includes('service inspect') ? { code: 1 } : {}));
+    await new SwarmScheduler(good).deploy(app());
+    expect(good.ran.at(-1)).to.match(/^docker service create .* web:1/);
   });
 
   describe('placement on a cluster', () => {
@@ -257,9 +280,9 @@ describe('marathonToSwarmService refuses unsafe apps before any command exists',
       expect(s.create).to.not.include('--replicas-max-per-node');
     });
 
-    it('an app that places itself (CLUSTER / IS) keeps its own placement; UNIQUE still goes to the workers', () => {
+    it('an app that places itself (CLUSTER / IS) still stays on the workers; UNIQUE too', () => {
       const pinned = marathonToSwarmService({ ...example(1), constraints: [['hostname', 'CLUSTER', 'm1']] }, {}, { workers: true });
-      expect(flag(pinned.create, '--constraint')).to.deep.equal(['node.hostname==m1']);
+      expect(flag(pinned.create, '--constraint')).to.deep.equal(['node.hostname==m1', WORKER_CONSTRAINT]);
       const unique = marathonToSwarmService({ ...example(1), constraints: [['hostname', 'UNIQUE']] }, {}, { workers: true });
       expect(flag(unique.create, '--constraint')).to.deep.equal([WORKER_CONSTRAINT]);
       expect(flag(unique.create, '--replicas-max-per-node')).to.deep.equal(['1']);

@@ -1,21 +1,26 @@
 // `paasbox deploy`: a Marathon app JSON through Marathon, or Docker swarm
 // when the stack has no Marathon, on the recorded stage; the swarm advertises
 // the recorded deployment's address (--advertise-addr only overrides it).
-// Host mounts of system paths and widening docker parameters are refused
-// unless --allow-host-mounts / --allow-docker-parameters; the run holds the
+// The app policy (src/apps/policy.ts) judges the app by the stack it lands
+// on; each category it refuses has its own --allow-… flag. The run holds the
 // target's lock.
 
 import { isIPv4 } from 'node:net';
 import { Option, type Command } from 'commander';
 import { PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
+import { stackBounds } from '../apps/bounds.js';
+import type { AppAllowances } from '../apps/policy.js';
+import type { ConsulOnTarget } from '../apps/target-checks.js';
+import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { runDeploy } from '../scheduler/deploy.js';
+import type { Deployment } from '../stack/deployment.js';
 import { sshInfoFor } from '../stage/discover.js';
 import { openTarget } from '../stage/open.js';
 import { LocalTarget } from '../target/local.js';
 import type { Target } from '../target/target.js';
 import { intArg, jsonOption, lockTimeoutOption, stageOptions } from './program.js';
-import { openStage, withStageLock, type StageFlags } from './stage.js';
+import { closeHosts, deployedStack, openStage, stageHosts, withStageLock, type StageFlags } from './stage.js';
 
 interface DeployFlags extends StageFlags {
   wait?: boolean;
@@ -27,6 +32,9 @@ interface DeployFlags extends StageFlags {
   marathon?: string;
   advertiseAddr?: string;
   allowHostMounts?: boolean;
+  allowHostNamespaces?: boolean;
+  allowReservedLabels?: boolean;
+  allowLogDrivers?: boolean;
   allowDockerParameters?: boolean;
   json?: boolean;
   lockTimeout: number;
@@ -43,8 +51,11 @@ export function defineDeploy(cmd: Command): Command {
     .option('--worker <host>', 'swarm worker to join (user@host[:port] or an ~/.ssh/config alias; repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--marathon <url>', 'Marathon URL (default http://ADVERTISED_ADDRESS:8080)')
     .option('--advertise-addr <ip>', 'override the recorded advertised address (swarm advertise address)')
-    .option('--allow-host-mounts', 'allow hostPath volumes on system paths (/, /etc, the docker socket, ...): the app gets the host')
-    .option('--allow-docker-parameters', 'allow docker parameters beyond the safe list (privileged, cap-add, device, pid, network, ...)')
+    .option('--allow-host-mounts', `allow hostPath volumes outside the app's data root (/srv/paasbox/apps/APP): the app may get the host`)
+    .option('--allow-host-namespaces', 'allow network HOST and the net/pid/ipc/uts/userns parameters')
+    .option('--allow-reserved-labels', 'allow labels under com.docker.* and paasbox.* (the platform\'s own)')
+    .option('--allow-log-drivers', 'allow a log driver or log options that may ship logs off the host')
+    .option('--allow-docker-parameters', 'allow docker parameters beyond the safe list (privileged, cap-add, device, ...)')
     .addOption(jsonOption())
     .addOption(lockTimeoutOption())
     .description('deploy Marathon app JSON (Marathon, or Docker swarm where Marathon is absent)')
@@ -52,9 +63,16 @@ export function defineDeploy(cmd: Command): Command {
       if (f.scale !== undefined && f.destroy) throw new PaasboxError('--scale and --destroy together', 'give one of them');
       if (f.advertiseAddr && !isIPv4(f.advertiseAddr)) throw new PaasboxError(`--advertise-addr ${f.advertiseAddr} is not an IPv4 address`, 'give the host\'s routable address, e.g. --advertise-addr 10.0.0.5');
       const targets: Target[] = [];
+      let hosts: { target: Target }[] = [];
       try {
         const stage = await openStage(f);
         targets.push(stage.target);
+        hosts = stageHosts(stage).slice(1);
+        // The stack as its compose file on the target records it: the scheduler, the app bounds.
+        // A bare swarm (no paasbox stack file) gets the default bounds and records no names.
+        const deployment = await deployedStack(stage).then((d) => d.deployment, () => undefined);
+        const cluster = stage.instance?.cluster;
+        const nodes = cluster ? cluster.agents.length || cluster.masters.length : 1;
         const recordedIp = stage.instance?.deployment?.ip;
         // A local stage's Target answers at its advertised address, so the swarm can advertise it.
         const advertiseAddr = f.advertiseAddr ?? recordedIp;
@@ -76,7 +94,9 @@ export function defineDeploy(cmd: Command): Command {
           workers: targets.slice(1),
           ...(f.marathon ? { marathonUrl: f.marathon } : {}),
           ...(advertiseAddr ? { advertiseAddr } : {}),
-          safety: { allowHostMounts: !!f.allowHostMounts, allowDockerParameters: !!f.allowDockerParameters },
+          policy: { allow: allowances(f), bounds: stackBounds(deployment, nodes) },
+          ...(deployment ? { stack: deployment, ...consulOf(target, deployment) } : {}),
+          hosts: [target, ...hosts.map((h) => h.target), ...targets.slice(1)],
         }, progress));
         if (f.json) process.stdout.write(JSON.stringify({ ...report, summary: progress.summary() }, null, 2) + '\n');
         else {
@@ -85,6 +105,25 @@ export function defineDeploy(cmd: Command): Command {
         }
       } finally {
         for (const t of targets) await t.close().catch(() => undefined);
+        await closeHosts(hosts);
       }
     });
+}
+
+/** The operator's --allow-… flags. */
+function allowances(f: DeployFlags): AppAllowances {
+  return {
+    hostMounts: !!f.allowHostMounts,
+    hostNamespaces: !!f.allowHostNamespaces,
+    reservedLabels: !!f.allowReservedLabels,
+    logDrivers: !!f.allowLogDrivers,
+    dockerParameters: !!f.allowDockerParameters,
+  };
+}
+
+/** The stack's Consul on the stage (names are claimed there), when it runs one. */
+function consulOf(target: Target, d: Deployment): { consul?: ConsulOnTarget } {
+  const m = /(?:^|,)http=(\d+)\//.exec(d.ports['consul'] ?? '');
+  if (!d.services.includes('consul') || !m) return {};
+  return { consul: { target, address: d.meta.ip, port: Number(m[1]), token: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } } };
 }

@@ -110,20 +110,11 @@ export interface AppProblem {
 }
 
 /**
- * What a deploy may do beyond the safe default. Both off unless the user asks
- * (deploy's --allow-host-mounts / --allow-docker-parameters): app JSON comes
- * from whoever can write a file or call the API, and a bind mount of / or the
- * docker socket, or `--privileged` through parameters, is root on every agent.
+ * Every problem of form in an app definition (empty when valid): the schema
+ * and each field's grammar. What the app may ask of the hosts is the app
+ * policy's (src/apps/policy.ts). Pure apart from the cached schema.
  */
-export interface AppSafety {
-  /** Allow hostPath volumes on system paths (/, /etc, the docker socket, ...). */
-  allowHostMounts?: boolean;
-  /** Allow docker parameters outside SAFE_DOCKER_PARAMETERS (privileged, cap-add, device, pid, network, ...). */
-  allowDockerParameters?: boolean;
-}
-
-/** Every problem in an app definition (empty when valid). Pure apart from the cached schema. */
-export function appProblems(json: unknown, safety: AppSafety = {}): AppProblem[] {
+export function appProblems(json: unknown): AppProblem[] {
   const validate = validator();
   const out: AppProblem[] = [];
   const add = (p: AppProblem) => {
@@ -131,9 +122,9 @@ export function appProblems(json: unknown, safety: AppSafety = {}): AppProblem[]
   };
   if (!validate(json)) {
     for (const e of validate.errors ?? []) add(describe(e, json));
-    // The safety refusals too (they tolerate a malformed document), so one
+    // The field grammar too (it tolerates a malformed document), so one
     // run shows everything that stands between the app and a deploy.
-    safetyProblems(json as MarathonApp, safety).forEach(add);
+    fieldProblems(json as MarathonApp).forEach(add);
     return out;
   }
   const app = json as MarathonApp;
@@ -144,7 +135,7 @@ export function appProblems(json: unknown, safety: AppSafety = {}): AppProblem[]
   if (app.cmd && app.args && app.args.length) {
     out.push({ path: '/args', problem: 'cmd and args are both set', fix: 'use cmd (a shell command) or args (entrypoint arguments), not both' });
   }
-  out.push(...safetyProblems(app, safety));
+  out.push(...fieldProblems(app));
   const mappings = portMappingsOf(app);
   if (app.container?.portMappings && app.container.docker.portMappings) {
     out.push({
@@ -175,8 +166,14 @@ export function appProblems(json: unknown, safety: AppSafety = {}): AppProblem[]
  * whose problem is one line naming the first field (container.docker.image)
  * and whose detail lists every problem.
  */
-export function validateApp(json: unknown, source = 'app definition', safety: AppSafety = {}): MarathonApp {
-  const problems = appProblems(json, safety);
+export function validateApp(json: unknown, source = 'app definition', extra: AppProblem[] = []): MarathonApp {
+  const problems = [...appProblems(json), ...extra];
+  throwProblems(problems, source);
+  return json as MarathonApp;
+}
+
+/** One PaasboxError for `problems` (none: nothing), the first named in its one line. */
+export function throwProblems(problems: AppProblem[], source: string): void {
   if (problems.length) {
     const lines = problems.map((p) => `${fieldName(p.path)}: ${p.problem} (fix: ${p.fix})`);
     const first = problems[0]!;
@@ -186,18 +183,17 @@ export function validateApp(json: unknown, source = 'app definition', safety: Ap
       lines.join('\n'),
     );
   }
-  return json as MarathonApp;
 }
 
-/** Parse JSON text and validate; a syntax error is a PaasboxError too. */
-export function parseApp(text: string, source = 'app definition', safety: AppSafety = {}): MarathonApp {
+/** Parse JSON text (a syntax error is a PaasboxError too); validated by `check`, by default its form. */
+export function parseApp(text: string, source = 'app definition', check: (json: unknown, source: string) => MarathonApp = validateApp): MarathonApp {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     throw new PaasboxError(`${source} is not JSON: ${(e as Error).message}`, 'fix the JSON syntax (a Marathon app is one JSON object)');
   }
-  return validateApp(json, source, safety);
+  return check(json, source);
 }
 
 /** "/container/volumes/0/hostPath" → "container.volumes[0].hostPath"; "/" → "(the app)". */
@@ -210,7 +206,7 @@ export function fieldName(pointer: string): string {
     .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
 }
 
-// ---- safety: the checks that keep app JSON from reaching the host as root ----
+// ---- field grammar: values that must never reach a command line as more than one value ----
 
 // The docker reference grammar (github.com/distribution/reference, regexp.go):
 // [domain[:port]/]path[:tag][@digest]. Nothing in it can start with "-", so an
@@ -232,28 +228,12 @@ export function isImageReference(image: string): boolean {
   return imageReference.test(image) && image.replace(/@.*$/, '').replace(/:[\w][\w.-]*$/, '').length <= 255;
 }
 
-/**
- * Host paths an app may not bind without allowHostMounts: the host's system
- * and the docker engine (its socket or its data is root on the host). A path
- * is refused when it is one of these, lies under one, or contains one
- * (/var holds /var/lib/docker).
- */
-export const PROTECTED_HOST_PATHS = [
-  '/etc', '/proc', '/sys', '/dev', '/boot', '/root',
-  '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64',
-  '/run/docker.sock', '/var/lib/docker',
-  '/run/containerd', '/var/lib/containerd',
-] as const;
-
-/** Docker parameters allowed without allowDockerParameters: none widens what the container may do on the host. */
-export const SAFE_DOCKER_PARAMETERS = [
-  'label', 'env', 'e', 'log-driver', 'log-opt', 'memory', 'cpus', 'hostname', 'workdir', 'user', 'init', 'stop-signal', 'dns', 'add-host',
-] as const;
-
 // Characters that would split a `--mount type=bind,source=...` spec (comma, a
 // CSV quote) or a line anywhere it is logged or rendered.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 const MOUNT_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029,"]/u;
+const MOUNT_PATH = /^\/[A-Za-z0-9._/-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function describeChar(s: string, re: RegExp): string {
   const c = re.exec(s)?.[0] ?? '';
@@ -270,18 +250,6 @@ export function canonicalHostPath(p: string): string {
   }
   const clean = '/' + out.join('/');
   return clean === '/var/run' || clean.startsWith('/var/run/') ? clean.slice(4) : clean;
-}
-
-/** Why hostPath may not be bound without allowHostMounts, or undefined. */
-export function protectedHostPath(hostPath: string): string | undefined {
-  const p = canonicalHostPath(hostPath);
-  if (p === '/') return "is the host's root";
-  for (const prot of PROTECTED_HOST_PATHS) {
-    if (p === prot) return `is ${prot}`;
-    if (p.startsWith(prot + '/')) return `is under ${prot}`;
-    if (prot.startsWith(p + '/')) return `contains ${prot}`;
-  }
-  return undefined;
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -308,6 +276,11 @@ function fieldProblem(path: string, value: unknown): AppProblem | undefined {
       return { path, problem: `${v} contains ${describeChar(value, MOUNT_UNSAFE)}, which would change the mount's options`, fix: 'use a path without commas, double quotes or control characters' };
     }
     if (!value.startsWith('/')) return { path, problem: `${v} is not an absolute path`, fix: 'give an absolute path starting with /' };
+    // Swarm expands Go templates ({{...}}) in a mount's source on each node,
+    // after every check here: only plain path characters pass.
+    if (!MOUNT_PATH.test(value)) {
+      return { path, problem: `${v} has characters other than letters, digits, ".", "_", "-" and "/"`, fix: 'use a plain path, e.g. /srv/paasbox/apps/APP/data' };
+    }
     return undefined;
   }
   if (/^\/container\/docker\/parameters\/\d+\/key$/.test(path)) {
@@ -316,7 +289,10 @@ function fieldProblem(path: string, value: unknown): AppProblem | undefined {
   if (/^\/container\/docker\/parameters\/\d+\/value$/.test(path)) {
     return CONTROL.test(value) ? { path, problem: `contains ${describeChar(value, CONTROL)}`, fix: 'remove control characters (newlines, tabs) from the value' } : undefined;
   }
-  if (path === '/env/SERVICE_NAME') {
+  if (/^\/env\/[^/]+$/.test(path) && !ENV_NAME.test(path.slice(5))) {
+    return { path, problem: `${JSON.stringify(path.slice(5))} is not an environment variable name`, fix: 'use letters, digits and underscores, not starting with a digit' };
+  }
+  if (/^\/env\/SERVICE_(\d+_)?NAME$/i.test(path)) {
     // The registrator refuses such a name, so the app would never be routed: say so now.
     if (DNS_LABEL.test(value)) return undefined;
     return {
@@ -325,19 +301,18 @@ function fieldProblem(path: string, value: unknown): AppProblem | undefined {
       fix: 'use lowercase letters, digits and dashes (at most 63, not starting or ending with a dash), e.g. python1',
     };
   }
-  if (path === '/env/SERVICE_TAGS') {
+  if (/^\/env\/SERVICE_(\d+_)?TAGS$/i.test(path)) {
     return CONTROL.test(value) ? { path, problem: `contains ${describeChar(value, CONTROL)}`, fix: 'write the tags on one line, comma-separated, e.g. http,weight=3,path=/api' } : undefined;
   }
   return undefined;
 }
 
-/** The refusals that keep an app from getting root on the hosts it runs on (pure). */
-export function safetyProblems(app: MarathonApp, safety: AppSafety = {}): AppProblem[] {
+/** Each field's grammar (pure): image, paths, docker parameters, registrator's names and tags. */
+export function fieldProblems(app: MarathonApp): AppProblem[] {
   const out: AppProblem[] = [];
   const check = (path: string, value: unknown) => {
     const p = fieldProblem(path, value);
     if (p) out.push(p);
-    return !p && typeof value === 'string';
   };
   // Defensive reads: this also runs on documents the schema refused.
   const obj = (x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined);
@@ -346,33 +321,16 @@ export function safetyProblems(app: MarathonApp, safety: AppSafety = {}): AppPro
   const docker = obj(container?.['docker']);
   if (docker) check('/container/docker/image', docker['image']);
   list(container?.['volumes']).forEach((v, i) => {
-    const path = `/container/volumes/${i}`;
-    check(`${path}/containerPath`, v?.['containerPath']);
-    const hostPath = v?.['hostPath'];
-    if (!check(`${path}/hostPath`, hostPath) || typeof hostPath !== 'string' || safety.allowHostMounts) return;
-    const why = protectedHostPath(hostPath);
-    if (why) {
-      out.push({
-        path: `${path}/hostPath`,
-        problem: `${JSON.stringify(hostPath)} ${why}: binding it gives the app the host (root through its files or the docker engine)`,
-        fix: 'bind a directory of its own (e.g. /srv/APP), or deploy with --allow-host-mounts if the app really must see this path',
-      });
-    }
+    check(`/container/volumes/${i}/containerPath`, v?.['containerPath']);
+    check(`/container/volumes/${i}/hostPath`, v?.['hostPath']);
   });
   list(docker?.['parameters']).forEach((p, i) => {
-    const path = `/container/docker/parameters/${i}`;
-    check(`${path}/value`, p?.['value']);
-    const key = p?.['key'];
-    if (!check(`${path}/key`, key) || typeof key !== 'string' || safety.allowDockerParameters || (SAFE_DOCKER_PARAMETERS as readonly string[]).includes(key)) return;
-    out.push({
-      path: `${path}/key`,
-      problem: `docker parameter "${key}" is not allowed: it can widen what the container may do on the host`,
-      fix: `use only ${SAFE_DOCKER_PARAMETERS.join(', ')}; or deploy with --allow-docker-parameters if the app really needs "${key}"`,
-    });
+    check(`/container/docker/parameters/${i}/value`, p?.['value']);
+    check(`/container/docker/parameters/${i}/key`, p?.['key']);
   });
   const env = obj(obj(app)?.['env']);
-  check('/env/SERVICE_NAME', env?.['SERVICE_NAME']);
-  check('/env/SERVICE_TAGS', env?.['SERVICE_TAGS']);
+  // Every variable's name, and each of registrator's name and tag variables (any case: it reads them so).
+  for (const [k, value] of Object.entries(env ?? {})) check(`/env/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value);
   return out;
 }
 

@@ -1,12 +1,19 @@
 // deploy/scale/destroy of one Marathon app file through whichever scheduler
 // the stack has, as steps with progress and a summary (scripts/deploy.mjs).
+// The app policy runs first (src/apps/): the app's form and what it asks of
+// the hosts, then its host directories and its names on the targets; a
+// refused app never reaches a scheduler.
 import { readFile } from 'node:fs/promises';
+import { checkScale, parseAllowedApp, type AppPolicy } from '../apps/policy.js';
+import { AppNames, claimedKeys, prepareHostMounts, type ConsulOnTarget } from '../apps/target-checks.js';
 import { PaasboxError } from '../errors.js';
-import { normaliseId, parseApp, type AppSafety, type MarathonApp } from '../marathon/app.js';
+import { normaliseId, parseApp, type MarathonApp } from '../marathon/app.js';
 import type { Progress } from '../progress.js';
+import type { Deployment } from '../stack/deployment.js';
 import type { Target } from '../target/target.js';
 import type { AppInstance, Scheduler } from './scheduler.js';
 import { selectScheduler, type SchedulerChoice } from './select.js';
+import { defaultServiceName } from './swarm-service.js';
 
 export interface DeployRequest {
   file: string;
@@ -21,8 +28,14 @@ export interface DeployRequest {
   marathonUrl?: string;
   /** The stack's advertised address (swarm advertise address, Marathon's host). */
   advertiseAddr?: string;
-  /** What the user allowed beyond the safe default (--allow-host-mounts, --allow-docker-parameters): validation and the swarm back-end both honour it. */
-  safety?: AppSafety;
+  /** The app policy: the operator's --allow-… flags and the stack's bounds; validation and the swarm back-end both honour it. */
+  policy?: AppPolicy;
+  /** The deployed stack as recorded on the target: which scheduler it has. */
+  stack?: Pick<Deployment, 'services'>;
+  /** Every host apps may run on: the app's host directories are made and checked there. */
+  hosts?: Target[];
+  /** The stack's Consul, where names are claimed (absent: names are not recorded). */
+  consul?: ConsulOnTarget;
 }
 
 export interface DeployReport {
@@ -37,14 +50,19 @@ export interface DeployReport {
   seconds: number;
 }
 
-export async function readAppFile(file: string, safety: AppSafety = {}): Promise<MarathonApp> {
+/**
+ * The app file, checked against `policy`; `formOnly` for scale and destroy,
+ * which act on an app already there by its id (an app deployed before a
+ * stricter policy can still be scaled down and removed).
+ */
+export async function readAppFile(file: string, policy: AppPolicy = {}, formOnly = false): Promise<MarathonApp> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
     throw new PaasboxError(`cannot read app file ${file}: ${(e as Error).message}`, 'pass the path of a Marathon app JSON file');
   }
-  return parseApp(text, file, safety);
+  return formOnly ? parseApp(text, file) : parseAllowedApp(text, file, policy);
 }
 
 export async function runDeploy(req: DeployRequest, progress: Progress): Promise<DeployReport> {
@@ -52,13 +70,19 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
   const host = req.target?.name ?? 'local';
   let app: MarathonApp;
   try {
-    app = await readAppFile(req.file, req.safety);
+    app = await readAppFile(req.file, req.policy, req.action !== 'deploy');
+    if (req.action === 'scale') {
+      const n = req.instances;
+      if (n === undefined) throw new PaasboxError('--scale without a count', 'give a whole number >= 0, e.g. --scale 4');
+      checkScale(normaliseId(app.id), n, req.policy?.bounds);
+    }
   } catch (e) {
     progress.record(`validate ${req.file}`, host, 'failed', t0, e instanceof PaasboxError ? e.problem : String(e));
     throw e;
   }
   const id = normaliseId(app.id);
   progress.record(`validate ${req.file}`, host, 'ok', t0, id);
+  if (req.action === 'deploy') await hostChecks(req, app, progress, host);
 
   let sched!: Scheduler;
   await progress.step('select scheduler', host, async () => {
@@ -68,7 +92,8 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
       ...(req.workers ? { workers: req.workers } : {}),
       ...(req.marathonUrl ? { marathonUrl: req.marathonUrl } : {}),
       ...(req.advertiseAddr ? { advertiseAddr: req.advertiseAddr } : {}),
-      ...(req.safety ? { safety: req.safety } : {}),
+      ...(req.policy ? { policy: req.policy } : {}),
+      ...(req.stack ? { stack: req.stack } : {}),
       progress,
     });
     return { status: 'ok', detail: `${sched.kind} at ${sched.where}` };
@@ -80,10 +105,16 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
       report.existed = await sched.destroy(id);
       return report.existed ? { status: 'changed', detail: 'removed' } : { status: 'ok', detail: 'was not deployed' };
     });
+    if (req.consul) {
+      const consul = req.consul;
+      await progress.step(`release the names of ${id}`, consul.target.name, async () => {
+        const names = await new AppNames(consul).release(id);
+        return names.length ? { status: 'changed', detail: names.join(', ') } : { status: 'ok', detail: 'none recorded' };
+      });
+    }
   } else {
     if (req.action === 'scale') {
-      const n = req.instances;
-      if (n === undefined || !Number.isInteger(n) || n < 0) throw new PaasboxError(`--scale ${String(n)} is not an instance count`, 'give a whole number >= 0, e.g. --scale 4');
+      const n = req.instances!;
       await progress.step(`scale ${id} to ${n}`, sched.where, async () => {
         await sched.scale(id, n);
         return { status: 'changed' };
@@ -106,4 +137,26 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
   }
   report.seconds = (Date.now() - t0) / 1000;
   return report;
+}
+
+/**
+ * What the policy checks on the hosts, before any scheduler: the app's host
+ * directories (made, their symlinks resolved within its data root) and its
+ * names (claimed for its id in Consul K/V, refused when another app has one).
+ */
+async function hostChecks(req: DeployRequest, app: MarathonApp, progress: Progress, host: string): Promise<void> {
+  const hosts = req.hosts ?? (req.target ? [req.target] : []);
+  const allow = req.policy?.allow ?? {};
+  await progress.step(`host directories of ${normaliseId(app.id)}`, host, async () => {
+    const made = await prepareHostMounts(hosts, app, allow);
+    return { status: 'ok', detail: made.length ? `${made.join(', ')} on ${hosts.length} host(s)` : 'none' };
+  });
+  if (req.consul) {
+    const consul = req.consul;
+    await progress.step(`names of ${normaliseId(app.id)}`, consul.target.name, async () => {
+      const keys = claimedKeys(app, defaultServiceName(app.id));
+      const added = await new AppNames(consul).claim(app.id, keys);
+      return added.length ? { status: 'changed', detail: `claimed ${added.join(', ')}` } : { status: 'ok', detail: keys.join(', ') };
+    });
+  }
 }

@@ -1,7 +1,9 @@
 // Scheduler backed by Marathon's REST API.
+import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
 import { normaliseId, type MarathonApp, type MarathonConstraint } from '../marathon/app.js';
 import { MarathonClient } from '../marathon/client.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
+import { APP_ID_LABEL, defaultServiceName } from './swarm-service.js';
 
 /** Instances spread evenly over the agents' hostnames (Marathon's GROUP_BY; UNIQUE would cap them at one per agent). */
 export const SPREAD_CONSTRAINT: MarathonConstraint = ['hostname', 'GROUP_BY'];
@@ -17,17 +19,42 @@ export function withSpread(app: MarathonApp): MarathonApp {
   return { ...app, constraints: [[...SPREAD_CONSTRAINT]] };
 }
 
+/**
+ * The app as Marathon runs it under the policy: the task bounds (memory,
+ * restart delay, a pids limit), the app id as the container label the
+ * registrator judges names by, and the name deploy claimed. Pure.
+ */
+export function withBounds(app: MarathonApp): MarathonApp {
+  const b = taskBounds(app);
+  const docker = app.container?.docker;
+  const parameters = [
+    ...(docker?.parameters ?? []),
+    { key: 'pids-limit', value: String(b.pidsLimit) },
+    { key: 'label', value: `${APP_ID_LABEL}=${normaliseId(app.id)}` },
+  ];
+  const env = { SERVICE_NAME: defaultServiceName(app.id), ...(app.env ?? {}) };
+  return {
+    ...app,
+    mem: b.memMiB,
+    backoffSeconds: b.backoffSeconds,
+    env,
+    ...(app.container && docker ? { container: { ...app.container, docker: { ...docker, parameters } } } : {}),
+  };
+}
+
 export class MarathonScheduler implements Scheduler {
   readonly kind = 'marathon' as const;
   readonly where: string;
   private readonly pending = new Map<string, string>();
 
-  constructor(readonly client: MarathonClient) {
+  constructor(readonly client: MarathonClient, private readonly policy: AppPolicy = {}) {
     this.where = client.baseUrl;
   }
 
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
-    const r = await this.client.deployApp(withSpread(app));
+    // The policy again, as the swarm back-end does: no path to Marathon skips it.
+    checkApp(app, `app ${String((app as { id?: unknown }).id)}`, this.policy);
+    const r = await this.client.deployApp(withSpread(withBounds(app)));
     if (r.deploymentId) this.pending.set(normaliseId(app.id), r.deploymentId);
     return { created: r.created, warnings: [] };
   }

@@ -1,10 +1,16 @@
-// Which scheduler deploys: Marathon when it answers /ping on the master, else
-// Docker swarm mode on the target (Mesos and Marathon have no offline source,
-// so a stack built with --source local has no Marathon).
+// Which scheduler deploys: Marathon when the recorded stack runs it (its
+// compose file on the target says so), else Docker swarm mode on the target
+// (Mesos and Marathon have no offline source, so a stack built with --source
+// local has no Marathon). Never chosen by asking the network: anything that
+// answers /ping on :8080 (an app can bind it) would receive every deploy.
+import { stackHasMarathon } from '../apps/bounds.js';
+import type { AppPolicy } from '../apps/policy.js';
 import { PaasboxError } from '../errors.js';
-import type { AppSafety } from '../marathon/app.js';
-import { MarathonClient } from '../marathon/client.js';
+import { MarathonClient, marathonCredentialsFromFile } from '../marathon/client.js';
+import { SECRET_FILES } from '../secrets/secrets.js';
+import { localSecretsDir } from '../secrets/store.js';
 import type { Progress } from '../progress.js';
+import type { Deployment } from '../stack/deployment.js';
 import type { Target } from '../target/target.js';
 import { MarathonScheduler } from './marathon.js';
 import type { Scheduler } from './scheduler.js';
@@ -18,13 +24,17 @@ export interface SelectOptions {
   target?: Target;
   /** Swarm workers to join (only when the swarm scheduler is picked). */
   workers?: Target[];
-  /** Default http://ADVERTISED_ADDRESS:8080. */
+  /** Default http://ADVERTISED_ADDRESS:8080. Given, it chooses Marathon (the operator named it). */
   marathonUrl?: string;
+  /** The deployed stack as its compose file on the target records it: whether it runs Marathon. */
+  stack?: Pick<Deployment, 'services'>;
   /** The stack's advertised address on the target (the recorded deployment's ip); default the target's address. */
   advertiseAddr?: string;
-  /** What deploy allows beyond the safe default; the swarm back-end checks apps against it again. */
-  safety?: AppSafety;
+  /** The app policy (allowances and bounds); the swarm back-end checks apps against it again. */
+  policy?: AppPolicy;
   progress?: Progress;
+  /** Whose Marathon login to use (this machine's .paasbox/secrets/INSTANCE/, written by install; default "default"). */
+  instance?: string;
 }
 
 export function defaultMarathonUrl(target?: Target, advertiseAddr?: string): string | undefined {
@@ -32,18 +42,32 @@ export function defaultMarathonUrl(target?: Target, advertiseAddr?: string): str
   return a ? `http://${a.includes(':') && !a.startsWith('[') ? `[${a}]` : a}:8080` : undefined;
 }
 
-export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
+/** The scheduler the stack has: chosen from the record and the operator's flags, never probed (pure). */
+export function schedulerKind(opts: Pick<SelectOptions, 'choice' | 'marathonUrl' | 'stack'>): 'marathon' | 'swarm' {
   const choice = opts.choice ?? 'auto';
-  const url = opts.marathonUrl ?? defaultMarathonUrl(opts.target, opts.advertiseAddr);
-  if (choice !== 'swarm' && url) {
-    const client = new MarathonClient({ baseUrl: url, timeoutMs: 5000 });
-    if (await client.ping()) return new MarathonScheduler(new MarathonClient({ baseUrl: url }));
-    if (choice === 'marathon') {
-      throw new PaasboxError(`Marathon does not answer at ${url}/ping`, 'start the stack with Marathon (it needs --source registry or a loaded mesosphere/marathon image), or use --scheduler swarm');
+  if (choice !== 'auto') return choice;
+  if (opts.stack) return stackHasMarathon(opts.stack) ? 'marathon' : 'swarm';
+  return opts.marathonUrl ? 'marathon' : 'swarm';
+}
+
+export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
+  if (schedulerKind(opts) === 'marathon') {
+    const url = opts.marathonUrl ?? defaultMarathonUrl(opts.target, opts.advertiseAddr);
+    if (!url) throw new PaasboxError('no Marathon URL to deploy to', 'pass --marathon http://HOST:8080 or --target HOST');
+    // Marathon's login (issue 19): the file install keeps on this machine; none, no login.
+    const file = `${localSecretsDir(opts.instance ?? 'default')}/${SECRET_FILES.marathonCredentials}`;
+    const credentials = marathonCredentialsFromFile(file);
+    const auth = credentials ? { credentials } : {};
+    const client = new MarathonClient({ baseUrl: url, timeoutMs: 5000, ...auth });
+    if (!(await client.ping())) {
+      throw new PaasboxError(
+        `Marathon does not answer at ${url}/ping`,
+        'start the stack with Marathon (npx paasbox stack up; it needs --source registry), or use --scheduler swarm',
+      );
     }
+    return new MarathonScheduler(new MarathonClient({ baseUrl: url, ...auth }), opts.policy);
   }
-  if (choice === 'marathon') throw new PaasboxError('no Marathon URL to deploy to', 'pass --marathon http://HOST:8080 or --target HOST');
   if (!opts.target) throw new PaasboxError('the swarm scheduler needs a target host', 'pass --target HOST (the swarm manager)');
   await ensureSwarm(opts.target, opts.workers ?? [], { ...(opts.progress ? { progress: opts.progress } : {}), ...(opts.advertiseAddr ? { advertiseAddr: opts.advertiseAddr } : {}) });
-  return new SwarmScheduler(opts.target, opts.safety ? { safety: opts.safety } : {});
+  return new SwarmScheduler(opts.target, opts.policy ? { policy: opts.policy } : {});
 }

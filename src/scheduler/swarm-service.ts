@@ -6,7 +6,8 @@
 // ephemeral one, like Mesos picking from its range). Registrator sees those
 // bindings and registers each task in Consul under SERVICE_NAME.
 import { shq as shellWord } from '../target/shell.js';
-import { normaliseId, portMappingsOf, validateApp, type AppSafety, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../marathon/app.js';
+import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
+import { normaliseId, portMappingsOf, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../marathon/app.js';
 
 export interface SwarmService {
   /** Service name: the app id without the leading slash, slashes → dashes. */
@@ -43,29 +44,33 @@ export const WORKER_CONSTRAINT = `node.labels.${AGENT_LABEL.key}==${AGENT_LABEL.
 
 /**
  * The placement paasbox adds for `placement`: on a swarm with workers, the
- * worker constraint, unless the app places itself (a CLUSTER or IS constraint
- * names its nodes: adding ours could leave it nowhere to run). Swarm's
- * scheduler already spreads a service's replicas over the nodes it may use,
- * fewest tasks of that service first, so spreading needs no flag.
+ * worker constraint. Swarm's scheduler already spreads a service's replicas
+ * over the nodes it may use, fewest tasks of that service first, so
+ * spreading needs no flag.
  */
-export function defaultPlacement(app: MarathonApp, placement: SwarmFacts): string[] {
-  if (!placement.workers) return [];
-  const own = (app.constraints ?? []).some(([, op]) => op === 'CLUSTER' || op === 'IS');
-  return own ? [] : [WORKER_CONSTRAINT];
+export function defaultPlacement(_app: MarathonApp, placement: SwarmFacts): string[] {
+  // Always, with the app's own constraints too: an app never lands on a master
+  // (`["hostname", "IS", "master1"]` then places it nowhere, not on the master).
+  return placement.workers ? [WORKER_CONSTRAINT] : [];
 }
 
 export function swarmServiceName(id: string): string {
   return normaliseId(id).slice(1).replace(/\//g, '-');
 }
 
+/** The Consul name of an app without SERVICE_NAME: the registrator registers only DNS labels, so dots become dashes. */
+export function defaultServiceName(id: string): string {
+  return swarmServiceName(id).replace(/\./g, '-');
+}
+
 /**
- * The argv for `app`. It validates first (schema and safety: image grammar,
- * protected host paths, docker parameters) and throws a PaasboxError before
- * any argv exists, so a refused app never reaches a command. `safety` is what
- * the user allowed (deploy --allow-host-mounts / --allow-docker-parameters).
+ * The argv for `app`. It checks first (the form and the app policy,
+ * src/apps/policy.ts) and throws a PaasboxError before any argv exists, so a
+ * refused app never reaches a command. `policy` holds what the operator
+ * allowed (deploy's --allow-… flags) and the stack's bounds.
  */
-export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {}, where: SwarmFacts = {}): SwarmService {
-  validateApp(app, `app ${String((app as { id?: unknown }).id)}`, safety);
+export function marathonToSwarmService(app: MarathonApp, policy: AppPolicy = {}, where: SwarmFacts = {}): SwarmService {
+  checkApp(app, `app ${String((app as { id?: unknown }).id)}`, policy);
   const name = swarmServiceName(app.id);
   const warnings: string[] = [];
   const common: string[] = []; // flags with the same form for create and update
@@ -76,8 +81,7 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
   // Environment: the app's, plus what registrator needs to name and check it.
   const env: Record<string, string> = { ...(app.env ?? {}) };
   if (env.SERVICE_NAME === undefined) {
-    // The registrator registers only DNS labels: the id's dots become dashes.
-    env.SERVICE_NAME = name.replace(/\./g, '-');
+    env.SERVICE_NAME = defaultServiceName(app.id);
     if (env.SERVICE_NAME.length > 63) warnings.push(`env.SERVICE_NAME: "${env.SERVICE_NAME}" (from the id) is longer than a DNS label; the registrator will not register it: set env.SERVICE_NAME`);
   }
   const httpCheck = (app.healthChecks ?? []).find((h) => (h.protocol ?? 'HTTP') === 'HTTP' || h.protocol === 'MESOS_HTTP');
@@ -88,15 +92,21 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
   // The name the app gave, for listings, where the service runs it pinned by digest or ID.
   if (app.container?.docker.image) labels[APP_IMAGE_LABEL] = app.container.docker.image;
 
-  if (app.mem !== undefined && app.mem > 0) {
-    // Docker refuses limits under 6 MiB.
-    common.push('--limit-memory', `${Math.max(6, Math.ceil(app.mem))}M`);
-  }
+  // Bounds on every task (the app policy): memory (Marathon's 128 MiB when
+  // none is given), CPU, processes, and a floor under the restart delay.
+  const bounds = taskBounds(app);
+  warnings.push(...bounds.notes);
+  common.push('--limit-memory', `${bounds.memMiB}M`, '--limit-pids', String(bounds.pidsLimit));
+  // Marathon's `cpus` is a share on Mesos (cpu.shares); swarm has no shares,
+  // only a cap. A cap of 0.1 CPU throttled the app's start and its healthcheck
+  // by seconds, so the cap is at least one core: one task never takes the
+  // whole host. `parameters: cpus` still caps lower.
+  common.push('--limit-cpu', String(bounds.cpuLimit));
   if (app.disk) warnings.push(`disk: ${app.disk} MiB is not enforced by swarm`);
   if (app.user) common.push('--user', app.user);
 
   // Restart forever like Marathon, with its backoff as the delay.
-  common.push('--restart-condition', 'any', '--restart-delay', `${app.backoffSeconds ?? 1}s`);
+  common.push('--restart-condition', 'any', '--restart-delay', `${bounds.backoffSeconds}s`);
 
   // Health: the first check becomes the container health check; swarm keeps a
   // task "starting" until it passes, so Running means healthy as in Marathon.
@@ -121,11 +131,6 @@ export function marathonToSwarmService(app: MarathonApp, safety: AppSafety = {},
 
   const create: string[] = ['docker', 'service', 'create', '--detach', '--name', name, '--replicas', String(instances)];
   const update: string[] = ['docker', 'service', 'update', '--detach', '--replicas', String(instances)];
-  // Marathon's `cpus` is a share on Mesos (cpu.shares; a quota only with the
-  // agent's --cgroups_enable_cfs): never a cap. Swarm has no shares, and a cap of
-  // 0.1 CPU throttled the app's start and its healthcheck by seconds, so it sets
-  // none; an update clears the cap earlier versions set. `parameters: cpus` still caps.
-  update.push('--limit-cpu', '0');
   for (const [k, v] of Object.entries(env)) {
     create.push('--env', `${k}=${v}`);
     update.push('--env-add', `${k}=${v}`);

@@ -2,7 +2,8 @@
 // driven over a Target: `docker swarm init` on the manager, `join` on the
 // workers, then `docker service` commands for the same Marathon app JSON.
 import { PaasboxError } from '../errors.js';
-import type { AppSafety, MarathonApp } from '../marathon/app.js';
+import { checkScale, type AppPolicy } from '../apps/policy.js';
+import { normaliseId, type MarathonApp } from '../marathon/app.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
@@ -19,6 +20,29 @@ async function run(t: Target, argv: string[] | string, what: string, opts: { std
     throw new PaasboxError(`${what} failed on ${t.name}: ${err.split('\n').slice(-1)[0] ?? ''}`, swarmFix(err), err);
   }
   return r.stdout;
+}
+
+/**
+ * Join the swarm without the token in any process's argv (`docker swarm join
+ * --token` would put it in docker's): the Docker Engine API's POST
+ * /swarm/join over the unix socket, its JSON body (swarmJoinBody) read from
+ * stdin by perl (perl-base is Essential on Debian, curl is not on every host).
+ * Prints `HTTP CODE: message` to stderr and exits 1 unless Docker answers 200.
+ */
+export const swarmJoinCommand = (socket = '/var/run/docker.sock'): string =>
+  `perl -MIO::Socket::UNIX -e '${[
+    'local $/; my $b = <STDIN>;',
+    'my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "$ARGV[0]: $!\\n";',
+    'print $s "POST /swarm/join HTTP/1.0\\r\\nHost: docker\\r\\nContent-Type: application/json\\r\\n"',
+    '. "Content-Length: " . length($b) . "\\r\\n\\r\\n" . $b;',
+    'my $r = <$s>; my ($c) = $r =~ m{^HTTP/\\S+ (\\d+)}; my ($m) = $r =~ m{\\r\\n\\r\\n(.*)}s;',
+    'exit 0 if ($c // 0) == 200; print STDERR "HTTP " . ($c // "?") . ": " . ($m // $r // "") . "\\n"; exit 1;',
+  ].join(' ')}' ${shq(socket)}`;
+
+/** The body of POST /swarm/join (Docker Engine API): sent over stdin only, it holds the join token. */
+export function swarmJoinBody(token: string, remote: string, advertiseAddr?: string): string {
+  const advertise = advertiseAddr ? { AdvertiseAddr: advertiseAddr } : {};
+  return JSON.stringify({ ListenAddr: '0.0.0.0:2377', ...advertise, RemoteAddrs: [remote], JoinToken: token });
 }
 
 function swarmFix(err: string): string {
@@ -76,7 +100,8 @@ export async function ensureSwarm(
       const ws = await swarmState(w);
       if (ws.state === 'active') continue;
       await step('swarm join', w.name, async () => {
-        await run(w, `docker swarm join --token "$(cat)" ${shq(`${managerAddr}:2377`)}`, 'docker swarm join', { stdin: token });
+        const body = swarmJoinBody(token, `${managerAddr}:2377`);
+        await run(w, swarmJoinCommand(), 'docker swarm join (Engine API)', { stdin: body });
         return true;
       });
       joined.push(w.name);
@@ -110,13 +135,27 @@ export class SwarmScheduler implements Scheduler {
   readonly kind = 'swarm' as const;
   readonly where: string;
 
-  constructor(readonly manager: Target, private readonly opts: { pollMs?: number; safety?: AppSafety } = {}) {
+  constructor(readonly manager: Target, private readonly opts: { pollMs?: number; policy?: AppPolicy } = {}) {
     this.where = manager.name;
   }
 
-  private async exists(name: string): Promise<boolean> {
-    const r = await this.manager.exec(`docker service inspect --format '{{.ID}}' ${shq(name)}`, { sudo: true, timeoutMs: 60000 });
-    return r.code === 0;
+  /**
+   * The service of app `id`, if there is one: its mounts' targets. A service
+   * of that name that is another app's (ids /a/b and /a-b share a name) or
+   * no app's is refused: deploy never takes over what it did not make.
+   */
+  private async existing(id: string, name: string): Promise<{ mounts: string[] } | undefined> {
+    const format = `{{index .Spec.Labels "${APP_ID_LABEL}"}}{{range .Spec.TaskTemplate.ContainerSpec.Mounts}} {{.Target}}{{end}}`;
+    const r = await this.manager.exec(`docker service inspect --format ${shq(format)} ${shq(name)}`, { sudo: true, timeoutMs: 60000 });
+    if (r.code !== 0) return undefined;
+    const [owner = '', ...mounts] = r.stdout.trim().split(/\s+/);
+    if (owner !== normaliseId(id)) {
+      throw new PaasboxError(
+        `the swarm service ${name} is ${owner ? `app ${owner}'s` : 'no app\'s'}, not ${normaliseId(id)}'s`,
+        'give the app an id of its own (slashes become dashes in service names)',
+      );
+    }
+    return { mounts };
   }
 
   /** Whether the swarm has a cluster's agents (nodes labelled AGENT_LABEL by install), where apps then go. */
@@ -126,11 +165,13 @@ export class SwarmScheduler implements Scheduler {
 
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
     // Refused apps are refused before any command runs, the swarm's question included.
-    marathonToSwarmService(app, this.opts.safety);
+    marathonToSwarmService(app, this.opts.policy);
     const [workers, pinned] = await Promise.all([this.hasWorkers(), this.pinned(app)]);
-    const svc = marathonToSwarmService(app, this.opts.safety, { workers, ...(pinned ? { pinnedImage: pinned } : {}) });
-    const existing = await this.exists(svc.name);
-    await run(this.manager, existing ? svc.update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
+    const svc = marathonToSwarmService(app, this.opts.policy, { workers, ...(pinned ? { pinnedImage: pinned } : {}) });
+    const existing = await this.existing(app.id, svc.name);
+    // An update adds: the mounts the app no longer has are removed (--mount-add alone would keep them).
+    const update = existing ? [...svc.update.slice(0, -1), ...mountRemovals(existing.mounts, app), svc.name] : [];
+    await run(this.manager, existing ? update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
     return { created: !existing, warnings: svc.warnings };
   }
 
@@ -143,15 +184,15 @@ export class SwarmScheduler implements Scheduler {
   }
 
   async scale(id: string, instances: number): Promise<void> {
-    if (!Number.isInteger(instances) || instances < 0) throw new PaasboxError(`cannot scale ${id} to ${instances} instances`, 'give a whole number >= 0');
+    checkScale(id, instances, this.opts.policy?.bounds);
     const name = swarmServiceName(id);
-    if (!(await this.exists(name))) throw new PaasboxError(`no app ${id} in the swarm on ${this.manager.name}`, 'deploy it first');
+    if (!(await this.existing(id, name))) throw new PaasboxError(`no app ${id} in the swarm on ${this.manager.name}`, 'deploy it first');
     await run(this.manager, ['docker', 'service', 'scale', '--detach', `${name}=${instances}`], `docker service scale ${name}`);
   }
 
   async destroy(id: string): Promise<boolean> {
     const name = swarmServiceName(id);
-    if (!(await this.exists(name))) return false;
+    if (!(await this.existing(id, name))) return false;
     await run(this.manager, ['docker', 'service', 'rm', name], `docker service rm ${name}`);
     return true;
   }
@@ -222,6 +263,12 @@ export class SwarmScheduler implements Scheduler {
       await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 1000));
     }
   }
+}
+
+/** `--mount-rm TARGET` for each mount of the running service that `app` no longer has. Pure. */
+export function mountRemovals(running: string[], app: MarathonApp): string[] {
+  const wanted = new Set((app.container?.volumes ?? []).map((v) => v.containerPath));
+  return running.filter((t) => !wanted.has(t)).flatMap((t) => ['--mount-rm', t]);
 }
 
 // ---------------------------------------------------------------- a cluster's swarm
@@ -374,7 +421,8 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
       changed.push(`remove stale node of ${m.hostname}`);
     }
     const token = (await run(lead.target, ['docker', 'swarm', 'join-token', '-q', role], 'docker swarm join-token')).trim();
-    await run(m.target, `docker swarm join --advertise-addr ${shq(m.ip)} --token "$(cat)" ${shq(leadAddr)}`, 'docker swarm join', { stdin: token });
+    const body = swarmJoinBody(token, leadAddr, m.ip);
+    await run(m.target, swarmJoinCommand(), 'docker swarm join (Engine API)', { stdin: body });
     changed.push(`${m.hostname} joins as ${role}`);
   };
   // One at a time: each join changes the managers' Raft membership.

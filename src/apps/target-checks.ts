@@ -1,0 +1,187 @@
+// The app policy's checks that need the hosts: an app's host directories are
+// created and resolved on every host it may run on (a symlink anywhere on the
+// path that leaves the app's data root is refused there, where it lives), and
+// a service name belongs to the app id that first deployed it, recorded in
+// Consul K/V under NAMES_PREFIX (the registrator reads the same keys and
+// registers no other app under that name). Both run before any scheduler call.
+
+import { PaasboxError, targetError } from '../errors.js';
+import { canonicalHostPath, normaliseId, portMappingsOf, type MarathonApp } from '../marathon/app.js';
+import { shq } from '../target/shell.js';
+import type { Target } from '../target/target.js';
+import { httpRequest, probeTools, type HttpResponse, type SecretHeader } from '../verify/probes.js';
+import { APP_DATA_ROOT, appDataDir, serviceNameVars, tcpTagPorts, type AppAllowances } from './policy.js';
+
+/** Consul K/V prefix of name ownership: NAMES_PREFIX + NAME holds the owning app id. */
+export const NAMES_PREFIX = 'paasbox/names/';
+/** Consul K/V prefix of tcp=PORT routes: TCP_PREFIX + PORT holds the owning app id. */
+export const TCP_PREFIX = 'paasbox/tcp-ports/';
+
+/** The host paths of `app` that deploy prepares: those under its data root (others were allowed as they are). */
+export function appHostPaths(app: MarathonApp): string[] {
+  const root = appDataDir(app.id);
+  return (app.container?.volumes ?? [])
+    .map((v) => canonicalHostPath(v.hostPath))
+    .filter((p) => p === root || p.startsWith(root + '/'));
+}
+
+const OUTSIDE = '@@outside ';
+
+/**
+ * The script that makes each path under `root` (an app's directory under
+ * `dataRoot`) and refuses one whose real path (every symlink resolved, as
+ * docker's bind will) leaves `root`. Paths were validated (absolute, no
+ * control characters) and are quoted here.
+ */
+export function hostPathsScript(root: string, paths: string[], dataRoot = APP_DATA_ROOT): string {
+  const lines = [
+    'set -e',
+    `install -d -m 0755 ${shq(dataRoot)}`,
+    `root=$(realpath -m -- ${shq(root)})`,
+    `case "$root" in ${shq(dataRoot)}/*) ;; *) echo ${shq(OUTSIDE + root)} "$root"; exit 3;; esac`,
+  ];
+  for (const p of paths) {
+    lines.push(
+      `r=$(realpath -m -- ${shq(p)})`,
+      `case "$r" in "$root"|"$root"/*) ;; *) echo ${shq(OUTSIDE + p)} "$r"; exit 3;; esac`,
+      'install -d -m 0755 -- "$r"',
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Create the app's host directories on every host, refusing a path whose
+ * symlinks lead out of its data root (a link planted through a mount).
+ * Nothing is run when the app binds nothing under its root.
+ */
+export async function prepareHostMounts(hosts: Target[], app: MarathonApp, allow: AppAllowances = {}): Promise<string[]> {
+  const paths = appHostPaths(app);
+  if (!paths.length) return [];
+  const root = appDataDir(app.id);
+  await Promise.all(
+    hosts.map(async (t) => {
+      const r = await t.exec(hostPathsScript(root, paths), { sudo: true, timeoutMs: 30_000 });
+      if (r.code === 0) return;
+      const m = new RegExp(`^${OUTSIDE}(\\S+) (\\S*)`, 'm').exec(r.stdout);
+      if (m && !allow.hostMounts) {
+        throw new PaasboxError(
+          `container.volumes: ${m[1]} resolves to ${m[2]} on ${t.name}, outside the app's data root ${root}`,
+          `remove the symlink on the path, or deploy with --allow-host-mounts`,
+        );
+      }
+      if (!m) throw targetError(`cannot create the app's directories on ${t.name}`, 'check sudo and the disk on that host', r.stderr.trim());
+    }),
+  );
+  return paths;
+}
+
+/**
+ * The names `app` registers under: its SERVICE_*NAME values, else
+ * `defaultName` (what the scheduler derives); with more than one published
+ * port, the registrator's NAME-PORT for each port without a name of its own.
+ */
+export function claimedNames(app: MarathonApp, defaultName: string): string[] {
+  const given = serviceNameVars(app.env);
+  const base = given['SERVICE_NAME'] ?? defaultName;
+  const names = new Set(Object.values(given));
+  names.add(base);
+  const ports = portMappingsOf(app).map((m) => m.containerPort);
+  if (ports.length > 1) {
+    for (const p of ports) if (!Object.keys(given).some((k) => k.toUpperCase() === `SERVICE_${p}_NAME`)) names.add(`${base}-${p}`);
+  }
+  return [...names].sort();
+}
+
+/** The keys (under the claims' prefixes) `app` owns: its names and its tcp=PORT routes. */
+export function claimedKeys(app: MarathonApp, defaultName: string): string[] {
+  const tcp = tcpTagPorts(app.env).filter((t) => Number.isInteger(t.port)).map((t) => `${TCP_PREFIX}${t.port}`);
+  return [...claimedNames(app, defaultName).map((n) => `${NAMES_PREFIX}${n}`), ...new Set(tcp)];
+}
+
+/** Where the stack's Consul answers, and the management token's file on that host. */
+export interface ConsulOnTarget {
+  target: Target;
+  address: string;
+  port: number;
+  token: SecretHeader;
+}
+
+/** What apps own in Consul K/V (names, tcp ports): read, claim (check-and-set), release. */
+export class AppNames {
+  constructor(private readonly consul: ConsulOnTarget) {}
+
+  private async call(method: 'GET' | 'PUT' | 'DELETE', key: string, query = '', body?: string): Promise<HttpResponse> {
+    const c = this.consul;
+    const tools = await probeTools(c.target);
+    // Every segment encoded: a value from the app never becomes a path or a query of its own.
+    const path = `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
+    const r = await httpRequest(c.target, tools, c.address, c.port, path, {
+      method,
+      timeoutS: 10,
+      secret: c.token,
+      ...(body !== undefined ? { body } : {}),
+    });
+    if (r.error || (r.status !== 200 && r.status !== 404)) {
+      throw targetError(
+        `Consul at ${c.address}:${c.port} on ${c.target.name} answered ${method} /v1/kv/${key} with ${r.error ?? `HTTP ${r.status}`}`,
+        'check the stack (npx paasbox verify) and try again',
+        r.body.trim().slice(0, 300),
+      );
+    }
+    return r;
+  }
+
+  /** Every recorded key under `prefix` → its owner. */
+  async owners(prefix: string): Promise<Map<string, string>> {
+    const r = await this.call('GET', prefix, '?recurse=true');
+    if (r.status === 404) return new Map();
+    const rows = JSON.parse(r.body || '[]') as { Key: string; Value: string | null }[];
+    return new Map(rows.map((x) => [x.Key, Buffer.from(x.Value ?? '', 'base64').toString('utf8')]));
+  }
+
+  private async all(): Promise<Map<string, string>> {
+    return new Map([...(await this.owners(NAMES_PREFIX)), ...(await this.owners(TCP_PREFIX))]);
+  }
+
+  /**
+   * Claim `keys` for app `id`: refused (nothing claimed) when any is another
+   * app's; each new one is written only if still absent (cas=0), so two
+   * deploys racing for one key cannot both win.
+   */
+  async claim(id: string, keys: string[]): Promise<string[]> {
+    const owner = normaliseId(id);
+    const have = await this.all();
+    const taken = keys.find((k) => have.has(k) && have.get(k) !== owner);
+    if (taken) throw takenError(taken, have.get(taken)!);
+    const added: string[] = [];
+    for (const k of keys.filter((x) => !have.has(x))) {
+      const r = await this.call('PUT', k, '?cas=0', owner);
+      if (r.body.trim() !== 'true') {
+        const now = (await this.all()).get(k);
+        if (now !== owner) throw takenError(k, now ?? 'another deploy');
+      }
+      added.push(k);
+    }
+    return added;
+  }
+
+  /** Give up every key app `id` owns (its destroy). */
+  async release(id: string): Promise<string[]> {
+    const owner = normaliseId(id);
+    const mine = [...(await this.all())].filter(([, o]) => o === owner).map(([k]) => k);
+    for (const k of mine) await this.call('DELETE', k);
+    return mine;
+  }
+}
+
+function takenError(key: string, owner: string): PaasboxError {
+  if (key.startsWith(TCP_PREFIX)) {
+    const port = key.slice(TCP_PREFIX.length);
+    return new PaasboxError(`env.SERVICE_TAGS: tcp=${port} belongs to app ${owner}`, 'pick another port of the range (a tcp= port belongs to the app id that first deployed it)');
+  }
+  return new PaasboxError(
+    `env.SERVICE_NAME: "${key.slice(NAMES_PREFIX.length)}" belongs to app ${owner}`,
+    `give the app a name of its own (a service name belongs to the app id that first deployed it)`,
+  );
+}
