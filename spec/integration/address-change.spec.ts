@@ -22,6 +22,7 @@ import { SshTarget } from '../../src/target/ssh.js';
 import { httpRequest, probeTools, type HttpOptions } from '../../src/verify/probes.js';
 import { runVerify } from '../../src/verify/run.js';
 import { settingsForTarget } from '../../src/verify/target-settings.js';
+import { isCI } from '../helpers/ci.js';
 import { ensureStackImages } from '../helpers/images.js';
 import { createTestHosts, type TestHosts } from '../helpers/testhosts.js';
 
@@ -52,7 +53,7 @@ describe('a host whose address changes (integration)', function () {
   before(async function () {
     if (!(await run('docker', ['info']).then(() => true, () => false))) {
       // .ci/run provides docker: there its absence is a failure, never a skip.
-      if (process.env['CI'] === 'true') throw new Error('no usable docker daemon, and CI=true: this spec must run');
+      if (isCI()) throw new Error('no usable docker daemon, and CI=true: this spec must run');
       console.log('    skipped: no usable docker daemon on this machine for the dind test host');
       this.skip();
     }

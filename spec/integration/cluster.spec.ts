@@ -30,6 +30,7 @@ import { swarmNodes } from '../../src/scheduler/swarm.js';
 import { fourLetterCommand, httpRequest, probeTools, type HttpOptions } from '../../src/verify/probes.js';
 import { runVerify } from '../../src/verify/run.js';
 import { settingsForTarget } from '../../src/verify/target-settings.js';
+import { isCI } from '../helpers/ci.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
 import { pushImages } from '../../src/images/push.js';
 import { validateApp, type MarathonApp } from '../../src/marathon/app.js';
@@ -126,8 +127,10 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     if (r.status !== 200) throw new Error(`raft configuration from ${h.name}: HTTP ${r.status} ${r.body.slice(0, 100)}`);
     return (JSON.parse(r.body) as { Servers: { Node: string; Leader: boolean; Voter: boolean }[] }).Servers;
   };
+  /** An agent holds no management token (issue 19): there its own agent token reads the members. */
+  const isMaster = (h: TestHost) => hosts.slice(0, 3).includes(h);
   const aliveMembers = async (h: TestHost) => {
-    const r = await consul(h, '/v1/agent/members', { as: mgmt });
+    const r = await consul(h, '/v1/agent/members', { as: isMaster(h) ? mgmt : SECRET_FILES.agentToken });
     if (r.status !== 200) throw new Error(`members from ${h.name}: HTTP ${r.status}`);
     return (JSON.parse(r.body) as { Name: string; Status: number }[]).filter((m) => m.Status === 1).map((m) => m.Name).sort();
   };
@@ -136,6 +139,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     for (const h of from) {
       const alive = await aliveMembers(h);
       if (alive.length !== n) return undefined;
+      if (!isMaster(h)) continue; // raft needs operator:read: the management token, masters only
       const peers = await raftPeers(h);
       if (peers.length !== 3 || !peers.some((p) => p.Leader)) return undefined;
     }
@@ -146,7 +150,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
 
   before(async function () {
     if (!(await run('docker', ['info']).then(() => true, () => false))) {
-      if (process.env['CI'] === 'true') throw new Error('no usable docker daemon, and CI=true: this spec must run');
+      if (isCI()) throw new Error('no usable docker daemon, and CI=true: this spec must run');
       console.log('    skipped: no usable docker daemon on this machine for the dind test hosts');
       this.skip();
     }
@@ -176,9 +180,10 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     ]);
     expect(first.acl?.steps.map((s) => s.status)).to.deep.equal(['changed']);
     expect(first.swarm?.steps.map((s) => s.status)).to.deep.equal(['changed']);
-    // The same secret files on every host (compared by hash: no value leaves the hosts here).
+    // The same secret files on every master (compared by hash: no value leaves the hosts here); the agent's differ (its role's).
     const sums = await Promise.all(hosts.map((h) => hostExec(h, `cd ${SECRETS_DIR} && find . -type f | sort | xargs sha256sum`)));
-    expect(new Set(sums).size, sums.join('\n')).to.equal(1);
+    expect(new Set(sums.slice(0, 3)).size, sums.join('\n')).to.equal(1);
+    expect(sums[3]).to.not.equal(sums[0]);
     // No secret in any compose file or container argument: the gossip key is only in the 0600 file.
     const key = (await hostExec(hosts[0]!, `sed -n 's/.*"encrypt": "\\(.*\\)".*/\\1/p' ${SECRETS_DIR}/${SECRET_FILES.consulConfig}`)).trim();
     expect(key).to.have.length(44);
@@ -197,8 +202,43 @@ describe('a cluster of three masters and an agent, with failover (integration)',
       hosts.map((h, i) => [h.name, 'Ready', i < 3 ? 'Reachable' : '']).sort(),
     );
     expect(nodes.filter((n) => n.managerStatus === 'Leader')).to.have.length(1);
-    const self = JSON.parse((await consul(hosts[3]!, '/v1/agent/self', { as: mgmt })).body) as { Config: { Server: boolean }; Stats: { serf_lan: { encrypted: string } } };
-    expect([self.Config.Server, self.Stats.serf_lan.encrypted]).to.deep.equal([false, 'true']);
+    // The agent a client (its role tag, from a master), gossip encrypted.
+    const list = JSON.parse((await consul(hosts[0]!, '/v1/agent/members', { as: mgmt })).body) as { Name: string; Tags: Record<string, string> }[];
+    expect(list.find((m) => m.Name === hosts[3]!.name)?.Tags['role']).to.equal('node');
+    const self = JSON.parse((await consul(hosts[0]!, '/v1/agent/self', { as: mgmt })).body) as { Stats: { serf_lan: { encrypted: string } } };
+    expect(self.Stats.serf_lan.encrypted).to.equal('true');
+  });
+
+  it("runs Consul's server RPC over TLS (verify_incoming: a plaintext RPC is refused), and the agent holds no management token", async () => {
+    // Each server's configuration as Consul loaded it.
+    for (const h of hosts.slice(0, 3)) {
+      const self = JSON.parse((await consul(h, '/v1/agent/self', { as: mgmt })).body) as { DebugConfig: Record<string, unknown> };
+      const rpc = (self.DebugConfig['TLS'] as { InternalRPC: Record<string, unknown> }).InternalRPC;
+      expect([rpc['VerifyIncoming'], rpc['VerifyOutgoing'], rpc['VerifyServerHostname']], h.name).to.deep.equal([true, true, true]);
+      expect(self.DebugConfig['AutoEncryptAllowTLS'], h.name).to.equal(true);
+    }
+    // A plaintext RPC (first byte 0x00: Consul's RPCConsul) to a server's 8300: dropped, and the server says why.
+    const server = hosts[1]!;
+    await hostExec(hosts[3]!, `bash -c 'exec 3<>/dev/tcp/${server.address}/8300 && printf "\\000" >&3 && sleep 2' || true`);
+    const logs = await until('the server logs the refused plaintext RPC', 30_000, async () => {
+      const out = await hostExec(server, 'docker logs $(docker ps -q --filter label=com.docker.compose.service=consul) 2>&1 | tail -200');
+      return /Non-TLS connection attempted with VerifyIncoming set/i.test(out) ? out : undefined;
+    });
+    expect(logs).to.match(/Non-TLS connection attempted/i);
+    // The agent: a client certificate by auto_encrypt, no server key, no CA key, no management token anywhere.
+    const agent = hosts[3]!;
+    const files = (await hostExec(agent, `cd ${SECRETS_DIR} && find . -type f | sort`)).trim().split('\n').map((f) => f.replace(/^\.\//, ''));
+    expect(files).to.not.include(SECRET_FILES.managementToken);
+    expect(files).to.not.include(SECRET_FILES.consulServerKey);
+    expect(files).to.not.include(SECRET_FILES.consulCaKey);
+    expect(files).to.include.members([SECRET_FILES.agentToken, SECRET_FILES.consulCaCert, SECRET_FILES.consulTlsConfig]);
+    const token = (await hostExec(hosts[0]!, `cat ${SECRETS_DIR}/${mgmt}`)).trim();
+    expect(token).to.match(/^[0-9a-f-]{36}$/);
+    const agentFiles = await hostExec(agent, `cd ${SECRETS_DIR} && cat ${files.join(' ')}`);
+    expect(agentFiles, "the management token in an agent's file").to.not.include(token);
+    expect(await hostExec(agent, `cat ${SECRETS_DIR}/${SECRET_FILES.consulConfig}`)).to.not.include('initial_management');
+    // No CA key on any host: it stays on the build host.
+    for (const h of hosts) expect(await hostExec(h, `ls ${SECRETS_DIR}/${SECRET_FILES.consulCaKey} 2>/dev/null || echo none`), h.name).to.include('none');
   });
 
   it('a second run is all ok', async () => {
@@ -298,7 +338,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
   it("survives the hard-killed host of the Consul leader: a new leader, ZooKeeper quorum, K/V readable, requests counted; the host comes back and rejoins", async () => {
     const agent = hosts[3]!;
     // The victim: the master whose Consul leads (a new election, the harder case).
-    const leaderNode = (await raftPeers(agent)).find((p) => p.Leader)?.Node;
+    const leaderNode = (await raftPeers(hosts[0]!)).find((p) => p.Leader)?.Node;
     const m1 = hosts.slice(0, 3).find((h) => h.name === leaderNode);
     expect(m1, `the leader ${leaderNode} is a master`).to.not.equal(undefined);
     const [m2, m3] = hosts.slice(0, 3).filter((h) => h !== m1) as [TestHost, TestHost];
@@ -376,7 +416,8 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     await until(`dockerd on ${back.name}`, 180_000, () => hostExec(back, 'docker info >/dev/null && echo up').then((o) => (o.includes('up') ? true : undefined)));
     const rejoin = await converge(600);
     const changed = rejoin.hosts.filter((d) => d.outcome.changed > 0).map((d) => d.target.name);
-    expect(changed).to.deep.equal([target(back).name]);
+    const what = rejoin.hosts.flatMap((d) => d.outcome.steps.filter((x) => x.status === 'changed').map((x) => `${d.target.name} ${x.step}: ${x.detail ?? ''}`));
+    expect(changed, what.join('\n')).to.deep.equal([target(back).name]);
     expect(rejoin.swarm?.steps.map((x) => x.status)).to.deep.equal(['changed']);
     await until('the cluster whole again', 300_000, () => healthyCluster(hosts, 4, hosts.slice(0, 3)));
     const nodes = await swarmNodes(target(m2));

@@ -58,10 +58,17 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
     expect(r.stdout).to.not.include(token);
   });
 
-  it('logs: the service\'s recent lines', async () => {
+  it('logs: the service\'s recent lines, consul\'s own and no more than --tail asks', async () => {
     const r = await paasbox('logs', 'consul', '--tail', '20');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/consul/);
+    const lines = r.stdout.split('\n').filter((l) => l.trim() !== '' && !/^Attaching to /.test(l));
+    expect(lines.length, r.stdout).to.be.within(1, 20);
+    // Every line is the consul container's (compose prefix), and Consul's own hclog lines are there:
+    // "2026-12-07T00:25:26.018Z [INFO]  agent: Synced node info".
+    const prefix = /^(?:paasbox[-_])?consul[-_]1\s+\| /;
+    expect(lines.filter((l) => !prefix.test(l)), r.stdout).to.deep.equal([]);
+    const hclog = /\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[(?:TRACE|DEBUG|INFO|WARN|ERROR)\] +agent(?:\.[\w.-]+)?: \S/;
+    expect(lines.some((l) => hclog.test(l)), r.stdout).to.equal(true);
   });
 
   it('uninstall --purge without --yes lists what it would delete and changes nothing; with --yes all is gone', async () => {

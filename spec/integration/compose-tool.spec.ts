@@ -9,6 +9,7 @@ import { LocalTarget } from '../../src/target/local.js';
 import { detectComposeTool, type ComposeTool } from '../../src/compose/tool.js';
 import { StackControl } from '../../src/compose/control.js';
 import { repoPath } from '../../src/stack/validate.js';
+import { isCI } from '../helpers/ci.js';
 
 describe('compose tool on this machine (integration)', function () {
   this.timeout(180_000);
@@ -18,7 +19,7 @@ describe('compose tool on this machine (integration)', function () {
   before(async function () {
     const docker = await target.exec('docker info --format "{{.ServerVersion}}"', { sudo: true });
     if (docker.code !== 0) {
-      if (process.env['CI'] === 'true') throw new Error(`no docker daemon, and CI=true: this spec must run (${docker.stderr.trim()})`);
+      if (isCI()) throw new Error(`no docker daemon, and CI=true: this spec must run (${docker.stderr.trim()})`);
       console.log('      skipped: no docker daemon here:', docker.stderr.trim());
       this.skip();
     }
@@ -45,7 +46,7 @@ describe('compose tool on this machine (integration)', function () {
   it('runs a project: up, waitHealthy, status, stop, start, logs, down', async function () {
     const img = await target.exec('docker image inspect paasbox/debian:bookworm', { sudo: true });
     if (img.code !== 0) {
-      if (process.env['CI'] === 'true') throw new Error('base image paasbox/debian:bookworm is not built, and CI=true: .ci/run builds it');
+      if (isCI()) throw new Error('base image paasbox/debian:bookworm is not built, and CI=true: .ci/run builds it');
       console.log('      skipped: base image paasbox/debian:bookworm is not built (scripts/build-images.mjs makes it)');
       this.skip();
     }

@@ -13,6 +13,7 @@ import { buildAll, type BuildAllResult } from '../../src/images/builder.js';
 import { BASE_REF, HASH_LABEL } from '../../src/images/plan.js';
 import { pushImages } from '../../src/images/push.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import { isCI } from '../helpers/ci.js';
 import { createTestHosts, type TestHosts } from '../helpers/testhosts.js';
 
 /** A LocalTarget that records every command it runs. */
@@ -57,13 +58,13 @@ describe('images builder (integration, real dockerd)', function () {
   before(async function () {
     const docker = await local.exec("docker version --format '{{.Server.Version}}'");
     if (docker.code !== 0) {
-      if (process.env['CI'] === 'true') throw new Error(`dockerd does not answer, and CI=true: this spec must run (${docker.stderr.trim().split('\n')[0]})`);
+      if (isCI()) throw new Error(`dockerd does not answer, and CI=true: this spec must run (${docker.stderr.trim().split('\n')[0]})`);
       console.log('      skipped: dockerd does not answer here:', docker.stderr.trim().split('\n')[0]);
       this.skip();
     }
     const base = await local.exec(`docker image inspect ${BASE_REF} >/dev/null 2>&1 || command -v debootstrap`);
     if (base.code !== 0) {
-      if (process.env['CI'] === 'true') throw new Error(`${BASE_REF} is missing and debootstrap is not installed, and CI=true: this spec must run`);
+      if (isCI()) throw new Error(`${BASE_REF} is missing and debootstrap is not installed, and CI=true: this spec must run`);
       console.log(`      skipped: ${BASE_REF} is missing and debootstrap is not installed (apt-get install debootstrap)`);
       this.skip();
     }
@@ -129,7 +130,7 @@ describe('images builder (integration, real dockerd)', function () {
       try {
         th = await createTestHosts(1, { prefix: 'pbh2-img', withDocker: true });
       } catch (e) {
-        if (process.env['CI'] === 'true') throw e;
+        if (isCI()) throw e;
         console.log('      skipped: no docker-in-docker test host could start here:', (e as Error).message.split('\n')[0]);
         this.skip();
       }

@@ -21,6 +21,7 @@ import { repoPath } from '../../src/stack/validate.js';
 import { LOCK_PATH } from '../../src/stage/lock.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { failure } from '../helpers/failure.js';
+import { fetchOnce } from '../helpers/http.js';
 import { createTestHosts, hostExec, type TestHosts } from '../helpers/testhosts.js';
 
 process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
@@ -113,7 +114,7 @@ describe('one lock per target: concurrent installs (integration)', function () {
     expect(createHash('sha256').update(text).digest('hex')).to.equal(outB.plan!.composeHash);
     expect(Object.keys((parse(text) as { services: object }).services)).to.deep.equal(['web']);
     expect((await hostExec(h, `cat ${APPLIED_PATH}`)).trim()).to.equal(outB.plan!.composeHash);
-    const answer = await fetch(`http://${h.address}:8503/`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
+    const answer = await fetchOnce(`http://${h.address}:8503/`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
     expect(answer).to.equal('second\n');
     // Both done: the lock is free and its record cleared.
     expect((await hostExec(h, `cat ${LOCK_PATH}`)).trim()).to.equal('');

@@ -21,7 +21,9 @@ import type { StackModel } from '../../src/stack/model.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import type { ExecOptions } from '../../src/target/target.js';
+import { isCI } from '../helpers/ci.js';
 import { failure } from '../helpers/failure.js';
+import { fetchOnce } from '../helpers/http.js';
 import { createTestHosts, generateKey, hostExec, type TestHosts } from '../helpers/testhosts.js';
 
 // The installs these tests run record their throwaway targets here, never in the user's .paasbox/.
@@ -55,7 +57,7 @@ const tiny: StackModel = { version: 1, name: 'paasbox', services: { web: webServ
 const quiet = () => new Progress({ write: () => undefined });
 
 async function httpGet(url: string): Promise<string> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  const r = await fetchOnce(url, { signal: AbortSignal.timeout(5000) });
   return r.text();
 }
 
@@ -198,7 +200,7 @@ describe('provisioning over SSH (integration)', function () {
       const docker = await run('docker', ['info']).then(() => true, () => false);
       if (!docker || process.platform !== 'linux') {
         // .ci/run installs and starts docker: there this is a failure, never a skip.
-        if (process.env['CI']) throw new Error('no running docker engine on Linux, which .ci/run provides');
+        if (isCI()) throw new Error('no running docker engine on Linux, which .ci/run provides');
         console.log('      skipped: needs Linux with a running docker engine');
         this.skip();
       }
@@ -272,7 +274,7 @@ describe('provisioning over SSH (integration)', function () {
       const missing = refs.filter((r) => !have.includes(r));
       if (missing.length) {
         // .ci/run's install builds them: there a missing image is a failure, never a skip.
-        if (process.env['CI']) throw new Error(`local images not built (${missing.join(', ')}), which .ci/run's install builds`);
+        if (isCI()) throw new Error(`local images not built (${missing.join(', ')}), which .ci/run's install builds`);
         console.log(`      skipped: local images not built (${missing.join(', ')}); build them with scripts/build-images.mjs`);
         this.skip();
       }

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getWithHost } from '../../src/bench/http.js';
 import { repoPath } from '../../src/stack/validate.js';
+import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage } from '../helpers/images.js';
 import { sleep, until } from '../helpers/until.js';
 
@@ -42,7 +43,7 @@ describe('route health: the fast path routes only healthy instances (integration
   };
   /** The passing instances Consul reports for service (anonymous reads services and nodes). */
   const passing = async (service: string) =>
-    ((await (await fetch(`http://${ip}:8500/v1/health/service/${service}?passing=1`)).json()) as { Service: { Port: number } }[]).map((e) => e.Service.Port);
+    ((await (await fetchOnce(`http://${ip}:8500/v1/health/service/${service}?passing=1`)).json()) as { Service: { Port: number } }[]).map((e) => e.Service.Port);
   /** HAProxy's servers of svc_service in the running config. */
   const servers = async (service: string) =>
     (await sh(`docker exec ${haproxy} sed -n '/^backend svc_${service}$/,/^$/p' /etc/haproxy/haproxy.cfg`)).split('\n').filter((l) => /^\s+server /.test(l)).map((l) => Number(l.trim().split(/\s+/)[1]!.split(':')[1]));
@@ -190,7 +191,7 @@ describe('route health: the fast path routes only healthy instances (integration
     const b = await bindings(a.c);
     expect(b.v4, `docker's two bindings of 8080 (${JSON.stringify(b)})`).to.not.equal(b.v6);
     await until(`${svc} routed with drifted bindings ${JSON.stringify(b)}`, async () => ((await byName(svc)).instance === a.instance ? true : undefined), 60_000, 50);
-    const names = Object.keys((await (await fetch(`http://${ip}:8500/v1/catalog/services`)).json()) as Record<string, unknown>);
+    const names = Object.keys((await (await fetchOnce(`http://${ip}:8500/v1/catalog/services`)).json()) as Record<string, unknown>);
     expect(names).to.include(svc).and.not.include(`${svc}-8080`);
     expect(await passing(svc)).to.deep.equal([b.v4]);
     // Leave docker's allocators aligned for whatever runs next: the family

@@ -17,13 +17,15 @@ import { LocalTarget } from '../../src/target/local.js';
 import { SECRET_FILES } from '../../src/secrets/secrets.js';
 import { localSecretsDir } from '../../src/secrets/store.js';
 import { DEFAULT_INSTANCE } from '../../src/stage/instances.js';
+import { isCI } from '../helpers/ci.js';
+import { fetchOnce } from '../helpers/http.js';
 
 const HOST = '127.0.0.1';
 
 /** login: user:password, sent as basic auth. */
 async function httpGet(port: number, path: string, login?: string): Promise<{ status: number; body: string }> {
   const headers: Record<string, string> = login ? { Authorization: `Basic ${Buffer.from(login).toString('base64')}` } : {};
-  const r = await fetch(`http://${HOST}:${port}${path}`, { headers, signal: AbortSignal.timeout(5000) });
+  const r = await fetchOnce(`http://${HOST}:${port}${path}`, { headers, signal: AbortSignal.timeout(5000) });
   return { status: r.status, body: await r.text() };
 }
 
@@ -64,7 +66,7 @@ describe('standalone: the stack on this host (integration)', function () {
     if (!docker || docker.code !== 0) {
       // Provisioning installs and starts dockerd itself; without root it cannot.
       if (process.getuid?.() !== 0) {
-        if (process.env['CI'] === 'true') throw new Error('dockerd does not answer and this is not root, and CI=true: .ci/run runs as root');
+        if (isCI()) throw new Error('dockerd does not answer and this is not root, and CI=true: .ci/run runs as root');
         console.log('      skipped: dockerd does not answer and this is not root, so provisioning cannot install it');
         this.skip();
       }

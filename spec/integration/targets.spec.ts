@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { LocalTarget } from '../../src/target/local.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { failure } from '../helpers/failure.js';
+import { fetchOnce } from '../helpers/http.js';
 import { createTestHosts, generateKey, hostExec, type TestHosts } from '../helpers/testhosts.js';
 
 
@@ -89,7 +90,7 @@ describe('targets (integration)', function () {
     await hostExec(th.hosts[0]!, 'for i in $(seq 50); do curl -fs localhost:18080 && break; sleep 0.1; done');
     const f = await t.forward('127.0.0.1', 18080);
     try {
-      const body = await (await fetch(`http://127.0.0.1:${f.localPort}/index.html`)).text();
+      const body = await (await fetchOnce(`http://127.0.0.1:${f.localPort}/index.html`)).text();
       expect(body).to.equal('forwarded\n');
     } finally {
       await f.close();
@@ -185,7 +186,7 @@ describe('targets (integration)', function () {
     const port = (srv.address() as { port: number }).port;
     const f = await l.forward('127.0.0.1', port);
     expect(f.localPort).to.equal(port);
-    expect(await (await fetch(`http://127.0.0.1:${f.localPort}/`)).text()).to.equal('local');
+    expect(await (await fetchOnce(`http://127.0.0.1:${f.localPort}/`)).text()).to.equal('local');
     srv.close();
     expect((await l.facts()).arch).to.match(/\w+/);
   });

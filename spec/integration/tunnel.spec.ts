@@ -31,8 +31,9 @@ import { provisionTarget } from '../../src/provision/provision.js';
 import type { Instance } from '../../src/stage/instances.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import { isCI } from '../helpers/ci.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
-import { createTestHosts, hostExec, type TestHost, type TestHosts } from '../helpers/testhosts.js';
+import { createTestHosts, ensureTestHostImage, hostExec, type TestHost, type TestHosts } from '../helpers/testhosts.js';
 
 // The install keeps its secrets here, never in the user's .paasbox/.
 process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
@@ -49,7 +50,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 `;
 
 async function ensureLaptopImage(): Promise<string> {
-  const base = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', 'paasbox/dind-host:bare'])).stdout.trim();
+  // Built here when missing: run alone (npm run test:one), no earlier spec has made it.
+  const base = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', await ensureTestHostImage('bare')])).stdout.trim();
   const hash = createHash('sha256').update(LAPTOP_DOCKERFILE).update(base).digest('hex').slice(0, 12);
   const ref = `paasbox/tunnel-laptop:${hash}`;
   if (await run('docker', ['image', 'inspect', ref]).then(() => true, () => false)) return ref;
@@ -92,7 +94,14 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
     if (process.env['PBTUN_SHOW']) console.log(`      $ paasbox tunnel ${args} → exit ${r.code}\n${(r.stdout + r.stderr).replace(/^/gm, '        ')}`);
     return r;
   };
-  const curl = (url: string, extra = '') => lap(`curl -sS -m 8 ${extra} ${url}`);
+  // -f: an HTTP error (a 404 or 503 from HAProxy) is a failure, never an answer.
+  const curl = (url: string, extra = '') => lap(`curl -fsS -m 8 ${extra} ${url}`);
+  /** python1's page: the example app's own answer, through HAProxy by name. */
+  const PYTHON1_PAGE = /^Hello from python1 \(instance [0-9a-f]{12}\)\n$/;
+  // curl's exit codes for "not reachable": 6 the name does not resolve, 7 no connection
+  // (the laptop's REJECT rule for network B answers at once, so never 28, a timeout).
+  const CANNOT_RESOLVE = 6;
+  const CANNOT_CONNECT = 7;
   /** Everything a tunnel could leave behind on the laptop, counters left out. */
   const snapshot = async () => {
     const r = await lap([
@@ -118,7 +127,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
   before(async function () {
     if (!(await run('docker', ['info']).then(() => true, () => false))) {
       // .ci/run provides docker: there its absence is a failure, never a skip.
-      if (process.env['CI'] === 'true') throw new Error('no usable docker daemon, and CI=true: this spec must run');
+      if (isCI()) throw new Error('no usable docker daemon, and CI=true: this spec must run');
       console.log('    skipped: no usable docker daemon on this machine for the test hosts');
       this.skip();
     }
@@ -191,10 +200,11 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
 
   it('before up: the laptop neither resolves nor reaches the stack; its own names resolve', async () => {
     const byName = await curl('http://python1.service.consul/');
-    expect(byName.code, byName.stdout).to.not.equal(0);
-    expect(byName.stderr).to.match(/resolve/i);
+    expect(byName.code, byName.stdout + byName.stderr).to.equal(CANNOT_RESOLVE);
+    expect(byName.stderr).to.match(/Could not resolve host: python1\.service\.consul/);
     const byAddress = await curl(`http://${addrB}/`, "-H 'Host: python1.service.consul'");
-    expect(byAddress.code, byAddress.stdout).to.not.equal(0);
+    expect(byAddress.code, byAddress.stdout + byAddress.stderr).to.equal(CANNOT_CONNECT);
+    expect(byAddress.stderr).to.match(/Failed to connect to /);
     const dig = await lap(`dig +short +time=2 +tries=1 @${addrB} consul.service.consul`);
     expect(dig.stdout).to.not.match(/^\d+\.\d+\.\d+\.\d+$/m);
     expect((await lap('getent hosts laptop.example.test')).stdout).to.match(/^10\.1\.2\.3\s/);
@@ -234,7 +244,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       expect(up.stdout).to.match(/tunnel default: started; resolver resolv\.conf/);
       const page = await curl('http://python1.service.consul/');
       expect(page.code, page.stderr).to.equal(0);
-      expect(page.stdout.length).to.be.above(0);
+      expect(page.stdout).to.match(PYTHON1_PAGE);
       const leader = await curl('http://consul.service.consul:8500/v1/status/leader');
       expect(leader.code, leader.stderr).to.equal(0);
       expect(leader.stdout).to.include(`${addrB}:8300`);
@@ -243,8 +253,8 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       expect((await lap(`dig +short +time=3 +tries=1 @${addrB} consul.service.consul`)).stdout.trim()).to.equal(addrB);
       // Only the stack's address is routed; the rest of network B is not (an address no container has: the laptop's own REJECT answers).
       const other = await curl(`http://${subnetB.replace(/\.0\/\d+$/, '.250')}:8500/`);
-      expect(other.code).to.not.equal(0);
-      expect(other.stderr).to.match(/Failed to connect|refused|unreachable/i);
+      expect(other.code, other.stderr).to.equal(CANNOT_CONNECT);
+      expect(other.stderr).to.match(/Failed to connect to /);
     });
 
     it('status: running, what it routes and where DNS goes; up again is the same one tunnel', async () => {
@@ -272,8 +282,10 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       expect(await snapshot()).to.equal(before);
       expect(await sshuttleCount()).to.equal(0);
       expect((await lap('ls /state/tunnel/default/')).stdout).to.not.match(/sshuttle\.pid|state\.json/);
-      expect((await curl('http://python1.service.consul/')).code).to.not.equal(0);
-      expect((await curl(`http://${addrB}/`, "-H 'Host: python1.service.consul'")).code).to.not.equal(0);
+      const byName = await curl('http://python1.service.consul/');
+      expect(byName.code, byName.stdout + byName.stderr).to.equal(CANNOT_RESOLVE);
+      const byAddress = await curl(`http://${addrB}/`, "-H 'Host: python1.service.consul'");
+      expect(byAddress.code, byAddress.stdout + byAddress.stderr).to.equal(CANNOT_CONNECT);
       const again = await paasbox('down');
       expect(again.code, again.stderr).to.equal(0);
       expect(again.stdout).to.match(/was not running; nothing to do/);
@@ -295,7 +307,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       ].join('\n'));
       expect(start.code, start.stderr).to.equal(0);
       await waitFor('systemd-resolved answering laptop.example.test', async () => /^10\.1\.2\.3\s/.test((await lap('getent hosts laptop.example.test')).stdout), 20_000);
-      expect((await curl('http://python1.service.consul/')).code).to.not.equal(0);
+      expect((await curl('http://python1.service.consul/')).code).to.equal(CANNOT_RESOLVE);
       before = await snapshot();
 
       const up = await paasbox('up');
@@ -303,6 +315,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       expect(up.stdout).to.match(/started; resolver resolved \(systemd-resolved/);
       const page = await curl('http://python1.service.consul/');
       expect(page.code, page.stderr).to.equal(0);
+      expect(page.stdout).to.match(PYTHON1_PAGE);
       const q = await lap('resolvectl query python1.service.consul');
       expect(q.stdout, q.stderr).to.match(new RegExp(`python1\\.service\\.consul: ${addrB.replace(/\./g, '\\.')}\\s+-- link: pbtun-[0-9a-f]{6}`));
       expect((await lap('getent hosts laptop.example.test')).stdout).to.match(/^10\.1\.2\.3\s/);
@@ -318,7 +331,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       expect(down.stdout).to.match(/resolver link pbtun-[0-9a-f]{6} removed/);
       expect(await snapshot()).to.equal(before);
       expect((await lap('resolvectl status')).stdout).to.not.match(/pbtun-/);
-      await waitFor('python1.service.consul to stop resolving', async () => (await curl('http://python1.service.consul/')).code !== 0, 15_000);
+      await waitFor('python1.service.consul to stop resolving', async () => (await curl('http://python1.service.consul/')).code === CANNOT_RESOLVE, 15_000);
       expect((await lap('getent hosts laptop.example.test')).stdout).to.match(/^10\.1\.2\.3\s/);
     });
   });
@@ -334,7 +347,9 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       before = await snapshot();
       const up = await asUser('up');
       expect(up.code, `${up.stdout}\n${up.stderr}`).to.equal(0);
-      expect((await curl('http://python1.service.consul/')).code).to.equal(0);
+      const page = await curl('http://python1.service.consul/');
+      expect(page.code, page.stderr).to.equal(0);
+      expect(page.stdout).to.match(PYTHON1_PAGE);
       expect((await lap("ps -o user= -p $(cat /home/paas/state/tunnel/default/sshuttle.pid)")).stdout.trim()).to.equal('paas');
       const st = await asUser('status');
       expect(st.code, st.stdout).to.equal(0);
@@ -342,7 +357,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       const down = await asUser('down');
       expect(down.code, `${down.stdout}\n${down.stderr}`).to.equal(0);
       expect(await snapshot()).to.equal(before);
-      await waitFor('python1.service.consul to stop resolving', async () => (await curl('http://python1.service.consul/')).code !== 0, 15_000);
+      await waitFor('python1.service.consul to stop resolving', async () => (await curl('http://python1.service.consul/')).code === CANNOT_RESOLVE, 15_000);
     });
   });
 });

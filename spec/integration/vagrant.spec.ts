@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoPath } from '../../src/stack/validate.js';
+import { isCI } from '../helpers/ci.js';
 import { ensureTestHostImage } from '../helpers/testhosts.js';
 
 // The installs these tests run record their throwaway targets here, never in the user's .paasbox/.
@@ -31,7 +32,7 @@ describe('install --mode vagrant (docker provider, integration)', function () {
     const has = await run('sh', ['-c', 'command -v vagrant']).then(() => true, () => false);
     if (!has) {
       // .ci/run installs vagrant: there its absence is a failure, never a skip.
-      if (process.env['CI']) throw new Error('vagrant is not installed, which .ci/run provides');
+      if (isCI()) throw new Error('vagrant is not installed, which .ci/run provides');
       console.log('      skipped: vagrant is not installed (apt-get install vagrant)');
       this.skip();
     }

@@ -38,10 +38,10 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
   const scripts = readdirSync(repoPath('scripts')).filter((f) => f.endsWith('.mjs'));
 
   it('has a script for each documented command', () => {
-    expect(scripts).to.include.members(['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']);
+    expect(scripts).to.include.members(['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'vpn.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']);
   });
 
-  for (const s of ['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']) {
+  for (const s of ['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'vpn.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']) {
     it(`npx zx scripts/${s} --help: usage, exit 0, no tool called`, () => {
       const r = run(zx, [`scripts/${s}`, '--help']);
       expect(r.status, r.stderr).to.equal(0);
@@ -50,7 +50,7 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     });
   }
 
-  for (const sub of ['install', 'verify', 'info', 'status', 'logs', 'stack', 'stack up', 'stack down', 'deploy', 'uninstall', 'genstack', 'build-images', 'kitchen', 'kitchen create', 'tunnel']) {
+  for (const sub of ['install', 'verify', 'info', 'status', 'logs', 'stack', 'stack up', 'stack down', 'deploy', 'uninstall', 'genstack', 'build-images', 'kitchen', 'kitchen create', 'tunnel', 'vpn', 'vpn client', 'vpn revoke', 'vpn list', 'bench']) {
     it(`paasbox ${sub} --help: usage, exit 0, no tool called`, () => {
       const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...sub.split(' '), '--help']);
       expect(r.status, r.stderr).to.equal(0);
@@ -65,10 +65,19 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     expect(calls()).to.equal('');
   });
 
-  it('paasbox --help lists every command; --version prints the version', () => {
+  it('paasbox deploy --help offers each --allow-... exception to the app policy', () => {
+    const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'deploy', '--help']);
+    expect(r.status, r.stderr).to.equal(0);
+    const allows = [...r.stdout.matchAll(/^ {2}(--allow-[a-z-]+) /gm)].map((m) => m[1]);
+    expect(allows).to.deep.equal(['--allow-host-mounts', '--allow-host-namespaces', '--allow-reserved-labels', '--allow-log-drivers', '--allow-docker-parameters']);
+    expect(calls()).to.equal('');
+  });
+
+  it('paasbox --help lists every command, and no other; --version prints the version', () => {
     const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), '--help']);
     expect(r.status).to.equal(0);
-    for (const c of ['install', 'verify', 'info', 'status', 'logs', 'uninstall', 'deploy', 'tunnel', 'kitchen']) expect(r.stdout).to.match(new RegExp(`\\n  ${c}\\b`));
+    const listed = [...r.stdout.split('\nCommands:\n')[1]!.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]);
+    expect(listed).to.deep.equal(['install', 'verify', 'info', 'status', 'logs', 'stack', 'deploy', 'uninstall', 'genstack', 'build-images', 'kitchen', 'tunnel', 'vpn', 'bench', 'help']);
     const v = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), '--version']);
     expect(v.stdout.trim()).to.equal((JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version);
   });

@@ -21,10 +21,11 @@ import { readInstance } from '../../src/stage/instances.js';
 import { openTarget } from '../../src/stage/open.js';
 import { LocalTarget } from '../../src/target/local.js';
 import { asRoot } from '../../src/target/sudo.js';
+import { isCI } from '../helpers/ci.js';
 import { ensureExampleImage } from '../helpers/images.js';
 
 const run = promisify(execFile);
-const CI = process.env['CI'] === 'true';
+const CI = isCI();
 const VM_IP = process.env['PAASBOX_IP'] ?? '192.168.59.103';
 const PACKAGES = ['vagrant', 'vagrant-libvirt', 'libvirt-daemon-system', 'libvirt-clients', 'qemu-system-x86', 'qemu-utils', 'debootstrap', 'parted', 'dnsutils', 'curl'];
 

@@ -1,5 +1,7 @@
 // One HTTP GET with an explicit Host header (fetch will not let us set Host),
 // used by the discovery benchmark (and specs) to reach services through HAProxy by name.
+// Each GET opens its own connection (no agent, `Connection: close`): a kept-alive one that
+// HAProxy closes between two requests would fail the next with "other side closed".
 import { request } from 'node:http';
 import { parseInstance } from './routing.js';
 

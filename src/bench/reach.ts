@@ -32,7 +32,9 @@ export function parseHaproxyCsv(csv: string, service?: string): HaproxyServer[] 
 
 function httpGet(host: string, port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, headers, timeout: timeoutMs }, (res) => {
+    // A connection per request (no agent, `Connection: close`): Node keeps connections alive by
+    // default, and one HAProxy closes between two requests fails the next with "other side closed".
+    const req = request({ host, port, path, headers: { ...headers, Connection: 'close' }, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));

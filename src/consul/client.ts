@@ -1,6 +1,6 @@
 // A small typed client for the parts of Consul's HTTP API paasbox uses:
 // leader status, catalog, health, agent service (de)registration and K/V.
-// fetch-based; the base URL is given (for a remote target, a forwarded port).
+// fetch-based, a connection per request; the base URL is given (for a remote target, a forwarded port).
 
 import { PaasboxError } from '../errors.js';
 
@@ -143,7 +143,9 @@ export class ConsulClient {
   }
 
   private async request(method: string, path: string, body?: string | Buffer, okStatuses: number[] = []): Promise<Response> {
-    const headers: Record<string, string> = {};
+    // A connection per request: a kept-alive one that Consul closes between two requests fails
+    // the next with "other side closed". No request is retried.
+    const headers: Record<string, string> = { Connection: 'close' };
     if (this.token) headers['X-Consul-Token'] = this.token;
     let res: Response;
     try {

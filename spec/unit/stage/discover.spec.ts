@@ -10,6 +10,7 @@ import { PaasboxError } from '../../../src/errors.js';
 import { detectMode, dockerMachineInfo, infoFromEntry, parseMode, sshInfoFor, vagrantPrivateIp, vagrantProvider } from '../../../src/stage/discover.js';
 import { resolveStage } from '../../../src/stage/open.js';
 import { expandHome, firstExistingIdentity, parseSshConfig, type SshConfigEntry } from '../../../src/stage/ssh-config.js';
+import { isCI } from '../../helpers/ci.js';
 
 const VAGRANT = `Host default
   HostName 127.0.0.1
@@ -77,7 +78,7 @@ describe('stage discovery', () => {
     const { promisify } = await import('node:util');
     const r = await promisify(execFile)('ssh', ['-G', '-F', conf, 'pbalias']).catch(() => undefined);
     if (!r) {
-      if (process.env['CI']) throw new Error('no ssh client: CI installs openssh-client');
+      if (isCI()) throw new Error('no ssh client: CI installs openssh-client');
       this.skip();
     }
     const info = await sshInfoFor('pbalias', { lookup: async () => parseSshConfig(r!.stdout)[0] });
