@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { getByName } from '../../src/bench/reach.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { ensureExampleImage } from '../helpers/images.js';
+import { installStandalone } from '../helpers/standalone.js';
 
 const run = promisify(execFile);
 
@@ -23,8 +24,7 @@ describe('example: start_with_marathon.sh with no flags on a standalone install 
 
   before(async () => {
     await ensureExampleImage();
-    const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], { cwd: repoPath(), env, maxBuffer: 64 << 20 });
-    ip = (JSON.parse(r.stdout) as { ip: string }).ip;
+    ip = await installStandalone(env);
     const inst = JSON.parse(readFileSync(join(env.PAASBOX_STATE_DIR, 'instances', 'default.json'), 'utf8')) as { deployment: { ip: string } };
     expect(inst.deployment.ip).to.equal(ip);
   });

@@ -17,6 +17,7 @@ import { MANAGEMENT_TOKEN_FILE } from '../../src/consul/acl.js';
 import { repoPath } from '../../src/stack/validate.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage } from '../helpers/images.js';
+import { installStandalone } from '../helpers/standalone.js';
 
 const exec = promisify(execFile);
 const IMAGE = 'paasbox/simplewebapp-python:latest';
@@ -78,8 +79,7 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
 
   before(async () => {
     await ensureExampleImage();
-    const r = await exec('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], { cwd: repoPath(), env, maxBuffer: 64 << 20 });
-    ip = (JSON.parse(r.stdout) as { ip: string }).ip;
+    ip = await installStandalone(env);
     // python1, the app the others try to pose as.
     const p = await cli(['deploy', repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), '--wait', '--json']);
     expect(p.code, p.stderr).to.equal(0);

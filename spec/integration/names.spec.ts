@@ -10,20 +10,16 @@
 // to 127.0.0.1 (HAProxy) and Consul on this host; all is removed after.
 
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { getWithHost } from '../../src/bench/http.js';
 import { SECRET_FILES, SECRETS_DIR } from '../../src/secrets/secrets.js';
-import { repoPath } from '../../src/stack/validate.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage } from '../helpers/images.js';
+import { installStandalone, sh, stackContainer } from '../helpers/standalone.js';
 import { sleep, until } from '../helpers/until.js';
 
-const run = promisify(execFile);
-const sh = async (cmd: string) => (await run('sh', ['-c', cmd], { maxBuffer: 16 << 20 })).stdout.trim();
 
 describe('names: a service name belongs to the app that owns it (integration)', function () {
   this.timeout(20 * 60_000);
@@ -56,10 +52,8 @@ describe('names: a service name belongs to the app that owns it (integration)', 
 
   before(async () => {
     image = await ensureExampleImage();
-    const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], { cwd: repoPath(), env, maxBuffer: 64 << 20 });
-    ip = (JSON.parse(r.stdout) as { ip: string }).ip;
-    registrator = (await sh('docker ps -q --filter label=com.docker.compose.service=registrator')).split('\n')[0] ?? '';
-    expect(registrator, 'the standalone stack has a registrator container').to.not.equal('');
+    ip = await installStandalone(env);
+    registrator = await stackContainer('registrator');
     // The operator's token (root, 0600), read into memory: K/V is written as deploy does.
     token = readFileSync(join(SECRETS_DIR, SECRET_FILES.managementToken), 'utf8').trim();
     const put = await consul('PUT', `/v1/kv/paasbox/names/${svc}?cas=0`, owner);

@@ -17,13 +17,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getWithHost } from '../../src/bench/http.js';
-import { repoPath } from '../../src/stack/validate.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage } from '../helpers/images.js';
+import { installStandalone, sh, stackContainer } from '../helpers/standalone.js';
 import { sleep, until } from '../helpers/until.js';
 
 const run = promisify(execFile);
-const sh = async (cmd: string) => (await run('sh', ['-c', cmd], { maxBuffer: 16 << 20 })).stdout.trim();
 
 describe('route health: the fast path routes only healthy instances (integration)', function () {
   this.timeout(20 * 60_000);
@@ -51,10 +50,8 @@ describe('route health: the fast path routes only healthy instances (integration
 
   before(async () => {
     image = await ensureExampleImage();
-    const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], { cwd: repoPath(), env, maxBuffer: 64 << 20 });
-    ip = (JSON.parse(r.stdout) as { ip: string }).ip;
-    haproxy = (await sh('docker ps -q --filter label=com.docker.compose.service=haproxy')).split('\n')[0] ?? '';
-    expect(haproxy, 'the standalone stack has a haproxy container').to.not.equal('');
+    ip = await installStandalone(env);
+    haproxy = await stackContainer('haproxy');
   });
 
   after(async function () {

@@ -9,20 +9,16 @@
 // spec starts; every container and the port holder are removed after.
 
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { getWithHost } from '../../src/bench/http.js';
-import { repoPath } from '../../src/stack/validate.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage } from '../helpers/images.js';
+import { installStandalone, sh, stackContainer } from '../helpers/standalone.js';
 import { until } from '../helpers/until.js';
 
-const run = promisify(execFile);
-const sh = async (cmd: string) => (await run('sh', ['-c', cmd], { maxBuffer: 16 << 20 })).stdout.trim();
 
 /** Listen on 0.0.0.0:port, as any process of the host might; undefined when the port is not free. */
 function hold(port: number): Promise<Server | undefined> {
@@ -57,10 +53,8 @@ describe('routes: one unusable route never stops the others (integration)', func
 
   before(async () => {
     image = await ensureExampleImage();
-    const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], { cwd: repoPath(), env, maxBuffer: 64 << 20 });
-    ip = (JSON.parse(r.stdout) as { ip: string }).ip;
-    haproxy = (await sh('docker ps -q --filter label=com.docker.compose.service=haproxy')).split('\n')[0] ?? '';
-    expect(haproxy, 'the standalone stack has a haproxy container').to.not.equal('');
+    ip = await installStandalone(env);
+    haproxy = await stackContainer('haproxy');
   });
 
   after(async function () {
