@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { stackBounds, stackPorts } from '../../src/apps/bounds.js';
 import { appDataDir, checkApp, policyProblems, taskBounds, type AppAllowances, type AppBounds } from '../../src/apps/policy.js';
-import { appHostPaths, claimedKeys, claimedNames, hostPathsScript } from '../../src/apps/target-checks.js';
+import { AppNames, appHostPaths, claimedKeys, claimedNames, hostPathsScript } from '../../src/apps/target-checks.js';
+import { AnsweringTarget } from '../helpers/answering-target.js';
 import { withBounds } from '../../src/scheduler/marathon.js';
 import type { MarathonApp } from '../../src/marathon/app.js';
 import { parseDeployment } from '../../src/stack/deployment.js';
@@ -168,5 +169,29 @@ describe('app host directories (src/apps/target-checks.ts), the script run here'
       { containerPath: '/b', hostPath: '/srv/elsewhere' },
     ] } });
     expect(appHostPaths(a)).to.deep.equal(['/srv/paasbox/apps/team-web/a']);
+  });
+});
+
+describe('AppNames (claims in Consul K/V, against a fake target)', () => {
+  it('claims with cas=0, refuses another app\'s key, and probes the target\'s tools once', async () => {
+    const kv = new Map<string, string>([['paasbox/names/taken', '/other']]);
+    const status = (body: string, code = 200) => ({ stdout: `${body}\n__paasbox_http_status__=${code}` });
+    const t = new AnsweringTarget('m', '10.0.0.2', (c) => {
+      if (c.startsWith('for t in curl')) return { stdout: 'curl\n' };
+      const url = /'(http:[^']+)'/.exec(c)?.[1] ?? '';
+      const key = decodeURIComponent(url.replace(/^.*\/v1\/kv\//, '').replace(/\?.*$/, ''));
+      if (url.includes('recurse')) {
+        const rows = [...kv].filter(([k]) => k.startsWith(key)).map(([Key, v]) => ({ Key, Value: Buffer.from(v).toString('base64') }));
+        return rows.length ? status(JSON.stringify(rows)) : status('', 404);
+      }
+      kv.set(key, '/team/web');
+      return status('true');
+    });
+    const names = new AppNames({ target: t, address: '10.0.0.2', port: 8500, token: { name: 'X-Consul-Token', file: '/nonexistent' } });
+    expect(await names.claim('/team/web', ['paasbox/names/web', 'paasbox/tcp-ports/10050'])).to.deep.equal(['paasbox/names/web', 'paasbox/tcp-ports/10050']);
+    const e = await names.claim('/team/web', ['paasbox/names/taken']).then(() => undefined, (x: Error) => x);
+    expect(e?.message).to.include('env.SERVICE_NAME: "taken" belongs to app /other');
+    expect(t.ran.filter((c) => c.includes('?cas=0')).length).to.equal(2);
+    expect(t.ran.filter((c) => c.startsWith('for t in curl'))).to.have.length(1);
   });
 });

@@ -9,7 +9,7 @@ import { PaasboxError, targetError } from '../errors.js';
 import { canonicalHostPath, normaliseId, portMappingsOf, type MarathonApp } from '../marathon/app.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
-import { httpRequest, probeTools, type HttpResponse, type SecretHeader } from '../verify/probes.js';
+import { httpRequest, probeTools, type HttpResponse, type SecretHeader, type Tools } from '../verify/probes.js';
 import { APP_DATA_ROOT, appDataDir, serviceNameVars, tcpTagPorts, type AppAllowances } from './policy.js';
 
 /** Consul K/V prefix of name ownership: NAMES_PREFIX + NAME holds the owning app id. */
@@ -109,11 +109,14 @@ export interface ConsulOnTarget {
 
 /** What apps own in Consul K/V (names, tcp ports): read, claim (check-and-set), release. */
 export class AppNames {
+  /** The target's tools, probed once (an SSH round trip), not before every request. */
+  private tools?: Promise<Tools>;
+
   constructor(private readonly consul: ConsulOnTarget) {}
 
   private async call(method: 'GET' | 'PUT' | 'DELETE', key: string, query = '', body?: string): Promise<HttpResponse> {
     const c = this.consul;
-    const tools = await probeTools(c.target);
+    const tools = await (this.tools ??= probeTools(c.target));
     // Every segment encoded: a value from the app never becomes a path or a query of its own.
     const path = `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
     const r = await httpRequest(c.target, tools, c.address, c.port, path, {
@@ -141,7 +144,8 @@ export class AppNames {
   }
 
   private async all(): Promise<Map<string, string>> {
-    return new Map([...(await this.owners(NAMES_PREFIX)), ...(await this.owners(TCP_PREFIX))]);
+    const [names, ports] = await Promise.all([this.owners(NAMES_PREFIX), this.owners(TCP_PREFIX)]);
+    return new Map([...names, ...ports]);
   }
 
   /**

@@ -14,7 +14,7 @@ import type { AppAllowances } from '../apps/policy.js';
 import type { ConsulOnTarget } from '../apps/target-checks.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { runDeploy } from '../scheduler/deploy.js';
-import type { Deployment } from '../stack/deployment.js';
+import { composePort, type Deployment } from '../stack/deployment.js';
 import { sshInfoFor } from '../stage/discover.js';
 import { openTarget } from '../stage/open.js';
 import { LocalTarget } from '../target/local.js';
@@ -123,7 +123,7 @@ function allowances(f: DeployFlags): AppAllowances {
 
 /** The stack's Consul on the stage (names are claimed there), when it runs one. */
 function consulOf(target: Target, d: Deployment): { consul?: ConsulOnTarget } {
-  const m = /(?:^|,)http=(\d+)\//.exec(d.ports['consul'] ?? '');
-  if (!d.services.includes('consul') || !m) return {};
-  return { consul: { target, address: d.meta.ip, port: Number(m[1]), token: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } } };
+  const port = composePort(d.ports['consul'], 'http');
+  if (!d.services.includes('consul') || port === undefined) return {};
+  return { consul: { target, address: d.meta.ip, port, token: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } } };
 }

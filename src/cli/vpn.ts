@@ -14,9 +14,9 @@ import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PaasboxError } from '../errors.js';
-import { composePort, killVpnClient, OPENVPN_DIR, serverCaCertificate, writeCrl } from '../provision/openvpn.js';
+import { killVpnClient, OPENVPN_DIR, serverCaCertificate, writeCrl } from '../provision/openvpn.js';
 import { DEFAULT_INSTANCE } from '../stage/instances.js';
-import type { Deployment } from '../stack/deployment.js';
+import { composePort, type Deployment } from '../stack/deployment.js';
 import { VpnPki } from '../vpn/pki.js';
 import { checkClientName, parseRemote, pemCertificate, renderClientProfile } from '../vpn/profile.js';
 import { jsonOption, lockTimeoutOption, stageOptions, subcommand } from './program.js';

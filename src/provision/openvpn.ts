@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { findStackContainer } from '../docker/compose.js';
 import { PaasboxError } from '../errors.js';
-import { STACK_DIR } from '../stack/deployment.js';
+import { composePort, STACK_DIR } from '../stack/deployment.js';
 import { repoPath } from '../stack/validate.js';
 import { LocalTarget } from '../target/local.js';
 import { shq } from '../target/shell.js';
@@ -25,12 +25,6 @@ import { CommandFailure, sh, type ProvisionStep } from './runner.js';
 /** The server's files on the target; the model mounts it read-only at /etc/openvpn/paasbox. */
 export const OPENVPN_DIR = `${STACK_DIR}/openvpn`;
 const CRL = 'crl.pem';
-
-/** The port named `name` of a compose service, from its paasbox.ports label ("vpn=1194/udp,..."). */
-export function composePort(labels: string | undefined, name: string): number | undefined {
-  const m = new RegExp(`(?:^|,)${name}=(\\d+)/`).exec(labels ?? '');
-  return m ? Number(m[1]) : undefined;
-}
 
 /** Every file the server gets, by name in OPENVPN_DIR. */
 export function serverFiles(pki: VpnPki, stackIp: string, port: number): Record<string, string> {

@@ -12,6 +12,7 @@ import { PaasboxError } from '../errors.js';
 import { localSecretFiles, mergeSecrets, parseSecretFiles, parseTlsFiles, secretFiles, SECRETS_DIR, type SecretName, type SecretRole, type StackSecrets } from '../secrets/secrets.js';
 import { resolveConsulTls, type ConsulTls } from '../secrets/tls.js';
 import { isCluster, type Settings } from '../settings/index.js';
+import { composePort } from '../stack/deployment.js';
 import { inspectSecretsCommand, inspectTargetSecrets, localSecretsDiff, parseSecretsInspection, type TargetSecrets, localSecretsDir, readLocalSecretFiles, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../secrets/store.js';
 import type { ExecResult, Target } from '../target/target.js';
 import { probeTools } from '../verify/probes.js';
@@ -100,12 +101,6 @@ export function secretsStep(
   };
 }
 
-/** The compose service's port named `name`, from its paasbox.ports label. */
-function labelPort(plan: Pick<StackPlan, 'compose'>, service: string, name: string): number | undefined {
-  const m = new RegExp(`(?:^|,)${name}=(\\d+)/`).exec(plan.compose.services[service]?.labels['paasbox.ports'] ?? '');
-  return m ? Number(m[1]) : undefined;
-}
-
 export interface ConsulAclStepOptions {
   /** How long Consul may take to accept the management token (default 120 s). */
   readyTimeoutMs?: number;
@@ -126,7 +121,7 @@ export function consulAclStep(
   ctl: Pick<StackControl, 'status'>,
   opts: ConsulAclStepOptions = {},
 ): ProvisionStep {
-  const port = labelPort(plan, 'consul', 'http');
+  const port = composePort(plan.compose.services['consul']?.labels['paasbox.ports'], 'http');
   if (port === undefined) throw new PaasboxError('the compose file has no consul http port', 'this is a paasbox bug: stacks/paasbox.yaml names consul\'s port "http"');
   const open = async (t: Target, ahead?: AclProbe) => {
     const acl = new ConsulAcl(t, ahead?.tools ?? (await probeTools(t)), plan.settings.ip, port, opts.tokenFile);

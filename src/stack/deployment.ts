@@ -97,6 +97,12 @@ function checkDeployment(d: Deployment): void {
   }
 }
 
+/** The port named `name` of a compose service, from its paasbox.ports label ("vpn=1194/udp,..."). */
+export function composePort(labels: string | undefined, name: string): number | undefined {
+  const m = new RegExp(`(?:^|,)${name}=(\\d+)/`).exec(labels ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
 export async function readDeployment(target: Target, path = COMPOSE_PATH): Promise<Deployment | undefined> {
   const r = await target.exec(`cat ${shq(path)}`, { sudo: true, timeoutMs: 20_000 });
   if (r.code !== 0 || !r.stdout.trim()) return undefined;
