@@ -3,8 +3,8 @@
 // same command, environment, volumes and capabilities as the generated
 // compose file.
 import { DEFAULT_APPS } from '../../src/settings/apps.js';
-import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
-import { resolveCommand, resolvePlaceholders } from '../../src/stack/generate.js';
+import type { ServiceSpec, StackModel } from '../../src/model/model.js';
+import { resolveCommand, resolvePlaceholders } from '../../src/stackfile/generate.js';
 import { shq } from '../../src/target/shell.js';
 
 export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.js';
@@ -13,7 +13,7 @@ export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.j
  * Placeholder values for `service` with the model's default ports: the
  * globals given plus ${PORT_<NAME>}, ${<SERVICE>_PORT_<NAME>} and the
  * default apps: range ${APPS_TCP_PORT_MIN/MAX}, as
- * src/stack/generate.ts resolves them without settings overrides (pure).
+ * src/stackfile/generate.ts resolves them without settings overrides (pure).
  */
 export function modelVals(model: StackModel, service: string, globals: Record<string, string>): Record<string, string> {
   // One host: ZooKeeper's one-server line on the model's client port.

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { LocalTarget } from '../../src/target/local.js';
 import { detectComposeTool, type ComposeTool } from '../../src/compose/tool.js';
 import { StackControl } from '../../src/compose/control.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { isCI } from '../helpers/ci.js';
 
 describe('compose tool on this machine (integration)', function () {

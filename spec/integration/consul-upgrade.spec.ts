@@ -15,12 +15,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { generateSecrets, SECRET_FILES, secretFiles, type StackSecrets } from '../../src/secrets/secrets.js';
 import { resolveSettings } from '../../src/settings/settings.js';
-import { generateCompose } from '../../src/stack/generate.js';
-import { loadStackModel } from '../../src/stack/load.js';
-import { resolveImageRefs } from '../../src/stack/refs.js';
+import { generateCompose } from '../../src/stackfile/generate.js';
+import { loadStackModel } from '../../src/model/load.js';
+import { resolveImageRefs } from '../../src/stackfile/refs.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureStackImages } from '../helpers/images.js';
 

@@ -14,7 +14,7 @@ import { parseDockerPort } from '../../src/bench/routing.js';
 import { isCI } from '../helpers/ci.js';
 import { DISCOVERY_SERVICES, dockerRunLine, modelVals } from '../helpers/devstack.js';
 import { parseDigSrv, tally } from '../helpers/routing.js';
-import { loadStackModel } from '../../src/stack/load.js';
+import { loadStackModel } from '../../src/model/load.js';
 import type { Forward } from '../../src/target/target.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getByName } from '../../src/bench/reach.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { ensureExampleImage } from '../helpers/images.js';
 import { installStandalone } from '../helpers/standalone.js';
 

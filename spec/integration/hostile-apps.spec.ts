@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { APP_DATA_ROOT } from '../../src/apps/policy.js';
 import { getByName } from '../../src/bench/reach.js';
 import { MANAGEMENT_TOKEN_FILE } from '../../src/consul/acl.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage } from '../helpers/images.js';
 import { installStandalone } from '../helpers/standalone.js';

@@ -6,7 +6,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Progress } from '../../src/progress.js';
-import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
+import type { ServiceSpec, StackModel } from '../../src/model/model.js';
 import { LocalTarget } from '../../src/target/local.js';
 import type { ExecOptions, ExecResult, Target } from '../../src/target/target.js';
 import { buildAll, type BuildAllResult } from '../../src/images/builder.js';

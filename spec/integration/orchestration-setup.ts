@@ -3,7 +3,7 @@
 // discovery part of the stack on h1), with its image builds reported under
 // the spec's output as spec/helpers/images.ts reports them.
 import { createSwarmLab as createLab, type SwarmLab } from '../../src/bench/orchestration.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { imagesProgress } from '../helpers/images.js';
 
 export type { SwarmLab };

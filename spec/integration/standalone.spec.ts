@@ -12,7 +12,7 @@ import dnsPacket from 'dns-packet';
 import { StackControl } from '../../src/compose/index.js';
 import { Progress } from '../../src/progress.js';
 import { provisionTarget, type ProvisionOutcome } from '../../src/provision/provision.js';
-import { COMPOSE_PATH } from '../../src/stack/deployment.js';
+import { COMPOSE_PATH } from '../../src/stackfile/deployment.js';
 import { LocalTarget } from '../../src/target/local.js';
 import { SECRET_FILES } from '../../src/secrets/secrets.js';
 import { localSecretsDir } from '../../src/secrets/store.js';

@@ -29,7 +29,7 @@ import { Progress } from '../../src/progress.js';
 import { parseAuthorizedKeys } from '../../src/provision/access.js';
 import { provisionTarget } from '../../src/provision/provision.js';
 import type { Instance } from '../../src/stage/instances.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { isCI } from '../helpers/ci.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';

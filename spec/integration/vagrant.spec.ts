@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { isCI } from '../helpers/ci.js';
 import { ensureTestHostImage } from '../helpers/testhosts.js';
 

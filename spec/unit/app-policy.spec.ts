@@ -13,8 +13,8 @@ import { appDataDir, checkApp, policyProblems, taskBounds, type AppAllowances, t
 import { AppNames, appHostPaths, claimedKeys, claimedNames, hostPathsScript } from '../../src/apps/target-checks.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
 import { withBounds } from '../../src/scheduler/marathon.js';
-import type { MarathonApp } from '../../src/marathon/app.js';
-import { parseDeployment } from '../../src/stack/deployment.js';
+import type { MarathonApp } from '../../src/appspec/app.js';
+import { parseDeployment } from '../../src/stackfile/deployment.js';
 import { readFileSync } from 'node:fs';
 
 const bounds: AppBounds = { maxInstances: 250, tcpPorts: { min: 10000, max: 10999 }, stackServices: ['consul', 'haproxy', 'sshd'], stackPorts: [53, 80, 8500] };

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 
 function files(dir: string, ext: RegExp): string[] {
   return readdirSync(dir).flatMap((n) => {

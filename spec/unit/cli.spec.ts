@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 
 const STUBS = ['docker', 'docker-compose', 'vagrant', 'apt-get', 'ssh', 'sudo'];
 

@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolvePlaceholders } from '../../src/stack/generate.js';
-import { loadStackModel } from '../../src/stack/load.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { resolvePlaceholders } from '../../src/stackfile/generate.js';
+import { loadStackModel } from '../../src/model/load.js';
+import { repoPath } from '../../src/paths.js';
 import { modelVals } from '../helpers/devstack.js';
 
 const script = repoPath('stacks', 'images', 'dnsmasq', 'paasbox-dns.sh');

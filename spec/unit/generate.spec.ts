@@ -1,14 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { loadStackModel } from '../../src/stack/load.js';
-import type { StackModel } from '../../src/stack/model.js';
-import { generateCompose, renderCompose, validateCompose, type ComposeFile } from '../../src/stack/generate.js';
-import { resolveImageRefs } from '../../src/stack/refs.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { loadStackModel } from '../../src/model/load.js';
+import type { StackModel } from '../../src/model/model.js';
+import { generateCompose, renderCompose, validateCompose, type ComposeFile } from '../../src/stackfile/generate.js';
+import { resolveImageRefs } from '../../src/stackfile/refs.js';
+import { repoPath } from '../../src/paths.js';
 import { resolveSettings } from '../../src/settings/settings.js';
-import { parseDeployment, recordedValues } from '../../src/stack/deployment.js';
-import { isEnabled } from '../../src/stack/queries.js';
+import { parseDeployment, recordedValues } from '../../src/stackfile/deployment.js';
+import { isEnabled } from '../../src/settings/services.js';
 import { SECRET_DIRS, SECRETS_DIR } from '../../src/secrets/secrets.js';
 import { thrown } from '../helpers/failure.js';
 

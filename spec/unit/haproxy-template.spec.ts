@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 
 const template = readFileSync(repoPath('stacks', 'templates', 'haproxy.cfg.ctmpl'), 'utf8');
 const readme = readFileSync(repoPath('stacks', 'templates', 'README.md'), 'utf8');

@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PaasboxError } from '../../src/errors.js';
-import type { ServiceSpec, StackModel } from '../../src/stack/model.js';
+import type { ServiceSpec, StackModel } from '../../src/model/model.js';
 import { BASE_REF, HASH_LABEL, REGISTRY_BASE_REF, baseHash, buildHash, planImages, type PlanEntry, type PlanInput } from '../../src/images/plan.js';
 import { declaredArgs, hashContext } from '../../src/images/hash.js';
 import { dockerBuildCommand, lastBuildStep } from '../../src/images/builder.js';

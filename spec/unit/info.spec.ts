@@ -3,10 +3,10 @@
 import { expect } from 'chai';
 import { formatInfo, infoLines } from '../../src/cli/info.js';
 import { resolveSettings } from '../../src/settings/settings.js';
-import { parseDeployment } from '../../src/stack/deployment.js';
-import { generateCompose, renderCompose } from '../../src/stack/generate.js';
-import { loadStackModel } from '../../src/stack/load.js';
-import { resolveImageRefs } from '../../src/stack/refs.js';
+import { parseDeployment } from '../../src/stackfile/deployment.js';
+import { generateCompose, renderCompose } from '../../src/stackfile/generate.js';
+import { loadStackModel } from '../../src/model/load.js';
+import { resolveImageRefs } from '../../src/stackfile/refs.js';
 
 describe('paasbox info', () => {
   const model = loadStackModel();

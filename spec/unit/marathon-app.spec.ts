@@ -10,7 +10,7 @@ import {
   normaliseId,
   parseApp,
   validateApp,
-} from '../../src/marathon/app.js';
+} from '../../src/appspec/app.js';
 import { checkApp, parseAllowedApp, SAFE_DOCKER_PARAMETERS, type AppPolicy } from '../../src/apps/policy.js';
 import { PaasboxError } from '../../src/errors.js';
 

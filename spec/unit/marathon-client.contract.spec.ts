@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { MarathonClient, EventStreamParser, type MarathonEvent } from '../../src/marathon/client.js';
-import { validateApp } from '../../src/marathon/app.js';
+import { validateApp } from '../../src/appspec/app.js';
 import { PaasboxError } from '../../src/errors.js';
 
 interface Exchange {

@@ -11,9 +11,9 @@ import { Progress } from '../../src/progress.js';
 import { InstallSecrets, secretsStep } from '../../src/provision/secrets.js';
 import { runSteps } from '../../src/provision/runner.js';
 import { resolveSettings } from '../../src/settings/settings.js';
-import { generateCompose, renderCompose } from '../../src/stack/generate.js';
-import { loadStackModel } from '../../src/stack/load.js';
-import { resolveImageRefs } from '../../src/stack/refs.js';
+import { generateCompose, renderCompose } from '../../src/stackfile/generate.js';
+import { loadStackModel } from '../../src/model/load.js';
+import { resolveImageRefs } from '../../src/stackfile/refs.js';
 import {
   consulSecretConfig,
   generateSecrets,

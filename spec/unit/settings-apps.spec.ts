@@ -5,10 +5,10 @@
 import { expect } from 'chai';
 import { PaasboxError } from '../../src/errors.js';
 import { DEFAULT_APPS, resolveSettings } from '../../src/settings/index.js';
-import { generateCompose, renderCompose } from '../../src/stack/generate.js';
-import { parseDeployment, recordedValues } from '../../src/stack/deployment.js';
-import { loadStackModel } from '../../src/stack/load.js';
-import { resolveImageRefs } from '../../src/stack/refs.js';
+import { generateCompose, renderCompose } from '../../src/stackfile/generate.js';
+import { parseDeployment, recordedValues } from '../../src/stackfile/deployment.js';
+import { loadStackModel } from '../../src/model/load.js';
+import { resolveImageRefs } from '../../src/stackfile/refs.js';
 import { thrown } from '../helpers/failure.js';
 
 const model = loadStackModel();

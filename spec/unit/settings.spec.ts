@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { PaasboxError } from '../../src/errors.js';
-import { loadStackModel } from '../../src/stack/load.js';
+import { loadStackModel } from '../../src/model/load.js';
 import { loadSettings, pickAdvertiseAddress, resolveSettings, type Settings } from '../../src/settings/index.js';
-import { effectivePorts, enabledServices, zkHosts } from '../../src/stack/queries.js';
+import { effectivePorts, enabledServices, zkHosts } from '../../src/settings/services.js';
 import { thrown } from '../helpers/failure.js';
 
 const model = loadStackModel();

@@ -3,8 +3,8 @@
 // volume a `down` orphans), dnsmasq bound to the stack's addresses only.
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { loadStackModel } from '../../src/stack/load.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { loadStackModel } from '../../src/model/load.js';
+import { repoPath } from '../../src/paths.js';
 
 const model = loadStackModel();
 const dockerfile = (build: string) => readFileSync(repoPath('stacks', 'images', build, 'Dockerfile'), 'utf8');

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { DEFAULT_STACK_PATH, loadStackModel, validateStackModel } from '../../src/stack/load.js';
-import type { StackModel } from '../../src/stack/model.js';
+import { DEFAULT_STACK_PATH, loadStackModel, validateStackModel } from '../../src/model/load.js';
+import type { StackModel } from '../../src/model/model.js';
 import { thrown } from '../helpers/failure.js';
 
 const raw = (): StackModel => parse(readFileSync(DEFAULT_STACK_PATH, 'utf8')) as StackModel;

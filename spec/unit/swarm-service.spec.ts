@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { validateApp, type MarathonApp } from '../../src/marathon/app.js';
+import { validateApp, type MarathonApp } from '../../src/appspec/app.js';
 import { PaasboxError } from '../../src/errors.js';
 import { SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';

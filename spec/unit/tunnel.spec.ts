@@ -6,7 +6,7 @@ import { reinstallFlags, tunnelInstance } from '../../src/cli/tunnel.js';
 import { PaasboxError } from '../../src/errors.js';
 import { added, flattenNft, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines } from '../../src/tunnel/firewall.js';
 import { addResolvConf, detectResolver, linkName, macosResolverPath, removeResolvConf, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands } from '../../src/tunnel/resolver.js';
-import { ReadBackError } from '../../src/stack/readback.js';
+import { ReadBackError } from '../../src/stackfile/readback.js';
 import { checkSubnets, sshuttleArgs, subnetsFromNetworkInspect } from '../../src/tunnel/sshuttle.js';
 import { loggerShim, processState, readPidfile, readRecord, tunnelPaths, writeRecord, type ProcFs, type TunnelRecord } from '../../src/tunnel/state.js';
 import { knownHostsLines, planTunnel, tunnelDown, tunnelStatus, tunnelUp, type RunResult, type TunnelSystem, type UpInput } from '../../src/tunnel/tunnel.js';

@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
-import { loadStackModel } from '../../src/stack/load.js';
-import { compileValidator, composeSpecValidator, precompiledPath, projectValidator, repoPath, VALIDATOR_KEYS } from '../../src/stack/validate.js';
+import { loadStackModel } from '../../src/model/load.js';
+import { compileValidator, composeSpecValidator, precompiledPath, projectValidator, VALIDATOR_KEYS } from '../../src/model/validate.js';
+import { repoPath } from '../../src/paths.js';
 
 const require = createRequire(import.meta.url);
 const schemaFile = (key: string) =>

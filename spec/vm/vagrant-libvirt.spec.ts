@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pushImages } from '../../src/images/push.js';
-import { repoPath } from '../../src/stack/validate.js';
+import { repoPath } from '../../src/paths.js';
 import { readInstance } from '../../src/stage/instances.js';
 import { openTarget } from '../../src/stage/open.js';
 import { LocalTarget } from '../../src/target/local.js';

@@ -4,7 +4,7 @@
 // Pure.
 
 import { DEFAULT_APPS, IMPLICIT_STACK_PORTS } from '../settings/apps.js';
-import type { Deployment } from '../stack/deployment.js';
+import type { Deployment } from '../stackfile/deployment.js';
 import type { AppBounds } from './policy.js';
 
 /** Every port of the stack: its paasbox.ports labels ("http=8500/tcp,dns=8600/udp") and the implicit ones. */

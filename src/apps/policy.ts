@@ -7,7 +7,7 @@
 // ./target-checks.ts and take their rules from here.
 
 import { PaasboxError } from '../errors.js';
-import { appProblems, canonicalHostPath, normaliseId, parseApp, throwProblems, type AppProblem, type MarathonApp } from '../marathon/app.js';
+import { appProblems, canonicalHostPath, normaliseId, parseApp, throwProblems, type AppProblem, type MarathonApp } from '../appspec/app.js';
 
 /** The exceptions an operator may allow for one deploy, one flag each. */
 export interface AppAllowances {

@@ -6,10 +6,10 @@
 // registers no other app under that name). Both run before any scheduler call.
 
 import { PaasboxError, targetError } from '../errors.js';
-import { canonicalHostPath, normaliseId, portMappingsOf, type MarathonApp } from '../marathon/app.js';
+import { canonicalHostPath, normaliseId, portMappingsOf, type MarathonApp } from '../appspec/app.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
-import { httpRequest, probeTools, type HttpResponse, type SecretHeader, type Tools } from '../verify/probes.js';
+import { httpRequest, probeTools, type HttpResponse, type SecretHeader, type Tools } from '../system/http.js';
 import { APP_DATA_ROOT, appDataDir, serviceNameVars, tcpTagPorts, type AppAllowances } from './policy.js';
 
 /** Consul K/V prefix of name ownership: NAMES_PREFIX + NAME holds the owning app id. */

@@ -16,7 +16,7 @@ import { planStack } from '../provision/plan.js';
 import { provisionTarget } from '../provision/provision.js';
 import { SECRETS_DIR } from '../secrets/secrets.js';
 import { localSecretsDir } from '../secrets/store.js';
-import { loadStackModel } from '../stack/load.js';
+import { loadStackModel } from '../model/load.js';
 import { createDindHosts } from '../stage/dind.js';
 import { openTarget } from '../stage/open.js';
 import type { Target } from '../target/target.js';

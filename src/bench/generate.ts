@@ -1,8 +1,8 @@
 // The "generate" benchmark: the cost of one stack file generation (settings
 // resolution + image refs + generate + schema validation + render), warm.
-import { loadStackModel } from '../stack/load.js';
-import { generateCompose, renderCompose } from '../stack/generate.js';
-import { resolveImageRefs } from '../stack/refs.js';
+import { loadStackModel } from '../model/load.js';
+import { generateCompose, renderCompose } from '../stackfile/generate.js';
+import { resolveImageRefs } from '../stackfile/refs.js';
 import { resolveSettings } from '../settings/settings.js';
 
 export async function benchGenerate(iterations = 200): Promise<{ iterations: number; msPerGeneration: number; bytes: number }> {

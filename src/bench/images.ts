@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import { PaasboxError } from '../errors.js';
 import { buildAll, formatBuildSummary } from '../images/index.js';
 import type { Progress } from '../progress.js';
-import { loadStackModel } from '../stack/load.js';
-import { builtImageRef } from '../stack/refs.js';
-import { repoPath } from '../stack/validate.js';
+import { loadStackModel } from '../model/load.js';
+import { builtImageRef } from '../stackfile/refs.js';
+import { repoPath } from '../paths.js';
 import { LocalTarget } from '../target/local.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
 // orchestration integration test uses the same lab): two docker-in-docker
 // hosts (src/stage/dind.ts), a swarm (manager h1, worker h2) and the discovery
 // part of the stack (consul, registrator, haproxy, dns) on h1 from the compose
-// file src/stack/generate.ts makes for it, started with plain `docker run`
+// file src/stackfile/generate.ts makes for it, started with plain `docker run`
 // (the hosts have no compose tool); h2 runs a registrator that registers its
 // tasks in h1's Consul. Images are built on this machine when missing or
 // stale (./images.ts) and loaded onto the hosts over SSH (the "acl"
@@ -10,13 +10,13 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { targetError } from '../errors.js';
-import { validateApp } from '../marathon/app.js';
+import { validateApp } from '../appspec/app.js';
 import type { Progress } from '../progress.js';
 import { ensureSwarm, SwarmScheduler } from '../scheduler/swarm.js';
 import { resolveSettings } from '../settings/settings.js';
-import { generateCompose, type ComposeService } from '../stack/generate.js';
-import { loadStackModel } from '../stack/load.js';
-import { repoPath } from '../stack/validate.js';
+import { generateCompose, type ComposeService } from '../stackfile/generate.js';
+import { loadStackModel } from '../model/load.js';
+import { repoPath } from '../paths.js';
 import { createDindHosts, type DindHosts } from '../stage/dind.js';
 import { shq } from '../target/shell.js';
 import { SshTarget, sshOptions } from '../target/ssh.js';

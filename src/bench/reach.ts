@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { PaasboxError } from '../errors.js';
-import type { MarathonApp } from '../marathon/app.js';
+import type { MarathonApp } from '../appspec/app.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 
 export interface HaproxyServer {

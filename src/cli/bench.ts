@@ -18,13 +18,13 @@ import { StackControl } from '../compose/index.js';
 import { PaasboxError } from '../errors.js';
 import { buildAll } from '../images/index.js';
 import { Progress } from '../progress.js';
-import { loadStackModel } from '../stack/load.js';
-import type { StackModel } from '../stack/model.js';
+import { loadStackModel } from '../model/load.js';
+import type { StackModel } from '../model/model.js';
 import { DEFAULT_INSTANCE, readInstance, type DeploymentRecord } from '../stage/instances.js';
 import { LocalTarget } from '../target/local.js';
 import { shq } from '../target/shell.js';
 import { runVerify } from '../verify/run.js';
-import { settingsForTarget } from '../verify/target-settings.js';
+import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import { jsonOption, listArg } from './program.js';
 
 export const SECTIONS = ['generate', 'images', 'up', 'verify', 'discovery', 'converge', 'orchestration', 'acl', 'cluster'] as const;

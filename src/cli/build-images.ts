@@ -9,8 +9,8 @@ import { buildAll, formatBuildSummary } from '../images/index.js';
 import { Progress } from '../progress.js';
 import { resolveSettings, settingsEnv } from '../settings/settings.js';
 import { readSettingsFile } from '../settings/load.js';
-import { loadStackModel } from '../stack/load.js';
-import type { ImageSourceName } from '../stack/model.js';
+import { loadStackModel } from '../model/load.js';
+import type { ImageSourceName } from '../model/model.js';
 import { LocalTarget } from '../target/local.js';
 import { jsonOption, listArg, sourceOption } from './program.js';
 

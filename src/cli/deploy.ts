@@ -14,7 +14,7 @@ import type { AppAllowances } from '../apps/policy.js';
 import type { ConsulOnTarget } from '../apps/target-checks.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { runDeploy } from '../scheduler/deploy.js';
-import { composePort, type Deployment } from '../stack/deployment.js';
+import { composePort, type Deployment } from '../stackfile/deployment.js';
 import { sshInfoFor } from '../stage/discover.js';
 import { openTarget } from '../stage/open.js';
 import { LocalTarget } from '../target/local.js';

@@ -6,12 +6,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { localImageIds } from '../provision/push.js';
+import { localImageIds } from '../provision/image-ids.js';
 import { detectAdvertiseAddress, loadSettings, settingsEnv } from '../settings/index.js';
-import { generateCompose, renderCompose } from '../stack/generate.js';
-import { loadStackModel } from '../stack/load.js';
-import type { ImageSourceName } from '../stack/model.js';
-import { resolveImageRefs } from '../stack/refs.js';
+import { generateCompose, renderCompose } from '../stackfile/generate.js';
+import { loadStackModel } from '../model/load.js';
+import type { ImageSourceName } from '../model/model.js';
+import { resolveImageRefs } from '../stackfile/refs.js';
 import { LocalTarget } from '../target/local.js';
 import { addressList, sourceOption } from './program.js';
 

@@ -13,9 +13,9 @@ import { BUILD_ON, decideBuildHost, prepareImages, prepareImagesOnBuildHost, typ
 import { provisionTarget, type ProvisionOptions } from '../provision/provision.js';
 import { planSettings } from '../provision/plan.js';
 import { detectAdvertiseAddress, envValues, loadSettings, readSettingsFile, settingsEnv, type Settings, type SettingsValues } from '../settings/index.js';
-import { COMPOSE_PATH } from '../stack/deployment.js';
-import { loadStackModel } from '../stack/load.js';
-import type { ImageSourceName } from '../stack/model.js';
+import { COMPOSE_PATH } from '../stackfile/deployment.js';
+import { loadStackModel } from '../model/load.js';
+import type { ImageSourceName } from '../model/model.js';
 import { detectMode, dockerVmInfo, hasCommand, INSTALL_MODES, parseMode, sshInfoFor, vagrantInfo, vagrantMachineProvider, vagrantPrivateIp, type ModeChoice } from '../stage/discover.js';
 import { checkInstanceName, DEFAULT_INSTANCE, readInstance, writeInstance, type Instance } from '../stage/instances.js';
 import { openTarget } from '../stage/open.js';

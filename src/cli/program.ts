@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT, exitCodeFor, formatError, isPaasboxError } from '../errors.js';
 import { DEFAULT_LOCK_TIMEOUT_S } from '../stage/lock.js';
-import { repoPath } from '../stack/validate.js';
+import { repoPath } from '../paths.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
 

@@ -4,7 +4,7 @@
 // the target's lock for the commands that change it.
 
 import { isPaasboxError, PaasboxError } from '../errors.js';
-import { readDeployment, COMPOSE_PATH, type Deployment } from '../stack/deployment.js';
+import { readDeployment, COMPOSE_PATH, type Deployment } from '../stackfile/deployment.js';
 import type { Instance } from '../stage/instances.js';
 import { withTargetLock } from '../stage/lock.js';
 import { openTarget, resolveStage } from '../stage/open.js';

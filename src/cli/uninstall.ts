@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { StackControl } from '../compose/index.js';
 import { PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
-import { COMPOSE_PATH, readDeployment, STACK_DIR } from '../stack/deployment.js';
+import { COMPOSE_PATH, readDeployment, STACK_DIR } from '../stackfile/deployment.js';
 import { removeInstance } from '../stage/instances.js';
 import { shq } from '../target/shell.js';
 import { jsonOption, lockTimeoutOption, stageOptions } from './program.js';

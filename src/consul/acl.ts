@@ -11,7 +11,7 @@ import { PaasboxError } from '../errors.js';
 import { SECRET_FILES, SECRETS_DIR, type StackSecrets } from '../secrets/secrets.js';
 import type { Target } from '../target/target.js';
 import { shq } from '../target/shell.js';
-import { curlCommand, httpRequest, parseCurl, type HttpOptions, type HttpResponse, type Tools } from '../verify/probes.js';
+import { curlCommand, httpRequest, parseCurl, type HttpOptions, type HttpResponse, type Tools } from '../system/http.js';
 
 export interface AclPolicySpec {
   name: string;

@@ -4,7 +4,7 @@
 // status, verify, the provisioning steps and the image builder all read docker
 // the same way and each parser has one unit test. Nothing here runs anything.
 
-import { checkReadBack, isReadBack } from '../stack/readback.js';
+import { checkReadBack, isReadBack } from '../stackfile/readback.js';
 import { shq } from '../target/shell.js';
 import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, notStackReason } from './labels.js';
 

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { PaasboxError } from '../errors.js';
-import { assertValid, projectValidator } from '../stack/validate.js';
+import { assertValid, projectValidator } from '../model/validate.js';
 
 export type PrepareStep = { goInstall: string; binary: string } | { script: string };
 

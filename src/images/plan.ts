@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { PaasboxError } from '../errors.js';
 import type { ImageFacts } from '../docker/facts.js';
-import type { ImageSourceName, StackModel } from '../stack/model.js';
-import { builtImageRef } from '../stack/refs.js';
+import type { ImageSourceName, StackModel } from '../model/model.js';
+import { builtImageRef } from '../stackfile/refs.js';
 
 /** The Debian base every local image builds FROM (debootstrap + docker import). */
 export const BASE_REF = 'paasbox/debian:bookworm';

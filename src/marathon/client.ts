@@ -4,7 +4,7 @@
 // the fields.
 import { existsSync, readFileSync } from 'node:fs';
 import { PaasboxError } from '../errors.js';
-import { normaliseId, type MarathonApp } from './app.js';
+import { normaliseId, type MarathonApp } from '../appspec/app.js';
 
 export interface MarathonClientOptions {
   /** e.g. http://10.0.0.5:8080 */

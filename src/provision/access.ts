@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { findStackContainer } from '../docker/compose.js';
 import { PaasboxError } from '../errors.js';
-import { STACK_DIR } from '../stack/deployment.js';
+import { STACK_DIR } from '../stackfile/deployment.js';
 import { shq } from '../target/shell.js';
 import type { ExecResult, Target } from '../target/target.js';
 import type { StackPlan } from './plan.js';

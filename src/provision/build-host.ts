@@ -9,7 +9,7 @@
 import { buildAll, type BuildAllResult } from '../images/index.js';
 import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
-import type { ImageSourceName, StackModel } from '../stack/model.js';
+import type { ImageSourceName, StackModel } from '../model/model.js';
 import { LocalTarget } from '../target/local.js';
 import { asRoot } from '../target/sudo.js';
 import type { Target } from '../target/target.js';

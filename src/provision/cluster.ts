@@ -14,7 +14,7 @@ import { StackControl } from '../compose/index.js';
 import { PaasboxError, isPaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
 import { detectAdvertiseAddress } from '../settings/index.js';
-import { COMPOSE_PATH } from '../stack/deployment.js';
+import { COMPOSE_PATH } from '../stackfile/deployment.js';
 import { DEFAULT_INSTANCE } from '../stage/instances.js';
 import type { Target } from '../target/target.js';
 import { provisionTarget, type ProvisionOptions, type ProvisionOutcome } from './provision.js';
@@ -23,9 +23,9 @@ import { clusterSwarmGaps, ensureClusterSwarm, type SwarmMember } from '../sched
 import { consulAclStep, InstallSecrets } from './secrets.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
-import { readDeployment } from '../stack/deployment.js';
+import { readDeployment } from '../stackfile/deployment.js';
 import { shq } from '../target/shell.js';
-import { httpRequest, probeTools, type HttpResponse, type Tools } from '../verify/probes.js';
+import { httpRequest, probeTools, type HttpResponse, type Tools } from '../system/http.js';
 
 export type ClusterRole = 'master' | 'agent';
 

@@ -4,15 +4,15 @@
 import { createHash } from 'node:crypto';
 import { PaasboxError } from '../errors.js';
 import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
-import { generateCompose, renderCompose, type ComposeFile } from '../stack/generate.js';
-import { loadStackModel } from '../stack/load.js';
-import type { StackModel } from '../stack/model.js';
-import { builtImageRef, resolveImageRefs } from '../stack/refs.js';
+import { generateCompose, renderCompose, type ComposeFile } from '../stackfile/generate.js';
+import { loadStackModel } from '../model/load.js';
+import type { StackModel } from '../model/model.js';
+import { builtImageRef, resolveImageRefs } from '../stackfile/refs.js';
 import type { Target } from '../target/target.js';
 import { composeHostPorts, type WantedPort } from './ports.js';
 import { imageIdsOf } from '../docker/facts.js';
 import type { ImageSnapshot } from '../images/plan.js';
-import { imageIds, localImageIds } from './push.js';
+import { imageIds, localImageIds } from './image-ids.js';
 
 export interface StackPlanOptions {
   /** The command line's settings (--source, --hostname, --ip). */

@@ -8,7 +8,7 @@ import type { Target } from '../target/target.js';
 import { planStack, type StackPlan, type StackPlanOptions } from './plan.js';
 import { runSteps, type ProvisionResult, type ProvisionStep } from './runner.js';
 import { basePackagesStep, composeToolStep, dockerEngineStep } from './shell-step.js';
-import { COMPOSE_PATH } from '../stack/deployment.js';
+import { COMPOSE_PATH } from '../stackfile/deployment.js';
 import { healthyStep, imagesStep, portsPreflightStep, stackFileStep, startStep } from './steps.js';
 import { sshdKeysSteps, type AuthorizedKeys } from './access.js';
 import { openvpnSteps } from './openvpn.js';

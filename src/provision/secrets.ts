@@ -12,10 +12,10 @@ import { PaasboxError } from '../errors.js';
 import { localSecretFiles, mergeSecrets, parseSecretFiles, parseTlsFiles, secretFiles, SECRETS_DIR, type SecretName, type SecretRole, type StackSecrets } from '../secrets/secrets.js';
 import { resolveConsulTls, type ConsulTls } from '../secrets/tls.js';
 import { isCluster, type Settings } from '../settings/index.js';
-import { composePort } from '../stack/deployment.js';
+import { composePort } from '../stackfile/deployment.js';
 import { inspectSecretsCommand, inspectTargetSecrets, localSecretsDiff, parseSecretsInspection, type TargetSecrets, localSecretsDir, readLocalSecretFiles, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../secrets/store.js';
 import type { ExecResult, Target } from '../target/target.js';
-import { probeTools } from '../verify/probes.js';
+import { probeTools } from '../system/http.js';
 import type { StackPlan } from './plan.js';
 import type { ProvisionStep } from './runner.js';
 

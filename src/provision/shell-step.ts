@@ -2,7 +2,7 @@
 // sent on stdin (`sh -s -- check|apply`), so nothing is left on the target.
 
 import { readFileSync } from 'node:fs';
-import { repoPath } from '../stack/validate.js';
+import { repoPath } from '../paths.js';
 import type { Target } from '../target/target.js';
 import { CommandFailure, type StepCheck, type ProvisionStep } from './runner.js';
 import { shq } from '../target/shell.js';

@@ -3,7 +3,7 @@
 // true on a converged host, so a second run reports all ok.
 
 import { StackControl } from '../compose/index.js';
-import { APPLIED_PATH, COMPOSE_PATH } from '../stack/deployment.js';
+import { APPLIED_PATH, COMPOSE_PATH } from '../stackfile/deployment.js';
 import { isReady, parseInspect, type ServiceStatus } from '../compose/status.js';
 import { composeFilter } from '../docker/compose.js';
 import { imagesCommand, imageIdsOf, parseImages } from '../docker/facts.js';
@@ -18,7 +18,7 @@ import { conflictsFromPortsOutput, portsCommand } from './ports.js';
 import { pushImages } from '../images/push.js';
 import { LocalTarget } from '../target/local.js';
 import { asRoot } from '../target/sudo.js';
-import { imageIds } from './push.js';
+import { imageIds } from './image-ids.js';
 import { sh, type ProvisionStep } from './runner.js';
 
 

@@ -1,6 +1,6 @@
 // Scheduler backed by Marathon's REST API.
 import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
-import { normaliseId, type MarathonApp, type MarathonConstraint } from '../marathon/app.js';
+import { normaliseId, type MarathonApp, type MarathonConstraint } from '../appspec/app.js';
 import { MarathonClient } from '../marathon/client.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
 import { APP_ID_LABEL, defaultServiceName } from './swarm-service.js';

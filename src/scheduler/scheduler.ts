@@ -1,7 +1,7 @@
 // The one interface deploy scripts use, whichever scheduler runs the apps:
 // Marathon on Mesos when the stack has it, else Docker swarm mode. Both take
 // the same Marathon app definition.
-import type { MarathonApp } from '../marathon/app.js';
+import type { MarathonApp } from '../appspec/app.js';
 
 export type SchedulerKind = 'marathon' | 'swarm';
 

@@ -10,7 +10,7 @@ import { MarathonClient, marathonCredentialsFromFile } from '../marathon/client.
 import { SECRET_FILES } from '../secrets/secrets.js';
 import { localSecretsDir } from '../secrets/store.js';
 import type { Progress } from '../progress.js';
-import type { Deployment } from '../stack/deployment.js';
+import type { Deployment } from '../stackfile/deployment.js';
 import type { Target } from '../target/target.js';
 import { MarathonScheduler } from './marathon.js';
 import type { Scheduler } from './scheduler.js';

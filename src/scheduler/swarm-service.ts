@@ -7,7 +7,7 @@
 // bindings and registers each task in Consul under SERVICE_NAME.
 import { shq as shellWord } from '../target/shell.js';
 import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
-import { normaliseId, portMappingsOf, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../marathon/app.js';
+import { normaliseId, portMappingsOf, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../appspec/app.js';
 
 export interface SwarmService {
   /** Service name: the app id without the leading slash, slashes → dashes. */

@@ -3,7 +3,7 @@
 // workers, then `docker service` commands for the same Marathon app JSON.
 import { PaasboxError } from '../errors.js';
 import { checkScale, type AppPolicy } from '../apps/policy.js';
-import { normaliseId, type MarathonApp } from '../marathon/app.js';
+import { normaliseId, type MarathonApp } from '../appspec/app.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';

@@ -11,7 +11,7 @@
 // Pure: generation, the files' contents and reading them back.
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { STACK_DIR } from '../stack/deployment.js';
+import { STACK_DIR } from '../stackfile/deployment.js';
 import type { ConsulTls } from './tls.js';
 
 export const SECRETS_DIR = `${STACK_DIR}/secrets`;

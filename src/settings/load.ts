@@ -5,7 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { PaasboxError } from '../errors.js';
-import type { StackModel } from '../stack/model.js';
+import type { StackModel } from '../model/model.js';
 import type { Target } from '../target/target.js';
 import { ADDRESS_COMMAND, pickAdvertiseAddress } from './address.js';
 import { envValues, resolveSettings, settingsEnv, type Settings, type SettingsValues } from './settings.js';

@@ -10,9 +10,9 @@
 // finds out (the target's hostname, its detected address) and DEFAULTS.
 import { isIPv4 } from 'node:net';
 import { PaasboxError } from '../errors.js';
-import type { ImageSourceName, StackModel } from '../stack/model.js';
-import { effectivePorts, enabledServices, isEnabled } from '../stack/queries.js';
-import { assertValid, projectValidator } from '../stack/validate.js';
+import type { ImageSourceName, StackModel } from '../model/model.js';
+import { effectivePorts, enabledServices, isEnabled } from './services.js';
+import { assertValid, projectValidator } from '../model/validate.js';
 import { checkApps, resolveApps, type AppsFile, type AppsSettings } from './apps.js';
 
 export interface ServiceOverride {

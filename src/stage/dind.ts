@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { PaasboxError } from '../errors.js';
-import { repoPath } from '../stack/validate.js';
+import { repoPath } from '../paths.js';
 import type { SshInfo } from './ssh-info.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -8,8 +8,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PaasboxError } from '../errors.js';
-import type { ImageSourceName } from '../stack/model.js';
-import { assertValid, projectValidator } from '../stack/validate.js';
+import type { ImageSourceName } from '../model/model.js';
+import { assertValid, projectValidator } from '../model/validate.js';
 import type { SshInfo, StageRef } from './ssh-info.js';
 
 export type DriverKind = 'local' | 'ssh' | 'vagrant' | 'boot2docker' | 'dind';

@@ -4,13 +4,13 @@
 // cross-check that each instance's port on this node is really served (a
 // container publishes it, or something listens on it for host networking).
 
-import type { StackModel } from '../stack/model.js';
+import type { StackModel } from '../model/model.js';
 import type { Settings } from '../settings/settings.js';
-import { effectivePorts } from '../stack/queries.js';
-import { servicesOnThisHost } from '../stack/generate.js';
+import { effectivePorts } from '../settings/services.js';
+import { servicesOnThisHost } from '../stackfile/generate.js';
 import type { Target } from '../target/target.js';
 import type { Check, Outcome } from './types.js';
-import { describeDns, dnsLookup, httpGet, parseSsListening, type Tools } from './probes.js';
+import { describeDns, dnsLookup, httpGet, parseSsListening, type Tools } from '../system/http.js';
 
 /** One catalog instance as DNS should present it. */
 export interface CatalogInstance {

@@ -11,11 +11,11 @@
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 import { clusterHosts, isCluster, type Settings } from '../settings/settings.js';
-import { servicesOnThisHost } from '../stack/generate.js';
-import type { StackModel } from '../stack/model.js';
-import { effectivePorts, isEnabled } from '../stack/queries.js';
+import { servicesOnThisHost } from '../stackfile/generate.js';
+import type { StackModel } from '../model/model.js';
+import { effectivePorts, isEnabled } from '../settings/services.js';
 import { NODE_LIST_COMMAND, parseNodeList, type SwarmNode } from '../scheduler/swarm.js';
-import { fourLetterCommand, httpRequest } from './probes.js';
+import { fourLetterCommand, httpRequest } from '../system/http.js';
 import type { Check, Outcome } from './types.js';
 
 export interface ConsulMember {

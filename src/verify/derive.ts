@@ -5,19 +5,19 @@
 // A new service or port check in stacks/paasbox.yaml is verified without any
 // change here. Pure: what the target has (unavailable services) comes in `env`.
 
-import type { CheckAuth, ConsulAclProbe, PortCheck, PortSpec, ServiceSpec, StackModel } from '../stack/model.js';
+import type { CheckAuth, ConsulAclProbe, PortCheck, PortSpec, ServiceSpec, StackModel } from '../model/model.js';
 import type { Settings } from '../settings/settings.js';
-import { effectivePorts, enabledServices } from '../stack/queries.js';
-import { placeholderValues, resolvePlaceholders, servicesOnThisHost } from '../stack/generate.js';
+import { effectivePorts, enabledServices } from '../settings/services.js';
+import { placeholderValues, resolvePlaceholders, servicesOnThisHost } from '../stackfile/generate.js';
 import type { Check, Outcome, VerifyContext } from './types.js';
 import { forService, type ContainerState } from './docker.js';
-import { describeDns, describeHttp, dnsLookup, fourLetterCommand, httpGet, httpRequest, tcpConnectCommand, type SecretHeader } from './probes.js';
+import { describeDns, describeHttp, dnsLookup, fourLetterCommand, httpGet, httpRequest, tcpConnectCommand, type SecretHeader } from '../system/http.js';
 import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 
 export interface DeriveEnv {
   /** The target's name, for grouping. */
   host: string;
-  /** Services the image source cannot provide on this target: name → reason (src/stack/refs.ts resolveImageRefs). */
+  /** Services the image source cannot provide on this target: name → reason (src/stackfile/refs.ts resolveImageRefs). */
   unavailable: Record<string, string>;
   /** Restart count above which a container counts as crash-looping (default 5). */
   maxRestarts?: number;

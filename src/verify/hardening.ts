@@ -6,13 +6,13 @@
 // would listen on every address of a host-networked container).
 
 import type { Settings } from '../settings/settings.js';
-import type { StackModel } from '../stack/model.js';
+import type { StackModel } from '../model/model.js';
 import { findStackContainer } from '../docker/compose.js';
 import { parseListening, LISTENING_COMMAND } from '../docker/facts.js';
-import { effectivePorts, zkClientPort, ZK_QUORUM_PORTS } from '../stack/queries.js';
-import { servicesOnThisHost } from '../stack/generate.js';
+import { effectivePorts, zkClientPort, ZK_QUORUM_PORTS } from '../settings/services.js';
+import { servicesOnThisHost } from '../stackfile/generate.js';
 import { shq } from '../target/shell.js';
-import { dnsLookup } from './probes.js';
+import { dnsLookup } from '../system/http.js';
 import type { Check } from './types.js';
 
 interface Mount { Type?: string; Name?: string; Destination?: string }

@@ -2,11 +2,11 @@
 // concurrently with retries from inside the target (the network probes from
 // another host when one is given: verify --from-here), and return the report.
 
-import type { StackModel } from '../stack/model.js';
+import type { StackModel } from '../model/model.js';
 import type { Settings } from '../settings/settings.js';
-import { resolveImageRefs } from '../stack/refs.js';
-import { servicesOnThisHost } from '../stack/generate.js';
-import { effectivePorts } from '../stack/queries.js';
+import { resolveImageRefs } from '../stackfile/refs.js';
+import { servicesOnThisHost } from '../stackfile/generate.js';
+import { effectivePorts } from '../settings/services.js';
 import type { Target } from '../target/target.js';
 import type { Progress } from '../progress.js';
 import type { Check, CheckResult, Outcome, VerifyContext, VerifyReport } from './types.js';
@@ -16,9 +16,9 @@ import { hostChecks } from './host.js';
 import { clusterChecks } from './cluster.js';
 import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
-import { probeTools, type Tools } from './probes.js';
-import { readDeployment, type Deployment } from '../stack/deployment.js';
-import { keepReadBackError } from '../stack/readback.js';
+import { probeTools, type Tools } from '../system/http.js';
+import { readDeployment, type Deployment } from '../stackfile/deployment.js';
+import { keepReadBackError } from '../stackfile/readback.js';
 import { swarmHealthCheck } from './swarm-health.js';
 
 export interface VerifyOptions {

@@ -3,7 +3,7 @@
 
 import type { Target } from '../target/target.js';
 import type { ContainerState } from './docker.js';
-import type { Tools } from './probes.js';
+import type { Tools } from '../system/http.js';
 
 /** What one run of a check saw. */
 export interface Outcome {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { parseDockerPort, parseInstance } from '../../../src/bench/routing.js';
 import { dockerRunLine, modelVals } from '../../helpers/devstack.js';
 import { parseDigSrv, serviceHosts, tally } from '../../helpers/routing.js';
-import { loadStackModel } from '../../../src/stack/load.js';
+import { loadStackModel } from '../../../src/model/load.js';
 
 describe('discovery: routing helpers', () => {
   it('lists the Host names HAProxy routes to a service', () => {

@@ -7,7 +7,7 @@ import { parseContainers } from '../../../src/docker/facts.js';
 import { NOT_STACK_LABELS } from '../../../src/docker/labels.js';
 import { PaasboxError } from '../../../src/errors.js';
 import { APP_ID_LABEL } from '../../../src/scheduler/swarm-service.js';
-import { ReadBackError } from '../../../src/stack/readback.js';
+import { ReadBackError } from '../../../src/stackfile/readback.js';
 import { AnsweringTarget } from '../../helpers/answering-target.js';
 
 const hex = (c: string) => c.repeat(64);

@@ -4,9 +4,9 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { parseDeployment, readDeployment } from '../../../src/stack/deployment.js';
-import { isReadBackError } from '../../../src/stack/readback.js';
-import { repoPath } from '../../../src/stack/validate.js';
+import { parseDeployment, readDeployment } from '../../../src/stackfile/deployment.js';
+import { isReadBackError } from '../../../src/stackfile/readback.js';
+import { repoPath } from '../../../src/paths.js';
 import { AnsweringTarget } from '../../helpers/answering-target.js';
 
 const GOLDEN = repoPath('spec', 'golden');

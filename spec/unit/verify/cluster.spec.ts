@@ -3,7 +3,7 @@
 // (each failure naming the member or master it concerns).
 import { expect } from 'chai';
 import { resolveSettings } from '../../../src/settings/settings.js';
-import { loadStackModel } from '../../../src/stack/load.js';
+import { loadStackModel } from '../../../src/model/load.js';
 import { parseNodeList } from '../../../src/scheduler/swarm.js';
 import { clusterChecks, judgeEnsemble, judgeMembers, judgeRaft, judgeSwarm, type ConsulMember, type RaftServer } from '../../../src/verify/cluster.js';
 

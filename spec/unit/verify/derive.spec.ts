@@ -2,9 +2,9 @@
 // container gets checks, a new service gets them with no change to verify, an
 // unavailable or disabled service is skipped with the reason.
 import { expect } from 'chai';
-import { loadStackModel } from '../../../src/stack/load.js';
+import { loadStackModel } from '../../../src/model/load.js';
 import { resolveSettings, servicesOnThisHostFor } from './settings-fixture.js';
-import type { StackModel } from '../../../src/stack/model.js';
+import type { StackModel } from '../../../src/model/model.js';
 import { deriveChecks } from '../../../src/verify/derive.js';
 import { deriveCatalogChecks, dnsPorts, dnsSafe, haproxyRoutes, parseHealthEntries } from '../../../src/verify/catalog.js';
 import { createServer } from 'node:http';
@@ -12,11 +12,11 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PortCheck } from '../../../src/stack/model.js';
+import type { PortCheck } from '../../../src/model/model.js';
 import { generateSecrets, secretFiles } from '../../../src/secrets/secrets.js';
 import { writeTargetSecrets } from '../../../src/secrets/store.js';
 import { makeContext } from '../../../src/verify/run.js';
-import { probeTools } from '../../../src/verify/probes.js';
+import { probeTools } from '../../../src/system/http.js';
 import type { VerifyContext } from '../../../src/verify/types.js';
 import { fakeHttp } from '../../helpers/fake-services.js';
 import { RootedTarget } from '../../helpers/rooted-target.js';

@@ -19,7 +19,7 @@ import {
   probeTools,
   tcpConnectCommand,
   type Tools,
-} from '../../../src/verify/probes.js';
+} from '../../../src/system/http.js';
 import { fakeDns, fakeFourLetter, fakeHttp } from '../../helpers/fake-services.js';
 
 describe('verify probes: parsers', () => {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecrets, SECRET_FILES, SECRETS_DIR } from '../../../src/secrets/secrets.js';
-import { loadStackModel } from '../../../src/stack/load.js';
+import { loadStackModel } from '../../../src/model/load.js';
 import { runVerify, type VerifyOptions } from '../../../src/verify/run.js';
 import { SWARM_HEALTH_COMMAND } from '../../../src/verify/swarm-health.js';
 import type { VerifyReport } from '../../../src/verify/types.js';

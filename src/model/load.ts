@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, StackModel } from './model.js';
-import { assertValid, projectValidator, repoPath } from './validate.js';
+import { assertValid, projectValidator } from './validate.js';
+import { repoPath } from '../paths.js';
 
 export const DEFAULT_STACK_PATH = repoPath('stacks', 'paasbox.yaml');
 

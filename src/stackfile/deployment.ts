@@ -40,7 +40,7 @@ export function parseDeployment(text: string, path = COMPOSE_PATH): Deployment |
 
 /**
  * Every field later commands take from the file (into shell lines, paths, DNS
- * settings) against its format (src/stack/readback.ts): ip, domain and project
+ * settings) against its format (src/stackfile/readback.ts): ip, domain and project
  * always, the others when present.
  */
 function checkDeployment(d: Deployment): void {

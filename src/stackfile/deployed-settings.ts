@@ -4,9 +4,9 @@
 // instance's deployment record), then the target's own hostname and address.
 
 import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
-import { readDeployment, recordedValues, type Deployment } from '../stack/deployment.js';
-import { keepReadBackError } from '../stack/readback.js';
-import type { StackModel } from '../stack/model.js';
+import { readDeployment, recordedValues, type Deployment } from './deployment.js';
+import { keepReadBackError } from './readback.js';
+import type { StackModel } from '../model/model.js';
 import type { Instance } from '../stage/instances.js';
 import type { Target } from '../target/target.js';
 

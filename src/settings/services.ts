@@ -1,8 +1,8 @@
 // The model's queries under given settings: which services run, on which
 // ports, and where ZooKeeper is. They live with the model; settings only
 // supply the overrides.
-import type { Settings } from '../settings/settings.js';
-import type { PortSpec, StackModel } from './model.js';
+import type { Settings } from './settings.js';
+import type { PortSpec, StackModel } from '../model/model.js';
 
 /** Whether a service runs: optional services are off unless enabled. */
 export function isEnabled(model: StackModel, s: Settings, name: string): boolean {

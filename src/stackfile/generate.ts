@@ -7,10 +7,10 @@
 // spec/integration/compose-tool.spec.ts with `config`).
 import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
-import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from './model.js';
+import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from '../model/model.js';
 import { isCluster, type Settings } from '../settings/settings.js';
-import { consulRoleArgs, effectivePorts, enabledServices, mesosQuorum, zkHosts, zkMyId, zkServers } from './queries.js';
-import { assertValid, composeSpecValidator } from './validate.js';
+import { consulRoleArgs, effectivePorts, enabledServices, mesosQuorum, zkHosts, zkMyId, zkServers } from '../settings/services.js';
+import { assertValid, composeSpecValidator } from '../model/validate.js';
 
 export interface GenerateOptions {
   /** The image reference to run per service (from resolveImageRefs). */

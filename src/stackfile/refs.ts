@@ -2,7 +2,7 @@
 // paasbox/<build>:<source> (src/images); pinned images are used as written; a
 // service the source cannot provide runs anyway when its `loadable` image has
 // been docker-loaded on the host.
-import type { ImageSourceName, StackModel } from './model.js';
+import type { ImageSourceName, StackModel } from '../model/model.js';
 import type { Settings } from '../settings/settings.js';
 import { servicesOnThisHost } from './generate.js';
 

@@ -5,13 +5,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type AjvModule from 'ajv';
 import type Ajv2019Module from 'ajv/dist/2019.js';
 import type standaloneModule from 'ajv/dist/standalone/index.js';
 import type addFormatsModule from 'ajv-formats';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { PaasboxError } from '../errors.js';
+import { repoPath } from '../paths.js';
 
 // ajv is loaded only to compile (the build, or a schema changed since): its
 // load alone was ~65 ms of every command's start. ajv and ajv-formats are
@@ -22,13 +22,6 @@ const ajvLib = () => ({
   Ajv2019: (require('ajv/dist/2019.js') as typeof Ajv2019Module).default,
   addFormats: (require('ajv-formats') as typeof addFormatsModule).default,
 });
-
-/** The repository root (this file is src/stack/ or dist/src/stack/). */
-export function repoPath(...parts: string[]): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  const root = here.includes('/dist/src/') ? new URL('../../../', import.meta.url) : new URL('../../', import.meta.url);
-  return [fileURLToPath(root).replace(/\/$/, ''), ...parts].join('/');
-}
 
 const cache = new Map<string, ValidateFunction>();
 
