@@ -10,8 +10,13 @@ export interface PollOptions {
   /** What is awaited, as the error says it: "a Consul leader on 10.0.0.5". */
   what: string;
   timeoutMs: number;
-  /** Pause between tries (default 250 ms); the first try is immediate. */
-  everyMs?: number;
+  /** Pause between tries (default 250 ms), or per try (a back-off); the first try is immediate. */
+  everyMs?: number | ((attempt: number) => number);
+  /**
+   * At most this many tries. When they run out before the deadline, the
+   * last error itself is thrown (a bounded retry keeps its own message).
+   */
+  attempts?: number;
   /** What the user does when it never comes. */
   fix: string;
   /** The timeout's kind (default 'target': the host did not get there). */
@@ -38,6 +43,7 @@ export async function poll<T>(
   fn: (attempt: number, note: (why: string) => void) => Promise<T | undefined> | T | undefined,
 ): Promise<T> {
   const every = opts.everyMs ?? 250;
+  const pause = typeof every === 'function' ? every : () => every;
   const start = Date.now();
   let last: unknown;
   let why: string | undefined;
@@ -54,9 +60,10 @@ export async function poll<T>(
       last = e;
     }
     opts.onRetry?.(attempt, last);
+    if (opts.attempts !== undefined && attempt >= opts.attempts && last !== undefined) throw last;
     const left = opts.timeoutMs - (Date.now() - start);
-    if (left <= 0) break;
-    await sleep(Math.min(every, left));
+    if (left <= 0 || (opts.attempts !== undefined && attempt >= opts.attempts)) break;
+    await sleep(Math.min(pause(attempt), left));
   }
   const secs = (opts.timeoutMs / 1000).toFixed(opts.timeoutMs < 10_000 ? 1 : 0);
   const detail = last !== undefined ? describe(last) : why;

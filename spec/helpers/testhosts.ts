@@ -1,11 +1,11 @@
-// Test hosts for integration tests: the dind driver's hosts (src/stage/dind.ts)
+// Test hosts for integration tests: the dind driver's hosts (src/drivers/dind.ts)
 // plus what only tests need: an address in their network where nothing answers.
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createDindHosts, type DindHost, type DindHosts, type DindOptions } from '../../src/stage/dind.js';
+import { createDindHosts, type DindHost, type DindHosts, type DindOptions } from '../../src/drivers/dind.js';
 
-export { DIND_FLAGS, ensureDindImage as ensureTestHostImage, generateKey, hostExec } from '../../src/stage/dind.js';
+export { DIND_FLAGS, ensureDindImage as ensureTestHostImage, generateKey, hostExec } from '../../src/drivers/dind.js';
 export type TestHost = DindHost;
 
 const run = promisify(execFile);

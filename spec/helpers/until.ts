@@ -1,19 +1,17 @@
-// Bounded polling for integration specs: call fn until it returns a value,
-// every everyMs, and fail naming what was awaited (and the last error) at the deadline.
+// Bounded waiting for specs, the same way src/ and the benchmarks wait:
+// src/poll.ts. `until` keeps the specs' short signature (what, fn, timeout,
+// interval) and fails with poll's PaasboxError naming what was awaited and
+// the last error seen.
+import { poll } from '../../src/poll.js';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../../src/poll.js';
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+/** fn's first value other than undefined, tried every everyMs (a throw counts as "not yet"). */
+export function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<T> {
+  return poll({ what, timeoutMs, everyMs, fix: 'read the spec output above for the last error' }, () => fn());
 }

@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { poll } from '../../src/poll.js';
 import { Progress } from '../../src/progress.js';
 import { provisionTarget } from '../../src/provision/provision.js';
 import { parseSecretFiles, SECRET_DIRS, SECRET_FILES, SECRET_NAMES, SECRETS_DIR, secretFiles, type StackSecrets } from '../../src/secrets/secrets.js';
@@ -21,7 +22,8 @@ import { localSecretsDir, readLocalSecretFiles } from '../../src/secrets/store.j
 import { COMPOSE_PATH } from '../../src/stackfile/deployment.js';
 import { loadStackModel } from '../../src/model/load.js';
 import { SshTarget } from '../../src/target/ssh.js';
-import { dnsLookup, httpRequest, probeTools, type HttpOptions, type Tools } from '../../src/system/http.js';
+import { httpRequest, probeTools, type HttpOptions, type Tools } from '../../src/system/http.js';
+import { dnsLookup } from '../../src/system/dns.js';
 import { runVerify } from '../../src/verify/run.js';
 import { settingsForTarget } from '../../src/stackfile/deployed-settings.js';
 import { isCI } from '../helpers/ci.js';
@@ -34,7 +36,8 @@ process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'
 
 const run = promisify(execFile);
 const model = loadStackModel();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What to look at when a wait in this spec times out. */
+const fix = 'look at the pbacl test host while the spec runs: docker ps --filter name=pbacl, then docker exec NAME docker ps -a';
 
 describe('Consul ACLs and the HAProxy stats login on an installed stack (integration)', function () {
   this.timeout(1_800_000);
@@ -129,19 +132,19 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
     const hijack = await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify({ ID: 'pbacl-consul', Name: 'consul', Port: 1 }), as: SECRET_FILES.registratorToken });
     expect(hijack.status, hijack.body).to.equal(403);
     await hostExec(th!.hosts[0]!, 'docker run -d --name pbacl-web -p 18080:8080 -e SERVICE_NAME=pbacl-web --entrypoint sleep paasbox/dnsmasq:local infinity');
-    let names: string[] = [];
-    for (let i = 0; i < 60 && !names.includes('pbacl-web'); i++) {
-      // Read anonymously: the anonymous policy lets the catalog be read.
-      names = Object.keys(JSON.parse((await consul('GET', '/v1/catalog/services')).body) as Record<string, unknown>);
-      if (!names.includes('pbacl-web')) await sleep(1000);
-    }
+    // Read anonymously: the anonymous policy lets the catalog be read.
+    const services = async () => Object.keys(JSON.parse((await consul('GET', '/v1/catalog/services')).body) as Record<string, unknown>);
+    let names = await poll({ what: 'pbacl-web in the catalog', timeoutMs: 60_000, everyMs: 1000, fix }, async () => {
+      const n = await services();
+      return n.includes('pbacl-web') ? n : undefined;
+    });
     expect(names).to.include.members(['consul', 'pbacl-probe', 'pbacl-web']);
     // It serves nothing (verify below would rightly fail it): gone, and deregistered with the same token.
     await hostExec(th!.hosts[0]!, 'docker rm -f pbacl-web');
-    for (let i = 0; i < 30 && names.includes('pbacl-web'); i++) {
-      await sleep(1000);
-      names = Object.keys(JSON.parse((await consul('GET', '/v1/catalog/services')).body) as Record<string, unknown>);
-    }
+    names = await poll({ what: 'pbacl-web out of the catalog', timeoutMs: 30_000, everyMs: 1000, fix }, async () => {
+      const n = await services();
+      return n.includes('pbacl-web') ? undefined : n;
+    });
     expect(names).to.not.include('pbacl-web');
     // Registrator and HAProxy waited for their tokens instead of crash-looping.
     const restarts = (await target.exec("docker inspect -f '{{.Name}} {{.RestartCount}}' $(docker ps -q --filter label=com.docker.compose.project=paasbox)", { sudo: true })).stdout;
@@ -172,22 +175,33 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
 
   it('renders no line from hostile registrations made with the registrator token, and keeps routing the rest by name', async () => {
     const as = SECRET_FILES.registratorToken;
-    // A real backend for the good one: Consul's own HTTP port.
-    expect((await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify({ ID: 'pbgood', Name: 'pbgood', Address: ip, Port: 8500, Tags: ['http'] }), as })).status).to.equal(200);
     const evil = [
       { ID: 'pbevil-path', Name: 'pbevil', Address: ip, Port: 8500, Tags: ['http', 'path=/x\n    use_backend svc_pbevil if TRUE'] },
       { ID: 'pbevil-space', Name: 'my service', Address: ip, Port: 8500, Tags: ['http'] },
       { ID: 'pbevil-return', Name: 'pbevil2', Address: ip, Port: 8500, Tags: ['http', 'path=/\nhttp-request return status 200 content-type text/plain string hijacked if TRUE'] },
     ];
     // Consul itself takes these (the registrator would refuse them): the template is the last door.
-    for (const e of evil) await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify(e), as });
-    const get = (name: string) => httpRequest(target, tools, ip, 80, '/v1/status/leader', { host: `${name}.service.consul` });
-    let good = { status: 0, body: '' };
-    for (let i = 0; i < 60 && good.status !== 200; i++) {
-      good = await get('pbgood');
-      if (good.status !== 200) await sleep(500);
+    for (const e of evil) {
+      const r = await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify(e), as });
+      expect(r.status, `${e.ID}: ${r.body}`).to.equal(200);
     }
-    expect(good.status, good.body).to.equal(200);
+    // In the catalog, tags and all, before HAProxy's config is read:
+    // otherwise "not rendered" would prove nothing.
+    const inCatalog = await poll({ what: 'the hostile registrations in the catalog', timeoutMs: 30_000, everyMs: 500, fix }, async () => {
+      const r = await consul('GET', '/v1/catalog/services');
+      const services = JSON.parse(r.body) as Record<string, string[]>;
+      return evil.every((e) => e.Tags.every((t) => services[e.Name]?.includes(t))) ? services : undefined;
+    });
+    expect(Object.keys(inCatalog)).to.include.members(evil.map((e) => e.Name));
+    // A real backend for the good one, registered after them:
+    // once it routes, a render has seen the hostile ones too.
+    expect((await consul('PUT', '/v1/agent/service/register', { body: JSON.stringify({ ID: 'pbgood', Name: 'pbgood', Address: ip, Port: 8500, Tags: ['http'] }), as })).status).to.equal(200);
+    const get = (name: string) => httpRequest(target, tools, ip, 80, '/v1/status/leader', { host: `${name}.service.consul` });
+    const good = await poll({ what: 'pbgood routed by name', timeoutMs: 30_000, everyMs: 500, fix }, async () => {
+      const r = await get('pbgood');
+      return r.status === 200 ? r : undefined;
+    });
+    expect(good.body).to.include(':8300');
     const cfg = (await target.exec("docker exec $(docker ps -q --filter label=com.docker.compose.service=haproxy) cat /etc/haproxy/haproxy.cfg", { sudo: true })).stdout;
     expect(cfg).to.include('pbgood');
     expect(cfg).to.not.match(/use_backend svc_pbevil if TRUE|hijacked|my service/);
@@ -232,11 +246,10 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
     await ctl.waitHealthy(300_000);
     const got = await zk('get /pbkeep');
     expect(got.stdout).to.match(/^kept$/m);
-    let kv = { status: 0, body: '' };
-    for (let i = 0; i < 30 && kv.status !== 200; i++) {
-      kv = await consul('GET', '/v1/kv/pbkeep?raw', { as: SECRET_FILES.managementToken });
-      if (kv.status !== 200) await sleep(1000);
-    }
+    const kv = await poll({ what: 'the K/V key after down and up', timeoutMs: 30_000, everyMs: 1000, fix }, async () => {
+      const r = await consul('GET', '/v1/kv/pbkeep?raw', { as: SECRET_FILES.managementToken });
+      return r.status === 200 ? r : undefined;
+    });
     expect([kv.status, kv.body]).to.deep.equal([200, 'kept']);
   });
 

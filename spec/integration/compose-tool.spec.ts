@@ -1,7 +1,7 @@
-// The real compose tool on this machine: detection, `config` on the generated
-// files, and one up/status/stop/start/down cycle of a tiny project (no host
+// The real compose tool on this machine: detection, `config` on every golden
+// (single-host and cluster), and one up/status/stop/start/down cycle of a tiny project (no host
 // ports; project prefixed pbh1-).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -32,14 +32,20 @@ describe('compose tool on this machine (integration)', function () {
     expect(tool!.version).to.match(/^\d+\.\d+\.\d+$/);
   });
 
-  for (const source of ['local', 'registry']) {
-    it(`accepts the generated ${source} compose file (compose config)`, async () => {
-      const file = repoPath('spec', 'golden', `docker-compose.${source}.yml`);
+  // Every golden, the cluster hosts' files included: the compose tool itself must accept each one.
+  const goldens = readdirSync(repoPath('spec', 'golden')).filter((f) => f.endsWith('.yml')).sort();
+  it('has the single-host and cluster goldens to validate', () => {
+    expect(goldens).to.include.members(['docker-compose.local.yml', 'docker-compose.registry.yml', 'cluster-agent.local.yml', 'cluster-master1.registry.yml']);
+  });
+  for (const golden of goldens) {
+    it(`accepts the generated ${golden} (compose config -q)`, async () => {
+      const file = repoPath('spec', 'golden', golden);
       const ctl = new StackControl(target, file, 'pbh1-config', { tool: tool! });
       const services = await ctl.services();
-      expect(services).to.include.members(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
+      // An agent runs no ZooKeeper: every golden has the discovery services a host runs.
+      expect(services).to.include.members(['consul', 'registrator', 'haproxy', 'dns']);
       const r = await ctl.compose(['config', '-q'], 'validating');
-      expect(r.code).to.equal(0);
+      expect(r.code, `${golden}: ${r.stderr}${r.stdout}`).to.equal(0);
     });
   }
 

@@ -1,32 +1,46 @@
 // The discovery chain for real: Consul + paasbox Registrator + HAProxy with
-// consul-template + dnsmasq, run from stacks/paasbox.yaml's own service
-// definitions on a disposable docker-in-docker host (its own network
-// namespace, so ports 53/80/81/8500/8600 never touch this machine), with
+// consul-template + dnsmasq, installed by provisionTarget from the generated
+// compose file (its ACLs, stats login, labels and healthchecks, as a user gets
+// them; ZooKeeper, Mesos and Marathon disabled by a settings file) on a
+// disposable docker-in-docker host (its own network namespace, so ports
+// 53/80/81/8500/8600 never touch this machine), with
 // examples/SimpleWebappPython's start.sh running python1 and python2 x2.
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { benchDiscovery } from '../../src/bench/discovery.js';
 import { getWithHost } from '../../src/bench/http.js';
+import { DISCOVERY } from '../../src/bench/orchestration.js';
 import { parseDockerPort } from '../../src/bench/routing.js';
-import { isCI } from '../helpers/ci.js';
-import { DISCOVERY_SERVICES, dockerRunLine, modelVals } from '../helpers/devstack.js';
-import { parseDigSrv, tally } from '../helpers/routing.js';
+import { ConsulClient, type AgentServiceRegistration } from '../../src/consul/client.js';
+import { findStackContainer } from '../../src/docker/compose.js';
 import { loadStackModel } from '../../src/model/load.js';
+import { Progress } from '../../src/progress.js';
+import { provisionTarget } from '../../src/provision/provision.js';
+import { SECRET_FILES } from '../../src/secrets/secrets.js';
+import { localSecretsDir } from '../../src/secrets/store.js';
+import type { Settings } from '../../src/settings/settings.js';
+import { settingsForTarget } from '../../src/stackfile/deployed-settings.js';
+import { shq } from '../../src/target/shell.js';
 import type { Forward } from '../../src/target/target.js';
 import { SshTarget } from '../../src/target/ssh.js';
+import { isCI } from '../helpers/ci.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
+import { parseDigSrv, tally } from '../helpers/routing.js';
 import { createTestHosts, type TestHost, type TestHosts } from '../helpers/testhosts.js';
 import { sleep, until } from '../helpers/until.js';
 
+// The install below keeps its secrets here, never in the user's .paasbox/.
+process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'));
+
 const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
-
-// The stack's images come from the real builder (incremental, so quick when
-// up to date), the app from the example's build script: never a stale image.
-type ImageRefs = Record<(typeof DISCOVERY_SERVICES)[number] | 'app', string>;
+/** A secret install wrote for the default instance, from its 0600 files on this machine. */
+const secret = (file: string) => readFileSync(join(localSecretsDir('default'), file), 'utf8').trim();
 
 async function loadInto(host: TestHost, refs: string[]): Promise<void> {
   // One retry: a save|load pipe of ~300 MB has failed once on a loaded machine.
@@ -53,7 +67,15 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
   let host: TestHost;
   let t: SshTarget;
   let http: Forward;
-  let IMAGES: ImageRefs;
+  let consulFwd: Forward;
+  /** Consul's API from here, with the registrator's token (ACLs are default deny). */
+  let api: ConsulClient;
+  let settings: Settings;
+  let appImage: string;
+  /** The stack's containers, found by their compose labels. */
+  const names = { haproxy: '', registrator: '' };
+  /** HAProxy's stats login (user:password), from the stack's secrets. */
+  let statsLogin = '';
   const apps: Record<string, { instance: string; port: number; service: string }> = {};
 
   const sh = async (cmd: string) => {
@@ -64,10 +86,16 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
   const consul = (path: string) => sh(`curl -fsS http://${host.address}:8500${path}`);
   const srv = async (name: string, port: number) => parseDigSrv(await sh(`dig +short +time=2 @127.0.0.1 -p ${port} ${name} SRV`));
   const get = (hostHeader: string, path = '/') => getWithHost(http.localPort, hostHeader, path);
+  /** HAProxy's stats page on 81 (with the login when given): its status and body. */
+  const stats = async (path: string, login?: string) => {
+    const out = await sh(`curl -sS ${login ? `-u ${shq(login)} ` : ''}-w '\\n%{http_code}' http://127.0.0.1:81${path}`);
+    const i = out.lastIndexOf('\n');
+    return { status: Number(out.slice(i + 1)), body: out.slice(0, i) };
+  };
   const servers = async (backend: string) =>
-    (await sh(`docker exec haproxy sed -n '/^backend ${backend}$/,/^$/p' /etc/haproxy/haproxy.cfg`)).split('\n').filter((l) => /^\s+server /.test(l)).length;
-  const registerRaw = (def: object) => sh(`curl -fsS -X PUT --data-binary @- http://${host.address}:8500/v1/agent/service/register <<'EOF'\n${JSON.stringify(def)}\nEOF`);
-  const deregister = (id: string) => sh(`curl -fsS -X PUT http://${host.address}:8500/v1/agent/service/deregister/${id}`);
+    (await sh(`docker exec ${names.haproxy} sed -n '/^backend ${backend}$/,/^$/p' /etc/haproxy/haproxy.cfg`)).split('\n').filter((l) => /^\s+server /.test(l)).length;
+  const registerRaw = (def: AgentServiceRegistration) => api.agentServiceRegister(def);
+  const deregister = (id: string) => api.agentServiceDeregister(id);
 
   before(async function () {
     if (!(await run('docker', ['info']).then(() => true, () => false))) {
@@ -75,26 +103,38 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
       console.log('    skipped: no usable docker daemon on this machine for the dind test host');
       this.skip();
     }
-    IMAGES = { ...(await ensureStackImages([...DISCOVERY_SERVICES])), app: await ensureExampleImage() } as ImageRefs;
+    // The stack's images come from the real builder (incremental, so quick when
+    // up to date), the app from the example's build script: never a stale image.
+    await ensureStackImages([...DISCOVERY]);
+    appImage = await ensureExampleImage();
+    const model = loadStackModel();
+    const off = Object.keys(model.services).filter((x) => !model.services[x]!.optional && !(DISCOVERY as readonly string[]).includes(x));
+    const configPath = join(mkdtempSync(join(tmpdir(), 'pbh5-disc-')), 'paasbox.yaml');
+    writeFileSync(configPath, `services:\n${off.map((x) => `  ${x}: { enabled: false }`).join('\n')}\n`);
     th = await createTestHosts(1, { prefix: 'pbh5-disc', withDocker: true });
     host = th.hosts[0]!;
-    await loadInto(host, [...new Set(Object.values(IMAGES))]);
     t = new SshTarget({ host: host.address, user: host.user, keyPath: host.keyPath, knownHostsPath: th.knownHostsPath });
-
-    const model = loadStackModel();
-    const vals = { IP: host.address, HOSTNAME: host.name, DOMAIN: 'consul', ZK_HOSTS: `${host.address}:2181` };
-    for (const name of DISCOVERY_SERVICES) {
-      const spec = model.services[name];
-      if (!spec) throw new Error(`stacks/paasbox.yaml has no service ${name}`);
-      await sh(dockerRunLine(name, spec, IMAGES[name], modelVals(model, name, vals)));
+    const out = await provisionTarget(t, { flags: { imageSource: 'local' }, env: {}, configPath, progress: new Progress({ json: true }) });
+    expect(Object.keys(out.plan!.compose.services).sort()).to.deep.equal([...DISCOVERY].sort());
+    ({ settings } = await settingsForTarget(t, loadStackModel(), { configPath, env: {} }));
+    expect(settings.ip).to.equal(host.address);
+    for (const s of ['haproxy', 'registrator'] as const) {
+      const c = await findStackContainer(t, settings.projectName, s);
+      if (!c) throw new Error(`no running ${s} container of project ${settings.projectName} on ${host.name}`);
+      names[s] = c.name;
     }
-    await until('consul leader', async () => ((await consul('/v1/status/leader')).includes(':8300') ? true : undefined));
-    await until('haproxy stats on 81', async () => ((await sh('curl -fsS http://127.0.0.1:81/')).includes('Statistics Report') ? true : undefined));
+    statsLogin = secret(SECRET_FILES.statsAuth);
+    await loadInto(host, [appImage]);
+
+    consulFwd = await t.forward(host.address, 8500);
+    api = new ConsulClient({ baseUrl: `http://127.0.0.1:${consulFwd.localPort}`, token: secret(SECRET_FILES.registratorToken) });
+    await api.waitForLeader();
+    await until('haproxy stats on 81', async () => ((await stats('/', statsLogin)).body.includes('Statistics Report') ? true : undefined));
     http = await t.forward('127.0.0.1', 80);
 
     // The example's own start script, as a user runs it.
     await t.writeFile('/tmp/start.sh', await readFile(join(root, 'examples/SimpleWebappPython/start.sh')));
-    await sh(`IMAGE=${IMAGES.app} PREFIX=pbh5app sh /tmp/start.sh`);
+    await sh(`IMAGE=${appImage} PREFIX=pbh5app sh /tmp/start.sh`);
     for (const service of ['python1', 'python2']) {
       for (const i of [1, 2]) {
         const c = `pbh5app-${service}-${i}`;
@@ -111,9 +151,12 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
 
   after(async function () {
     if (host && this.currentTest?.state === 'failed') {
-      for (const c of ['registrator', 'haproxy']) console.log(await t.exec(`docker logs --tail 30 ${c} 2>&1`).then((r) => r.stdout, () => ''));
+      for (const c of Object.values(names).filter(Boolean)) {
+        console.log(await t.exec(`docker logs --tail 30 ${c} 2>&1`).then((r) => r.stdout, () => ''));
+      }
     }
     await http?.close();
+    await consulFwd?.close();
     await t?.close();
     await th?.destroy();
   });
@@ -122,7 +165,7 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
 
   it("registers each published port with Registrator's contract, and no host-networked stack service", async () => {
     const cat = JSON.parse(await consul('/v1/catalog/service/python1')) as { ServiceID: string; ServiceAddress: string; ServicePort: number; ServiceTags: string[] }[];
-    expect(cat.map((s) => s.ServiceID).sort()).to.deep.equal([`${host.name}:pbh5app-python1-1:8080`, `${host.name}:pbh5app-python1-2:8080`]);
+    expect(cat.map((s) => s.ServiceID).sort()).to.deep.equal([`${settings.hostname}:pbh5app-python1-1:8080`, `${settings.hostname}:pbh5app-python1-2:8080`]);
     expect(cat.map((s) => s.ServicePort).sort()).to.deep.equal(instancesOf('python1').map((a) => a.port).sort());
     for (const s of cat) {
       expect(s.ServiceAddress).to.equal(host.address);
@@ -164,22 +207,27 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
 
   it('resolves NAME.service.consul from inside an app container whose resolver is the docker host', async () => {
     const py = "import socket; print(socket.gethostbyname('python1.service.consul'))";
-    expect((await sh(`docker run --rm --dns ${host.address} ${IMAGES.app} python3 -c "${py}"`)).trim()).to.equal(host.address);
+    expect((await sh(`docker run --rm --dns ${host.address} ${appImage} python3 -c "${py}"`)).trim()).to.equal(host.address);
   });
 
   it('renders the template with consul-template -once -dry: extra domain, valid for haproxy -c', async () => {
-    const out = await sh(`docker exec -e PAASBOX_DOMAIN_EXTRA=paas.example haproxy sh -c 'consul-template -log-level=err -once -dry -template /etc/haproxy/haproxy.cfg.ctmpl:/tmp/dry.cfg > /tmp/dry.out && sed 1d /tmp/dry.out > /tmp/dry.cfg && haproxy -c -f /tmp/dry.cfg >&2 && cat /tmp/dry.cfg'`);
+    const out = await sh(`docker exec -e PAASBOX_DOMAIN_EXTRA=paas.example ${names.haproxy} sh -c 'consul-template -log-level=err -once -dry -template /etc/haproxy/haproxy.cfg.ctmpl:/tmp/dry.cfg > /tmp/dry.out && sed 1d /tmp/dry.out > /tmp/dry.cfg && haproxy -c -f /tmp/dry.cfg >&2 && cat /tmp/dry.cfg'`);
     expect(out).to.match(/acl host_python1 var\(txn.host\) -m str python1.service.consul python1 python1.paas.example\n/);
     for (const a of instancesOf('python2')) expect(out).to.include(`server ${host.address}:${a.port} ${host.address}:${a.port} check weight 1`);
   });
 
-  it('serves HAProxy statistics on 81 at / and at /haproxyStats', async () => {
-    for (const p of ['/', '/haproxyStats']) expect(await sh(`curl -fsS http://127.0.0.1:81${p}`)).to.include('Statistics Report').and.to.include('svc_python1');
+  it('serves HAProxy statistics on 81 at / and at /haproxyStats, only with the login', async () => {
+    for (const p of ['/', '/haproxyStats']) {
+      expect((await stats(p)).status, `${p} without the login`).to.equal(401);
+      const r = await stats(p, statsLogin);
+      expect(r.status, p).to.equal(200);
+      expect(r.body).to.include('Statistics Report').and.to.include('svc_python1');
+    }
   });
 
   it('logs a failed request, not every routed one (the container log stays small under load)', async () => {
     const since = (await sh('date +%s.%N')).trim();
-    const logs = () => sh(`docker logs --since ${since} haproxy 2>&1`);
+    const logs = () => sh(`docker logs --since ${since} ${names.haproxy} 2>&1`);
     for (let i = 0; i < 30; i++) expect((await get('python1.service.consul')).status).to.equal(200);
     // A service with no passing instance: its backend is rendered empty, so HAProxy answers 503.
     await registerRaw({ ID: 'pbh5down', Name: 'pbh5down', Address: host.address, Port: 1, Tags: ['http'], Check: { TTL: '60s' } });
@@ -222,9 +270,9 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
     await registerRaw({ ID: 'broken', Name: 'broken', Address: host.address, Port: 1, Tags: ['tcp=70000'] });
     await registerRaw({ ID: 'pbmarker', Name: 'pbmarker', Address: host.address, Port: 1, Tags: ['http'] });
     try {
-      await until('a render with the marker', async () => ((await sh('docker exec haproxy cat /etc/haproxy/haproxy.cfg.new')).includes('pbmarker') ? true : undefined), 30_000, 200);
-      expect(await sh('docker exec haproxy cat /etc/haproxy/haproxy.cfg.new')).not.to.include('70000');
-      expect(await sh('docker exec haproxy cat /etc/haproxy/haproxy.cfg')).not.to.include('70000');
+      await until('a render with the marker', async () => ((await sh(`docker exec ${names.haproxy} cat /etc/haproxy/haproxy.cfg.new`)).includes('pbmarker') ? true : undefined), 30_000, 200);
+      expect(await sh(`docker exec ${names.haproxy} cat /etc/haproxy/haproxy.cfg.new`)).not.to.include('70000');
+      expect(await sh(`docker exec ${names.haproxy} cat /etc/haproxy/haproxy.cfg`)).not.to.include('70000');
       expect((await get('python1.service.consul')).status).to.equal(200);
     } finally {
       await deregister('broken');
@@ -262,13 +310,13 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
   });
 
   it('removes stale registrations of this host on (re)start, and leaves others alone', async () => {
-    await registerRaw({ ID: `${host.name}:ghost:80`, Name: 'ghost', Address: host.address, Port: 1, Meta: { registrator: host.name } });
+    await registerRaw({ ID: `${settings.hostname}:ghost:80`, Name: 'ghost', Address: host.address, Port: 1, Meta: { registrator: settings.hostname } });
     await registerRaw({ ID: 'elsewhere:ghost:80', Name: 'ghost', Address: host.address, Port: 2 });
     try {
-      await sh('docker restart registrator');
+      await sh(`docker restart ${names.registrator}`);
       await until('stale ghost removed', async () => {
         const ids = Object.keys(JSON.parse(await consul('/v1/agent/services')) as Record<string, unknown>);
-        return ids.includes(`${host.name}:ghost:80`) ? undefined : ids;
+        return ids.includes(`${settings.hostname}:ghost:80`) ? undefined : ids;
       }, 30_000, 200).then((ids) => expect(ids).to.include('elsewhere:ghost:80'));
     } finally {
       await deregister('elsewhere:ghost:80');
@@ -276,15 +324,25 @@ describe('discovery chain: registrator, consul, haproxy, dnsmasq (integration)',
   });
 
   it('benchDiscovery measures time-to-route beside readiness and HAProxy vs direct throughput', async () => {
-    const r = await benchDiscovery(t, { image: IMAGES.app, durationS: 3, connections: 8, reach: 'address', runs: 2 });
+    const r = await benchDiscovery(t, { image: appImage, durationS: 3, connections: 8, reach: 'address', runs: 2 });
     const route = r.routes[1]!;
     console.log(`      ready ${Math.round(route.msToReady)} ms, routed ${Math.round(route.msToRoute)} ms; via haproxy ${Math.round(r.throughput.viaHaproxy.requestsPerSec)} req/s, direct ${Math.round(r.throughput.direct.requestsPerSec)} req/s, ratio ${r.throughput.ratio.toFixed(2)}`);
     expect(r.routes).to.have.length(2);
     for (const x of r.routes) {
-      expect(x.msToRoute).to.be.within(1, 60_000);
+      // Answered through HAProxy by the new container itself (its id, as the example app reports it),
+      // on its published port.
+      expect(x.instance, x.container).to.match(/^[0-9a-f]{12}$/);
+      expect(x.hostPort).to.be.within(1025, 65535);
+      // The route cannot answer before the app does (both probed every 10 ms from docker run).
       expect(x.msToReady).to.be.within(1, x.msToRoute + 1);
-      expect(x.msReadyToRoute).to.be.closeTo(x.msToRoute - x.msToReady, 0.001);
+      // What discovery adds once the app is ready: seconds would be a regression (goal < 200 ms;
+      // the figure itself is `npm run bench`'s; this bound leaves room for a loaded 2-core machine,
+      // not for a stalled path).
+      expect(x.msReadyToRoute).to.be.below(5_000);
     }
+    // Two runs, two fresh instances, each routed under its own new name.
+    expect(new Set(r.routes.map((x) => x.instance)).size, JSON.stringify(r.routes)).to.equal(2);
+    expect(new Set(r.routes.map((x) => x.service)).size, JSON.stringify(r.routes)).to.equal(2);
     expect(r.throughput.viaHaproxy.failed).to.equal(0);
     expect(r.throughput.direct.failed).to.equal(0);
     expect(r.throughput.ratio).to.be.greaterThan(0);

@@ -18,7 +18,7 @@ import { provisionTarget } from '../../src/provision/provision.js';
 import { COMPOSE_PATH, APPLIED_PATH } from '../../src/stackfile/deployment.js';
 import type { StackModel } from '../../src/model/model.js';
 import { repoPath } from '../../src/paths.js';
-import { LOCK_PATH } from '../../src/stage/lock.js';
+import { LOCK_PATH } from '../../src/instance/lock.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { failure } from '../helpers/failure.js';
 import { fetchOnce } from '../helpers/http.js';

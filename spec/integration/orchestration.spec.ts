@@ -7,7 +7,7 @@
 // the benchmarks' lab, src/bench/orchestration.ts.
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
-import type { DindHosts } from '../../src/stage/dind.js';
+import type { DindHosts } from '../../src/drivers/dind.js';
 import type { SshTarget } from '../../src/target/ssh.js';
 import { SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { getByName, haproxyBackends, srvRecords, waitReachable } from '../../src/bench/reach.js';

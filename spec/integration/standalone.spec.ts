@@ -16,7 +16,7 @@ import { COMPOSE_PATH } from '../../src/stackfile/deployment.js';
 import { LocalTarget } from '../../src/target/local.js';
 import { SECRET_FILES } from '../../src/secrets/secrets.js';
 import { localSecretsDir } from '../../src/secrets/store.js';
-import { DEFAULT_INSTANCE } from '../../src/stage/instances.js';
+import { DEFAULT_INSTANCE } from '../../src/instance/state.js';
 import { isCI } from '../helpers/ci.js';
 import { fetchOnce } from '../helpers/http.js';
 

@@ -28,7 +28,7 @@ import { promisify } from 'node:util';
 import { Progress } from '../../src/progress.js';
 import { parseAuthorizedKeys } from '../../src/provision/access.js';
 import { provisionTarget } from '../../src/provision/provision.js';
-import type { Instance } from '../../src/stage/instances.js';
+import type { Instance } from '../../src/instance/state.js';
 import { repoPath } from '../../src/paths.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import { isCI } from '../helpers/ci.js';

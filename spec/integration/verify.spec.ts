@@ -2,31 +2,40 @@
 // own network namespaces; nothing touches this machine's ports):
 //  1. full: the stack installed by provisionTarget from the local images; needs
 //     paasbox/<build>:local built here (scripts/build-images.mjs), else skipped.
-//  2. discovery core: consul + dnsmasq + haproxy started with the compose labels
-//     from images present here (built paasbox/* first, else helpers' scratch
-//     builds of the same Dockerfiles); verify restricted to those services.
-//     HAProxy gets a stats login (as install writes it); Consul runs without
-//     ACLs, so the checks that anonymous writes are refused are left out.
-// Each: verify passes; haproxy stopped → verify fails naming haproxy and the
+//  2. discovery core: consul + dnsmasq + haproxy alone, installed the same way
+//     from the generated compose file with the other services disabled by a
+//     settings file (ACLs, stats login, healthchecks as a user gets them).
+// Each: verify passes, with the skipped services pinned and the passed checks
+// exactly those the model and the catalog derive; haproxy stopped → verify fails naming haproxy and the
 // check; started again → passes; a service registered in Consul through the
 // agent API is found by the DNS checks on 53 and 8600 with its SRV port.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { poll } from '../../src/poll.js';
 import { ConsulClient } from '../../src/consul/client.js';
 import { Progress } from '../../src/progress.js';
 import { provisionTarget } from '../../src/provision/provision.js';
 import { loadStackModel } from '../../src/model/load.js';
 import { SshTarget } from '../../src/target/ssh.js';
 import type { Target } from '../../src/target/target.js';
-import { runVerify, type VerifyOptions } from '../../src/verify/run.js';
+import { runVerify } from '../../src/verify/run.js';
 import { settingsForTarget } from '../../src/stackfile/deployed-settings.js';
 import type { Check, VerifyReport } from '../../src/verify/types.js';
+import { deriveChecks } from '../../src/verify/derive.js';
+import { hardeningChecks } from '../../src/verify/hardening.js';
+import { hostChecks } from '../../src/verify/host.js';
+import { clusterChecks } from '../../src/verify/cluster.js';
+import { swarmHealthCheck } from '../../src/verify/swarm-health.js';
+import { consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog } from '../../src/verify/catalog.js';
+import { effectivePorts } from '../../src/settings/services.js';
+import { probeTools } from '../../src/system/http.js';
+import { readDeployment } from '../../src/stackfile/deployment.js';
 import type { Settings } from '../../src/settings/settings.js';
-import { SECRET_FILES, SECRETS_DIR } from '../../src/secrets/secrets.js';
+import { SECRET_FILES } from '../../src/secrets/secrets.js';
 import { localSecretsDir } from '../../src/secrets/store.js';
 import { createTestHosts, hostExec, type TestHosts } from '../helpers/testhosts.js';
 import { ensureExampleImage, ensureStackImages } from '../helpers/images.js';
@@ -36,40 +45,72 @@ process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'
 
 const run = promisify(execFile);
 const model = loadStackModel();
+/** What to look at when a wait in this spec times out. */
+const fix = 'look at the pbh4 test host while the spec runs: docker ps --filter name=pbh4, then docker exec NAME docker ps -a';
 
 const failedIds = (r: VerifyReport) => r.results.filter((x) => x.status === 'failed').map((x) => x.id);
 const explain = (r: VerifyReport) => JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1);
 
+/**
+ * The checks src/verify derives for this stage, from the model, the settings, what install recorded
+ * as left out, and the catalog as Consul holds it now: what a passing run must pass (less the
+ * skipped), counted independently of the run's own results.
+ */
+async function derivedChecks(f: Fixture): Promise<Check[]> {
+  const host = f.target.name;
+  const unavailable = Object.fromEntries(Object.keys((await readDeployment(f.target))?.meta.omitted ?? {}).map((s) => [s, 'left out']));
+  const tools = await probeTools(f.target);
+  const snap = await readCatalog(f.target, tools, f.settings.ip, consulHttpPort(model, f.settings));
+  const haproxyPort = effectivePorts(model, f.settings, 'haproxy').find((p) => p.name === 'http')?.port;
+  const checks = [
+    ...hostChecks(f.settings.ip, host),
+    swarmHealthCheck(host),
+    ...hardeningChecks(model, f.settings, host, unavailable),
+    ...deriveChecks(model, f.settings, { host, unavailable }),
+    ...deriveCatalogChecks(snap, {
+      host,
+      domain: f.settings.domain,
+      dnsPorts: dnsPorts(model, f.settings, unavailable),
+      thisNode: { ip: f.settings.ip, hostname: f.settings.hostname },
+      ...(haproxyPort ? { haproxyPort } : {}),
+    }),
+    ...clusterChecks(model, f.settings, host),
+  ];
+  return checks;
+}
+
 interface Fixture {
   target: Target;
   settings: Settings;
-  /** Which checks this fixture's stack can pass. */
-  only?: (c: Check) => boolean;
   /** A token that may register services (the installed stack runs Consul with ACLs, default deny). */
   consulToken?: string;
+  /** The services whose checks skip on this stage, each with its reason (pinned: one more skip fails). */
+  skipped: Record<string, RegExp>;
   stopHaproxy(): Promise<void>;
   startHaproxy(): Promise<void>;
 }
 
 function scenarios(get: () => Fixture) {
-  const opts = (extra: VerifyOptions = {}): VerifyOptions => {
-    const f = get();
-    return { ...(f.only ? { only: f.only } : {}), ...extra };
-  };
 
-  it('verify passes on the running stack', async () => {
+  it('verify passes on the running stack: every check the model derives passes, only the pinned services skip', async () => {
     const f = get();
-    const r = await runVerify(f.target, model, f.settings, opts());
+    const r = await runVerify(f.target, model, f.settings);
     expect(failedIds(r), explain(r)).to.deep.equal([]);
-    expect(r.passed).to.be.greaterThan(10);
-    for (const s of r.results.filter((x) => x.status === 'skipped')) expect(s.reason, s.id).to.be.a('string').and.not.equal('');
-    console.log(`      ${r.passed} passed, ${r.skipped} skipped in ${r.seconds.toFixed(1)}s`);
+    // Skipped: exactly the pinned services, each for its reason.
+    const skipped = r.results.filter((x) => x.status === 'skipped');
+    expect([...new Set(skipped.map((x) => x.service))].sort(), JSON.stringify(skipped.map((x) => x.id))).to.deep.equal(Object.keys(f.skipped).sort());
+    for (const x of skipped) expect(x.reason, x.id).to.match(f.skipped[x.service]!);
+    // Passed: every check derived from the model and the catalog that is not skipped, no more, no fewer.
+    const want = (await derivedChecks(f)).filter((c) => !c.skip && !(c.service in f.skipped)).map((c) => c.id).sort();
+    expect(r.passed, 'the passed count derived from the model').to.equal(want.length);
+    expect(r.results.filter((x) => x.status === 'passed').map((x) => x.id).sort()).to.deep.equal(want);
+    console.log(`      ${r.passed} passed, ${r.skipped} skipped (${Object.keys(f.skipped).join(', ')}) in ${r.seconds.toFixed(1)}s`);
   });
 
   it('haproxy stopped → verify fails naming haproxy and the check; started → passes again', async () => {
     const f = get();
     await f.stopHaproxy();
-    const down = await runVerify(f.target, model, f.settings, opts({ healthAttempts: 1 }));
+    const down = await runVerify(f.target, model, f.settings, { healthAttempts: 1 });
     const failed = failedIds(down);
     expect(failed).to.include.members(['haproxy/container/running', 'haproxy/stats/http:/haproxyStats']);
     // Only haproxy's own checks and routes through it fail.
@@ -79,7 +120,7 @@ function scenarios(get: () => Fixture) {
     expect(stats.expected).to.match(/HTTP 200/);
     expect(stats.got).to.match(/no answer/);
     await f.startHaproxy();
-    const up = await runVerify(f.target, model, f.settings, opts());
+    const up = await runVerify(f.target, model, f.settings);
     expect(failedIds(up), explain(up)).to.deep.equal([]);
   });
 
@@ -110,9 +151,7 @@ function scenarios(get: () => Fixture) {
       // consul-template re-renders HAProxy's config within a few seconds; judge the route after that.
       const rendered = async () =>
         (await f.target.exec('docker exec $(docker ps -q --filter label=com.docker.compose.service=haproxy) grep -c ":18181" /etc/haproxy/haproxy.cfg', { sudo: true })).stdout.trim() !== '0';
-      const deadline = Date.now() + 30_000;
-      while (!(await rendered()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
-      expect(await rendered(), 'HAProxy config rendered with the new port').to.equal(true);
+      await poll({ what: 'HAProxy config rendered with the new port', timeoutMs: 30_000, everyMs: 500, fix }, async () => ((await rendered()) ? true : undefined));
       const stale = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4-probe' });
       expect(failedIds(stale).sort()).to.deep.equal(['catalog/pbh4-probe/haproxy-route', 'catalog/pbh4-probe/ports-served']);
       expect(stale.results.find((x) => x.id.endsWith('dns:SRV@8600'))?.got).to.match(/:18181\b/);
@@ -141,6 +180,15 @@ describe('verify: full stack installed by provisioning (integration)', function 
       settings,
       // The registrator's token, from the secrets install kept on this machine.
       consulToken: readFileSync(join(localSecretsDir('default'), SECRET_FILES.registratorToken), 'utf8').trim(),
+      // Mesos and Marathon have no offline source (image source local);
+      // sshd and openvpn are optional, off by default.
+      skipped: {
+        'mesos-master': /^not provided by image source "local": /,
+        'mesos-slave': /^not provided by image source "local": /,
+        marathon: /^not provided by image source "local": /,
+        sshd: /^optional service, not enabled in settings/,
+        openvpn: /^optional service, not enabled in settings/,
+      },
       stopHaproxy: async () => void (await target.exec(`docker stop ${haproxy}`, { sudo: true })),
       startHaproxy: async () => void (await target.exec(`docker start ${haproxy}`, { sudo: true })),
     };
@@ -165,8 +213,7 @@ describe('verify: full stack installed by provisioning (integration)', function 
       const fwd = await f.target.forward(f.settings.ip, 8500);
       const consul = new ConsulClient(`http://127.0.0.1:${fwd.localPort}`);
       try {
-        const deadline = Date.now() + 60_000;
-        while (!(await consul.healthService('pbh4web', { passing: true })).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+        await poll({ what: 'pbh4web passing in Consul', timeoutMs: 60_000, everyMs: 1000, fix }, async () => ((await consul.healthService('pbh4web', { passing: true })).length ? true : undefined));
         expect((await consul.healthService('pbh4web')).map((e) => e.Service.Port)).to.deep.equal([published]);
       } finally {
         await fwd.close();
@@ -181,45 +228,35 @@ describe('verify: full stack installed by provisioning (integration)', function 
   });
 });
 
-describe('verify: discovery core (consul, dnsmasq, haproxy) on a test host (integration)', function () {
-  this.timeout(600_000);
+describe('verify: discovery core (consul, dnsmasq, haproxy) installed alone on a test host (integration)', function () {
+  this.timeout(900_000);
   let th: TestHosts | undefined;
   let fx: Fixture | undefined;
   before(async function () {
-    // Built (or found up to date) by the real builder, as install does.
-    const images = await ensureStackImages(['consul', 'dns', 'haproxy']);
+    // The generated compose file with every other service disabled by a settings file: the stack's own
+    // healthchecks, labels, dependencies, ACLs and stats login, not a hand-built stand-in.
+    await ensureStackImages(['consul', 'dns', 'haproxy']);
+    const off = ['zookeeper', 'registrator', 'mesos-master', 'mesos-slave', 'marathon'];
+    const configPath = join(mkdtempSync(join(tmpdir(), 'pbh4-vcore-')), 'paasbox.yaml');
+    writeFileSync(configPath, `services:\n${off.map((x) => `  ${x}: { enabled: false }`).join('\n')}\n`);
     th = await createTestHosts(1, { prefix: 'pbh4-vcore', withDocker: true });
     const h = th.hosts[0]!;
-    await run('sh', ['-c', `docker save ${Object.values(images).join(' ')} | docker exec -i ${h.name} docker load`], { maxBuffer: 1 << 26 });
     const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
-    const ip = h.address;
-    const labels = (svc: string) => `--label com.docker.compose.project=paasbox --label com.docker.compose.service=${svc} --restart unless-stopped --network host`;
-    // HAProxy's stats login where install writes it (verify reads it there).
-    const statsAuth = `${SECRETS_DIR}/${SECRET_FILES.statsAuth}`;
-    await hostExec(h, `umask 077 && mkdir -p ${dirname(statsAuth)} && printf 'admin:%s\\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" > ${statsAuth}`);
-    // The runtime contract of stacks/paasbox.yaml for these three services.
-    await hostExec(h, [
-      `docker run -d --name paasbox-consul-1 ${labels('consul')} --health-cmd "consul members" --health-interval 2s ${images.consul}` +
-        ` agent -server -bootstrap-expect=1 -ui -client=0.0.0.0 -bind=${ip} -advertise=${ip} -node=${h.name} -datacenter=paasbox -domain=consul -data-dir=/consul/data -dns-port=8600`,
-      `docker run -d --name paasbox-dns-1 ${labels('dns')} --health-cmd "pidof dnsmasq >/dev/null" --health-interval 2s ${images.dns}` +
-        ` --keep-in-foreground --log-facility=- --no-hosts --port=53 --server=/consul/${ip}#8600 --listen-address=${ip}`,
-      `docker run -d --name paasbox-haproxy-1 ${labels('haproxy')} -e CONSUL_HTTP_ADDR=${ip}:8500 -e PAASBOX_DOMAIN=consul -v ${dirname(statsAuth)}:/run/secrets/paasbox:ro` +
-        ` --health-cmd "haproxy -c -f /etc/haproxy/haproxy.cfg >/dev/null" --health-interval 2s ${images.haproxy}`,
-    ].join(' && '));
-    const { settings } = await settingsForTarget(target, model, { env: {} });
-    expect(settings.ip).to.equal(ip);
-    const core = new Set(['consul', 'dns', 'haproxy']);
+    const out = await provisionTarget(target, { flags: { imageSource: 'local' }, env: {}, configPath, progress: new Progress({ json: true }) });
+    expect(Object.keys(out.plan!.compose.services)).to.deep.equal(['consul', 'haproxy', 'dns']);
+    const { settings } = await settingsForTarget(target, model, { configPath, env: {} });
+    expect(settings.ip).to.equal(h.address);
+    const haproxy = `$(docker ps -aq --filter label=com.docker.compose.project=${settings.projectName} --filter label=com.docker.compose.service=haproxy)`;
+    const notEnabled = /^optional service, not enabled in settings/;
     fx = {
       target,
       settings,
-      // Without ACLs anonymous writes go through: those two checks belong to an install.
-      only: (c) => (core.has(c.service) || c.service.startsWith('catalog:')) && !/\/consul-acl:(kv-write|service-register)$/.test(c.id),
-      stopHaproxy: async () => void (await hostExec(h, 'docker stop paasbox-haproxy-1')),
-      startHaproxy: async () => void (await hostExec(h, 'docker start paasbox-haproxy-1')),
+      consulToken: readFileSync(join(localSecretsDir('default'), SECRET_FILES.registratorToken), 'utf8').trim(),
+      // Disabled by this spec's settings file (and sshd, openvpn: off by default).
+      skipped: Object.fromEntries([...off, 'sshd', 'openvpn'].map((x) => [x, notEnabled])),
+      stopHaproxy: async () => void (await target.exec(`docker stop ${haproxy}`, { sudo: true })),
+      startHaproxy: async () => void (await target.exec(`docker start ${haproxy}`, { sudo: true })),
     };
-    // Consul needs a few seconds to elect itself leader.
-    const fwd = await target.forward(ip, 8500);
-    await new ConsulClient(`http://127.0.0.1:${fwd.localPort}`).waitForLeader(60_000).finally(() => fwd.close());
   });
   after(async () => {
     await fx?.target.close();

@@ -14,9 +14,9 @@ import { loadStackModel } from '../../src/model/load.js';
 import { consulRoleArgs, zkMyId, zkServers } from '../../src/settings/services.js';
 import { resolveImageRefs } from '../../src/stackfile/refs.js';
 import { repoPath } from '../../src/paths.js';
-import { readInstance, writeInstance, type Instance } from '../../src/stage/instances.js';
-import { clusterInFile } from '../../src/cli/install.js';
-import { closeHosts, clusterNote, stageHosts } from '../../src/cli/stage.js';
+import { readInstance, writeInstance, type Instance } from '../../src/instance/state.js';
+import { clusterInFile } from '../../src/settings/cluster.js';
+import { closeHosts, clusterNote, stageHosts } from '../../src/instance/hosts.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
 import { thrown } from '../helpers/failure.js';
 
@@ -200,13 +200,13 @@ describe('a cluster: description and per-host generation', () => {
         expect(readInstance('cl', dir)?.cluster).to.deep.equal(inst.cluster);
         // info, status and uninstall go over every host, the stage (first master) first; one-host commands say where they act.
         const first = new AnsweringTarget(`root@${M[0]}`, M[0]!, () => ({}));
-        const hosts = stageHosts({ target: first, ref: inst.stage, instance: inst });
+        const hosts = stageHosts({ target: first, instance: inst });
         expect(hosts.map((h) => [h.target.name, h.role])).to.deep.equal([[`root@${M[0]}`, 'master'], ...M.slice(1).map((m) => [`root@${m}:22`, 'master']), [`root@${A}:22`, 'agent']]);
         expect(hosts[0]!.target).to.equal(first);
-        expect(clusterNote({ target: first, ref: inst.stage, instance: inst }, 'stack')).to.equal(`paasbox stack: cl is a cluster of 4 hosts; this acts on its first master root@${M[0]} only (another host: --target user@address)`);
+        expect(clusterNote({ target: first, instance: inst }, 'stack')).to.equal(`paasbox stack: cl is a cluster of 4 hosts; this acts on its first master root@${M[0]} only (another host: --target user@address)`);
         const one = { ...inst, cluster: undefined } as Instance;
-        expect(stageHosts({ target: first, ref: inst.stage, instance: one }).map((h) => h.target)).to.deep.equal([first]);
-        expect(clusterNote({ target: first, ref: inst.stage, instance: one }, 'stack')).to.equal(undefined);
+        expect(stageHosts({ target: first, instance: one }).map((h) => h.target)).to.deep.equal([first]);
+        expect(clusterNote({ target: first, instance: one }, 'stack')).to.equal(undefined);
         await closeHosts(hosts);
         const bad = { ...inst, cluster: { masters: [{ ssh: ssh(M[0]!) }], agents: [] } } as unknown as Instance;
         expect(() => writeInstance(bad, dir)).to.throw(PaasboxError);

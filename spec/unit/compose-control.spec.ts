@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { PaasboxError } from '../../src/errors.js';
 import { detectComposeTool, parseComposeVersion } from '../../src/compose/tool.js';
-import { isReady, parseInspect, parsePsIds } from '../../src/compose/status.js';
+import { isReady, parseInspect } from '../../src/compose/status.js';
+import { parsePsIds } from '../../src/docker/facts.js';
 import { StackControl } from '../../src/compose/control.js';
 import { Progress } from '../../src/progress.js';
 import type { ExecResult } from '../../src/target/target.js';

@@ -73,8 +73,10 @@ describe('image push planning', () => {
   });
 
   it('parses the target inventory', () => {
-    // What docker 20.10 prints for FORMAT ({{json .RootFS.Layers}} {{json .RepoTags}}).
-    const out = 'zstd\nsha256:1 ["sha256:b0","sha256:a1"] ["p/a:local","p/a:latest"]\nsha256:2 ["sha256:b0"] []\ngarbage\n';
+    // What docker 20.10 prints for IMAGE_FORMAT (id, tags, digests, layers, labels; tab-separated).
+    const out =
+      'zstd\nsha256:1\t["p/a:local","p/a:latest"]\t[]\t["sha256:b0","sha256:a1"]\t{"a":"b c"}\n' +
+      'sha256:2\t[]\t["p/b@sha256:9"]\t["sha256:b0"]\tnull\ngarbage\n';
     expect(parseInventory(out)).to.deep.equal([
       { id: 'sha256:1', layers: ['sha256:b0', 'sha256:a1'], tags: ['p/a:local', 'p/a:latest'] },
       { id: 'sha256:2', layers: ['sha256:b0'], tags: [] },

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { MarathonClient, EventStreamParser, type MarathonEvent } from '../../src/marathon/client.js';
-import { validateApp } from '../../src/appspec/app.js';
+import { validateApp } from '../../src/appspec/validate.js';
 import { PaasboxError } from '../../src/errors.js';
 
 interface Exchange {
@@ -195,7 +195,8 @@ describe('MarathonClient: contract test (recorded responses from Marathon\'s doc
     const r = await replay([...ex, ...ex, ...ex, ...ex, ...ex, ...ex, ...ex, ...ex]);
     try {
       const e = await r.client.waitForDeployment('5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43', { intervalMs: 10, timeoutMs: 30 }).then(() => undefined, (x: unknown) => x);
-      expect((e as PaasboxError).problem).to.match(/deployment 5ed4c0c5.* \(\/python1\) still running .*step 2 of 2/);
+      expect((e as PaasboxError).problem).to.match(/timed out after .* waiting for Marathon deployment 5ed4c0c5.* to finish/);
+      expect((e as PaasboxError).detail).to.equal('/python1 still running (step 2 of 2)');
     } finally {
       await r.close();
     }

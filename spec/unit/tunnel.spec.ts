@@ -6,7 +6,7 @@ import { reinstallFlags, tunnelInstance } from '../../src/cli/tunnel.js';
 import { PaasboxError } from '../../src/errors.js';
 import { added, flattenNft, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines } from '../../src/tunnel/firewall.js';
 import { addResolvConf, detectResolver, linkName, macosResolverPath, removeResolvConf, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands } from '../../src/tunnel/resolver.js';
-import { ReadBackError } from '../../src/stackfile/readback.js';
+import { ReadBackError } from '../../src/system/readback.js';
 import { checkSubnets, sshuttleArgs, subnetsFromNetworkInspect } from '../../src/tunnel/sshuttle.js';
 import { loggerShim, processState, readPidfile, readRecord, tunnelPaths, writeRecord, type ProcFs, type TunnelRecord } from '../../src/tunnel/state.js';
 import { knownHostsLines, planTunnel, tunnelDown, tunnelStatus, tunnelUp, type RunResult, type TunnelSystem, type UpInput } from '../../src/tunnel/tunnel.js';
@@ -329,7 +329,7 @@ interface Fake extends TunnelSystem {
 }
 
 function fakeSystem(opts: { local?: Array<{ iface: string; address: string }> } = {}): Fake {
-  let clock = 0;
+  const clock = 0;
   const f: Fake = {
     platform: 'linux',
     isRoot: true,
@@ -381,9 +381,6 @@ function fakeSystem(opts: { local?: Array<{ iface: string; address: string }> } 
     },
     // /etc and /run are the fake's; the state files are real ones in a temp dir.
     readFile: (p) => (f.files.has(p) ? f.files.get(p) : /^\/(etc|run)\//.test(p) ? undefined : existsSync(p) ? readFileSync(p, 'utf8') : undefined),
-    sleep: async (ms) => {
-      clock += ms;
-    },
     now: () => clock,
   };
   return f;

@@ -7,7 +7,9 @@
 // ./target-checks.ts and take their rules from here.
 
 import { PaasboxError } from '../errors.js';
-import { appProblems, canonicalHostPath, normaliseId, parseApp, throwProblems, type AppProblem, type MarathonApp } from '../appspec/app.js';
+import { normaliseId, type MarathonApp } from '../appspec/app.js';
+import { canonicalHostPath, type AppProblem } from '../appspec/fields.js';
+import { appProblems, parseApp, throwProblems } from '../appspec/validate.js';
 
 /** The exceptions an operator may allow for one deploy, one flag each. */
 export interface AppAllowances {

@@ -3,13 +3,14 @@
 // path that leaves the app's data root is refused there, where it lives), and
 // a service name belongs to the app id that first deployed it, recorded in
 // Consul K/V under NAMES_PREFIX (the registrator reads the same keys and
-// registers no other app under that name). Both run before any scheduler call.
+// registers no other app under that name: the claims themselves are made by
+// src/consul/app-names.ts). Both run before any scheduler call.
 
 import { PaasboxError, targetError } from '../errors.js';
-import { canonicalHostPath, normaliseId, portMappingsOf, type MarathonApp } from '../appspec/app.js';
+import { portMappingsOf, type MarathonApp } from '../appspec/app.js';
+import { canonicalHostPath } from '../appspec/fields.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
-import { httpRequest, probeTools, type HttpResponse, type SecretHeader, type Tools } from '../system/http.js';
 import { APP_DATA_ROOT, appDataDir, serviceNameVars, tcpTagPorts, type AppAllowances } from './policy.js';
 
 /** Consul K/V prefix of name ownership: NAMES_PREFIX + NAME holds the owning app id. */
@@ -99,87 +100,8 @@ export function claimedKeys(app: MarathonApp, defaultName: string): string[] {
   return [...claimedNames(app, defaultName).map((n) => `${NAMES_PREFIX}${n}`), ...new Set(tcp)];
 }
 
-/** Where the stack's Consul answers, and the management token's file on that host. */
-export interface ConsulOnTarget {
-  target: Target;
-  address: string;
-  port: number;
-  token: SecretHeader;
-}
-
-/** What apps own in Consul K/V (names, tcp ports): read, claim (check-and-set), release. */
-export class AppNames {
-  /** The target's tools, probed once (an SSH round trip), not before every request. */
-  private tools?: Promise<Tools>;
-
-  constructor(private readonly consul: ConsulOnTarget) {}
-
-  private async call(method: 'GET' | 'PUT' | 'DELETE', key: string, query = '', body?: string): Promise<HttpResponse> {
-    const c = this.consul;
-    const tools = await (this.tools ??= probeTools(c.target));
-    // Every segment encoded: a value from the app never becomes a path or a query of its own.
-    const path = `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
-    const r = await httpRequest(c.target, tools, c.address, c.port, path, {
-      method,
-      timeoutS: 10,
-      secret: c.token,
-      ...(body !== undefined ? { body } : {}),
-    });
-    if (r.error || (r.status !== 200 && r.status !== 404)) {
-      throw targetError(
-        `Consul at ${c.address}:${c.port} on ${c.target.name} answered ${method} /v1/kv/${key} with ${r.error ?? `HTTP ${r.status}`}`,
-        'check the stack (npx paasbox verify) and try again',
-        r.body.trim().slice(0, 300),
-      );
-    }
-    return r;
-  }
-
-  /** Every recorded key under `prefix` → its owner. */
-  async owners(prefix: string): Promise<Map<string, string>> {
-    const r = await this.call('GET', prefix, '?recurse=true');
-    if (r.status === 404) return new Map();
-    const rows = JSON.parse(r.body || '[]') as { Key: string; Value: string | null }[];
-    return new Map(rows.map((x) => [x.Key, Buffer.from(x.Value ?? '', 'base64').toString('utf8')]));
-  }
-
-  private async all(): Promise<Map<string, string>> {
-    const [names, ports] = await Promise.all([this.owners(NAMES_PREFIX), this.owners(TCP_PREFIX)]);
-    return new Map([...names, ...ports]);
-  }
-
-  /**
-   * Claim `keys` for app `id`: refused (nothing claimed) when any is another
-   * app's; each new one is written only if still absent (cas=0), so two
-   * deploys racing for one key cannot both win.
-   */
-  async claim(id: string, keys: string[]): Promise<string[]> {
-    const owner = normaliseId(id);
-    const have = await this.all();
-    const taken = keys.find((k) => have.has(k) && have.get(k) !== owner);
-    if (taken) throw takenError(taken, have.get(taken)!);
-    const added: string[] = [];
-    for (const k of keys.filter((x) => !have.has(x))) {
-      const r = await this.call('PUT', k, '?cas=0', owner);
-      if (r.body.trim() !== 'true') {
-        const now = (await this.all()).get(k);
-        if (now !== owner) throw takenError(k, now ?? 'another deploy');
-      }
-      added.push(k);
-    }
-    return added;
-  }
-
-  /** Give up every key app `id` owns (its destroy). */
-  async release(id: string): Promise<string[]> {
-    const owner = normaliseId(id);
-    const mine = [...(await this.all())].filter(([, o]) => o === owner).map(([k]) => k);
-    for (const k of mine) await this.call('DELETE', k);
-    return mine;
-  }
-}
-
-function takenError(key: string, owner: string): PaasboxError {
+/** The refusal of a claim another app holds, naming the field the app set. */
+export function takenError(key: string, owner: string): PaasboxError {
   if (key.startsWith(TCP_PREFIX)) {
     const port = key.slice(TCP_PREFIX.length);
     return new PaasboxError(`env.SERVICE_TAGS: tcp=${port} belongs to app ${owner}`, 'pick another port of the range (a tcp= port belongs to the app id that first deployed it)');

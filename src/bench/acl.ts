@@ -12,13 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { targetError } from '../errors.js';
 import type { Progress } from '../progress.js';
+import { ConsulClient } from '../consul/client.js';
 import { planStack } from '../provision/plan.js';
 import { provisionTarget } from '../provision/provision.js';
 import { SECRETS_DIR } from '../secrets/secrets.js';
 import { localSecretsDir } from '../secrets/store.js';
 import { loadStackModel } from '../model/load.js';
-import { createDindHosts } from '../stage/dind.js';
-import { openTarget } from '../stage/open.js';
+import { createDindHosts } from '../drivers/dind.js';
+import { openTarget } from '../instance/open.js';
 import type { Target } from '../target/target.js';
 import { benchHaproxyOverhead, benchTimeToRoute, median, type ThroughputResult } from './discovery.js';
 import { ensureExampleImage, ensureStackImages } from './images.js';
@@ -70,11 +71,7 @@ async function startWithoutSecrets(t: Target, configPath: string, app: string): 
     const r = await t.exec(dockerRun(`pbnoacl-${name}`, { ...svc, volumes }), { timeoutMs: 120_000 });
     if (r.code !== 0) throw targetError(`docker run of ${name} failed on ${t.name}`, 'read the output below', r.stderr || r.stdout);
   }
-  const until = Date.now() + 120_000;
-  while (!(await fetch(`http://${t.address}:8500/v1/status/leader`).then(async (r) => (await r.text()).includes(':8300'), () => false))) {
-    if (Date.now() > until) throw targetError(`consul on ${t.name} has no leader after 120 s`, `read docker logs pbnoacl-consul on ${t.name}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  await new ConsulClient({ baseUrl: `http://${t.address}:8500` }).waitForLeader(120_000, 1000);
 }
 
 /** Both stacks on fresh hosts, measured in the same run; the hosts and the instance's secrets are removed after. */

@@ -1,4 +1,4 @@
-// The "cluster" benchmark, on docker-in-docker hosts (src/stage/dind.ts, as
+// The "cluster" benchmark, on docker-in-docker hosts (src/drivers/dind.ts, as
 // spec/integration/cluster.spec.ts uses them): converging one host from
 // nothing, then a cluster of 3 masters and 1 agent from nothing (the ratio is
 // what the parallel masters buy); a second agent added; python1 deployed over
@@ -9,27 +9,26 @@
 // Marathon are left out (no offline image). Slow: about ten minutes.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { promisify } from 'node:util';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
-import { validateApp } from '../appspec/app.js';
+import { validateApp } from '../appspec/validate.js';
 import type { Progress } from '../progress.js';
 import { provisionCluster, type ClusterHost } from '../provision/cluster.js';
 import { provisionTarget } from '../provision/provision.js';
 import { SwarmScheduler } from '../scheduler/swarm.js';
 import { localSecretsDir } from '../secrets/store.js';
 import { repoPath } from '../paths.js';
-import { createDindHosts, type DindHost } from '../stage/dind.js';
-import { openTarget } from '../stage/open.js';
+import { createDindHosts, type DindHost } from '../drivers/dind.js';
+import { openTarget } from '../instance/open.js';
 import type { Target } from '../target/target.js';
-import { httpRequest, probeTools } from '../system/http.js';
+import { httpHere, httpRequest, probeTools } from '../system/http.js';
+import { poll, sleep } from '../poll.js';
 import { ensureExampleImage, ensureStackImages } from './images.js';
 import { loadImages } from './orchestration.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ClusterBenchResult {
   convergeOneS: number;
@@ -40,28 +39,16 @@ export interface ClusterBenchResult {
   requests: { ok: number; failed: number };
 }
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000}s`);
-    await sleep(everyMs);
-  }
+/** The pause between two requests of the failover loop (a pace, not a wait). */
+const REQUEST_GAP_MS = 100;
+
+/** One GET with a Host header from this machine, at most 3 s; the status, 0 on an error. */
+async function status(address: string, host: string): Promise<number> {
+  return (await httpHere(address, 80, '/', { host, timeoutS: 3 })).status;
 }
 
-/** One GET with a Host header from this machine; the status, 0 on an error or after timeoutMs. */
-function status(address: string, host: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({ host: address, port: 80, path: '/', headers: { Host: host }, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
+/** What the user does when a wait of this benchmark runs out. */
+const FIX = 'read the logs on the pbbench-cl hosts (docker exec NAME docker logs …) before their removal';
 
 export async function benchCluster(progress: Progress): Promise<ClusterBenchResult> {
   const stack = ['zookeeper', 'consul', 'registrator', 'haproxy', 'dns'];
@@ -115,20 +102,26 @@ export async function benchCluster(progress: Progress): Promise<ClusterBenchResu
       const r = await httpRequest(vt, await probeTools(vt), via.address, 8500, '/v1/operator/raft/configuration', { secret: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } });
       return r.status === 200 ? (JSON.parse(r.body) as { Servers: { Address: string; Leader: boolean }[] }).Servers.find((x) => x.Leader)?.Address.replace(/:\d+$/, '') : undefined;
     };
-    const lead = await until('a Consul leader', 60_000, () => leaderAddr(m1));
+    const lead = await poll({ what: 'a Consul leader', timeoutMs: 60_000, everyMs: 500, fix: FIX }, () =>
+      leaderAddr(m1),
+    );
     const victim = [m1, m2, m3].find((h) => h.address === lead) ?? m1;
     const entry = [m1, m2, m3].find((h) => h !== victim)!;
     const sched = new SwarmScheduler(t(entry));
-    await until(`python1 through ${entry.name}'s HAProxy`, 120_000, async () => ((await status(entry.address, 'python1.service.consul', 3000)) === 200 ? true : undefined));
+    const python1 = 'python1.service.consul';
+    const through = `python1 through ${entry.name}'s HAProxy`;
+    await poll({ what: through, timeoutMs: 120_000, everyMs: 500, fix: FIX }, async () =>
+      (await status(entry.address, python1)) === 200 ? true : undefined,
+    );
 
     // The request loop: one at a time, each at most 3 s.
     let stop = false;
     const requests = { ok: 0, failed: 0 };
     const loop = (async () => {
       while (!stop) {
-        if ((await status(entry.address, 'python1.service.consul', 3000)) === 200) requests.ok++;
+        if ((await status(entry.address, python1)) === 200) requests.ok++;
         else requests.failed++;
-        await sleep(100);
+        await sleep(REQUEST_GAP_MS);
       }
     })();
     let newLeaderS: number;
@@ -137,7 +130,7 @@ export async function benchCluster(progress: Progress): Promise<ClusterBenchResu
       await forget(victim);
       t0 = Date.now();
       await run('docker', ['kill', victim.name]);
-      await until('a new Consul leader', 120_000, async () => {
+      await poll({ what: 'a new Consul leader', timeoutMs: 120_000, everyMs: 500, fix: FIX }, async () => {
         const l = await leaderAddr(entry);
         return l && l !== victim.address ? l : undefined;
       });
@@ -148,10 +141,11 @@ export async function benchCluster(progress: Progress): Promise<ClusterBenchResu
       await forget(lost);
       t0 = Date.now();
       await run('docker', ['kill', lost.name]);
-      await until('python1 running all its instances again', 300_000, async () => {
-        const r = await sched.waitReady(app.id, 2000).catch(() => undefined);
-        return r && r.every((i) => i.host !== lost.address) ? r : undefined;
-      }, 1000);
+      const again = 'python1 running all its instances again';
+      await poll({ what: again, timeoutMs: 300_000, everyMs: 1000, fix: FIX }, async () => {
+        const r = await sched.waitReady(app.id, 2000);
+        return r.every((i) => i.host !== lost.address) ? r : undefined;
+      });
       rescheduleS = (Date.now() - t0) / 1000;
       await sleep(3000);
     } finally {

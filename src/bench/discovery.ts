@@ -11,6 +11,7 @@
 // alike (over SSH both sides share the tunnel, the ratio stays meaningful).
 import autocannon from 'autocannon';
 import { PaasboxError } from '../errors.js';
+import { poll, sleep } from '../poll.js';
 import type { Forward, Target } from '../target/target.js';
 import { getWithHost } from './http.js';
 import { parseDockerPort } from './routing.js';
@@ -49,6 +50,9 @@ async function must(target: Target, cmd: string, what: string): Promise<string> 
   return r.stdout.trim();
 }
 
+const CHECK_LOGS =
+  'check `docker logs` of registrator and haproxy on the target (is the service passing in Consul?)';
+
 /** Probes of both paths every this many ms: small beside the goal (200 ms), light on 2 cores. */
 const PROBE_MS = 10;
 
@@ -69,21 +73,25 @@ export async function benchTimeToRoute(target: Target, opts: RouteTimeOptions = 
     const directPort = direct.localPort;
     // Both paths probed side by side, each on its own loop, so the reference
     // (the app's own first 200) is measured in the same run as the route.
-    const firstOk = async (port: number, hostHeader: string, last: { v: string }): Promise<number | undefined> => {
-      while (performance.now() - t0 < timeoutMs) {
+    // The deadline counts from `docker run`; undefined when it passed.
+    const firstOk = (port: number, hostHeader: string, last: { v: string }): Promise<number | undefined> =>
+      poll({
+        what: `${hostHeader} answered by ${instance}`,
+        timeoutMs: timeoutMs - (performance.now() - t0),
+        everyMs: PROBE_MS,
+        fix: CHECK_LOGS,
+      }, async () => {
         const r = await getWithHost(port, hostHeader, '/', '127.0.0.1', 2000).catch((e: Error) => ({ status: 0, body: e.message, instance: undefined }));
         if (r.status === 200 && r.instance === instance) return performance.now() - t0;
         last.v = `${r.status} ${r.body.trim().slice(0, 120)}`;
-        await new Promise((res) => setTimeout(res, PROBE_MS));
-      }
-      return undefined;
-    };
+        return undefined;
+      }).catch(() => undefined);
     const lastRoute = { v: '' };
     const [msToReady, msToRoute] = await Promise.all([firstOk(directPort, `127.0.0.1:${hostPort}`, { v: '' }), firstOk(fwd.localPort, host, lastRoute)]);
     if (!opts.keep || msToRoute === undefined || msToReady === undefined) await target.exec(`docker rm -f ${shq(container)}`);
     if (msToRoute === undefined || msToReady === undefined) {
       throw new PaasboxError(`${host} was not answered by the new instance ${msToReady === undefined ? 'directly' : 'through HAProxy'} within ${timeoutMs} ms on ${target.name}`,
-        'check `docker logs` of registrator and haproxy on the target (is the service registered and passing in Consul?)', lastRoute.v);
+        CHECK_LOGS, lastRoute.v);
     }
     return { service, container, instance, hostPort, msToRoute, msToReady, msReadyToRoute: msToRoute - msToReady };
   } finally {
@@ -202,6 +210,9 @@ export interface ReloadResult {
  * the config, reload via the master socket, check a new worker came up).
  * `haproxyContainer`: the stack's haproxy container on the target.
  */
+/** The pause before each reload under load (a pace, not a wait). */
+const RELOAD_GAP_MS = 700;
+
 export async function benchReloadUnderLoad(target: Target, opts: { service: string; haproxyContainer: string; reloads?: number; connections?: number; domain?: string; haproxyPort?: number }): Promise<ReloadResult> {
   const reloads = opts.reloads ?? 5;
   const fwd = await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
@@ -209,7 +220,7 @@ export async function benchReloadUnderLoad(target: Target, opts: { service: stri
     const host = `${opts.service}.service.${opts.domain ?? 'consul'}`;
     const load = autocannon({ url: `http://127.0.0.1:${fwd.localPort}/`, headers: { host }, duration: reloads + 2, connections: opts.connections ?? 8, timeout: 10 });
     for (let i = 0; i < reloads; i++) {
-      await new Promise((res) => setTimeout(res, 700));
+      await sleep(RELOAD_GAP_MS);
       await must(target, `docker exec ${shq(opts.haproxyContainer)} sh -c 'cp /etc/haproxy/haproxy.cfg /etc/haproxy/haproxy.cfg.new && haproxy-reload'`, 'haproxy-reload');
     }
     const r = await load;

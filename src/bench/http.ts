@@ -1,8 +1,10 @@
 // One HTTP GET with an explicit Host header (fetch will not let us set Host),
-// used by the discovery benchmark (and specs) to reach services through HAProxy by name.
-// Each GET opens its own connection (no agent, `Connection: close`): a kept-alive one that
-// HAProxy closes between two requests would fail the next with "other side closed".
-import { request } from 'node:http';
+// used by the discovery benchmark (and specs) to reach services through HAProxy
+// by name and to tell which instance answered. The request itself is
+// src/system/http.ts's httpHere: a connection of its own per GET (no agent,
+// `Connection: close`), since a kept-alive one that HAProxy closes between two
+// requests would fail the next with "other side closed".
+import { httpHere } from '../system/http.js';
 import { parseInstance } from './routing.js';
 
 export interface HostGetResult {
@@ -14,21 +16,16 @@ export interface HostGetResult {
   ms: number;
 }
 
-export function getWithHost(port: number, hostHeader: string, path = '/', address = '127.0.0.1', timeoutMs = 5000): Promise<HostGetResult> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request({ host: address, port, path, method: 'GET', headers: { Host: hostHeader, Connection: 'close' }, timeout: timeoutMs, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString();
-        const h = res.headers['x-paasbox-instance'];
-        resolve({ status: res.statusCode ?? 0, body, instance: (typeof h === 'string' ? h : undefined) ?? parseInstance(body), ms: performance.now() - t0 });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} with Host ${hostHeader} timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+/** GET path with Host hostHeader at address:port; rejected when nothing answered within timeoutMs. */
+export async function getWithHost(
+  port: number,
+  hostHeader: string,
+  path = '/',
+  address = '127.0.0.1',
+  timeoutMs = 5000,
+): Promise<HostGetResult> {
+  const r = await httpHere(address, port, path, { host: hostHeader, timeoutS: timeoutMs / 1000 });
+  if (r.error) throw new Error(`GET ${path} with Host ${hostHeader}: ${r.error}`);
+  const instance = r.headers?.['x-paasbox-instance'] ?? parseInstance(r.body);
+  return { status: r.status, body: r.body, instance, ms: r.ms ?? 0 };
 }

@@ -1,6 +1,6 @@
 // The "orchestration" benchmark and the swarm lab it runs on (the
 // orchestration integration test uses the same lab): two docker-in-docker
-// hosts (src/stage/dind.ts), a swarm (manager h1, worker h2) and the discovery
+// hosts (src/drivers/dind.ts), a swarm (manager h1, worker h2) and the discovery
 // part of the stack (consul, registrator, haproxy, dns) on h1 from the compose
 // file src/stackfile/generate.ts makes for it, started with plain `docker run`
 // (the hosts have no compose tool); h2 runs a registrator that registers its
@@ -10,14 +10,17 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { targetError } from '../errors.js';
-import { validateApp } from '../appspec/app.js';
+import { validateApp } from '../appspec/validate.js';
+import { poll } from '../poll.js';
+import { ConsulClient } from '../consul/client.js';
 import type { Progress } from '../progress.js';
-import { ensureSwarm, SwarmScheduler } from '../scheduler/swarm.js';
+import { SwarmScheduler } from '../scheduler/swarm.js';
+import { ensureSwarm } from '../swarm/membership.js';
 import { resolveSettings } from '../settings/settings.js';
 import { generateCompose, type ComposeService } from '../stackfile/generate.js';
 import { loadStackModel } from '../model/load.js';
 import { repoPath } from '../paths.js';
-import { createDindHosts, type DindHosts } from '../stage/dind.js';
+import { createDindHosts, type DindHosts } from '../drivers/dind.js';
 import { shq } from '../target/shell.js';
 import { SshTarget, sshOptions } from '../target/ssh.js';
 import type { Target } from '../target/target.js';
@@ -91,16 +94,12 @@ export async function createSwarmLab(prefix: string, progress: Progress): Promis
     await sh(worker, dockerRun('paasbox-registrator', { ...reg, environment: { ...reg.environment, CONSUL_HTTP_ADDR: `http://${h1.address}:8500`, REGISTRATOR_HOST_IP: h2.address } }));
 
     // Wait for Consul's leader and HAProxy's stats.
-    const until = Date.now() + 120000;
-    for (;;) {
-      const ok = await Promise.all([
-        fetch(`http://${ip}:8500/v1/status/leader`).then(async (r) => (await r.text()).includes(':8300'), () => false),
-        haproxyBackends(ip, 'none').then(() => true, () => false),
-      ]);
-      if (ok.every(Boolean)) break;
-      if (Date.now() > until) throw targetError(`the discovery stack on ${h1.name} did not come up: consul leader / haproxy stats = ${ok.join(' / ')}`, `read docker logs of paasbox-consul and paasbox-haproxy on ${h1.name}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    const fix = `read docker logs of paasbox-consul and paasbox-haproxy on ${h1.name}`;
+    const what = `HAProxy's stats on ${h1.name}`;
+    await Promise.all([
+      new ConsulClient({ baseUrl: `http://${ip}:8500` }).waitForLeader(120_000, 1000),
+      poll({ what, timeoutMs: 120_000, everyMs: 1000, fix }, () => haproxyBackends(ip, 'none').then(() => true)),
+    ]);
     const swarm = await ensureSwarm(manager, [worker]);
     return { hosts, manager, worker, ip, swarm, teardown };
   } catch (e) {

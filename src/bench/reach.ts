@@ -3,11 +3,12 @@
 // per instance) and DNS answers NAME.service.DOMAIN SRV on 53 and 8600. The
 // orchestration benchmark (orchestration.ts) times deploy-to-reachable with it;
 // the orchestration integration test asserts with the same probes.
-import { request } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { PaasboxError } from '../errors.js';
+import { poll, sleep } from '../poll.js';
+import { httpHere } from '../system/http.js';
 import type { MarathonApp } from '../appspec/app.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 
@@ -30,19 +31,14 @@ export function parseHaproxyCsv(csv: string, service?: string): HaproxyServer[] 
     .filter((s) => service === undefined || s.backend === `svc_${service}`);
 }
 
-function httpGet(host: string, port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    // A connection per request (no agent, `Connection: close`): Node keeps connections alive by
-    // default, and one HAProxy closes between two requests fails the next with "other side closed".
-    const req = request({ host, port, path, headers: { ...headers, Connection: 'close' }, timeout: timeoutMs, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+type HttpAnswer = { status: number; body: string };
+
+/** A GET from this machine (src/system/http.ts: a connection per request), rejected when nothing answered. */
+async function httpGet(address: string, port: number, path: string, host?: string): Promise<HttpAnswer> {
+  const r = await httpHere(address, port, path, host ? { host } : {});
+  const withHost = host ? ` (Host ${host})` : '';
+  if (r.error) throw new Error(`GET http://${address}:${port}${path}${withHost}: ${r.error}`);
+  return { status: r.status, body: r.body };
 }
 
 /** HAProxy's servers for a service (GET :81/haproxyStats;csv). */
@@ -54,7 +50,7 @@ export async function haproxyBackends(address: string, service: string, statsPor
 
 /** GET / through HAProxy with Host: NAME.service.DOMAIN. */
 export function getByName(address: string, service: string, domain = 'consul', port = 80): Promise<{ status: number; body: string }> {
-  return httpGet(address, port, '/', { Host: `${service}.service.${domain}` });
+  return httpGet(address, port, '/', `${service}.service.${domain}`);
 }
 
 export interface SrvRecord {
@@ -135,11 +131,12 @@ export async function reachability(stackAddress: string, service: string, domain
  * since `index`, or after `waitMs`. undefined when Consul cannot be asked.
  */
 export async function consulPassing(stackAddress: string, service: string, index: string, waitMs: number, port = 8500): Promise<{ count: number; index: string } | undefined> {
+  const q = index ? `&index=${encodeURIComponent(index)}&wait=${Math.max(1, Math.round(waitMs))}ms` : '';
+  const path = `/v1/health/service/${encodeURIComponent(service)}?passing=1${q}`;
+  const r = await httpHere(stackAddress, port, path, { timeoutS: (waitMs + 5000) / 1000 });
+  if (r.status !== 200) return undefined;
   try {
-    const q = index ? `&index=${encodeURIComponent(index)}&wait=${Math.max(1, Math.round(waitMs))}ms` : '';
-    const r = await fetch(`http://${stackAddress}:${port}/v1/health/service/${encodeURIComponent(service)}?passing=1${q}`, { signal: AbortSignal.timeout(waitMs + 5000) });
-    if (r.status !== 200) return undefined;
-    return { count: ((await r.json()) as unknown[]).length, index: r.headers.get('x-consul-index') ?? '' };
+    return { count: (JSON.parse(r.body) as unknown[]).length, index: r.headers?.['x-consul-index'] ?? '' };
   } catch {
     return undefined;
   }
@@ -147,36 +144,42 @@ export async function consulPassing(stackAddress: string, service: string, index
 
 /**
  * Wait until exactly `instances` instances are reachable every way (0 = all
- * gone). Between looks it does not sleep a fixed interval: it blocks on
- * Consul's catalog (a change wakes it at once) while Consul's passing count
- * is not the wanted one, and looks again after a short pause while only
- * HAProxy's reload or DNS is still to catch up. Without an answer from Consul
- * it falls back to polling every intervalMs.
+ * gone), with poll. Between looks it does not pause a fixed interval: each
+ * try ends on Consul's catalog (a blocking query: a change wakes it at once)
+ * while Consul's passing count is not the wanted one, and with a short pause
+ * while only HAProxy's reload or DNS is still to catch up. Without an answer
+ * from Consul the pause is intervalMs. poll's own pause is 0: the try paces itself.
  */
 export async function waitReachable(stackAddress: string, service: string, instances: number, opts: { timeoutMs?: number; intervalMs?: number; domain?: string } = {}): Promise<Reachability> {
-  const until = Date.now() + (opts.timeoutMs ?? 120000);
-  let r: Reachability;
+  const timeoutMs = opts.timeoutMs ?? 120000;
+  const deadline = Date.now() + timeoutMs;
   let index = '';
-  for (;;) {
-    r = await reachability(stackAddress, service, opts.domain);
-    const done =
-      instances === 0
-        ? // Gone means answered without it, not "no answer": a failed probe never counts.
-          r.haproxyUp === 0 && r.srv53 === 0 && r.srv8600 === 0 && (r.httpStatus === 404 || r.httpStatus === 503)
-        : r.haproxyUp === instances && r.srv53 === instances && r.srv8600 === instances && r.httpStatus === 200;
-    if (done) return r;
-    if (Date.now() >= until) {
-      throw new PaasboxError(
-        `${service} is not reachable by name with ${instances} instance(s) after ${(opts.timeoutMs ?? 120000) / 1000}s: HAProxy UP ${r.haproxyUp}, HTTP ${r.httpStatus}, SRV on 53: ${r.srv53}, on 8600: ${r.srv8600}`,
-        'check registrator (SERVICE_NAME set? ports published?), consul-template and dnsmasq on the stack host',
-      );
-    }
-    const c = await consulPassing(stackAddress, service, index, Math.min(2000, Math.max(0, until - Date.now())));
-    if (c === undefined) await new Promise((res) => setTimeout(res, opts.intervalMs ?? 500));
-    else if (c.count === instances || c.index === index) await new Promise((res) => setTimeout(res, 25)); // HAProxy/DNS catching up
-    else index = c.index;
-    if (c && !index) index = c.index;
-  }
+  return poll(
+    {
+      what: `${service} reachable by name with ${instances} instance(s)`,
+      timeoutMs,
+      everyMs: 0,
+      fix: 'check registrator (SERVICE_NAME set? ports published?), consul-template and dnsmasq on the stack',
+    },
+    async (_, note) => {
+      const r = await reachability(stackAddress, service, opts.domain);
+      // Gone means answered without it, not "no answer": a failed probe never counts.
+      const counts = [r.haproxyUp, r.srv53, r.srv8600];
+      const done = instances === 0
+        ? counts.every((n) => n === 0) && (r.httpStatus === 404 || r.httpStatus === 503)
+        : counts.every((n) => n === instances) && r.httpStatus === 200;
+      if (done) return r;
+      note(`HAProxy UP ${r.haproxyUp}, HTTP ${r.httpStatus}, SRV on 53: ${r.srv53}, on 8600: ${r.srv8600}`);
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      const c = await consulPassing(stackAddress, service, index, Math.min(2000, left));
+      if (c === undefined) await sleep(Math.min(opts.intervalMs ?? 500, left));
+      else if (c.count === instances || c.index === index) await sleep(25); // HAProxy/DNS catching up
+      else index = c.index;
+      if (c && !index) index = c.index;
+      return undefined;
+    },
+  );
 }
 
 export interface BenchDeployResult {

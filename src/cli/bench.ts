@@ -20,9 +20,9 @@ import { buildAll } from '../images/index.js';
 import { Progress } from '../progress.js';
 import { loadStackModel } from '../model/load.js';
 import type { StackModel } from '../model/model.js';
-import { DEFAULT_INSTANCE, readInstance, type DeploymentRecord } from '../stage/instances.js';
+import { DEFAULT_INSTANCE, readInstance, type DeploymentRecord } from '../instance/state.js';
 import { LocalTarget } from '../target/local.js';
-import { shq } from '../target/shell.js';
+import { composeFilter } from '../docker/compose.js';
 import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import { jsonOption, listArg } from './program.js';
@@ -138,7 +138,7 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     const { ensureExampleImage } = await import('../bench/images.js');
     const { benchDiscovery, median } = await import('../bench/discovery.js');
     await ensureExampleImage(quiet());
-    const hp = await b.local.exec(`docker ps -q --filter label=com.docker.compose.project=${shq(d.project)} --filter label=com.docker.compose.service=haproxy`);
+    const hp = await b.local.exec(`docker ps -q ${composeFilter(d.project, 'haproxy')}`);
     const haproxyContainer = hp.stdout.trim().split('\n')[0] || undefined;
     const runs = 7;
     // Direct and via HAProxy both at the stack's IP as installed: the address instances are registered at.

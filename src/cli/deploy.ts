@@ -11,16 +11,17 @@ import { PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
 import { stackBounds } from '../apps/bounds.js';
 import type { AppAllowances } from '../apps/policy.js';
-import type { ConsulOnTarget } from '../apps/target-checks.js';
+import type { ConsulOnTarget } from '../consul/app-names.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { runDeploy } from '../scheduler/deploy.js';
 import { composePort, type Deployment } from '../stackfile/deployment.js';
-import { sshInfoFor } from '../stage/discover.js';
-import { openTarget } from '../stage/open.js';
+import { sshInfoFor } from '../drivers/ssh.js';
+import { openTarget } from '../instance/open.js';
 import { LocalTarget } from '../target/local.js';
 import type { Target } from '../target/target.js';
 import { intArg, jsonOption, lockTimeoutOption, stageOptions } from './program.js';
-import { closeHosts, deployedStack, openStage, stageHosts, withStageLock, type StageFlags } from './stage.js';
+import { deployedStack, openStage, withStageLock, type StageFlags } from './stage.js';
+import { closeHosts, stageHosts } from '../instance/hosts.js';
 
 interface DeployFlags extends StageFlags {
   wait?: boolean;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SECRET_FILES, SECRETS_DIR, STATS_USER } from '../secrets/secrets.js';
 import { localSecretsDir } from '../secrets/store.js';
-import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { DEFAULT_INSTANCE } from '../instance/state.js';
 import { loadStackModel } from '../model/load.js';
 import type { StackModel } from '../model/model.js';
 import type { Deployment } from '../stackfile/deployment.js';
@@ -17,7 +17,8 @@ import { effectivePorts } from '../settings/services.js';
 import type { Settings } from '../settings/settings.js';
 import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import { jsonOption, stageOptions } from './program.js';
-import { closeHosts, deployedStack, eachHost, openStage, stageHosts, type StageFlags } from './stage.js';
+import { deployedStack, openStage, type StageFlags } from './stage.js';
+import { closeHosts, eachHost, stageHosts } from '../instance/hosts.js';
 import { EXIT } from '../errors.js';
 
 export interface StackInfo {

@@ -1,25 +1,27 @@
-// `paasbox kitchen VERB [NAME|all]`: test-kitchen's lifecycle over stages
-// (src/stage/kitchen.ts) with the real converge (provisioning) and verify.
+// `paasbox kitchen VERB [NAME|all]`: test-kitchen's lifecycle over instances
+// (src/instance/lifecycle.ts) with the drivers of src/drivers/, converge
+// through the one install path (src/install/install.ts) and the real verify.
 
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { EXIT, PaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
-import { findAuthorizedKeys } from '../provision/access.js';
-import { provisionTarget } from '../provision/provision.js';
+import { DEFAULT_LOCK_TIMEOUT_S } from '../instance/lock.js';
+import { install } from '../install/install.js';
 import { loadStackModel } from '../model/load.js';
 import type { ImageSourceName } from '../model/model.js';
-import { dindDriver, Kitchen, KITCHEN_KINDS, sshDriver, vagrantDriver, type KitchenKind } from '../stage/kitchen.js';
+import type { DriverName } from '../drivers/driver.js';
+import { kitchenDrivers, KITCHEN_DRIVERS } from '../drivers/index.js';
+import { Kitchen } from '../instance/lifecycle.js';
 import { failureLine, render, REPORTERS, type ReporterName } from '../verify/reporters.js';
 import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import type { VerifyReport } from '../verify/types.js';
-import { SshTarget } from '../target/ssh.js';
 import { jsonOption, sourceOption, subcommand } from './program.js';
 
 interface KitchenFlags {
-  kind?: KitchenKind;
+  kind?: DriverName;
   host?: string;
   key?: string;
   source?: ImageSourceName;
@@ -32,14 +34,20 @@ interface KitchenFlags {
 function kitchenFor(f: KitchenFlags, progress: Progress): Kitchen<VerifyReport> {
   const model = loadStackModel();
   return new Kitchen<VerifyReport>({
-    drivers: { ssh: sshDriver(), vagrant: vagrantDriver(), dind: dindDriver({ prefix: f.prefix }) },
+    drivers: kitchenDrivers({ dind: { prefix: f.prefix } }),
     progress,
-    converge: async (target, inst) => {
-      // The stack's sshd (when enabled) lets in the key the instance is reached with.
-      const keyPath = f.key ?? (target instanceof SshTarget ? target.keyPath : undefined);
-      const authorizedKeys = findAuthorizedKeys(keyPath ? { keyPath } : {});
-      // Its secrets are its own (.paasbox/secrets/NAME/), never another instance's.
-      await provisionTarget(target, { progress, model, instance: inst.name, ...(f.source ? { flags: { imageSource: f.source } } : {}), ...(authorizedKeys ? { authorizedKeys } : {}) });
+    converge: async (inst) => {
+      // The install path on the host the driver brought up; its secrets are its own
+      // (.paasbox/secrets/NAME/), and the stack's sshd (when enabled) lets in the key it is reached with.
+      await install({
+        instance: inst.name,
+        reached: { driver: inst.driver, ref: inst.stage },
+        flags: f.source ? { imageSource: f.source } : {},
+        ...(f.key ? { keyPath: f.key } : {}),
+        healthTimeoutS: 300,
+        lockTimeoutS: DEFAULT_LOCK_TIMEOUT_S,
+        progress,
+      });
     },
     verify: async (target, inst) => {
       const { settings, deployment } = await settingsForTarget(target, model, { instance: inst });
@@ -52,7 +60,12 @@ export function defineKitchen(cmd: Command): Command {
   cmd.description('test-kitchen style lifecycle over stages: create, converge, verify, destroy, test, list');
   const common = (c: Command) =>
     c
-      .addOption(new Option('--kind <kind>', 'dind: a disposable docker-in-docker host; ssh: an existing host; vagrant: a machine of ./Vagrantfile').choices(KITCHEN_KINDS))
+      .addOption(
+        new Option(
+          '--kind <kind>',
+          'dind: a disposable docker-in-docker host; ssh: an existing host; vagrant: a machine of ./Vagrantfile',
+        ).choices(KITCHEN_DRIVERS),
+      )
       .option('--host <host>', 'ssh: user@host[:port] or an ~/.ssh/config alias')
       .option('--key <file>', 'ssh: private key')
       .addOption(sourceOption())
@@ -60,46 +73,75 @@ export function defineKitchen(cmd: Command): Command {
       .option('--out <file>', 'write the verify report to a file')
       .option('--prefix <prefix>', 'dind: container name prefix', 'paasbox-kitchen')
       .addOption(jsonOption());
-  const run = (verb: 'create' | 'converge' | 'verify' | 'destroy' | 'test') => async (nameArg: string | undefined, f: KitchenFlags) => {
-    const progress = new Progress({ json: !!f.json });
-    const kitchen = kitchenFor(f, progress);
-    const names = nameArg === 'all' ? kitchen.list().map((i) => i.name) : [nameArg ?? 'default'];
-    if (nameArg === 'all' && !names.length) throw new PaasboxError('"all" names no kitchen instance', 'create one first: npx paasbox kitchen create NAME');
-    const spec = { kind: f.kind ?? (f.host ? 'ssh' : 'dind'), ...(f.host ? { hostSpec: f.host } : {}), ...(f.key ? { keyPath: resolve(f.key) } : {}) } as const;
-    const reports: VerifyReport[] = [];
-    for (const name of names) {
-      if (verb === 'create') await kitchen.create(name, spec);
-      else if (verb === 'converge') await kitchen.converge(name);
-      else if (verb === 'destroy') await kitchen.destroy(name);
-      else {
-        const out = verb === 'test' ? await kitchen.test(name, spec) : { report: await kitchen.verify(name), destroyed: false };
-        reports.push(out.report);
-        if (out.report.failed) {
-          process.exitCode = EXIT.checksFailed;
-          if (f.reporter !== 'spec' || f.out) for (const r of out.report.results.filter((x) => x.status === 'failed')) process.stderr.write(failureLine(r) + '\n');
-          if (verb === 'test') process.stderr.write(`paasbox: ${name} failed verify and was KEPT for inspection (destroy: npx paasbox kitchen destroy ${name})\n`);
-        } else if (verb === 'test') progress.say(`[${name}] passed verify and was destroyed`);
+  const run =
+    (verb: 'create' | 'converge' | 'verify' | 'destroy' | 'test') =>
+    async (nameArg: string | undefined, f: KitchenFlags) => {
+      const progress = new Progress({ json: !!f.json });
+      const kitchen = kitchenFor(f, progress);
+      const names = nameArg === 'all' ? kitchen.list().map((i) => i.name) : [nameArg ?? 'default'];
+      if (nameArg === 'all' && !names.length)
+        throw new PaasboxError(
+          '"all" names no kitchen instance',
+          'create one first: npx paasbox kitchen create NAME',
+        );
+      const spec = {
+        kind: f.kind ?? (f.host ? 'ssh' : 'dind'),
+        ...(f.host ? { hostSpec: f.host } : {}),
+        ...(f.key ? { keyPath: resolve(f.key) } : {}),
+      } as const;
+      const reports: VerifyReport[] = [];
+      for (const name of names) {
+        if (verb === 'create') await kitchen.create(name, spec);
+        else if (verb === 'converge') await kitchen.converge(name);
+        else if (verb === 'destroy') await kitchen.destroy(name);
+        else {
+          const out =
+            verb === 'test'
+              ? await kitchen.test(name, spec)
+              : { report: await kitchen.verify(name), destroyed: false };
+          reports.push(out.report);
+          if (out.report.failed) {
+            process.exitCode = EXIT.checksFailed;
+            if (f.reporter !== 'spec' || f.out)
+              for (const r of out.report.results.filter((x) => x.status === 'failed'))
+                process.stderr.write(failureLine(r) + '\n');
+            if (verb === 'test')
+              process.stderr.write(
+                `paasbox: ${name} failed verify and was KEPT for inspection (destroy: npx paasbox kitchen destroy ${name})\n`,
+              );
+          } else if (verb === 'test') progress.say(`[${name}] passed verify and was destroyed`);
+        }
       }
-    }
-    if (reports.length) {
-      const text = render(reports.length === 1 ? reports[0]! : reports, f.reporter);
-      if (f.out) writeFileSync(resolve(f.out), text);
-      else process.stdout.write(text);
-    } else if (!f.json) progress.finish();
-  };
+      if (reports.length) {
+        const text = render(reports.length === 1 ? reports[0]! : reports, f.reporter);
+        if (f.out) writeFileSync(resolve(f.out), text);
+        else process.stdout.write(text);
+      } else if (!f.json) progress.finish();
+    };
   for (const verb of ['create', 'converge', 'verify', 'destroy', 'test'] as const)
-    common(subcommand(cmd, `${verb} [name]`, `${verb} an instance (NAME, default "default", or all)`)).action(run(verb));
+    common(subcommand(cmd, `${verb} [name]`, `${verb} an instance (NAME, default "default", or all)`)).action(
+      run(verb),
+    );
   subcommand(cmd, 'list', 'the kitchen instances and where they stand')
     .addOption(jsonOption())
     .action((f: { json?: boolean }) => {
-      const all = kitchenFor({ reporter: 'spec', prefix: 'paasbox-kitchen' }, new Progress({ json: true })).list();
+      const all = kitchenFor(
+        { reporter: 'spec', prefix: 'paasbox-kitchen' },
+        new Progress({ json: true }),
+      ).list();
       if (f.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
-      else if (!all.length) process.stdout.write('no instances (create one: npx paasbox kitchen create default)\n');
+      else if (!all.length)
+        process.stdout.write('no instances (create one: npx paasbox kitchen create default)\n');
       else
         for (const i of all) {
-          const where = i.stage.kind === 'ssh' ? `${i.stage.ssh.user}@${i.stage.ssh.host}:${i.stage.ssh.port}` : 'local';
-          const last = i.lastVerify ? `last verify: ${i.lastVerify.passed} passed, ${i.lastVerify.failed} failed, ${i.lastVerify.skipped} skipped` : '';
-          process.stdout.write(`${i.name.padEnd(16)} ${i.driver.padEnd(8)} ${where.padEnd(28)} ${i.lifecycle.padEnd(10)} ${last}\n`);
+          const where =
+            i.stage.kind === 'ssh' ? `${i.stage.ssh.user}@${i.stage.ssh.host}:${i.stage.ssh.port}` : 'local';
+          const last = i.lastVerify
+            ? `last verify: ${i.lastVerify.passed} passed, ${i.lastVerify.failed} failed, ${i.lastVerify.skipped} skipped`
+            : '';
+          process.stdout.write(
+            `${i.name.padEnd(16)} ${i.driver.padEnd(8)} ${where.padEnd(28)} ${i.lifecycle.padEnd(10)} ${last}\n`,
+          );
         }
     });
   return cmd;

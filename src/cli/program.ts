@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT, exitCodeFor, formatError, isPaasboxError } from '../errors.js';
-import { DEFAULT_LOCK_TIMEOUT_S } from '../stage/lock.js';
+import { DEFAULT_LOCK_TIMEOUT_S } from '../instance/lock.js';
 import { repoPath } from '../paths.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;

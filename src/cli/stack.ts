@@ -1,7 +1,7 @@
 // `paasbox stack VERB` (and the top-level status, logs): control the deployed
 // stack on its stage through compose. down keeps the data volumes unless
 // --volumes, which first lists what it deletes. The verbs that change the
-// stack hold the target's lock (src/stage/lock.ts); status and logs do not.
+// stack hold the target's lock (src/instance/lock.ts); status and logs do not.
 
 import type { Command } from 'commander';
 import { StackControl } from '../compose/index.js';
@@ -12,7 +12,8 @@ import { ADDRESS_COMMAND } from '../settings/address.js';
 import { hostAddresses } from '../verify/host.js';
 import { swarmHealth, swarmLine } from '../verify/swarm-health.js';
 import { intArg, jsonOption, lockTimeoutOption, stageOptions, subcommand } from './program.js';
-import { closeHosts, clusterNote, deployedStack, eachHost, openStage, stageHosts, withStageLock, type OpenedStage, type StageFlags } from './stage.js';
+import { deployedStack, openStage, withStageLock, type OpenedStage, type StageFlags } from './stage.js';
+import { closeHosts, clusterNote, eachHost, stageHosts } from '../instance/hosts.js';
 
 interface StackFlags extends StageFlags {
   json?: boolean;

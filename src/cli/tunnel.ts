@@ -12,18 +12,19 @@ import { existsSync } from 'node:fs';
 import { Argument, Option, type Command } from 'commander';
 import { findStackContainer } from '../docker/compose.js';
 import { PaasboxError } from '../errors.js';
-import { hasCommand } from '../stage/discover.js';
-import { DEFAULT_INSTANCE, type Instance } from '../stage/instances.js';
-import { DEFAULT_LOCK_TIMEOUT_S } from '../stage/lock.js';
+import { hasCommand } from '../drivers/tools.js';
+import { DEFAULT_INSTANCE, type Instance } from '../instance/state.js';
+import { DEFAULT_LOCK_TIMEOUT_S } from '../instance/lock.js';
 import { runInstall, type InstallFlags } from './install.js';
-import { sshName } from '../stage/ssh-info.js';
+import { sshName } from '../target/ssh-info.js';
 import { shq } from '../target/shell.js';
 import { RESOLVER_KINDS, type ResolverKind } from '../tunnel/resolver.js';
 import { commandLine } from '../tunnel/sshuttle.js';
 import { tunnelPaths } from '../tunnel/state.js';
 import { formatStatus, freePort, knownHostsLines, planTunnel, realSystem, tunnelDown, tunnelStatus, tunnelUp, type UpInput } from '../tunnel/tunnel.js';
 import { intArg, jsonOption, listArg, stageOptions } from './program.js';
-import { clusterNote, deployedStack, openStage, type OpenedStage, type StageFlags } from './stage.js';
+import { deployedStack, openStage, type OpenedStage, type StageFlags } from './stage.js';
+import { clusterNote } from '../instance/hosts.js';
 
 interface TunnelFlags extends StageFlags {
   sshPort: number;

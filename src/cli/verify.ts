@@ -13,15 +13,15 @@ import { EXIT } from '../errors.js';
 import { Progress } from '../progress.js';
 import { localSecretsDir } from '../secrets/store.js';
 import { loadStackModel } from '../model/load.js';
-import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { DEFAULT_INSTANCE } from '../instance/state.js';
 import { LocalTarget } from '../target/local.js';
 import { failureLine, render, REPORTERS, type ReporterName } from '../verify/reporters.js';
 import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import { intArg, stageOptions } from './program.js';
 import { openStage, type StageFlags } from './stage.js';
-import { openTarget } from '../stage/open.js';
-import type { Instance } from '../stage/instances.js';
+import { openTarget } from '../instance/open.js';
+import type { Instance } from '../instance/state.js';
 import type { Target } from '../target/target.js';
 
 interface VerifyFlags extends StageFlags {

@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PaasboxError } from '../errors.js';
 import { killVpnClient, OPENVPN_DIR, serverCaCertificate, writeCrl } from '../provision/openvpn.js';
-import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { DEFAULT_INSTANCE } from '../instance/state.js';
 import { composePort, type Deployment } from '../stackfile/deployment.js';
 import { VpnPki } from '../vpn/pki.js';
 import { checkClientName, parseRemote, pemCertificate, renderClientProfile } from '../vpn/profile.js';

@@ -4,12 +4,14 @@
 // its deadline, naming docker's last error or each laggard's last health
 // check output and log tail.
 import { PaasboxError, targetError } from '../errors.js';
+import { poll } from '../poll.js';
 import type { Progress } from '../progress.js';
 import type { ExecResult, Target } from '../target/target.js';
 import { shq } from '../target/shell.js';
 import { composeFilter } from '../docker/compose.js';
 import { detectComposeTool, type ComposeTool } from './tool.js';
-import { isReady, parseInspect, parsePsIds, type ServiceStatus } from './status.js';
+import { parsePsIds } from '../docker/facts.js';
+import { isReady, parseInspect, type ServiceStatus } from './status.js';
 
 export interface StackControlOptions {
   /** Run docker as root (sudo -n when the login user is not root). Default true. */
@@ -113,15 +115,15 @@ export class StackControl {
    * health check output and log tails.
    */
   async waitHealthy(timeoutMs: number, progress?: Progress, opts: { intervalMs?: number; services?: string[] } = {}): Promise<ServiceStatus[]> {
-    const deadline = Date.now() + timeoutMs;
-    const interval = opts.intervalMs ?? 2000;
     const secs = `${Math.round(timeoutMs / 1000)}s`;
     let last = '';
     let dockerDown: PaasboxError | undefined;
+    /** The services not ready at the last look (undefined when docker did not answer it). */
+    let waiting: ServiceStatus[] | undefined;
     // The compose file is read once (a broken one fails at once); then only docker is polled.
     const expected = await this.services();
-    for (;;) {
-      let all: ServiceStatus[] | undefined;
+    const look = async (): Promise<ServiceStatus[] | undefined> => {
+      let all: ServiceStatus[];
       try {
         all = await this.statusOf(expected);
         dockerDown = undefined;
@@ -129,24 +131,30 @@ export class StackControl {
         if (!(e instanceof PaasboxError)) throw e;
         if (!dockerDown) progress?.say(`[${this.target.name}] docker does not answer (${why(e)}); retrying until the deadline`);
         dockerDown = e;
+        waiting = undefined;
         last = '';
+        return undefined;
       }
-      if (all) {
-        const st = opts.services ? all.filter((s) => opts.services!.includes(s.service)) : all;
-        const summary = st.map((s) => `${s.service}=${s.state}${s.health !== 'none' ? `/${s.health}` : ''}`).join(' ');
-        if (summary !== last) progress?.say(`[${this.target.name}] ${summary}`);
-        last = summary;
-        const waiting = st.filter((s) => !isReady(s));
-        if (!waiting.length) return st;
-        if (Date.now() >= deadline) throw await this.notHealthy(waiting, secs);
-      } else if (Date.now() >= deadline) {
-        throw targetError(
-          `stack not healthy on ${this.target.name} after ${secs}: docker did not answer (${why(dockerDown!)})`,
-          'check dockerd there (systemctl status docker, or its log), then `npx paasbox stack up`; data volumes are kept',
-          dockerDown!.detail,
-        );
-      }
-      await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+      const st = opts.services ? all.filter((s) => opts.services!.includes(s.service)) : all;
+      const summary = st.map((s) => `${s.service}=${s.state}${s.health !== 'none' ? `/${s.health}` : ''}`).join(' ');
+      if (summary !== last) progress?.say(`[${this.target.name}] ${summary}`);
+      last = summary;
+      waiting = st.filter((s) => !isReady(s));
+      return waiting.length ? undefined : st;
+    };
+    const fix = 'look at the logs shown (`npx zx scripts/stack.mjs logs SERVICE`), fix the cause, then `stack.mjs up` again';
+    const what = `a healthy stack on ${this.target.name}`;
+    try {
+      return await poll({ what, timeoutMs, everyMs: opts.intervalMs ?? 2000, fix, fatal: () => true }, look);
+    } catch (e) {
+      // Only poll's deadline is a PaasboxError here (look keeps docker's own): say what the last look saw.
+      if (!(e instanceof PaasboxError)) throw e;
+      if (waiting) throw await this.notHealthy(waiting, secs);
+      throw targetError(
+        `stack not healthy on ${this.target.name} after ${secs}: docker did not answer (${why(dockerDown!)})`,
+        'check dockerd there (systemctl status docker, or its log), then `npx paasbox stack up`; data volumes are kept',
+        dockerDown!.detail,
+      );
     }
   }
 

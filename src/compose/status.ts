@@ -4,8 +4,6 @@
 
 import { parseContainers } from '../docker/facts.js';
 
-export { parsePsIds } from '../docker/facts.js';
-
 export interface ServiceStatus {
   service: string;
   /** created|running|restarting|exited|paused|dead, or missing (no container). */

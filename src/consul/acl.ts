@@ -10,8 +10,10 @@
 import { PaasboxError } from '../errors.js';
 import { SECRET_FILES, SECRETS_DIR, type StackSecrets } from '../secrets/secrets.js';
 import type { Target } from '../target/target.js';
-import { shq } from '../target/shell.js';
-import { curlCommand, httpRequest, parseCurl, type HttpOptions, type HttpResponse, type Tools } from '../system/http.js';
+import { composeFilter } from '../docker/compose.js';
+import { poll } from '../poll.js';
+import { curlCommand, onTarget, parseCurl, type HttpResponse, type Tools } from '../system/http.js';
+import { ConsulClient } from './client.js';
 
 export interface AclPolicySpec {
   name: string;
@@ -156,7 +158,7 @@ export const MANAGEMENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.managementTo
  * argv).
  */
 export function aclProbeCommand(address: string, port: number, project: string, tokenFile = MANAGEMENT_TOKEN_FILE): string {
-  const running = `docker ps -q --filter ${shq(`label=com.docker.compose.project=${project}`)} --filter label=com.docker.compose.service=consul --filter status=running`;
+  const running = `docker ps -q ${composeFilter(project, 'consul')} --filter status=running`;
   const lines = [
     `printf '@@tools'; for t in curl ss docker; do command -v $t >/dev/null 2>&1 && printf ' %s' $t; done; echo`,
     `pb_consul=$(${running} 2>/dev/null | head -n 1)`,
@@ -212,48 +214,32 @@ export function parseAclProbe(stdout: string): AclProbe | undefined {
 }
 
 export class ConsulAcl {
-  /** GET answers already read (the batched probe): each is used once, instead of asking Consul. */
-  private readonly recorded = new Map<string, HttpResponse>();
+  private readonly consul: ConsulClient;
 
   constructor(
     private readonly target: Target,
-    private readonly tools: Tools,
+    tools: Tools,
     private readonly address: string,
     private readonly port: number,
     /** The management token's file on the target. */
     private readonly tokenFile = MANAGEMENT_TOKEN_FILE,
-  ) {}
-
-  /** Answers read ahead (AclProbe.answers) for the next GETs of their paths. */
-  useRecorded(answers: Map<string, HttpResponse>): this {
-    for (const [p, r] of answers) this.recorded.set(p, r);
-    return this;
-  }
-
-  private call(method: NonNullable<HttpOptions['method']>, path: string, body?: unknown): Promise<HttpResponse> {
-    const ahead = method === 'GET' ? this.recorded.get(path) : undefined;
-    if (ahead) {
-      this.recorded.delete(path);
-      return Promise.resolve(ahead);
-    }
-    return httpRequest(this.target, this.tools, this.address, this.port, path, {
-      method,
-      timeoutS: 10,
-      secret: { name: 'X-Consul-Token', file: this.tokenFile },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  ) {
+    this.consul = new ConsulClient({
+      http: onTarget(target, tools, address, port),
+      secret: { name: 'X-Consul-Token', file: tokenFile },
+      timeoutMs: 10_000,
+      fix: 'check the consul container (npx paasbox logs consul) and run install again',
     });
   }
 
-  private async json<T>(method: NonNullable<HttpOptions['method']>, path: string, body?: unknown): Promise<T> {
-    const r = await this.call(method, path, body);
-    if (r.error || r.status !== 200)
-      throw new PaasboxError(
-        `Consul at ${this.address}:${this.port} answered ${method} ${path} with ${r.error ?? `HTTP ${r.status}`}`,
-        'check the consul container (npx paasbox logs consul) and run install again',
-        r.body.trim().slice(0, 300),
-        'target',
-      );
-    return JSON.parse(r.body || 'null') as T;
+  /** Answers read ahead (AclProbe.answers) for the next GETs of their paths. */
+  useRecorded(answers: Map<string, HttpResponse>): this {
+    this.consul.useRecorded(answers);
+    return this;
+  }
+
+  private async json<T>(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    return (await this.consul.json<T>(method, path, body)) as T;
   }
 
   /**
@@ -263,32 +249,35 @@ export class ConsulAcl {
    */
   async waitReady(timeoutMs: number): Promise<void> {
     const started = Date.now();
-    const deadline = started + timeoutMs;
-    let last = '';
-    for (;;) {
-      const r = await this.call('GET', '/v1/acl/token/self');
-      if (!r.error && r.status === 200) return;
-      last = r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`;
-      if (r.error?.includes(this.tokenFile))
-        throw new PaasboxError(`${this.tokenFile} is missing on ${this.target.name}`, 'run install again: its secrets step writes it', undefined, 'target');
-      if (r.error && Date.now() - started > Math.min(10_000, timeoutMs))
-        throw new PaasboxError(`Consul does not answer at ${this.address}:${this.port} on ${this.target.name} (${last})`, 'start the stack (npx paasbox stack up) and run install again', undefined, 'target');
-      if (/ACL support disabled/i.test(r.body))
-        throw new PaasboxError(
-          `Consul on ${this.target.name} runs without ACLs (${last})`,
-          `its configuration ${SECRETS_DIR}/${SECRET_FILES.consulConfig} is not loaded: recreate the container (npx paasbox stack up) and run install again`,
-          undefined,
-          'target',
-        );
-      if (Date.now() > deadline)
-        throw new PaasboxError(
-          `Consul on ${this.target.name} did not accept the management token within ${Math.round(timeoutMs / 1000)}s (${last})`,
-          `the consul container may run with an older ${SECRETS_DIR}: restart it (npx paasbox stack restart consul) and run install again`,
-          undefined,
-          'target',
-        );
-      await new Promise((res) => setTimeout(res, 1000));
-    }
+    const where = `${this.address}:${this.port} on ${this.target.name}`;
+    await poll(
+      {
+        what: `Consul on ${this.target.name} to accept the management token`,
+        timeoutMs,
+        everyMs: 1000,
+        fix: `the consul container may run with an older ${SECRETS_DIR}: restart it (npx paasbox stack restart consul) and run install again`,
+        // Every throw below ends the wait: the cause is known; a plain "not yet" is noted.
+        fatal: () => true,
+      },
+      async (_, note) => {
+        const r = await this.consul.call('GET', '/v1/acl/token/self');
+        if (!r.error && r.status === 200) return true;
+        const last = r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`;
+        if (r.error?.includes(this.tokenFile))
+          throw new PaasboxError(`${this.tokenFile} is missing on ${this.target.name}`, 'run install again: its secrets step writes it', undefined, 'target');
+        if (r.error && Date.now() - started > Math.min(10_000, timeoutMs))
+          throw new PaasboxError(`Consul does not answer at ${where} (${last})`, 'start the stack (npx paasbox stack up) and run install again', undefined, 'target');
+        if (/ACL support disabled/i.test(r.body))
+          throw new PaasboxError(
+            `Consul on ${this.target.name} runs without ACLs (${last})`,
+            `its configuration ${SECRETS_DIR}/${SECRET_FILES.consulConfig} is not loaded: recreate the container (npx paasbox stack up) and run install again`,
+            undefined,
+            'target',
+          );
+        note(last);
+        return undefined;
+      },
+    );
   }
 
   async state(): Promise<AclState> {

@@ -1,17 +1,32 @@
-// A small typed client for the parts of Consul's HTTP API paasbox uses:
-// leader status, catalog, health, agent service (de)registration and K/V.
-// fetch-based, a connection per request; the base URL is given (for a remote target, a forwarded port).
+// The one client for Consul's HTTP API, on the system layer (src/system/http.ts):
+// leader status and the one wait for a leader, catalog, health, agent service
+// (de)registration, K/V, and the raw calls the ACL reconciler
+// (src/consul/acl.ts) makes. Requests go from a target (its curl, the token
+// read there from its file) or from this machine (a forwarded port, a test
+// host's address); each on a connection of its own, none retried.
 
 import { PaasboxError } from '../errors.js';
+import { poll } from '../poll.js';
+import { fromHere, type HttpEndpoint, type HttpOptions, type HttpResponse, type SecretHeader } from '../system/http.js';
 
-export interface ConsulClientOptions {
-  /** e.g. http://127.0.0.1:8500 */
-  baseUrl: string;
-  /** ACL token, sent as X-Consul-Token. */
-  token?: string;
-  /** Per-request timeout in milliseconds (default 5000). */
-  timeoutMs?: number;
-}
+export type ConsulClientOptions =
+  | {
+      /** From this machine, e.g. http://127.0.0.1:8500 (a path prefix is kept). */
+      baseUrl: string;
+      /** ACL token, sent as X-Consul-Token (held in this process only). */
+      token?: string;
+      /** Per-request timeout in milliseconds (default 5000). */
+      timeoutMs?: number;
+    }
+  | {
+      /** Consul's HTTP port and the way there (src/system/http.ts onTarget or fromHere). */
+      http: HttpEndpoint;
+      /** The ACL token's header and file, read where the request is made (as root on a target unless asUser). */
+      secret?: SecretHeader;
+      timeoutMs?: number;
+      /** What the user does when Consul fails a request (default: check the request and the Consul logs). */
+      fix?: string;
+    };
 
 /** GET /v1/catalog/services: service name → tags. */
 export type CatalogServices = Record<string, string[]>;
@@ -59,21 +74,63 @@ export interface AgentServiceRegistration {
   Check?: AgentServiceCheck;
 }
 
+type Method = NonNullable<HttpOptions['method']>;
+
 export class ConsulClient {
-  readonly baseUrl: string;
-  private readonly token: string | undefined;
-  private readonly timeoutMs: number;
+  /** "127.0.0.1:8500", "10.0.0.5:8500 from host1": where requests go, for messages. */
+  readonly where: string;
+  private readonly http: HttpEndpoint;
+  private readonly prefix: string;
+  private readonly secret: SecretHeader | undefined;
+  private readonly timeoutS: number;
+  private readonly fix: string;
+  /** GET answers already read (a batched probe): each is used once, instead of asking Consul. */
+  private readonly recorded = new Map<string, HttpResponse>();
 
   constructor(opts: ConsulClientOptions | string) {
     const o = typeof opts === 'string' ? { baseUrl: opts } : opts;
-    this.baseUrl = o.baseUrl.replace(/\/+$/, '');
-    this.token = o.token;
-    this.timeoutMs = o.timeoutMs ?? 5000;
+    this.timeoutS = (o.timeoutMs ?? 5000) / 1000;
+    if ('baseUrl' in o) {
+      const url = new URL(o.baseUrl);
+      const port = Number(url.port || 80);
+      this.http = fromHere(url.hostname, port, o.token ? { 'X-Consul-Token': o.token } : {});
+      this.prefix = url.pathname.replace(/\/+$/, '');
+      this.where = `${url.hostname}:${port}${this.prefix}`;
+      this.secret = undefined;
+      this.fix = 'check the request and the Consul logs';
+    } else {
+      this.http = o.http;
+      this.prefix = '';
+      this.where = o.http.where;
+      this.secret = o.secret;
+      this.fix = o.fix ?? 'check the request and the Consul logs';
+    }
   }
 
   /** The leader's "IP:8300", or '' when the cluster has no leader yet. */
   async statusLeader(): Promise<string> {
     return (await this.json<string>('GET', '/v1/status/leader')) ?? '';
+  }
+
+  /**
+   * The one wait for a Consul leader (a fresh agent needs a few seconds; a
+   * lost one, an election): the leader's "IP:8300". At the deadline a
+   * PaasboxError naming the last error (Consul not answering, HTTP 500).
+   */
+  waitForLeader(timeoutMs = 60_000, everyMs = 500): Promise<string> {
+    return poll(
+      {
+        what: `a Consul leader at ${this.where}`,
+        timeoutMs,
+        everyMs,
+        fix: 'check the consul container logs (docker logs) and that -bind/-advertise name an address of this host',
+      },
+      async (_, note) => {
+        const leader = await this.statusLeader();
+        if (!leader) note('Consul answers, with no leader yet');
+        return leader || undefined;
+      },
+    );
   }
 
   async catalogServices(): Promise<CatalogServices> {
@@ -87,86 +144,79 @@ export class ConsulClient {
   }
 
   async agentServiceRegister(reg: AgentServiceRegistration): Promise<void> {
-    await this.request('PUT', '/v1/agent/service/register', JSON.stringify(reg));
+    await this.send('PUT', '/v1/agent/service/register', JSON.stringify(reg));
   }
 
   async agentServiceDeregister(serviceId: string): Promise<void> {
-    await this.request('PUT', `/v1/agent/service/deregister/${encodeURIComponent(serviceId)}`);
+    await this.send('PUT', `/v1/agent/service/deregister/${encodeURIComponent(serviceId)}`);
   }
 
   /** Put a raw value; true when Consul stored it. */
   async kvPut(key: string, value: string | Buffer): Promise<boolean> {
-    const res = await this.request('PUT', `/v1/kv/${encodeKey(key)}`, value);
-    return (await res.text()).trim() === 'true';
+    const res = await this.send('PUT', `/v1/kv/${encodeKey(key)}`, value.toString());
+    return res.body.trim() === 'true';
   }
 
   /** The raw value of key, or undefined when it does not exist. */
   async kvGet(key: string): Promise<string | undefined> {
-    const res = await this.request('GET', `/v1/kv/${encodeKey(key)}?raw`, undefined, [404]);
-    if (res.status === 404) return undefined;
-    return await res.text();
+    const res = await this.send('GET', `/v1/kv/${encodeKey(key)}?raw`, undefined, [404]);
+    return res.status === 404 ? undefined : res.body;
   }
 
   async kvDelete(key: string): Promise<void> {
-    await this.request('DELETE', `/v1/kv/${encodeKey(key)}`);
+    await this.send('DELETE', `/v1/kv/${encodeKey(key)}`);
   }
 
-  /** Poll until the cluster has elected a leader (a fresh agent needs a few seconds). */
-  async waitForLeader(timeoutMs = 60_000, intervalMs = 500): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const leader = await this.statusLeader();
-        if (leader) return leader;
-      } catch (e) {
-        last = e;
-      }
-      await new Promise((r) => setTimeout(r, intervalMs));
+  /** Answers read ahead (a batched probe) for the next GETs of their paths. */
+  useRecorded(answers: Map<string, HttpResponse>): this {
+    for (const [p, r] of answers) this.recorded.set(p, r);
+    return this;
+  }
+
+  /** One request as Consul answers it, status and all (no answer: error set); an object body is sent as JSON. */
+  call(method: Method, path: string, body?: unknown): Promise<HttpResponse> {
+    const ahead = method === 'GET' ? this.recorded.get(path) : undefined;
+    if (ahead) {
+      this.recorded.delete(path);
+      return Promise.resolve(ahead);
     }
-    throw new PaasboxError(
-      `Consul at ${this.baseUrl} elected no leader within ${Math.round(timeoutMs / 1000)}s`,
-      'check the consul container logs (docker logs) and that -bind/-advertise name an address of this host',
-      last instanceof Error ? last.message : undefined,
-    );
+    const data = body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) };
+    const secret = this.secret ? { secret: this.secret } : {};
+    return this.http.request(this.prefix + path, { method, timeoutS: this.timeoutS, ...data, ...secret });
   }
 
-  private async json<T>(method: string, path: string): Promise<T | undefined> {
-    const res = await this.request(method, path);
-    const text = await res.text();
-    if (!text.trim()) return undefined;
+  /** A JSON answer (undefined for an empty body); a PaasboxError for no answer, an error status or non-JSON. */
+  async json<T>(method: Method, path: string, body?: unknown): Promise<T | undefined> {
+    const res = await this.send(method, path, body);
+    if (!res.body.trim()) return undefined;
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(res.body) as T;
     } catch {
-      throw new PaasboxError(`Consul at ${this.baseUrl} answered ${path} with non-JSON`, 'check that the URL points to Consul\'s HTTP port (8500)', text.slice(0, 500));
-    }
-  }
-
-  private async request(method: string, path: string, body?: string | Buffer, okStatuses: number[] = []): Promise<Response> {
-    // A connection per request: a kept-alive one that Consul closes between two requests fails
-    // the next with "other side closed". No request is retried.
-    const headers: Record<string, string> = { Connection: 'close' };
-    if (this.token) headers['X-Consul-Token'] = this.token;
-    let res: Response;
-    try {
-      res = await fetch(this.baseUrl + path, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: typeof body === 'string' ? body : new Uint8Array(body) } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      const cause = e instanceof Error ? ((e as { cause?: Error }).cause?.message ?? e.message) : String(e);
       throw new PaasboxError(
-        `cannot reach Consul at ${this.baseUrl} (${method} ${path})`,
-        'start the stack (npm run install / scripts/stack.mjs up) or pass the right Consul address',
-        cause,
+        `Consul at ${this.where} answered ${path} with non-JSON`,
+        "check that the address is Consul's HTTP port (8500)",
+        res.body.slice(0, 500),
+        'target',
       );
     }
-    if (!res.ok && !okStatuses.includes(res.status)) {
-      const text = await res.text().catch(() => '');
-      throw new PaasboxError(`Consul at ${this.baseUrl} answered ${method} ${path} with HTTP ${res.status}`, 'check the request and the Consul logs', text.slice(0, 500));
-    }
+  }
+
+  private async send(method: Method, path: string, body?: unknown, okStatuses: number[] = []): Promise<HttpResponse> {
+    const res = await this.call(method, path, body);
+    if (res.error)
+      throw new PaasboxError(
+        `cannot reach Consul at ${this.where} (${method} ${path})`,
+        'start the stack (npx paasbox stack up) or pass the right Consul address',
+        res.error,
+        'target',
+      );
+    if ((res.status < 200 || res.status > 299) && !okStatuses.includes(res.status))
+      throw new PaasboxError(
+        `Consul at ${this.where} answered ${method} ${path} with HTTP ${res.status}`,
+        this.fix,
+        res.body.trim().slice(0, 500),
+        'target',
+      );
     return res;
   }
 }

@@ -8,7 +8,7 @@
 // async helper runs its command on a Target.
 
 import { PaasboxError } from '../errors.js';
-import { checkReadBack } from '../stackfile/readback.js';
+import { checkReadBack } from '../system/readback.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
 import { parseContainers, type ContainerFacts } from './facts.js';

@@ -1,11 +1,12 @@
-// Docker facts about a host, read in one place: containers (`docker inspect`),
-// images (id and labels per ref) and listening sockets (`ss`). Each fact is a
+// Docker facts about a host, read in one place: containers (`docker inspect`)
+// and images (src/docker/images.ts has the image format). Each fact is a
 // command to run on a target and a pure parser of what it prints, so compose
 // status, verify, the provisioning steps and the image builder all read docker
 // the same way and each parser has one unit test. Nothing here runs anything.
 
-import { checkReadBack, isReadBack } from '../stackfile/readback.js';
+import { checkReadBack, isReadBack } from '../system/readback.js';
 import { shq } from '../target/shell.js';
+import { imageInspectCommand, parseImageLine, type ImageInfo } from './images.js';
 import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, notStackReason } from './labels.js';
 
 // ---------------------------------------------------------------- containers
@@ -110,21 +111,18 @@ export function parsePsIds(out: string): string[] {
 
 // ---------------------------------------------------------------- images
 
-/** An image as the host has it under some ref. */
-export interface ImageFacts {
-  id: string;
-  labels: Record<string, string>;
-}
+/** An image as the host has it under some ref: what the images step compares. */
+export type ImageFacts = Pick<ImageInfo, 'id' | 'labels'>;
 
 /**
- * Prints "ref<TAB>id<TAB>labels-json" per ref ("ref<TAB>" alone when the host
+ * Prints "ref<TAB>IMAGE_FORMAT line" per ref ("ref<TAB>" alone when the host
  * lacks it), in one round trip; exits non-zero when docker does not answer.
  * The inspects run side by side (each docker CLI start costs ~50 ms), their
  * lines printed in the refs' order.
  */
 export function imagesCommand(refs: string[]): string {
   const uniq = [...new Set(refs)];
-  const each = uniq.map((r, i) => `{ printf '%s\\t' ${shq(r)}; docker image inspect --format '{{.Id}}\t{{json .Config.Labels}}' ${shq(r)} 2>/dev/null || echo; } >"$d/${i}" &`);
+  const each = uniq.map((r, i) => `{ printf '%s\\t' ${shq(r)}; ${imageInspectCommand([r])} 2>/dev/null || echo; } >"$d/${i}" &`);
   const files = uniq.map((_, i) => `"$d/${i}"`).join(' ');
   return `docker version --format '{{.Server.Version}}' >/dev/null && { ${uniq.length ? `d=$(mktemp -d) || exit 70; ${each.join(' ')} wait; cat ${files}; rm -rf "$d"; ` : ''}true; }`;
 }
@@ -133,9 +131,9 @@ export function imagesCommand(refs: string[]): string {
 export function parseImages(out: string): Record<string, ImageFacts> {
   const images: Record<string, ImageFacts> = {};
   for (const line of out.split('\n')) {
-    const [ref, id, labels] = line.split('\t');
-    if (!ref || !id) continue;
-    images[ref] = { id, labels: (labels && labels !== 'null' ? JSON.parse(labels) : {}) as Record<string, string> };
+    const tab = line.indexOf('\t');
+    const img = tab > 0 ? parseImageLine(line.slice(tab + 1)) : undefined;
+    if (img) images[line.slice(0, tab)] = { id: img.id, labels: img.labels };
   }
   return images;
 }
@@ -143,41 +141,4 @@ export function parseImages(out: string): Record<string, ImageFacts> {
 /** Image id per ref ('' when the host lacks it). */
 export function imageIdsOf(images: Record<string, ImageFacts>, refs: string[]): Record<string, string> {
   return Object.fromEntries(refs.map((ref) => [ref, images[ref]?.id ?? '']));
-}
-
-// ---------------------------------------------------------------- listening sockets
-
-/** A TCP or UDP socket listening on the host. */
-export interface ListeningSocket {
-  protocol: 'tcp' | 'udp';
-  /** 0.0.0.0, ::, *, or a specific address (interface suffix such as %lo dropped). */
-  address: string;
-  port: number;
-  /** The process holding it, when ss may say (root sees every process). */
-  process?: string;
-  pid?: number;
-}
-
-/** Listening TCP and UDP sockets with their processes, numeric, no header. */
-export const LISTENING_COMMAND = 'ss -Hltunp';
-
-/** LISTENING_COMMAND's lines → sockets. Local address forms: 0.0.0.0:80, [::]:80, *:80, 127.0.0.1%lo:53. */
-export function parseListening(ssOut: string): ListeningSocket[] {
-  const out: ListeningSocket[] = [];
-  for (const line of ssOut.split('\n')) {
-    // Netid State Recv-Q Send-Q Local:Port Peer:Port [users:((...))]
-    const cols = line.trim().split(/\s+/);
-    const netid = cols[0];
-    if (netid !== 'tcp' && netid !== 'udp') continue;
-    const m = /^(.*):(\d+)$/.exec(cols[4] ?? '');
-    if (!m) continue;
-    const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
-    out.push({
-      protocol: netid,
-      address: m[1]!.replace(/^\[|\]$/g, '').replace(/%.*$/, ''),
-      port: Number(m[2]),
-      ...(proc ? { process: proc[1]!, pid: Number(proc[2]) } : {}),
-    });
-  }
-  return out;
 }

@@ -5,6 +5,7 @@
 // and all below it) it has without opening its file, so those layer files
 // can be left out of the archive; shared base layers go once per stream.
 
+import { parseImageLine } from '../docker/images.js';
 import { createHash } from 'node:crypto';
 
 export interface ImageLayers {
@@ -99,21 +100,11 @@ export function resolveLink(entry: string, linkname: string): string {
   return parts.join('/');
 }
 
-/** Parse the inventory lines "ID LAYERS-JSON TAGS-JSON" (docker's compact JSON: no spaces). */
+/** Parse the inventory: a "zstd" line when the target has it, then one IMAGE_FORMAT line per image. */
 export function parseInventory(out: string): TargetImage[] {
-  const images: TargetImage[] = [];
-  const list = (s: string | undefined): string[] => {
-    try {
-      const v = JSON.parse(s ?? 'null') as unknown;
-      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-    } catch {
-      return [];
-    }
-  };
-  for (const line of out.split('\n')) {
-    const [id, layers, tags] = line.trim().split(' ');
-    if (!id?.startsWith('sha256:')) continue;
-    images.push({ id, layers: list(layers), tags: list(tags) });
-  }
-  return images;
+  return out
+    .split('\n')
+    .map(parseImageLine)
+    .filter((i) => i !== undefined)
+    .map((i) => ({ id: i.id, layers: i.layers, tags: i.tags }));
 }

@@ -13,6 +13,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
+import { ALL_IMAGES_COMMAND, imageInspectCommand, parseImageLine } from '../docker/images.js';
 import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
@@ -47,20 +48,18 @@ export function describePush(r: PushResult): string {
   ].filter(Boolean).join(', ') || 'nothing to send';
 }
 
-const FORMAT = `'{{.Id}} {{json .RootFS.Layers}} {{json .RepoTags}}'`;
-
 /** Every image the target's docker has (all, intermediate ones too: their layers count), and whether it has zstd. */
-export const INVENTORY_COMMAND = `command -v zstd >/dev/null 2>&1 && echo zstd; docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format ${FORMAT}`;
+export const INVENTORY_COMMAND = `command -v zstd >/dev/null 2>&1 && echo zstd; ${ALL_IMAGES_COMMAND}`;
 
 async function localLayers(from: Target, refs: string[]): Promise<Record<string, ImageLayers>> {
-  const each = refs.map((r) => `printf '%s ' ${shq(r)}; docker image inspect --format ${FORMAT} ${shq(r)} 2>/dev/null || echo`);
+  const each = refs.map((r) => `printf '%s\\t' ${shq(r)}; ${imageInspectCommand([r])} 2>/dev/null || echo`);
   const r = await from.exec(`docker version --format '{{.Server.Version}}' >/dev/null && { ${[...each, 'true'].join('; ')}; }`, { timeoutMs: 60_000 });
   if (r.code !== 0) throw new PaasboxError(`docker on ${from.name} does not answer`, 'start dockerd here and run again', r.stderr);
   const out: Record<string, ImageLayers> = {};
   for (const line of r.stdout.split('\n')) {
-    const [ref, ...rest] = line.trim().split(' ');
-    const [img] = parseInventory(rest.join(' '));
-    if (ref && img) out[ref] = { id: img.id, layers: img.layers };
+    const tab = line.indexOf('\t');
+    const img = tab > 0 ? parseImageLine(line.slice(tab + 1)) : undefined;
+    if (img) out[line.slice(0, tab)] = { id: img.id, layers: img.layers };
   }
   return out;
 }

@@ -5,6 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { PaasboxError } from '../errors.js';
 import { normaliseId, type MarathonApp } from '../appspec/app.js';
+import { poll } from '../poll.js';
+
+/**
+ * How the waits for an app end: a failed request ends it at once; the
+ * timeout is the app's doing ('user': its image, resources or health check).
+ */
+const APP_WAIT = { kind: 'user', fatal: () => true } as const;
 
 export interface MarathonClientOptions {
   /** e.g. http://10.0.0.5:8080 */
@@ -180,19 +187,19 @@ export class MarathonClient {
   /** Poll GET /v2/deployments until deploymentId is no longer listed (finished). */
   async waitForDeployment(deploymentId: string, opts: WaitOptions = {}): Promise<void> {
     const { timeoutMs = 300000, intervalMs = 1000 } = opts;
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const running = await this.listDeployments();
-      const mine = running.find((d) => d.id === deploymentId);
-      if (!mine) return;
-      if (Date.now() >= until) {
-        throw new PaasboxError(
-          `Marathon deployment ${deploymentId} (${mine.affectedApps.join(', ')}) still running after ${timeoutMs / 1000}s (step ${mine.currentStep ?? '?'} of ${mine.totalSteps ?? '?'})`,
-          'check the app\'s tasks in Marathon (image present on the agents? enough cpus/mem offered?) or wait longer',
-        );
-      }
-      await sleep(intervalMs);
-    }
+    const wait = {
+      what: `Marathon deployment ${deploymentId} to finish`,
+      timeoutMs,
+      everyMs: intervalMs,
+      fix: "check the app's tasks in Marathon (image present on the agents? enough cpus/mem offered?) or wait longer",
+      ...APP_WAIT,
+    };
+    await poll(wait, async (_, note) => {
+      const mine = (await this.listDeployments()).find((d) => d.id === deploymentId);
+      if (!mine) return true;
+      note(`${mine.affectedApps.join(', ')} still running (step ${mine.currentStep ?? '?'} of ${mine.totalSteps ?? '?'})`);
+      return undefined;
+    });
   }
 
   /**
@@ -201,22 +208,26 @@ export class MarathonClient {
    */
   async waitForHealthy(id: string, opts: WaitOptions & { instances?: number } = {}): Promise<MarathonTask[]> {
     const { timeoutMs = 300000, intervalMs = 1000 } = opts;
-    const until = Date.now() + timeoutMs;
-    let last = '';
-    for (;;) {
+    const wait = {
+      what: `app ${normaliseId(id)} to be healthy`,
+      timeoutMs,
+      everyMs: intervalMs,
+      fix: "look at the tasks' health check results and logs on the agents",
+      ...APP_WAIT,
+    };
+    return poll(wait, async (_, note) => {
       const app = await this.getApp(id);
       if (!app) throw new PaasboxError(`Marathon has no app ${normaliseId(id)}`, 'deploy it first');
       const want = opts.instances ?? app.instances ?? 1;
       const tasks = (await this.listTasks(id)).filter((t) => (t.state ?? 'TASK_RUNNING') === 'TASK_RUNNING');
       const checked = (app.healthChecks ?? []).length;
-      const ready = tasks.filter((t) => checked === 0 || ((t.healthCheckResults ?? []).length >= checked && t.healthCheckResults!.every((h) => h.alive)));
+      const passing = (t: MarathonTask) =>
+        checked === 0 || ((t.healthCheckResults ?? []).length >= checked && t.healthCheckResults!.every((h) => h.alive));
+      const ready = tasks.filter(passing);
       if (ready.length === want && tasks.length === want) return ready;
-      last = `${ready.length}/${want} healthy, ${tasks.length} running`;
-      if (Date.now() >= until) {
-        throw new PaasboxError(`app ${normaliseId(id)} not healthy after ${timeoutMs / 1000}s: ${last}`, 'look at the tasks\' health check results and logs on the agents');
-      }
-      await sleep(intervalMs);
-    }
+      note(`${ready.length}/${want} healthy, ${tasks.length} running`);
+      return undefined;
+    });
   }
 
   /**
@@ -338,9 +349,7 @@ function appPath(id: string): string {
   return `/v2/apps${normaliseId(id)}`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+
 
 function toMarathonEvent(ev: { event: string; data: string }): MarathonEvent {
   let data: MarathonEvent['data'];

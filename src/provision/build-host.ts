@@ -45,20 +45,34 @@ export interface BuildChoice {
 /** x86_64/amd64 and aarch64/arm64 name the same machines. */
 const normArch = (a: string) => ({ amd64: 'x86_64', arm64: 'aarch64' })[a] ?? a;
 
-/** Where to build (pure). A forced choice wins; auto builds here unless this machine cannot build what the target runs. */
+/**
+ * Where to build (pure). A forced choice wins; auto builds here unless this machine cannot build what the
+ * target runs.
+ */
 export function chooseBuildHost(want: BuildOn, source: ImageSourceName, f: BuildHostFacts): BuildChoice {
   if (f.targetIsHere) return { where: 'here', why: 'the target is this machine' };
   if (want === 'here') return { where: 'here', why: '--build-on here' };
   if (want === 'target') return { where: 'target', why: '--build-on target' };
   if (normArch(f.archHere) !== normArch(f.archTarget))
-    return { where: 'target', why: `this machine is ${f.archHere}, the target ${f.archTarget}: images built here would not run there` };
+    return {
+      where: 'target',
+      why: `this machine is ${f.archHere}, the target ${f.archTarget}: images built here would not run there`,
+    };
   if (!f.dockerRunsHere) return { where: 'target', why: 'docker does not run on this machine' };
-  if (source === 'local' && !f.debootstrapHere) return { where: 'target', why: 'debootstrap (the local base image) is not on this machine' };
-  return { where: 'here', why: 'this machine builds them (same architecture, docker and debootstrap here) and sends what the target lacks' };
+  if (source === 'local' && !f.debootstrapHere)
+    return { where: 'target', why: 'debootstrap (the local base image) is not on this machine' };
+  return {
+    where: 'here',
+    why: 'this machine builds them (same architecture, docker and debootstrap here) and sends what the target lacks',
+  };
 }
 
 /** Gather the facts and choose. */
-export async function decideBuildHost(target: Target, want: BuildOn, source: ImageSourceName): Promise<BuildChoice> {
+export async function decideBuildHost(
+  target: Target,
+  want: BuildOn,
+  source: ImageSourceName,
+): Promise<BuildChoice> {
   const local = new LocalTarget();
   try {
     const targetIsHere = target instanceof LocalTarget;
@@ -68,19 +82,39 @@ export async function decideBuildHost(target: Target, want: BuildOn, source: Ima
       local.exec('docker info >/dev/null 2>&1', { timeoutMs: 30_000 }),
       local.exec('command -v debootstrap >/dev/null || test -x /usr/sbin/debootstrap', { timeoutMs: 10_000 }),
     ]);
-    return chooseBuildHost(want, source, { targetIsHere, dockerRunsHere: docker.code === 0, debootstrapHere: deb.code === 0, archHere: here.arch, archTarget: there.arch });
+    return chooseBuildHost(want, source, {
+      targetIsHere,
+      dockerRunsHere: docker.code === 0,
+      debootstrapHere: deb.code === 0,
+      archHere: here.arch,
+      archTarget: there.arch,
+    });
   } finally {
     await local.close();
   }
 }
 
 /** Build the images where `choice` says: here (then the images step sends them) or on the target itself. */
-export async function prepareImages(target: Target, choice: BuildChoice, opts: BuildHostOptions): Promise<BuildAllResult> {
-  const where = choice.where === 'target' ? `on ${target.name}` : target instanceof LocalTarget ? 'here' : 'here and sent to the target';
+export async function prepareImages(
+  target: Target,
+  choice: BuildChoice,
+  opts: BuildHostOptions,
+): Promise<BuildAllResult> {
+  const where =
+    choice.where === 'target'
+      ? `on ${target.name}`
+      : target instanceof LocalTarget
+        ? 'here'
+        : 'here and sent to the target';
   opts.progress.say(`images: built ${where} (${choice.why})`);
   if (choice.where === 'here') return prepareImagesOnBuildHost(opts);
   // The target builds for itself: docker and debootstrap there first (the same steps provisioning runs).
-  await runSteps(target, [basePackagesStep(), dockerEngineStep(), ...(opts.source === 'local' ? [buildToolsStep()] : [])], opts.progress, { checkOnly: !!opts.dryRun });
+  await runSteps(
+    target,
+    [basePackagesStep(), dockerEngineStep(), ...(opts.source === 'local' ? [buildToolsStep()] : [])],
+    opts.progress,
+    { checkOnly: !!opts.dryRun },
+  );
   return buildOn(asRoot(target), opts);
 }
 
@@ -89,9 +123,17 @@ export async function prepareImagesOnBuildHost(opts: BuildHostOptions): Promise<
   try {
     // A build host that already has what the build needs is left as it is
     // (macOS with Docker Desktop has no apt); otherwise it is provisioned like a target.
-    const needs = opts.source === 'local' ? 'docker info >/dev/null 2>&1 && command -v debootstrap && command -v go' : 'docker info >/dev/null 2>&1';
+    const needs =
+      opts.source === 'local'
+        ? 'docker info >/dev/null 2>&1 && command -v debootstrap && command -v go'
+        : 'docker info >/dev/null 2>&1';
     if ((await local.exec(needs, { timeoutMs: 30_000 })).code !== 0)
-      await runSteps(local, [basePackagesStep(), dockerEngineStep(), ...(opts.source === 'local' ? [buildToolsStep()] : [])], opts.progress, { checkOnly: !!opts.dryRun });
+      await runSteps(
+        local,
+        [basePackagesStep(), dockerEngineStep(), ...(opts.source === 'local' ? [buildToolsStep()] : [])],
+        opts.progress,
+        { checkOnly: !!opts.dryRun },
+      );
     return await buildOn(local, opts);
   } finally {
     await local.close();
@@ -120,7 +162,12 @@ async function buildOn(t: Target, opts: BuildHostOptions): Promise<BuildAllResul
     const count: Record<string, number> = {};
     for (const i of result.images) count[i.outcome] = (count[i.outcome] ?? 0) + 1;
     const built = (count.built ?? 0) + (count.pulled ?? 0);
-    return { status: built ? 'changed' : 'ok', detail: Object.entries(count).map(([k, n]) => `${n} ${k}`).join(', ') };
+    return {
+      status: built ? 'changed' : 'ok',
+      detail: Object.entries(count)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', '),
+    };
   });
   return result!;
 }

@@ -15,17 +15,30 @@ import { PaasboxError, isPaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
 import { detectAdvertiseAddress } from '../settings/index.js';
 import { COMPOSE_PATH } from '../stackfile/deployment.js';
-import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { DEFAULT_INSTANCE } from '../instance/state.js';
 import type { Target } from '../target/target.js';
 import { provisionTarget, type ProvisionOptions, type ProvisionOutcome } from './provision.js';
 import { runSteps, type ProvisionResult, type ProvisionStep } from './runner.js';
-import { clusterSwarmGaps, ensureClusterSwarm, type SwarmMember } from '../scheduler/swarm.js';
+import { clusterSwarmGaps, ensureClusterSwarm, settleClusterSwarm, type SwarmMember } from '../swarm/membership.js';
+import {
+  answeringManager,
+  awaitDrained,
+  drainNode,
+  drainProgress,
+  leaveSwarm,
+  localSwarmState,
+  nodeAvailability,
+  nodeListed,
+  removeNode,
+} from '../swarm/removal.js';
+import { poll } from '../poll.js';
 import { consulAclStep, InstallSecrets } from './secrets.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 import { readDeployment } from '../stackfile/deployment.js';
-import { shq } from '../target/shell.js';
-import { httpRequest, probeTools, type HttpResponse, type Tools } from '../system/http.js';
+import { composeFilter } from '../docker/compose.js';
+import { ConsulClient } from '../consul/client.js';
+import { onTarget, probeTools, type HttpResponse, type Tools } from '../system/http.js';
 
 export type ClusterRole = 'master' | 'agent';
 
@@ -153,7 +166,10 @@ export async function provisionCluster(hosts: ClusterHost[], opts: ClusterOption
   };
 }
 
-/** Docker swarm over the cluster (src/scheduler/swarm.ts): masters managers, agents workers, stale nodes of returned hosts removed. */
+/**
+ * Docker swarm over the cluster (src/swarm/membership.ts): masters managers,
+ * agents workers, stale nodes of returned hosts removed.
+ */
 function swarmStep(masters: SwarmMember[], agents: SwarmMember[]): ProvisionStep {
   return {
     name: `docker swarm (${masters.length} managers, ${agents.length} workers)`,
@@ -164,8 +180,7 @@ function swarmStep(masters: SwarmMember[], agents: SwarmMember[]): ProvisionStep
     },
     async apply() {
       const changed = await ensureClusterSwarm(masters, agents);
-      // Nodes that kept their swarm state (workers after a new cluster) report back by heartbeat: wait for them, at most 90 s.
-      for (let i = 0; i < 45 && (await clusterSwarmGaps(masters, agents)).length; i++) await new Promise((r) => setTimeout(r, 2000));
+      await settleClusterSwarm(masters, agents, 90_000);
       return changed.join('; ');
     },
   };
@@ -177,22 +192,39 @@ function swarmStep(masters: SwarmMember[], agents: SwarmMember[]): ProvisionStep
  * is accepted only once one leads) and is tried again when an election
  * interrupts it (Consul answers 500 "No cluster leader" meanwhile).
  */
-async function clusterAcl(masters: ClusterHostOutcome[], secrets: InstallSecrets, nodeNames: string[], progress: Progress, readyTimeoutMs: number): Promise<ProvisionResult> {
+async function clusterAcl(
+  masters: ClusterHostOutcome[],
+  secrets: InstallSecrets,
+  nodeNames: string[],
+  progress: Progress,
+  readyTimeoutMs: number,
+): Promise<ProvisionResult> {
+  const text = (e: unknown) => (isPaasboxError(e) ? `${e.problem} ${e.detail ?? ''}` : String(e));
   let last: unknown;
   for (const m of masters) {
     const plan = m.outcome.plan!;
-    const step = consulAclStep(plan, secrets, new StackControl(m.target, COMPOSE_PATH, plan.project), { nodeNames, readyTimeoutMs });
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      try {
-        return await runSteps(m.target, [step], progress);
-      } catch (e) {
-        last = e;
-        const text = isPaasboxError(e) ? `${e.problem} ${e.detail ?? ''}` : String(e);
-        // Not answering at all: try the next master; a leader election: again here.
-        if (/does not answer|is missing|without ACLs/.test(text)) break;
-        progress.say(`[${m.target.name}] consul ACLs: attempt ${attempt} failed (${isPaasboxError(e) ? e.problem : String(e)}); trying again`);
-        await new Promise((r) => setTimeout(r, 5000));
-      }
+    const control = new StackControl(m.target, COMPOSE_PATH, plan.project);
+    const step = consulAclStep(plan, secrets, control, { nodeNames, readyTimeoutMs });
+    let failures = 0;
+    // Three tries here, 5 s apart: a leader election passes. Not answering at
+    // all: the next master (the wait's bound only backs up the three tries).
+    const giveUp = (e: unknown) => ++failures >= 3 || /does not answer|is missing|without ACLs/.test(text(e));
+    const onRetry = (attempt: number, e: unknown) =>
+      progress.say(
+        `[${m.target.name}] consul ACLs: attempt ${attempt} failed (${isPaasboxError(e) ? e.problem : String(e)}); trying again`,
+      );
+    const opts = {
+      what: `Consul's ACLs through ${m.target.name}`,
+      timeoutMs: 3 * (readyTimeoutMs + 60_000),
+      everyMs: 5000,
+      fix: "read the detail: Consul's log on that master (docker logs)",
+      fatal: giveUp,
+      onRetry,
+    };
+    try {
+      return await poll(opts, () => runSteps(m.target, [step], progress));
+    } catch (e) {
+      last = e;
     }
   }
   throw last;
@@ -217,8 +249,6 @@ export interface RemovalOptions {
   consulPort?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** An agent's own token file (it has no management token): node write on its node, enough for maintenance. */
 const AGENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.agentToken}`;
 
@@ -236,28 +266,10 @@ function consulApiOn(tokenFile = MANAGEMENT_TOKEN_FILE): (t: Target, address: st
       tools.set(t, probed);
       probed.catch(() => tools.delete(t)); // a failed probe is asked again next time
     }
-    return httpRequest(t, await probed, address, port, path, { method, timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
+    const http = onTarget(t, await probed, address, port);
+    const secret = { name: 'X-Consul-Token', file: tokenFile };
+    return new ConsulClient({ http, secret, timeoutMs: 10_000 }).call(method, path);
   };
-}
-
-/** A task state that still holds (or is about to hold) the node: anything before Complete/Shutdown/Failed/Rejected/Orphaned/Remove. */
-const LIVE_TASK = /^(New|Pending|Assigned|Accepted|Preparing|Ready|Starting|Running)\b/;
-
-/**
- * What still keeps a drained node: tasks there in a live state (`docker node
- * ps NODE --format '{{.CurrentState}}'`, desired state aside: right after the
- * drain they are still Running while meant to shut down), and services short
- * of their replicas (`docker service ls --format '{{.Name}} {{.Replicas}}'`).
- * Pure parse.
- */
-export function drainState(nodeTaskStates: string, replicas: string): { onNode: number; short: string[] } {
-  const onNode = nodeTaskStates.split('\n').map((l) => l.trim()).filter((l) => LIVE_TASK.test(l)).length;
-  const short = replicas.split('\n').map((l) => l.trim()).filter(Boolean).flatMap((l) => {
-    const [name = '', r = ''] = l.split(/\s+/);
-    const m = /^(\d+)\/(\d+)/.exec(r);
-    return m && m[1] !== m[2] ? [`${name} ${m[1]}/${m[2]}`] : [];
-  });
-  return { onNode, short };
 }
 
 /**
@@ -275,9 +287,8 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
   const port = opts.consulPort ?? 8500;
   const consulApi = consulApiOn(AGENT_TOKEN_FILE); // on the leaving agent
   const managerApi = consulApiOn(); // on a master: the management token
-  const n = shq(leaving.swarmNode ?? leaving.node);
-  const onManager = async (cmd: string, timeoutMs = 60_000) => manager.exec(cmd, { sudo: true, timeoutMs });
-  const nodeExists = async () => (await onManager(`docker node inspect --format '{{.ID}}' ${n}`)).code === 0;
+  const swarmNode = leaving.swarmNode ?? leaving.node;
+  const nodeExists = () => nodeListed(manager, swarmNode);
   const gone = (why: string) => ({ ok: true, detail: why });
   const steps: ProvisionStep[] = [];
   if (opts.reachable)
@@ -301,20 +312,11 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       fix: `look at \`docker node ls\` on a master`,
       async check() {
         if (!(await nodeExists())) return gone('not a swarm node');
-        const r = await onManager(`docker node inspect --format '{{.Spec.Availability}}' ${n}`);
-        return r.stdout.trim() === 'drain' ? { ok: true, detail: 'drained' } : { ok: false, detail: r.stdout.trim() || 'unknown' };
+        const availability = await nodeAvailability(manager, swarmNode);
+        return availability === 'drain' ? { ok: true, detail: 'drained' } : { ok: false, detail: availability || 'unknown' };
       },
       async apply() {
-        const tasks = (await onManager(`docker node ps ${n} --filter desired-state=running --format '{{.Name}}'`)).stdout.trim();
-        const workers = (await onManager(`docker node ls --filter role=worker --format '{{.Hostname}} {{.Status}} {{.Availability}}'`)).stdout
-          .split('\n').map((l) => l.trim().split(/\s+/)).filter(([h, st, av]) => h && h !== (leaving.swarmNode ?? leaving.node) && st === 'Ready' && av === 'Active');
-        if (tasks && !workers.length)
-          throw new PaasboxError(
-            `${leaving.node} is the last agent: its tasks (${tasks.split('\n').join(', ')}) would have nowhere to run`,
-            'add another agent first (install with it in --agents), or destroy those apps (deploy --destroy), then remove this one',
-          );
-        const r = await onManager(`docker node update --availability drain ${n}`);
-        if (r.code !== 0) throw new PaasboxError(`docker node update --availability drain ${leaving.node} failed: ${r.stderr.trim()}`, 'look at `docker node ls` on a master');
+        await drainNode(manager, swarmNode, leaving.node);
       },
     },
     {
@@ -322,19 +324,13 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       fix: `look at \`docker service ps\` for the services named: their tasks could not be placed elsewhere`,
       async check() {
         if (!(await nodeExists())) return gone('not a swarm node');
-        const st = drainState((await onManager(`docker node ps ${n} --format '{{.CurrentState}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
-        return st.onNode === 0 && !st.short.length ? { ok: true, detail: 'no task there, every service at its replicas' } : { ok: false, detail: `${st.onNode} tasks there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}` };
+        const p = await drainProgress(manager, swarmNode);
+        return p.done ? { ok: true, detail: 'no task there, every service at its replicas' } : { ok: false, detail: p.left };
       },
       async apply() {
-        const until = Date.now() + (opts.drainTimeoutS ?? 300) * 1000;
-        let last = '';
-        for (;;) {
-          const st = drainState((await onManager(`docker node ps ${n} --format '{{.CurrentState}}'`)).stdout, (await onManager(`docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout);
-          if (st.onNode === 0 && !st.short.length) return 'every task runs elsewhere';
-          last = `${st.onNode} tasks still there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}`;
-          if (Date.now() > until) throw new PaasboxError(`${leaving.node}'s tasks did not move within ${opts.drainTimeoutS ?? 300}s: ${last}`, 'look at `docker service ps SERVICE` on a master: a constraint or missing image may keep them from the other agents');
-          await sleep(opts.pollMs ?? 2000);
-        }
+        const timeoutMs = (opts.drainTimeoutS ?? 300) * 1000;
+        await awaitDrained(manager, swarmNode, { timeoutMs, everyMs: opts.pollMs ?? 2000, label: leaving.node });
+        return 'every task runs elsewhere';
       },
     },
   );
@@ -346,7 +342,7 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
         async check() {
           const d = await readDeployment(leaving.target);
           if (!d) return gone('no stack file');
-          const ps = await leaving.target.exec(`docker ps -q --filter label=com.docker.compose.project=${shq(d.meta.project)}`, { sudo: true, timeoutMs: 30_000 });
+          const ps = await leaving.target.exec(`docker ps -q ${composeFilter(d.meta.project)}`, { sudo: true, timeoutMs: 30_000 });
           return ps.stdout.trim() ? { ok: false, detail: 'its stack runs' } : gone('its stack is down');
         },
         async apply() {
@@ -360,12 +356,11 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       {
         name: `swarm leave on ${leaving.node}`,
         async check() {
-          const r = await leaving.target.exec(`docker info --format '{{.Swarm.LocalNodeState}}'`, { sudo: true, timeoutMs: 30_000 });
-          return r.stdout.trim() === 'active' ? { ok: false, detail: 'in the swarm' } : gone(r.stdout.trim() || 'no docker');
+          const state = await localSwarmState(leaving.target);
+          return state === 'active' ? { ok: false, detail: 'in the swarm' } : gone(state || 'no docker');
         },
         async apply() {
-          const r = await leaving.target.exec('docker swarm leave', { sudo: true, timeoutMs: 60_000 });
-          if (r.code !== 0) throw new PaasboxError(`docker swarm leave on ${leaving.node} failed: ${r.stderr.trim()}`, 'run `docker swarm leave --force` on it');
+          await leaveSwarm(leaving.target, leaving.node);
         },
       },
     );
@@ -389,8 +384,7 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
     },
     async apply() {
       // After swarm leave it is Down; --force also covers a host that is gone.
-      const r = await onManager(`docker node rm --force ${n}`);
-      if (r.code !== 0) throw new PaasboxError(`docker node rm ${leaving.node} failed: ${r.stderr.trim()}`, 'look at `docker node ls` on a master');
+      await removeNode(manager, swarmNode, leaving.node);
     },
   });
   return steps;
@@ -399,8 +393,7 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
 /** Take an agent out of the cluster (removalSteps) through the first manager that answers. */
 export async function removeClusterHost(leaving: LeavingHost, managers: { target: Target; ip: string }[], progress: Progress, opts: RemovalOptions = {}): Promise<ProvisionResult> {
   const reachable = (await leaving.target.exec('true', { timeoutMs: 20_000 }).then((r) => r.code === 0, () => false));
-  let manager: { target: Target; ip: string } | undefined;
-  for (const m of managers) if ((await m.target.exec(`docker node ls -q`, { sudo: true, timeoutMs: 30_000 }).then((r) => r.code === 0, () => false))) { manager = m; break; }
+  const manager = await answeringManager(managers);
   if (!manager) throw new PaasboxError(`no master answers as a swarm manager, so ${leaving.node} cannot be drained`, 'bring the masters up (npx paasbox status) and run again', undefined, 'target');
   if (!reachable) progress.say(`[${leaving.target.name}] not reachable: forcing it out (Consul force-leave, swarm node removed)`);
   const swarmNode = reachable ? (await leaving.target.facts().catch(() => undefined))?.hostname : undefined;

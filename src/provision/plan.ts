@@ -3,7 +3,12 @@
 
 import { createHash } from 'node:crypto';
 import { PaasboxError } from '../errors.js';
-import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
+import {
+  detectAdvertiseAddress,
+  loadSettings,
+  type Settings,
+  type SettingsValues,
+} from '../settings/index.js';
 import { generateCompose, renderCompose, type ComposeFile } from '../stackfile/generate.js';
 import { loadStackModel } from '../model/load.js';
 import type { StackModel } from '../model/model.js';
@@ -27,7 +32,10 @@ export interface StackPlanOptions {
   cwd?: string;
   /** Leave out services whose built image is not here (instead of failing). */
   skipMissingImages?: boolean;
-  /** The images were built on the target itself (src/provision/build-host.ts): they need not be here, and nothing is sent. */
+  /**
+   * The images were built on the target itself (src/provision/build-host.ts): they need not be here, and
+   * nothing is sent.
+   */
   imagesBuiltOnTarget?: boolean;
   model?: StackModel;
   /** Settings already resolved by planSettings with these same options (install does so once). */
@@ -55,19 +63,30 @@ export interface StackPlan {
   omitted: Record<string, string>;
 }
 
-/** The target's settings, through the one pipeline (flags > env > paasbox.yaml > recorded > defaults, the target's hostname and address). */
+/**
+ * The target's settings, through the one pipeline (flags > env > paasbox.yaml > recorded > defaults, the
+ * target's hostname and address).
+ */
 export async function planSettings(target: Target, opts: StackPlanOptions = {}): Promise<Settings> {
   const model = opts.model ?? loadStackModel();
   const facts = await target.facts();
   const { flags, env, recorded, cwd, configPath } = opts;
   return loadSettings({
-    model, flags, env, recorded, cwd, configPath,
+    model,
+    flags,
+    env,
+    recorded,
+    cwd,
+    configPath,
     defaults: { hostname: facts.hostname.split('.')[0], ...opts.defaults },
     detectIp: () => detectAdvertiseAddress(target),
   });
 }
 
-/** Image id per ref here ('' when absent): the build step's reading (every ref of interest for this model and source) or asked now. */
+/**
+ * Image id per ref here ('' when absent): the build step's reading (every ref of interest for this model
+ * and source) or asked now.
+ */
 function hereIds(refs: string[], known?: ImageSnapshot): Promise<Record<string, string>> {
   return known ? Promise.resolve(imageIdsOf(known, refs)) : localImageIds(refs);
 }
@@ -76,8 +95,15 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   const model = opts.model ?? loadStackModel();
   // Install resolves them once, before building the images (the same inputs give the same settings).
   const settings = opts.settings ?? (await planSettings(target, { ...opts, model }));
-  // Every image that can stand in for an unavailable one, looked up once here and once on the target (not one round trip each).
-  const loadable = [...new Set(Object.values(model.services).flatMap((svc) => svc.sources[settings.imageSource]?.unavailable?.loadable ?? []))];
+  // Every image that can stand in for an unavailable one, looked up once here and once on the target (not
+  // one round trip each).
+  const loadable = [
+    ...new Set(
+      Object.values(model.services).flatMap(
+        (svc) => svc.sources[settings.imageSource]?.unavailable?.loadable ?? [],
+      ),
+    ),
+  ];
   const builtRefs = Object.values(model.services).flatMap((svc) => {
     const b = svc.sources[settings.imageSource]?.build;
     return b ? [builtImageRef(b, settings.imageSource)] : [];
@@ -86,14 +112,23 @@ export async function planStack(target: Target, opts: StackPlanOptions = {}): Pr
   const targetIsHere = target.name === 'local';
   const [here, thereIds] = await Promise.all([
     hereIds([...new Set([...builtRefs, ...loadable])], opts.localImages),
-    targetIsHere ? Promise.resolve({} as Record<string, string>) : imageIds(target, loadable).catch(() => ({}) as Record<string, string>),
+    targetIsHere
+      ? Promise.resolve({} as Record<string, string>)
+      : imageIds(target, loadable).catch(() => ({}) as Record<string, string>),
   ]);
   const hasImage = (ref: string) => !!here[ref] || !!thereIds[ref];
   const refs = await resolveImageRefs(model, settings, hasImage);
   // A built image (paasbox/<build>:<source>) that is not here cannot be sent.
-  const built = Object.entries(refs.images).filter(([svc]) => !!model.services[svc]?.sources[settings.imageSource].build);
+  const built = Object.entries(refs.images).filter(
+    ([svc]) => !!model.services[svc]?.sources[settings.imageSource].build,
+  );
   const local = Object.fromEntries(built.map(([, r]) => [r, here[r] ?? '']));
-  const there = opts.imagesBuiltOnTarget ? await imageIds(target, built.map(([, r]) => r)) : {};
+  const there = opts.imagesBuiltOnTarget
+    ? await imageIds(
+        target,
+        built.map(([, r]) => r),
+      )
+    : {};
   const missing = built.filter(([, ref]) => !local[ref] && !there[ref]);
   if (missing.length) {
     if (!opts.skipMissingImages)

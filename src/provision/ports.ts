@@ -1,10 +1,10 @@
 // Pre-flight port check: which of the stack's host ports are already held on
 // the target, and by what. Pure: the listening sockets are parsed by
-// src/docker/facts.ts, the process tree here, so every form gets a unit test;
+// src/system/ports.ts, the process tree here, so every form gets a unit test;
 // the command that gathers them is portsCommand().
 
 import { composeFilter } from '../docker/compose.js';
-import { LISTENING_COMMAND, parseListening, type ListeningSocket } from '../docker/facts.js';
+import { LISTENING_COMMAND, parseListening, type ListeningSocket } from '../system/ports.js';
 import { notStackReason } from '../docker/labels.js';
 
 export interface WantedPort {

@@ -1,6 +1,6 @@
 // Provision one target from nothing to a running, healthy stack: the ordered
 // step list every install mode (standalone, ssh, vagrant, boot2docker) runs,
-// holding the target's lock (src/stage/lock.ts) unless it only checks.
+// holding the target's lock (src/instance/lock.ts) unless it only checks.
 
 import { StackControl } from '../compose/index.js';
 import { Progress } from '../progress.js';
@@ -12,8 +12,8 @@ import { COMPOSE_PATH } from '../stackfile/deployment.js';
 import { healthyStep, imagesStep, portsPreflightStep, stackFileStep, startStep } from './steps.js';
 import { sshdKeysSteps, type AuthorizedKeys } from './access.js';
 import { openvpnSteps } from './openvpn.js';
-import { DEFAULT_LOCK_TIMEOUT_S, withTargetLock } from '../stage/lock.js';
-import { DEFAULT_INSTANCE } from '../stage/instances.js';
+import { DEFAULT_LOCK_TIMEOUT_S, withTargetLock } from '../instance/lock.js';
+import { DEFAULT_INSTANCE } from '../instance/state.js';
 import { consulAclStep, InstallSecrets, secretsStep } from './secrets.js';
 
 export interface ProvisionOptions extends StackPlanOptions {
@@ -32,7 +32,10 @@ export interface ProvisionOptions extends StackPlanOptions {
   instance?: string;
   /** The secrets shared by a cluster's hosts (default: this instance's, resolved on this target). */
   secrets?: InstallSecrets;
-  /** Set up Consul's ACLs here (default true); a cluster does it once, after all its hosts (src/provision/cluster.ts). */
+  /**
+   * Set up Consul's ACLs here (default true); a cluster does it once, after all its hosts
+   * (src/provision/cluster.ts).
+   */
   consulAcl?: boolean;
 }
 
@@ -40,10 +43,14 @@ export interface ProvisionOutcome extends ProvisionResult {
   plan?: StackPlan;
 }
 
-export async function provisionTarget(target: Target, opts: ProvisionOptions = {}): Promise<ProvisionOutcome> {
+export async function provisionTarget(
+  target: Target,
+  opts: ProvisionOptions = {},
+): Promise<ProvisionOutcome> {
   if (opts.dryRun) return provision(target, opts);
   const timeoutS = opts.lockTimeoutS ?? DEFAULT_LOCK_TIMEOUT_S;
-  const onWait = (holder: string) => opts.progress?.say(`[${target.name}] ${holder} holds the lock; waiting up to ${timeoutS}s`);
+  const onWait = (holder: string) =>
+    opts.progress?.say(`[${target.name}] ${holder} holds the lock; waiting up to ${timeoutS}s`);
   return withTargetLock(target, { command: 'install', timeoutS, onWait }, () => provision(target, opts));
 }
 
@@ -60,7 +67,10 @@ async function provision(target: Target, opts: ProvisionOptions): Promise<Provis
     await progress.step('plan the stack', host, async () => {
       plan = await planStack(target, opts);
       const omitted = Object.keys(plan.omitted);
-      return { status: 'ok', detail: `${Object.keys(plan.compose.services).length} services, hostname ${plan.settings.hostname}, ip ${plan.settings.ip}, source ${plan.settings.imageSource}${omitted.length ? `; left out: ${omitted.join(', ')}` : ''}` };
+      return {
+        status: 'ok',
+        detail: `${Object.keys(plan.compose.services).length} services, hostname ${plan.settings.hostname}, ip ${plan.settings.ip}, source ${plan.settings.imageSource}${omitted.length ? `; left out: ${omitted.join(', ')}` : ''}`,
+      };
     });
   }
   const steps: ProvisionStep[] = [];
@@ -71,8 +81,15 @@ async function provision(target: Target, opts: ProvisionOptions): Promise<Provis
   if (plan) {
     const ctl = new StackControl(target, COMPOSE_PATH, plan.project);
     const secrets = opts.secrets ?? new InstallSecrets(opts.instance ?? DEFAULT_INSTANCE, opts.cwd);
-    steps.push(imagesStep(plan), secretsStep(secrets, plan.settings), stackFileStep(plan), startStep(plan, ctl), healthyStep(plan, ctl, (opts.healthTimeoutS ?? 300) * 1000, progress));
-    if (plan.compose.services['consul'] && opts.consulAcl !== false) steps.push(consulAclStep(plan, secrets, ctl));
+    steps.push(
+      imagesStep(plan),
+      secretsStep(secrets, plan.settings),
+      stackFileStep(plan),
+      startStep(plan, ctl),
+      healthyStep(plan, ctl, (opts.healthTimeoutS ?? 300) * 1000, progress),
+    );
+    if (plan.compose.services['consul'] && opts.consulAcl !== false)
+      steps.push(consulAclStep(plan, secrets, ctl));
   }
   const result = await runSteps(target, steps, progress, { checkOnly: !!opts.dryRun });
   return { ...result, ...(plan ? { plan } : {}) };

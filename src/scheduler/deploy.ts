@@ -5,9 +5,11 @@
 // refused app never reaches a scheduler.
 import { readFile } from 'node:fs/promises';
 import { checkScale, parseAllowedApp, type AppPolicy } from '../apps/policy.js';
-import { AppNames, claimedKeys, prepareHostMounts, type ConsulOnTarget } from '../apps/target-checks.js';
+import { claimedKeys, prepareHostMounts } from '../apps/target-checks.js';
+import { AppNames, type ConsulOnTarget } from '../consul/app-names.js';
 import { PaasboxError } from '../errors.js';
-import { normaliseId, parseApp, type MarathonApp } from '../appspec/app.js';
+import { normaliseId, type MarathonApp } from '../appspec/app.js';
+import { parseApp } from '../appspec/validate.js';
 import type { Progress } from '../progress.js';
 import type { Deployment } from '../stackfile/deployment.js';
 import type { Target } from '../target/target.js';

@@ -14,7 +14,8 @@ import type { Deployment } from '../stackfile/deployment.js';
 import type { Target } from '../target/target.js';
 import { MarathonScheduler } from './marathon.js';
 import type { Scheduler } from './scheduler.js';
-import { SwarmScheduler, ensureSwarm } from './swarm.js';
+import { ensureSwarm } from '../swarm/membership.js';
+import { SwarmScheduler } from './swarm.js';
 
 export type SchedulerChoice = 'auto' | 'marathon' | 'swarm';
 

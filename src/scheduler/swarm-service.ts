@@ -8,6 +8,7 @@
 import { shq as shellWord } from '../target/shell.js';
 import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
 import { normaliseId, portMappingsOf, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../appspec/app.js';
+import { AGENT_LABEL } from '../swarm/nodes.js';
 
 export interface SwarmService {
   /** Service name: the app id without the leading slash, slashes → dashes. */
@@ -31,9 +32,6 @@ export interface SwarmFacts {
   /** The app's image as the manager has it, by digest or ID (pinnedImage): tasks then skip the registry. */
   pinnedImage?: string;
 }
-
-/** The node label install gives a cluster's agents in the swarm (src/scheduler/swarm.ts ensureClusterSwarm). */
-export const AGENT_LABEL = { key: 'paasbox.role', value: 'agent' } as const;
 
 /**
  * The constraint that keeps apps on the agents: the label, not node.role==worker,

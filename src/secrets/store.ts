@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PaasboxError } from '../errors.js';
-import { checkInstanceName, stateDir } from '../stage/instances.js';
+import { checkInstanceName, stateDir } from '../paths.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
 import { SECRET_DIRS, SECRET_FILES, SECRETS_DIR } from './secrets.js';

@@ -8,6 +8,7 @@
 // and IP where the stack runs on this machine or its docker VM); recorded: what
 // the instance's last install was given or deployed; defaults: what paasbox
 // finds out (the target's hostname, its detected address) and DEFAULTS.
+import { DOMAIN_RE, HOSTNAME_RE, PROJECT_RE } from '../system/readback.js';
 import { isIPv4 } from 'node:net';
 import { PaasboxError } from '../errors.js';
 import type { ImageSourceName, StackModel } from '../model/model.js';
@@ -181,10 +182,6 @@ function fileWithCluster(raw: Partial<Settings> & { cluster?: ClusterFile }): Pa
 function splitList(s: string): string[] {
   return s.split(/[,\s]+/).filter(Boolean);
 }
-
-export const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-export const DOMAIN_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-export const PROJECT_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** Semantic checks the schema cannot express. */
 function checkSettings(s: Settings, model: StackModel): void {

@@ -5,17 +5,26 @@
 
 import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
 import { readDeployment, recordedValues, type Deployment } from './deployment.js';
-import { keepReadBackError } from './readback.js';
-import type { StackModel } from '../model/model.js';
-import type { Instance } from '../stage/instances.js';
+import { keepReadBackError } from '../system/readback.js';
+import type { ImageSourceName, StackModel } from '../model/model.js';
 import type { Target } from '../target/target.js';
+
+/** What install recorded of the deployment, as far as it is read here (a lower layer than src/instance/). */
+interface RecordedDeployment {
+  composePath: string;
+  ip: string;
+  hostname?: string;
+  imageSource: ImageSourceName;
+  project: string;
+}
 
 export interface TargetSettingsOptions {
   cwd?: string;
   configPath?: string;
   flags?: SettingsValues;
   env?: Record<string, string | undefined>;
-  instance?: Instance;
+  /** The recorded instance (src/instance/state.ts): its deployment record, when the target has no stack file. */
+  instance?: { deployment?: RecordedDeployment };
 }
 
 export async function settingsForTarget(

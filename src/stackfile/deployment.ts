@@ -10,7 +10,7 @@ import type { Target } from '../target/target.js';
 import type { PaasboxMeta } from './generate.js';
 import { isPaasboxError } from '../errors.js';
 import { checkApps, type AppsSettings } from '../settings/apps.js';
-import { checkReadBack, isReadBackError, ReadBackError, showValue, type ReadBackFormat } from './readback.js';
+import { checkReadBack, isReadBackError, ReadBackError, showValue, type ReadBackFormat } from '../system/readback.js';
 
 export const STACK_DIR = '/opt/paasbox';
 export const COMPOSE_PATH = `${STACK_DIR}/docker-compose.yml`;
@@ -40,7 +40,7 @@ export function parseDeployment(text: string, path = COMPOSE_PATH): Deployment |
 
 /**
  * Every field later commands take from the file (into shell lines, paths, DNS
- * settings) against its format (src/stackfile/readback.ts): ip, domain and project
+ * settings) against its format (src/system/readback.ts): ip, domain and project
  * always, the others when present.
  */
 function checkDeployment(d: Deployment): void {

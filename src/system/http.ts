@@ -1,13 +1,19 @@
-// Probes run on the target through Target.exec, and the pure parsers of what
-// they print. Everything needs only bash and coreutils on the target; curl is
-// used for HTTP when present. DNS queries are built and decoded here with
-// dns-packet and travel to the target's resolver through bash's /dev/udp, so
-// no dig is needed on the target. A login or token a request carries is read
-// on the target from its root-only file (or from the user's own copy when
-// probing from here), so it is never on a command line.
+// HTTP to a stack service, the one way src/ does it (verify, consul,
+// provision, apps and bench alike). A request goes either from a target
+// (httpRequest: through Target.exec, with curl when the target has it, else
+// bash's /dev/tcp: only bash and coreutils are needed there) or from this
+// process (httpHere: node:http, for a forwarded port or a test host's address).
+// Both answer an HttpResponse and never throw for a refused connection or a
+// timeout: the answer says so. HttpEndpoint names an address:port reached one
+// of the two ways, for clients such as src/consul/client.ts. A login or token
+// a request carries is read from its root-only file on the target (or from
+// the user's own copy here), so it is never on a command line. Each request
+// opens its own connection (curl, or node:http without an agent and with
+// `Connection: close`): a kept-alive one that the server closed between two
+// requests would fail the next with "other side closed". Nothing is retried.
 
-import dnsPacket from 'dns-packet';
-import { parseListening } from '../docker/facts.js';
+import { readFileSync } from 'node:fs';
+import { request as nodeRequest } from 'node:http';
 import type { Target } from '../target/target.js';
 import { shq } from '../target/shell.js';
 
@@ -24,8 +30,6 @@ export async function probeTools(target: Target): Promise<Tools> {
   return { curl: have.has('curl'), ss: have.has('ss'), docker: have.has('docker') };
 }
 
-export { shq };
-
 // ---------------------------------------------------------------- HTTP
 
 export interface HttpResponse {
@@ -33,6 +37,10 @@ export interface HttpResponse {
   body: string;
   /** Set when no response arrived (connection refused, timeout). */
   error?: string;
+  /** Response headers, lower-case names (httpHere only). */
+  headers?: Record<string, string>;
+  /** Milliseconds from request to full response (httpHere only). */
+  ms?: number;
 }
 
 /**
@@ -51,6 +59,7 @@ export interface SecretHeader {
 export interface HttpOptions {
   /** Host header (default address:port). */
   host?: string;
+  /** Seconds until the whole answer (default 5; fractions allowed). */
   timeoutS?: number;
   method?: 'GET' | 'PUT' | 'DELETE';
   /** Request body (sent on the command's stdin). */
@@ -129,6 +138,71 @@ export function httpGet(target: Target, tools: Tools, address: string, port: num
   return httpRequest(target, tools, address, port, path, opts);
 }
 
+/**
+ * One HTTP request from this process, on a connection of its own. The secret
+ * header's file is read here (the user's copy); `headers` are sent as given,
+ * which is safe only because nothing here is a command line.
+ */
+export function httpHere(address: string, port: number, path: string, opts: HttpOptions & { headers?: Record<string, string> } = {}): Promise<HttpResponse> {
+  const t0 = performance.now();
+  const headers: Record<string, string> = { Host: opts.host ?? `${address}:${port}`, Connection: 'close', ...opts.headers };
+  if (opts.secret) {
+    let value: string;
+    try {
+      value = readFileSync(opts.secret.file, 'utf8').trim();
+    } catch {
+      return Promise.resolve({ status: 0, body: '', error: `no ${opts.secret.file} here` });
+    }
+    headers[opts.secret.name] = opts.secret.basic ? `Basic ${Buffer.from(value).toString('base64')}` : value;
+  }
+  const body = opts.body !== undefined ? Buffer.from(opts.body) : undefined;
+  if (body) headers['Content-Length'] = String(body.length);
+  const timeoutMs = (opts.timeoutS ?? 5) * 1000;
+  return new Promise((resolve) => {
+    const failed = (e: Error) => resolve({ status: 0, body: '', error: e.message, ms: performance.now() - t0 });
+    const req = nodeRequest({ host: address, port, path, method: opts.method ?? 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', failed);
+      res.on('end', () => {
+        const h: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: h, ms: performance.now() - t0 });
+      });
+    });
+    // The whole exchange, as curl's --max-time.
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutS ?? 5} s`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', failed);
+    req.end(body);
+  });
+}
+
+// ---------------------------------------------------------------- endpoints
+
+/** A service's address:port and the way requests reach it (from a target, or from here). */
+export interface HttpEndpoint {
+  /** "10.0.0.5:8500 from host1", for messages. */
+  readonly where: string;
+  request(path: string, opts?: HttpOptions): Promise<HttpResponse>;
+}
+
+/** address:port as the target reaches it: requests run on the target (httpRequest). */
+export function onTarget(target: Target, tools: Tools, address: string, port: number): HttpEndpoint {
+  return {
+    where: `${address}:${port} from ${target.name}`,
+    request: (path, opts) => httpRequest(target, tools, address, port, path, opts),
+  };
+}
+
+/** address:port as this machine reaches it (httpHere); `headers` go with every request. */
+export function fromHere(address: string, port: number, headers: Record<string, string> = {}): HttpEndpoint {
+  return {
+    where: `${address}:${port}`,
+    request: (path, opts = {}) => httpHere(address, port, path, { ...opts, headers }),
+  };
+}
+
 /** "200 (body 1.2 kB)" or the error, for a check's `got`. */
 export function describeHttp(r: HttpResponse, bodyIncludes?: string): string {
   if (r.error) return `no answer: ${r.error}`;
@@ -141,76 +215,4 @@ export function describeHttp(r: HttpResponse, bodyIncludes?: string): string {
 function snippet(s: string, n = 120): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > n ? `${one.slice(0, n)}…` : one;
-}
-
-// ---------------------------------------------------------------- TCP, four-letter words
-
-/** Send a ZooKeeper four-letter word and print the answer (ZooKeeper closes after it). */
-export function fourLetterCommand(address: string, port: number, word: string, timeoutS = 5): string {
-  const script = `exec 3<>/dev/tcp/${address}/${port} || exit 7; printf %s ${shq(word)} >&3; timeout ${timeoutS} cat <&3`;
-  return `bash -c ${shq(script)}`;
-}
-
-export function tcpConnectCommand(address: string, port: number, timeoutS = 5): string {
-  return `timeout ${timeoutS} bash -c ${shq(`exec 3<>/dev/tcp/${address}/${port}`)} && echo open`;
-}
-
-// ---------------------------------------------------------------- DNS
-
-export type DnsRecordType = 'A' | 'SRV';
-
-export interface DnsAnswer {
-  /** NOERROR, NXDOMAIN, SERVFAIL, ... or TIMEOUT when nothing came back. */
-  rcode: string;
-  a: string[];
-  srv: { priority: number; weight: number; port: number; target: string }[];
-  error?: string;
-}
-
-export function dnsQuery(name: string, type: DnsRecordType, id = Math.floor(Math.random() * 65535)): Buffer {
-  return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] });
-}
-
-/** Reads the query from stdin, sends it as one datagram, prints the answer datagram base64-encoded. */
-export function dnsUdpCommand(server: string, port: number, timeoutS = 3): string {
-  const script = `exec 3<>/dev/udp/${server}/${port} || exit 7; head -c 512 >&3; timeout ${timeoutS} dd bs=65535 count=1 <&3 2>/dev/null | base64 -w0`;
-  return `bash -c ${shq(script)}`;
-}
-
-export function parseDnsAnswer(base64: string): DnsAnswer {
-  const raw = Buffer.from(base64.trim(), 'base64');
-  if (raw.length === 0) return { rcode: 'TIMEOUT', a: [], srv: [], error: 'no answer' };
-  let p: dnsPacket.Packet;
-  try {
-    p = dnsPacket.decode(raw);
-  } catch (e) {
-    return { rcode: 'FORMERR', a: [], srv: [], error: `undecodable answer: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  const answers = p.answers ?? [];
-  const a: string[] = [];
-  const srv: DnsAnswer['srv'] = [];
-  for (const ans of answers) {
-    if (ans.type === 'A') a.push(ans.data);
-    if (ans.type === 'SRV') srv.push({ priority: ans.data.priority ?? 0, weight: ans.data.weight ?? 0, port: ans.data.port, target: ans.data.target });
-  }
-  return { rcode: (p as { rcode?: string }).rcode ?? 'NOERROR', a, srv };
-}
-
-export async function dnsLookup(target: Target, server: string, port: number, name: string, type: DnsRecordType): Promise<DnsAnswer> {
-  const r = await target.exec(dnsUdpCommand(server, port), { stdin: dnsQuery(name, type), timeoutMs: 15_000 });
-  if (r.code !== 0 && !r.stdout.trim()) return { rcode: 'TIMEOUT', a: [], srv: [], error: r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}` };
-  return parseDnsAnswer(r.stdout);
-}
-
-export function describeDns(d: DnsAnswer, type: DnsRecordType): string {
-  if (d.error) return `${d.rcode}: ${d.error}`;
-  if (type === 'A') return d.a.length ? `${d.rcode} A ${d.a.join(', ')}` : `${d.rcode}, no A record`;
-  return d.srv.length ? `${d.rcode} SRV ${d.srv.map((s) => `${s.target}:${s.port}`).join(', ')}` : `${d.rcode}, no SRV record`;
-}
-
-// ---------------------------------------------------------------- listening sockets
-
-/** Ports listening on the target (ss output, see src/docker/facts.ts), for cross-checking catalog ports. */
-export function parseSsListening(stdout: string): Set<number> {
-  return new Set(parseListening(stdout).map((s) => s.port));
 }

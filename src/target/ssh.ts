@@ -14,7 +14,8 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { PaasboxError, targetError, transientError } from '../errors.js';
-import type { HostKeyPolicy, SshInfo } from '../stage/ssh-info.js';
+import { poll } from '../poll.js';
+import type { HostKeyPolicy, SshInfo } from './ssh-info.js';
 import { feed, writeThroughExec } from './local.js';
 import { formatHostSpec } from './parse.js';
 import { checkSudo, FACTS_COMMAND, parseFacts, wrapCommand } from './shell.js';
@@ -107,16 +108,21 @@ export class SshTarget implements Target {
   }
 
   private async connectWithRetries(): Promise<Client> {
-    const retries = this.opts.retries ?? 2;
     const auth = this.authConfig();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.connectOnce(auth);
-      } catch (e) {
-        if (!(e instanceof PaasboxError && e.kind === 'transient') || attempt >= retries) throw e;
-        await new Promise((r) => setTimeout(r, (this.opts.retryDelayMs ?? 1000) * (attempt + 1)));
-      }
-    }
+    const base = this.opts.retryDelayMs ?? 1000;
+    // Only a transient fault (refused, reset, timed out) is tried again, with a
+    // growing pause; when the tries run out, the fault itself is the error.
+    return poll(
+      {
+        what: `an SSH connection to ${this.name}`,
+        timeoutMs: Number.POSITIVE_INFINITY,
+        attempts: (this.opts.retries ?? 2) + 1,
+        everyMs: (attempt) => base * attempt,
+        fix: 'check that the host is up and its sshd answers',
+        fatal: (e) => !(e instanceof PaasboxError && e.kind === 'transient'),
+      },
+      () => this.connectOnce(auth),
+    );
   }
 
   private authConfig(): Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'agent'> {

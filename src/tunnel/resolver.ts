@@ -24,7 +24,7 @@
 //                the tunnel, names only with your own resolver setup.
 
 import { createHash } from 'node:crypto';
-import { checkReadBack } from '../stackfile/readback.js';
+import { checkReadBack } from '../system/readback.js';
 import { PaasboxError } from '../errors.js';
 
 export type ResolverKind = 'resolved' | 'resolv.conf' | 'macos' | 'none';

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PaasboxError } from '../errors.js';
-import { stateDir } from '../stage/instances.js';
+import { stateDir } from '../paths.js';
 import type { ResolverKind } from './resolver.js';
 
 export interface TunnelPaths {

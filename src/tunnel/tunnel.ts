@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { poll } from '../poll.js';
 import { PaasboxError } from '../errors.js';
 import { shq } from '../target/shell.js';
 import { FACT_COMMANDS, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines, type NetworkFacts } from './firewall.js';
@@ -40,7 +41,6 @@ export interface TunnelSystem {
   /** Run sshuttle with argv, its output into logPath, PATH starting with pathPrefix; resolves with its exit code. */
   runSshuttle(argv: string[], opts: { logPath: string; pathPrefix: string; timeoutMs: number }): Promise<number>;
   readFile(path: string): string | undefined;
-  sleep(ms: number): Promise<void>;
   now(): number;
 }
 
@@ -91,7 +91,6 @@ export const realSystem: TunnelSystem = {
       return undefined;
     }
   },
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   now: () => Date.now(),
 };
 
@@ -222,13 +221,12 @@ export interface DownResult {
   wasRunning: boolean;
 }
 
-async function waitUntil(sys: TunnelSystem, ms: number, fn: () => Promise<boolean> | boolean): Promise<boolean> {
-  const end = sys.now() + ms;
-  for (;;) {
-    if (await fn()) return true;
-    if (sys.now() >= end) return false;
-    await sys.sleep(200);
-  }
+/** Whether fn came true within ms (looked at every 200 ms). */
+function waitUntil(what: string, ms: number, fn: () => Promise<boolean> | boolean): Promise<boolean> {
+  const fix = 'npx paasbox tunnel status';
+  return poll({ what, timeoutMs: ms, everyMs: 200, fix, fatal: () => true }, async () => ((await fn()) ? true : undefined)).catch(
+    (e: unknown) => (e instanceof PaasboxError && e.problem.startsWith('timed out') ? false : Promise.reject(e)),
+  );
 }
 
 async function undoResolver(sys: TunnelSystem, r: TunnelRecord): Promise<string | undefined> {
@@ -287,9 +285,9 @@ export async function tunnelDown(sys: TunnelSystem, paths: TunnelPaths): Promise
   }
   if (live) {
     await sys.kill(pid!, 'SIGTERM');
-    if (!(await waitUntil(sys, 15_000, () => processState(pid!, sys.proc) !== 'sshuttle'))) {
+    if (!(await waitUntil(`sshuttle (pid ${pid}) to stop`, 15_000, () => processState(pid!, sys.proc) !== 'sshuttle'))) {
       await sys.kill(pid!, 'SIGKILL');
-      await waitUntil(sys, 5_000, () => processState(pid!, sys.proc) !== 'sshuttle');
+      await waitUntil(`sshuttle (pid ${pid}) to die`, 5_000, () => processState(pid!, sys.proc) !== 'sshuttle');
     }
     if (processState(pid!, sys.proc) === 'sshuttle') throw new PaasboxError(`sshuttle (pid ${pid}) does not stop`, `kill it: sudo kill -9 ${pid}; then npx paasbox tunnel down again`);
     out.stopped = pid;
@@ -301,7 +299,7 @@ export async function tunnelDown(sys: TunnelSystem, paths: TunnelPaths): Promise
   // sshuttle's firewall helper restores its rules when the client exits; give it a moment, then do it ourselves.
   const port = record.listenPort;
   let facts = await readNetworkFacts(sys);
-  const gone = await waitUntil(sys, 10_000, async () => {
+  const gone = await waitUntil(`sshuttle's firewall rules to go`, 10_000, async () => {
     facts = await readNetworkFacts(sys);
     return tunnelFirewallLines(facts, port).length === 0;
   });
@@ -462,7 +460,7 @@ export async function tunnelUp(sys: TunnelSystem, u: UpInput): Promise<UpResult>
   // sshuttle -D returns once connected; its firewall rules follow when the server says it is ready.
   let pid: number | undefined;
   let facts: NetworkFacts = {};
-  const ready = await waitUntil(sys, 20_000, async () => {
+  const ready = await waitUntil(`sshuttle's firewall rules`, 20_000, async () => {
     pid = readPidfile(paths);
     if (!pid || processState(pid, sys.proc) !== 'sshuttle') return false;
     if (sys.platform !== 'linux') return true;

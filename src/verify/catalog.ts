@@ -10,7 +10,9 @@ import { effectivePorts } from '../settings/services.js';
 import { servicesOnThisHost } from '../stackfile/generate.js';
 import type { Target } from '../target/target.js';
 import type { Check, Outcome } from './types.js';
-import { describeDns, dnsLookup, httpGet, parseSsListening, type Tools } from '../system/http.js';
+import { httpGet, type Tools } from '../system/http.js';
+import { describeDns, dnsLookup } from '../system/dns.js';
+import { parseSsListening } from '../system/ports.js';
 
 /** One catalog instance as DNS should present it. */
 export interface CatalogInstance {

@@ -14,8 +14,9 @@ import { clusterHosts, isCluster, type Settings } from '../settings/settings.js'
 import { servicesOnThisHost } from '../stackfile/generate.js';
 import type { StackModel } from '../model/model.js';
 import { effectivePorts, isEnabled } from '../settings/services.js';
-import { NODE_LIST_COMMAND, parseNodeList, type SwarmNode } from '../scheduler/swarm.js';
-import { fourLetterCommand, httpRequest } from '../system/http.js';
+import { NODE_LIST_COMMAND, parseNodeList, type SwarmNode } from '../swarm/nodes.js';
+import { httpRequest } from '../system/http.js';
+import { fourLetterCommand } from '../system/tcp.js';
 import type { Check, Outcome } from './types.js';
 
 export interface ConsulMember {

@@ -11,7 +11,9 @@ import { effectivePorts, enabledServices } from '../settings/services.js';
 import { placeholderValues, resolvePlaceholders, servicesOnThisHost } from '../stackfile/generate.js';
 import type { Check, Outcome, VerifyContext } from './types.js';
 import { forService, type ContainerState } from './docker.js';
-import { describeDns, describeHttp, dnsLookup, fourLetterCommand, httpGet, httpRequest, tcpConnectCommand, type SecretHeader } from '../system/http.js';
+import { describeHttp, httpGet, httpRequest, type SecretHeader } from '../system/http.js';
+import { describeDns, dnsLookup } from '../system/dns.js';
+import { fourLetterCommand, tcpConnectCommand } from '../system/tcp.js';
 import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 
 export interface DeriveEnv {

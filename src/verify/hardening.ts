@@ -8,11 +8,11 @@
 import type { Settings } from '../settings/settings.js';
 import type { StackModel } from '../model/model.js';
 import { findStackContainer } from '../docker/compose.js';
-import { parseListening, LISTENING_COMMAND } from '../docker/facts.js';
+import { parseListening, LISTENING_COMMAND } from '../system/ports.js';
 import { effectivePorts, zkClientPort, ZK_QUORUM_PORTS } from '../settings/services.js';
 import { servicesOnThisHost } from '../stackfile/generate.js';
 import { shq } from '../target/shell.js';
-import { dnsLookup } from '../system/http.js';
+import { dnsLookup } from '../system/dns.js';
 import type { Check } from './types.js';
 
 interface Mount { Type?: string; Name?: string; Destination?: string }

@@ -18,8 +18,10 @@ import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readC
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
 import { probeTools, type Tools } from '../system/http.js';
 import { readDeployment, type Deployment } from '../stackfile/deployment.js';
-import { keepReadBackError } from '../stackfile/readback.js';
+import { keepReadBackError } from '../system/readback.js';
 import { swarmHealthCheck } from './swarm-health.js';
+import { PaasboxError } from '../errors.js';
+import { poll, sleep } from '../poll.js';
 
 export interface VerifyOptions {
   /** Checks run at once (default 8; sshd allows 10 sessions per connection by default, so keep it at most 9 over SSH). */
@@ -110,16 +112,20 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
   })];
   if (opts.catalog !== false) {
     const port = consulHttpPort(model, settings);
-    let snap: CatalogSnapshot | undefined;
     let error = '';
-    for (let i = 0; i < 3 && !snap; i++) {
-      try {
-        snap = probe ? await readCatalog(probe.target, probe.ctx.tools, address, port) : await readCatalog(target, tools, address, port);
-      } catch (e) {
-        error = e instanceof Error ? e.message : String(e);
-        await sleep(1000);
-      }
-    }
+    // Three reads at most, a second apart: the third one's error is the check's.
+    let reads = 0;
+    const read = () => {
+      reads++;
+      return probe ? readCatalog(probe.target, probe.ctx.tools, address, port) : readCatalog(target, tools, address, port);
+    };
+    const what = `Consul's catalog at ${address}:${port}`;
+    const snap = await poll({ what, timeoutMs: 120_000, everyMs: 1000, fix: 'check consul', fatal: () => reads >= 3 }, read).catch(
+      (e: unknown): CatalogSnapshot | undefined => {
+        error = e instanceof PaasboxError && e.detail ? e.detail : e instanceof Error ? e.message : String(e);
+        return undefined;
+      },
+    );
     checks.push(
       ...(snap
         ? deriveCatalogChecks(snap, {
@@ -187,19 +193,15 @@ async function runOne(target: Target, ctx: VerifyContext, c: Check, deadlineMs: 
   const attempts = Math.max(1, c.attempts ?? 1);
   let last: Outcome = { ok: false, expected: '', got: '' };
   let n = 0;
-  while (n < attempts) {
+  // Until ok, final or out of attempts; past the deadline (poll's timeout) the last outcome stands too.
+  await poll({ what: `check ${c.id}`, timeoutMs: deadlineMs, everyMs: c.delayMs ?? 1000, fix: 'see the check' }, async () => {
     n++;
     try {
       last = await c.run(target, ctx);
     } catch (e) {
       last = { ok: false, expected: last.expected || 'the check to run', got: `error: ${e instanceof Error ? e.message : String(e)}` };
     }
-    if (last.ok || last.final || Date.now() - t0 > deadlineMs) break;
-    if (n < attempts) await sleep(c.delayMs ?? 1000);
-  }
+    return last.ok || last.final || n >= attempts ? last : undefined;
+  }).catch(() => undefined);
   return { ...base, status: last.ok ? 'passed' : 'failed', expected: last.expected, got: last.got, attempts: n, seconds: (Date.now() - t0) / 1000 };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

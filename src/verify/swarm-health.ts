@@ -6,7 +6,7 @@
 // a failure. One command, one pure judge (unit-tested); the recovery is in
 // README's Troubleshooting and in the fix.
 
-import { NODE_LIST_COMMAND, parseNodeList, type SwarmNode } from '../scheduler/swarm.js';
+import { NODE_LIST_COMMAND, parseNodeList, type SwarmNode } from '../swarm/nodes.js';
 import type { Target } from '../target/target.js';
 import type { Check } from './types.js';
 

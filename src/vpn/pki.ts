@@ -13,6 +13,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { PaasboxError } from '../errors.js';
+import { poll } from '../poll.js';
 import { localSecretsDir } from '../secrets/store.js';
 import { checkClientName, parseIndex, pemCertificate, renderStaticKey, SERVER_ENTITY, type IndexEntry } from './profile.js';
 
@@ -44,7 +45,6 @@ export interface ServerPkiFiles {
 }
 
 const mode = (p: string) => statSync(p).mode & 0o777;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class VpnPki {
   constructor(
@@ -258,22 +258,29 @@ export class VpnPki {
     const parent = dirname(this.dir);
     mkdirSync(parent, { recursive: true, mode: 0o700 });
     const lock = `${this.dir}.lock`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number(readFileSync(lock, 'utf8').trim());
-        if (!alive(pid)) {
-          rmSync(lock, { force: true });
-          continue;
+    await poll(
+      {
+        what: `the VPN PKI ${this.dir} (another paasbox process holds its lock)`,
+        timeoutMs: 60_000,
+        everyMs: 200,
+        fix: 'wait for it to finish and run again',
+        kind: 'transient',
+        fatal: () => true,
+      },
+      (_, note) => {
+        try {
+          writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+          return true;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
-        if (Date.now() > deadline) throw new PaasboxError(`the VPN PKI ${this.dir} is in use by paasbox process ${pid}`, 'wait for it to finish and run again', undefined, 'transient');
-        await sleep(200);
-      }
-    }
+        const pid = Number(readFileSync(lock, 'utf8').trim());
+        // A dead holder's lock is taken over at the next try.
+        if (!alive(pid)) rmSync(lock, { force: true });
+        else note(`in use by paasbox process ${pid}`);
+        return undefined;
+      },
+    );
     try {
       return await fn();
     } finally {

@@ -102,8 +102,9 @@ describe('consul ACLs', () => {
         return super.exec(command, opts);
       }
     }
+    // A project no container here belongs to: the batched probe's `docker ps` finds no consul of it.
     const planFor = (port: number, hostname = 'h1') =>
-      ({ compose: { services: { consul: { labels: { 'paasbox.ports': `http=${port}/tcp,dns=8600/udp` } } } }, settings: { ip: '127.0.0.1', hostname } }) as unknown as StackPlan;
+      ({ compose: { services: { consul: { labels: { 'paasbox.ports': `http=${port}/tcp,dns=8600/udp` } } } }, settings: { ip: '127.0.0.1', hostname, projectName: 'pbunit-acl' } }) as unknown as StackPlan;
     const quiet = () => new Progress({ write: () => undefined });
 
     it('creates the policies, tokens and anonymous policy; a second run is ok; a renamed host updates the agent policy; only ever with the management token, from its file', async () => {
@@ -156,7 +157,8 @@ describe('consul ACLs', () => {
       const consul = await fakeConsulAcl(generateSecrets().managementToken);
       try {
         const e = await failure(runSteps(new LocalTarget(), [consulAclStep(planFor(consul.port), secrets, running, { tokenFile, readyTimeoutMs: 1500 })], quiet()));
-        expect(e.problem).to.match(/did not accept the management token within 2s \(HTTP 403 ACL not found\)/);
+        expect(e.problem).to.match(/timed out after 1\.5 s waiting for Consul on \S+ to accept the management token/);
+        expect(e.detail).to.include('HTTP 403 ACL not found');
         expect(e.fix).to.match(/stack restart consul/);
       } finally {
         await consul.close();

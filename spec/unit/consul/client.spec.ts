@@ -3,8 +3,14 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConsulClient } from '../../../src/consul/client.js';
 import { PaasboxError } from '../../../src/errors.js';
+import { onTarget, probeTools } from '../../../src/system/http.js';
+import { LocalTarget } from '../../../src/target/local.js';
+import type { ExecOptions, ExecResult } from '../../../src/target/target.js';
 
 interface Seen { method: string; url: string; body: string; token?: string }
 
@@ -13,6 +19,7 @@ describe('ConsulClient', () => {
   let base = '';
   const seen: Seen[] = [];
   const kv = new Map<string, string>();
+  let electing = 0;
 
   before(async () => {
     server = http.createServer((req, res) => {
@@ -24,6 +31,12 @@ describe('ConsulClient', () => {
         seen.push({ method: req.method ?? '', url, body, ...(typeof token === 'string' ? { token } : {}) });
         const json = (v: unknown) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(v)); };
         if (url === '/v1/status/leader') return json('10.0.0.1:8300');
+        // A cluster electing: no leader for the first `electing` asks, then one.
+        if (url === '/electing/v1/status/leader') return json(electing-- > 0 ? '' : '10.0.0.2:8300');
+        if (url === '/lost/v1/status/leader') {
+          res.statusCode = 500;
+          return res.end('No cluster leader');
+        }
         if (url === '/v1/catalog/services') return json({ consul: [], web: ['urlprefix-/'] });
         if (url.startsWith('/v1/health/service/web')) {
           return json([{ Node: { Node: 'n1', Address: '10.0.0.1' }, Service: { ID: 'web-1', Service: 'web', Tags: [], Address: '', Port: 31000 }, Checks: [] }]);
@@ -84,5 +97,49 @@ describe('ConsulClient', () => {
     try { await new ConsulClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 2000 }).statusLeader(); } catch (e) { err = e; }
     expect(err).to.be.instanceOf(PaasboxError);
     expect((err as PaasboxError).problem).to.match(/cannot reach Consul/);
+  });
+
+  it('runs on a target through system/http: the token read there from its file, never on a command line', async () => {
+    class Recording extends LocalTarget {
+      readonly lines: string[] = [];
+      override exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
+        this.lines.push(command);
+        return super.exec(command, opts);
+      }
+    }
+    const t = new Recording();
+    const file = join(mkdtempSync(join(tmpdir(), 'pb-consul-')), 'token');
+    writeFileSync(file, 's3cret-token\n', { mode: 0o600 });
+    const { port } = new URL(base);
+    const c = new ConsulClient({ http: onTarget(t, await probeTools(t), '127.0.0.1', Number(port)), secret: { name: 'X-Consul-Token', file, asUser: true } });
+    expect(c.where).to.equal(`127.0.0.1:${port} from local`);
+    expect(await c.kvPut('paasbox/t', 'on target')).to.equal(true);
+    expect(await c.kvGet('paasbox/t')).to.equal('on target');
+    expect(seen.at(-1)?.token).to.equal('s3cret-token');
+    expect(t.lines.join('\n')).to.not.include('s3cret-token');
+    const err = await c.json('GET', '/v1/nope').then(() => undefined, (e: unknown) => e);
+    expect((err as PaasboxError).problem).to.equal(`Consul at 127.0.0.1:${port} from local answered GET /v1/nope with HTTP 500`);
+  });
+
+  describe('waitForLeader: the one wait for a Consul leader', () => {
+    it('returns the leader once one is elected', async () => {
+      electing = 2;
+      const asks = seen.length;
+      expect(await new ConsulClient(`${base}electing`).waitForLeader(5000, 10)).to.equal('10.0.0.2:8300');
+      expect(seen.length - asks).to.equal(3);
+    });
+
+    it('times out naming the last error: no leader (HTTP 500), or Consul not answering', async () => {
+      const lost = await new ConsulClient(`${base}lost`).waitForLeader(300, 50).then(() => undefined, (e: unknown) => e);
+      expect(lost).to.be.instanceOf(PaasboxError);
+      expect((lost as PaasboxError).problem).to.match(/^timed out after 0\.3 s waiting for a Consul leader at 127\.0\.0\.1:\d+\/lost$/);
+      expect((lost as PaasboxError).detail).to.match(/HTTP 500: No cluster leader/);
+      const gone = await new ConsulClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000 }).waitForLeader(300, 50).then(() => undefined, (e: unknown) => e);
+      expect((gone as PaasboxError).detail).to.match(/^cannot reach Consul at 127\.0\.0\.1:9 \(GET \/v1\/status\/leader\): .*ECONNREFUSED/);
+      electing = 1_000;
+      const none = await new ConsulClient(`${base}electing`).waitForLeader(200, 50).then(() => undefined, (e: unknown) => e);
+      expect((none as PaasboxError).detail).to.equal('Consul answers, with no leader yet');
+      electing = 0;
+    });
   });
 });

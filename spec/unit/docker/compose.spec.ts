@@ -2,12 +2,17 @@
 // the labels of a stack service is never taken for it, and two genuine
 // matches are refused rather than one picked.
 import { expect } from 'chai';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { StackControl } from '../../../src/compose/control.js';
+import { aclProbeCommand } from '../../../src/consul/acl.js';
 import { composeFilter, composeInspectCommand, findStackContainer, pickStackContainer } from '../../../src/docker/compose.js';
 import { parseContainers } from '../../../src/docker/facts.js';
 import { NOT_STACK_LABELS } from '../../../src/docker/labels.js';
 import { PaasboxError } from '../../../src/errors.js';
+import { repoPath } from '../../../src/paths.js';
 import { APP_ID_LABEL } from '../../../src/scheduler/swarm-service.js';
-import { ReadBackError } from '../../../src/stackfile/readback.js';
+import { ReadBackError } from '../../../src/system/readback.js';
 import { AnsweringTarget } from '../../helpers/answering-target.js';
 
 const hex = (c: string) => c.repeat(64);
@@ -71,5 +76,36 @@ describe('stack containers by compose labels', () => {
     let err: unknown;
     await findStackContainer(down, 'paasbox', 'sshd').catch((e: unknown) => (err = e));
     expect((err as PaasboxError).problem).to.equal('looking up the sshd container on h failed');
+  });
+});
+
+describe('composeFilter is the one compose-label filter of src/', () => {
+  const tool = { kind: 'v2' as const, argv: ['docker', 'compose'], version: '2.24.0' };
+
+  it('stack status, the ACL probe and the stack-container lookup ask docker through it (argv recorded)', async () => {
+    const t = new AnsweringTarget('h', '10.0.0.5', () => ({}));
+    await new StackControl(t, '/f.yml', 'pb_1', { tool }).statusOf([]);
+    expect(t.ran[0]).to.equal(`docker ps -a ${composeFilter('pb_1')} --format '{{json .}}'`);
+    expect(aclProbeCommand('10.0.0.5', 8500, 'pb_1')).to.include(`docker ps -q ${composeFilter('pb_1', 'consul')} --filter status=running`);
+    const u = new AnsweringTarget('h', '10.0.0.5', () => ({ stdout: '[]' }));
+    expect(await findStackContainer(u, 'pb_1', 'sshd')).to.equal(undefined);
+    expect(u.ran[0]).to.include(`docker ps -q ${composeFilter('pb_1', 'sshd')})`);
+    // A project name that is no compose project never reaches a command.
+    expect(() => aclProbeCommand('10.0.0.5', 8500, 'x; reboot')).to.throw(ReadBackError);
+  });
+
+  it('no other file of src/ spells a compose label', () => {
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.ts') ? [join(dir, n)] : []));
+    const spelled = files(repoPath('src'))
+      .filter((f) => !f.endsWith(join('docker', 'labels.ts')))
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((l, i) => ({ at: `${f}:${i + 1}`, code: l.replace(/\/\*.*?\*\/|(^|\s)\/\/.*$/g, '').replace(/^\s*\*.*$/, '') }))
+          .filter((l) => l.code.includes('com.docker.compose.'))
+          .map((l) => l.at),
+      );
+    expect(spelled).to.deep.equal([]);
   });
 });

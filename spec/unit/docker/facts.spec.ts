@@ -7,17 +7,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  imageIdsOf,
-  imagesCommand,
-  INSPECT_ALL_COMMAND,
-  inspectAnswered,
-  LISTENING_COMMAND,
-  parseContainers,
-  parseImages,
-  parseListening,
-  parsePsIds,
-} from '../../../src/docker/facts.js';
+import { imageIdsOf, imagesCommand, INSPECT_ALL_COMMAND, inspectAnswered, parseContainers, parseImages, parsePsIds } from '../../../src/docker/facts.js';
+import { LISTENING_COMMAND, parseListening } from '../../../src/system/ports.js';
 
 const INSPECT = [
   {
@@ -125,7 +116,10 @@ describe('docker facts: containers', () => {
 
 describe('docker facts: images', () => {
   it('parses ref, id and labels; absent refs and null labels', () => {
-    const out = 'paasbox/zookeeper:local\tsha256:aa\t{"paasbox.hash":"h1"}\nmesosphere/marathon:v1\t\ndebian:bookworm-slim\tsha256:bb\tnull\n';
+    // ref, then IMAGE_FORMAT (src/docker/images.ts): id, tags, digests, layers, labels.
+    const out =
+      'paasbox/zookeeper:local\tsha256:aa\t["paasbox/zookeeper:local"]\t[]\t["sha256:l1"]\t{"paasbox.hash":"h1"}\n' +
+      'mesosphere/marathon:v1\t\ndebian:bookworm-slim\tsha256:bb\t[]\t[]\t[]\tnull\n';
     expect(parseImages(out)).to.deep.equal({
       'paasbox/zookeeper:local': { id: 'sha256:aa', labels: { 'paasbox.hash': 'h1' } },
       'debian:bookworm-slim': { id: 'sha256:bb', labels: {} },
@@ -139,11 +133,11 @@ describe('docker facts: images', () => {
         'case "$1" in',
         '  version) [ -n "$NO_DOCKERD" ] && exit 1; echo 24.0.7 ;;',
         '  image)',
-        `    [ "$2 $3 $4" = "inspect --format $(printf '{{.Id}}\\t{{json .Config.Labels}}')" ] || { echo "unexpected: $*" >&2; exit 2; }`,
+        `    [ "$2 $3 $4" = "inspect --format $(printf '{{.Id}}\\t{{json .RepoTags}}\\t{{json .RepoDigests}}\\t{{json .RootFS.Layers}}\\t{{json .Config.Labels}}')" ] || { echo "unexpected: $*" >&2; exit 2; }`,
         '    echo "$5" >> "$CALLS"',
         '    case "$5" in',
-        `      "paasbox/zookeeper:local") printf 'sha256:aa\\t{"paasbox.hash":"h1"}\\n' ;;`,
-        `      "weird ref") printf 'sha256:cc\\tnull\\n' ;;`,
+        `      "paasbox/zookeeper:local") printf 'sha256:aa\\t[]\\t[]\\t[]\\t{"paasbox.hash":"h1"}\\n' ;;`,
+        `      "weird ref") printf 'sha256:cc\\t[]\\t[]\\t[]\\tnull\\n' ;;`,
         '      *) echo "Error: No such image: $5" >&2; exit 1 ;;',
         '    esac ;;',
         'esac',

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LISTENING_COMMAND, parseListening } from '../../../src/docker/facts.js';
+import { LISTENING_COMMAND, parseListening } from '../../../src/system/ports.js';
 import { composeHostPorts, conflictsFromPortsOutput, descendants, findPortConflicts, portsCommand, stackPids } from '../../../src/provision/ports.js';
 
 const SS = [

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { parseDeployment, readDeployment } from '../../../src/stackfile/deployment.js';
-import { isReadBackError } from '../../../src/stackfile/readback.js';
+import { isReadBackError } from '../../../src/system/readback.js';
 import { repoPath } from '../../../src/paths.js';
 import { AnsweringTarget } from '../../helpers/answering-target.js';
 

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { resolveSettings } from '../../../src/settings/settings.js';
 import { loadStackModel } from '../../../src/model/load.js';
-import { parseNodeList } from '../../../src/scheduler/swarm.js';
+import { parseNodeList } from '../../../src/swarm/nodes.js';
 import { clusterChecks, judgeEnsemble, judgeMembers, judgeRaft, judgeSwarm, type ConsulMember, type RaftServer } from '../../../src/verify/cluster.js';
 
 const model = loadStackModel();

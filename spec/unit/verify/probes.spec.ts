@@ -3,23 +3,16 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '../../../src/target/local.js';
 import type { ExecOptions, ExecResult } from '../../../src/target/target.js';
-import {
-  dnsLookup,
-  fourLetterCommand,
-  httpGet,
-  httpRequest,
-  parseCurl,
-  parseDnsAnswer,
-  parseRawHttp,
-  parseSsListening,
-  probeTools,
-  tcpConnectCommand,
-  type Tools,
-} from '../../../src/system/http.js';
+import { fromHere, httpGet, httpHere, httpRequest, onTarget, parseCurl, parseRawHttp, probeTools, type Tools } from '../../../src/system/http.js';
+import { dnsLookup, parseDnsAnswer } from '../../../src/system/dns.js';
+import { fourLetterCommand, tcpConnectCommand } from '../../../src/system/tcp.js';
+import { parseSsListening } from '../../../src/system/ports.js';
 import { fakeDns, fakeFourLetter, fakeHttp } from '../../helpers/fake-services.js';
 
 describe('verify probes: parsers', () => {
@@ -155,5 +148,58 @@ describe('verify probes: live over LocalTarget against loopback fakes', () => {
       await zk.close();
     }
     expect((await t.exec(tcpConnectCommand('127.0.0.1', zk.port))).stdout.trim()).to.equal('');
+  });
+});
+
+describe('system/http: requests from here (httpHere) and endpoints', () => {
+  let server: Server;
+  let port = 0;
+  const seen: { method: string; url: string; host?: string; token?: string; auth?: string; body: string; connection?: string }[] = [];
+  before(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const h = req.headers;
+        seen.push({ method: req.method ?? '', url: req.url ?? '', body, ...(h.host ? { host: h.host } : {}), ...(typeof h['x-consul-token'] === 'string' ? { token: h['x-consul-token'] } : {}), ...(h.authorization ? { auth: h.authorization } : {}), ...(h.connection ? { connection: h.connection } : {}) });
+        if (req.url === '/slow') return void setTimeout(() => res.end('late'), 2000);
+        res.setHeader('X-Consul-Index', '42');
+        res.statusCode = req.url === '/missing' ? 404 : 200;
+        res.end(`you sent ${Buffer.byteLength(body)} bytes`);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('sends the Host, method, body and a secret read from its file; answers status, body, headers and time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-here-'));
+    writeFileSync(join(dir, 'token'), 'tok\n');
+    writeFileSync(join(dir, 'login'), 'admin:pw\n');
+    const r = await httpHere('127.0.0.1', port, '/v1/kv/a', { method: 'PUT', body: 'héllo', host: 'x.service.consul', secret: { name: 'X-Consul-Token', file: join(dir, 'token') } });
+    expect([r.status, r.body, r.headers?.['x-consul-index']]).to.deep.equal([200, 'you sent 6 bytes', '42']);
+    expect(r.ms).to.be.a('number');
+    expect(seen.at(-1)).to.deep.equal({ method: 'PUT', url: '/v1/kv/a', body: 'héllo', host: 'x.service.consul', token: 'tok', connection: 'close' });
+    await httpHere('127.0.0.1', port, '/', { secret: { name: 'Authorization', file: join(dir, 'login'), basic: true } });
+    expect(seen.at(-1)?.auth).to.equal(`Basic ${Buffer.from('admin:pw').toString('base64')}`);
+    expect((await httpHere('127.0.0.1', port, '/', { secret: { name: 'X', file: join(dir, 'none') } })).error).to.equal(`no ${join(dir, 'none')} here`);
+  });
+
+  it('answers an error, never throws, when nothing answers in time or the port is closed', async () => {
+    expect((await httpHere('127.0.0.1', port, '/missing')).status).to.equal(404);
+    const slow = await httpHere('127.0.0.1', port, '/slow', { timeoutS: 0.3 });
+    expect([slow.status, slow.error]).to.deep.equal([0, 'no answer within 0.3 s']);
+    expect((await httpHere('127.0.0.1', 9, '/')).error).to.match(/ECONNREFUSED/);
+  });
+
+  it('an endpoint names where it asks, from here or from a target, and both ways get the same answer', async () => {
+    const t = new LocalTarget();
+    const here = fromHere('127.0.0.1', port, { 'X-Consul-Token': 'held' });
+    const there = onTarget(t, await probeTools(t), '127.0.0.1', port);
+    expect([here.where, there.where]).to.deep.equal([`127.0.0.1:${port}`, `127.0.0.1:${port} from local`]);
+    const [a, b] = [await here.request('/e', { method: 'DELETE' }), await there.request('/e', { method: 'DELETE' })];
+    expect([a.status, a.body]).to.deep.equal([b.status, b.body]);
+    expect(seen.slice(-2).map((s) => [s.method, s.token])).to.deep.equal([['DELETE', 'held'], ['DELETE', undefined]]);
   });
 });

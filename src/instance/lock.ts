@@ -91,11 +91,19 @@ export function describeHolder(record: string): string {
   return 'another paasbox run';
 }
 
-/** Take the target's lock, waiting up to timeoutS for another holder; throws naming the holder when it does not come free. */
+/**
+ * Take the target's lock, waiting up to timeoutS for another holder; throws naming the holder when it does
+ * not come free.
+ */
 export async function acquireTargetLock(t: Target, opts: LockOptions): Promise<TargetLock> {
   const path = opts.path ?? LOCK_PATH;
   const timeoutS = opts.timeoutS ?? DEFAULT_LOCK_TIMEOUT_S;
-  const holder: LockHolder = { command: opts.command, pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  const holder: LockHolder = {
+    command: opts.command,
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+  };
   const stdin = new PassThrough();
   let busy = '';
   let other = '';
@@ -136,8 +144,16 @@ export async function acquireTargetLock(t: Target, opts: LockOptions): Promise<T
         `wait for it to finish and run again, or wait longer with --lock-timeout SECONDS (the lock frees itself when that run ends)`,
       );
     }
-    if (ended.code === NO_FLOCK) throw targetError(`flock is missing on ${t.name}, so paasbox cannot lock it`, `install util-linux there (apt-get install util-linux)`);
-    throw targetError(`cannot take the lock ${path} on ${t.name} (exit ${ended.code})`, `check that ${posix.dirname(path)} is writable by root there`, [...said, pending].join('\n'));
+    if (ended.code === NO_FLOCK)
+      throw targetError(
+        `flock is missing on ${t.name}, so paasbox cannot lock it`,
+        `install util-linux there (apt-get install util-linux)`,
+      );
+    throw targetError(
+      `cannot take the lock ${path} on ${t.name} (exit ${ended.code})`,
+      `check that ${posix.dirname(path)} is writable by root there`,
+      [...said, pending].join('\n'),
+    );
   }
   let released: Promise<void> | undefined;
   return {

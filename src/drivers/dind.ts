@@ -8,13 +8,18 @@
 //   const set = await createDindHosts(1, { prefix: 'pb-verify', withDocker: true });
 //   openTarget({ kind: 'ssh', ssh: set.hosts[0].ssh }) ... await set.destroy();
 
+import { IMAGE_FORMAT, parseImageLine } from '../docker/images.js';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { PaasboxError } from '../errors.js';
+import { isPaasboxError, PaasboxError } from '../errors.js';
 import { repoPath } from '../paths.js';
-import type { SshInfo } from './ssh-info.js';
+import { poll } from '../poll.js';
+import type { SshInfo } from '../target/ssh-info.js';
+import type { Driver } from './driver.js';
+import { execRun, type LocalRun } from './tools.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,7 +50,10 @@ export interface DindHosts {
 }
 
 export interface DindOptions {
-  /** Prefix for container and network names (your helper tag + a word); names are PREFIX-p<pid>-h1.., PREFIX-p<pid>-net. */
+  /**
+   * Prefix for container and network names (your helper tag + a word); names are PREFIX-p<pid>-h1..,
+   * PREFIX-p<pid>-net.
+   */
   prefix: string;
   /** Use the image with docker.io and start dockerd at boot (default false). */
   withDocker?: boolean;
@@ -59,12 +67,17 @@ export interface DindOptions {
 export const DIND_FLAGS = [
   '--cap-add=ALL',
   '--cap-drop=SYS_RESOURCE',
-  '--security-opt', 'seccomp=unconfined',
-  '--security-opt', 'apparmor=unconfined',
+  '--security-opt',
+  'seccomp=unconfined',
+  '--security-opt',
+  'apparmor=unconfined',
   '--device-cgroup-rule=a *:* rwm',
-  '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
-  '--tmpfs', '/run',
-  '--tmpfs', '/var/lib/docker:exec',
+  '-v',
+  '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+  '--tmpfs',
+  '/run',
+  '--tmpfs',
+  '/var/lib/docker:exec',
 ];
 
 const contextDir = repoPath('stacks', 'dind-host');
@@ -79,21 +92,56 @@ export async function ensureDindImage(variant: DindVariant): Promise<string> {
   const h = createHash('sha256');
   for (const f of ['Dockerfile', 'testhost-init']) h.update(f).update(await readFile(join(contextDir, f)));
   h.update(variant);
-  const base = await run('docker', ['image', 'inspect', '-f', '{{.Id}}', 'paasbox/debian:bookworm']).catch(() => {
-    throw new PaasboxError('base image paasbox/debian:bookworm is missing', 'build it first: npx paasbox build-images');
-  });
-  h.update(base.stdout.trim());
+  const base = await run('docker', ['image', 'inspect', '--format', IMAGE_FORMAT, 'paasbox/debian:bookworm']).catch(
+    () => {
+      throw new PaasboxError(
+        'base image paasbox/debian:bookworm is missing',
+        'build it first: npx paasbox build-images',
+      );
+    },
+  );
+  h.update(parseImageLine(base.stdout)?.id ?? '');
   const hash = h.digest('hex').slice(0, 16);
-  const have = await run('docker', ['image', 'inspect', '-f', '{{index .Config.Labels "paasbox.testhost.hash"}}', ref])
+  const have = await run('docker', [
+    'image',
+    'inspect',
+    '-f',
+    '{{index .Config.Labels "paasbox.testhost.hash"}}',
+    ref,
+  ])
     .then((r) => r.stdout.trim())
     .catch(() => '');
   if (have === hash) return ref;
   await new Promise<void>((resolve, reject) => {
-    const p = spawn('docker', ['build', '-q', '--build-arg', `WITH_DOCKER=${variant === 'docker' ? 1 : 0}`,
-      '--label', `paasbox.testhost.hash=${hash}`, '-t', ref, contextDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(
+      'docker',
+      [
+        'build',
+        '-q',
+        '--build-arg',
+        `WITH_DOCKER=${variant === 'docker' ? 1 : 0}`,
+        '--label',
+        `paasbox.testhost.hash=${hash}`,
+        '-t',
+        ref,
+        contextDir,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new PaasboxError(`docker build ${ref} failed`, 'read the build output; the base image must be able to apt-get install from a Debian mirror', err.slice(-2000), 'target'))));
+    p.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new PaasboxError(
+              `docker build ${ref} failed`,
+              'read the build output; the base image must be able to apt-get install from a Debian mirror',
+              err.slice(-2000),
+              'target',
+            ),
+          ),
+    );
   });
   return ref;
 }
@@ -128,7 +176,14 @@ export async function createDindHosts(n: number, opts: DindOptions): Promise<Din
   const base = `${prefix}-p${process.pid}`;
   const network = `${base}-net`;
   const names = Array.from({ length: n }, (_, i) => `${base}-h${i + 1}`);
-  const labels = ['--label', 'paasbox.testhost=1', '--label', `paasbox.testhost.prefix=${prefix}`, '--label', `paasbox.testhost.pid=${process.pid}`];
+  const labels = [
+    '--label',
+    'paasbox.testhost=1',
+    '--label',
+    `paasbox.testhost.prefix=${prefix}`,
+    '--label',
+    `paasbox.testhost.pid=${process.pid}`,
+  ];
   await run('docker', ['rm', '-f', ...names]).catch(() => undefined);
   await run('docker', ['network', 'rm', network]).catch(() => undefined);
   await run('docker', ['network', 'create', ...labels, network]);
@@ -142,22 +197,68 @@ export async function createDindHosts(n: number, opts: DindOptions): Promise<Din
   try {
     const hosts: DindHost[] = [];
     for (const name of names) {
-      await run('docker', ['run', '-d', '--name', name, '--hostname', name, '--network', network,
-        ...labels, ...DIND_FLAGS,
-        '-v', `${akDir}:/etc/ssh/authorized_keys:ro`,
-        '-e', `START_DOCKERD=${startDocker ? 1 : 0}`, image]);
-      const address = (await run('docker', ['inspect', '-f',
-        `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name])).stdout.trim();
-      hosts.push({ name, address, port: 22, user: 'root', keyPath, ssh: { host: address, port: 22, user: 'root', keyPath, knownHostsPath, hostKeyPolicy: 'accept-new', alias: name } });
+      await run('docker', [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--hostname',
+        name,
+        '--network',
+        network,
+        ...labels,
+        ...DIND_FLAGS,
+        '-v',
+        `${akDir}:/etc/ssh/authorized_keys:ro`,
+        '-e',
+        `START_DOCKERD=${startDocker ? 1 : 0}`,
+        image,
+      ]);
+      const address = (
+        await run('docker', [
+          'inspect',
+          '-f',
+          `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`,
+          name,
+        ])
+      ).stdout.trim();
+      hosts.push({
+        name,
+        address,
+        port: 22,
+        user: 'root',
+        keyPath,
+        ssh: {
+          host: address,
+          port: 22,
+          user: 'root',
+          keyPath,
+          knownHostsPath,
+          hostKeyPolicy: 'accept-new',
+          alias: name,
+        },
+      });
     }
     const deadline = Date.now() + (opts.sshTimeoutS ?? 60) * 1000;
     for (const h of hosts) {
-      await waitForSsh(h.address, h.port, deadline).catch(async (e: Error) => {
-        const logs = await run('docker', ['logs', '--tail', '20', h.name]).then((r) => r.stdout + r.stderr, () => '');
-        throw new PaasboxError(`dind host ${h.name} did not start: ${e.message}`, 'read its log below; the docker-in-docker flags need cgroup access (see DIND_FLAGS)', logs, 'target');
+      const fix = 'read its log below; the docker-in-docker flags need cgroup access (see DIND_FLAGS)';
+      const what = `sshd on ${h.address}:${h.port}`;
+      const wait = { what, timeoutMs: deadline - Date.now(), everyMs: 300, fix, onRetry: debug(what) };
+      await poll(wait, async () => (await sshBanner(h.address, h.port), true)).catch(async (e: unknown) => {
+        const logs = await run('docker', ['logs', '--tail', '20', h.name]).then(
+          (r) => r.stdout + r.stderr,
+          () => '',
+        );
+        throw new PaasboxError(`dind host ${h.name} did not start: ${errorText(e)}`, fix, logs, 'target');
       });
     }
-    if (startDocker) for (const h of hosts) await waitFor(() => hostExec(h, 'test -S /var/run/docker.sock && docker info >/dev/null'), deadline, `dockerd on ${h.name}`);
+    const sock = 'test -S /var/run/docker.sock && docker info >/dev/null';
+    for (const h of startDocker ? hosts : []) {
+      const what = `dockerd on ${h.name}`;
+      const fix = `read \`docker logs ${h.name}\`: dockerd inside needs the DIND_FLAGS`;
+      const wait = { what, timeoutMs: deadline - Date.now(), everyMs: 300, fix, onRetry: debug(what) };
+      await poll(wait, async () => (await hostExec(h, sock), true));
+    }
     return { hosts, network, keyPath, knownHostsPath, destroy };
   } catch (e) {
     await destroy();
@@ -177,13 +278,25 @@ async function removeOrphans(prefix: string): Promise<void> {
   };
   const list = async (kind: 'ps' | 'network') => {
     const args = kind === 'ps' ? ['ps', '-a'] : ['network', 'ls'];
-    const r = await run('docker', [...args, '--filter', `label=paasbox.testhost.prefix=${prefix}`, '--format', `{{.Names}}\t{{.Label "paasbox.testhost.pid"}}`]).catch(() => ({ stdout: '' }));
-    return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
+    const r = await run('docker', [
+      ...args,
+      '--filter',
+      `label=paasbox.testhost.prefix=${prefix}`,
+      '--format',
+      `{{.Names}}\t{{.Label "paasbox.testhost.pid"}}`,
+    ]).catch(() => ({ stdout: '' }));
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t') as [string, string]);
   };
-  const deadContainers = (await list('ps')).filter(([, pid]) => pid && pid !== String(process.pid) && !alive(pid)).map(([n]) => n);
+  const deadContainers = (await list('ps'))
+    .filter(([, pid]) => pid && pid !== String(process.pid) && !alive(pid))
+    .map(([n]) => n);
   if (deadContainers.length) await run('docker', ['rm', '-f', ...deadContainers]).catch(() => undefined);
   for (const [net, pid] of await list('network')) {
-    if (pid && pid !== String(process.pid) && !alive(pid)) await run('docker', ['network', 'rm', net]).catch(() => undefined);
+    if (pid && pid !== String(process.pid) && !alive(pid))
+      await run('docker', ['network', 'rm', net]).catch(() => undefined);
   }
 }
 
@@ -192,10 +305,6 @@ export async function hostExec(host: DindHost | string, command: string): Promis
   const name = typeof host === 'string' ? host : host.name;
   const r = await run('docker', ['exec', name, 'sh', '-c', command], { maxBuffer: 64 * 1024 * 1024 });
   return r.stdout;
-}
-
-async function waitForSsh(host: string, port: number, deadline: number): Promise<void> {
-  await waitFor(() => sshBanner(host, port), deadline, `sshd on ${host}:${port}`);
 }
 
 function sshBanner(host: string, port: number): Promise<void> {
@@ -213,17 +322,47 @@ function sshBanner(host: string, port: number): Promise<void> {
   });
 }
 
-async function waitFor(fn: () => Promise<unknown>, deadline: number, what: string): Promise<void> {
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      await fn();
-      return;
-    } catch (e) {
-      last = e;
-      if (process.env.PBH3_DEBUG) console.error(what, e);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
-  throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
+/** PBH3_DEBUG=1: each failed try of a wait on stderr. */
+const debug = (what: string) => (_attempt: number, last: unknown) => {
+  if (process.env['PBH3_DEBUG'] && last !== undefined) console.error(what, last);
+};
+
+/** A failure as one line: a timeout's problem with the last error it saw. */
+function errorText(e: unknown): string {
+  if (isPaasboxError(e)) return e.detail ? `${e.problem}: ${e.detail}` : e.problem;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export interface DindDriverOptions {
+  /** Container name prefix (default paasbox-kitchen); the instance name follows it. */
+  prefix?: string;
+  run?: LocalRun;
+  create?: typeof createDindHosts;
+}
+
+/**
+ * Disposable docker-in-docker hosts (kitchen's dind); destroy works from the recorded names alone, in a
+ * later process too.
+ */
+export function dindDriver(opts: DindDriverOptions = {}): Driver {
+  const run = opts.run ?? execRun;
+  return {
+    name: 'dind',
+    async create(o) {
+      const set = await (opts.create ?? createDindHosts)(1, {
+        prefix: `${opts.prefix ?? 'paasbox-kitchen'}-${o.instance}`,
+        withDocker: true,
+      });
+      const h = set.hosts[0]!;
+      const dind = { container: h.name, network: set.network, workDir: set.keyPath.replace(/\/[^/]+$/, '') };
+      return { ref: { kind: 'ssh', ssh: h.ssh }, seedNames: false, dind };
+    },
+    async destroy(state) {
+      const d = state.dind ?? {};
+      if (d.container) await run('docker', ['rm', '-f', d.container]).catch(() => undefined);
+      if (d.network) await run('docker', ['network', 'rm', d.network]).catch(() => undefined);
+      // Only the temp dir the driver made (the schema allows nothing else).
+      if (d.workDir && /^\/tmp\/[^/]+$/.test(d.workDir)) rmSync(d.workDir, { recursive: true, force: true });
+    },
+  };
 }

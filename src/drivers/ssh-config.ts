@@ -23,7 +23,10 @@ export interface SshConfigEntry {
   strictHostKeyChecking?: string;
 }
 
-/** Parse config text into one entry per Host block (keywords are case-insensitive; `key value` or `key=value`). */
+/**
+ * Parse config text into one entry per Host block (keywords are case-insensitive; `key value` or
+ * `key=value`).
+ */
 export function parseSshConfig(text: string): SshConfigEntry[] {
   const out: SshConfigEntry[] = [];
   let cur: SshConfigEntry | undefined;
@@ -56,7 +59,10 @@ export function expandHome(p: string, home = homedir()): string {
 }
 
 /** The first identity file that exists (ssh -G lists ~/.ssh/id_* whether or not they exist). */
-export function firstExistingIdentity(e: SshConfigEntry, exists: (p: string) => boolean = existsSync): string | undefined {
+export function firstExistingIdentity(
+  e: SshConfigEntry,
+  exists: (p: string) => boolean = existsSync,
+): string | undefined {
   return e.identityFiles.map((p) => expandHome(p)).find((p) => exists(p));
 }
 

@@ -4,7 +4,10 @@
 // instance state stores it, and openTarget turns it into a Target, so every
 // command after install connects exactly as install did.
 
-/** strict: the key must already be pinned; accept-new: pin a first-seen key (a changed key is always refused). */
+/**
+ * strict: the key must already be pinned; accept-new: pin a first-seen key (a changed key is always
+ * refused).
+ */
 export type HostKeyPolicy = 'strict' | 'accept-new';
 export const HOST_KEY_POLICIES: HostKeyPolicy[] = ['strict', 'accept-new'];
 
@@ -24,9 +27,7 @@ export interface SshInfo {
 }
 
 /** Where a stage's stack runs: this machine, or a host over SSH. */
-export type StageRef =
-  | { kind: 'local'; address: string }
-  | { kind: 'ssh'; ssh: SshInfo };
+export type StageRef = { kind: 'local'; address: string } | { kind: 'ssh'; ssh: SshInfo };
 
 /** user@host:port, IPv6 in brackets. */
 export function sshName(s: Pick<SshInfo, 'user' | 'host' | 'port'>): string {

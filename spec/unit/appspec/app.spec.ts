@@ -1,21 +1,16 @@
+// The app format (src/appspec/): a Marathon app definition validated against
+// its schema (validate.ts) and each field's grammar (fields.ts), and the app
+// policy's refusals of what an app may ask of the host (src/apps/policy.ts).
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import {
-  appProblems,
-  canonicalHostPath,
-  fieldName,
-  IMAGE_REFERENCE_PATTERN,
-  isImageReference,
-  marathonSchemaPath,
-  normaliseId,
-  parseApp,
-  validateApp,
-} from '../../src/appspec/app.js';
-import { checkApp, parseAllowedApp, SAFE_DOCKER_PARAMETERS, type AppPolicy } from '../../src/apps/policy.js';
-import { PaasboxError } from '../../src/errors.js';
+import { normaliseId } from '../../../src/appspec/app.js';
+import { canonicalHostPath, IMAGE_REFERENCE_PATTERN, isImageReference } from '../../../src/appspec/fields.js';
+import { appProblems, fieldName, marathonSchemaPath, parseApp, validateApp } from '../../../src/appspec/validate.js';
+import { checkApp, parseAllowedApp, SAFE_DOCKER_PARAMETERS, type AppPolicy } from '../../../src/apps/policy.js';
+import { PaasboxError } from '../../../src/errors.js';
 
 const example = (n: number): unknown =>
-  JSON.parse(readFileSync(new URL(`../../../examples/SimpleWebappPython/deploy${n}_marathon.json`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../../../../examples/SimpleWebappPython/deploy${n}_marathon.json`, import.meta.url), 'utf8'));
 
 describe('marathon app definition (validateApp)', () => {
   it('accepts both SimpleWebappPython examples', () => {

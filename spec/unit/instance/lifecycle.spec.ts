@@ -1,4 +1,4 @@
-// The kitchen lifecycle with an in-memory driver and a stub verify: each
+// The instance lifecycle (kitchen) with an in-memory driver and a stub verify: each
 // instance is kept in its own state file between calls, `test` destroys on
 // pass and keeps on failure, unknown instances and kinds are PaasboxErrors
 // naming the fix.
@@ -7,22 +7,33 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PaasboxError } from '../../../src/errors.js';
-import { dindDriver, Kitchen, sshDriver, type KitchenDriver, type VerifyOutcome } from '../../../src/stage/kitchen.js';
-import { instancePath, readInstance, type Instance } from '../../../src/stage/instances.js';
+import { dindDriver } from '../../../src/drivers/dind.js';
+import type { Driver } from '../../../src/drivers/driver.js';
+import { sshDriver } from '../../../src/drivers/ssh.js';
+import { Kitchen, type VerifyOutcome } from '../../../src/instance/lifecycle.js';
+import { instancePath, readInstance, type Instance } from '../../../src/instance/state.js';
 import { failure } from '../../helpers/failure.js';
 
 function report(failed: number): VerifyOutcome {
-  return { seconds: 1, passed: 3, failed, skipped: 0, results: failed ? [{ id: 'haproxy/stats/http:/', status: 'failed' }] : [] };
+  return {
+    seconds: 1,
+    passed: 3,
+    failed,
+    skipped: 0,
+    results: failed ? [{ id: 'haproxy/stats/http:/', status: 'failed' }] : [],
+  };
 }
 
 describe('kitchen lifecycle', () => {
   let cwd: string;
   let saved: string | undefined;
   const log: string[] = [];
-  const fakeDriver: KitchenDriver = {
-    create: async (name) => {
+  const fakeDriver: Driver = {
+    name: 'dind',
+    create: async ({ instance: name }) => {
       log.push(`create ${name}`);
-      return { driver: 'dind', stage: { kind: 'ssh', ssh: { host: '10.9.0.2', port: 22, user: 'root', hostKeyPolicy: 'accept-new' } }, dind: { container: `x-${name}` } };
+      const ssh = { host: '10.9.0.2', port: 22, user: 'root', hostKeyPolicy: 'accept-new' as const };
+      return { ref: { kind: 'ssh', ssh }, seedNames: false, dind: { container: `x-${name}` } };
     },
     destroy: async (inst) => void log.push(`destroy ${inst.name}`),
   };
@@ -31,7 +42,7 @@ describe('kitchen lifecycle', () => {
     new Kitchen({
       cwd,
       drivers: { dind: fakeDriver, ssh: sshDriver(async () => undefined) },
-      converge: async (_t, inst) => void log.push(`converge ${inst.name}`),
+      converge: async (inst) => void log.push(`converge ${inst.name}`),
       verify: async (_t, inst) => (log.push(`verify ${inst.name}`), report(verifyFails)),
     });
 
@@ -81,15 +92,24 @@ describe('kitchen lifecycle', () => {
   });
 
   it('records an existing SSH host and forgets it on destroy', async () => {
-    const inst = await kitchen().create('box', { kind: 'ssh', hostSpec: 'deploy@10.0.0.7:2222', keyPath: '/k/id' });
-    expect(inst.stage).to.deep.equal({ kind: 'ssh', ssh: { host: '10.0.0.7', port: 2222, user: 'deploy', keyPath: '/k/id', hostKeyPolicy: 'accept-new' } });
+    const inst = await kitchen().create('box', {
+      kind: 'ssh',
+      hostSpec: 'deploy@10.0.0.7:2222',
+      keyPath: '/k/id',
+    });
+    expect(inst.stage).to.deep.equal({
+      kind: 'ssh',
+      ssh: { host: '10.0.0.7', port: 2222, user: 'deploy', keyPath: '/k/id', hostKeyPolicy: 'accept-new' },
+    });
     await kitchen().destroy('box');
     expect(readInstance('box', cwd)).to.equal(undefined);
   });
 
   it('names the fix for unknown instances, kinds, bad names and a missing --host', async () => {
     expect((await failure(kitchen().verify('nope'))).fix).to.match(/kitchen create nope/);
-    expect((await failure(kitchen().create('v', { kind: 'vagrant' }))).problem).to.match(/no kitchen driver for "vagrant"/);
+    expect((await failure(kitchen().create('v', { kind: 'vagrant' }))).problem).to.match(
+      /no kitchen driver for "vagrant"/,
+    );
     expect((await failure(kitchen().create('Bad Name', { kind: 'dind' }))).fix).to.match(/lowercase/);
     expect((await failure(kitchen().create('s', { kind: 'ssh' }))).fix).to.match(/--host user@host/);
   });
@@ -104,12 +124,13 @@ describe('kitchen lifecycle', () => {
 
   it('dind destroy removes exactly the recorded container, network and temp dir', async () => {
     const calls: string[] = [];
-    const d = dindDriver({ run: async (cmd, args) => (calls.push([cmd, ...args].join(' ')), { stdout: '' }) });
+    const d = dindDriver({
+      run: async (cmd, args) => (calls.push([cmd, ...args].join(' ')), { stdout: '' }),
+    });
     const work = mkdtempSync('/tmp/pk-k-');
     mkdirSync(join(work, 'authorized_keys'));
-    const base = { name: 'k', driver: 'dind' as const, stage: { kind: 'local' as const, address: '10.0.0.1' }, lifecycle: 'created' as const, updatedAt: '' };
-    await d.destroy({ ...base, dind: { container: 'pk-k-h1', network: 'pk-k-net', workDir: work } });
-    await d.destroy({ ...base, dind: { workDir: '/home/me' } }); // never a path the driver did not make
+    await d.destroy({ name: 'k', dind: { container: 'pk-k-h1', network: 'pk-k-net', workDir: work } });
+    await d.destroy({ name: 'k', dind: { workDir: '/home/me' } }); // never a path the driver did not make
     expect(calls).to.deep.equal(['docker rm -f pk-k-h1', 'docker network rm pk-k-net']);
     expect(existsSync(work)).to.equal(false);
   });

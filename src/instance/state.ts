@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { PaasboxError } from '../errors.js';
 import type { ImageSourceName } from '../model/model.js';
 import { assertValid, projectValidator } from '../model/validate.js';
-import type { SshInfo, StageRef } from './ssh-info.js';
+import type { DindState, DriverName } from '../drivers/driver.js';
+import { checkInstanceName, INSTANCE_NAME_RE, stateDir } from '../paths.js';
+import type { SshInfo, StageRef } from '../target/ssh-info.js';
 
-export type DriverKind = 'local' | 'ssh' | 'vagrant' | 'boot2docker' | 'dind';
-export type InstallMode = 'standalone' | 'ssh' | 'vagrant' | 'boot2docker';
 export type Lifecycle = 'created' | 'converged' | 'verified' | 'failed';
 
 /** What install put there, and the settings the user chose for it. */
@@ -24,7 +24,13 @@ export interface DeploymentRecord {
   composePath: string;
   project: string;
   /** Settings given by flag or environment at install; a later run without them keeps them. */
-  pinned?: { hostname?: string; ip?: string; imageSource?: ImageSourceName; domain?: string; services?: Record<string, { enabled?: boolean }> };
+  pinned?: {
+    hostname?: string;
+    ip?: string;
+    imageSource?: ImageSourceName;
+    domain?: string;
+    services?: Record<string, { enabled?: boolean }>;
+  };
 }
 
 /** One host of a cluster: how to reach it, and what it advertises. */
@@ -36,38 +42,41 @@ export interface ClusterMember {
 
 export interface Instance {
   name: string;
-  driver: DriverKind;
-  mode?: InstallMode;
+  /** The driver that brought the host up. */
+  driver: DriverName;
+  /** install's --mode word for that driver (standalone, ssh, vagrant, boot2docker); kitchen's have none. */
+  mode?: string;
   stage: StageRef;
   lifecycle: Lifecycle;
   deployment?: DeploymentRecord;
   /** A cluster's hosts (stage and deployment are its first master's). */
   cluster?: { masters: ClusterMember[]; agents: ClusterMember[] };
   /** A docker-in-docker host's container, network and key directory. */
-  dind?: { container?: string; network?: string; workDir?: string };
-  lastVerify?: { at: string; passed: number; failed: number; skipped: number; seconds: number; failures: string[] };
+  dind?: DindState;
+  lastVerify?: {
+    at: string;
+    passed: number;
+    failed: number;
+    skipped: number;
+    seconds: number;
+    failures: string[];
+  };
   updatedAt: string;
 }
 
 export const DEFAULT_INSTANCE = 'default';
-const NAME_RE = /^[a-z0-9][a-z0-9-]{0,40}$/;
-
-/** ./.paasbox, or $PAASBOX_STATE_DIR (tests keep theirs apart from the user's). */
-export function stateDir(cwd = process.cwd()): string {
-  return process.env['PAASBOX_STATE_DIR'] ?? join(cwd, '.paasbox');
-}
-
-export function checkInstanceName(name: string): string {
-  if (!NAME_RE.test(name)) throw new PaasboxError(`instance name "${name}" is not usable`, 'use lowercase letters, digits and hyphens, e.g. default or ssh-1');
-  return name;
-}
 
 export function instancePath(name: string, cwd = process.cwd()): string {
   return join(stateDir(cwd), 'instances', `${checkInstanceName(name)}.json`);
 }
 
 function validate(obj: unknown, where: string): Instance {
-  assertValid(projectValidator('instance'), obj, where, `fix or delete ${where} (then install or kitchen create records it again)`);
+  assertValid(
+    projectValidator('instance'),
+    obj,
+    where,
+    `fix or delete ${where} (then install or kitchen create records it again)`,
+  );
   return obj as Instance;
 }
 
@@ -78,7 +87,11 @@ export function readInstance(name: string, cwd = process.cwd()): Instance | unde
   try {
     obj = JSON.parse(readFileSync(p, 'utf8'));
   } catch (e) {
-    throw new PaasboxError(`${p} is not valid JSON`, `delete ${p} and run install (or kitchen create) again`, e instanceof Error ? e.message : String(e));
+    throw new PaasboxError(
+      `${p} is not valid JSON`,
+      `delete ${p} and run install (or kitchen create) again`,
+      e instanceof Error ? e.message : String(e),
+    );
   }
   return validate(obj, p);
 }
@@ -103,7 +116,7 @@ export function listInstances(cwd = process.cwd()): Instance[] {
   const dir = join(stateDir(cwd), 'instances');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.json') && NAME_RE.test(f.slice(0, -5)))
+    .filter((f) => f.endsWith('.json') && INSTANCE_NAME_RE.test(f.slice(0, -5)))
     .map((f) => readInstance(f.slice(0, -5), cwd))
     .filter((i): i is Instance => !!i);
 }
@@ -117,6 +130,8 @@ export function requireInstance(name: string, cwd = process.cwd()): Instance {
     `no instance "${name}" in ${join(stateDir(cwd), 'instances')}`,
     name === DEFAULT_INSTANCE
       ? 'install first (npx paasbox install), or name a target with --target'
-      : known.length ? `use one of: ${known.join(', ')}, or create it: npx paasbox kitchen create ${name}` : `create it first: npx paasbox kitchen create ${name}`,
+      : known.length
+        ? `use one of: ${known.join(', ')}, or create it: npx paasbox kitchen create ${name}`
+        : `create it first: npx paasbox kitchen create ${name}`,
   );
 }

@@ -3,13 +3,17 @@
 // against an allowlist before it reaches a shell line, a file path or a DNS
 // setting: a target whose files were edited, or an app posing as the stack,
 // must not steer what paasbox runs as root there or on this machine. The
-// formats are the settings' own (src/settings/settings.ts) and the stack
+// formats are the settings' own (defined here, used by src/settings/settings.ts) and the stack
 // schema's (stacks/schema/stack.schema.json). Quoting (shq) stays as well:
 // this is the first line, quoting the second.
 
 import { isIPv4 } from 'node:net';
 import { PaasboxError } from '../errors.js';
-import { DOMAIN_RE, HOSTNAME_RE, PROJECT_RE } from '../settings/settings.js';
+
+/** The settings' formats (src/settings/settings.ts checks its input with them). */
+export const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const DOMAIN_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+export const PROJECT_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** stack.schema.json: services' propertyNames, and a port's name. */
 const SERVICE_RE = /^[a-z][a-z0-9-]*$/;
@@ -21,7 +25,7 @@ const CONTAINER_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 /** A container id as docker ps -q (12) or docker inspect (64) prints it. */
 const CONTAINER_ID_RE = /^[0-9a-f]{12}(?:[0-9a-f]{52})?$/;
 /** Free text shown to the user (a reason): no control characters. */
-const TEXT_RE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
+const TEXT_RE = /^[^\p{Cc}\u2028\u2029]*$/u;
 
 export const READBACK_FORMATS = {
   'dns-name': { test: (v: string) => DOMAIN_RE.test(v), what: 'a DNS name' },

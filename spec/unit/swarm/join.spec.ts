@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { swarmJoinBody, swarmJoinCommand } from '../../src/scheduler/swarm.js';
+import { swarmJoinBody, swarmJoinCommand } from '../../../src/swarm/join.js';
 
 const TOKEN = 'SWMTKN-1-0123456789abcdef-secret';
 
