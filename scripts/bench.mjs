@@ -7,4 +7,7 @@
 import { paasboxCommand, runCli, scriptArgs } from '../dist/src/cli/program.js';
 import { defineBench } from '../dist/src/cli/bench.js';
 
-await runCli(defineBench(paasboxCommand('bench', 'benchmarks: figures and ratios, never pass/fail')), scriptArgs(import.meta.url));
+await runCli(
+  defineBench(paasboxCommand('bench', 'benchmarks: figures and ratios, never pass/fail')),
+  scriptArgs(import.meta.url),
+);

@@ -3,7 +3,9 @@
 // Its kind says whose move it is (the user's input, the target host, or a
 // passing fault worth a retry); exitCodeFor maps kinds to exit codes in one place.
 
-/** user: bad input or a missing prerequisite here; target: the host refused or failed; transient: try again. */
+/**
+ * user: bad input or a missing prerequisite here; target: the host refused or failed; transient: try again.
+ */
 export type ErrorKind = 'user' | 'target' | 'transient';
 
 export class PaasboxError extends Error {
@@ -51,7 +53,9 @@ export function exitCodeFor(e: unknown): number {
 export function formatError(e: unknown): string {
   if (isPaasboxError(e)) {
     const head = `paasbox: ${e.problem}\n  fix: ${e.fix}`;
-    return e.detail ? `${head}\n  detail: ${e.detail.trim().split('\n').slice(-10).join('\n          ')}` : head;
+    return e.detail
+      ? `${head}\n  detail: ${e.detail.trim().split('\n').slice(-10).join('\n          ')}`
+      : head;
   }
   return `paasbox: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
 }

@@ -68,7 +68,12 @@ export async function poll<T>(
   const secs = (opts.timeoutMs / 1000).toFixed(opts.timeoutMs < 10_000 ? 1 : 0);
   const detail = last !== undefined ? describe(last) : why;
   return Promise.reject(
-    new PaasboxError(`timed out after ${secs} s waiting for ${opts.what}`, opts.fix, detail, opts.kind ?? 'target'),
+    new PaasboxError(
+      `timed out after ${secs} s waiting for ${opts.what}`,
+      opts.fix,
+      detail,
+      opts.kind ?? 'target',
+    ),
   );
 }
 

@@ -53,7 +53,14 @@ export class Progress {
     if (!this.opts.json) this.write(`${elapsed(this.started)} ${line}`);
   }
 
-  summary(): { ok: number; changed: number; failed: number; skipped: number; seconds: number; steps: StepRecord[] } {
+  summary(): {
+    ok: number;
+    changed: number;
+    failed: number;
+    skipped: number;
+    seconds: number;
+    steps: StepRecord[];
+  } {
     const count = (s: StepStatus) => this.records.filter((r) => r.status === s).length;
     return {
       ok: count('ok'),
@@ -72,8 +79,11 @@ export class Progress {
       out(JSON.stringify(s, null, 2));
       return;
     }
-    out(`\nSummary (${s.seconds.toFixed(1)}s): ok=${s.ok} changed=${s.changed} failed=${s.failed} skipped=${s.skipped}`);
-    for (const r of s.steps) out(`  ${r.status.padEnd(8)} ${r.host.padEnd(22)} ${r.step}${r.detail ? `: ${r.detail}` : ''}`);
+    out(
+      `\nSummary (${s.seconds.toFixed(1)}s): ok=${s.ok} changed=${s.changed} failed=${s.failed} skipped=${s.skipped}`,
+    );
+    for (const r of s.steps)
+      out(`  ${r.status.padEnd(8)} ${r.host.padEnd(22)} ${r.step}${r.detail ? `: ${r.detail}` : ''}`);
   }
 }
 

@@ -15,11 +15,24 @@ export { DISCOVERY as DISCOVERY_SERVICES } from '../../src/bench/orchestration.j
  * default apps: range ${APPS_TCP_PORT_MIN/MAX}, as
  * src/stackfile/generate.ts resolves them without settings overrides (pure).
  */
-export function modelVals(model: StackModel, service: string, globals: Record<string, string>): Record<string, string> {
+export function modelVals(
+  model: StackModel,
+  service: string,
+  globals: Record<string, string>,
+): Record<string, string> {
   // One host: ZooKeeper's one-server line on the model's client port.
   const zk = model.services['zookeeper']?.ports.find((p) => p.name === 'client')?.port ?? 2181;
-  const apps = { APPS_TCP_PORT_MIN: String(DEFAULT_APPS.tcpPorts.min), APPS_TCP_PORT_MAX: String(DEFAULT_APPS.tcpPorts.max) };
-  const vals: Record<string, string> = { ZK_MY_ID: '1', MESOS_QUORUM: '1', ...apps, ...(globals['IP'] ? { ZK_SERVERS: `server.1=localhost:2888:3888;${globals['IP']}:${zk}` } : {}), ...globals };
+  const apps = {
+    APPS_TCP_PORT_MIN: String(DEFAULT_APPS.tcpPorts.min),
+    APPS_TCP_PORT_MAX: String(DEFAULT_APPS.tcpPorts.max),
+  };
+  const vals: Record<string, string> = {
+    ZK_MY_ID: '1',
+    MESOS_QUORUM: '1',
+    ...apps,
+    ...(globals['IP'] ? { ZK_SERVERS: `server.1=localhost:2888:3888;${globals['IP']}:${zk}` } : {}),
+    ...globals,
+  };
   for (const [name, spec] of Object.entries(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
     for (const p of spec.ports) {
@@ -31,7 +44,13 @@ export function modelVals(model: StackModel, service: string, globals: Record<st
 }
 
 /** One `docker run -d` line for `service` (pure). vals: IP, HOSTNAME, DOMAIN, ... */
-export function dockerRunLine(name: string, spec: ServiceSpec, image: string, vals: Record<string, string>, containerName = name): string {
+export function dockerRunLine(
+  name: string,
+  spec: ServiceSpec,
+  image: string,
+  vals: Record<string, string>,
+  containerName = name,
+): string {
   const r = (s: string) => resolvePlaceholders(s, vals, `services.${name}`);
   const args = ['docker', 'run', '-d', '--init', '--name', containerName, `--restart=${spec.restart}`];
   if (spec.network === 'host') args.push('--network', 'host');
@@ -39,6 +58,14 @@ export function dockerRunLine(name: string, spec: ServiceSpec, image: string, va
   for (const v of spec.volumes ?? []) args.push('-v', `${r(v.source)}:${v.target}${v.readOnly ? ':ro' : ''}`);
   for (const c of spec.capAdd ?? []) args.push('--cap-add', c);
   // One host: Consul's role arguments are a lone server's.
-  args.push(image, ...resolveCommand(spec.command ?? [], { CONSUL_ROLE_ARGS: ['-server', '-bootstrap-expect=1'] }, (c) => r(c), `services.${name}.command`));
+  args.push(
+    image,
+    ...resolveCommand(
+      spec.command ?? [],
+      { CONSUL_ROLE_ARGS: ['-server', '-bootstrap-expect=1'] },
+      (c) => r(c),
+      `services.${name}.command`,
+    ),
+  );
   return args.map(shq).join(' ');
 }

@@ -11,7 +11,9 @@ export interface DnsTable {
   [name: string]: { a?: string[]; srv?: { port: number; target: string }[] };
 }
 
-export async function fakeDns(table: DnsTable): Promise<{ port: number; queries: string[]; close(): Promise<void> }> {
+export async function fakeDns(
+  table: DnsTable,
+): Promise<{ port: number; queries: string[]; close(): Promise<void> }> {
   const s = dgram.createSocket('udp4');
   const queries: string[] = [];
   s.on('message', (msg, rinfo) => {
@@ -21,16 +23,33 @@ export async function fakeDns(table: DnsTable): Promise<{ port: number; queries:
     queries.push(`${question.name} ${question.type}`);
     const entry = table[question.name];
     const answers: dnsPacket.Answer[] = [];
-    if (entry && question.type === 'A') for (const a of entry.a ?? []) answers.push({ type: 'A', name: question.name, ttl: 0, data: a });
+    if (entry && question.type === 'A')
+      for (const a of entry.a ?? []) answers.push({ type: 'A', name: question.name, ttl: 0, data: a });
     if (entry && question.type === 'SRV')
-      for (const r of entry.srv ?? []) answers.push({ type: 'SRV', name: question.name, ttl: 0, data: { priority: 1, weight: 1, port: r.port, target: r.target } });
+      for (const r of entry.srv ?? [])
+        answers.push({
+          type: 'SRV',
+          name: question.name,
+          ttl: 0,
+          data: { priority: 1, weight: 1, port: r.port, target: r.target },
+        });
     // As the stack's dnsmasq on its address: unknown .consul names NXDOMAIN, other names REFUSED.
     const rcode = entry ? 0 : question.name.endsWith('.consul') ? 3 : 5;
-    const res = dnsPacket.encode({ type: 'response', id: q.id ?? 0, flags: dnsPacket.AUTHORITATIVE_ANSWER | rcode, questions: q.questions ?? [], answers });
+    const res = dnsPacket.encode({
+      type: 'response',
+      id: q.id ?? 0,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | rcode,
+      questions: q.questions ?? [],
+      answers,
+    });
     s.send(res, rinfo.port, rinfo.address);
   });
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  return { port: (s.address() as AddressInfo).port, queries, close: () => new Promise<void>((r) => s.close(() => r())) };
+  return {
+    port: (s.address() as AddressInfo).port,
+    queries,
+    close: () => new Promise<void>((r) => s.close(() => r())),
+  };
 }
 
 /** A route with `login` (user:password) answers 401 unless the request sends it as basic auth. */
@@ -44,7 +63,9 @@ export interface SeenRequest {
   body: string;
 }
 
-export async function fakeHttp(routes: Routes): Promise<{ port: number; requests: SeenRequest[]; close(): Promise<void> }> {
+export async function fakeHttp(
+  routes: Routes,
+): Promise<{ port: number; requests: SeenRequest[]; close(): Promise<void> }> {
   const requests: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -56,7 +77,10 @@ export async function fakeHttp(routes: Routes): Promise<{ port: number; requests
         res.statusCode = 404;
         return res.end('not found');
       }
-      if (r.login !== undefined && req.headers.authorization !== `Basic ${Buffer.from(r.login).toString('base64')}`) {
+      if (
+        r.login !== undefined &&
+        req.headers.authorization !== `Basic ${Buffer.from(r.login).toString('base64')}`
+      ) {
         res.statusCode = 401;
         return res.end('login required');
       }
@@ -66,16 +90,25 @@ export async function fakeHttp(routes: Routes): Promise<{ port: number; requests
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** Answers each four-letter word from the table and closes, as ZooKeeper does. */
-export async function fakeFourLetter(words: Record<string, string>): Promise<{ port: number; close(): Promise<void> }> {
+export async function fakeFourLetter(
+  words: Record<string, string>,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = net.createServer((sock) => {
     sock.once('data', (d) => {
       sock.end(words[d.toString().trim()] ?? '');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

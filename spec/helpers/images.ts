@@ -3,7 +3,10 @@
 // app from its build script), one build at a time in this process, with the
 // build's progress indented under the spec's output. A missing image is
 // built, never a reason to skip.
-import { ensureExampleImage as exampleImage, ensureStackImages as stackImages } from '../../src/bench/images.js';
+import {
+  ensureExampleImage as exampleImage,
+  ensureStackImages as stackImages,
+} from '../../src/bench/images.js';
 import { Progress } from '../../src/progress.js';
 
 /** Progress lines of image builds, indented under the spec's output. */

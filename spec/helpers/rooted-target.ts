@@ -19,7 +19,10 @@ export class RootedTarget implements Target {
     this.commands.push(command);
     if (typeof opts.stdin === 'string') this.stdins.push(opts.stdin);
     // A script on stdin (the batched checks) names the path too.
-    return this.local.exec(this.move(command), typeof opts.stdin === 'string' ? { ...opts, stdin: this.move(opts.stdin) } : opts);
+    return this.local.exec(
+      this.move(command),
+      typeof opts.stdin === 'string' ? { ...opts, stdin: this.move(opts.stdin) } : opts,
+    );
   }
   writeFile(path: string, content: string | Buffer, mode?: number): Promise<void> {
     this.commands.push(`writeFile ${path} ${mode?.toString(8)}`);

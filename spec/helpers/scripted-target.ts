@@ -56,9 +56,29 @@ export function inspectJson(c: {
     Id: createHash('sha256').update(c.name).digest('hex'),
     Name: `/${c.name}`,
     RestartCount: c.restartCount ?? 0,
-    State: { Status: status, Running: status === 'running', ExitCode: status === 'running' ? 0 : 137, ...(c.health ? { Health: { Status: c.health, Log: [{ Output: 'probe said ' + c.health }] } } : {}) },
-    Config: { Image: `paasbox/${c.service}:local`, Labels: { 'com.docker.compose.project': c.project ?? 'paasbox', 'com.docker.compose.service': c.service } },
-    HostConfig: { RestartPolicy: { Name: c.restartPolicy ?? 'unless-stopped' }, NetworkMode: c.published ? 'bridge' : 'host' },
-    NetworkSettings: { Ports: c.published ? Object.fromEntries(c.published.map((p) => [`${p}/tcp`, [{ HostIp: '0.0.0.0', HostPort: String(p) }]])) : {} },
+    State: {
+      Status: status,
+      Running: status === 'running',
+      ExitCode: status === 'running' ? 0 : 137,
+      ...(c.health ? { Health: { Status: c.health, Log: [{ Output: 'probe said ' + c.health }] } } : {}),
+    },
+    Config: {
+      Image: `paasbox/${c.service}:local`,
+      Labels: {
+        'com.docker.compose.project': c.project ?? 'paasbox',
+        'com.docker.compose.service': c.service,
+      },
+    },
+    HostConfig: {
+      RestartPolicy: { Name: c.restartPolicy ?? 'unless-stopped' },
+      NetworkMode: c.published ? 'bridge' : 'host',
+    },
+    NetworkSettings: {
+      Ports: c.published
+        ? Object.fromEntries(
+            c.published.map((p) => [`${p}/tcp`, [{ HostIp: '0.0.0.0', HostPort: String(p) }]]),
+          )
+        : {},
+    },
   };
 }

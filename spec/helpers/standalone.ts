@@ -10,17 +10,23 @@ import { repoPath } from '../../src/paths.js';
 const run = promisify(execFile);
 
 /** A shell line on this machine; its stdout, trimmed. */
-export const sh = async (cmd: string): Promise<string> => (await run('sh', ['-c', cmd], { maxBuffer: 16 << 20 })).stdout.trim();
+export const sh = async (cmd: string): Promise<string> =>
+  (await run('sh', ['-c', cmd], { maxBuffer: 16 << 20 })).stdout.trim();
 
 /** `install.mjs --mode standalone` (all ok when the stack runs already); the stack's address. */
 export async function installStandalone(env: NodeJS.ProcessEnv): Promise<string> {
-  const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], { cwd: repoPath(), env, maxBuffer: 64 << 20 });
+  const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], {
+    cwd: repoPath(),
+    env,
+    maxBuffer: 64 << 20,
+  });
   return (JSON.parse(r.stdout) as { ip: string }).ip;
 }
 
 /** The running container of the stack's compose service `service` (fails the spec when there is none). */
 export async function stackContainer(service: string): Promise<string> {
-  const id = (await sh(`docker ps -q --filter label=com.docker.compose.service=${service}`)).split('\n')[0] ?? '';
+  const id =
+    (await sh(`docker ps -q --filter label=com.docker.compose.service=${service}`)).split('\n')[0] ?? '';
   expect(id, `the standalone stack has a ${service} container`).to.not.equal('');
   return id;
 }

@@ -5,7 +5,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createDindHosts, type DindHost, type DindHosts, type DindOptions } from '../../src/drivers/dind.js';
 
-export { DIND_FLAGS, ensureDindImage as ensureTestHostImage, generateKey, hostExec } from '../../src/drivers/dind.js';
+export {
+  DIND_FLAGS,
+  ensureDindImage as ensureTestHostImage,
+  generateKey,
+  hostExec,
+} from '../../src/drivers/dind.js';
 export type TestHost = DindHost;
 
 const run = promisify(execFile);
@@ -21,7 +26,9 @@ export async function createTestHosts(n: number, opts: DindOptions): Promise<Tes
 }
 
 async function unusedAddress(network: string, hosts: DindHost[]): Promise<string> {
-  const subnet = (await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network])).stdout.trim();
+  const subnet = (
+    await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network])
+  ).stdout.trim();
   const [base] = subnet.split('/');
   const parts = (base ?? '').split('.').map(Number);
   const taken = new Set(hosts.map((h) => h.address));

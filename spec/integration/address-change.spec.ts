@@ -43,15 +43,42 @@ describe('a host whose address changes (integration)', function () {
 
   const sshTo = (address: string): SshTarget => {
     const h = th!.hosts[0]!;
-    return new SshTarget({ host: address, user: h.user, keyPath: h.keyPath, knownHostsPath: th!.knownHostsPath });
+    return new SshTarget({
+      host: address,
+      user: h.user,
+      keyPath: h.keyPath,
+      knownHostsPath: th!.knownHostsPath,
+    });
   };
   /** Consul's HTTP API from inside the host, as the management token. */
-  const consul = async (t: SshTarget, ip: string, method: NonNullable<HttpOptions['method']>, path: string, body?: string) =>
-    httpRequest(t, await probeTools(t), ip, 8500, path, { method, ...(body !== undefined ? { body } : {}), secret: { name: 'X-Consul-Token', file: `${SECRETS_DIR}/${SECRET_FILES.managementToken}` } });
-  const install = (t: SshTarget) => provisionTarget(t, { flags: { imageSource: 'local' }, env: {}, configPath, progress: quiet(), healthTimeoutS: 300 });
+  const consul = async (
+    t: SshTarget,
+    ip: string,
+    method: NonNullable<HttpOptions['method']>,
+    path: string,
+    body?: string,
+  ) =>
+    httpRequest(t, await probeTools(t), ip, 8500, path, {
+      method,
+      ...(body !== undefined ? { body } : {}),
+      secret: { name: 'X-Consul-Token', file: `${SECRETS_DIR}/${SECRET_FILES.managementToken}` },
+    });
+  const install = (t: SshTarget) =>
+    provisionTarget(t, {
+      flags: { imageSource: 'local' },
+      env: {},
+      configPath,
+      progress: quiet(),
+      healthTimeoutS: 300,
+    });
 
   before(async function () {
-    if (!(await run('docker', ['info']).then(() => true, () => false))) {
+    if (
+      !(await run('docker', ['info']).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       // .ci/run provides docker: there its absence is a failure, never a skip.
       if (isCI()) throw new Error('no usable docker daemon, and CI=true: this spec must run');
       console.log('    skipped: no usable docker daemon on this machine for the dind test host');
@@ -60,7 +87,10 @@ describe('a host whose address changes (integration)', function () {
     await ensureStackImages(['consul', 'registrator', 'haproxy', 'dns']);
     const dir = mkdtempSync(join(tmpdir(), 'pbaddr-'));
     configPath = join(dir, 'paasbox.yaml');
-    writeFileSync(configPath, 'services:\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n  zookeeper: { enabled: false }\n');
+    writeFileSync(
+      configPath,
+      'services:\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n  zookeeper: { enabled: false }\n',
+    );
     th = await createTestHosts(1, { prefix: 'pbaddr', withDocker: true });
     target = sshTo(th.hosts[0]!.address);
     await install(target);
@@ -82,14 +112,25 @@ describe('a host whose address changes (integration)', function () {
     await run('docker', ['network', 'create', newNetwork]);
     await run('docker', ['network', 'disconnect', th!.network, h.name]);
     await run('docker', ['network', 'connect', newNetwork, h.name]);
-    const newIp = (await run('docker', ['inspect', '-f', `{{(index .NetworkSettings.Networks "${newNetwork}").IPAddress}}`, h.name])).stdout.trim();
-    expect(newIp).to.match(/^\d+\.\d+\.\d+\.\d+$/).and.not.equal(oldIp);
+    const newIp = (
+      await run('docker', [
+        'inspect',
+        '-f',
+        `{{(index .NetworkSettings.Networks "${newNetwork}").IPAddress}}`,
+        h.name,
+      ])
+    ).stdout.trim();
+    expect(newIp)
+      .to.match(/^\d+\.\d+\.\d+\.\d+$/)
+      .and.not.equal(oldIp);
     target = sshTo(newIp);
 
     // Judged by the deployed compose file, which still records the old address.
     const before = await settingsForTarget(target, model, { configPath, env: {} });
     expect(before.settings.ip).to.equal(oldIp);
-    const stale = await runVerify(target, model, before.settings, { only: (c) => c.id === 'host/advertised-address' });
+    const stale = await runVerify(target, model, before.settings, {
+      only: (c) => c.id === 'host/advertised-address',
+    });
     expect(stale.results.map((r) => [r.id, r.status])).to.deep.equal([['host/advertised-address', 'failed']]);
     expect(stale.results[0]!.got).to.include(newIp).and.include('run install again');
 
@@ -111,7 +152,9 @@ describe('a host whose address changes (integration)', function () {
     const failed = r.results.filter((x) => x.status === 'failed');
     expect(failed, JSON.stringify(failed, null, 1)).to.deep.equal([]);
     // And from this machine, as `verify --from-here` runs it: the stats login from the local copy.
-    const here = await runVerify(target, model, settings, { probeFrom: { target: new LocalTarget(), secretsDir: localSecretsDir('default') } });
+    const here = await runVerify(target, model, settings, {
+      probeFrom: { target: new LocalTarget(), secretsDir: localSecretsDir('default') },
+    });
     const failedHere = here.results.filter((x) => x.status === 'failed');
     expect(failedHere, JSON.stringify(failedHere, null, 1)).to.deep.equal([]);
     expect(here.results.find((x) => x.id === 'haproxy/stats/http:/haproxyStats')?.status).to.equal('passed');

@@ -24,17 +24,44 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
   const state = mkdtempSync(join(tmpdir(), 'pbcmd-state-'));
   const env = { ...process.env, PAASBOX_STATE_DIR: state };
   const paasbox = (...args: string[]) =>
-    run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...args], { cwd: repoPath(), env, maxBuffer: 64 << 20 }).then(
+    run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...args], {
+      cwd: repoPath(),
+      env,
+      maxBuffer: 64 << 20,
+    }).then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
     );
 
   let install: () => ReturnType<typeof paasbox>;
-  const consulContainer = 'docker ps -aq --filter label=com.docker.compose.project=paasbox --filter label=com.docker.compose.service=consul';
+  const consulContainer =
+    'docker ps -aq --filter label=com.docker.compose.project=paasbox --filter label=com.docker.compose.service=consul';
   /** The stack's containers on the host: running, and all. */
-  const containers = async () => (await hostExec(th!.hosts[0]!, `docker ps -q --filter label=com.docker.compose.project=paasbox | wc -l; docker ps -aq --filter label=com.docker.compose.project=paasbox | wc -l`)).split('\n').slice(0, 2).map(Number);
+  const containers = async () =>
+    (
+      await hostExec(
+        th!.hosts[0]!,
+        `docker ps -q --filter label=com.docker.compose.project=paasbox | wc -l; docker ps -aq --filter label=com.docker.compose.project=paasbox | wc -l`,
+      )
+    )
+      .split('\n')
+      .slice(0, 2)
+      .map(Number);
   /** Until `status` exits 0 (every service running and healthy). */
-  const healthy = () => poll({ what: 'paasbox status exit 0', timeoutMs: 120_000, everyMs: 2000, fix: 'docker exec into the pbcmd test host: docker ps -a; docker logs' }, async () => ((await paasbox('status')).code === 0 ? true : undefined));
+  const healthy = () =>
+    poll(
+      {
+        what: 'paasbox status exit 0',
+        timeoutMs: 120_000,
+        everyMs: 2000,
+        fix: 'docker exec into the pbcmd test host: docker ps -a; docker logs',
+      },
+      async () => ((await paasbox('status')).code === 0 ? true : undefined),
+    );
   /** JUnit XML read by an XML parser (python3's ElementTree): the suite totals, and the testcases counted. */
   const junit = async (xml: string) => {
     const py = [
@@ -45,13 +72,28 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
       '"failed":[t.get("name") for t in c if t.find("failure") is not None],"skips":len([t for t in c if t.find("skipped") is not None])}))',
     ].join('\n');
     const r = await new Promise<string>((resolve, reject) => {
-      const p = execFile('python3', ['-c', py], (e, out, err) => (e ? reject(new Error(`not valid JUnit XML: ${err}`)) : resolve(out)));
+      const p = execFile('python3', ['-c', py], (e, out, err) =>
+        e ? reject(new Error(`not valid JUnit XML: ${err}`)) : resolve(out),
+      );
       p.stdin!.end(xml);
     });
-    return JSON.parse(r) as { tests: number; failures: number; skipped: number; cases: number; failed: string[]; skips: number };
+    return JSON.parse(r) as {
+      tests: number;
+      failures: number;
+      skipped: number;
+      cases: number;
+      failed: string[];
+      skips: number;
+    };
   };
-  type Report = { passed: number; failed: number; skipped: number; results: { id: string; status: string }[] };
-  const counted = (j: Report) => ['passed', 'failed', 'skipped'].map((s) => j.results.filter((x) => x.status === s).length);
+  type Report = {
+    passed: number;
+    failed: number;
+    skipped: number;
+    results: { id: string; status: string }[];
+  };
+  const counted = (j: Report) =>
+    ['passed', 'failed', 'skipped'].map((s) => j.results.filter((x) => x.status === s).length);
 
   before(async () => {
     await ensureStackImages(['consul']);
@@ -60,7 +102,22 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
     const config = join(state, 'paasbox.yaml');
     const off = ['zookeeper', 'mesos-master', 'mesos-slave', 'marathon', 'registrator', 'haproxy', 'dns'];
     writeFileSync(config, `services:\n${off.map((s) => `  ${s}: { enabled: false }`).join('\n')}\n`);
-    install = () => paasbox('install', '--mode', 'ssh', '--host', `root@${h.address}`, '--key', h.keyPath, '--known-hosts', th!.knownHostsPath, '--accept-new-host-key', '--config', config, '--json');
+    install = () =>
+      paasbox(
+        'install',
+        '--mode',
+        'ssh',
+        '--host',
+        `root@${h.address}`,
+        '--key',
+        h.keyPath,
+        '--known-hosts',
+        th!.knownHostsPath,
+        '--accept-new-host-key',
+        '--config',
+        config,
+        '--json',
+      );
     const r = await install();
     expect(r.code, r.stderr).to.equal(0);
     expect(existsSync(join(state, 'instances', 'default.json'))).to.equal(true);
@@ -86,7 +143,7 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
     expect(r.stdout).to.not.include(token);
   });
 
-  it('logs: the service\'s recent lines, consul\'s own and no more than --tail asks', async () => {
+  it("logs: the service's recent lines, consul's own and no more than --tail asks", async () => {
     const r = await paasbox('logs', 'consul', '--tail', '20');
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stdout.split('\n').filter((l) => l.trim() !== '' && !/^Attaching to /.test(l));
@@ -94,9 +151,16 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
     // Every line is the consul container's (compose prefix), and Consul's own hclog lines are there:
     // "2026-12-07T00:25:26.018Z [INFO]  agent: Synced node info".
     const prefix = /^(?:paasbox[-_])?consul[-_]1\s+\| /;
-    expect(lines.filter((l) => !prefix.test(l)), r.stdout).to.deep.equal([]);
-    const hclog = /\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[(?:TRACE|DEBUG|INFO|WARN|ERROR)\] +agent(?:\.[\w.-]+)?: \S/;
-    expect(lines.some((l) => hclog.test(l)), r.stdout).to.equal(true);
+    expect(
+      lines.filter((l) => !prefix.test(l)),
+      r.stdout,
+    ).to.deep.equal([]);
+    const hclog =
+      /\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[(?:TRACE|DEBUG|INFO|WARN|ERROR)\] +agent(?:\.[\w.-]+)?: \S/;
+    expect(
+      lines.some((l) => hclog.test(l)),
+      r.stdout,
+    ).to.equal(true);
   });
 
   it('verify: exit 0 on the healthy stack; --reporter json and junit are valid, with the same counts', async () => {
@@ -111,7 +175,14 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
     const x = await paasbox('verify', '--reporter', 'junit');
     expect(x.code, x.stderr).to.equal(0);
     const u = await junit(x.stdout);
-    expect(u).to.deep.equal({ tests: j.results.length, failures: 0, skipped: j.skipped, cases: j.results.length, failed: [], skips: j.skipped });
+    expect(u).to.deep.equal({
+      tests: j.results.length,
+      failures: 0,
+      skipped: j.skipped,
+      cases: j.results.length,
+      failed: [],
+      skips: j.skipped,
+    });
   });
 
   it('consul stopped: status and verify (spec, json, junit) exit 1 naming it; started again, status exits 0', async () => {
@@ -130,15 +201,24 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
       expect(json.code).to.equal(1);
       const j = JSON.parse(json.stdout) as Report;
       expect([j.passed, j.failed, j.skipped]).to.deep.equal(counted(j));
-      expect(j.results.filter((r) => r.status === 'failed').map((r) => r.id)).to.include('consul/container/running');
+      expect(j.results.filter((r) => r.status === 'failed').map((r) => r.id)).to.include(
+        'consul/container/running',
+      );
       // The machine formats name the failures on stderr too.
       expect(json.stderr).to.include('consul/container/running');
       const x = await paasbox('verify', '--reporter', 'junit');
       expect(x.code).to.equal(1);
       const u = await junit(x.stdout);
-      expect([u.cases, u.failed.length, u.skips], 'the totals are the testcases counted').to.deep.equal([u.tests, u.failures, u.skipped]);
+      expect([u.cases, u.failed.length, u.skips], 'the totals are the testcases counted').to.deep.equal([
+        u.tests,
+        u.failures,
+        u.skipped,
+      ]);
       expect(u.failures).to.be.greaterThan(0);
-      expect(u.failed.some((n) => n.startsWith('consul/container/running:')), u.failed.join('\n')).to.equal(true);
+      expect(
+        u.failed.some((n) => n.startsWith('consul/container/running:')),
+        u.failed.join('\n'),
+      ).to.equal(true);
     } finally {
       await hostExec(h, `docker start $(${consulContainer})`);
     }
@@ -173,10 +253,17 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
     expect(dry.code).to.equal(2);
     expect(dry.stderr).to.match(/volumes: .*paasbox_consul-data/);
     expect(dry.stderr).to.match(/images: .*paasbox\/consul:local/);
-    expect(await hostExec(h, 'docker ps -q --filter label=com.docker.compose.project=paasbox | wc -l')).to.match(/^1\n$/);
+    expect(
+      await hostExec(h, 'docker ps -q --filter label=com.docker.compose.project=paasbox | wc -l'),
+    ).to.match(/^1\n$/);
     const r = await paasbox('uninstall', '--purge', '--yes');
     expect(r.code, r.stderr).to.equal(0);
-    expect(await hostExec(h, 'docker ps -aq --filter label=com.docker.compose.project=paasbox | wc -l; docker volume ls -q | grep -c paasbox_consul-data; test -e /opt/paasbox && echo present || echo gone')).to.equal('0\n0\ngone\n');
+    expect(
+      await hostExec(
+        h,
+        'docker ps -aq --filter label=com.docker.compose.project=paasbox | wc -l; docker volume ls -q | grep -c paasbox_consul-data; test -e /opt/paasbox && echo present || echo gone',
+      ),
+    ).to.equal('0\n0\ngone\n');
     expect(existsSync(join(state, 'instances', 'default.json'))).to.equal(false);
   });
 });

@@ -19,7 +19,8 @@ describe('compose tool on this machine (integration)', function () {
   before(async function () {
     const docker = await target.exec('docker info --format "{{.ServerVersion}}"', { sudo: true });
     if (docker.code !== 0) {
-      if (isCI()) throw new Error(`no docker daemon, and CI=true: this spec must run (${docker.stderr.trim()})`);
+      if (isCI())
+        throw new Error(`no docker daemon, and CI=true: this spec must run (${docker.stderr.trim()})`);
       console.log('      skipped: no docker daemon here:', docker.stderr.trim());
       this.skip();
     }
@@ -33,9 +34,16 @@ describe('compose tool on this machine (integration)', function () {
   });
 
   // Every golden, the cluster hosts' files included: the compose tool itself must accept each one.
-  const goldens = readdirSync(repoPath('spec', 'golden')).filter((f) => f.endsWith('.yml')).sort();
+  const goldens = readdirSync(repoPath('spec', 'golden'))
+    .filter((f) => f.endsWith('.yml'))
+    .sort();
   it('has the single-host and cluster goldens to validate', () => {
-    expect(goldens).to.include.members(['docker-compose.local.yml', 'docker-compose.registry.yml', 'cluster-agent.local.yml', 'cluster-master1.registry.yml']);
+    expect(goldens).to.include.members([
+      'docker-compose.local.yml',
+      'docker-compose.registry.yml',
+      'cluster-agent.local.yml',
+      'cluster-master1.registry.yml',
+    ]);
   });
   for (const golden of goldens) {
     it(`accepts the generated ${golden} (compose config -q)`, async () => {
@@ -52,8 +60,11 @@ describe('compose tool on this machine (integration)', function () {
   it('runs a project: up, waitHealthy, status, stop, start, logs, down', async function () {
     const img = await target.exec('docker image inspect paasbox/debian:bookworm', { sudo: true });
     if (img.code !== 0) {
-      if (isCI()) throw new Error('base image paasbox/debian:bookworm is not built, and CI=true: .ci/run builds it');
-      console.log('      skipped: base image paasbox/debian:bookworm is not built (scripts/build-images.mjs makes it)');
+      if (isCI())
+        throw new Error('base image paasbox/debian:bookworm is not built, and CI=true: .ci/run builds it');
+      console.log(
+        '      skipped: base image paasbox/debian:bookworm is not built (scripts/build-images.mjs makes it)',
+      );
       this.skip();
     }
     const dir = mkdtempSync(join(tmpdir(), 'pbh1-ctl-'));

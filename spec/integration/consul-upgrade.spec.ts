@@ -25,14 +25,24 @@ import { fetchOnce } from '../helpers/http.js';
 import { ensureStackImages } from '../helpers/images.js';
 
 const run = promisify(execFile);
-const docker = async (...args: string[]) => (await run('docker', args, { maxBuffer: 64 << 20, timeout: 900_000 })).stdout;
+const docker = async (...args: string[]) =>
+  (await run('docker', args, { maxBuffer: 64 << 20, timeout: 900_000 })).stdout;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const OLD_IMAGE = 'paasbox-test/consul:1.8.7';
 
 /** What install wrote for Consul 1.8 (src/secrets before issue 19): acl.tokens.master. */
 function oldConsulConfig(s: StackSecrets): string {
   const tokens = { master: s.managementToken, agent: s.agentToken };
-  return JSON.stringify({ acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens }, encrypt: s.gossipKey }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens },
+        encrypt: s.gossipKey,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 describe('Consul 1.8.7 -> 1.16 upgrade in place keeps ACL tokens and K/V (integration)', function () {
@@ -69,26 +79,56 @@ describe('Consul 1.8.7 -> 1.16 upgrade in place keeps ACL tokens and K/V (integr
       if (await ok()) return;
       await sleep(1000);
     }
-    const logs = containers.length ? await docker('logs', '--tail', '40', containers[containers.length - 1]!).catch(() => '') : '';
+    const logs = containers.length
+      ? await docker('logs', '--tail', '40', containers[containers.length - 1]!).catch(() => '')
+      : '';
     expect.fail(`${what} within ${ms / 1000}s\n${logs}`);
   };
   /** The config dir as install mounts it (its consul/ directory, 0700/0600). */
   const secretsDir = (name: string, files: Record<string, string>) => {
     const d = join(dir, name);
     mkdirSync(join(d, 'consul'), { recursive: true, mode: 0o700 });
-    for (const [rel, content] of Object.entries(files)) if (rel.startsWith('consul/') && !rel.includes('/tls')) writeFileSync(join(d, rel), content, { mode: 0o600 });
+    for (const [rel, content] of Object.entries(files))
+      if (rel.startsWith('consul/') && !rel.includes('/tls'))
+        writeFileSync(join(d, rel), content, { mode: 0o600 });
     return join(d, 'consul');
   };
   const start = async (name: string, image: string, volume: string, config: string) => {
     containers.push(name);
-    await docker('run', '-d', '--name', name, '--network', net, '--ip', ip, '-v', `${volume}:/consul/data`, '-v', `${config}:/consul/secrets:ro`, image, ...command);
-    await until(`${name}: a leader`, async () => (await api('GET', '/v1/status/leader')).text.includes(':8300'));
+    await docker(
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      net,
+      '--ip',
+      ip,
+      '-v',
+      `${volume}:/consul/data`,
+      '-v',
+      `${config}:/consul/secrets:ro`,
+      image,
+      ...command,
+    );
+    await until(`${name}: a leader`, async () =>
+      (await api('GET', '/v1/status/leader')).text.includes(':8300'),
+    );
   };
 
   before(async () => {
     newImage = (await ensureStackImages(['consul']))['consul']!;
     // The old image, from the committed old Dockerfile (docker's cache makes repeats quick).
-    await docker('build', '--network', 'host', '--build-arg', 'BASE=paasbox/debian:bookworm', '-t', OLD_IMAGE, repoPath('spec', 'fixtures', 'consul-1.8.7'));
+    await docker(
+      'build',
+      '--network',
+      'host',
+      '--build-arg',
+      'BASE=paasbox/debian:bookworm',
+      '-t',
+      OLD_IMAGE,
+      repoPath('spec', 'fixtures', 'consul-1.8.7'),
+    );
     expect(await docker('run', '--rm', OLD_IMAGE, 'version')).to.match(/Consul v1\.8\.7/);
     expect(await docker('run', '--rm', newImage, 'version')).to.match(/Consul v1\.(1[6-9]|[2-9]\d)\./);
     await docker('network', 'create', '--subnet', `172.29.${octet}.0/24`, net);
@@ -112,10 +152,27 @@ describe('Consul 1.8.7 -> 1.16 upgrade in place keeps ACL tokens and K/V (integr
     const oldDir = secretsDir('old', { [SECRET_FILES.consulConfig]: oldConsulConfig(secrets) });
     await start(`${tag}-old`, OLD_IMAGE, volumes[0]!, oldDir);
     const m = secrets.managementToken;
-    await until('the management token accepted', async () => (await api('PUT', '/v1/kv/pbupg/key', m, value)).text.trim() === 'true');
-    const policy = await api('PUT', '/v1/acl/policy', m, JSON.stringify({ Name: 'pbupg-read', Rules: 'key_prefix "pbupg/" { policy = "read" }' }));
+    await until(
+      'the management token accepted',
+      async () => (await api('PUT', '/v1/kv/pbupg/key', m, value)).text.trim() === 'true',
+    );
+    const policy = await api(
+      'PUT',
+      '/v1/acl/policy',
+      m,
+      JSON.stringify({ Name: 'pbupg-read', Rules: 'key_prefix "pbupg/" { policy = "read" }' }),
+    );
     expect(policy.status, policy.text).to.equal(200);
-    const token = await api('PUT', '/v1/acl/token', m, JSON.stringify({ SecretID: readToken, Description: 'pbupg reader', Policies: [{ Name: 'pbupg-read' }] }));
+    const token = await api(
+      'PUT',
+      '/v1/acl/token',
+      m,
+      JSON.stringify({
+        SecretID: readToken,
+        Description: 'pbupg reader',
+        Policies: [{ Name: 'pbupg-read' }],
+      }),
+    );
     expect(token.status, token.text).to.equal(200);
     expect((await api('GET', '/v1/kv/pbupg/key?raw', readToken)).text).to.equal(value);
     expect((await api('GET', '/v1/kv/pbupg/key?raw')).status, 'anonymous is denied').to.equal(403);
@@ -128,14 +185,21 @@ describe('Consul 1.8.7 -> 1.16 upgrade in place keeps ACL tokens and K/V (integr
     const files = secretFiles(secrets);
     expect(files[SECRET_FILES.consulConfig]).to.include('initial_management');
     await start(`${tag}-new`, newImage, volumes[0]!, secretsDir('new', files));
-    await until('the reader token accepted', async () => (await api('GET', '/v1/kv/pbupg/key?raw', readToken)).status === 200);
+    await until(
+      'the reader token accepted',
+      async () => (await api('GET', '/v1/kv/pbupg/key?raw', readToken)).status === 200,
+    );
     expect((await api('GET', '/v1/kv/pbupg/key?raw', readToken)).text).to.equal(value);
     expect((await api('GET', '/v1/kv/pbupg/key?raw', secrets.managementToken)).text).to.equal(value);
     const self = await api('GET', '/v1/acl/token/self', readToken);
     expect(JSON.parse(self.text) as { Description: string }).to.include({ Description: 'pbupg reader' });
     expect((await api('GET', '/v1/kv/pbupg/key?raw')).status, 'anonymous still denied').to.equal(403);
-    expect((await api('PUT', '/v1/kv/pbupg/key', readToken, 'x')).status, 'the reader cannot write').to.equal(403);
-    const version = JSON.parse((await api('GET', '/v1/agent/self', secrets.managementToken)).text) as { Config: { Version: string } };
+    expect((await api('PUT', '/v1/kv/pbupg/key', readToken, 'x')).status, 'the reader cannot write').to.equal(
+      403,
+    );
+    const version = JSON.parse((await api('GET', '/v1/agent/self', secrets.managementToken)).text) as {
+      Config: { Version: string };
+    };
     expect(version.Config.Version).to.match(/^1\.(1[6-9]|[2-9]\d)\./);
     await docker('stop', '-t', '30', `${tag}-new`);
     await docker('rm', `${tag}-new`);
@@ -143,8 +207,12 @@ describe('Consul 1.8.7 -> 1.16 upgrade in place keeps ACL tokens and K/V (integr
 
   it('control: the new image on an EMPTY volume does not know the token or the key (the check above can fail)', async () => {
     await start(`${tag}-control`, newImage, volumes[1]!, secretsDir('control', secretFiles(secrets)));
-    // The management token is the config's (initial_management): accepted once ACLs are bootstrapped; the key is not there.
-    await until('the management token accepted', async () => (await api('GET', '/v1/kv/pbupg/key?raw', secrets.managementToken)).status === 404);
+    // The management token is the config's (initial_management): accepted once ACLs are bootstrapped; the key
+    // is not there.
+    await until(
+      'the management token accepted',
+      async () => (await api('GET', '/v1/kv/pbupg/key?raw', secrets.managementToken)).status === 404,
+    );
     expect((await api('GET', '/v1/kv/pbupg/key?raw', readToken)).status, 'an unknown token').to.equal(403);
   });
 });

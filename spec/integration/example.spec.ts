@@ -25,18 +25,33 @@ describe('example: start_with_marathon.sh with no flags on a standalone install 
   before(async () => {
     await ensureExampleImage();
     ip = await installStandalone(env);
-    const inst = JSON.parse(readFileSync(join(env.PAASBOX_STATE_DIR, 'instances', 'default.json'), 'utf8')) as { deployment: { ip: string } };
+    const inst = JSON.parse(
+      readFileSync(join(env.PAASBOX_STATE_DIR, 'instances', 'default.json'), 'utf8'),
+    ) as { deployment: { ip: string } };
     expect(inst.deployment.ip).to.equal(ip);
   });
 
   after(async () => {
     for (const app of ['deploy1_marathon', 'deploy2_marathon'])
-      await run('npx', ['zx', repoPath('scripts', 'deploy.mjs'), repoPath('examples', 'SimpleWebappPython', `${app}.json`), '--destroy'], { cwd: repoPath(), env }).catch(() => undefined);
+      await run(
+        'npx',
+        [
+          'zx',
+          repoPath('scripts', 'deploy.mjs'),
+          repoPath('examples', 'SimpleWebappPython', `${app}.json`),
+          '--destroy',
+        ],
+        { cwd: repoPath(), env },
+      ).catch(() => undefined);
     await run('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
   });
 
   it('deploys both apps with no flags, and each answers by name through HAProxy', async () => {
-    const r = await run(repoPath('examples', 'SimpleWebappPython', 'start_with_marathon.sh'), [], { cwd: repoPath(), env, maxBuffer: 64 << 20 });
+    const r = await run(repoPath('examples', 'SimpleWebappPython', 'start_with_marathon.sh'), [], {
+      cwd: repoPath(),
+      env,
+      maxBuffer: 64 << 20,
+    });
     expect(r.stderr).to.not.match(/advertise address 127/);
     for (const app of ['python1', 'python2']) {
       const deadline = Date.now() + 60_000;

@@ -36,9 +36,17 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
   let ip = '';
 
   const cli = async (args: string[]): Promise<Ran> =>
-    exec('node', [repoPath('bin', 'paasbox.mjs'), ...args], { cwd: repoPath(), env, maxBuffer: 64 << 20 }).then(
+    exec('node', [repoPath('bin', 'paasbox.mjs'), ...args], {
+      cwd: repoPath(),
+      env,
+      maxBuffer: 64 << 20,
+    }).then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: e.code ?? -1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? '',
+      }),
     );
   const file = (name: string, app: object): string => {
     const f = join(files, `${name}.json`);
@@ -57,15 +65,23 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
     env: { SERVICE_NAME: id.slice(1).replace(/\//g, '-'), SERVICE_TAGS: 'http' },
     ...extra,
   });
-  const services = async () => (await exec('docker', ['service', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter(Boolean).sort();
+  const services = async () =>
+    (await exec('docker', ['service', 'ls', '--format', '{{.Name}}'])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .sort();
   /** Consul's catalog: the service names (read with the management token, root's file here). */
   const consulServices = async (): Promise<string[]> => {
     const token = readFileSync(MANAGEMENT_TOKEN_FILE, 'utf8').trim();
-    const r = await fetchOnce(`http://${ip}:8500/v1/catalog/services`, { headers: { 'X-Consul-Token': token } });
+    const r = await fetchOnce(`http://${ip}:8500/v1/catalog/services`, {
+      headers: { 'X-Consul-Token': token },
+    });
     expect(r.status).to.equal(200);
     return Object.keys((await r.json()) as Record<string, unknown>);
   };
-  /** A deploy refused before any scheduler call: exit 2, one line naming `field`, nothing new in the swarm. */
+  /**
+   * A deploy refused before any scheduler call: exit 2, one line naming `field`, nothing new in the swarm.
+   */
   const refused = async (name: string, body: object, field: string, fix: RegExp) => {
     const before = await services();
     const r = await cli(['deploy', file(name, body), '--json']);
@@ -81,13 +97,23 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
     await ensureExampleImage();
     ip = await installStandalone(env);
     // python1, the app the others try to pose as.
-    const p = await cli(['deploy', repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), '--wait', '--json']);
+    const p = await cli([
+      'deploy',
+      repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'),
+      '--wait',
+      '--json',
+    ]);
     expect(p.code, p.stderr).to.equal(0);
   });
 
   after(async () => {
-    for (const f of ['pb-hostile-data', 'pb-fake-marathon', 'pb-after-fake']) await cli(['deploy', join(files, `${f}.json`), '--destroy']).catch(() => undefined);
-    await cli(['deploy', repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), '--destroy']).catch(() => undefined);
+    for (const f of ['pb-hostile-data', 'pb-fake-marathon', 'pb-after-fake'])
+      await cli(['deploy', join(files, `${f}.json`), '--destroy']).catch(() => undefined);
+    await cli([
+      'deploy',
+      repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'),
+      '--destroy',
+    ]).catch(() => undefined);
     await exec('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
     await exec('rm', ['-rf', join(APP_DATA_ROOT, 'pb-hostile-data')]).catch(() => undefined);
   });
@@ -96,36 +122,124 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
     await refused('pb-many', app('/pb-many', { instances: 100000000 }), 'instances', /at most 250/);
   });
 
-  it('refuses host paths outside the app\'s data root: the secrets, the docker socket, /', async () => {
-    for (const [i, hostPath] of ['/opt/paasbox/secrets', '/var/run/docker.sock', '/', '/srv/paasbox/apps/pb-other'].entries()) {
-      await refused(`pb-mount${i}`, app(`/pb-mount${i}`, {}, { volumes: [{ containerPath: '/x', hostPath, mode: 'RO' }] }), 'container.volumes[0].hostPath', /--allow-host-mounts/);
+  it("refuses host paths outside the app's data root: the secrets, the docker socket, /", async () => {
+    for (const [i, hostPath] of [
+      '/opt/paasbox/secrets',
+      '/var/run/docker.sock',
+      '/',
+      '/srv/paasbox/apps/pb-other',
+    ].entries()) {
+      await refused(
+        `pb-mount${i}`,
+        app(`/pb-mount${i}`, {}, { volumes: [{ containerPath: '/x', hostPath, mode: 'RO' }] }),
+        'container.volumes[0].hostPath',
+        /--allow-host-mounts/,
+      );
     }
   });
 
   it('refuses host network and pid, reserved labels, off-host logging and ID overrides', async () => {
     const cases: [string, object, string, RegExp][] = [
-      ['pb-net', app('/pb-net', {}, { docker: { image: IMAGE, network: 'HOST' } }), 'container.docker.network', /--allow-host-namespaces/],
-      ['pb-pid', app('/pb-pid', {}, { docker: { image: IMAGE, parameters: [{ key: 'pid', value: 'host' }] } }), 'container.docker.parameters[0].key', /--allow-host-namespaces/],
-      ['pb-sshd', app('/pb-sshd', { labels: { 'com.docker.compose.project': 'paasbox', 'com.docker.compose.service': 'sshd' } }), 'labels.com.docker.compose.project', /--allow-reserved-labels/],
-      ['pb-label', app('/pb-label', {}, { docker: { image: IMAGE, parameters: [{ key: 'label', value: 'paasbox.marathon.id=/python1' }] } }), 'container.docker.parameters[0].value', /--allow-reserved-labels/],
-      ['pb-syslog', app('/pb-syslog', {}, { docker: { image: IMAGE, parameters: [{ key: 'log-driver', value: 'syslog' }] } }), 'container.docker.parameters[0].value', /--allow-log-drivers/],
-      ['pb-id', app('/pb-id', { env: { SERVICE_NAME: 'pb-id', SERVICE_ID: 'python1' } }), 'env.SERVICE_ID', /own ID/],
+      [
+        'pb-net',
+        app('/pb-net', {}, { docker: { image: IMAGE, network: 'HOST' } }),
+        'container.docker.network',
+        /--allow-host-namespaces/,
+      ],
+      [
+        'pb-pid',
+        app('/pb-pid', {}, { docker: { image: IMAGE, parameters: [{ key: 'pid', value: 'host' }] } }),
+        'container.docker.parameters[0].key',
+        /--allow-host-namespaces/,
+      ],
+      [
+        'pb-sshd',
+        app('/pb-sshd', {
+          labels: { 'com.docker.compose.project': 'paasbox', 'com.docker.compose.service': 'sshd' },
+        }),
+        'labels.com.docker.compose.project',
+        /--allow-reserved-labels/,
+      ],
+      [
+        'pb-label',
+        app(
+          '/pb-label',
+          {},
+          { docker: { image: IMAGE, parameters: [{ key: 'label', value: 'paasbox.marathon.id=/python1' }] } },
+        ),
+        'container.docker.parameters[0].value',
+        /--allow-reserved-labels/,
+      ],
+      [
+        'pb-syslog',
+        app(
+          '/pb-syslog',
+          {},
+          { docker: { image: IMAGE, parameters: [{ key: 'log-driver', value: 'syslog' }] } },
+        ),
+        'container.docker.parameters[0].value',
+        /--allow-log-drivers/,
+      ],
+      [
+        'pb-id',
+        app('/pb-id', { env: { SERVICE_NAME: 'pb-id', SERVICE_ID: 'python1' } }),
+        'env.SERVICE_ID',
+        /own ID/,
+      ],
       // A name that would reach Consul's API as a path of its own, with the management token.
-      ['pb-leave', app('/pb-leave', { env: { SERVICE_NAME: 'pb-leave', SERVICE_8_NAME: '../../../agent/leave?' } }), 'env.SERVICE_8_NAME', /lowercase letters/],
+      [
+        'pb-leave',
+        app('/pb-leave', { env: { SERVICE_NAME: 'pb-leave', SERVICE_8_NAME: '../../../agent/leave?' } }),
+        'env.SERVICE_8_NAME',
+        /lowercase letters/,
+      ],
       // Swarm would expand the template in the mount's source on the node: /etc.
-      ['pb-tmpl', app('/pb-tmpl', {}, { volumes: [{ containerPath: '/x', hostPath: '/srv/paasbox/apps/pb-tmpl/{{`..`}}/{{`..`}}/{{`..`}}/etc' }] }), 'container.volumes[0].hostPath', /plain path/],
-      ['pb-bare', { id: '/pb-bare', cmd: 'docker run --privileged -v /:/h debian' }, 'container', /container\.docker\.image/],
+      [
+        'pb-tmpl',
+        app(
+          '/pb-tmpl',
+          {},
+          {
+            volumes: [
+              { containerPath: '/x', hostPath: '/srv/paasbox/apps/pb-tmpl/{{`..`}}/{{`..`}}/{{`..`}}/etc' },
+            ],
+          },
+        ),
+        'container.volumes[0].hostPath',
+        /plain path/,
+      ],
+      [
+        'pb-bare',
+        { id: '/pb-bare', cmd: 'docker run --privileged -v /:/h debian' },
+        'container',
+        /container\.docker\.image/,
+      ],
     ];
     for (const [name, body, field, fix] of cases) await refused(name, body, field, fix);
   });
 
-  it('refuses a tcp= route on a stack port and a stack service\'s name', async () => {
-    await refused('pb-tcp', app('/pb-tcp', { env: { SERVICE_NAME: 'pb-tcp', SERVICE_TAGS: 'tcp=8500' } }), 'env.SERVICE_TAGS', /10000 to 10999/);
-    await refused('pb-consul', app('/pb-consul', { env: { SERVICE_NAME: 'consul' } }), 'env.SERVICE_NAME', /a name of its own/);
+  it("refuses a tcp= route on a stack port and a stack service's name", async () => {
+    await refused(
+      'pb-tcp',
+      app('/pb-tcp', { env: { SERVICE_NAME: 'pb-tcp', SERVICE_TAGS: 'tcp=8500' } }),
+      'env.SERVICE_TAGS',
+      /10000 to 10999/,
+    );
+    await refused(
+      'pb-consul',
+      app('/pb-consul', { env: { SERVICE_NAME: 'consul' } }),
+      'env.SERVICE_NAME',
+      /a name of its own/,
+    );
   });
 
-  it('refuses python1\'s name to another app id; python1\'s traffic all reaches python1', async () => {
-    await refused('pb-evil', app('/pb-evil', { env: { SERVICE_NAME: 'python1', SERVICE_TAGS: 'http' } }), 'env.SERVICE_NAME', /a name of its own/);
+  it("refuses python1's name to another app id; python1's traffic all reaches python1", async () => {
+    await refused(
+      'pb-evil',
+      app('/pb-evil', { env: { SERVICE_NAME: 'python1', SERVICE_TAGS: 'http' } }),
+      'env.SERVICE_NAME',
+      /a name of its own/,
+    );
     for (let i = 0; i < 20; i++) {
       const r = await getByName(ip, 'python1');
       expect(r.status).to.equal(200);
@@ -138,26 +252,67 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
 
   it('bounds an app without mem: 128 MiB, a pids limit; and refuses a symlink planted through its own mount', async () => {
     const root = join(APP_DATA_ROOT, 'pb-hostile-data');
-    const own = app('/pb-hostile-data', {}, { volumes: [{ containerPath: '/data', hostPath: `${root}/data`, mode: 'RW' }] });
+    const own = app(
+      '/pb-hostile-data',
+      {},
+      { volumes: [{ containerPath: '/data', hostPath: `${root}/data`, mode: 'RW' }] },
+    );
     const ok = await cli(['deploy', file('pb-hostile-data', own), '--wait', '--json']);
     expect(ok.code, ok.stderr).to.equal(0);
     expect(existsSync(`${root}/data`)).to.equal(true);
-    const task = (await exec('docker', ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=pb-hostile-data'])).stdout.trim().split('\n')[0]!;
-    const limits = (await exec('docker', ['inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}', task])).stdout.trim();
+    const task = (
+      await exec('docker', ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=pb-hostile-data'])
+    ).stdout
+      .trim()
+      .split('\n')[0]!;
+    const limits = (
+      await exec('docker', ['inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}', task])
+    ).stdout.trim();
     expect(limits).to.equal(`${128 * 1024 * 1024} 2048`);
     // The app plants a link to the secrets inside its own mount, then asks for it.
     await exec('docker', ['exec', task, 'ln', '-s', '/opt/paasbox/secrets', '/data/keys']);
-    const before = (await exec('docker', ['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Mounts}}', 'pb-hostile-data'])).stdout;
-    const r = await cli(['deploy', file('pb-hostile-data', { ...own, container: { ...own.container, volumes: [{ containerPath: '/k', hostPath: `${root}/data/keys`, mode: 'RO' }] } }), '--json']);
+    const before = (
+      await exec('docker', [
+        'service',
+        'inspect',
+        '--format',
+        '{{json .Spec.TaskTemplate.ContainerSpec.Mounts}}',
+        'pb-hostile-data',
+      ])
+    ).stdout;
+    const r = await cli([
+      'deploy',
+      file('pb-hostile-data', {
+        ...own,
+        container: {
+          ...own.container,
+          volumes: [{ containerPath: '/k', hostPath: `${root}/data/keys`, mode: 'RO' }],
+        },
+      }),
+      '--json',
+    ]);
     expect(r.code, r.stderr).to.equal(2);
     expect(r.stderr).to.include(`container.volumes: ${root}/data/keys resolves to /opt/paasbox/secrets`);
-    const after = (await exec('docker', ['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Mounts}}', 'pb-hostile-data'])).stdout;
+    const after = (
+      await exec('docker', [
+        'service',
+        'inspect',
+        '--format',
+        '{{json .Spec.TaskTemplate.ContainerSpec.Mounts}}',
+        'pb-hostile-data',
+      ])
+    ).stdout;
     expect(after).to.equal(before);
   });
 
   it('never sends a deploy to a fake Marathon on :8080 (the scheduler comes from the recorded stack)', async () => {
-    const pong = "import http.server as h\nclass H(h.BaseHTTPRequestHandler):\n  def do_GET(s): s.send_response(200); s.end_headers(); s.wfile.write(b'pong')\n  do_POST = do_GET\nh.HTTPServer(('', 8080), H).serve_forever()";
-    const fake = app('/pb-fake-marathon', { args: ['python3', '-c', pong], env: { SERVICE_NAME: 'pb-fake-marathon', SERVICE_TAGS: 'http' } }, { portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' }] });
+    const pong =
+      "import http.server as h\nclass H(h.BaseHTTPRequestHandler):\n  def do_GET(s): s.send_response(200); s.end_headers(); s.wfile.write(b'pong')\n  do_POST = do_GET\nh.HTTPServer(('', 8080), H).serve_forever()";
+    const fake = app(
+      '/pb-fake-marathon',
+      { args: ['python3', '-c', pong], env: { SERVICE_NAME: 'pb-fake-marathon', SERVICE_TAGS: 'http' } },
+      { portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' }] },
+    );
     const f = await cli(['deploy', file('pb-fake-marathon', fake), '--wait', '--json']);
     expect(f.code, f.stderr).to.equal(0);
     const answer = await fetchOnce(`http://${ip}:8080/ping`).then((x) => x.text());
@@ -184,7 +339,9 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
     }
     expect(left, 'registrations left behind').to.deep.equal([]);
     const v = await cli(['verify', '--json']);
-    const failed = (JSON.parse(v.stdout) as { results: { id: string; status: string; got?: string }[] }).results.filter((c) => c.status === 'failed');
+    const failed = (
+      JSON.parse(v.stdout) as { results: { id: string; status: string; got?: string }[] }
+    ).results.filter((c) => c.status === 'failed');
     expect(failed.map((c) => `${c.id}: ${c.got ?? ''}`)).to.deep.equal([]);
     expect(v.code, v.stderr).to.equal(0);
   });

@@ -47,7 +47,13 @@ describe('images builder (integration, real dockerd)', function () {
         ...svc('unused'),
         sources: {
           registry: { image: 'mesosphere/marathon:v0-pbh2it' },
-          local: { unavailable: { reason: 'no offline source', supply: 'docker load it', loadable: 'mesosphere/marathon:v0-pbh2it' } },
+          local: {
+            unavailable: {
+              reason: 'no offline source',
+              supply: 'docker load it',
+              loadable: 'mesosphere/marathon:v0-pbh2it',
+            },
+          },
         },
       },
     },
@@ -58,29 +64,50 @@ describe('images builder (integration, real dockerd)', function () {
   before(async function () {
     const docker = await local.exec("docker version --format '{{.Server.Version}}'");
     if (docker.code !== 0) {
-      if (isCI()) throw new Error(`dockerd does not answer, and CI=true: this spec must run (${docker.stderr.trim().split('\n')[0]})`);
+      if (isCI())
+        throw new Error(
+          `dockerd does not answer, and CI=true: this spec must run (${docker.stderr.trim().split('\n')[0]})`,
+        );
       console.log('      skipped: dockerd does not answer here:', docker.stderr.trim().split('\n')[0]);
       this.skip();
     }
-    const base = await local.exec(`docker image inspect ${BASE_REF} >/dev/null 2>&1 || command -v debootstrap`);
+    const base = await local.exec(
+      `docker image inspect ${BASE_REF} >/dev/null 2>&1 || command -v debootstrap`,
+    );
     if (base.code !== 0) {
-      if (isCI()) throw new Error(`${BASE_REF} is missing and debootstrap is not installed, and CI=true: this spec must run`);
-      console.log(`      skipped: ${BASE_REF} is missing and debootstrap is not installed (apt-get install debootstrap)`);
+      if (isCI())
+        throw new Error(
+          `${BASE_REF} is missing and debootstrap is not installed, and CI=true: this spec must run`,
+        );
+      console.log(
+        `      skipped: ${BASE_REF} is missing and debootstrap is not installed (apt-get install debootstrap)`,
+      );
       this.skip();
     }
     dir = await mkdtemp(join(tmpdir(), 'pbh2-images-'));
     await mkdir(join(dir, `${tag}-probe`));
-    await writeFile(join(dir, `${tag}-probe`, 'Dockerfile'), 'ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\nCOPY hello.txt /hello.txt\nRUN test -s /hello.txt\n');
+    await writeFile(
+      join(dir, `${tag}-probe`, 'Dockerfile'),
+      'ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\nCOPY hello.txt /hello.txt\nRUN test -s /hello.txt\n',
+    );
     await writeFile(join(dir, `${tag}-probe`, 'hello.txt'), 'v1\n');
   });
 
   after(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
-    await local.exec(`docker rmi -f paasbox/${tag}-probe:local paasbox/${tag}-fail:local >/dev/null 2>&1 || true`);
+    await local.exec(
+      `docker rmi -f paasbox/${tag}-probe:local paasbox/${tag}-fail:local >/dev/null 2>&1 || true`,
+    );
   });
 
   it('builds the base (when stale) and a context, then finds everything up-to-date without any docker build', async () => {
-    const first = await buildAll({ target: local, model, source: 'local', imagesDir: dir, progress: quiet() });
+    const first = await buildAll({
+      target: local,
+      model,
+      source: 'local',
+      imagesDir: dir,
+      progress: quiet(),
+    });
     expect(first.ok, JSON.stringify(first.images, null, 1)).to.equal(true);
     expect(['built', 'up-to-date']).to.include(outcome(first, BASE_REF));
     expect(outcome(first, `paasbox/${tag}-probe:local`)).to.equal('built');
@@ -110,9 +137,18 @@ describe('images builder (integration, real dockerd)', function () {
 
   it('a failing build is reported with the image and the Dockerfile step, and the run is not ok', async () => {
     await mkdir(join(dir, `${tag}-fail`));
-    await writeFile(join(dir, `${tag}-fail`, 'Dockerfile'), 'ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\nRUN echo about to fail && exit 3\n');
+    await writeFile(
+      join(dir, `${tag}-fail`, 'Dockerfile'),
+      'ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\nRUN echo about to fail && exit 3\n',
+    );
     const failModel: StackModel = { ...model, services: { ...model.services, broken: svc(`${tag}-fail`) } };
-    const r = await buildAll({ target: local, model: failModel, source: 'local', imagesDir: dir, progress: quiet() });
+    const r = await buildAll({
+      target: local,
+      model: failModel,
+      source: 'local',
+      imagesDir: dir,
+      progress: quiet(),
+    });
     expect(r.ok).to.equal(false);
     const f = r.images.find((i) => i.ref === `paasbox/${tag}-fail:local`)!;
     expect(f.outcome).to.equal('failed');
@@ -131,11 +167,19 @@ describe('images builder (integration, real dockerd)', function () {
         th = await createTestHosts(1, { prefix: 'pbh2-img', withDocker: true });
       } catch (e) {
         if (isCI()) throw e;
-        console.log('      skipped: no docker-in-docker test host could start here:', (e as Error).message.split('\n')[0]);
+        console.log(
+          '      skipped: no docker-in-docker test host could start here:',
+          (e as Error).message.split('\n')[0],
+        );
         this.skip();
       }
       const h = th!.hosts[0]!;
-      remote = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th!.knownHostsPath });
+      remote = new SshTarget({
+        host: h.address,
+        user: h.user,
+        keyPath: h.keyPath,
+        knownHostsPath: th!.knownHostsPath,
+      });
     });
     after(async () => {
       await remote?.close();
@@ -146,7 +190,8 @@ describe('images builder (integration, real dockerd)', function () {
       const refs = [BASE_REF, `paasbox/${tag}-probe:local`];
       const first = await pushImages(local, remote!, refs, quiet());
       expect(first.pushed).to.deep.equal(refs);
-      const ids = async (t: Target) => (await t.exec(`docker image inspect --format '{{.Id}}' ${refs.join(' ')}`)).stdout.trim();
+      const ids = async (t: Target) =>
+        (await t.exec(`docker image inspect --format '{{.Id}}' ${refs.join(' ')}`)).stdout.trim();
       expect(await ids(remote!)).to.equal(await ids(local));
       const second = await pushImages(local, remote!, refs, quiet());
       expect(second).to.deep.include({ pushed: [], skipped: refs });
@@ -164,7 +209,8 @@ describe('images builder (integration, real dockerd)', function () {
       expect(r.layersPresent).to.be.greaterThan(0);
       const whole = Number((await local.exec(`docker save ${probe} | wc -c`)).stdout.trim());
       expect(r.bytes).to.be.greaterThan(0).and.lessThan(whole);
-      const ids = async (t: Target) => (await t.exec(`docker image inspect --format '{{.Id}}' ${refs.join(' ')}`)).stdout.trim();
+      const ids = async (t: Target) =>
+        (await t.exec(`docker image inspect --format '{{.Id}}' ${refs.join(' ')}`)).stdout.trim();
       expect(await ids(remote!)).to.equal(await ids(local));
       // The same image under a new name there is only tagged, nothing sent.
       const other = `paasbox/${tag}-alias:local`;
@@ -172,7 +218,9 @@ describe('images builder (integration, real dockerd)', function () {
       try {
         const t = await pushImages(local, remote!, [other], quiet());
         expect(t).to.deep.include({ pushed: [], tagged: [other], bytes: 0 });
-        expect((await remote!.exec(`docker image inspect --format '{{.Id}}' ${other}`)).stdout.trim()).to.equal((await local.exec(`docker image inspect --format '{{.Id}}' ${probe}`)).stdout.trim());
+        expect(
+          (await remote!.exec(`docker image inspect --format '{{.Id}}' ${other}`)).stdout.trim(),
+        ).to.equal((await local.exec(`docker image inspect --format '{{.Id}}' ${probe}`)).stdout.trim());
       } finally {
         await local.exec(`docker rmi ${other}`);
       }
@@ -180,12 +228,28 @@ describe('images builder (integration, real dockerd)', function () {
 
     it('builds on the remote target (context streamed as a tar), incrementally', async () => {
       await writeFile(join(dir, `${tag}-probe`, 'hello.txt'), 'remote\n');
-      const r = await buildAll({ target: remote!, model, source: 'local', imagesDir: dir, progress: quiet() });
+      const r = await buildAll({
+        target: remote!,
+        model,
+        source: 'local',
+        imagesDir: dir,
+        progress: quiet(),
+      });
       expect(outcome(r, BASE_REF)).to.equal('up-to-date');
       expect(outcome(r, `paasbox/${tag}-probe:local`), JSON.stringify(r.images, null, 1)).to.equal('built');
-      const label = await remote!.exec(`docker image inspect --format '{{index .Config.Labels "${HASH_LABEL}"}}' paasbox/${tag}-probe:local`);
-      expect(label.stdout.trim()).to.equal(r.images.find((i) => i.ref === `paasbox/${tag}-probe:local`)!.hash);
-      const again = await buildAll({ target: remote!, model, source: 'local', imagesDir: dir, progress: quiet() });
+      const label = await remote!.exec(
+        `docker image inspect --format '{{index .Config.Labels "${HASH_LABEL}"}}' paasbox/${tag}-probe:local`,
+      );
+      expect(label.stdout.trim()).to.equal(
+        r.images.find((i) => i.ref === `paasbox/${tag}-probe:local`)!.hash,
+      );
+      const again = await buildAll({
+        target: remote!,
+        model,
+        source: 'local',
+        imagesDir: dir,
+        progress: quiet(),
+      });
       expect(outcome(again, `paasbox/${tag}-probe:local`)).to.equal('up-to-date');
     });
   });

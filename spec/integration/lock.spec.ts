@@ -40,10 +40,23 @@ function web(port: number, reply: string): StackModel {
         role: 'all',
         network: 'host',
         restart: 'unless-stopped',
-        sources: { local: { image: 'paasbox/debian:bookworm' }, registry: { image: 'paasbox/debian:bookworm' } },
+        sources: {
+          local: { image: 'paasbox/debian:bookworm' },
+          registry: { image: 'paasbox/debian:bookworm' },
+        },
         command: ['perl', '-e', perl],
         ports: [{ name: 'http', port, protocol: 'tcp' }],
-        healthcheck: { test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ${reply} <&3`], interval: '1s', timeout: '3s', retries: 60 },
+        healthcheck: {
+          test: [
+            'CMD',
+            'bash',
+            '-c',
+            `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ${reply} <&3`,
+          ],
+          interval: '1s',
+          timeout: '3s',
+          retries: 60,
+        },
       },
     },
   };
@@ -68,41 +81,89 @@ describe('one lock per target: concurrent installs (integration)', function () {
     await th?.destroy();
   });
 
-  it('a second install fails naming the first, or waits for it; the compose file is the last one\'s, whole', async () => {
+  it("a second install fails naming the first, or waits for it; the compose file is the last one's, whole", async () => {
     const h = th.hosts[0]!;
     const first = web(8500, 'first');
     const second = web(8503, 'second');
     // Both installs' progress lines, in the order they were written.
     const events: string[] = [];
-    const a = provisionTarget(open(), { model: first, env: {}, progress: new Progress({ write: (l) => events.push(`a ${l}`) }), healthTimeoutS: 300 });
+    const a = provisionTarget(open(), {
+      model: first,
+      env: {},
+      progress: new Progress({ write: (l) => events.push(`a ${l}`) }),
+      healthTimeoutS: 300,
+    });
     a.catch(() => undefined);
 
     // The first install holds the lock, and says who it is in the lock file on the target.
     let record = '';
-    for (const end = Date.now() + 120_000; Date.now() < end && !record.includes('"install"'); await new Promise((r) => setTimeout(r, 200)))
+    for (
+      const end = Date.now() + 120_000;
+      Date.now() < end && !record.includes('"install"');
+      await new Promise((r) => setTimeout(r, 200))
+    )
       record = await hostExec(h, `cat ${LOCK_PATH} 2>/dev/null || true`);
     const holder = JSON.parse(record) as { command: string; pid: number; host: string; started: string };
     expect(holder).to.include({ command: 'install', pid: process.pid, host: hostname() });
     const named = `another paasbox install (pid ${process.pid} on ${hostname()}, started ${holder.started})`;
 
     // A second install with a short timeout: refused with the holder's name, nothing done.
-    const quick = await failure(provisionTarget(open(), { model: second, env: {}, progress: new Progress({ write: () => undefined }), lockTimeoutS: 1 }));
+    const quick = await failure(
+      provisionTarget(open(), {
+        model: second,
+        env: {},
+        progress: new Progress({ write: () => undefined }),
+        lockTimeoutS: 1,
+      }),
+    );
     expect(quick.kind).to.equal('transient');
-    expect(quick.problem).to.equal(`${named} holds the lock on root@${h.address}:22 (${LOCK_PATH}); gave up after 1s`);
+    expect(quick.problem).to.equal(
+      `${named} holds the lock on root@${h.address}:22 (${LOCK_PATH}); gave up after 1s`,
+    );
 
     // The CLI says the same (deploy holds the lock too), exit 75 (run again).
-    const cli = await run('npx', ['zx', repoPath('scripts', 'deploy.mjs'), join(tmpdir(), 'no-such-app.json'), '--target', `root@${h.address}`, '--key', th.keyPath,
-      '--known-hosts', th.knownHostsPath, '--lock-timeout', '1'], { cwd: repoPath(), env: process.env }).then(() => ({ code: 0, stderr: '' }), (x: { code: number; stderr: string }) => x);
+    const cli = await run(
+      'npx',
+      [
+        'zx',
+        repoPath('scripts', 'deploy.mjs'),
+        join(tmpdir(), 'no-such-app.json'),
+        '--target',
+        `root@${h.address}`,
+        '--key',
+        th.keyPath,
+        '--known-hosts',
+        th.knownHostsPath,
+        '--lock-timeout',
+        '1',
+      ],
+      { cwd: repoPath(), env: process.env },
+    ).then(
+      () => ({ code: 0, stderr: '' }),
+      (x: { code: number; stderr: string }) => x,
+    );
     expect(cli.code, cli.stderr).to.equal(75);
-    expect(cli.stderr).to.include(`paasbox deploy: ${named} holds the lock on root@${h.address}:22; waiting up to 1s`);
-    expect(cli.stderr).to.include(`paasbox: ${named} holds the lock on root@${h.address}:22 (${LOCK_PATH}); gave up after 1s`);
+    expect(cli.stderr).to.include(
+      `paasbox deploy: ${named} holds the lock on root@${h.address}:22; waiting up to 1s`,
+    );
+    expect(cli.stderr).to.include(
+      `paasbox: ${named} holds the lock on root@${h.address}:22 (${LOCK_PATH}); gave up after 1s`,
+    );
 
     // A second install that may wait: it runs once the first is done.
-    const b = provisionTarget(open(), { model: second, env: {}, progress: new Progress({ write: (l) => events.push(`b ${l}`) }), lockTimeoutS: 600, healthTimeoutS: 300 });
+    const b = provisionTarget(open(), {
+      model: second,
+      env: {},
+      progress: new Progress({ write: (l) => events.push(`b ${l}`) }),
+      lockTimeoutS: 600,
+      healthTimeoutS: 300,
+    });
     const outA = await a;
     const outB = await b;
     expect(outA.steps.every((s) => s.status !== 'failed')).to.equal(true);
-    expect(events.find((l) => l.startsWith('b ') && l.includes('holds the lock'))).to.include(`${named} holds the lock; waiting up to 600s`);
+    expect(events.find((l) => l.startsWith('b ') && l.includes('holds the lock'))).to.include(
+      `${named} holds the lock; waiting up to 600s`,
+    );
     // The second began (planned) only after the first's last step had finished.
     const aLast = events.findIndex((l) => l.startsWith('a ') && l.includes('stack healthy: '));
     const bFirst = events.findIndex((l) => l.startsWith('b ') && l.includes('plan the stack'));
@@ -114,7 +175,9 @@ describe('one lock per target: concurrent installs (integration)', function () {
     expect(createHash('sha256').update(text).digest('hex')).to.equal(outB.plan!.composeHash);
     expect(Object.keys((parse(text) as { services: object }).services)).to.deep.equal(['web']);
     expect((await hostExec(h, `cat ${APPLIED_PATH}`)).trim()).to.equal(outB.plan!.composeHash);
-    const answer = await fetchOnce(`http://${h.address}:8503/`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
+    const answer = await fetchOnce(`http://${h.address}:8503/`, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.text(),
+    );
     expect(answer).to.equal('second\n');
     // Both done: the lock is free and its record cleared.
     expect((await hostExec(h, `cat ${LOCK_PATH}`)).trim()).to.equal('');

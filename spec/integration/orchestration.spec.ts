@@ -13,9 +13,31 @@ import { SwarmScheduler } from '../../src/scheduler/swarm.js';
 import { getByName, haproxyBackends, srvRecords, waitReachable } from '../../src/bench/reach.js';
 import { createSwarmLab, repo, type SwarmLab } from './orchestration-setup.js';
 
-async function deployScript(args: string[], th: DindHosts, manager: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function deployScript(
+  args: string[],
+  th: DindHosts,
+  manager: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn('npx', ['zx', 'scripts/deploy.mjs', ...args, '--scheduler', 'swarm', '--target', `root@${manager}`, '--key', th.keyPath, '--known-hosts', th.knownHostsPath, '--accept-new-host-key', '--json'], { cwd: repo });
+    const p = spawn(
+      'npx',
+      [
+        'zx',
+        'scripts/deploy.mjs',
+        ...args,
+        '--scheduler',
+        'swarm',
+        '--target',
+        `root@${manager}`,
+        '--key',
+        th.keyPath,
+        '--known-hosts',
+        th.knownHostsPath,
+        '--accept-new-host-key',
+        '--json',
+      ],
+      { cwd: repo },
+    );
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -50,7 +72,11 @@ describe('orchestration (integration): Marathon app JSON on Docker swarm, reacha
     for (const n of [1, 2]) {
       const r = await deployScript([example(n), '--wait'], th, ip);
       expect(r.code, r.stderr).to.equal(0);
-      const report = JSON.parse(r.stdout) as { scheduler: string; created: boolean; instances: { host: string; ports: number[] }[] };
+      const report = JSON.parse(r.stdout) as {
+        scheduler: string;
+        created: boolean;
+        instances: { host: string; ports: number[] }[];
+      };
       expect(report.scheduler).to.equal('swarm');
       expect(report.created).to.equal(true);
       expect(report.instances).to.have.length(2);
@@ -58,11 +84,21 @@ describe('orchestration (integration): Marathon app JSON on Docker swarm, reacha
     }
     const apps = await new SwarmScheduler(manager).list();
     expect(apps.map((a) => `${a.id}=${a.instances}`).sort()).to.deep.equal(['/python1=2', '/python2=2']);
-    // The tasks run the image pinned by ID (built here, no registry digest), so no task asks a registry; listings keep its name.
-    expect(apps.map((a) => a.image)).to.deep.equal(['paasbox/simplewebapp-python:latest', 'paasbox/simplewebapp-python:latest']);
-    const spec = await manager.exec("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' python1");
-    const id = await manager.exec("docker image inspect --format '{{.Id}}' paasbox/simplewebapp-python:latest");
-    expect(spec.stdout.trim()).to.match(/^sha256:[0-9a-f]{64}$/).and.to.equal(id.stdout.trim());
+    // The tasks run the image pinned by ID (built here, no registry digest), so no task asks a registry;
+    // listings keep its name.
+    expect(apps.map((a) => a.image)).to.deep.equal([
+      'paasbox/simplewebapp-python:latest',
+      'paasbox/simplewebapp-python:latest',
+    ]);
+    const spec = await manager.exec(
+      "docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' python1",
+    );
+    const id = await manager.exec(
+      "docker image inspect --format '{{.Id}}' paasbox/simplewebapp-python:latest",
+    );
+    expect(spec.stdout.trim())
+      .to.match(/^sha256:[0-9a-f]{64}$/)
+      .and.to.equal(id.stdout.trim());
   });
 
   it('finds both apps by name: HAProxy Host header, HAProxy stats, SRV on 53 and 8600', async () => {
@@ -92,7 +128,10 @@ describe('orchestration (integration): Marathon app JSON on Docker swarm, reacha
       const udp = await srvRecords(ip, port, 'python1');
       expect(udp.length, `SRV over UDP on ${port}`).to.be.within(1, 4);
       for (const u of udp) expect(tcp).to.deep.include(u);
-      if (udp.length < 4) console.log(`    note: SRV over UDP on ${port} lists ${udp.length} of 4 instances (Consul dns_config.udp_answer_limit, no truncation bit)`);
+      if (udp.length < 4)
+        console.log(
+          `    note: SRV over UDP on ${port} lists ${udp.length} of 4 instances (Consul dns_config.udp_answer_limit, no truncation bit)`,
+        );
     }
   });
 

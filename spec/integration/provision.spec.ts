@@ -45,7 +45,12 @@ function webService(port: number): StackModel['services'][string] {
     command: ['perl', '-e', PERL_HTTP.replace('PORT', String(port))],
     ports: [{ name: 'http', port, protocol: 'tcp' }],
     healthcheck: {
-      test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q paasbox-web <&3`],
+      test: [
+        'CMD',
+        'bash',
+        '-c',
+        `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q paasbox-web <&3`,
+      ],
       interval: '1s',
       timeout: '3s',
       retries: 30,
@@ -60,7 +65,6 @@ async function httpGet(url: string): Promise<string> {
   const r = await fetchOnce(url, { signal: AbortSignal.timeout(5000) });
   return r.text();
 }
-
 
 async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -79,7 +83,8 @@ describe('provisioning over SSH (integration)', function () {
 
   before(async () => {
     th = await createTestHosts(2, { prefix: 'pbh3-prov' });
-    const mk = (i: number) => new SshTarget({ host: th.hosts[i]!.address, keyPath: th.keyPath, knownHostsPath: th.knownHostsPath });
+    const mk = (i: number) =>
+      new SshTarget({ host: th.hosts[i]!.address, keyPath: th.keyPath, knownHostsPath: th.knownHostsPath });
     t1 = mk(0);
     t2 = mk(1);
   });
@@ -94,10 +99,17 @@ describe('provisioning over SSH (integration)', function () {
     const p = quiet();
     const out = await provisionTarget(t1, { model: tiny, progress: p, env: {}, healthTimeoutS: 120 });
     const st = Object.fromEntries(out.steps.map((s) => [s.step, s.status]));
-    expect(st).to.deep.include({ 'docker engine': 'changed', 'compose tool': 'changed', images: 'changed', 'compose up (paasbox)': 'changed' });
+    expect(st).to.deep.include({
+      'docker engine': 'changed',
+      'compose tool': 'changed',
+      images: 'changed',
+      'compose up (paasbox)': 'changed',
+    });
     expect(st['stack file /opt/paasbox/docker-compose.yml']).to.equal('changed');
     expect(await httpGet(`http://${th.hosts[0]!.address}:8500/`)).to.equal('paasbox-web\n');
-    const ps = await t1.exec("docker inspect -f '{{.State.Health.Status}} {{.HostConfig.RestartPolicy.Name}}' paasbox_web_1 2>/dev/null || docker inspect -f '{{.State.Health.Status}} {{.HostConfig.RestartPolicy.Name}}' paasbox-web-1");
+    const ps = await t1.exec(
+      "docker inspect -f '{{.State.Health.Status}} {{.HostConfig.RestartPolicy.Name}}' paasbox_web_1 2>/dev/null || docker inspect -f '{{.State.Health.Status}} {{.HostConfig.RestartPolicy.Name}}' paasbox-web-1",
+    );
     expect(ps.stdout.trim()).to.equal('healthy unless-stopped');
   });
 
@@ -117,11 +129,20 @@ describe('provisioning over SSH (integration)', function () {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const noop = await provisionTarget(counting, { model: tiny, progress: quiet(), env: {}, healthTimeoutS: 60 });
+    const noop = await provisionTarget(counting, {
+      model: tiny,
+      progress: quiet(),
+      env: {},
+      healthTimeoutS: 60,
+    });
     expect(noop.steps.filter((s) => s.status !== 'ok')).to.deep.equal([]);
     // One batched exec ran every step's check: none of them asked on its own.
     expect(commands.filter((c) => c === 'sh -s')).to.have.length(1);
-    expect(commands.filter((c) => /sha256sum \/opt\/paasbox\/docker-compose.yml|sh -s -- check|docker ps|\.applied/.test(c))).to.deep.equal([]);
+    expect(
+      commands.filter((c) =>
+        /sha256sum \/opt\/paasbox\/docker-compose.yml|sh -s -- check|docker ps|\.applied/.test(c),
+      ),
+    ).to.deep.equal([]);
 
     // A changed input on the host: that step is changed, and the run ends converged.
     await t1.exec("echo '# edited by hand' >> /opt/paasbox/docker-compose.yml");
@@ -134,18 +155,30 @@ describe('provisioning over SSH (integration)', function () {
 
   it('the stack comes back by itself after the target dockerd restarts', async () => {
     const h = th.hosts[0]!;
-    await hostExec(h, 'kill $(pidof dockerd); for i in $(seq 60); do pidof dockerd >/dev/null || break; sleep 0.5; done');
-    expect(await httpGet(`http://${h.address}:8500/`).then(() => 'answered', () => 'down')).to.equal('down');
+    await hostExec(
+      h,
+      'kill $(pidof dockerd); for i in $(seq 60); do pidof dockerd >/dev/null || break; sleep 0.5; done',
+    );
+    expect(
+      await httpGet(`http://${h.address}:8500/`).then(
+        () => 'answered',
+        () => 'down',
+      ),
+    ).to.equal('down');
     // What a reboot runs (rc.local → the launcher provisioning installed).
     await hostExec(h, '/etc/rc.local');
-    expect(await waitFor(async () => (await httpGet(`http://${h.address}:8500/`)) === 'paasbox-web\n', 60_000)).to.equal(true);
+    expect(
+      await waitFor(async () => (await httpGet(`http://${h.address}:8500/`)) === 'paasbox-web\n', 60_000),
+    ).to.equal(true);
   });
 
   it('stops before changing anything when a stack port is taken, naming the process (host without docker)', async () => {
     const h = th.hosts[1]!;
     await hostExec(h, 'cd /tmp && nohup python3 -m http.server 8500 >/dev/null 2>&1 & sleep 1');
     const e = await failure(provisionTarget(t2, { model: tiny, progress: quiet(), env: {} }));
-    expect(e.problem).to.match(new RegExp(`port 8500/tcp on ${h.address.replace(/\./g, '\\.')} is taken by python3 \\(pid \\d+\\)`));
+    expect(e.problem).to.match(
+      new RegExp(`port 8500/tcp on ${h.address.replace(/\./g, '\\.')} is taken by python3 \\(pid \\d+\\)`),
+    );
     expect(e.fix).to.match(/stop python3/);
     expect((await t2.exec('command -v dockerd || echo none')).stdout.trim()).to.equal('none');
   });
@@ -161,9 +194,15 @@ describe('provisioning over SSH (integration)', function () {
 
   describe('scripts/install.mjs', () => {
     const install = async (...args: string[]) => {
-      const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), ...args], { cwd: repoPath() }).then(
+      const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), ...args], {
+        cwd: repoPath(),
+      }).then(
         (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
-        (x: { code: number; stdout: string; stderr: string }) => ({ code: x.code, stdout: x.stdout, stderr: x.stderr }),
+        (x: { code: number; stdout: string; stderr: string }) => ({
+          code: x.code,
+          stdout: x.stdout,
+          stderr: x.stderr,
+        }),
       );
       return r;
     };
@@ -183,7 +222,17 @@ describe('provisioning over SSH (integration)', function () {
 
     it('wrong key → exit 3 (the target refused), authentication failed, and the running stack is untouched', async () => {
       const wrong = await generateKey();
-      const r = await install('--mode', 'ssh', '--host', `root@${th.hosts[0]!.address}`, '--key', wrong, '--known-hosts', th.knownHostsPath, '--accept-new-host-key');
+      const r = await install(
+        '--mode',
+        'ssh',
+        '--host',
+        `root@${th.hosts[0]!.address}`,
+        '--key',
+        wrong,
+        '--known-hosts',
+        th.knownHostsPath,
+        '--accept-new-host-key',
+      );
       expect(r.code).to.equal(3);
       expect(causeAndFix(r.stderr)[0]).to.match(/refused key .*authentication failed/);
       expect(await httpGet(`http://${th.hosts[0]!.address}:8500/`)).to.equal('paasbox-web\n');
@@ -191,13 +240,26 @@ describe('provisioning over SSH (integration)', function () {
 
     it('unreachable address → exit 75 (transient: run again), cannot reach, in --dry-run too', async () => {
       const addr = await th.unusedAddress();
-      const r = await install('--mode', 'ssh', '--host', `root@${addr}`, '--key', th.keyPath, '--known-hosts', th.knownHostsPath, '--dry-run');
+      const r = await install(
+        '--mode',
+        'ssh',
+        '--host',
+        `root@${addr}`,
+        '--key',
+        th.keyPath,
+        '--known-hosts',
+        th.knownHostsPath,
+        '--dry-run',
+      );
       expect(r.code).to.equal(75);
       expect(causeAndFix(r.stderr)[0]).to.include(`cannot reach ${addr}:22`);
     });
 
     it('without --mode detects standalone on Linux with docker, says why, and --dry-run changes nothing here', async function () {
-      const docker = await run('docker', ['info']).then(() => true, () => false);
+      const docker = await run('docker', ['info']).then(
+        () => true,
+        () => false,
+      );
       if (!docker || process.platform !== 'linux') {
         // .ci/run installs and starts docker: there this is a failure, never a skip.
         if (isCI()) throw new Error('no running docker engine on Linux, which .ci/run provides');
@@ -222,10 +284,35 @@ describe('provisioning over SSH (integration)', function () {
     it('a host seen for the first time is refused with its fingerprint unless --accept-new-host-key', async () => {
       const { mkdtemp } = await import('node:fs/promises');
       const fresh = join(await mkdtemp(join(tmpdir(), 'pb-kh-')), 'known_hosts');
-      const r = await install('--mode', 'ssh', '--host', `root@${th.hosts[0]!.address}`, '--key', th.keyPath, '--known-hosts', fresh, '--dry-run', '--host-only');
+      const r = await install(
+        '--mode',
+        'ssh',
+        '--host',
+        `root@${th.hosts[0]!.address}`,
+        '--key',
+        th.keyPath,
+        '--known-hosts',
+        fresh,
+        '--dry-run',
+        '--host-only',
+      );
       expect(r.code, r.stderr).to.equal(2);
-      expect(causeAndFix(r.stderr)[0]).to.match(/host key of .* is not known yet \(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\)/);
-      const ok = await install('--mode', 'ssh', '--host', `root@${th.hosts[0]!.address}`, '--key', th.keyPath, '--known-hosts', fresh, '--dry-run', '--host-only', '--accept-new-host-key');
+      expect(causeAndFix(r.stderr)[0]).to.match(
+        /host key of .* is not known yet \(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\)/,
+      );
+      const ok = await install(
+        '--mode',
+        'ssh',
+        '--host',
+        `root@${th.hosts[0]!.address}`,
+        '--key',
+        th.keyPath,
+        '--known-hosts',
+        fresh,
+        '--dry-run',
+        '--host-only',
+        '--accept-new-host-key',
+      );
       expect(ok.code, ok.stderr).to.equal(0);
     });
   });
@@ -239,11 +326,39 @@ describe('provisioning over SSH (integration)', function () {
 
     it('--mode boot2docker honours HOSTNAME and IP; --dry-run changes nothing', async () => {
       const h = th4.hosts[0]!;
-      const args = ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'boot2docker', '--host', `root@${h.address}`, '--key', th4.keyPath,
-        '--known-hosts', th4.knownHostsPath, '--accept-new-host-key', '--dry-run', '--json', '--skip-missing-images'];
-      const r = await run('npx', args, { cwd: repoPath(), env: { ...process.env, HOSTNAME: 'boot2docker', IP: '192.168.59.103' } });
-      const j = JSON.parse(r.stdout) as { mode: string; hostname: string; ip: string; changed: number; steps: Array<{ step: string; host: string; status: string; detail?: string }> };
-      expect(j).to.include({ mode: 'boot2docker', hostname: 'boot2docker', ip: '192.168.59.103', changed: 0 });
+      const args = [
+        'zx',
+        repoPath('scripts', 'install.mjs'),
+        '--mode',
+        'boot2docker',
+        '--host',
+        `root@${h.address}`,
+        '--key',
+        th4.keyPath,
+        '--known-hosts',
+        th4.knownHostsPath,
+        '--accept-new-host-key',
+        '--dry-run',
+        '--json',
+        '--skip-missing-images',
+      ];
+      const r = await run('npx', args, {
+        cwd: repoPath(),
+        env: { ...process.env, HOSTNAME: 'boot2docker', IP: '192.168.59.103' },
+      });
+      const j = JSON.parse(r.stdout) as {
+        mode: string;
+        hostname: string;
+        ip: string;
+        changed: number;
+        steps: Array<{ step: string; host: string; status: string; detail?: string }>;
+      };
+      expect(j).to.include({
+        mode: 'boot2docker',
+        hostname: 'boot2docker',
+        ip: '192.168.59.103',
+        changed: 0,
+      });
       // The build host ('local', where images are built) has docker; the VM has none yet.
       const engine = j.steps.find((s) => s.step === 'docker engine' && s.host !== 'local');
       expect(engine).to.include({ status: 'skipped' });
@@ -253,9 +368,19 @@ describe('provisioning over SSH (integration)', function () {
 
     it('provisions as a non-root user with passwordless sudo', async () => {
       const h = th4.hosts[0]!;
-      const p = new SshTarget({ host: h.address, user: 'paas', keyPath: th4.keyPath, knownHostsPath: th4.knownHostsPath });
+      const p = new SshTarget({
+        host: h.address,
+        user: 'paas',
+        keyPath: th4.keyPath,
+        knownHostsPath: th4.knownHostsPath,
+      });
       try {
-        const out = await provisionTarget(p, { model: tiny, progress: quiet(), env: {}, healthTimeoutS: 120 });
+        const out = await provisionTarget(p, {
+          model: tiny,
+          progress: quiet(),
+          env: {},
+          healthTimeoutS: 120,
+        });
         expect(out.steps.every((s) => s.status === 'ok' || s.status === 'changed')).to.equal(true);
         expect(await httpGet(`http://${h.address}:8500/`)).to.equal('paasbox-web\n');
       } finally {
@@ -269,32 +394,74 @@ describe('provisioning over SSH (integration)', function () {
     after(async () => th3?.destroy());
 
     it('install --mode ssh converges, a second run is all ok, and it survives a dockerd restart', async function () {
-      const refs = ['zookeeper', 'consul', 'registrator', 'haproxy', 'dnsmasq'].map((b) => `paasbox/${b}:local`);
-      const have = await Promise.all(refs.map((r) => run('docker', ['image', 'inspect', r]).then(() => r, () => '')));
+      const refs = ['zookeeper', 'consul', 'registrator', 'haproxy', 'dnsmasq'].map(
+        (b) => `paasbox/${b}:local`,
+      );
+      const have = await Promise.all(
+        refs.map((r) =>
+          run('docker', ['image', 'inspect', r]).then(
+            () => r,
+            () => '',
+          ),
+        ),
+      );
       const missing = refs.filter((r) => !have.includes(r));
       if (missing.length) {
         // .ci/run's install builds them: there a missing image is a failure, never a skip.
-        if (isCI()) throw new Error(`local images not built (${missing.join(', ')}), which .ci/run's install builds`);
-        console.log(`      skipped: local images not built (${missing.join(', ')}); build them with scripts/build-images.mjs`);
+        if (isCI())
+          throw new Error(`local images not built (${missing.join(', ')}), which .ci/run's install builds`);
+        console.log(
+          `      skipped: local images not built (${missing.join(', ')}); build them with scripts/build-images.mjs`,
+        );
         this.skip();
       }
       th3 = await createTestHosts(1, { prefix: 'pbh3-real' });
       const h = th3.hosts[0]!;
-      const args = ['--mode', 'ssh', '--host', `root@${h.address}`, '--key', th3.keyPath, '--known-hosts', th3.knownHostsPath, '--accept-new-host-key', '--json', '--skip-missing-images'];
-      const r1 = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), ...args], { cwd: repoPath(), maxBuffer: 64 << 20 });
-      const s1 = JSON.parse(r1.stdout) as { failed: number; changed: number; steps: Array<{ step: string; status: string }> };
+      const args = [
+        '--mode',
+        'ssh',
+        '--host',
+        `root@${h.address}`,
+        '--key',
+        th3.keyPath,
+        '--known-hosts',
+        th3.knownHostsPath,
+        '--accept-new-host-key',
+        '--json',
+        '--skip-missing-images',
+      ];
+      const r1 = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), ...args], {
+        cwd: repoPath(),
+        maxBuffer: 64 << 20,
+      });
+      const s1 = JSON.parse(r1.stdout) as {
+        failed: number;
+        changed: number;
+        steps: Array<{ step: string; status: string }>;
+      };
       expect(s1.failed).to.equal(0);
       expect(s1.changed).to.be.above(3);
-      const r2 = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), ...args], { cwd: repoPath(), maxBuffer: 64 << 20 });
-      const s2 = JSON.parse(r2.stdout) as { changed: number; steps: Array<{ step: string; host: string; status: string; detail?: string }> };
+      const r2 = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), ...args], {
+        cwd: repoPath(),
+        maxBuffer: 64 << 20,
+      });
+      const s2 = JSON.parse(r2.stdout) as {
+        changed: number;
+        steps: Array<{ step: string; host: string; status: string; detail?: string }>;
+      };
       // Every step is ok, but for the build host's honest report of the images
       // the local source cannot provide (Mesos, Marathon).
-      const unavailableImage = (s: { host: string; status: string; detail?: string }) => s.host === 'local' && s.status === 'skipped' && /unavailable/.test(s.detail ?? '');
+      const unavailableImage = (s: { host: string; status: string; detail?: string }) =>
+        s.host === 'local' && s.status === 'skipped' && /unavailable/.test(s.detail ?? '');
       expect(s2.steps.filter((s) => s.status !== 'ok' && !unavailableImage(s))).to.deep.equal([]);
       expect(s2.changed).to.equal(0);
-      const leader = async () => (await httpGet(`http://${h.address}:8500/v1/status/leader`)).includes(':8300');
+      const leader = async () =>
+        (await httpGet(`http://${h.address}:8500/v1/status/leader`)).includes(':8300');
       expect(await waitFor(leader, 60_000)).to.equal(true);
-      await hostExec(h, 'kill $(pidof dockerd); for i in $(seq 60); do pidof dockerd >/dev/null || break; sleep 0.5; done; /etc/rc.local');
+      await hostExec(
+        h,
+        'kill $(pidof dockerd); for i in $(seq 60); do pidof dockerd >/dev/null || break; sleep 0.5; done; /etc/rc.local',
+      );
       expect(await waitFor(leader, 120_000)).to.equal(true);
     });
   });

@@ -19,7 +19,6 @@ import { ensureExampleImage } from '../helpers/images.js';
 import { installStandalone, sh, stackContainer } from '../helpers/standalone.js';
 import { until } from '../helpers/until.js';
 
-
 /** Listen on 0.0.0.0:port, as any process of the host might; undefined when the port is not free. */
 function hold(port: number): Promise<Server | undefined> {
   return new Promise((ok) => {
@@ -42,13 +41,24 @@ describe('routes: one unusable route never stops the others (integration)', func
   const start = async (name: string, service: string, tags: string) => {
     const c = `${tag}-${name}`;
     started.push(c);
-    const id = await sh(`docker run -d --name ${c} -p 8080 -e SERVICE_NAME=${service} -e SERVICE_TAGS=${tags} -e SERVICE_CHECK_HTTP=/health ${image}`);
+    const id = await sh(
+      `docker run -d --name ${c} -p 8080 -e SERVICE_NAME=${service} -e SERVICE_TAGS=${tags} -e SERVICE_CHECK_HTTP=/health ${image}`,
+    );
     return { c, instance: id.slice(0, 12) };
   };
   const passing = async (service: string) =>
-    ((await (await fetchOnce(`http://${ip}:8500/v1/health/service/${service}?passing=1`)).json()) as unknown[]).length;
+    (
+      (await (
+        await fetchOnce(`http://${ip}:8500/v1/health/service/${service}?passing=1`)
+      ).json()) as unknown[]
+    ).length;
   const byName = (service: string) =>
-    getWithHost(80, `${service}.service.consul`, '/', '127.0.0.1', 3000).catch((e: Error) => ({ status: 0, body: e.message, instance: undefined, ms: 0 }));
+    getWithHost(80, `${service}.service.consul`, '/', '127.0.0.1', 3000).catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+      instance: undefined,
+      ms: 0,
+    }));
   const haproxyLog = () => sh(`docker logs ${haproxy} 2>&1`);
 
   before(async () => {
@@ -58,7 +68,8 @@ describe('routes: one unusable route never stops the others (integration)', func
   });
 
   after(async function () {
-    if (this.currentTest?.state === 'failed') console.log(await sh(`docker logs --tail 40 ${haproxy} 2>&1`).catch(() => ''));
+    if (this.currentTest?.state === 'failed')
+      console.log(await sh(`docker logs --tail 40 ${haproxy} 2>&1`).catch(() => ''));
     if (started.length) await sh(`docker rm -f ${started.join(' ')}`).catch(() => undefined);
     holder?.close();
   });
@@ -77,30 +88,60 @@ describe('routes: one unusable route never stops the others (integration)', func
     await start('out', outside, 'tcp=8500');
     await start('taken', taken, `tcp=${port}`);
     // Both are in Consul (the registrator does not judge ports): HAProxy must cope.
-    await until('both unusable routes registered and passing', async () => ((await passing(outside)) && (await passing(taken)) ? true : undefined), 60_000, 100);
-    await until(`HAProxy's log naming both dropped routes`, async () => {
-      const log = await haproxyLog();
-      return log.includes(`route dropped: ${outside} tcp=8500: outside the apps' TCP port range 10000-10999`) &&
-        log.includes(`route dropped: ${taken} tcp=${port}: port taken on this host by another process`) ? true : undefined;
-    }, 10_000, 100);
+    await until(
+      'both unusable routes registered and passing',
+      async () => ((await passing(outside)) && (await passing(taken)) ? true : undefined),
+      60_000,
+      100,
+    );
+    await until(
+      `HAProxy's log naming both dropped routes`,
+      async () => {
+        const log = await haproxyLog();
+        return log.includes(
+          `route dropped: ${outside} tcp=8500: outside the apps' TCP port range 10000-10999`,
+        ) && log.includes(`route dropped: ${taken} tcp=${port}: port taken on this host by another process`)
+          ? true
+          : undefined;
+      },
+      10_000,
+      100,
+    );
 
     // Now a new app: routed by name within a second of Consul passing it.
     const fresh = `${tag}new`;
     const a = await start('new', fresh, 'http');
-    await until(`${fresh} passing in Consul`, async () => ((await passing(fresh)) ? true : undefined), 60_000, 20);
+    await until(
+      `${fresh} passing in Consul`,
+      async () => ((await passing(fresh)) ? true : undefined),
+      60_000,
+      20,
+    );
     const t0 = Date.now();
-    await until(`${fresh} routed by name`, async () => ((await byName(fresh)).instance === a.instance ? true : undefined), 1000, 20);
+    await until(
+      `${fresh} routed by name`,
+      async () => ((await byName(fresh)).instance === a.instance ? true : undefined),
+      1000,
+      20,
+    );
     const ms = Date.now() - t0;
     console.log(`      routed ${ms} ms after Consul passed it, beside two unusable routes`);
 
-    // Nothing of the dropped routes is bound; the port stays its holder's; the log names each once per change.
+    // Nothing of the dropped routes is bound; the port stays its holder's; the log names each once per
+    // change.
     const cfg = await sh(`docker exec ${haproxy} cat /etc/haproxy/haproxy.cfg`);
     expect(cfg).to.not.match(/^\s*bind :8500$/m);
     expect(cfg).to.not.match(new RegExp(`^\\s*bind :${port}$`, 'm'));
     expect(cfg).to.match(new RegExp(`^backend svc_${fresh}$`, 'm'));
     const log = await haproxyLog();
-    expect(log.split('\n').filter((l) => l.includes(`route dropped: ${outside} `)).length, 'one line for the route outside the range').to.equal(1);
-    expect(log.split('\n').filter((l) => l.includes(`route dropped: ${taken} `)).length, 'one line for the route on a taken port').to.equal(1);
+    expect(
+      log.split('\n').filter((l) => l.includes(`route dropped: ${outside} `)).length,
+      'one line for the route outside the range',
+    ).to.equal(1);
+    expect(
+      log.split('\n').filter((l) => l.includes(`route dropped: ${taken} `)).length,
+      'one line for the route on a taken port',
+    ).to.equal(1);
     expect(log).to.not.include('still serving the previous config');
   });
 
@@ -110,11 +151,23 @@ describe('routes: one unusable route never stops the others (integration)', func
     await new Promise((ok) => holder!.close(ok));
     holder = undefined;
     const b = await start('new2', `${tag}new2`, 'http');
-    await until(`${tag}new2 routed by name`, async () => ((await byName(`${tag}new2`)).instance === b.instance ? true : undefined), 60_000, 20);
-    await until(`tcp route on ${port} bound`, async () => {
-      const cfg = await sh(`docker exec ${haproxy} cat /etc/haproxy/haproxy.cfg`);
-      return new RegExp(`^listen tcp_${tag}taken_${port}\\n\\s+bind :${port}$`, 'm').test(cfg) ? true : undefined;
-    }, 10_000, 100);
+    await until(
+      `${tag}new2 routed by name`,
+      async () => ((await byName(`${tag}new2`)).instance === b.instance ? true : undefined),
+      60_000,
+      20,
+    );
+    await until(
+      `tcp route on ${port} bound`,
+      async () => {
+        const cfg = await sh(`docker exec ${haproxy} cat /etc/haproxy/haproxy.cfg`);
+        return new RegExp(`^listen tcp_${tag}taken_${port}\\n\\s+bind :${port}$`, 'm').test(cfg)
+          ? true
+          : undefined;
+      },
+      10_000,
+      100,
+    );
     const r = await getWithHost(port, 'anything', '/', '127.0.0.1', 3000);
     expect(r.status, `the app behind tcp=${port}`).to.equal(200);
   });

@@ -23,14 +23,21 @@ import { fetchOnce } from '../helpers/http.js';
 const HOST = '127.0.0.1';
 
 /** login: user:password, sent as basic auth. */
-async function httpGet(port: number, path: string, login?: string): Promise<{ status: number; body: string }> {
-  const headers: Record<string, string> = login ? { Authorization: `Basic ${Buffer.from(login).toString('base64')}` } : {};
+async function httpGet(
+  port: number,
+  path: string,
+  login?: string,
+): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = login
+    ? { Authorization: `Basic ${Buffer.from(login).toString('base64')}` }
+    : {};
   const r = await fetchOnce(`http://${HOST}:${port}${path}`, { headers, signal: AbortSignal.timeout(5000) });
   return { status: r.status, body: await r.text() };
 }
 
 /** HAProxy's stats login, from the secrets install keeps on this machine. */
-const statsLogin = () => readFileSync(join(localSecretsDir(DEFAULT_INSTANCE), SECRET_FILES.statsAuth), 'utf8').trim();
+const statsLogin = () =>
+  readFileSync(join(localSecretsDir(DEFAULT_INSTANCE), SECRET_FILES.statsAuth), 'utf8').trim();
 
 function fourLetter(host: string, port: number, word: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -49,9 +56,25 @@ type Reply = dnsPacket.DecodedPacket & { rcode: string };
 function dnsQuery(port: number, name: string, type: 'A' | 'SRV'): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const sock = createSocket('udp4');
-    const timer = setTimeout(() => { sock.close(); reject(new Error(`no DNS answer for ${name} ${type} on ${port}`)); }, 5000);
-    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(dnsPacket.decode(m) as Reply); });
-    sock.send(dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] }), port, HOST);
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error(`no DNS answer for ${name} ${type} on ${port}`));
+    }, 5000);
+    sock.on('message', (m) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(dnsPacket.decode(m) as Reply);
+    });
+    sock.send(
+      dnsPacket.encode({
+        type: 'query',
+        id: 4242,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type, name }],
+      }),
+      port,
+      HOST,
+    );
   });
 }
 
@@ -62,12 +85,17 @@ describe('standalone: the stack on this host (integration)', function () {
   let ctl: StackControl;
 
   before(async function () {
-    const docker = await target.exec('docker info --format "{{.ServerVersion}}"', { timeoutMs: 20_000 }).catch(() => undefined);
+    const docker = await target
+      .exec('docker info --format "{{.ServerVersion}}"', { timeoutMs: 20_000 })
+      .catch(() => undefined);
     if (!docker || docker.code !== 0) {
       // Provisioning installs and starts dockerd itself; without root it cannot.
       if (process.getuid?.() !== 0) {
-        if (isCI()) throw new Error('dockerd does not answer and this is not root, and CI=true: .ci/run runs as root');
-        console.log('      skipped: dockerd does not answer and this is not root, so provisioning cannot install it');
+        if (isCI())
+          throw new Error('dockerd does not answer and this is not root, and CI=true: .ci/run runs as root');
+        console.log(
+          '      skipped: dockerd does not answer and this is not root, so provisioning cannot install it',
+        );
         this.skip();
       }
     }
@@ -82,13 +110,21 @@ describe('standalone: the stack on this host (integration)', function () {
     ctl = new StackControl(target, COMPOSE_PATH, first.plan!.project);
     const st = await ctl.status();
     for (const s of st) expect(`${s.service}: ${s.state}/${s.health}`).to.match(/: running\/(healthy|none)$/);
-    expect(st.map((s) => s.service)).to.include.members(['consul', 'haproxy', 'dns', 'zookeeper', 'registrator']);
+    expect(st.map((s) => s.service)).to.include.members([
+      'consul',
+      'haproxy',
+      'dns',
+      'zookeeper',
+      'registrator',
+    ]);
   });
 
   it('Consul answers on 8500 with a leader', async () => {
     const r = await httpGet(8500, '/v1/status/leader');
     expect(r.status).to.equal(200);
-    expect(JSON.parse(r.body)).to.be.a('string').and.match(/:8300$/);
+    expect(JSON.parse(r.body))
+      .to.be.a('string')
+      .and.match(/:8300$/);
   });
 
   it('HAProxy serves its stats page on 81 and at /haproxyStats, only with the login', async () => {
@@ -104,7 +140,12 @@ describe('standalone: the stack on this host (integration)', function () {
     const ip = first.plan!.settings.ip;
     expect(await fourLetter(ip, 2181, 'ruok')).to.equal('imok');
     expect(await fourLetter(ip, 2181, 'stat')).to.match(/not in the whitelist/);
-    expect(await fourLetter(HOST, 2181, 'ruok').then(() => 'answered', (e: NodeJS.ErrnoException) => e.code)).to.equal('ECONNREFUSED');
+    expect(
+      await fourLetter(HOST, 2181, 'ruok').then(
+        () => 'answered',
+        (e: NodeJS.ErrnoException) => e.code,
+      ),
+    ).to.equal('ECONNREFUSED');
   });
 
   it('the DNS service on 53 answers consul.service.consul with the advertised address', async () => {
@@ -120,7 +161,9 @@ describe('standalone: the stack on this host (integration)', function () {
 
   it('a second run on the converged host changes nothing', async () => {
     const again = await provisionTarget(target, { progress: new Progress() });
-    expect(again.steps.filter((s) => s.status !== 'ok').map((s) => `${s.step}: ${s.status} ${s.detail ?? ''}`)).to.deep.equal([]);
+    expect(
+      again.steps.filter((s) => s.status !== 'ok').map((s) => `${s.step}: ${s.status} ${s.detail ?? ''}`),
+    ).to.deep.equal([]);
   });
 
   it('tears the stack down (nothing left listening) and brings it back', async () => {

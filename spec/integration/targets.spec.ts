@@ -13,7 +13,6 @@ import { failure } from '../helpers/failure.js';
 import { fetchOnce } from '../helpers/http.js';
 import { createTestHosts, generateKey, hostExec, type TestHosts } from '../helpers/testhosts.js';
 
-
 describe('targets (integration)', function () {
   this.timeout(180_000);
   let th: TestHosts;
@@ -22,7 +21,12 @@ describe('targets (integration)', function () {
   before(async function () {
     th = await createTestHosts(1, { prefix: 'pbh3-targets' });
     const h = th.hosts[0]!;
-    t = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
+    t = new SshTarget({
+      host: h.address,
+      user: h.user,
+      keyPath: h.keyPath,
+      knownHostsPath: th.knownHostsPath,
+    });
   });
   after(async () => {
     await t?.close();
@@ -36,11 +40,15 @@ describe('targets (integration)', function () {
 
   it('pins the host key on first contact (accept-new)', async () => {
     const kh = await readFile(th.knownHostsPath, 'utf8');
-    expect(kh).to.match(new RegExp(`^\\[${th.hosts[0]!.address.replace(/\./g, '\\.')}\\]:22 ssh-\\S+ \\S+\\n$`));
+    expect(kh).to.match(
+      new RegExp(`^\\[${th.hosts[0]!.address.replace(/\./g, '\\.')}\\]:22 ssh-\\S+ \\S+\\n$`),
+    );
   });
 
   it('reuses one connection for many commands', async () => {
-    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => t.exec(`echo $((${i}*2)); echo $SSH_CONNECTION`)));
+    const rs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => t.exec(`echo $((${i}*2)); echo $SSH_CONNECTION`)),
+    );
     const conns = new Set(rs.map((r) => r.stdout.split('\n')[1]));
     expect(rs.map((r) => r.stdout.split('\n')[0])).to.deep.equal(['0', '2', '4', '6', '8', '10', '12', '14']);
     expect(conns.size).to.equal(1);
@@ -56,7 +64,9 @@ describe('targets (integration)', function () {
   });
 
   it('applies cwd, env and a timeout', async () => {
-    expect((await t.exec('pwd; echo "$A"', { cwd: '/etc', env: { A: "it's" } })).stdout).to.equal("/etc\nit's\n");
+    expect((await t.exec('pwd; echo "$A"', { cwd: '/etc', env: { A: "it's" } })).stdout).to.equal(
+      "/etc\nit's\n",
+    );
     const r = await t.exec('sleep 20', { timeoutMs: 500 });
     expect(r.code).to.equal(124);
   });
@@ -86,7 +96,10 @@ describe('targets (integration)', function () {
   });
 
   it('forwards a local port to a port on the target', async () => {
-    await hostExec(th.hosts[0]!, 'mkdir -p /srv/www && echo forwarded > /srv/www/index.html && (cd /srv/www && nohup python3 -m http.server 18080 --bind 127.0.0.1 >/dev/null 2>&1 &)');
+    await hostExec(
+      th.hosts[0]!,
+      'mkdir -p /srv/www && echo forwarded > /srv/www/index.html && (cd /srv/www && nohup python3 -m http.server 18080 --bind 127.0.0.1 >/dev/null 2>&1 &)',
+    );
     await hostExec(th.hosts[0]!, 'for i in $(seq 50); do curl -fs localhost:18080 && break; sleep 0.1; done');
     const f = await t.forward('127.0.0.1', 18080);
     try {
@@ -99,7 +112,12 @@ describe('targets (integration)', function () {
 
   it('runs sudo as a non-root user with passwordless sudo', async () => {
     const h = th.hosts[0]!;
-    const p = new SshTarget({ host: h.address, user: 'paas', keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
+    const p = new SshTarget({
+      host: h.address,
+      user: 'paas',
+      keyPath: h.keyPath,
+      knownHostsPath: th.knownHostsPath,
+    });
     try {
       expect((await p.exec('id -un', { sudo: true })).stdout.trim()).to.equal('root');
       expect((await p.exec('id -un')).stdout.trim()).to.equal('paas');
@@ -110,7 +128,12 @@ describe('targets (integration)', function () {
 
   it('says sudo is needed for a user without passwordless sudo', async () => {
     const h = th.hosts[0]!;
-    const n = new SshTarget({ host: h.address, user: 'nosudo', keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
+    const n = new SshTarget({
+      host: h.address,
+      user: 'nosudo',
+      keyPath: h.keyPath,
+      knownHostsPath: th.knownHostsPath,
+    });
     try {
       const e = await failure(n.exec('true', { sudo: true }));
       expect(e.problem).to.match(/nosudo .* no passwordless sudo/);
@@ -150,7 +173,14 @@ describe('targets (integration)', function () {
 
   it('says the host is unreachable for an address with no host', async () => {
     const addr = await th.unusedAddress();
-    const u = new SshTarget({ host: addr, keyPath: th.keyPath, knownHostsPath: th.knownHostsPath, connectTimeoutMs: 2000, retries: 1, retryDelayMs: 100 });
+    const u = new SshTarget({
+      host: addr,
+      keyPath: th.keyPath,
+      knownHostsPath: th.knownHostsPath,
+      connectTimeoutMs: 2000,
+      retries: 1,
+      retryDelayMs: 100,
+    });
     const t0 = Date.now();
     const e = await failure(u.exec('true'));
     expect(e.problem).to.match(new RegExp(`cannot reach ${addr.replace(/\./g, '\\.')}:22`));
@@ -159,7 +189,13 @@ describe('targets (integration)', function () {
 
   it('says the connection was refused for a closed port', async () => {
     const h = th.hosts[0]!;
-    const u = new SshTarget({ host: h.address, port: 2299, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath, retries: 0 });
+    const u = new SshTarget({
+      host: h.address,
+      port: 2299,
+      keyPath: h.keyPath,
+      knownHostsPath: th.knownHostsPath,
+      retries: 0,
+    });
     const e = await failure(u.exec('true'));
     expect(e.problem).to.match(/connection refused/);
   });

@@ -29,7 +29,10 @@ describe('install --mode vagrant (docker provider, integration)', function () {
   };
 
   before(async function () {
-    const has = await run('sh', ['-c', 'command -v vagrant']).then(() => true, () => false);
+    const has = await run('sh', ['-c', 'command -v vagrant']).then(
+      () => true,
+      () => false,
+    );
     if (!has) {
       // .ci/run installs vagrant: there its absence is a failure, never a skip.
       if (isCI()) throw new Error('vagrant is not installed, which .ci/run provides');
@@ -44,9 +47,22 @@ describe('install --mode vagrant (docker provider, integration)', function () {
   });
 
   it('brings the machine up and provisions the host steps; a second run is all ok', async () => {
-    const args = ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'vagrant', '--provider', 'docker', '--host-only', '--json'];
+    const args = [
+      'zx',
+      repoPath('scripts', 'install.mjs'),
+      '--mode',
+      'vagrant',
+      '--provider',
+      'docker',
+      '--host-only',
+      '--json',
+    ];
     const r1 = await run('npx', args, { cwd: repoPath(), env, maxBuffer: 64 << 20 });
-    const s1 = JSON.parse(r1.stdout) as { mode: string; failed: number; steps: Array<{ step: string; status: string }> };
+    const s1 = JSON.parse(r1.stdout) as {
+      mode: string;
+      failed: number;
+      steps: Array<{ step: string; status: string }>;
+    };
     expect(s1.mode).to.equal('vagrant');
     expect(s1.failed).to.equal(0);
     expect(s1.steps.find((s) => s.step === 'docker engine')?.status).to.equal('changed');

@@ -46,10 +46,16 @@ process.env['PAASBOX_STATE_DIR'] ??= mkdtempSync(join(tmpdir(), 'paasbox-state-'
 const run = promisify(execFile);
 const model = loadStackModel();
 /** What to look at when a wait in this spec times out. */
-const fix = 'look at the pbh4 test host while the spec runs: docker ps --filter name=pbh4, then docker exec NAME docker ps -a';
+const fix =
+  'look at the pbh4 test host while the spec runs: docker ps --filter name=pbh4, then docker exec NAME docker ps -a';
 
 const failedIds = (r: VerifyReport) => r.results.filter((x) => x.status === 'failed').map((x) => x.id);
-const explain = (r: VerifyReport) => JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1);
+const explain = (r: VerifyReport) =>
+  JSON.stringify(
+    r.results.filter((x) => x.status === 'failed'),
+    null,
+    1,
+  );
 
 /**
  * The checks src/verify derives for this stage, from the model, the settings, what install recorded
@@ -58,7 +64,9 @@ const explain = (r: VerifyReport) => JSON.stringify(r.results.filter((x) => x.st
  */
 async function derivedChecks(f: Fixture): Promise<Check[]> {
   const host = f.target.name;
-  const unavailable = Object.fromEntries(Object.keys((await readDeployment(f.target))?.meta.omitted ?? {}).map((s) => [s, 'left out']));
+  const unavailable = Object.fromEntries(
+    Object.keys((await readDeployment(f.target))?.meta.omitted ?? {}).map((s) => [s, 'left out']),
+  );
   const tools = await probeTools(f.target);
   const snap = await readCatalog(f.target, tools, f.settings.ip, consulHttpPort(model, f.settings));
   const haproxyPort = effectivePorts(model, f.settings, 'haproxy').find((p) => p.name === 'http')?.port;
@@ -91,20 +99,32 @@ interface Fixture {
 }
 
 function scenarios(get: () => Fixture) {
-
   it('verify passes on the running stack: every check the model derives passes, only the pinned services skip', async () => {
     const f = get();
     const r = await runVerify(f.target, model, f.settings);
     expect(failedIds(r), explain(r)).to.deep.equal([]);
     // Skipped: exactly the pinned services, each for its reason.
     const skipped = r.results.filter((x) => x.status === 'skipped');
-    expect([...new Set(skipped.map((x) => x.service))].sort(), JSON.stringify(skipped.map((x) => x.id))).to.deep.equal(Object.keys(f.skipped).sort());
+    expect(
+      [...new Set(skipped.map((x) => x.service))].sort(),
+      JSON.stringify(skipped.map((x) => x.id)),
+    ).to.deep.equal(Object.keys(f.skipped).sort());
     for (const x of skipped) expect(x.reason, x.id).to.match(f.skipped[x.service]!);
     // Passed: every check derived from the model and the catalog that is not skipped, no more, no fewer.
-    const want = (await derivedChecks(f)).filter((c) => !c.skip && !(c.service in f.skipped)).map((c) => c.id).sort();
+    const want = (await derivedChecks(f))
+      .filter((c) => !c.skip && !(c.service in f.skipped))
+      .map((c) => c.id)
+      .sort();
     expect(r.passed, 'the passed count derived from the model').to.equal(want.length);
-    expect(r.results.filter((x) => x.status === 'passed').map((x) => x.id).sort()).to.deep.equal(want);
-    console.log(`      ${r.passed} passed, ${r.skipped} skipped (${Object.keys(f.skipped).join(', ')}) in ${r.seconds.toFixed(1)}s`);
+    expect(
+      r.results
+        .filter((x) => x.status === 'passed')
+        .map((x) => x.id)
+        .sort(),
+    ).to.deep.equal(want);
+    console.log(
+      `      ${r.passed} passed, ${r.skipped} skipped (${Object.keys(f.skipped).join(', ')}) in ${r.seconds.toFixed(1)}s`,
+    );
   });
 
   it('haproxy stopped → verify fails naming haproxy and the check; started → passes again', async () => {
@@ -114,7 +134,10 @@ function scenarios(get: () => Fixture) {
     const failed = failedIds(down);
     expect(failed).to.include.members(['haproxy/container/running', 'haproxy/stats/http:/haproxyStats']);
     // Only haproxy's own checks and routes through it fail.
-    expect(failed.every((id) => id.startsWith('haproxy/') || id.endsWith('/haproxy-route')), `only haproxy fails: ${failed.join(', ')}`).to.equal(true);
+    expect(
+      failed.every((id) => id.startsWith('haproxy/') || id.endsWith('/haproxy-route')),
+      `only haproxy fails: ${failed.join(', ')}`,
+    ).to.equal(true);
     const stats = down.results.find((x) => x.id === 'haproxy/stats/http:/haproxyStats')!;
     expect(stats.host).to.equal(f.target.name);
     expect(stats.expected).to.match(/HTTP 200/);
@@ -127,12 +150,22 @@ function scenarios(get: () => Fixture) {
   it('a service registered in Consul is found by DNS on 53 and 8600 with its SRV port', async () => {
     const f = get();
     const fwd = await f.target.forward(f.settings.ip, 8500);
-    const consul = new ConsulClient({ baseUrl: `http://127.0.0.1:${fwd.localPort}`, ...(f.consulToken ? { token: f.consulToken } : {}) });
+    const consul = new ConsulClient({
+      baseUrl: `http://127.0.0.1:${fwd.localPort}`,
+      ...(f.consulToken ? { token: f.consulToken } : {}),
+    });
     try {
       // Port 81 (HAProxy stats) really listens on the node, so the ports-served cross-check can pass too.
-      await consul.agentServiceRegister({ Name: 'pbh4-probe', ID: 'pbh4-probe-1', Port: 81, Tags: ['verify-test'] });
+      await consul.agentServiceRegister({
+        Name: 'pbh4-probe',
+        ID: 'pbh4-probe-1',
+        Port: 81,
+        Tags: ['verify-test'],
+      });
       expect(Object.keys(await consul.catalogServices())).to.include('pbh4-probe');
-      const r = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4-probe' });
+      const r = await runVerify(f.target, model, f.settings, {
+        only: (c) => c.service === 'catalog:pbh4-probe',
+      });
       expect(r.results.map((x) => x.id).sort()).to.deep.equal([
         'catalog/pbh4-probe/dns:A@53',
         'catalog/pbh4-probe/dns:A@8600',
@@ -143,17 +176,31 @@ function scenarios(get: () => Fixture) {
       ]);
       expect(failedIds(r), explain(r)).to.deep.equal([]);
       for (const x of r.results.filter((x) => x.id.includes('SRV'))) expect(x.got).to.match(/:81\b/);
-      for (const x of r.results.filter((x) => x.id.includes('dns:A'))) expect(x.got).to.include(f.settings.ip);
+      for (const x of r.results.filter((x) => x.id.includes('dns:A')))
+        expect(x.got).to.include(f.settings.ip);
 
       // Registered with a port nothing serves: DNS still answers it, the cross-check names the stale port
       // and HAProxy's route to it fails.
       await consul.agentServiceRegister({ Name: 'pbh4-probe', ID: 'pbh4-probe-1', Port: 18181 });
       // consul-template re-renders HAProxy's config within a few seconds; judge the route after that.
       const rendered = async () =>
-        (await f.target.exec('docker exec $(docker ps -q --filter label=com.docker.compose.service=haproxy) grep -c ":18181" /etc/haproxy/haproxy.cfg', { sudo: true })).stdout.trim() !== '0';
-      await poll({ what: 'HAProxy config rendered with the new port', timeoutMs: 30_000, everyMs: 500, fix }, async () => ((await rendered()) ? true : undefined));
-      const stale = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4-probe' });
-      expect(failedIds(stale).sort()).to.deep.equal(['catalog/pbh4-probe/haproxy-route', 'catalog/pbh4-probe/ports-served']);
+        (
+          await f.target.exec(
+            'docker exec $(docker ps -q --filter label=com.docker.compose.service=haproxy) grep -c ":18181" /etc/haproxy/haproxy.cfg',
+            { sudo: true },
+          )
+        ).stdout.trim() !== '0';
+      await poll(
+        { what: 'HAProxy config rendered with the new port', timeoutMs: 30_000, everyMs: 500, fix },
+        async () => ((await rendered()) ? true : undefined),
+      );
+      const stale = await runVerify(f.target, model, f.settings, {
+        only: (c) => c.service === 'catalog:pbh4-probe',
+      });
+      expect(failedIds(stale).sort()).to.deep.equal([
+        'catalog/pbh4-probe/haproxy-route',
+        'catalog/pbh4-probe/ports-served',
+      ]);
       expect(stale.results.find((x) => x.id.endsWith('dns:SRV@8600'))?.got).to.match(/:18181\b/);
     } finally {
       await consul.agentServiceDeregister('pbh4-probe-1').catch(() => undefined);
@@ -168,18 +215,33 @@ describe('verify: full stack installed by provisioning (integration)', function 
   let fx: Fixture | undefined;
 
   before(async function () {
-    await ensureStackImages(Object.entries(model.services).filter(([, s]) => !s.optional && s.sources.local.build).map(([name]) => name));
+    await ensureStackImages(
+      Object.entries(model.services)
+        .filter(([, s]) => !s.optional && s.sources.local.build)
+        .map(([name]) => name),
+    );
     th = await createTestHosts(1, { prefix: 'pbh4-vfull', withDocker: true });
     const h = th.hosts[0]!;
-    const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
-    await provisionTarget(target, { flags: { imageSource: 'local' }, progress: new Progress({ json: true }) });
+    const target = new SshTarget({
+      host: h.address,
+      user: h.user,
+      keyPath: h.keyPath,
+      knownHostsPath: th.knownHostsPath,
+    });
+    await provisionTarget(target, {
+      flags: { imageSource: 'local' },
+      progress: new Progress({ json: true }),
+    });
     const { settings } = await settingsForTarget(target, model);
     const haproxy = `$(docker ps -aq --filter label=com.docker.compose.project=${settings.projectName} --filter label=com.docker.compose.service=haproxy)`;
     fx = {
       target,
       settings,
       // The registrator's token, from the secrets install kept on this machine.
-      consulToken: readFileSync(join(localSecretsDir('default'), SECRET_FILES.registratorToken), 'utf8').trim(),
+      consulToken: readFileSync(
+        join(localSecretsDir('default'), SECRET_FILES.registratorToken),
+        'utf8',
+      ).trim(),
       // Mesos and Marathon have no offline source (image source local);
       // sshd and openvpn are optional, off by default.
       skipped: {
@@ -203,25 +265,42 @@ describe('verify: full stack installed by provisioning (integration)', function 
   it('an app container registered by Registrator: DNS SRV port = the port docker published, routed by HAProxy', async function () {
     const h = th!.hosts[0]!;
     const image = await ensureExampleImage();
-    await run('sh', ['-c', `docker save ${image} | docker exec -i ${h.name} docker load`], { maxBuffer: 1 << 26 });
+    await run('sh', ['-c', `docker save ${image} | docker exec -i ${h.name} docker load`], {
+      maxBuffer: 1 << 26,
+    });
     // A random host port: Registrator registers it, verify must find that port in DNS.
-    await hostExec(h, `docker run -d --name pbh4-web -p 8080 -e SERVICE_NAME=pbh4web -e SERVICE_TAGS=http ${image}`);
+    await hostExec(
+      h,
+      `docker run -d --name pbh4-web -p 8080 -e SERVICE_NAME=pbh4web -e SERVICE_TAGS=http ${image}`,
+    );
     try {
-      const published = Number((await hostExec(h, 'docker port pbh4-web 8080/tcp')).trim().split('\n')[0]!.split(':').pop());
+      const published = Number(
+        (await hostExec(h, 'docker port pbh4-web 8080/tcp')).trim().split('\n')[0]!.split(':').pop(),
+      );
       expect(published).to.be.greaterThan(1024);
       const f = fx!;
       const fwd = await f.target.forward(f.settings.ip, 8500);
       const consul = new ConsulClient(`http://127.0.0.1:${fwd.localPort}`);
       try {
-        await poll({ what: 'pbh4web passing in Consul', timeoutMs: 60_000, everyMs: 1000, fix }, async () => ((await consul.healthService('pbh4web', { passing: true })).length ? true : undefined));
+        await poll({ what: 'pbh4web passing in Consul', timeoutMs: 60_000, everyMs: 1000, fix }, async () =>
+          (await consul.healthService('pbh4web', { passing: true })).length ? true : undefined,
+        );
         expect((await consul.healthService('pbh4web')).map((e) => e.Service.Port)).to.deep.equal([published]);
       } finally {
         await fwd.close();
       }
-      const r = await runVerify(f.target, model, f.settings, { only: (c) => c.service === 'catalog:pbh4web' });
-      expect(r.results.map((x) => x.id)).to.include.members(['catalog/pbh4web/dns:SRV@53', 'catalog/pbh4web/dns:SRV@8600', 'catalog/pbh4web/ports-served', 'catalog/pbh4web/haproxy-route']);
+      const r = await runVerify(f.target, model, f.settings, {
+        only: (c) => c.service === 'catalog:pbh4web',
+      });
+      expect(r.results.map((x) => x.id)).to.include.members([
+        'catalog/pbh4web/dns:SRV@53',
+        'catalog/pbh4web/dns:SRV@8600',
+        'catalog/pbh4web/ports-served',
+        'catalog/pbh4web/haproxy-route',
+      ]);
       expect(failedIds(r), explain(r)).to.deep.equal([]);
-      for (const x of r.results.filter((x) => x.id.includes('SRV'))) expect(x.got).to.match(new RegExp(`:${published}\\b`));
+      for (const x of r.results.filter((x) => x.id.includes('SRV')))
+        expect(x.got).to.match(new RegExp(`:${published}\\b`));
     } finally {
       await hostExec(h, 'docker rm -f pbh4-web').catch(() => undefined);
     }
@@ -241,8 +320,18 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) installed alone on a
     writeFileSync(configPath, `services:\n${off.map((x) => `  ${x}: { enabled: false }`).join('\n')}\n`);
     th = await createTestHosts(1, { prefix: 'pbh4-vcore', withDocker: true });
     const h = th.hosts[0]!;
-    const target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
-    const out = await provisionTarget(target, { flags: { imageSource: 'local' }, env: {}, configPath, progress: new Progress({ json: true }) });
+    const target = new SshTarget({
+      host: h.address,
+      user: h.user,
+      keyPath: h.keyPath,
+      knownHostsPath: th.knownHostsPath,
+    });
+    const out = await provisionTarget(target, {
+      flags: { imageSource: 'local' },
+      env: {},
+      configPath,
+      progress: new Progress({ json: true }),
+    });
     expect(Object.keys(out.plan!.compose.services)).to.deep.equal(['consul', 'haproxy', 'dns']);
     const { settings } = await settingsForTarget(target, model, { configPath, env: {} });
     expect(settings.ip).to.equal(h.address);
@@ -251,7 +340,10 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) installed alone on a
     fx = {
       target,
       settings,
-      consulToken: readFileSync(join(localSecretsDir('default'), SECRET_FILES.registratorToken), 'utf8').trim(),
+      consulToken: readFileSync(
+        join(localSecretsDir('default'), SECRET_FILES.registratorToken),
+        'utf8',
+      ).trim(),
       // Disabled by this spec's settings file (and sshd, openvpn: off by default).
       skipped: Object.fromEntries([...off, 'sshd', 'openvpn'].map((x) => [x, notEnabled])),
       stopHaproxy: async () => void (await target.exec(`docker stop ${haproxy}`, { sudo: true })),

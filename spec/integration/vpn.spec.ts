@@ -38,9 +38,19 @@ const PREFIX = 'pbvpn';
 const BASE = `${PREFIX}-p${process.pid}`;
 const OUT_NET = `${BASE}-out`;
 const CLIENT_IMAGE = 'pbvpn/client:bookworm';
-const LABELS = ['--label', 'paasbox.testhost=1', '--label', `paasbox.testhost.prefix=${PREFIX}`, '--label', `paasbox.testhost.pid=${process.pid}`];
+const LABELS = [
+  '--label',
+  'paasbox.testhost=1',
+  '--label',
+  `paasbox.testhost.prefix=${PREFIX}`,
+  '--label',
+  `paasbox.testhost.pid=${process.pid}`,
+];
 
-/** OpenVPN's --up script in the client: the profile's dhcp-option DNS/DOMAIN into resolv.conf (what update-resolv-conf does on a laptop). */
+/**
+ * OpenVPN's --up script in the client: the profile's dhcp-option DNS/DOMAIN into resolv.conf (what
+ * update-resolv-conf does on a laptop).
+ */
 const UP_SCRIPT = `#!/bin/sh
 ns=""; search=""
 i=1
@@ -73,12 +83,19 @@ async function ensureClientImage(): Promise<void> {
 async function docker(...args: string[]): Promise<{ code: number; out: string }> {
   return run('docker', args, { maxBuffer: 16 << 20, timeout: 120_000 }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: typeof e.code === 'number' ? e.code : 1,
+      out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
+    }),
   );
 }
 
 /** Poll fn until it returns a value (not undefined) or ms pass; the last value or undefined. */
-async function until<T>(fn: () => Promise<T | undefined>, ms: number, everyMs = 1000): Promise<T | undefined> {
+async function until<T>(
+  fn: () => Promise<T | undefined>,
+  ms: number,
+  everyMs = 1000,
+): Promise<T | undefined> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -97,18 +114,43 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
   let work: string;
   const clients: string[] = [];
   const quiet = () => new Progress({ json: true });
-  const install = () => provisionTarget(target, { flags: { imageSource: 'local', ip }, env: {}, configPath, progress: quiet(), healthTimeoutS: 300 });
+  const install = () =>
+    provisionTarget(target, {
+      flags: { imageSource: 'local', ip },
+      env: {},
+      configPath,
+      progress: quiet(),
+      healthTimeoutS: 300,
+    });
 
   /** `paasbox vpn ARGS` against the test host, as a user runs it. */
   const vpn = async (...args: string[]) => {
     const h = th!.hosts[0]!;
-    const r = await run('node', [repoPath('bin', 'paasbox.mjs'), 'vpn', ...args, '--target', `root@${h.address}`, '--key', th!.keyPath, '--known-hosts', th!.knownHostsPath], {
-      cwd: work,
-      env: { ...process.env, PAASBOX_STATE_DIR: process.env['PAASBOX_STATE_DIR']! },
-      timeout: 300_000,
-    }).then(
+    const r = await run(
+      'node',
+      [
+        repoPath('bin', 'paasbox.mjs'),
+        'vpn',
+        ...args,
+        '--target',
+        `root@${h.address}`,
+        '--key',
+        th!.keyPath,
+        '--known-hosts',
+        th!.knownHostsPath,
+      ],
+      {
+        cwd: work,
+        env: { ...process.env, PAASBOX_STATE_DIR: process.env['PAASBOX_STATE_DIR']! },
+        timeout: 300_000,
+      },
+    ).then(
       (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
-      (x: { code: number; stdout: string; stderr: string }) => ({ code: x.code, stdout: x.stdout, stderr: x.stderr }),
+      (x: { code: number; stdout: string; stderr: string }) => ({
+        code: x.code,
+        stdout: x.stdout,
+        stderr: x.stderr,
+      }),
     );
     return r;
   };
@@ -117,17 +159,43 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
   const startClient = async (profile: string) => {
     const name = `${BASE}-client${clients.length + 1}`;
     clients.push(name);
-    const r = await docker('run', '-d', '--name', name, ...LABELS, '--network', OUT_NET, '--cap-add', 'NET_ADMIN', '--device', '/dev/net/tun',
-      '-v', `${work}:/vpn:ro`, CLIENT_IMAGE, 'sh', '-c', `exec openvpn --config /vpn/${profile} --script-security 2 --up /vpn/up.sh > /tmp/openvpn.log 2>&1`);
+    const r = await docker(
+      'run',
+      '-d',
+      '--name',
+      name,
+      ...LABELS,
+      '--network',
+      OUT_NET,
+      '--cap-add',
+      'NET_ADMIN',
+      '--device',
+      '/dev/net/tun',
+      '-v',
+      `${work}:/vpn:ro`,
+      CLIENT_IMAGE,
+      'sh',
+      '-c',
+      `exec openvpn --config /vpn/${profile} --script-security 2 --up /vpn/up.sh > /tmp/openvpn.log 2>&1`,
+    );
     expect(r.code, r.out).to.equal(0);
     return name;
   };
   const clientLog = async (name: string) => (await docker('exec', name, 'cat', '/tmp/openvpn.log')).out;
   const inClient = (name: string, command: string) => docker('exec', name, 'sh', '-c', command);
-  const serverLog = () => hostExec(th!.hosts[0]!, 'docker logs $(docker ps -aq --filter label=com.docker.compose.service=openvpn) 2>&1');
+  const serverLog = () =>
+    hostExec(
+      th!.hosts[0]!,
+      'docker logs $(docker ps -aq --filter label=com.docker.compose.service=openvpn) 2>&1',
+    );
 
   before(async function () {
-    if (!(await run('docker', ['info']).then(() => true, () => false))) {
+    if (
+      !(await run('docker', ['info']).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       // .ci/run provides docker: there its absence is a failure, never a skip.
       if (isCI()) throw new Error('no usable docker daemon, and CI=true: this spec must run');
       console.log('    skipped: no usable docker daemon on this machine for the dind test host');
@@ -140,8 +208,13 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
       /* absent */
     }
     if (!tun) {
-      if (isCI()) throw new Error('no /dev/net/tun on this machine, and CI=true: the OpenVPN client container needs it (modprobe tun)');
-      console.log('    skipped: no /dev/net/tun on this machine for the OpenVPN client container (modprobe tun)');
+      if (isCI())
+        throw new Error(
+          'no /dev/net/tun on this machine, and CI=true: the OpenVPN client container needs it (modprobe tun)',
+        );
+      console.log(
+        '    skipped: no /dev/net/tun on this machine for the OpenVPN client container (modprobe tun)',
+      );
       this.skip();
     }
     await ensureStackImages(['consul', 'registrator', 'haproxy', 'dns', 'openvpn']);
@@ -151,7 +224,10 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     chmodSync(work, 0o755);
     writeFileSync(join(work, 'up.sh'), UP_SCRIPT, { mode: 0o755 });
     configPath = join(work, 'paasbox.yaml');
-    writeFileSync(configPath, 'services:\n  zookeeper: { enabled: false }\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n  openvpn: { enabled: true }\n');
+    writeFileSync(
+      configPath,
+      'services:\n  zookeeper: { enabled: false }\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n  openvpn: { enabled: true }\n',
+    );
     th = await createTestHosts(1, { prefix: PREFIX, withDocker: true });
     const h = th.hosts[0]!;
     ip = h.address;
@@ -161,11 +237,29 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     expect(net.code, net.out).to.equal(0);
     const conn = await docker('network', 'connect', OUT_NET, h.name);
     expect(conn.code, conn.out).to.equal(0);
-    outsideIp = (await run('docker', ['inspect', '-f', `{{(index .NetworkSettings.Networks "${OUT_NET}").IPAddress}}`, h.name])).stdout.trim();
-    target = new SshTarget({ host: h.address, user: h.user, keyPath: h.keyPath, knownHostsPath: th.knownHostsPath });
+    outsideIp = (
+      await run('docker', [
+        'inspect',
+        '-f',
+        `{{(index .NetworkSettings.Networks "${OUT_NET}").IPAddress}}`,
+        h.name,
+      ])
+    ).stdout.trim();
+    target = new SshTarget({
+      host: h.address,
+      user: h.user,
+      keyPath: h.keyPath,
+      knownHostsPath: th.knownHostsPath,
+    });
     const out = await install();
     const steps = Object.fromEntries(out.steps.map((s) => [s.step, s.status]));
-    expect(Object.keys(out.plan!.compose.services)).to.include.members(['consul', 'registrator', 'haproxy', 'dns', 'openvpn']);
+    expect(Object.keys(out.plan!.compose.services)).to.include.members([
+      'consul',
+      'registrator',
+      'haproxy',
+      'dns',
+      'openvpn',
+    ]);
     expect(steps[`VPN server files ${OPENVPN_DIR}`]).to.equal('changed');
     await pushImages(new LocalTarget(), target, ['paasbox/simplewebapp-python:latest']);
   });
@@ -181,17 +275,33 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
   it('install made the PKI here (0700/0600, the CA key stays) and gave the server only its own files, root 0600, mounted read-only', async () => {
     const pki = pkiDir('default');
     expect(statSync(pki).mode & 0o777).to.equal(0o700);
-    for (const f of ['private/ca.key', 'private/server.key', 'tc.key', 'ca.crt', 'crl.pem', 'index.txt']) expect(statSync(join(pki, f)).mode & 0o777, f).to.equal(0o600);
-    const listing = (await hostExec(th!.hosts[0]!, `cd ${OPENVPN_DIR} && stat -c '%n %a %U' . * | sort`)).trim().split('\n');
-    expect(listing).to.deep.equal(['. 700 root', 'ca.crt 600 root', 'crl.pem 600 root', 'server.conf 600 root', 'server.crt 600 root', 'server.key 600 root', 'tc.key 600 root']);
+    for (const f of ['private/ca.key', 'private/server.key', 'tc.key', 'ca.crt', 'crl.pem', 'index.txt'])
+      expect(statSync(join(pki, f)).mode & 0o777, f).to.equal(0o600);
+    const listing = (await hostExec(th!.hosts[0]!, `cd ${OPENVPN_DIR} && stat -c '%n %a %U' . * | sort`))
+      .trim()
+      .split('\n');
+    expect(listing).to.deep.equal([
+      '. 700 root',
+      'ca.crt 600 root',
+      'crl.pem 600 root',
+      'server.conf 600 root',
+      'server.crt 600 root',
+      'server.key 600 root',
+      'tc.key 600 root',
+    ]);
     const serverKey = await hostExec(th!.hosts[0]!, `cat ${OPENVPN_DIR}/server.key`);
     expect(serverKey).to.equal(readFileSync(join(pki, 'private', 'server.key'), 'utf8'));
     const caKey = readFileSync(join(pki, 'private', 'ca.key'), 'utf8');
     const all = await hostExec(th!.hosts[0]!, `cat ${OPENVPN_DIR}/*`);
     expect(all).to.not.include(caKey.split('\n')[1]!);
-    expect((await target.exec(`cat ${COMPOSE_PATH}`, { sudo: true })).stdout).to.include(`${OPENVPN_DIR}:/etc/openvpn/paasbox:ro`);
+    expect((await target.exec(`cat ${COMPOSE_PATH}`, { sudo: true })).stdout).to.include(
+      `${OPENVPN_DIR}:/etc/openvpn/paasbox:ro`,
+    );
     // Nothing of the PKI in the image: the server generated nothing itself.
-    const made = await hostExec(th!.hosts[0]!, "docker exec $(docker ps -q --filter label=com.docker.compose.service=openvpn) sh -c 'ls /etc/openvpn; test -e /etc/openvpn/pki && echo HAS-PKI || true'");
+    const made = await hostExec(
+      th!.hosts[0]!,
+      "docker exec $(docker ps -q --filter label=com.docker.compose.service=openvpn) sh -c 'ls /etc/openvpn; test -e /etc/openvpn/pki && echo HAS-PKI || true'",
+    );
     expect(made).to.not.include('HAS-PKI');
   });
 
@@ -202,7 +312,18 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
   });
 
   it('the laptop cannot reach the stack without the VPN', async () => {
-    const r = await docker('run', '--rm', '--network', OUT_NET, CLIENT_IMAGE, 'curl', '-fsS', '-m', '3', `http://${ip}:8500/v1/status/leader`);
+    const r = await docker(
+      'run',
+      '--rm',
+      '--network',
+      OUT_NET,
+      CLIENT_IMAGE,
+      'curl',
+      '-fsS',
+      '-m',
+      '3',
+      `http://${ip}:8500/v1/status/leader`,
+    );
     // The internal network drops what leaves it: no connection within the time, curl's 28 in the
     // connect phase (not a refusal, an HTTP error or an image without curl, which also exit non-zero).
     expect(r.code, r.out).to.equal(28);
@@ -216,7 +337,17 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     const file = join(work, 'laptop.ovpn');
     expect(statSync(file).mode & 0o777).to.equal(0o600);
     const p = readFileSync(file, 'utf8');
-    for (const l of [`remote ${outsideIp} 1194`, 'proto udp', `dhcp-option DNS ${ip}`, 'dhcp-option DOMAIN consul', '<ca>', '<cert>', '<key>', '<tls-crypt>']) expect(p.split('\n'), l).to.include(l);
+    for (const l of [
+      `remote ${outsideIp} 1194`,
+      'proto udp',
+      `dhcp-option DNS ${ip}`,
+      'dhcp-option DOMAIN consul',
+      '<ca>',
+      '<cert>',
+      '<key>',
+      '<tls-crypt>',
+    ])
+      expect(p.split('\n'), l).to.include(l);
     expect(p).to.not.include('pull-filter');
     const again = await vpn('client', 'laptop', '--remote', outsideIp, '--out', join(work, 'laptop.ovpn'));
     expect(again.code, again.stderr).to.equal(0);
@@ -234,27 +365,47 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     expect(unknown.stderr).to.include('no VPN client "nobody"');
   });
 
-  it('a client with the profile connects, resolves consul.service.consul and python1.service.consul through the tunnel, and gets python1\'s page', async () => {
-    // python1, as examples/SimpleWebappPython/start.sh runs it: registered by the registrator, routed by HAProxy.
-    // (Started here, after the installs: its registration reloads HAProxy, and the ports pre-flight can
-    // mistake a worker that exits during a reload for a stranger.)
-    await hostExec(th!.hosts[0]!, 'docker run -d --name pbvpn-python1 -P -e SERVICE_NAME=python1 -e SERVICE_TAGS=http -e SERVICE_CHECK_HTTP=/health paasbox/simplewebapp-python:latest');
+  it("a client with the profile connects, resolves consul.service.consul and python1.service.consul through the tunnel, and gets python1's page", async () => {
+    // python1, as examples/SimpleWebappPython/start.sh runs it: registered by the registrator, routed by
+    // HAProxy. (Started here, after the installs: its registration reloads HAProxy, and the ports pre-flight
+    // can mistake a worker that exits during a reload for a stranger.)
+    await hostExec(
+      th!.hosts[0]!,
+      'docker run -d --name pbvpn-python1 -P -e SERVICE_NAME=python1 -e SERVICE_TAGS=http -e SERVICE_CHECK_HTTP=/health paasbox/simplewebapp-python:latest',
+    );
     const c = await startClient('laptop.ovpn');
-    const up = await until(async () => ((await clientLog(c)).includes('Initialization Sequence Completed') ? true : undefined), 60_000);
+    const up = await until(
+      async () => ((await clientLog(c)).includes('Initialization Sequence Completed') ? true : undefined),
+      60_000,
+    );
     expect(up, await clientLog(c)).to.equal(true);
     expect((await inClient(c, 'ip route')).out).to.include(`${ip} via`);
     const resolved = await until(async () => {
       const r = await inClient(c, 'getent hosts consul.service.consul');
       return r.code === 0 ? r.out : undefined;
     }, 30_000);
-    expect(resolved, (await inClient(c, 'cat /etc/resolv.conf')).out).to.match(new RegExp(`^${ip.replace(/\./g, '\\.')}\\s+consul\\.service\\.consul`));
+    expect(resolved, (await inClient(c, 'cat /etc/resolv.conf')).out).to.match(
+      new RegExp(`^${ip.replace(/\./g, '\\.')}\\s+consul\\.service\\.consul`),
+    );
     const leader = await inClient(c, 'curl -sS -m 5 http://consul.service.consul:8500/v1/status/leader');
     expect(leader.out).to.include(':8300');
-    const page = await until(async () => {
-      const r = await inClient(c, 'curl -sS -m 5 http://python1.service.consul/');
-      return r.code === 0 && r.out.startsWith('Hello from python1 ') ? r.out : undefined;
-    }, 90_000, 2000);
-    expect(page, (await inClient(c, 'curl -sS -m 5 -i http://python1.service.consul/; getent hosts python1.service.consul')).out).to.be.a('string');
+    const page = await until(
+      async () => {
+        const r = await inClient(c, 'curl -sS -m 5 http://python1.service.consul/');
+        return r.code === 0 && r.out.startsWith('Hello from python1 ') ? r.out : undefined;
+      },
+      90_000,
+      2000,
+    );
+    expect(
+      page,
+      (
+        await inClient(
+          c,
+          'curl -sS -m 5 -i http://python1.service.consul/; getent hosts python1.service.consul',
+        )
+      ).out,
+    ).to.be.a('string');
   });
 
   it('vpn list shows laptop valid', async () => {
@@ -272,15 +423,28 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     expect(r.stdout).to.match(/open session: SUCCESS: common name 'laptop' found, 1 client\(s\) killed/);
     const crl = readFileSync(join(pkiDir('default'), 'crl.pem'), 'utf8');
     const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-    expect((await hostExec(th!.hosts[0]!, `sha256sum < ${OPENVPN_DIR}/crl.pem`)).split(' ')[0]).to.equal(sha(crl));
+    expect((await hostExec(th!.hosts[0]!, `sha256sum < ${OPENVPN_DIR}/crl.pem`)).split(' ')[0]).to.equal(
+      sha(crl),
+    );
     // A fresh client with the same profile never completes its handshake.
     const again = await startClient('laptop.ovpn');
-    const refused = await until(async () => (/certificate revoked|CRL CHECK FAILED/i.test(await serverLog()) ? true : undefined), 60_000, 2000);
+    const refused = await until(
+      async () => (/certificate revoked|CRL CHECK FAILED/i.test(await serverLog()) ? true : undefined),
+      60_000,
+      2000,
+    );
     expect(refused, await serverLog()).to.equal(true);
     await sleep(5000);
     expect(await clientLog(again)).to.not.include('Initialization Sequence Completed');
     // The first one was cut and cannot come back: nothing reaches the stack from it any more.
-    const cut = await until(async () => ((await inClient(first, `curl -sS -m 3 http://${ip}:8500/v1/status/leader`)).code !== 0 ? true : undefined), 60_000, 2000);
+    const cut = await until(
+      async () =>
+        (await inClient(first, `curl -sS -m 3 http://${ip}:8500/v1/status/leader`)).code !== 0
+          ? true
+          : undefined,
+      60_000,
+      2000,
+    );
     expect(cut, await clientLog(first)).to.equal(true);
     const list = await vpn('list');
     expect(list.stdout).to.match(/^laptop\s+revoked\s/m);
@@ -295,7 +459,10 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
     const r = await vpn('client', 'phone', '--remote', outsideIp, '--out', join(work, 'phone.ovpn'));
     expect(r.code, r.stderr).to.equal(0);
     const c = await startClient('phone.ovpn');
-    const up = await until(async () => ((await clientLog(c)).includes('Initialization Sequence Completed') ? true : undefined), 60_000);
+    const up = await until(
+      async () => ((await clientLog(c)).includes('Initialization Sequence Completed') ? true : undefined),
+      60_000,
+    );
     expect(up, await clientLog(c)).to.equal(true);
     const leader = await until(async () => {
       const x = await inClient(c, `curl -sS -m 5 http://${ip}:8500/v1/status/leader`);
@@ -306,20 +473,38 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
 
   it('install removes the volume where an older version let the server make its own PKI (and the container using it)', async () => {
     const h = th!.hosts[0]!;
-    await hostExec(h, 'docker volume create paasbox_openvpn-data >/dev/null && docker run -d --name pbvpn-legacy -v paasbox_openvpn-data:/etc/openvpn --entrypoint sleep paasbox/openvpn:local infinity');
+    await hostExec(
+      h,
+      'docker volume create paasbox_openvpn-data >/dev/null && docker run -d --name pbvpn-legacy -v paasbox_openvpn-data:/etc/openvpn --entrypoint sleep paasbox/openvpn:local infinity',
+    );
     const out = await install();
     const step = out.steps.find((x) => x.step === `VPN server files ${OPENVPN_DIR}`)!;
-    expect([step.status, step.detail]).to.deep.equal(['changed', 'removed the old server-made PKI (volume paasbox_openvpn-data)']);
-    expect((await hostExec(h, 'docker volume ls -q --filter name=openvpn-data; docker ps -aq --filter name=pbvpn-legacy')).trim()).to.equal('');
+    expect([step.status, step.detail]).to.deep.equal([
+      'changed',
+      'removed the old server-made PKI (volume paasbox_openvpn-data)',
+    ]);
+    expect(
+      (
+        await hostExec(
+          h,
+          'docker volume ls -q --filter name=openvpn-data; docker ps -aq --filter name=pbvpn-legacy',
+        )
+      ).trim(),
+    ).to.equal('');
     const again = await install();
-    expect(again.steps.filter((x) => x.status !== 'ok'), JSON.stringify(again.steps)).to.deep.equal([]);
+    expect(
+      again.steps.filter((x) => x.status !== 'ok'),
+      JSON.stringify(again.steps),
+    ).to.deep.equal([]);
   });
 
   it('the image refuses to start without the mounted PKI, saying what is missing', async () => {
     const name = `${BASE}-nopki`;
     const r = await docker('run', '--rm', '--name', name, ...LABELS, 'paasbox/openvpn:local');
     expect(r.code).to.equal(78);
-    expect(r.out).to.include('paasbox-openvpn: missing in /etc/openvpn/paasbox: server.conf ca.crt server.crt server.key tc.key crl.pem');
+    expect(r.out).to.include(
+      'paasbox-openvpn: missing in /etc/openvpn/paasbox: server.conf ca.crt server.crt server.key tc.key crl.pem',
+    );
     expect(r.out).to.include('never makes keys');
     expect(existsSync(join(work, 'pki'))).to.equal(false);
   });

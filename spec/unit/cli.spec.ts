@@ -5,7 +5,15 @@
 // exit 2, and --version prints the package's version.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoPath } from '../../src/paths.js';
@@ -27,21 +35,52 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
       chmodSync(join(dir, s), 0o755);
     }
     // The stubs shadow the real tools; node and a shell stay reachable.
-    env = { ...process.env, PATH: `${dir}:${dirname(process.execPath)}:/usr/bin:/bin`, PAASBOX_STATE_DIR: join(dir, 'state') };
+    env = {
+      ...process.env,
+      PATH: `${dir}:${dirname(process.execPath)}:/usr/bin:/bin`,
+      PAASBOX_STATE_DIR: join(dir, 'state'),
+    };
     delete env['SSH_AUTH_SOCK'];
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { cwd: repoPath(), env, encoding: 'utf8', timeout: 60_000 });
+  const run = (cmd: string, args: string[]) =>
+    spawnSync(cmd, args, { cwd: repoPath(), env, encoding: 'utf8', timeout: 60_000 });
   const calls = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
 
   const scripts = readdirSync(repoPath('scripts')).filter((f) => f.endsWith('.mjs'));
 
   it('has a script for each documented command', () => {
-    expect(scripts).to.include.members(['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'vpn.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']);
+    expect(scripts).to.include.members([
+      'install.mjs',
+      'verify.mjs',
+      'stack.mjs',
+      'deploy.mjs',
+      'tunnel.mjs',
+      'vpn.mjs',
+      'info.mjs',
+      'uninstall.mjs',
+      'genstack.mjs',
+      'build-images.mjs',
+      'kitchen.mjs',
+      'bench.mjs',
+    ]);
   });
 
-  for (const s of ['install.mjs', 'verify.mjs', 'stack.mjs', 'deploy.mjs', 'tunnel.mjs', 'vpn.mjs', 'info.mjs', 'uninstall.mjs', 'genstack.mjs', 'build-images.mjs', 'kitchen.mjs', 'bench.mjs']) {
+  for (const s of [
+    'install.mjs',
+    'verify.mjs',
+    'stack.mjs',
+    'deploy.mjs',
+    'tunnel.mjs',
+    'vpn.mjs',
+    'info.mjs',
+    'uninstall.mjs',
+    'genstack.mjs',
+    'build-images.mjs',
+    'kitchen.mjs',
+    'bench.mjs',
+  ]) {
     it(`npx zx scripts/${s} --help: usage, exit 0, no tool called`, () => {
       const r = run(zx, [`scripts/${s}`, '--help']);
       expect(r.status, r.stderr).to.equal(0);
@@ -50,7 +89,28 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     });
   }
 
-  for (const sub of ['install', 'verify', 'info', 'status', 'logs', 'stack', 'stack up', 'stack down', 'deploy', 'uninstall', 'genstack', 'build-images', 'kitchen', 'kitchen create', 'tunnel', 'vpn', 'vpn client', 'vpn revoke', 'vpn list', 'bench']) {
+  for (const sub of [
+    'install',
+    'verify',
+    'info',
+    'status',
+    'logs',
+    'stack',
+    'stack up',
+    'stack down',
+    'deploy',
+    'uninstall',
+    'genstack',
+    'build-images',
+    'kitchen',
+    'kitchen create',
+    'tunnel',
+    'vpn',
+    'vpn client',
+    'vpn revoke',
+    'vpn list',
+    'bench',
+  ]) {
     it(`paasbox ${sub} --help: usage, exit 0, no tool called`, () => {
       const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...sub.split(' '), '--help']);
       expect(r.status, r.stderr).to.equal(0);
@@ -61,7 +121,9 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
 
   it('paasbox verify --help offers --from-here', () => {
     const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'verify', '--help']);
-    expect(r.stdout).to.match(/--from-here\s+send the web UI, HAProxy-by-name and DNS checks from\s+this machine/);
+    expect(r.stdout).to.match(
+      /--from-here\s+send the web UI, HAProxy-by-name and DNS checks from\s+this machine/,
+    );
     expect(calls()).to.equal('');
   });
 
@@ -69,17 +131,43 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'deploy', '--help']);
     expect(r.status, r.stderr).to.equal(0);
     const allows = [...r.stdout.matchAll(/^ {2}(--allow-[a-z-]+) /gm)].map((m) => m[1]);
-    expect(allows).to.deep.equal(['--allow-host-mounts', '--allow-host-namespaces', '--allow-reserved-labels', '--allow-log-drivers', '--allow-docker-parameters']);
+    expect(allows).to.deep.equal([
+      '--allow-host-mounts',
+      '--allow-host-namespaces',
+      '--allow-reserved-labels',
+      '--allow-log-drivers',
+      '--allow-docker-parameters',
+    ]);
     expect(calls()).to.equal('');
   });
 
   it('paasbox --help lists every command, and no other; --version prints the version', () => {
     const r = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), '--help']);
     expect(r.status).to.equal(0);
-    const listed = [...r.stdout.split('\nCommands:\n')[1]!.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]);
-    expect(listed).to.deep.equal(['install', 'verify', 'info', 'status', 'logs', 'stack', 'deploy', 'uninstall', 'genstack', 'build-images', 'kitchen', 'tunnel', 'vpn', 'bench', 'help']);
+    const listed = [...r.stdout.split('\nCommands:\n')[1]!.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map(
+      (m) => m[1],
+    );
+    expect(listed).to.deep.equal([
+      'install',
+      'verify',
+      'info',
+      'status',
+      'logs',
+      'stack',
+      'deploy',
+      'uninstall',
+      'genstack',
+      'build-images',
+      'kitchen',
+      'tunnel',
+      'vpn',
+      'bench',
+      'help',
+    ]);
     const v = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), '--version']);
-    expect(v.stdout.trim()).to.equal((JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version);
+    expect(v.stdout.trim()).to.equal(
+      (JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version,
+    );
   });
 
   it('an unknown flag: exit 2, one line naming it (and the near miss), nothing run', () => {
@@ -102,7 +190,13 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     const num = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'install', '--health-timeout', 'abc']);
     expect(num.status).to.equal(2);
     expect(num.stderr).to.match(/--health-timeout must be a whole number/);
-    for (const cmd of [['install'], ['stack', 'up'], ['stack', 'down'], ['deploy', 'app.json'], ['uninstall']]) {
+    for (const cmd of [
+      ['install'],
+      ['stack', 'up'],
+      ['stack', 'down'],
+      ['deploy', 'app.json'],
+      ['uninstall'],
+    ]) {
       const lock = run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...cmd, '--lock-timeout', '-1']);
       expect(lock.status, cmd.join(' ')).to.equal(2);
       expect(lock.stderr, cmd.join(' ')).to.match(/--lock-timeout must be a whole number from 0 to 86400/);

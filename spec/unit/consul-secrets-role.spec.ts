@@ -12,8 +12,20 @@ import { join } from 'node:path';
 import { Progress } from '../../src/progress.js';
 import { runSteps } from '../../src/provision/runner.js';
 import { InstallSecrets, secretRole, secretsStep } from '../../src/provision/secrets.js';
-import { consulTlsConfig, generateSecrets, localSecretFiles, SECRET_FILES, secretFiles } from '../../src/secrets/secrets.js';
-import { consulServerName, generateConsulTls, resolveConsulTls, validConsulTls, type ConsulTls } from '../../src/secrets/tls.js';
+import {
+  consulTlsConfig,
+  generateSecrets,
+  localSecretFiles,
+  SECRET_FILES,
+  secretFiles,
+} from '../../src/secrets/secrets.js';
+import {
+  consulServerName,
+  generateConsulTls,
+  resolveConsulTls,
+  validConsulTls,
+  type ConsulTls,
+} from '../../src/secrets/tls.js';
 import { RootedTarget } from '../helpers/rooted-target.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
@@ -36,8 +48,18 @@ describe("Consul's secrets by role, and its RPC TLS", () => {
     const s = generateSecrets();
     const server = secretFiles(s, { role: 'server', tls });
     const client = secretFiles(s, { role: 'client', tls });
-    expect(server).to.include.keys(SECRET_FILES.managementToken, SECRET_FILES.consulServerCert, SECRET_FILES.consulServerKey, SECRET_FILES.consulCaCert);
-    expect(client).to.not.have.any.keys(SECRET_FILES.managementToken, SECRET_FILES.consulServerCert, SECRET_FILES.consulServerKey, SECRET_FILES.consulCaKey);
+    expect(server).to.include.keys(
+      SECRET_FILES.managementToken,
+      SECRET_FILES.consulServerCert,
+      SECRET_FILES.consulServerKey,
+      SECRET_FILES.consulCaCert,
+    );
+    expect(client).to.not.have.any.keys(
+      SECRET_FILES.managementToken,
+      SECRET_FILES.consulServerCert,
+      SECRET_FILES.consulServerKey,
+      SECRET_FILES.consulCaKey,
+    );
     expect(client[SECRET_FILES.agentToken]).to.equal(`${s.agentToken}\n`);
     expect(client[SECRET_FILES.consulCaCert]).to.equal(tls.caCert);
     const everything = Object.values(client).join('\n');
@@ -65,7 +87,13 @@ describe("Consul's secrets by role, and its RPC TLS", () => {
       auto_encrypt: { allow_tls: true },
     });
     expect(JSON.parse(consulTlsConfig('client'))).to.deep.equal({
-      tls: { internal_rpc: { ca_file: '/consul/secrets/tls/ca.pem', verify_outgoing: true, verify_server_hostname: true } },
+      tls: {
+        internal_rpc: {
+          ca_file: '/consul/secrets/tls/ca.pem',
+          verify_outgoing: true,
+          verify_server_hostname: true,
+        },
+      },
       auto_encrypt: { tls: true },
     });
   });
@@ -82,8 +110,14 @@ describe("Consul's secrets by role, and its RPC TLS", () => {
     expect(consulServerName('consul')).to.equal('server.paasbox.consul');
     expect(validConsulTls(tls, 'consul')).to.equal(true);
     expect(validConsulTls(tls, 'example.org'), 'another domain').to.equal(false);
-    expect(validConsulTls({ ...tls, serverKey: generateConsulTls('consul').serverKey }, 'consul'), 'a key of another cert').to.equal(false);
-    expect(validConsulTls(tls, 'consul', new Date(Date.now() + 3 * 365 * 24 * 3600 * 1000)), 'near expiry').to.equal(false);
+    expect(
+      validConsulTls({ ...tls, serverKey: generateConsulTls('consul').serverKey }, 'consul'),
+      'a key of another cert',
+    ).to.equal(false);
+    expect(
+      validConsulTls(tls, 'consul', new Date(Date.now() + 3 * 365 * 24 * 3600 * 1000)),
+      'near expiry',
+    ).to.equal(false);
   });
 
   it('resolves: keeps a valid set (joining the CA key from this machine), re-signs with a known CA key, else makes a new CA', () => {
@@ -120,7 +154,13 @@ describe("Consul's secrets by role, and its RPC TLS", () => {
       const r1 = await runSteps(t, [secretsStep(s, cluster('10.0.0.1'))], quiet());
       expect(r1.steps[0]?.status).to.equal('changed');
       expect(r1.steps[0]?.detail).to.include('consul TLS');
-      for (const rel of [SECRET_FILES.managementToken, SECRET_FILES.consulServerKey, SECRET_FILES.consulServerCert, SECRET_FILES.consulCaCert, SECRET_FILES.consulTlsConfig])
+      for (const rel of [
+        SECRET_FILES.managementToken,
+        SECRET_FILES.consulServerKey,
+        SECRET_FILES.consulServerCert,
+        SECRET_FILES.consulCaCert,
+        SECRET_FILES.consulTlsConfig,
+      ])
         expect(existsSync(join(t.root, rel)), rel).to.equal(true);
       expect(existsSync(join(t.root, SECRET_FILES.consulCaKey)), 'no CA key on a target').to.equal(false);
       const here = join(cwd, '.paasbox', 'secrets', 'default');
@@ -132,15 +172,25 @@ describe("Consul's secrets by role, and its RPC TLS", () => {
         expect(c).to.not.include(serverKey.split('\n')[1]!);
       }
       // A second run (a fresh install): all ok, the same certificate.
-      const r2 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd), cluster('10.0.0.1'))], quiet());
+      const r2 = await runSteps(
+        t,
+        [secretsStep(new InstallSecrets('default', cwd), cluster('10.0.0.1'))],
+        quiet(),
+      );
       expect(r2.steps[0]?.status, r2.steps[0]?.detail).to.equal('ok');
 
       // The same host now an agent: what it no longer needs is removed.
-      const asAgent = { ...cluster('10.0.0.1'), masters: ['10.0.0.2', '10.0.0.3', '10.0.0.5'], agents: ['10.0.0.1'] };
+      const asAgent = {
+        ...cluster('10.0.0.1'),
+        masters: ['10.0.0.2', '10.0.0.3', '10.0.0.5'],
+        agents: ['10.0.0.1'],
+      };
       const r3 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd), asAgent)], quiet());
       expect(r3.steps[0]?.status).to.equal('changed');
       expect(r3.steps[0]?.detail).to.include('consul-management-token (not for this host)');
-      expect(existsSync(join(t.root, SECRET_FILES.managementToken)), 'management token removed').to.equal(false);
+      expect(existsSync(join(t.root, SECRET_FILES.managementToken)), 'management token removed').to.equal(
+        false,
+      );
       expect(existsSync(join(t.root, SECRET_FILES.consulServerKey)), 'server key removed').to.equal(false);
       expect(existsSync(join(t.root, SECRET_FILES.agentToken))).to.equal(true);
       const management = readFileSync(join(here, SECRET_FILES.managementToken), 'utf8').trim();

@@ -24,7 +24,10 @@ interface Run {
  * Run the entrypoint with a fake dnsmasq that records its argv and then runs
  * `behaviour` (sh): by default it sleeps until killed.
  */
-function runEntrypoint(args: string[], opts: { behaviour?: (n: number) => string; signalAfterMs?: number; timeoutMs?: number } = {}): Promise<Run> {
+function runEntrypoint(
+  args: string[],
+  opts: { behaviour?: (n: number) => string; signalAfterMs?: number; timeoutMs?: number } = {},
+): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'pbdns-'));
   const fake = join(dir, 'dnsmasq');
   // Each instance takes the next number, records its argv one per line, then behaves.
@@ -41,7 +44,10 @@ function runEntrypoint(args: string[], opts: { behaviour?: (n: number) => string
   );
   chmodSync(fake, 0o755);
   return new Promise((resolve, reject) => {
-    const p = spawn('bash', [script, ...args], { env: { ...process.env, PAASBOX_DNSMASQ: fake }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('bash', [script, ...args], {
+      env: { ...process.env, PAASBOX_DNSMASQ: fake },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const kill = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 10_000);
@@ -52,7 +58,11 @@ function runEntrypoint(args: string[], opts: { behaviour?: (n: number) => string
       const instances: string[][] = [];
       for (let i = 0; i < 2; i++) {
         try {
-          instances.push(readFileSync(join(dir, `argv-${i}`), 'utf8').split('\n').filter(Boolean));
+          instances.push(
+            readFileSync(join(dir, `argv-${i}`), 'utf8')
+              .split('\n')
+              .filter(Boolean),
+          );
         } catch {
           break;
         }
@@ -79,7 +89,11 @@ describe('dns entrypoint (paasbox-dns.sh, fake dnsmasq)', () => {
     const net = r.instances.find((a) => a !== loop)!;
     for (const argv of [loop, net]) {
       // Chosen addresses only, no later interface, as the dnsmasq user.
-      expect(argv).to.include('--bind-interfaces').and.include('--user=dnsmasq').and.include('--server=/consul/10.11.12.13#8600').and.include('--port=53');
+      expect(argv)
+        .to.include('--bind-interfaces')
+        .and.include('--user=dnsmasq')
+        .and.include('--server=/consul/10.11.12.13#8600')
+        .and.include('--port=53');
       expect(argv).to.not.include('--bind-dynamic');
       expect(argv.filter((a) => a.startsWith('--listen-address='))).to.have.length(1);
     }
@@ -91,10 +105,19 @@ describe('dns entrypoint (paasbox-dns.sh, fake dnsmasq)', () => {
     const r = await runEntrypoint(modelCommand('127.0.0.1'), { signalAfterMs: 500 });
     expect(r.code, r.stderr).to.equal(0);
     expect(r.instances).to.have.length(1);
-    expect(r.instances[0]!.filter((a) => a.startsWith('--listen-address='))).to.deep.equal(['--listen-address=127.0.0.1']);
+    expect(r.instances[0]!.filter((a) => a.startsWith('--listen-address='))).to.deep.equal([
+      '--listen-address=127.0.0.1',
+    ]);
   });
 
-  for (const bad of ['--bind-dynamic', '--interface=eth0', '--except-interface=virbr0', '--local-service', '--user=root', '-uroot']) {
+  for (const bad of [
+    '--bind-dynamic',
+    '--interface=eth0',
+    '--except-interface=virbr0',
+    '--local-service',
+    '--user=root',
+    '-uroot',
+  ]) {
     it(`refuses ${bad} before starting anything`, async () => {
       const r = await runEntrypoint([...modelCommand(), bad]);
       expect(r.code).to.equal(2);
@@ -105,7 +128,9 @@ describe('dns entrypoint (paasbox-dns.sh, fake dnsmasq)', () => {
 
   it('exits with the code of a dnsmasq that dies, stopping the other', async () => {
     const t0 = Date.now();
-    const r = await runEntrypoint(modelCommand(), { behaviour: (n) => (n === 1 ? 'sleep 0.2; exit 5' : 'exec sleep 30') });
+    const r = await runEntrypoint(modelCommand(), {
+      behaviour: (n) => (n === 1 ? 'sleep 0.2; exit 5' : 'exec sleep 30'),
+    });
     expect(r.code).to.equal(5);
     expect(r.stderr).to.include('a dnsmasq exited (5), stopping');
     expect(Date.now() - t0).to.be.below(5000);

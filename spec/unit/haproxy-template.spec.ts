@@ -38,8 +38,22 @@ const hostile = (prefix: string) => [
 describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
   it('renders only service names that are DNS labels', () => {
     const label = pattern('label');
-    for (const ok of ['a', 'python1', 'web-api', '0day', 'a'.repeat(63)]) expect(label.test(ok), ok).to.equal(true);
-    for (const bad of ['', 'my service', 'Python1', '-a', 'a-', 'a.b', 'a_b', 'a'.repeat(64), 'web\nuse_backend svc_evil if TRUE', 'web\n', 'x{', 'a"b']) {
+    for (const ok of ['a', 'python1', 'web-api', '0day', 'a'.repeat(63)])
+      expect(label.test(ok), ok).to.equal(true);
+    for (const bad of [
+      '',
+      'my service',
+      'Python1',
+      '-a',
+      'a-',
+      'a.b',
+      'a_b',
+      'a'.repeat(64),
+      'web\nuse_backend svc_evil if TRUE',
+      'web\n',
+      'x{',
+      'a"b',
+    ]) {
       expect(label.test(bad), JSON.stringify(bad)).to.equal(false);
     }
   });
@@ -48,24 +62,53 @@ describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
     const path = pattern('pathTag');
     for (const ok of ['path=/api', 'path=/v1.2/x_y-z', 'path=/A']) expect(path.test(ok), ok).to.equal(true);
     // "/" alone would route every request without a known Host to one service.
-    for (const bad of ['path=/', ...hostile('path=/x'), 'path=/x }', 'path=x', 'path=/a b', 'path=/%2e', 'path=/x if TRUE']) {
+    for (const bad of [
+      'path=/',
+      ...hostile('path=/x'),
+      'path=/x }',
+      'path=x',
+      'path=/a b',
+      'path=/%2e',
+      'path=/x if TRUE',
+    ]) {
       expect(path.test(bad), JSON.stringify(bad)).to.equal(false);
     }
   });
 
   it('renders weights 0..256 and tcp ports 1..65535 only', () => {
     const weight = pattern('weightTag');
-    for (const n of [0, 1, 9, 10, 99, 100, 199, 255, 256]) expect(weight.test(`weight=${n}`), String(n)).to.equal(true);
-    for (const bad of ['weight=257', 'weight=999', 'weight=-1', 'weight=01', 'weight=', ...hostile('weight=3')]) expect(weight.test(bad), JSON.stringify(bad)).to.equal(false);
+    for (const n of [0, 1, 9, 10, 99, 100, 199, 255, 256])
+      expect(weight.test(`weight=${n}`), String(n)).to.equal(true);
+    for (const bad of [
+      'weight=257',
+      'weight=999',
+      'weight=-1',
+      'weight=01',
+      'weight=',
+      ...hostile('weight=3'),
+    ])
+      expect(weight.test(bad), JSON.stringify(bad)).to.equal(false);
     const tcp = pattern('tcpTag');
-    for (const n of [1, 80, 999, 1000, 9999, 10000, 59999, 64999, 65499, 65529, 65535]) expect(tcp.test(`tcp=${n}`), String(n)).to.equal(true);
-    for (const bad of ['tcp=0', 'tcp=65536', 'tcp=70000', 'tcp=099', 'tcp=', ...hostile('tcp=9000')]) expect(tcp.test(bad), JSON.stringify(bad)).to.equal(false);
+    for (const n of [1, 80, 999, 1000, 9999, 10000, 59999, 64999, 65499, 65529, 65535])
+      expect(tcp.test(`tcp=${n}`), String(n)).to.equal(true);
+    for (const bad of ['tcp=0', 'tcp=65536', 'tcp=70000', 'tcp=099', 'tcp=', ...hostile('tcp=9000')])
+      expect(tcp.test(bad), JSON.stringify(bad)).to.equal(false);
   });
 
   it('renders only IPv4 server addresses', () => {
     const ipv4 = pattern('ipv4');
-    for (const ok of ['10.0.0.5', '0.0.0.0', '255.255.255.255', '192.168.1.10']) expect(ipv4.test(ok), ok).to.equal(true);
-    for (const bad of ['256.1.1.1', '10.0.0', '10.0.0.5.6', 'host.example', '::1', '10.0.0.5 check', ...hostile('10.0.0.5')]) expect(ipv4.test(bad), JSON.stringify(bad)).to.equal(false);
+    for (const ok of ['10.0.0.5', '0.0.0.0', '255.255.255.255', '192.168.1.10'])
+      expect(ipv4.test(ok), ok).to.equal(true);
+    for (const bad of [
+      '256.1.1.1',
+      '10.0.0',
+      '10.0.0.5.6',
+      'host.example',
+      '::1',
+      '10.0.0.5 check',
+      ...hostile('10.0.0.5'),
+    ])
+      expect(ipv4.test(bad), JSON.stringify(bad)).to.equal(false);
   });
 
   it('guards every range over services with the name pattern, every tag value with its pattern', () => {
@@ -84,9 +127,13 @@ describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
     }
     expect(template).to.not.match(/regexMatch "\^(path|weight|tcp)=/); // no loose inline pattern left
     // Servers only with an IPv4 address.
-    expect((template.match(/range service \(print \$name "\|passing"\) \}\}\n\{\{- if regexMatch \$ipv4 \.Address \}\}/g) ?? []).length).to.equal(
-      (template.match(/range service \(/g) ?? []).length,
-    );
+    expect(
+      (
+        template.match(
+          /range service \(print \$name "\|passing"\) \}\}\n\{\{- if regexMatch \$ipv4 \.Address \}\}/g,
+        ) ?? []
+      ).length,
+    ).to.equal((template.match(/range service \(/g) ?? []).length);
   });
 
   it('documents the same patterns in stacks/templates/README.md', () => {
@@ -101,10 +148,15 @@ function fakeCatalog(services: Record<string, string[]>): Promise<Server> {
     const u = new URL(req.url ?? '/', 'http://x');
     res.setHeader('X-Consul-Index', '7');
     res.setHeader('Content-Type', 'application/json');
-    if (u.pathname === '/v1/catalog/services') return void res.end(JSON.stringify({ consul: [], ...services }));
+    if (u.pathname === '/v1/catalog/services')
+      return void res.end(JSON.stringify({ consul: [], ...services }));
     const name = /^\/v1\/health\/service\/([^/]+)$/.exec(u.pathname)?.[1];
     if (name && services[name]) {
-      const entry = { Node: { Node: 'n1', Address: '10.0.0.5', Datacenter: 'paasbox' }, Service: { ID: `${name}-1`, Service: name, Tags: services[name], Address: '10.0.0.5', Port: 31000 }, Checks: [{ Node: 'n1', CheckID: 'serfHealth', Status: 'passing' }] };
+      const entry = {
+        Node: { Node: 'n1', Address: '10.0.0.5', Datacenter: 'paasbox' },
+        Service: { ID: `${name}-1`, Service: name, Tags: services[name], Address: '10.0.0.5', Port: 31000 },
+        Checks: [{ Node: 'n1', CheckID: 'serfHealth', Status: 'passing' }],
+      };
       return void res.end(JSON.stringify([entry]));
     }
     res.statusCode = 404;
@@ -113,35 +165,50 @@ function fakeCatalog(services: Record<string, string[]>): Promise<Server> {
   return new Promise((ok) => srv.listen(0, '127.0.0.1', () => ok(srv)));
 }
 
-describe('haproxy.cfg.ctmpl rendered: tcp=PORT only inside the apps\' range (consul-template)', function () {
+describe("haproxy.cfg.ctmpl rendered: tcp=PORT only inside the apps' range (consul-template)", function () {
   this.timeout(180_000);
   const bin = repoPath('stacks', 'images', 'haproxy', '.bin', 'consul-template');
   const run = promisify(execFile);
 
   before(async () => {
     // The image's own binary, built the image's way when this checkout has none yet.
-    if (!existsSync(bin)) await run('sh', [repoPath('stacks', 'images', 'haproxy', 'prepare.sh')], { maxBuffer: 16 << 20 });
+    if (!existsSync(bin))
+      await run('sh', [repoPath('stacks', 'images', 'haproxy', 'prepare.sh')], { maxBuffer: 16 << 20 });
   });
 
-  async function render(services: Record<string, string[]>, env: Record<string, string> = {}): Promise<string> {
+  async function render(
+    services: Record<string, string[]>,
+    env: Record<string, string> = {},
+  ): Promise<string> {
     const srv = await fakeCatalog(services);
     const out = join(mkdtempSync(join(tmpdir(), 'pb-ctmpl-')), 'haproxy.cfg');
     try {
       const addr = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
       const tmpl = repoPath('stacks', 'templates', 'haproxy.cfg.ctmpl');
-      await run(bin, ['-once', '-consul-addr', addr, '-template', `${tmpl}:${out}`], { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 30_000 });
+      await run(bin, ['-once', '-consul-addr', addr, '-template', `${tmpl}:${out}`], {
+        env: { PATH: process.env['PATH'] ?? '', ...env },
+        timeout: 30_000,
+      });
       return readFileSync(out, 'utf8');
     } finally {
       srv.close();
     }
   }
-  const listens = (cfg: string) => [...cfg.matchAll(/^listen (\S+)\n\s+bind :(\d+)$/gm)].map((m) => `${m[1]} :${m[2]}`);
+  const listens = (cfg: string) =>
+    [...cfg.matchAll(/^listen (\S+)\n\s+bind :(\d+)$/gm)].map((m) => `${m[1]} :${m[2]}`);
   const dropped = (cfg: string) => cfg.split('\n').filter((l) => l.startsWith('# paasbox-dropped: '));
 
   it('binds a tcp port inside the default range 10000-10999 only, never a stack port; each drop is a named line', async () => {
     const cfg = await render({
-      web: ['http'], consulport: ['tcp=8500'], low: ['tcp=9999'], db: ['tcp=10000'], top: ['tcp=10999'], high: ['tcp=11000'],
-      own: ['tcp=80'], dup: ['tcp=10000'], both: ['http', 'tcp=8080'],
+      web: ['http'],
+      consulport: ['tcp=8500'],
+      low: ['tcp=9999'],
+      db: ['tcp=10000'],
+      top: ['tcp=10999'],
+      high: ['tcp=11000'],
+      own: ['tcp=80'],
+      dup: ['tcp=10000'],
+      both: ['http', 'tcp=8080'],
     });
     expect(listens(cfg)).to.deep.equal(['tcp_db_10000 :10000', 'tcp_top_10999 :10999']);
     expect(dropped(cfg)).to.have.members([
@@ -153,12 +220,17 @@ describe('haproxy.cfg.ctmpl rendered: tcp=PORT only inside the apps\' range (con
       '# paasbox-dropped: dup tcp=10000: port already routed to db',
     ]);
     // HTTP routing is untouched: web, and both (http tag) still routed by name.
-    expect(cfg).to.match(/^backend svc_web$/m).and.match(/^backend svc_both$/m);
+    expect(cfg)
+      .to.match(/^backend svc_web$/m)
+      .and.match(/^backend svc_both$/m);
     expect(cfg).to.not.match(/^backend svc_consulport$/m);
   });
 
-  it('takes the range from PAASBOX_TCP_PORT_MIN/MAX (the haproxy service\'s environment)', async () => {
-    const cfg = await render({ a: ['tcp=10001'], b: ['tcp=20000'], c: ['tcp=20010'], d: ['tcp=20011'] }, { PAASBOX_TCP_PORT_MIN: '20000', PAASBOX_TCP_PORT_MAX: '20010' });
+  it("takes the range from PAASBOX_TCP_PORT_MIN/MAX (the haproxy service's environment)", async () => {
+    const cfg = await render(
+      { a: ['tcp=10001'], b: ['tcp=20000'], c: ['tcp=20010'], d: ['tcp=20011'] },
+      { PAASBOX_TCP_PORT_MIN: '20000', PAASBOX_TCP_PORT_MAX: '20010' },
+    );
     expect(listens(cfg)).to.deep.equal(['tcp_b_20000 :20000', 'tcp_c_20010 :20010']);
     expect(dropped(cfg)).to.have.members([
       "# paasbox-dropped: a tcp=10001: outside the apps' TCP port range 20000-20010",

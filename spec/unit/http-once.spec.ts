@@ -60,7 +60,8 @@ describe('spec HTTP helpers: a connection per request', () => {
   });
 
   it('getByName (src/bench/reach.ts): three requests, three connections', async () => {
-    for (let i = 0; i < 3; i++) expect((await getByName('127.0.0.1', 'web', 'consul', port)).body).to.equal('ok');
+    for (let i = 0; i < 3; i++)
+      expect((await getByName('127.0.0.1', 'web', 'consul', port)).body).to.equal('ok');
     expect(sockets.size).to.equal(3);
     expect(connection).to.deep.equal(['close', 'close', 'close']);
   });

@@ -4,13 +4,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PaasboxError } from '../../src/errors.js';
 import type { ServiceSpec, StackModel } from '../../src/model/model.js';
-import { BASE_REF, HASH_LABEL, REGISTRY_BASE_REF, baseHash, buildHash, planImages, type PlanEntry, type PlanInput } from '../../src/images/plan.js';
+import {
+  BASE_REF,
+  HASH_LABEL,
+  REGISTRY_BASE_REF,
+  baseHash,
+  buildHash,
+  planImages,
+  type PlanEntry,
+  type PlanInput,
+} from '../../src/images/plan.js';
 import { declaredArgs, hashContext } from '../../src/images/hash.js';
 import { dockerBuildCommand, lastBuildStep } from '../../src/images/builder.js';
 import { baseImageScript, SLIM_FILES } from '../../src/images/base.js';
 import { parseImageManifest } from '../../src/images/manifest.js';
 
-const svc = (sources: ServiceSpec['sources']): ServiceSpec => ({ description: 'x', role: 'master', sources, network: 'host', ports: [], restart: 'always' });
+const svc = (sources: ServiceSpec['sources']): ServiceSpec => ({
+  description: 'x',
+  role: 'master',
+  sources,
+  network: 'host',
+  ports: [],
+  restart: 'always',
+});
 
 const MODEL: StackModel = {
   version: 1,
@@ -20,9 +36,18 @@ const MODEL: StackModel = {
     consul: svc({ registry: { image: 'consul:1.8.7' }, local: { build: 'consul' } }),
     marathon: svc({
       registry: { image: 'mesosphere/marathon:v1' },
-      local: { unavailable: { reason: 'no offline source', supply: 'docker load it', loadable: 'mesosphere/marathon:v1' } },
+      local: {
+        unavailable: {
+          reason: 'no offline source',
+          supply: 'docker load it',
+          loadable: 'mesosphere/marathon:v1',
+        },
+      },
     }),
-    sshd: svc({ registry: { build: 'sshd', args: { BASE: 'debian:bookworm-slim' } }, local: { build: 'sshd' } }),
+    sshd: svc({
+      registry: { build: 'sshd', args: { BASE: 'debian:bookworm-slim' } },
+      local: { build: 'sshd' },
+    }),
   },
 };
 const RECIPE = { suite: 'bookworm', variant: 'minbase', mirror: 'http://mirror.example/debian' };
@@ -34,15 +59,26 @@ const CONTEXTS = {
 const BASE_ID = 'sha256:base1';
 
 function input(over: Partial<PlanInput> = {}): PlanInput {
-  return { model: MODEL, source: 'local', globalArgs: { DEBIAN_MIRROR: RECIPE.mirror }, images: {}, contexts: CONTEXTS, base: RECIPE, ...over };
+  return {
+    model: MODEL,
+    source: 'local',
+    globalArgs: { DEBIAN_MIRROR: RECIPE.mirror },
+    images: {},
+    contexts: CONTEXTS,
+    base: RECIPE,
+    ...over,
+  };
 }
 const byRef = (plan: PlanEntry[], ref: string) => plan.find((e) => e.ref === ref)!;
 
 /** A target where the base and every build were made from exactly these inputs. */
 function builtWorld(contexts = CONTEXTS, baseId = BASE_ID) {
-  const images: PlanInput['images'] = { [BASE_REF]: { id: baseId, labels: { [HASH_LABEL]: baseHash(RECIPE) } } };
+  const images: PlanInput['images'] = {
+    [BASE_REF]: { id: baseId, labels: { [HASH_LABEL]: baseHash(RECIPE) } },
+  };
   for (const e of planImages(input({ images: { ...images }, contexts }))) {
-    if (e.kind === 'build' && e.hash) images[e.ref] = { id: `sha256:${e.ref}`, labels: { [HASH_LABEL]: e.hash } };
+    if (e.kind === 'build' && e.hash)
+      images[e.ref] = { id: `sha256:${e.ref}`, labels: { [HASH_LABEL]: e.hash } };
   }
   return images;
 }
@@ -56,7 +92,11 @@ describe('images plan', () => {
       ['paasbox/consul:local', 'build'],
       ['paasbox/sshd:local', 'build'],
     ]);
-    expect(plan.at(-1)).to.include({ ref: 'mesosphere/marathon:v1', action: 'unavailable', supply: 'docker load it' });
+    expect(plan.at(-1)).to.include({
+      ref: 'mesosphere/marathon:v1',
+      action: 'unavailable',
+      supply: 'docker load it',
+    });
     // Builds wait for the new base's ID before they have a hash.
     expect(byRef(plan, 'paasbox/consul:local').hash).to.equal(undefined);
   });
@@ -68,7 +108,9 @@ describe('images plan', () => {
 
   it('a changed context file rebuilds only that image', () => {
     const images = builtWorld();
-    const plan = planImages(input({ images, contexts: { ...CONTEXTS, sshd: { hash: 's2', args: ['BASE'] } } }));
+    const plan = planImages(
+      input({ images, contexts: { ...CONTEXTS, sshd: { hash: 's2', args: ['BASE'] } } }),
+    );
     expect(byRef(plan, 'paasbox/sshd:local').action).to.equal('build');
     expect(byRef(plan, 'paasbox/sshd:local').reason).to.match(/changed/);
     expect(byRef(plan, 'paasbox/zookeeper:local').action).to.equal('up-to-date');
@@ -89,7 +131,8 @@ describe('images plan', () => {
     images[BASE_REF] = { ...images[BASE_REF]!, id: 'sha256:base2' };
     const plan = planImages(input({ images }));
     expect(byRef(plan, BASE_REF).action).to.equal('up-to-date');
-    for (const ref of ['paasbox/zookeeper:local', 'paasbox/consul:local', 'paasbox/sshd:local']) expect(byRef(plan, ref).action, ref).to.equal('build');
+    for (const ref of ['paasbox/zookeeper:local', 'paasbox/consul:local', 'paasbox/sshd:local'])
+      expect(byRef(plan, ref).action, ref).to.equal('build');
   });
 
   it('an unlabelled base (imported by hand) is rebuilt; --force rebuilds builds', () => {
@@ -131,10 +174,15 @@ describe('images plan', () => {
     expect(plan.some((e) => e.ref === BASE_REF)).to.equal(false);
     expect(byRef(plan, 'zookeeper:3.8.4').action).to.equal('pull');
     expect(byRef(plan, 'paasbox/sshd:registry')).to.include({ action: 'build', baseRef: REGISTRY_BASE_REF });
-    const images = { [REGISTRY_BASE_REF]: { id: 'sha256:slim', labels: {} }, 'zookeeper:3.8.4': { id: 'sha256:z', labels: {} } };
+    const images = {
+      [REGISTRY_BASE_REF]: { id: 'sha256:slim', labels: {} },
+      'zookeeper:3.8.4': { id: 'sha256:z', labels: {} },
+    };
     const plan2 = planImages(input({ source: 'registry', images }));
     expect(byRef(plan2, 'zookeeper:3.8.4').action).to.equal('present');
-    expect(byRef(plan2, 'paasbox/sshd:registry').hash).to.equal(buildHash('s1', { BASE: REGISTRY_BASE_REF }, 'sha256:slim'));
+    expect(byRef(plan2, 'paasbox/sshd:registry').hash).to.equal(
+      buildHash('s1', { BASE: REGISTRY_BASE_REF }, 'sha256:slim'),
+    );
   });
 
   it('a build context without a Dockerfile is unavailable, naming the path', () => {
@@ -182,15 +230,31 @@ describe('images hash and commands', () => {
   });
 
   it('declared ARGs, build command and failed step', () => {
-    expect(declaredArgs('ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\n  arg DEBIAN_MIRROR=\n')).to.deep.equal(['BASE', 'DEBIAN_MIRROR']);
-    const cmd = dockerBuildCommand({ kind: 'build', services: ['x'], ref: 'paasbox/x:local', action: 'build', reason: '', hash: 'h1', args: { DEBIAN_MIRROR: 'http://m', BASE: 'b' } });
-    expect(cmd.replace(/'/g, '')).to.equal('DOCKER_BUILDKIT=0 docker build --force-rm --network host --label paasbox.hash=h1 --build-arg BASE=b --build-arg DEBIAN_MIRROR=http://m -t paasbox/x:local -');
-    expect(lastBuildStep('Step 1/3 : FROM b\n ---> 1\nStep 2/3 : RUN false\nerror')).to.equal('Step 2/3 : RUN false');
+    expect(
+      declaredArgs('ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\n  arg DEBIAN_MIRROR=\n'),
+    ).to.deep.equal(['BASE', 'DEBIAN_MIRROR']);
+    const cmd = dockerBuildCommand({
+      kind: 'build',
+      services: ['x'],
+      ref: 'paasbox/x:local',
+      action: 'build',
+      reason: '',
+      hash: 'h1',
+      args: { DEBIAN_MIRROR: 'http://m', BASE: 'b' },
+    });
+    expect(cmd.replace(/'/g, '')).to.equal(
+      'DOCKER_BUILDKIT=0 docker build --force-rm --network host --label paasbox.hash=h1 --build-arg BASE=b --build-arg DEBIAN_MIRROR=http://m -t paasbox/x:local -',
+    );
+    expect(lastBuildStep('Step 1/3 : FROM b\n ---> 1\nStep 2/3 : RUN false\nerror')).to.equal(
+      'Step 2/3 : RUN false',
+    );
   });
 
   it('the base script labels the import with the recipe hash and always cleans up', () => {
     const s = baseImageScript(RECIPE, 'abc');
-    expect(s.replace(/'/g, '')).to.contain('debootstrap --variant=minbase bookworm "$tmp/rootfs" http://mirror.example/debian');
+    expect(s.replace(/'/g, '')).to.contain(
+      'debootstrap --variant=minbase bookworm "$tmp/rootfs" http://mirror.example/debian',
+    );
     expect(s.replace(/'/g, '')).to.contain('-c LABEL paasbox.hash=abc');
     expect(s).to.match(/trap cleanup EXIT/);
   });
@@ -206,9 +270,19 @@ describe('images hash and commands', () => {
 
   it('image.yaml: prepare steps and inputs are validated', () => {
     expect(parseImageManifest(undefined, 'x')).to.deep.equal({ prepare: [], inputs: [] });
-    const ok = { prepare: [{ goInstall: 'github.com/hashicorp/consul-template@v0.42.1', binary: 'consul-template' }, { script: 'prepare.sh' }], inputs: ['../t'] };
+    const ok = {
+      prepare: [
+        { goInstall: 'github.com/hashicorp/consul-template@v0.42.1', binary: 'consul-template' },
+        { script: 'prepare.sh' },
+      ],
+      inputs: ['../t'],
+    };
     expect(parseImageManifest(ok, 'x')).to.deep.equal(ok);
-    expect(() => parseImageManifest({ prepare: [{ goInstall: 'no-version', binary: 'b' }] }, 'image.yaml')).to.throw(PaasboxError, /image.yaml/);
-    expect(() => parseImageManifest({ prepare: [{ script: 'a.sh', extra: 1 }] }, 'image.yaml')).to.throw(PaasboxError);
+    expect(() =>
+      parseImageManifest({ prepare: [{ goInstall: 'no-version', binary: 'b' }] }, 'image.yaml'),
+    ).to.throw(PaasboxError, /image.yaml/);
+    expect(() => parseImageManifest({ prepare: [{ script: 'a.sh', extra: 1 }] }, 'image.yaml')).to.throw(
+      PaasboxError,
+    );
   });
 });

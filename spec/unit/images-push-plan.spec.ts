@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { chainIds, layerFilesToKeep, parseInventory, planPush, resolveLink, type ImageLayers, type TargetImage } from '../../src/images/push-plan.js';
+import {
+  chainIds,
+  layerFilesToKeep,
+  parseInventory,
+  planPush,
+  resolveLink,
+  type ImageLayers,
+  type TargetImage,
+} from '../../src/images/push-plan.js';
 
 // Real diff ids of paasbox/dnsmasq:local's first three layers and the chain
 // ids docker's layer store (/var/lib/docker/image/overlay2/layerdb/sha256/)
@@ -35,9 +43,17 @@ describe('image push planning', () => {
   });
 
   it('a host lacking one image gets only that one, without the layers it has', () => {
-    const there: TargetImage[] = [{ id: 'sha256:a', layers: ['sha256:b0', 'sha256:a1'], tags: ['p/a:local'] }];
+    const there: TargetImage[] = [
+      { id: 'sha256:a', layers: ['sha256:b0', 'sha256:a1'], tags: ['p/a:local'] },
+    ];
     const p = planPush(refs, here, there);
-    expect(p).to.deep.include({ present: ['p/a:local'], tag: [], load: ['p/b:local'], layersPresent: 1, layersToSend: 2 });
+    expect(p).to.deep.include({
+      present: ['p/a:local'],
+      tag: [],
+      load: ['p/b:local'],
+      layersPresent: 1,
+      layersToSend: 2,
+    });
     expect(p.targetChains.has('sha256:b0')).to.equal(true);
   });
 
@@ -63,9 +79,15 @@ describe('image push planning', () => {
       { Config: 'a.json', Layers: ['l0/layer.tar', 'l1/layer.tar'] },
       { Config: 'b.json', Layers: ['m0/layer.tar', 'm1/layer.tar', 'm2/layer.tar'] },
     ];
-    const diffs: Record<string, string[]> = { 'a.json': ['sha256:b0', 'sha256:a1'], 'b.json': ['sha256:b0', 'sha256:b1', 'sha256:b2'] };
+    const diffs: Record<string, string[]> = {
+      'a.json': ['sha256:b0', 'sha256:a1'],
+      'b.json': ['sha256:b0', 'sha256:b1', 'sha256:b2'],
+    };
     // m0 is docker save's link to the shared base; m2 links to l1 (the same content at another depth).
-    const symlinks = { 'm0/layer.tar': resolveLink('m0/layer.tar', '../l0/layer.tar'), 'm2/layer.tar': resolveLink('m2/layer.tar', '../l1/layer.tar') };
+    const symlinks = {
+      'm0/layer.tar': resolveLink('m0/layer.tar', '../l0/layer.tar'),
+      'm2/layer.tar': resolveLink('m2/layer.tar', '../l1/layer.tar'),
+    };
     expect(symlinks).to.deep.equal({ 'm0/layer.tar': 'l0/layer.tar', 'm2/layer.tar': 'l1/layer.tar' });
     const targetHas = new Set(chainIds(['sha256:b0', 'sha256:a1']));
     const keep = layerFilesToKeep(manifest, (c) => diffs[c]!, targetHas, symlinks);

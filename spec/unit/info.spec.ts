@@ -10,24 +10,45 @@ import { resolveImageRefs } from '../../src/stackfile/refs.js';
 
 describe('paasbox info', () => {
   const model = loadStackModel();
-  const settings = resolveSettings({ defaults: { hostname: 'h1', ip: '10.0.0.5' }, file: { services: { haproxy: { ports: { stats: 8181 } } } } }, model);
+  const settings = resolveSettings(
+    {
+      defaults: { hostname: 'h1', ip: '10.0.0.5' },
+      file: { services: { haproxy: { ports: { stats: 8181 } } } },
+    },
+    model,
+  );
 
   it("says how to log in to Consul's UI and HAProxy's stats: this machine's copy when it has one, else the target's files", async () => {
-    const deployment = parseDeployment(renderCompose(generateCompose(model, settings, await resolveImageRefs(model, settings, () => false))))!;
-    const here = infoLines(model, settings, deployment, 'root@h1:22', '/home/u/proj/.paasbox/secrets/default');
+    const deployment = parseDeployment(
+      renderCompose(generateCompose(model, settings, await resolveImageRefs(model, settings, () => false))),
+    )!;
+    const here = infoLines(
+      model,
+      settings,
+      deployment,
+      'root@h1:22',
+      '/home/u/proj/.paasbox/secrets/default',
+    );
     expect(here.logins).to.deep.equal([
       {
         service: 'consul',
-        login: 'UI http://10.0.0.5:8500/ui/ reads services and nodes without a login; to change anything (K/V, ACLs), "Log in" with the management token',
+        login:
+          'UI http://10.0.0.5:8500/ui/ reads services and nodes without a login; to change anything (K/V, ACLs), "Log in" with the management token',
         show: 'cat /home/u/proj/.paasbox/secrets/default/consul-management-token',
       },
-      { service: 'haproxy', login: 'stats http://10.0.0.5:8181/: user admin, its password', show: 'cut -d: -f2- /home/u/proj/.paasbox/secrets/default/haproxy/stats-auth' },
+      {
+        service: 'haproxy',
+        login: 'stats http://10.0.0.5:8181/: user admin, its password',
+        show: 'cut -d: -f2- /home/u/proj/.paasbox/secrets/default/haproxy/stats-auth',
+      },
     ]);
     const there = infoLines(model, settings, deployment, 'root@h1:22');
     expect(there.logins.map((l) => l.show)).to.deep.equal([
       'on root@h1:22: sudo cat /opt/paasbox/secrets/consul-management-token',
       'on root@h1:22: sudo cut -d: -f2- /opt/paasbox/secrets/haproxy/stats-auth',
     ]);
-    expect(formatInfo(here)).to.match(/\nLogins \(.*\):\n {2}consul UI http:\/\/10\.0\.0\.5:8500\/ui\/ .*:\n {4}cat \/home\/u\/proj\/\.paasbox\/secrets\/default\/consul-management-token\n/);
+    expect(formatInfo(here)).to.match(
+      /\nLogins \(.*\):\n {2}consul UI http:\/\/10\.0\.0\.5:8500\/ui\/ .*:\n {4}cat \/home\/u\/proj\/\.paasbox\/secrets\/default\/consul-management-token\n/,
+    );
   });
 });

@@ -22,7 +22,10 @@ describe('MarathonClient: HTTP basic auth (Marathon --http_credentials)', () => 
     server = createServer((req, res) => {
       seen.push(req.headers.authorization);
       if (req.headers.authorization !== want) {
-        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="Mesosphere Marathon"', 'Content-Type': 'application/json' });
+        res.writeHead(401, {
+          'WWW-Authenticate': 'Basic realm="Mesosphere Marathon"',
+          'Content-Type': 'application/json',
+        });
         return res.end('{"message":"Invalid username or password."}');
       }
       if (req.url?.startsWith('/v2/events')) {
@@ -40,12 +43,18 @@ describe('MarathonClient: HTTP basic auth (Marathon --http_credentials)', () => 
   it('reads user:password from the secrets file; no file, no login', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pb-mcred-'));
     writeFileSync(join(dir, 'http-credentials'), 'paasbox:s3cret-pass_word\n', { mode: 0o600 });
-    expect(marathonCredentialsFromFile(join(dir, 'http-credentials'))).to.deep.equal({ user: 'paasbox', password: 's3cret-pass_word' });
+    expect(marathonCredentialsFromFile(join(dir, 'http-credentials'))).to.deep.equal({
+      user: 'paasbox',
+      password: 's3cret-pass_word',
+    });
     expect(marathonCredentialsFromFile(join(dir, 'missing'))).to.equal(undefined);
   });
 
   it('sends the login on requests and on the event stream', async () => {
-    const client = new MarathonClient({ baseUrl: url, credentials: { user: 'paasbox', password: 's3cret-pass_word' } });
+    const client = new MarathonClient({
+      baseUrl: url,
+      credentials: { user: 'paasbox', password: 's3cret-pass_word' },
+    });
     expect((await client.info()).name).to.equal('marathon');
     const events = [];
     for await (const e of client.followEvents()) events.push(e);
@@ -55,7 +64,10 @@ describe('MarathonClient: HTTP basic auth (Marathon --http_credentials)', () => 
 
   it('without the login Marathon refuses, and the error says where the login comes from', async () => {
     const client = new MarathonClient({ baseUrl: url });
-    const e = await client.info().then(() => undefined, (x: unknown) => x);
+    const e = await client.info().then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(isPaasboxError(e)).to.equal(true);
     if (!isPaasboxError(e)) return;
     expect(e.problem).to.match(/refused .*HTTP 401/);

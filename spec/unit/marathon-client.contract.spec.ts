@@ -28,14 +28,21 @@ interface Seen {
 }
 
 /** Replays the exchanges in order; anything unexpected gets a 599 and is recorded. */
-async function replay(exchanges: Exchange[]): Promise<{ client: MarathonClient; seen: Seen[]; close: () => Promise<void>; server: Server }> {
+async function replay(
+  exchanges: Exchange[],
+): Promise<{ client: MarathonClient; seen: Seen[]; close: () => Promise<void>; server: Server }> {
   const seen: Seen[] = [];
   let i = 0;
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, ...(raw ? { body: JSON.parse(raw) as unknown } : {}) });
+      seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        ...(raw ? { body: JSON.parse(raw) as unknown } : {}),
+      });
       const ex = exchanges[i++];
       if (!ex) {
         res.writeHead(599).end('no more recorded exchanges');
@@ -67,8 +74,14 @@ async function replay(exchanges: Exchange[]): Promise<{ client: MarathonClient; 
 
 /** The client sent exactly the recorded requests, in order. */
 function expectRequests(seen: Seen[], exchanges: Exchange[]): void {
-  expect(seen.map((s) => ({ method: s.method, path: s.path, ...(s.body !== undefined ? { body: s.body } : {}) }))).to.deep.equal(
-    exchanges.map((e) => ({ method: e.request.method, path: e.request.path, ...(e.request.body !== undefined ? { body: e.request.body } : {}) })),
+  expect(
+    seen.map((s) => ({ method: s.method, path: s.path, ...(s.body !== undefined ? { body: s.body } : {}) })),
+  ).to.deep.equal(
+    exchanges.map((e) => ({
+      method: e.request.method,
+      path: e.request.path,
+      ...(e.request.body !== undefined ? { body: e.request.body } : {}),
+    })),
   );
   exchanges.forEach((e, i) => {
     for (const [k, v] of Object.entries(e.request.headers ?? {})) expect(seen[i]?.headers[k]).to.equal(v);
@@ -79,7 +92,7 @@ function expectRequests(seen: Seen[], exchanges: Exchange[]): void {
 // The app the recorded POST carries (the SimpleWebappPython python1 definition).
 const app1 = validateApp(fixture('deploy-create')[0]!.request.body);
 
-describe('MarathonClient: contract test (recorded responses from Marathon\'s documented API, not a running Marathon)', () => {
+describe("MarathonClient: contract test (recorded responses from Marathon's documented API, not a running Marathon)", () => {
   it('ping, info and leader: GET /ping, /v2/info, /v2/leader', async () => {
     const ex = fixture('ping-info-leader');
     const r = await replay(ex);
@@ -100,7 +113,11 @@ describe('MarathonClient: contract test (recorded responses from Marathon\'s doc
     const r = await replay(ex);
     try {
       const res = await r.client.deployApp(app1);
-      expect(res).to.deep.equal({ created: true, deploymentId: '5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43', version: '2026-11-25T14:00:00.000Z' });
+      expect(res).to.deep.equal({
+        created: true,
+        deploymentId: '5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43',
+        version: '2026-11-25T14:00:00.000Z',
+      });
       expectRequests(r.seen, ex);
     } finally {
       await r.close();
@@ -120,17 +137,25 @@ describe('MarathonClient: contract test (recorded responses from Marathon\'s doc
     }
   });
 
-  it('422 and 400 error bodies become PaasboxErrors naming Marathon\'s field paths', async () => {
+  it("422 and 400 error bodies become PaasboxErrors naming Marathon's field paths", async () => {
     const ex = fixture('deploy-invalid');
     const r = await replay(ex);
     try {
       const bad = JSON.parse(JSON.stringify(app1)) as typeof app1;
       bad.container!.docker.image = '';
-      const e1 = await r.client.deployApp(bad).then(() => undefined, (e: unknown) => e);
+      const e1 = await r.client.deployApp(bad).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(e1).to.be.instanceOf(PaasboxError);
-      expect((e1 as PaasboxError).problem).to.equal('Marathon rejected app /python1: Object is not valid (/container/docker/image: must not be empty)');
+      expect((e1 as PaasboxError).problem).to.equal(
+        'Marathon rejected app /python1: Object is not valid (/container/docker/image: must not be empty)',
+      );
       expect((e1 as PaasboxError).fix).to.include('/container/docker/image');
-      const e2 = await r.client.scaleApp('python1', 2).then(() => undefined, (e: unknown) => e);
+      const e2 = await r.client.scaleApp('python1', 2).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((e2 as PaasboxError).problem).to.match(/Invalid JSON \(\/instances: error.expected.jsnumber\)/);
       expectRequests(r.seen, ex);
     } finally {
@@ -194,8 +219,15 @@ describe('MarathonClient: contract test (recorded responses from Marathon\'s doc
     const ex = fixture('wait-deployment').slice(0, 1);
     const r = await replay([...ex, ...ex, ...ex, ...ex, ...ex, ...ex, ...ex, ...ex]);
     try {
-      const e = await r.client.waitForDeployment('5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43', { intervalMs: 10, timeoutMs: 30 }).then(() => undefined, (x: unknown) => x);
-      expect((e as PaasboxError).problem).to.match(/timed out after .* waiting for Marathon deployment 5ed4c0c5.* to finish/);
+      const e = await r.client
+        .waitForDeployment('5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43', { intervalMs: 10, timeoutMs: 30 })
+        .then(
+          () => undefined,
+          (x: unknown) => x,
+        );
+      expect((e as PaasboxError).problem).to.match(
+        /timed out after .* waiting for Marathon deployment 5ed4c0c5.* to finish/,
+      );
       expect((e as PaasboxError).detail).to.equal('/python1 still running (step 2 of 2)');
     } finally {
       await r.close();
@@ -214,14 +246,24 @@ describe('MarathonClient: contract test (recorded responses from Marathon\'s doc
     }
   });
 
-  it('followEvents reads GET /v2/events (text/event-stream) and parses each event\'s JSON', async () => {
+  it("followEvents reads GET /v2/events (text/event-stream) and parses each event's JSON", async () => {
     const ex = fixture('events');
     const r = await replay(ex);
     try {
       const got: MarathonEvent[] = [];
       for await (const ev of r.client.followEvents()) got.push(ev);
-      expect(got.map((e) => e.event)).to.deep.equal(['event_stream_attached', 'deployment_info', 'status_update_event', 'deployment_success']);
-      expect(got.map((e) => e.data.eventType)).to.deep.equal(['event_stream_attached', 'deployment_info', 'status_update_event', 'deployment_success']);
+      expect(got.map((e) => e.event)).to.deep.equal([
+        'event_stream_attached',
+        'deployment_info',
+        'status_update_event',
+        'deployment_success',
+      ]);
+      expect(got.map((e) => e.data.eventType)).to.deep.equal([
+        'event_stream_attached',
+        'deployment_info',
+        'status_update_event',
+        'deployment_success',
+      ]);
       expect(got[2]?.data.taskStatus).to.equal('TASK_RUNNING');
       expectRequests(r.seen, ex);
     } finally {
@@ -235,7 +277,10 @@ describe('MarathonClient: contract test (recorded responses from Marathon\'s doc
     await r.close();
     const client = new MarathonClient({ baseUrl: url, timeoutMs: 2000 });
     expect(await client.ping()).to.equal(false);
-    const e = await client.listApps().then(() => undefined, (x: unknown) => x);
+    const e = await client.listApps().then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect((e as PaasboxError).problem).to.match(/^Marathon at http:\/\/127.0.0.1:\d+ is not reachable/);
   });
 });

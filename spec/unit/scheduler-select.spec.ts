@@ -11,16 +11,25 @@ import type { Target } from '../../src/target/target.js';
 /** A server answering /ping with pong (Marathon, or an app posing as it); the requests it saw. */
 async function pong(): Promise<{ url: string; seen: string[]; close: () => void }> {
   const seen: string[] = [];
-  const server = createServer((req, res) => (seen.push(`${req.method} ${req.url}`), res.end(req.url === '/ping' ? 'pong' : 'no')));
+  const server = createServer(
+    (req, res) => (seen.push(`${req.method} ${req.url}`), res.end(req.url === '/ping' ? 'pong' : 'no')),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => server.close(),
+  };
 }
 
 const fakeManager = (calls: string[]) =>
   ({
     name: 'fake',
     address: '10.9.9.9',
-    exec: async (c: string) => (calls.push(c), { code: 0, stdout: c.startsWith('docker info') ? 'active true 10.9.9.9' : '', stderr: '' }),
+    exec: async (c: string) => (
+      calls.push(c),
+      { code: 0, stdout: c.startsWith('docker info') ? 'active true 10.9.9.9' : '', stderr: '' }
+    ),
   }) as unknown as Target;
 
 describe('selectScheduler', () => {
@@ -37,7 +46,11 @@ describe('selectScheduler', () => {
     const fake = await pong();
     try {
       const calls: string[] = [];
-      const s = await selectScheduler({ stack: { services: ['consul', 'haproxy'] }, target: fakeManager(calls), advertiseAddr: '10.9.9.9' });
+      const s = await selectScheduler({
+        stack: { services: ['consul', 'haproxy'] },
+        target: fakeManager(calls),
+        advertiseAddr: '10.9.9.9',
+      });
       expect(s.kind).to.equal('swarm');
       expect(calls[0]).to.match(/^docker info/);
       expect(fake.seen).to.deep.equal([]);

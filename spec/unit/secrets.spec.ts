@@ -26,7 +26,14 @@ import {
   validSecret,
   type StackSecrets,
 } from '../../src/secrets/secrets.js';
-import { inspectSecretsCommand, localSecretsDiff, parseSecretsInspection, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../../src/secrets/store.js';
+import {
+  inspectSecretsCommand,
+  localSecretsDiff,
+  parseSecretsInspection,
+  targetSecretsDiff,
+  writeLocalSecretFiles,
+  writeTargetSecrets,
+} from '../../src/secrets/store.js';
 import { LocalTarget } from '../../src/target/local.js';
 import { RootedTarget } from '../helpers/rooted-target.js';
 
@@ -40,7 +47,8 @@ describe('stack secrets', () => {
   it('generates every secret in its format, fresh each time', () => {
     const a = generateSecrets();
     const b = generateSecrets();
-    for (const n of ['managementToken', 'agentToken', 'registratorToken', 'consulTemplateToken'] as const) expect(a[n], n).to.match(UUID);
+    for (const n of ['managementToken', 'agentToken', 'registratorToken', 'consulTemplateToken'] as const)
+      expect(a[n], n).to.match(UUID);
     expect(Buffer.from(a.gossipKey, 'base64')).to.have.length(32);
     expect(a.gossipKey).to.match(/^[A-Za-z0-9+/]{43}=$/);
     expect(a.statsPassword).to.match(/^[A-Za-z0-9_-]{24}$/);
@@ -56,12 +64,22 @@ describe('stack secrets', () => {
   it("Consul's file: ACLs on, default deny, token persistence, Consul 1.16's initial_management and agent tokens, gossip encryption", () => {
     const s = generateSecrets();
     expect(JSON.parse(consulSecretConfig(s))).to.deep.equal({
-      acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { initial_management: s.managementToken, agent: s.agentToken } },
+      acl: {
+        enabled: true,
+        default_policy: 'deny',
+        enable_token_persistence: true,
+        tokens: { initial_management: s.managementToken, agent: s.agentToken },
+      },
       encrypt: s.gossipKey,
     });
     // A client agent's: no management token at all.
     expect(JSON.parse(consulSecretConfig(s, 'client'))).to.deep.equal({
-      acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { agent: s.agentToken } },
+      acl: {
+        enabled: true,
+        default_policy: 'deny',
+        enable_token_persistence: true,
+        tokens: { agent: s.agentToken },
+      },
       encrypt: s.gossipKey,
     });
     expect(consulSecretConfig(s, 'client')).to.not.include(s.managementToken);
@@ -69,35 +87,74 @@ describe('stack secrets', () => {
 
   it("reads a Consul 1.8 install's file (acl.tokens.master) back: an upgrade keeps its management token", () => {
     const s = generateSecrets();
-    const old = JSON.stringify({ acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: { master: s.managementToken, agent: s.agentToken } }, encrypt: s.gossipKey });
-    expect(parseSecretFiles({ [SECRET_FILES.consulConfig]: old })).to.deep.equal({ managementToken: s.managementToken, agentToken: s.agentToken, gossipKey: s.gossipKey });
+    const old = JSON.stringify({
+      acl: {
+        enabled: true,
+        default_policy: 'deny',
+        enable_token_persistence: true,
+        tokens: { master: s.managementToken, agent: s.agentToken },
+      },
+      encrypt: s.gossipKey,
+    });
+    expect(parseSecretFiles({ [SECRET_FILES.consulConfig]: old })).to.deep.equal({
+      managementToken: s.managementToken,
+      agentToken: s.agentToken,
+      gossipKey: s.gossipKey,
+    });
   });
 
   it('reads its files back to the same secrets; a malformed or missing value is left out', () => {
     const s = generateSecrets();
     const files = secretFiles(s);
     const one = [
-      SECRET_FILES.managementToken, SECRET_FILES.consulConfig, SECRET_FILES.registratorToken, SECRET_FILES.consulTemplateToken, SECRET_FILES.statsAuth,
-      SECRET_FILES.marathonCredentials, SECRET_FILES.mesosCredentials,
+      SECRET_FILES.managementToken,
+      SECRET_FILES.consulConfig,
+      SECRET_FILES.registratorToken,
+      SECRET_FILES.consulTemplateToken,
+      SECRET_FILES.statsAuth,
+      SECRET_FILES.marathonCredentials,
+      SECRET_FILES.mesosCredentials,
     ];
     expect(Object.keys(files).sort()).to.deep.equal(one.sort());
     expect(files[SECRET_FILES.statsAuth]).to.equal(`admin:${s.statsPassword}\n`);
     expect(parseSecretFiles(files)).to.deep.equal(s);
-    const broken = { ...files, [SECRET_FILES.registratorToken]: 'garbage\n', [SECRET_FILES.consulConfig]: '{not json' };
+    const broken = {
+      ...files,
+      [SECRET_FILES.registratorToken]: 'garbage\n',
+      [SECRET_FILES.consulConfig]: '{not json',
+    };
     delete (broken as Record<string, string>)[SECRET_FILES.statsAuth];
     const back = parseSecretFiles(broken);
-    expect(back).to.deep.equal({ managementToken: s.managementToken, consulTemplateToken: s.consulTemplateToken, marathonPassword: s.marathonPassword, mesosPassword: s.mesosPassword });
+    expect(back).to.deep.equal({
+      managementToken: s.managementToken,
+      consulTemplateToken: s.consulTemplateToken,
+      marathonPassword: s.marathonPassword,
+      mesosPassword: s.mesosPassword,
+    });
   });
 
   it('merges: the target first, then this machine, then a fresh value; says which are new', () => {
     const target = generateSecrets();
     const here = generateSecrets();
     const fresh = generateSecrets();
-    const m = mergeSecrets([{ managementToken: target.managementToken }, { managementToken: here.managementToken, agentToken: here.agentToken }], () => fresh);
+    const m = mergeSecrets(
+      [
+        { managementToken: target.managementToken },
+        { managementToken: here.managementToken, agentToken: here.agentToken },
+      ],
+      () => fresh,
+    );
     expect(m.secrets.managementToken).to.equal(target.managementToken);
     expect(m.secrets.agentToken).to.equal(here.agentToken);
     expect(m.secrets.gossipKey).to.equal(fresh.gossipKey);
-    expect(m.generated).to.deep.equal(['gossipKey', 'registratorToken', 'consulTemplateToken', 'statsPassword', 'marathonPassword', 'mesosPassword']);
+    expect(m.generated).to.deep.equal([
+      'gossipKey',
+      'registratorToken',
+      'consulTemplateToken',
+      'statsPassword',
+      'marathonPassword',
+      'mesosPassword',
+    ]);
     expect(mergeSecrets([target], () => fresh).generated).to.deep.equal([]);
   });
 
@@ -116,7 +173,10 @@ describe('stack secrets', () => {
     expect(localSecretsDiff(dir, files)).to.deep.equal([]);
     chmodSync(join(dir, SECRET_FILES.managementToken), 0o644);
     chmodSync(join(dir, 'haproxy'), 0o755);
-    expect(localSecretsDiff(dir, files)).to.deep.equal(['haproxy/ (mode 755)', 'consul-management-token (mode 644)']);
+    expect(localSecretsDiff(dir, files)).to.deep.equal([
+      'haproxy/ (mode 755)',
+      'consul-management-token (mode 644)',
+    ]);
     writeLocalSecretFiles(dir, files);
     expect(localSecretsDiff(dir, files)).to.deep.equal([]);
     expect(readdirSync(join(dir, 'consul')).sort()).to.deep.equal(['secrets.json', 'tls']); // no temp file left
@@ -128,16 +188,25 @@ describe('stack secrets', () => {
     const t = new RootedTarget(root);
     const empty = parseSecretsInspection((await new LocalTarget().exec(inspectSecretsCommand(root))).stdout);
     expect(empty.files).to.deep.equal({});
-    expect(targetSecretsDiff(empty, files)).to.include('consul/ (missing)').and.include('haproxy/stats-auth (missing)');
+    expect(targetSecretsDiff(empty, files))
+      .to.include('consul/ (missing)')
+      .and.include('haproxy/stats-auth (missing)');
     await writeTargetSecrets(t, files);
     const have = parseSecretsInspection((await new LocalTarget().exec(inspectSecretsCommand(root))).stdout);
-    expect(have.files[SECRET_FILES.consulConfig]).to.deep.equal({ mode: '600', owner: 'root', content: files[SECRET_FILES.consulConfig] });
+    expect(have.files[SECRET_FILES.consulConfig]).to.deep.equal({
+      mode: '600',
+      owner: 'root',
+      content: files[SECRET_FILES.consulConfig],
+    });
     expect(have.dirs['registrator']).to.deep.equal({ mode: '700', owner: 'root' });
     expect(targetSecretsDiff(have, files)).to.deep.equal([]);
     const changed = { ...files, [SECRET_FILES.registratorToken]: 'other\n' };
     chmodSync(join(root, SECRET_FILES.statsAuth), 0o640);
     const now = parseSecretsInspection((await new LocalTarget().exec(inspectSecretsCommand(root))).stdout);
-    expect(targetSecretsDiff(now, changed)).to.deep.equal(['registrator/consul-token (differs)', 'haproxy/stats-auth (640 root)']);
+    expect(targetSecretsDiff(now, changed)).to.deep.equal([
+      'registrator/consul-token (differs)',
+      'haproxy/stats-auth (640 root)',
+    ]);
   });
 
   describe('the install step', () => {
@@ -160,10 +229,14 @@ describe('stack secrets', () => {
       const lines: string[] = [];
       const r1 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd))], quiet(lines));
       expect(r1.steps.map((s) => s.status)).to.deep.equal(['changed']);
-      expect(r1.steps[0]?.detail).to.match(/^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, statsPassword, marathonPassword, mesosPassword; on the target: .*\(missing\)/);
+      expect(r1.steps[0]?.detail).to.match(
+        /^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, statsPassword, marathonPassword, mesosPassword; on the target: .*\(missing\)/,
+      );
       const here = join(cwd, '.paasbox', 'secrets', 'default');
       const written = Object.keys(secretFiles(generateSecrets()));
-      const first = parseSecretFiles(Object.fromEntries(written.map((rel) => [rel, readFileSync(join(here, rel), 'utf8')]))) as StackSecrets;
+      const first = parseSecretFiles(
+        Object.fromEntries(written.map((rel) => [rel, readFileSync(join(here, rel), 'utf8')])),
+      ) as StackSecrets;
       expect(Object.keys(first)).to.have.length(SECRET_NAMES.length);
       for (const rel of written) {
         expect(modeOf(join(here, rel)), `here: ${rel}`).to.equal('600');
@@ -172,7 +245,9 @@ describe('stack secrets', () => {
       }
       expect(modeOf(here)).to.equal('700');
       expect(modeOf(t.root)).to.equal('700');
-      expect(t.commands.filter((c) => c.startsWith('writeFile')).every((c) => c.endsWith(' 600'))).to.equal(true);
+      expect(t.commands.filter((c) => c.startsWith('writeFile')).every((c) => c.endsWith(' 600'))).to.equal(
+        true,
+      );
 
       // A second install, a fresh run on this machine: all ok, the same values.
       const r2 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd))], quiet(lines));
@@ -182,14 +257,19 @@ describe('stack secrets', () => {
 
       // Never a value where it could be seen: command lines, the report, the compose file.
       const settings = resolveSettings({ defaults: { hostname: 'h1', ip: '10.0.0.5' } }, model);
-      const compose = renderCompose(generateCompose(model, settings, await resolveImageRefs(model, settings, () => false)));
+      const compose = renderCompose(
+        generateCompose(model, settings, await resolveImageRefs(model, settings, () => false)),
+      );
       for (const v of values(first)) {
         expect(t.commands.join('\n'), 'a command line').to.not.include(v);
         expect(lines.join('\n'), 'the progress report').to.not.include(v);
         expect(JSON.stringify(r1.steps) + JSON.stringify(r2.steps)).to.not.include(v);
         expect(compose, 'the compose file').to.not.include(v);
       }
-      expect(t.stdins.length + t.commands.filter((c) => c.startsWith('writeFile')).length, 'the values went through stdin').to.be.above(0);
+      expect(
+        t.stdins.length + t.commands.filter((c) => c.startsWith('writeFile')).length,
+        'the values went through stdin',
+      ).to.be.above(0);
     });
 
     it("takes the target's secrets when this machine has none, and this machine's when the target lost them", async () => {
@@ -209,9 +289,13 @@ describe('stack secrets', () => {
       const wiped = new RootedTarget(tmp('pb-sect-'));
       const rw = await runSteps(wiped, [secretsStep(new InstallSecrets('default', b))], quiet([]));
       expect(rw.steps[0]?.detail).to.not.match(/new:/);
-      expect(readFileSync(join(wiped.root, SECRET_FILES.managementToken), 'utf8').trim()).to.equal(installed.managementToken);
+      expect(readFileSync(join(wiped.root, SECRET_FILES.managementToken), 'utf8').trim()).to.equal(
+        installed.managementToken,
+      );
       // A different instance keeps its own.
-      expect((await new InstallSecrets('other', b).resolve(new RootedTarget(tmp('pb-sect-')))).generated).to.have.length(SECRET_NAMES.length);
+      expect(
+        (await new InstallSecrets('other', b).resolve(new RootedTarget(tmp('pb-sect-')))).generated,
+      ).to.have.length(SECRET_NAMES.length);
     });
   });
 });

@@ -10,7 +10,11 @@ const model = loadStackModel();
 const dockerfile = (build: string) => readFileSync(repoPath('stacks', 'images', build, 'Dockerfile'), 'utf8');
 /** Named volumes (not host paths) mounted by a service, by target. */
 const namedVolumes = (service: string) =>
-  new Map((model.services[service]!.volumes ?? []).filter((v) => !v.source.startsWith('/') && !v.source.startsWith('.')).map((v) => [v.target, v.source]));
+  new Map(
+    (model.services[service]!.volumes ?? [])
+      .filter((v) => !v.source.startsWith('/') && !v.source.startsWith('.'))
+      .map((v) => [v.target, v.source]),
+  );
 
 /** Paths of the VOLUME instructions of a Dockerfile (JSON or plain form). */
 function declaredVolumes(text: string): string[] {
@@ -23,9 +27,14 @@ function declaredVolumes(text: string): string[] {
 }
 
 describe('stack exposure and data (stacks/paasbox.yaml, stacks/images)', () => {
-  it('puts ZooKeeper\'s data and transaction log directories on named volumes', () => {
+  it("puts ZooKeeper's data and transaction log directories on named volumes", () => {
     // The directories the image's entrypoint writes into zoo.cfg (dataDir, dataLogDir).
-    const env = Object.fromEntries([...dockerfile('zookeeper').matchAll(/\b(ZOO_DATA_DIR|ZOO_DATA_LOG_DIR)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    const env = Object.fromEntries(
+      [...dockerfile('zookeeper').matchAll(/\b(ZOO_DATA_DIR|ZOO_DATA_LOG_DIR)=(\S+)/g)].map((m) => [
+        m[1]!,
+        m[2]!,
+      ]),
+    );
     expect(env).to.deep.equal({ ZOO_DATA_DIR: '/data', ZOO_DATA_LOG_DIR: '/datalog' }); // the official image's paths
     const entry = readFileSync(repoPath('stacks', 'images', 'zookeeper', 'docker-entrypoint.sh'), 'utf8');
     expect(entry).to.include('dataDir=$ZOO_DATA_DIR').and.include('dataLogDir=$ZOO_DATA_LOG_DIR');
@@ -39,7 +48,11 @@ describe('stack exposure and data (stacks/paasbox.yaml, stacks/images)', () => {
       const build = svc.sources.local.build;
       if (!build) continue;
       const mounted = new Set((svc.volumes ?? []).map((v) => v.target));
-      for (const dir of declaredVolumes(dockerfile(build))) expect(mounted.has(dir), `${name}: VOLUME ${dir} in stacks/images/${build}/Dockerfile is not mounted`).to.equal(true);
+      for (const dir of declaredVolumes(dockerfile(build)))
+        expect(
+          mounted.has(dir),
+          `${name}: VOLUME ${dir} in stacks/images/${build}/Dockerfile is not mounted`,
+        ).to.equal(true);
     }
     expect(declaredVolumes('VOLUME ["/a", "/b"]\nVOLUME /c /d\n')).to.deep.equal(['/a', '/b', '/c', '/d']);
   });
@@ -47,7 +60,9 @@ describe('stack exposure and data (stacks/paasbox.yaml, stacks/images)', () => {
   it('binds dnsmasq to the stack address (and 127.0.0.1), as an unprivileged user, with no extra capability', () => {
     const dns = model.services['dns']!;
     expect(dns.command).to.include('--listen-address=${IP}');
-    expect(dns.command?.some((a) => /^--(bind-dynamic|interface|except-interface|user)\b/.test(a))).to.equal(false);
+    expect(dns.command?.some((a) => /^--(bind-dynamic|interface|except-interface|user)\b/.test(a))).to.equal(
+      false,
+    );
     expect(dns.capAdd ?? []).to.deep.equal([]);
     const df = dockerfile('dnsmasq');
     expect(df).to.match(/^ENTRYPOINT \["\/usr\/local\/bin\/paasbox-dns"\]$/m);

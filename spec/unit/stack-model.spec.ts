@@ -19,7 +19,18 @@ describe('stack model (stacks/paasbox.yaml)', () => {
   it('loads and validates the stack definition', () => {
     const m = loadStackModel();
     expect(m.version).to.equal(1);
-    expect(Object.keys(m.services)).to.include.members(['zookeeper', 'mesos-master', 'mesos-slave', 'marathon', 'consul', 'registrator', 'haproxy', 'dns', 'sshd', 'openvpn']);
+    expect(Object.keys(m.services)).to.include.members([
+      'zookeeper',
+      'mesos-master',
+      'mesos-slave',
+      'marathon',
+      'consul',
+      'registrator',
+      'haproxy',
+      'dns',
+      'sshd',
+      'openvpn',
+    ]);
     for (const [name, svc] of Object.entries(m.services)) {
       for (const src of ['registry', 'local'] as const) {
         const spec = svc.sources[src];
@@ -28,34 +39,69 @@ describe('stack model (stacks/paasbox.yaml)', () => {
       }
     }
     // registry images are pinned, never :latest
-    for (const svc of Object.values(m.services)) if (svc.sources.registry.image) expect(svc.sources.registry.image).to.match(/:(?!latest$)[\w.-]+$/);
+    for (const svc of Object.values(m.services))
+      if (svc.sources.registry.image) expect(svc.sources.registry.image).to.match(/:(?!latest$)[\w.-]+$/);
   });
 
   it('rejects an unknown field, naming its path', () => {
-    rejects((m) => ((m.services['zookeeper'] as unknown as Record<string, unknown>)['imagee'] = 'x'), 'services.zookeeper', 'unknown field "imagee"');
+    rejects(
+      (m) => ((m.services['zookeeper'] as unknown as Record<string, unknown>)['imagee'] = 'x'),
+      'services.zookeeper',
+      'unknown field "imagee"',
+    );
   });
   it('rejects a wrong type, naming its path', () => {
-    rejects((m) => ((m.services['consul']!.ports[0] as unknown as Record<string, unknown>)['port'] = '8500'), 'services.consul.ports[0].port');
+    rejects(
+      (m) => ((m.services['consul']!.ports[0] as unknown as Record<string, unknown>)['port'] = '8500'),
+      'services.consul.ports[0].port',
+    );
   });
   it('rejects a bad enum value', () => {
-    rejects((m) => ((m.services['dns'] as unknown as Record<string, unknown>)['restart'] = 'sometimes'), 'services.dns.restart', 'always');
+    rejects(
+      (m) => ((m.services['dns'] as unknown as Record<string, unknown>)['restart'] = 'sometimes'),
+      'services.dns.restart',
+      'always',
+    );
   });
   it('rejects an image spec with both image and build', () => {
-    rejects((m) => (m.services['zookeeper']!.sources.local.image = 'zookeeper:3.8.4'), 'services.zookeeper.sources.local');
+    rejects(
+      (m) => (m.services['zookeeper']!.sources.local.image = 'zookeeper:3.8.4'),
+      'services.zookeeper.sources.local',
+    );
   });
   it('rejects a missing required field', () => {
-    rejects((m) => delete (m.services['haproxy'] as unknown as Record<string, unknown>)['ports'], 'services.haproxy', 'ports');
+    rejects(
+      (m) => delete (m.services['haproxy'] as unknown as Record<string, unknown>)['ports'],
+      'services.haproxy',
+      'ports',
+    );
   });
   it('rejects a dependency on an unknown service and a cycle', () => {
-    rejects((m) => (m.services['marathon']!.dependsOn = ['zookeeper', 'mesos']), 'services.marathon.dependsOn: unknown service "mesos"');
-    rejects((m) => (m.services['zookeeper']!.dependsOn = ['marathon']), 'dependsOn cycle', 'zookeeper -> marathon');
+    rejects(
+      (m) => (m.services['marathon']!.dependsOn = ['zookeeper', 'mesos']),
+      'services.marathon.dependsOn: unknown service "mesos"',
+    );
+    rejects(
+      (m) => (m.services['zookeeper']!.dependsOn = ['marathon']),
+      'dependsOn cycle',
+      'zookeeper -> marathon',
+    );
   });
   it('rejects duplicate port names and a healthcheck test without CMD/CMD-SHELL', () => {
-    rejects((m) => m.services['consul']!.ports.push({ name: 'http', port: 8501, protocol: 'tcp' }), 'services.consul.ports[2].name: duplicate port name');
-    rejects((m) => (m.services['consul']!.healthcheck!.test = ['consul', 'members']), 'services.consul.healthcheck.test[0]');
+    rejects(
+      (m) => m.services['consul']!.ports.push({ name: 'http', port: 8501, protocol: 'tcp' }),
+      'services.consul.ports[2].name: duplicate port name',
+    );
+    rejects(
+      (m) => (m.services['consul']!.healthcheck!.test = ['consul', 'members']),
+      'services.consul.healthcheck.test[0]',
+    );
   });
   it('rejects a wrong version and a non-duration interval', () => {
     rejects((m) => ((m as unknown as Record<string, unknown>)['version'] = 2), 'version');
-    rejects((m) => (m.services['consul']!.healthcheck!.interval = '5 seconds'), 'services.consul.healthcheck.interval');
+    rejects(
+      (m) => (m.services['consul']!.healthcheck!.interval = '5 seconds'),
+      'services.consul.healthcheck.interval',
+    );
   });
 });

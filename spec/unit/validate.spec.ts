@@ -6,7 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { loadStackModel } from '../../src/model/load.js';
-import { compileValidator, composeSpecValidator, precompiledPath, projectValidator, VALIDATOR_KEYS } from '../../src/model/validate.js';
+import {
+  compileValidator,
+  composeSpecValidator,
+  precompiledPath,
+  projectValidator,
+  VALIDATOR_KEYS,
+} from '../../src/model/validate.js';
 import { repoPath } from '../../src/paths.js';
 
 const require = createRequire(import.meta.url);
@@ -20,7 +26,9 @@ describe('precompiled schema validators', () => {
   it('the build leaves one per schema, stamped with the hash of the schema it was made from', () => {
     for (const key of VALIDATOR_KEYS) {
       expect(existsSync(precompiledPath(key)), precompiledPath(key)).to.equal(true);
-      const hash = createHash('sha256').update(readFileSync(schemaFile(key), 'utf8')).digest('hex');
+      const hash = createHash('sha256')
+        .update(readFileSync(schemaFile(key), 'utf8'))
+        .digest('hex');
       expect((require(precompiledPath(key)) as { schemaHash: string }).schemaHash, key).to.equal(hash);
     }
   });
@@ -29,7 +37,9 @@ describe('precompiled schema validators', () => {
     const fromBuild = require(precompiledPath('project:stack')) as (d: unknown) => boolean;
     expect(projectValidator('stack')).to.equal(fromBuild);
     expect(composeSpecValidator()).to.equal(require(precompiledPath('compose-spec')));
-    const model = JSON.parse(JSON.stringify(loadStackModel())) as { services: Record<string, Record<string, unknown>> };
+    const model = JSON.parse(JSON.stringify(loadStackModel())) as {
+      services: Record<string, Record<string, unknown>>;
+    };
     const broken = structuredClone(model);
     broken.services['consul']!['nonsense'] = 1;
     const now = compileValidator('project:stack');
@@ -38,7 +48,11 @@ describe('precompiled schema validators', () => {
     const cases: [(d: unknown) => boolean, (d: unknown) => boolean, unknown][] = [
       [fromBuild, now, broken],
       [composeSpecValidator(), composeNow, compose],
-      [composeSpecValidator(), composeNow, { services: { a: { image: 'x', healthcheck: { interval: '1m30s' } } } }],
+      [
+        composeSpecValidator(),
+        composeNow,
+        { services: { a: { image: 'x', healthcheck: { interval: '1m30s' } } } },
+      ],
     ];
     const verdicts = cases.map(([built, compiled, doc]) => {
       const a = built(doc);

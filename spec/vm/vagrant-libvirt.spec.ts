@@ -27,15 +27,37 @@ import { ensureExampleImage } from '../helpers/images.js';
 const run = promisify(execFile);
 const CI = isCI();
 const VM_IP = process.env['PAASBOX_IP'] ?? '192.168.59.103';
-const PACKAGES = ['vagrant', 'vagrant-libvirt', 'libvirt-daemon-system', 'libvirt-clients', 'qemu-system-x86', 'qemu-utils', 'debootstrap', 'parted', 'dnsutils', 'curl'];
+const PACKAGES = [
+  'vagrant',
+  'vagrant-libvirt',
+  'libvirt-daemon-system',
+  'libvirt-clients',
+  'qemu-system-x86',
+  'qemu-utils',
+  'debootstrap',
+  'parted',
+  'dnsutils',
+  'curl',
+];
 
-const sh = (cmd: string, env: NodeJS.ProcessEnv = process.env) => run('sh', ['-c', cmd], { env, maxBuffer: 64 << 20 }).then(
-  (r) => ({ code: 0, out: r.stdout + r.stderr }),
-  (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
-);
+const sh = (cmd: string, env: NodeJS.ProcessEnv = process.env) =>
+  run('sh', ['-c', cmd], { env, maxBuffer: 64 << 20 }).then(
+    (r) => ({ code: 0, out: r.stdout + r.stderr }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: typeof e.code === 'number' ? e.code : 1,
+      out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
+    }),
+  );
 
-/** A long command with its output streamed (indented) under the spec's, and its tail kept for the assertion. */
-function stream(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = repoPath()): Promise<{ code: number; tail: string; seconds: number }> {
+/**
+ * A long command with its output streamed (indented) under the spec's, and its tail kept for the assertion.
+ */
+function stream(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd = repoPath(),
+): Promise<{ code: number; tail: string; seconds: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -50,7 +72,9 @@ function stream(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = repoP
     };
     p.stdout.on('data', take);
     p.stderr.on('data', take);
-    p.on('close', (code) => resolve({ code: code ?? 1, tail, seconds: Math.round((Date.now() - t0) / 1000) }));
+    p.on('close', (code) =>
+      resolve({ code: code ?? 1, tail, seconds: Math.round((Date.now() - t0) / 1000) }),
+    );
   });
 }
 
@@ -84,30 +108,51 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
   before(async function () {
     if (process.getuid?.() !== 0) return unavailable(this, 'needs root (libvirtd, loop devices for the box)');
     // Everything it needs, installed here from Debian when missing.
-    const have = await sh('command -v vagrant virsh libvirtd virtlogd qemu-system-x86_64 qemu-img debootstrap parted dig curl >/dev/null && vagrant plugin list | grep -q vagrant-libvirt');
+    const have = await sh(
+      'command -v vagrant virsh libvirtd virtlogd qemu-system-x86_64 qemu-img debootstrap parted dig curl >/dev/null && vagrant plugin list | grep -q vagrant-libvirt',
+    );
     if (have.code !== 0) {
-      const apt = await sh(`apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${PACKAGES.join(' ')}`);
-      if (apt.code !== 0) return unavailable(this, `apt-get install ${PACKAGES.join(' ')} failed: ${apt.out.trim().split('\n').slice(-3).join(' / ')}`);
+      const apt = await sh(
+        `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${PACKAGES.join(' ')}`,
+      );
+      if (apt.code !== 0)
+        return unavailable(
+          this,
+          `apt-get install ${PACKAGES.join(' ')} failed: ${apt.out.trim().split('\n').slice(-3).join(' / ')}`,
+        );
     }
     // No systemd here: libvirt's daemons are started by hand when not running.
     if ((await sh('virsh -c qemu:///system version >/dev/null 2>&1')).code !== 0) {
       await sh('pgrep -x virtlogd >/dev/null || virtlogd -d; pgrep -x libvirtd >/dev/null || libvirtd -d');
-      const ok = await sh('for i in $(seq 1 30); do virsh -c qemu:///system version >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1');
-      if (ok.code !== 0) return unavailable(this, 'libvirtd does not answer on qemu:///system after 30 s (virtlogd -d; libvirtd -d)');
+      const ok = await sh(
+        'for i in $(seq 1 30); do virsh -c qemu:///system version >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1',
+      );
+      if (ok.code !== 0)
+        return unavailable(
+          this,
+          'libvirtd does not answer on qemu:///system after 30 s (virtlogd -d; libvirtd -d)',
+        );
     }
     // libvirt's networks run their own dnsmasq on port 53 of their bridge: a DNS server
     // bound to every address of this host (a dnsmasq with --bind-dynamic, or on 0.0.0.0)
     // keeps them from starting. paasbox's own dnsmasq binds 127.0.0.1 and the stack address only.
     const dns53 = await sh("ss -Hlnup 'sport = :53' | awk '{print $5}'");
     const wildcard = dns53.out.split('\n').filter((a) => /^(0\.0\.0\.0|\*|\[::\]):53$/.test(a.trim()));
-    if (wildcard.length) return unavailable(this, `port 53 is bound on every address (${wildcard.join(', ')}): libvirt's networks could not start their DNS; stop that server or bind it to given addresses`);
+    if (wildcard.length)
+      return unavailable(
+        this,
+        `port 53 is bound on every address (${wildcard.join(', ')}): libvirt's networks could not start their DNS; stop that server or bind it to given addresses`,
+      );
 
     const t0 = Date.now();
     const box = await stream('sh', [repoPath('spec', 'vm', 'build-box.sh')], env);
     if (box.code !== 0) throw new Error(`building the box failed:\n${box.tail}`);
     times['box (build or cache) s'] = Math.round((Date.now() - t0) / 1000);
     env['PAASBOX_BOX'] = box.tail.trim().split('\n').pop()!.trim();
-    writeFileSync(join(work, 'paasbox.yaml'), 'services:\n  zookeeper: { enabled: false }\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n');
+    writeFileSync(
+      join(work, 'paasbox.yaml'),
+      'services:\n  zookeeper: { enabled: false }\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n',
+    );
     await ensureExampleImage();
   });
 
@@ -128,8 +173,12 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
     expect(up.tail).to.match(/paasbox install/);
     const inst = readInstance('default');
     expect(inst?.deployment?.ip, 'the recorded advertised address').to.equal(VM_IP);
-    // The box is "like Ubuntu": resolved runs on 127.0.0.53 beside the stack's dnsmasq, and the default route is the management network.
-    const vm = await sh("vagrant ssh -c 'systemctl is-active systemd-resolved; ip route show default; sudo ss -Hlnup sport = :53'", env);
+    // The box is "like Ubuntu": resolved runs on 127.0.0.53 beside the stack's dnsmasq, and the default route
+    // is the management network.
+    const vm = await sh(
+      "vagrant ssh -c 'systemctl is-active systemd-resolved; ip route show default; sudo ss -Hlnup sport = :53'",
+      env,
+    );
     expect(vm.out).to.match(/^active$/m);
     expect(vm.out).to.match(/default via 192\.168\.121\.\d+ dev eth0/);
     expect(vm.out).to.match(/127\.0\.0\.53(%lo)?:53/);
@@ -150,15 +199,31 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
     // The example's health check (3 s timeout, 3 failures, 10 s grace) kills every task in a
     // guest running 7-16x slower (measured: python3's probe alone outlasts 3 s there, 0/2 ready
     // after 300 s): the same app with the slack an emulated VM needs.
-    const app = JSON.parse(readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8')) as { healthChecks: Array<Record<string, unknown>> };
-    app.healthChecks = app.healthChecks.map((hc) => ({ ...hc, gracePeriodSeconds: 600, intervalSeconds: 20, timeoutSeconds: 30, maxConsecutiveFailures: 6 }));
+    const app = JSON.parse(
+      readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8'),
+    ) as { healthChecks: Array<Record<string, unknown>> };
+    app.healthChecks = app.healthChecks.map((hc) => ({
+      ...hc,
+      gracePeriodSeconds: 600,
+      intervalSeconds: 20,
+      timeoutSeconds: 30,
+      maxConsecutiveFailures: 6,
+    }));
     writeFileSync(join(work, 'python1.json'), JSON.stringify(app, null, 2));
-    const dep = await stream('npx', ['paasbox', 'deploy', join(work, 'python1.json'), '--wait', '--timeout', '1200'], env);
+    const dep = await stream(
+      'npx',
+      ['paasbox', 'deploy', join(work, 'python1.json'), '--wait', '--timeout', '1200'],
+      env,
+    );
     times['deploy python1 s'] = dep.seconds;
     expect(dep.code, dep.tail).to.equal(0);
 
     // The settings the trigger's install was given (ZooKeeper left out), as a user with that file would.
-    const v = await stream('npx', ['paasbox', 'verify', '--from-here', '--config', join(work, 'paasbox.yaml')], env);
+    const v = await stream(
+      'npx',
+      ['paasbox', 'verify', '--from-here', '--config', join(work, 'paasbox.yaml')],
+      env,
+    );
     times['verify --from-here s'] = v.seconds;
     expect(v.code, v.tail).to.equal(0);
 
@@ -166,7 +231,9 @@ describe('laptop stage: vagrant-libvirt VM provisioned by the Vagrantfile trigge
     expect(dig.out.trim().split('\n'), dig.out).to.include(VM_IP);
     // The name resolved by the VM's DNS (above), the request sent to that address with the name as Host.
     const addr = dig.out.trim().split('\n')[0]!;
-    const curl = await sh(`curl -sS --max-time 30 --resolve python1.service.consul:80:${addr} http://python1.service.consul/`);
+    const curl = await sh(
+      `curl -sS --max-time 30 --resolve python1.service.consul:80:${addr} http://python1.service.consul/`,
+    );
     expect(curl.code, curl.out).to.equal(0);
     expect(curl.out).to.match(/^Hello from python1 /);
   });

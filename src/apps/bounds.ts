@@ -10,7 +10,8 @@ import type { AppBounds } from './policy.js';
 /** Every port of the stack: its paasbox.ports labels ("http=8500/tcp,dns=8600/udp") and the implicit ones. */
 export function stackPorts(ports: Deployment['ports']): number[] {
   const out = new Set<number>(Object.keys(IMPLICIT_STACK_PORTS).map(Number));
-  for (const label of Object.values(ports)) for (const m of label.matchAll(/=(\d+)\//g)) out.add(Number(m[1]));
+  for (const label of Object.values(ports))
+    for (const m of label.matchAll(/=(\d+)\//g)) out.add(Number(m[1]));
   return [...out].sort((a, b) => a - b);
 }
 
@@ -19,13 +20,18 @@ export function stackPorts(ports: Deployment['ports']): number[] {
  * file). `nodes`: how many hosts apps run on (a cluster's agents, else its
  * masters; one host: 1).
  */
-export function stackBounds(d: Pick<Deployment, 'ports' | 'services' | 'meta'> | undefined, nodes = 1): AppBounds {
+export function stackBounds(
+  d: Pick<Deployment, 'ports' | 'services' | 'meta'> | undefined,
+  nodes = 1,
+): AppBounds {
   // A file written before apps: existed records none: the defaults then.
   const apps = d?.meta.apps ?? DEFAULT_APPS;
   return {
     maxInstances: apps.maxInstancesPerNode * Math.max(1, nodes),
     tcpPorts: { ...apps.tcpPorts },
-    stackServices: d ? [...d.services, ...Object.keys(d.meta.omitted ?? {}), ...(d.meta.elsewhere ?? [])] : [],
+    stackServices: d
+      ? [...d.services, ...Object.keys(d.meta.omitted ?? {}), ...(d.meta.elsewhere ?? [])]
+      : [],
     stackPorts: stackPorts(d?.ports ?? {}),
   };
 }

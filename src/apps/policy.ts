@@ -58,11 +58,33 @@ export const MIN_BACKOFF_SECONDS = 1;
 /** Label prefixes only the platform sets: compose's and swarm's own, and paasbox's. */
 export const RESERVED_LABEL_PREFIXES = ['com.docker.', 'paasbox.'] as const;
 /** Docker parameters that join a host namespace. */
-export const HOST_NAMESPACE_PARAMETERS = ['net', 'network', 'pid', 'ipc', 'uts', 'userns', 'cgroupns'] as const;
-/** Docker parameters allowed without allow.dockerParameters: none widens what the container may do on the host. */
+export const HOST_NAMESPACE_PARAMETERS = [
+  'net',
+  'network',
+  'pid',
+  'ipc',
+  'uts',
+  'userns',
+  'cgroupns',
+] as const;
+/**
+ * Docker parameters allowed without allow.dockerParameters: none widens what the container may do on the
+ * host.
+ */
 // Not memory or cpus: `memory=0` or `cpus=0` after the bounds would lift them (mem and cpus say it).
 export const SAFE_DOCKER_PARAMETERS = [
-  'label', 'env', 'e', 'log-driver', 'log-opt', 'hostname', 'workdir', 'user', 'init', 'stop-signal', 'dns', 'add-host',
+  'label',
+  'env',
+  'e',
+  'log-driver',
+  'log-opt',
+  'hostname',
+  'workdir',
+  'user',
+  'init',
+  'stop-signal',
+  'dns',
+  'add-host',
 ] as const;
 /** Log drivers that keep logs on the host. */
 export const LOCAL_LOG_DRIVERS = ['json-file', 'local', 'none'] as const;
@@ -86,10 +108,15 @@ export function isReservedLabel(key: string): boolean {
  */
 export function serviceNameVars(env: Record<string, string> | undefined): Record<string, string> {
   // The registrator matches SERVICE_ exactly and reads the rest in any case.
-  return Object.fromEntries(Object.entries(env ?? {}).filter(([k]) => /^SERVICE_(\d+_)?NAME$/i.test(k) && k.startsWith('SERVICE_')));
+  return Object.fromEntries(
+    Object.entries(env ?? {}).filter(([k]) => /^SERVICE_(\d+_)?NAME$/i.test(k) && k.startsWith('SERVICE_')),
+  );
 }
 
-/** Registrator variables that would let an app replace another's registration (the ID, the container it names). */
+/**
+ * Registrator variables that would let an app replace another's registration (the ID, the container it
+ * names).
+ */
 const ID_VARIABLE = /^SERVICE_(\d+_)?(ID|CONTAINER_ID)$/i;
 
 /** tcp=PORT values among registrator's tag variables (SERVICE_TAGS, SERVICE_<port>_TAGS). */
@@ -105,10 +132,13 @@ export function tcpTagPorts(env: Record<string, string> | undefined): { variable
   return out;
 }
 
-const obj = (x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined);
+const obj = (x: unknown) =>
+  x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
 const list = (x: unknown) => (Array.isArray(x) ? (x as unknown[]).map(obj) : []);
 const strings = (x: unknown) =>
-  Object.fromEntries(Object.entries(obj(x) ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  Object.fromEntries(
+    Object.entries(obj(x) ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 
 /**
  * Every refusal of the policy for `app` (empty when it may deploy). Defensive
@@ -160,7 +190,8 @@ export function policyProblems(app: MarathonApp, policy: AppPolicy = {}): AppPro
     if (docker?.['network'] === 'HOST') {
       out.push({
         path: '/container/docker/network',
-        problem: 'network HOST puts the app in the host\'s network (every port, the stack\'s own loopback services)',
+        problem:
+          "network HOST puts the app in the host's network (every port, the stack's own loopback services)",
         fix: 'use "BRIDGE" with portMappings, or deploy with --allow-host-namespaces',
       });
     }
@@ -184,10 +215,15 @@ export function policyProblems(app: MarathonApp, policy: AppPolicy = {}): AppPro
         problem: `label "${key}" is reserved for the platform (${RESERVED_LABEL_PREFIXES.map((p) => `${p}*`).join(', ')})`,
         fix: 'rename the label (e.g. team.example/…), or deploy with --allow-reserved-labels',
       });
-    for (const key of Object.keys(obj(doc?.['labels']) ?? {})) if (isReservedLabel(key)) refuse(`/labels/${key}`, key);
+    for (const key of Object.keys(obj(doc?.['labels']) ?? {}))
+      if (isReservedLabel(key)) refuse(`/labels/${key}`, key);
     parameters.forEach((p, i) => {
       const value = p?.['value'];
-      if (p?.['key'] === 'label' && typeof value === 'string' && isReservedLabel(value.split('=')[0]!.trim())) {
+      if (
+        p?.['key'] === 'label' &&
+        typeof value === 'string' &&
+        isReservedLabel(value.split('=')[0]!.trim())
+      ) {
         refuse(`/container/docker/parameters/${i}/value`, value.split('=')[0]!.trim());
       }
     });
@@ -229,7 +265,11 @@ export function policyProblems(app: MarathonApp, policy: AppPolicy = {}): AppPro
   }
   for (const key of Object.keys(obj(doc?.['labels']) ?? {})) {
     if (/^SERVICE_/i.test(key)) {
-      out.push({ path: `/labels/${key}`, problem: `label "${key}" is a registrator setting`, fix: `set it in env, where its value is checked` });
+      out.push({
+        path: `/labels/${key}`,
+        problem: `label "${key}" is a registrator setting`,
+        fix: `set it in env, where its value is checked`,
+      });
     }
   }
   parameters.forEach((p, i) => {
@@ -252,10 +292,15 @@ export function policyProblems(app: MarathonApp, policy: AppPolicy = {}): AppPro
       });
     }
   }
-  // One volume inside another: the app could swap the inner path for a symlink, which docker follows at its next start.
-  const hostPaths = list(container?.['volumes']).map((v) => (typeof v?.['hostPath'] === 'string' ? canonicalHostPath(v['hostPath'] as string) : undefined));
+  // One volume inside another: the app could swap the inner path for a symlink, which docker follows at its
+  // next start.
+  const hostPaths = list(container?.['volumes']).map((v) =>
+    typeof v?.['hostPath'] === 'string' ? canonicalHostPath(v['hostPath'] as string) : undefined,
+  );
   hostPaths.forEach((p, i) => {
-    const outer = hostPaths.findIndex((q, j) => j !== i && p !== undefined && q !== undefined && (p === q ? j < i : p.startsWith(q + '/')));
+    const outer = hostPaths.findIndex(
+      (q, j) => j !== i && p !== undefined && q !== undefined && (p === q ? j < i : p.startsWith(q + '/')),
+    );
     if (p === undefined || outer < 0) return;
     out.push({
       path: `/container/volumes/${i}/hostPath`,
@@ -267,7 +312,11 @@ export function policyProblems(app: MarathonApp, policy: AppPolicy = {}): AppPro
   if (bounds) {
     for (const [k, name] of Object.entries(serviceNameVars(env))) {
       if (bounds.stackServices.includes(name)) {
-        out.push({ path: `/env/${k}`, problem: `"${name}" is the name of a stack service`, fix: 'give the app a name of its own' });
+        out.push({
+          path: `/env/${k}`,
+          problem: `"${name}" is the name of a stack service`,
+          fix: 'give the app a name of its own',
+        });
       }
     }
     out.push(...boundsProblems(app, bounds, env));
@@ -279,7 +328,8 @@ export function policyProblems(app: MarathonApp, policy: AppPolicy = {}): AppPro
 function boundsProblems(app: MarathonApp, bounds: AppBounds, env: Record<string, string>): AppProblem[] {
   const out: AppProblem[] = [];
   const instances = (obj(app) ?? {})['instances'];
-  if (typeof instances === 'number' && instances > bounds.maxInstances) out.push(instancesProblem(instances, bounds));
+  if (typeof instances === 'number' && instances > bounds.maxInstances)
+    out.push(instancesProblem(instances, bounds));
   const { min, max } = bounds.tcpPorts;
   for (const { variable, port } of tcpTagPorts(env)) {
     if (Number.isInteger(port) && port >= min && port <= max && !bounds.stackPorts.includes(port)) continue;
@@ -290,13 +340,21 @@ function boundsProblems(app: MarathonApp, bounds: AppBounds, env: Record<string,
     });
   }
   const container = obj(obj(app)?.['container']);
-  const mappings = [...list(container?.['portMappings']), ...list(obj(container?.['docker'])?.['portMappings'])];
+  const mappings = [
+    ...list(container?.['portMappings']),
+    ...list(obj(container?.['docker'])?.['portMappings']),
+  ];
   mappings.forEach((m, i) => {
     const hostPort = m?.['hostPort'];
     if (typeof hostPort !== 'number' || hostPort === 0) return;
     const inRange = hostPort >= min && hostPort <= max;
     if (hostPort >= 1024 && !bounds.stackPorts.includes(hostPort) && !inRange) return;
-    const what = hostPort < 1024 ? 'a privileged port' : inRange ? `in the TCP route range ${min}-${max}` : 'a port of the stack';
+    const what =
+      hostPort < 1024
+        ? 'a privileged port'
+        : inRange
+          ? `in the TCP route range ${min}-${max}`
+          : 'a port of the stack';
     out.push({
       path: `/container/portMappings/${i}/hostPort`,
       problem: `hostPort ${hostPort} is ${what}`,
@@ -328,11 +386,20 @@ export interface TaskBounds {
 /** The limits a task of `app` runs with (pure). */
 export function taskBounds(app: MarathonApp): TaskBounds {
   const notes: string[] = [];
-  const mem = app.mem !== undefined && app.mem > 0 ? Math.max(MIN_MEM_MIB, Math.ceil(app.mem)) : DEFAULT_MEM_MIB;
-  if (app.mem === undefined || app.mem <= 0) notes.push(`mem: none given, each instance is limited to ${DEFAULT_MEM_MIB} MiB (Marathon's default)`);
+  const mem =
+    app.mem !== undefined && app.mem > 0 ? Math.max(MIN_MEM_MIB, Math.ceil(app.mem)) : DEFAULT_MEM_MIB;
+  if (app.mem === undefined || app.mem <= 0)
+    notes.push(`mem: none given, each instance is limited to ${DEFAULT_MEM_MIB} MiB (Marathon's default)`);
   const backoff = Math.max(MIN_BACKOFF_SECONDS, app.backoffSeconds ?? MIN_BACKOFF_SECONDS);
-  if ((app.backoffSeconds ?? MIN_BACKOFF_SECONDS) < MIN_BACKOFF_SECONDS) notes.push(`backoffSeconds: raised to ${MIN_BACKOFF_SECONDS}`);
-  return { memMiB: mem, cpuLimit: Math.max(MIN_CPU_LIMIT, app.cpus ?? 0), pidsLimit: PIDS_LIMIT, backoffSeconds: backoff, notes };
+  if ((app.backoffSeconds ?? MIN_BACKOFF_SECONDS) < MIN_BACKOFF_SECONDS)
+    notes.push(`backoffSeconds: raised to ${MIN_BACKOFF_SECONDS}`);
+  return {
+    memMiB: mem,
+    cpuLimit: Math.max(MIN_CPU_LIMIT, app.cpus ?? 0),
+    pidsLimit: PIDS_LIMIT,
+    backoffSeconds: backoff,
+    notes,
+  };
 }
 
 /**
@@ -356,7 +423,10 @@ export function parseAllowedApp(text: string, source: string, policy: AppPolicy 
 /** A scale to `instances` refused above the ceiling (before any scheduler call). */
 export function checkScale(id: string, instances: number, bounds?: Pick<AppBounds, 'maxInstances'>): void {
   if (!Number.isInteger(instances) || instances < 0) {
-    throw new PaasboxError(`cannot scale ${id} to ${instances} instances`, 'give a whole number >= 0, e.g. --scale 4');
+    throw new PaasboxError(
+      `cannot scale ${id} to ${instances} instances`,
+      'give a whole number >= 0, e.g. --scale 4',
+    );
   }
   if (bounds && instances > bounds.maxInstances) {
     const p = instancesProblem(instances, bounds);

@@ -18,7 +18,9 @@ export const NAMES_PREFIX = 'paasbox/names/';
 /** Consul K/V prefix of tcp=PORT routes: TCP_PREFIX + PORT holds the owning app id. */
 export const TCP_PREFIX = 'paasbox/tcp-ports/';
 
-/** The host paths of `app` that deploy prepares: those under its data root (others were allowed as they are). */
+/**
+ * The host paths of `app` that deploy prepares: those under its data root (others were allowed as they are).
+ */
 export function appHostPaths(app: MarathonApp): string[] {
   const root = appDataDir(app.id);
   return (app.container?.volumes ?? [])
@@ -56,7 +58,11 @@ export function hostPathsScript(root: string, paths: string[], dataRoot = APP_DA
  * symlinks lead out of its data root (a link planted through a mount).
  * Nothing is run when the app binds nothing under its root.
  */
-export async function prepareHostMounts(hosts: Target[], app: MarathonApp, allow: AppAllowances = {}): Promise<string[]> {
+export async function prepareHostMounts(
+  hosts: Target[],
+  app: MarathonApp,
+  allow: AppAllowances = {},
+): Promise<string[]> {
   const paths = appHostPaths(app);
   if (!paths.length) return [];
   const root = appDataDir(app.id);
@@ -71,7 +77,12 @@ export async function prepareHostMounts(hosts: Target[], app: MarathonApp, allow
           `remove the symlink on the path, or deploy with --allow-host-mounts`,
         );
       }
-      if (!m) throw targetError(`cannot create the app's directories on ${t.name}`, 'check sudo and the disk on that host', r.stderr.trim());
+      if (!m)
+        throw targetError(
+          `cannot create the app's directories on ${t.name}`,
+          'check sudo and the disk on that host',
+          r.stderr.trim(),
+        );
     }),
   );
   return paths;
@@ -89,14 +100,17 @@ export function claimedNames(app: MarathonApp, defaultName: string): string[] {
   names.add(base);
   const ports = portMappingsOf(app).map((m) => m.containerPort);
   if (ports.length > 1) {
-    for (const p of ports) if (!Object.keys(given).some((k) => k.toUpperCase() === `SERVICE_${p}_NAME`)) names.add(`${base}-${p}`);
+    for (const p of ports)
+      if (!Object.keys(given).some((k) => k.toUpperCase() === `SERVICE_${p}_NAME`)) names.add(`${base}-${p}`);
   }
   return [...names].sort();
 }
 
 /** The keys (under the claims' prefixes) `app` owns: its names and its tcp=PORT routes. */
 export function claimedKeys(app: MarathonApp, defaultName: string): string[] {
-  const tcp = tcpTagPorts(app.env).filter((t) => Number.isInteger(t.port)).map((t) => `${TCP_PREFIX}${t.port}`);
+  const tcp = tcpTagPorts(app.env)
+    .filter((t) => Number.isInteger(t.port))
+    .map((t) => `${TCP_PREFIX}${t.port}`);
   return [...claimedNames(app, defaultName).map((n) => `${NAMES_PREFIX}${n}`), ...new Set(tcp)];
 }
 
@@ -104,7 +118,10 @@ export function claimedKeys(app: MarathonApp, defaultName: string): string[] {
 export function takenError(key: string, owner: string): PaasboxError {
   if (key.startsWith(TCP_PREFIX)) {
     const port = key.slice(TCP_PREFIX.length);
-    return new PaasboxError(`env.SERVICE_TAGS: tcp=${port} belongs to app ${owner}`, 'pick another port of the range (a tcp= port belongs to the app id that first deployed it)');
+    return new PaasboxError(
+      `env.SERVICE_TAGS: tcp=${port} belongs to app ${owner}`,
+      'pick another port of the range (a tcp= port belongs to the app id that first deployed it)',
+    );
   }
   return new PaasboxError(
     `env.SERVICE_NAME: "${key.slice(NAMES_PREFIX.length)}" belongs to app ${owner}`,

@@ -43,7 +43,11 @@ export interface MarathonContainer {
   volumes?: { containerPath: string; hostPath: string; mode?: 'RO' | 'RW' }[];
 }
 
-export type MarathonConstraint = [string, 'UNIQUE' | 'CLUSTER' | 'GROUP_BY' | 'LIKE' | 'UNLIKE' | 'MAX_PER' | 'IS', string?];
+export type MarathonConstraint = [
+  string,
+  'UNIQUE' | 'CLUSTER' | 'GROUP_BY' | 'LIKE' | 'UNLIKE' | 'MAX_PER' | 'IS',
+  string?,
+];
 
 export interface MarathonApp {
   id: string;

@@ -24,7 +24,9 @@ const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const domain = `(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
 const tag = '[\\w][\\w.-]{0,127}';
 const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
-/** Source of the image reference regex; the schema carries the same pattern (a unit test keeps them equal). */
+/**
+ * Source of the image reference regex; the schema carries the same pattern (a unit test keeps them equal).
+ */
 export const IMAGE_REFERENCE_PATTERN = `^(?:${domain}/)?${pathComponent}(?:/${pathComponent})*(?::${tag})?(?:@${digest})?$`;
 const imageReference = new RegExp(IMAGE_REFERENCE_PATTERN);
 
@@ -45,7 +47,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function describeChar(s: string, re: RegExp): string {
   const c = re.exec(s)?.[0] ?? '';
-  return c === ',' ? 'a comma' : c === '"' ? 'a double quote' : `the control character U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  return c === ','
+    ? 'a comma'
+    : c === '"'
+      ? 'a double quote'
+      : `the control character U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /** A path as docker resolves it (it cleans . and ..), /var/run folded into /run (its symlink). */
@@ -81,24 +87,49 @@ export function fieldProblem(path: string, value: unknown): AppProblem | undefin
   }
   if (/^\/container\/volumes\/\d+\/(hostPath|containerPath)$/.test(path)) {
     if (MOUNT_UNSAFE.test(value)) {
-      return { path, problem: `${v} contains ${describeChar(value, MOUNT_UNSAFE)}, which would change the mount's options`, fix: 'use a path without commas, double quotes or control characters' };
+      return {
+        path,
+        problem: `${v} contains ${describeChar(value, MOUNT_UNSAFE)}, which would change the mount's options`,
+        fix: 'use a path without commas, double quotes or control characters',
+      };
     }
-    if (!value.startsWith('/')) return { path, problem: `${v} is not an absolute path`, fix: 'give an absolute path starting with /' };
+    if (!value.startsWith('/'))
+      return { path, problem: `${v} is not an absolute path`, fix: 'give an absolute path starting with /' };
     // Swarm expands Go templates ({{...}}) in a mount's source on each node,
     // after every check here: only plain path characters pass.
     if (!MOUNT_PATH.test(value)) {
-      return { path, problem: `${v} has characters other than letters, digits, ".", "_", "-" and "/"`, fix: 'use a plain path, e.g. /srv/paasbox/apps/APP/data' };
+      return {
+        path,
+        problem: `${v} has characters other than letters, digits, ".", "_", "-" and "/"`,
+        fix: 'use a plain path, e.g. /srv/paasbox/apps/APP/data',
+      };
     }
     return undefined;
   }
   if (/^\/container\/docker\/parameters\/\d+\/key$/.test(path)) {
-    return PARAMETER_KEY.test(value) ? undefined : { path, problem: `${v} is not a docker option name`, fix: 'give the long option without dashes, e.g. "label"' };
+    return PARAMETER_KEY.test(value)
+      ? undefined
+      : {
+          path,
+          problem: `${v} is not a docker option name`,
+          fix: 'give the long option without dashes, e.g. "label"',
+        };
   }
   if (/^\/container\/docker\/parameters\/\d+\/value$/.test(path)) {
-    return CONTROL.test(value) ? { path, problem: `contains ${describeChar(value, CONTROL)}`, fix: 'remove control characters (newlines, tabs) from the value' } : undefined;
+    return CONTROL.test(value)
+      ? {
+          path,
+          problem: `contains ${describeChar(value, CONTROL)}`,
+          fix: 'remove control characters (newlines, tabs) from the value',
+        }
+      : undefined;
   }
   if (/^\/env\/[^/]+$/.test(path) && !ENV_NAME.test(path.slice(5))) {
-    return { path, problem: `${JSON.stringify(path.slice(5))} is not an environment variable name`, fix: 'use letters, digits and underscores, not starting with a digit' };
+    return {
+      path,
+      problem: `${JSON.stringify(path.slice(5))} is not an environment variable name`,
+      fix: 'use letters, digits and underscores, not starting with a digit',
+    };
   }
   if (/^\/env\/SERVICE_(\d+_)?NAME$/i.test(path)) {
     // The registrator refuses such a name, so the app would never be routed: say so now.
@@ -110,7 +141,13 @@ export function fieldProblem(path: string, value: unknown): AppProblem | undefin
     };
   }
   if (/^\/env\/SERVICE_(\d+_)?TAGS$/i.test(path)) {
-    return CONTROL.test(value) ? { path, problem: `contains ${describeChar(value, CONTROL)}`, fix: 'write the tags on one line, comma-separated, e.g. http,weight=3,path=/api' } : undefined;
+    return CONTROL.test(value)
+      ? {
+          path,
+          problem: `contains ${describeChar(value, CONTROL)}`,
+          fix: 'write the tags on one line, comma-separated, e.g. http,weight=3,path=/api',
+        }
+      : undefined;
   }
   return undefined;
 }
@@ -123,7 +160,8 @@ export function fieldProblems(app: MarathonApp): AppProblem[] {
     if (p) out.push(p);
   };
   // Defensive reads: this also runs on documents the schema refused.
-  const obj = (x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined);
+  const obj = (x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
   const list = (x: unknown) => (Array.isArray(x) ? (x as unknown[]).map(obj) : []);
   const container = obj(obj(app)?.['container']);
   const docker = obj(container?.['docker']);
@@ -138,6 +176,7 @@ export function fieldProblems(app: MarathonApp): AppProblem[] {
   });
   const env = obj(obj(app)?.['env']);
   // Every variable's name, and each of registrator's name and tag variables (any case: it reads them so).
-  for (const [k, value] of Object.entries(env ?? {})) check(`/env/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value);
+  for (const [k, value] of Object.entries(env ?? {}))
+    check(`/env/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value);
   return out;
 }

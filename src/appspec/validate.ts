@@ -62,10 +62,18 @@ export function appProblems(json: unknown): AppProblem[] {
   const app = json as MarathonApp;
   // Marathon needs something to run: a command or a container.
   if (!app.container && !app.cmd && !(app.args && app.args.length)) {
-    out.push({ path: '/', problem: 'the app has neither container nor cmd', fix: 'add container.docker.image (paasbox deploys docker images)' });
+    out.push({
+      path: '/',
+      problem: 'the app has neither container nor cmd',
+      fix: 'add container.docker.image (paasbox deploys docker images)',
+    });
   }
   if (app.cmd && app.args && app.args.length) {
-    out.push({ path: '/args', problem: 'cmd and args are both set', fix: 'use cmd (a shell command) or args (entrypoint arguments), not both' });
+    out.push({
+      path: '/args',
+      problem: 'cmd and args are both set',
+      fix: 'use cmd (a shell command) or args (entrypoint arguments), not both',
+    });
   }
   out.push(...fieldProblems(app));
   const mappings = portMappingsOf(app);
@@ -80,13 +88,19 @@ export function appProblems(json: unknown): AppProblem[] {
   (app.healthChecks ?? []).forEach((hc, i) => {
     const proto = hc.protocol ?? 'HTTP';
     if (proto === 'COMMAND' && !hc.command) {
-      out.push({ path: `/healthChecks/${i}/command`, problem: 'a COMMAND health check has no command', fix: 'add "command": {"value": "..."}' });
+      out.push({
+        path: `/healthChecks/${i}/command`,
+        problem: 'a COMMAND health check has no command',
+        fix: 'add "command": {"value": "..."}',
+      });
     }
     if (proto !== 'COMMAND' && hc.port === undefined && (hc.portIndex ?? 0) >= portCount) {
       out.push({
         path: `/healthChecks/${i}/portIndex`,
         problem: `portIndex ${hc.portIndex ?? 0} does not address one of the app's ${portCount} port(s)`,
-        fix: portCount ? `use a portIndex below ${portCount}` : 'add container.portMappings (or ports) for the port to check',
+        fix: portCount
+          ? `use a portIndex below ${portCount}`
+          : 'add container.portMappings (or ports) for the port to check',
       });
     }
   });
@@ -118,12 +132,19 @@ export function throwProblems(problems: AppProblem[], source: string): void {
 }
 
 /** Parse JSON text (a syntax error is a PaasboxError too); validated by `check`, by default its form. */
-export function parseApp(text: string, source = 'app definition', check: (json: unknown, source: string) => MarathonApp = validateApp): MarathonApp {
+export function parseApp(
+  text: string,
+  source = 'app definition',
+  check: (json: unknown, source: string) => MarathonApp = validateApp,
+): MarathonApp {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new PaasboxError(`${source} is not JSON: ${(e as Error).message}`, 'fix the JSON syntax (a Marathon app is one JSON object)');
+    throw new PaasboxError(
+      `${source} is not JSON: ${(e as Error).message}`,
+      'fix the JSON syntax (a Marathon app is one JSON object)',
+    );
   }
   return check(json, source);
 }
@@ -143,7 +164,11 @@ function describe(e: ErrorObject, json: unknown): AppProblem {
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required':
-      return { path, problem: `missing required field "${String(params.missingProperty)}"`, fix: `add "${String(params.missingProperty)}"` };
+      return {
+        path,
+        problem: `missing required field "${String(params.missingProperty)}"`,
+        fix: `add "${String(params.missingProperty)}"`,
+      };
     case 'additionalProperties': {
       const name = String(params.additionalProperty);
       const allowed = allowedAt(e.schemaPath);
@@ -157,28 +182,51 @@ function describe(e: ErrorObject, json: unknown): AppProblem {
       };
     }
     case 'enum':
-      return { path, problem: `value is not supported`, fix: `use one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return {
+        path,
+        problem: `value is not supported`,
+        fix: `use one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     case 'const':
-      return { path, problem: `value is not supported`, fix: `use ${JSON.stringify(params.allowedValue)} or leave the field out` };
+      return {
+        path,
+        problem: `value is not supported`,
+        fix: `use ${JSON.stringify(params.allowedValue)} or leave the field out`,
+      };
     case 'type':
-      return { path, problem: `must be ${String(params.type)}`, fix: `give a ${String(params.type).replace(',', ' or ')}` };
+      return {
+        path,
+        problem: `must be ${String(params.type)}`,
+        fix: `give a ${String(params.type).replace(',', ' or ')}`,
+      };
     case 'pattern': {
       const known = fieldProblem(path, valueAt(json, path));
       if (known) return known;
       return {
         path,
         problem: `does not match ${String(params.pattern)}`,
-        fix: path === '/id' ? 'use lowercase letters, digits, dots and dashes, segments separated by / (e.g. /python1)' : 'use lowercase letters, digits and dashes',
+        fix:
+          path === '/id'
+            ? 'use lowercase letters, digits, dots and dashes, segments separated by / (e.g. /python1)'
+            : 'use lowercase letters, digits and dashes',
       };
     }
     case 'minimum':
     case 'maximum':
-      return { path, problem: `must be ${String(params.comparison)} ${String(params.limit)}`, fix: `use a value ${String(params.comparison)} ${String(params.limit)}` };
+      return {
+        path,
+        problem: `must be ${String(params.comparison)} ${String(params.limit)}`,
+        fix: `use a value ${String(params.comparison)} ${String(params.limit)}`,
+      };
     case 'minLength':
       return { path, problem: 'must not be empty', fix: 'give a value' };
     case 'minItems':
     case 'maxItems':
-      return { path, problem: e.message ?? e.keyword, fix: 'write a constraint as [field, operator] or [field, operator, value]' };
+      return {
+        path,
+        problem: e.message ?? e.keyword,
+        fix: 'write a constraint as [field, operator] or [field, operator, value]',
+      };
     default:
       return { path, problem: e.message ?? e.keyword, fix: 'see stacks/schema/marathon-app.schema.json' };
   }
@@ -209,7 +257,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     prev = cur;
   }

@@ -51,12 +51,27 @@ export interface AclBenchOptions {
 
 function sameServices(t: Target, services: Record<string, unknown>): void {
   const got = Object.keys(services).join(', ');
-  if (got !== DISCOVERY.join(', ')) throw targetError(`the bench stack on ${t.name} runs ${got}, not ${DISCOVERY.join(', ')}`, 'this is a paasbox bug: the bench settings file disables every other service');
+  if (got !== DISCOVERY.join(', '))
+    throw targetError(
+      `the bench stack on ${t.name} runs ${got}, not ${DISCOVERY.join(', ')}`,
+      'this is a paasbox bug: the bench settings file disables every other service',
+    );
 }
 
 /** The ACL stack: the real install, its secrets under the throwaway instance. */
-async function installWithAcls(t: Target, configPath: string, app: string, progress: Progress): Promise<void> {
-  const out = await provisionTarget(t, { ...PLAN, configPath, instance: INSTANCE, progress, healthTimeoutS: 300 });
+async function installWithAcls(
+  t: Target,
+  configPath: string,
+  app: string,
+  progress: Progress,
+): Promise<void> {
+  const out = await provisionTarget(t, {
+    ...PLAN,
+    configPath,
+    instance: INSTANCE,
+    progress,
+    healthTimeoutS: 300,
+  });
   sameServices(t, out.plan!.compose.services);
   await loadImages(t, [app]);
 }
@@ -69,12 +84,20 @@ async function startWithoutSecrets(t: Target, configPath: string, app: string): 
   for (const [name, svc] of Object.entries(plan.compose.services)) {
     const volumes = (svc.volumes ?? []).filter((v) => !v.startsWith(`${SECRETS_DIR}/`));
     const r = await t.exec(dockerRun(`pbnoacl-${name}`, { ...svc, volumes }), { timeoutMs: 120_000 });
-    if (r.code !== 0) throw targetError(`docker run of ${name} failed on ${t.name}`, 'read the output below', r.stderr || r.stdout);
+    if (r.code !== 0)
+      throw targetError(
+        `docker run of ${name} failed on ${t.name}`,
+        'read the output below',
+        r.stderr || r.stdout,
+      );
   }
   await new ConsulClient({ baseUrl: `http://${t.address}:8500` }).waitForLeader(120_000, 1000);
 }
 
-/** Both stacks on fresh hosts, measured in the same run; the hosts and the instance's secrets are removed after. */
+/**
+ * Both stacks on fresh hosts, measured in the same run; the hosts and the instance's secrets are removed
+ * after.
+ */
 export async function benchAcl(opts: AclBenchOptions): Promise<AclBenchResult> {
   const runs = opts.runs ?? 5;
   await ensureStackImages([...DISCOVERY], opts.progress);
@@ -87,20 +110,34 @@ export async function benchAcl(opts: AclBenchOptions): Promise<AclBenchResult> {
   const hosts = await createDindHosts(2, { prefix: 'pbbench-acl', withDocker: true });
   const [acl, noAcl] = hosts.hosts.map((h) => openTarget({ kind: 'ssh', ssh: h.ssh })) as [Target, Target];
   try {
-    const setup = await Promise.allSettled([installWithAcls(acl, configPath, app, opts.progress), startWithoutSecrets(noAcl, configPath, app)]);
+    const setup = await Promise.allSettled([
+      installWithAcls(acl, configPath, app, opts.progress),
+      startWithoutSecrets(noAcl, configPath, app),
+    ]);
     for (const s of setup) if (s.status === 'rejected') throw s.reason;
 
-    const route = (t: Target, extra: { keep?: boolean; timeoutMs?: number } = {}) => benchTimeToRoute(t, { containerPrefix: 'pbbench', ...extra });
+    const route = (t: Target, extra: { keep?: boolean; timeoutMs?: number } = {}) =>
+      benchTimeToRoute(t, { containerPrefix: 'pbbench', ...extra });
     // Warm-up (uncounted): the first registration after start waits for the
     // tokens and consul-template's retries; its instance then serves the load.
-    const warm = { acl: await route(acl, { keep: true, timeoutMs: 180_000 }), noAcl: await route(noAcl, { keep: true, timeoutMs: 180_000 }) };
+    const warm = {
+      acl: await route(acl, { keep: true, timeoutMs: 180_000 }),
+      noAcl: await route(noAcl, { keep: true, timeoutMs: 180_000 }),
+    };
     const ms = { acl: [] as number[], noAcl: [] as number[] };
     for (let i = 0; i < runs; i++) {
       // Alternate which stack goes first, so neither always follows the other.
-      for (const k of i % 2 ? (['noAcl', 'acl'] as const) : (['acl', 'noAcl'] as const)) ms[k].push((await route(k === 'acl' ? acl : noAcl)).msToRoute);
+      for (const k of i % 2 ? (['noAcl', 'acl'] as const) : (['acl', 'noAcl'] as const))
+        ms[k].push((await route(k === 'acl' ? acl : noAcl)).msToRoute);
     }
     const load = (t: Target, w: typeof warm.acl) =>
-      benchHaproxyOverhead(t, { service: w.service, hostPort: w.hostPort, reach: 'address', ...(opts.durationS ? { durationS: opts.durationS } : {}), ...(opts.connections ? { connections: opts.connections } : {}) });
+      benchHaproxyOverhead(t, {
+        service: w.service,
+        hostPort: w.hostPort,
+        reach: 'address',
+        ...(opts.durationS ? { durationS: opts.durationS } : {}),
+        ...(opts.connections ? { connections: opts.connections } : {}),
+      });
     const throughput = { acl: await load(acl, warm.acl), noAcl: await load(noAcl, warm.noAcl) };
     return {
       acl: { routeMs: ms.acl, medianRouteMs: median(ms.acl), throughput: throughput.acl },

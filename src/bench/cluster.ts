@@ -56,7 +56,10 @@ export async function benchCluster(progress: Progress): Promise<ClusterBenchResu
   const example = await ensureExampleImage(progress);
   const dir = mkdtempSync(join(tmpdir(), 'pbbench-cl-'));
   const configPath = join(dir, 'paasbox.yaml');
-  writeFileSync(configPath, 'services:\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n');
+  writeFileSync(
+    configPath,
+    'services:\n  mesos-master: { enabled: false }\n  mesos-slave: { enabled: false }\n  marathon: { enabled: false }\n',
+  );
   const instances = ['bench-cluster-one', 'bench-cluster'];
   const set = await createDindHosts(6, { prefix: 'pbbench-cl', withDocker: true, sshTimeoutS: 180 });
   const targets = new Map<DindHost, Target>();
@@ -66,12 +69,28 @@ export async function benchCluster(progress: Progress): Promise<ClusterBenchResu
     return x;
   };
   const forget = async (h: DindHost) => {
-    await targets.get(h)?.close().catch(() => undefined);
+    await targets
+      .get(h)
+      ?.close()
+      .catch(() => undefined);
     targets.delete(h);
   };
   try {
-    const [one, m1, m2, m3, a1, a2] = set.hosts as [DindHost, DindHost, DindHost, DindHost, DindHost, DindHost];
-    const opts = { flags: { imageSource: 'local' as const }, env: {}, configPath, progress, healthTimeoutS: 600 };
+    const [one, m1, m2, m3, a1, a2] = set.hosts as [
+      DindHost,
+      DindHost,
+      DindHost,
+      DindHost,
+      DindHost,
+      DindHost,
+    ];
+    const opts = {
+      flags: { imageSource: 'local' as const },
+      env: {},
+      configPath,
+      progress,
+      healthTimeoutS: 600,
+    };
     // The reference: one host from nothing (docker present, as on the cluster's hosts).
     let t0 = Date.now();
     await provisionTarget(t(one), { ...opts, instance: instances[0]! });
@@ -87,20 +106,37 @@ export async function benchCluster(progress: Progress): Promise<ClusterBenchResu
     await provisionCluster(members, { ...opts, instance: instances[1]! });
     const convergeFourS = (Date.now() - t0) / 1000;
     t0 = Date.now();
-    await provisionCluster([...members, { target: t(a2), role: 'agent' }], { ...opts, instance: instances[1]! });
+    await provisionCluster([...members, { target: t(a2), role: 'agent' }], {
+      ...opts,
+      instance: instances[1]!,
+    });
     const addAgentS = (Date.now() - t0) / 1000;
 
     // python1 x2 over the two agents (swarm spreads a service's replicas).
     for (const a of [a1, a2]) await loadImages(t(a), [example]);
-    const app = validateApp(JSON.parse(readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8')));
+    const app = validateApp(
+      JSON.parse(readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8')),
+    );
     await new SwarmScheduler(t(m1)).deploy(app);
     const placed = await new SwarmScheduler(t(m1)).waitReady(app.id, 300_000);
 
-    // The victim is the Consul leader's host; the loop enters through another master, whose manager also watches the swarm.
+    // The victim is the Consul leader's host; the loop enters through another master, whose manager also
+    // watches the swarm.
     const leaderAddr = async (via: DindHost) => {
       const vt = t(via);
-      const r = await httpRequest(vt, await probeTools(vt), via.address, 8500, '/v1/operator/raft/configuration', { secret: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } });
-      return r.status === 200 ? (JSON.parse(r.body) as { Servers: { Address: string; Leader: boolean }[] }).Servers.find((x) => x.Leader)?.Address.replace(/:\d+$/, '') : undefined;
+      const r = await httpRequest(
+        vt,
+        await probeTools(vt),
+        via.address,
+        8500,
+        '/v1/operator/raft/configuration',
+        { secret: { name: 'X-Consul-Token', file: MANAGEMENT_TOKEN_FILE } },
+      );
+      return r.status === 200
+        ? (JSON.parse(r.body) as { Servers: { Address: string; Leader: boolean }[] }).Servers.find(
+            (x) => x.Leader,
+          )?.Address.replace(/:\d+$/, '')
+        : undefined;
     };
     const lead = await poll({ what: 'a Consul leader', timeoutMs: 60_000, everyMs: 500, fix: FIX }, () =>
       leaderAddr(m1),

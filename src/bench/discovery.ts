@@ -38,7 +38,10 @@ export interface RouteTimeResult {
   hostPort: number;
   /** `docker run` -> first 200 from the new instance through HAProxy by name. */
   msToRoute: number;
-  /** `docker run` -> first 200 straight from the instance's published port: its own readiness, the route's reference. */
+  /**
+   * `docker run` -> first 200 straight from the instance's published port: its own readiness, the route's
+   * reference.
+   */
   msToReady: number;
   /** msToRoute - msToReady: what the discovery path adds once the app is ready. */
   msReadyToRoute: number;
@@ -46,7 +49,12 @@ export interface RouteTimeResult {
 
 async function must(target: Target, cmd: string, what: string): Promise<string> {
   const r = await target.exec(cmd, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new PaasboxError(`${what} failed on ${target.name}`, 'check that docker runs there and the image is loaded', r.stderr || r.stdout);
+  if (r.code !== 0)
+    throw new PaasboxError(
+      `${what} failed on ${target.name}`,
+      'check that docker runs there and the image is loaded',
+      r.stderr || r.stdout,
+    );
   return r.stdout.trim();
 }
 
@@ -56,8 +64,12 @@ const CHECK_LOGS =
 /** Probes of both paths every this many ms: small beside the goal (200 ms), light on 2 cores. */
 const PROBE_MS = 10;
 
-export async function benchTimeToRoute(target: Target, opts: RouteTimeOptions = {}): Promise<RouteTimeResult> {
-  const service = opts.service ?? `pbbench${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+export async function benchTimeToRoute(
+  target: Target,
+  opts: RouteTimeOptions = {},
+): Promise<RouteTimeResult> {
+  const service =
+    opts.service ?? `pbbench${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   const container = `${opts.containerPrefix ?? 'paasbox-bench'}-${service}`;
   const image = opts.image ?? EXAMPLE_IMAGE;
   const host = `${service}.service.${opts.domain ?? 'consul'}`;
@@ -66,34 +78,61 @@ export async function benchTimeToRoute(target: Target, opts: RouteTimeOptions = 
   let direct: Forward | undefined;
   try {
     const t0 = performance.now();
-    const id = await must(target, `docker run -d --name ${shq(container)} -P -e SERVICE_NAME=${shq(service)} -e SERVICE_CHECK_HTTP=/health ${shq(image)}`, `docker run of ${image}`);
+    const id = await must(
+      target,
+      `docker run -d --name ${shq(container)} -P -e SERVICE_NAME=${shq(service)} -e SERVICE_CHECK_HTTP=/health ${shq(image)}`,
+      `docker run of ${image}`,
+    );
     const instance = id.slice(0, 12);
-    const hostPort = parseDockerPort(await must(target, `docker port ${shq(container)} 8080/tcp`, 'docker port')) ?? 0;
+    const hostPort =
+      parseDockerPort(await must(target, `docker port ${shq(container)} 8080/tcp`, 'docker port')) ?? 0;
     direct = await target.forward('127.0.0.1', hostPort);
     const directPort = direct.localPort;
     // Both paths probed side by side, each on its own loop, so the reference
     // (the app's own first 200) is measured in the same run as the route.
     // The deadline counts from `docker run`; undefined when it passed.
     const firstOk = (port: number, hostHeader: string, last: { v: string }): Promise<number | undefined> =>
-      poll({
-        what: `${hostHeader} answered by ${instance}`,
-        timeoutMs: timeoutMs - (performance.now() - t0),
-        everyMs: PROBE_MS,
-        fix: CHECK_LOGS,
-      }, async () => {
-        const r = await getWithHost(port, hostHeader, '/', '127.0.0.1', 2000).catch((e: Error) => ({ status: 0, body: e.message, instance: undefined }));
-        if (r.status === 200 && r.instance === instance) return performance.now() - t0;
-        last.v = `${r.status} ${r.body.trim().slice(0, 120)}`;
-        return undefined;
-      }).catch(() => undefined);
+      poll(
+        {
+          what: `${hostHeader} answered by ${instance}`,
+          timeoutMs: timeoutMs - (performance.now() - t0),
+          everyMs: PROBE_MS,
+          fix: CHECK_LOGS,
+        },
+        async () => {
+          const r = await getWithHost(port, hostHeader, '/', '127.0.0.1', 2000).catch((e: Error) => ({
+            status: 0,
+            body: e.message,
+            instance: undefined,
+          }));
+          if (r.status === 200 && r.instance === instance) return performance.now() - t0;
+          last.v = `${r.status} ${r.body.trim().slice(0, 120)}`;
+          return undefined;
+        },
+      ).catch(() => undefined);
     const lastRoute = { v: '' };
-    const [msToReady, msToRoute] = await Promise.all([firstOk(directPort, `127.0.0.1:${hostPort}`, { v: '' }), firstOk(fwd.localPort, host, lastRoute)]);
-    if (!opts.keep || msToRoute === undefined || msToReady === undefined) await target.exec(`docker rm -f ${shq(container)}`);
+    const [msToReady, msToRoute] = await Promise.all([
+      firstOk(directPort, `127.0.0.1:${hostPort}`, { v: '' }),
+      firstOk(fwd.localPort, host, lastRoute),
+    ]);
+    if (!opts.keep || msToRoute === undefined || msToReady === undefined)
+      await target.exec(`docker rm -f ${shq(container)}`);
     if (msToRoute === undefined || msToReady === undefined) {
-      throw new PaasboxError(`${host} was not answered by the new instance ${msToReady === undefined ? 'directly' : 'through HAProxy'} within ${timeoutMs} ms on ${target.name}`,
-        CHECK_LOGS, lastRoute.v);
+      throw new PaasboxError(
+        `${host} was not answered by the new instance ${msToReady === undefined ? 'directly' : 'through HAProxy'} within ${timeoutMs} ms on ${target.name}`,
+        CHECK_LOGS,
+        lastRoute.v,
+      );
     }
-    return { service, container, instance, hostPort, msToRoute, msToReady, msReadyToRoute: msToRoute - msToReady };
+    return {
+      service,
+      container,
+      instance,
+      hostPort,
+      msToRoute,
+      msToReady,
+      msReadyToRoute: msToRoute - msToReady,
+    };
   } finally {
     await direct?.close();
     await fwd.close();
@@ -147,7 +186,12 @@ export interface ThroughputResult {
   ratio: number;
 }
 
-async function load(url: string, headers: Record<string, string>, durationS: number, connections: number): Promise<LoadStats> {
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  durationS: number,
+  connections: number,
+): Promise<LoadStats> {
   const r = await autocannon({ url, headers, duration: durationS, connections, timeout: 10 });
   return {
     requestsPerSec: r.requests.average,
@@ -169,7 +213,10 @@ export function combine(a: LoadStats, b: LoadStats): LoadStats {
   };
 }
 
-export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptions): Promise<ThroughputResult> {
+export async function benchHaproxyOverhead(
+  target: Target,
+  opts: ThroughputOptions,
+): Promise<ThroughputResult> {
   const durationS = opts.durationS ?? 10;
   const connections = opts.connections ?? 10;
   const path = opts.path ?? '/';
@@ -178,7 +225,10 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
   const byAddress = opts.reach === 'address';
   const viaFwd = byAddress ? noFwd : await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
   const directFwd = byAddress ? noFwd : await target.forward('127.0.0.1', opts.hostPort);
-  const url = (fwd: Forward, port: number) => (byAddress ? `http://${opts.address ?? target.address}:${port}${path}` : `http://127.0.0.1:${fwd.localPort}${path}`);
+  const url = (fwd: Forward, port: number) =>
+    byAddress
+      ? `http://${opts.address ?? target.address}:${port}${path}`
+      : `http://127.0.0.1:${fwd.localPort}${path}`;
   try {
     // Warm both paths first (connections, the app's threads, HAProxy's checks).
     await load(url(directFwd, opts.hostPort), {}, 1, connections);
@@ -190,7 +240,11 @@ export async function benchHaproxyOverhead(target: Target, opts: ThroughputOptio
     const d2 = await load(url(directFwd, opts.hostPort), {}, durationS, connections);
     const direct = combine(d1, d2);
     const viaHaproxy = combine(v1, v2);
-    return { viaHaproxy, direct, ratio: direct.requestsPerSec > 0 ? viaHaproxy.requestsPerSec / direct.requestsPerSec : 0 };
+    return {
+      viaHaproxy,
+      direct,
+      ratio: direct.requestsPerSec > 0 ? viaHaproxy.requestsPerSec / direct.requestsPerSec : 0,
+    };
   } finally {
     await viaFwd.close();
     await directFwd.close();
@@ -213,15 +267,35 @@ export interface ReloadResult {
 /** The pause before each reload under load (a pace, not a wait). */
 const RELOAD_GAP_MS = 700;
 
-export async function benchReloadUnderLoad(target: Target, opts: { service: string; haproxyContainer: string; reloads?: number; connections?: number; domain?: string; haproxyPort?: number }): Promise<ReloadResult> {
+export async function benchReloadUnderLoad(
+  target: Target,
+  opts: {
+    service: string;
+    haproxyContainer: string;
+    reloads?: number;
+    connections?: number;
+    domain?: string;
+    haproxyPort?: number;
+  },
+): Promise<ReloadResult> {
   const reloads = opts.reloads ?? 5;
   const fwd = await target.forward('127.0.0.1', opts.haproxyPort ?? 80);
   try {
     const host = `${opts.service}.service.${opts.domain ?? 'consul'}`;
-    const load = autocannon({ url: `http://127.0.0.1:${fwd.localPort}/`, headers: { host }, duration: reloads + 2, connections: opts.connections ?? 8, timeout: 10 });
+    const load = autocannon({
+      url: `http://127.0.0.1:${fwd.localPort}/`,
+      headers: { host },
+      duration: reloads + 2,
+      connections: opts.connections ?? 8,
+      timeout: 10,
+    });
     for (let i = 0; i < reloads; i++) {
       await sleep(RELOAD_GAP_MS);
-      await must(target, `docker exec ${shq(opts.haproxyContainer)} sh -c 'cp /etc/haproxy/haproxy.cfg /etc/haproxy/haproxy.cfg.new && haproxy-reload'`, 'haproxy-reload');
+      await must(
+        target,
+        `docker exec ${shq(opts.haproxyContainer)} sh -c 'cp /etc/haproxy/haproxy.cfg /etc/haproxy/haproxy.cfg.new && haproxy-reload'`,
+        'haproxy-reload',
+      );
     }
     const r = await load;
     return { reloads, total: r.requests.total, failed: r.errors + r.timeouts + r.non2xx };
@@ -242,15 +316,30 @@ export interface DiscoveryBenchResult {
  * on the last one, and requests across reloads when the haproxy container is
  * named; removes them after.
  */
-export async function benchDiscovery(target: Target, opts: RouteTimeOptions & Omit<ThroughputOptions, 'service' | 'hostPort'> & { runs?: number; haproxyContainer?: string } = {}): Promise<DiscoveryBenchResult> {
+export async function benchDiscovery(
+  target: Target,
+  opts: RouteTimeOptions &
+    Omit<ThroughputOptions, 'service' | 'hostPort'> & { runs?: number; haproxyContainer?: string } = {},
+): Promise<DiscoveryBenchResult> {
   const routes: RouteTimeResult[] = [];
   try {
     const runs = opts.runs ?? 5;
     // Only the last instance stays (for the load runs): earlier ones would share the 2 cores.
-    for (let i = 0; i < runs; i++) routes.push(await benchTimeToRoute(target, { ...opts, keep: i === runs - 1 }));
+    for (let i = 0; i < runs; i++)
+      routes.push(await benchTimeToRoute(target, { ...opts, keep: i === runs - 1 }));
     const last = routes[routes.length - 1]!;
-    const throughput = await benchHaproxyOverhead(target, { ...opts, service: last.service, hostPort: last.hostPort });
-    const reload = opts.haproxyContainer ? await benchReloadUnderLoad(target, { service: last.service, haproxyContainer: opts.haproxyContainer, ...(opts.domain ? { domain: opts.domain } : {}) }) : undefined;
+    const throughput = await benchHaproxyOverhead(target, {
+      ...opts,
+      service: last.service,
+      hostPort: last.hostPort,
+    });
+    const reload = opts.haproxyContainer
+      ? await benchReloadUnderLoad(target, {
+          service: last.service,
+          haproxyContainer: opts.haproxyContainer,
+          ...(opts.domain ? { domain: opts.domain } : {}),
+        })
+      : undefined;
     return { routes, throughput, ...(reload ? { reload } : {}) };
   } finally {
     const last = routes[routes.length - 1];

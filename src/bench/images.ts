@@ -20,9 +20,20 @@ export const EXAMPLE_IMAGE = 'paasbox/simplewebapp-python:latest';
 async function build(only: string[] | undefined, progress: Progress): Promise<void> {
   const target = new LocalTarget();
   try {
-    const r = await buildAll({ target, model: loadStackModel(), source: 'local', ...(only ? { only } : {}), progress });
+    const r = await buildAll({
+      target,
+      model: loadStackModel(),
+      source: 'local',
+      ...(only ? { only } : {}),
+      progress,
+    });
     // Unavailable images (no offline source, e.g. mesos) are not failures.
-    if (!r.ok) throw new PaasboxError('building the stack\'s images failed', 'read the build summary below, then npx paasbox build-images', formatBuildSummary(r));
+    if (!r.ok)
+      throw new PaasboxError(
+        "building the stack's images failed",
+        'read the build summary below, then npx paasbox build-images',
+        formatBuildSummary(r),
+      );
   } finally {
     await target.close();
   }
@@ -32,15 +43,26 @@ async function build(only: string[] | undefined, progress: Progress): Promise<vo
  * Build (incrementally) the local-source images of `services` (all with a
  * local build by default) and return each service's ref (paasbox/<build>:local).
  */
-export async function ensureStackImages(services: string[] | undefined, progress: Progress): Promise<Record<string, string>> {
+export async function ensureStackImages(
+  services: string[] | undefined,
+  progress: Progress,
+): Promise<Record<string, string>> {
   const model = loadStackModel();
   const names = services ?? Object.keys(model.services).filter((s) => model.services[s]!.sources.local.build);
   const refs: Record<string, string> = {};
   for (const s of names) {
     const spec = model.services[s];
-    if (!spec) throw new PaasboxError(`stacks/paasbox.yaml has no service ${s}`, `use one of: ${Object.keys(model.services).join(', ')}`);
+    if (!spec)
+      throw new PaasboxError(
+        `stacks/paasbox.yaml has no service ${s}`,
+        `use one of: ${Object.keys(model.services).join(', ')}`,
+      );
     const b = spec.sources.local.build;
-    if (!b) throw new PaasboxError(`service ${s} has no local build in stacks/paasbox.yaml`, 'name a service whose sources.local has a build');
+    if (!b)
+      throw new PaasboxError(
+        `service ${s} has no local build in stacks/paasbox.yaml`,
+        'name a service whose sources.local has a build',
+      );
     refs[s] = builtImageRef(b, 'local');
   }
   await build(services, progress);
@@ -56,9 +78,15 @@ export async function ensureExampleImage(progress: Progress): Promise<string> {
   await build(['debian'], progress);
   const script = 'examples/SimpleWebappPython/build-docker-image.sh';
   await progress.step(`build ${EXAMPLE_IMAGE} (${script})`, 'local', async () => {
-    await run('sh', [repoPath(script)], { timeout: 900_000, maxBuffer: 64 << 20 }).catch((e: Error & { stdout?: string; stderr?: string }) => {
-      throw new PaasboxError(`${script} failed`, 'read its output below; it builds FROM paasbox/debian:bookworm', `${e.message}\n${(e.stdout ?? '').slice(-2000)}${(e.stderr ?? '').slice(-2000)}`);
-    });
+    await run('sh', [repoPath(script)], { timeout: 900_000, maxBuffer: 64 << 20 }).catch(
+      (e: Error & { stdout?: string; stderr?: string }) => {
+        throw new PaasboxError(
+          `${script} failed`,
+          'read its output below; it builds FROM paasbox/debian:bookworm',
+          `${e.message}\n${(e.stdout ?? '').slice(-2000)}${(e.stderr ?? '').slice(-2000)}`,
+        );
+      },
+    );
   });
   return EXAMPLE_IMAGE;
 }

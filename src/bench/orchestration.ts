@@ -33,12 +33,18 @@ export const DISCOVERY = ['consul', 'registrator', 'haproxy', 'dns'] as const;
 export async function loadImages(t: Target, refs: string[]): Promise<void> {
   const save = spawn('docker', ['save', ...refs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const r = await t.exec('docker load', { stdin: save.stdout, timeoutMs: 600000 });
-  if (r.code !== 0) throw targetError(`docker load of ${refs.join(', ')} failed on ${t.name}`, 'check the host\'s dockerd and its disk space', r.stderr);
+  if (r.code !== 0)
+    throw targetError(
+      `docker load of ${refs.join(', ')} failed on ${t.name}`,
+      "check the host's dockerd and its disk space",
+      r.stderr,
+    );
 }
 
 async function sh(t: Target, cmd: string): Promise<string> {
   const r = await t.exec(cmd, { timeoutMs: 300000 });
-  if (r.code !== 0) throw targetError(`${cmd} failed on ${t.name}`, 'read the output below', r.stderr || r.stdout);
+  if (r.code !== 0)
+    throw targetError(`${cmd} failed on ${t.name}`, 'read the output below', r.stderr || r.stdout);
   return r.stdout;
 }
 
@@ -67,7 +73,10 @@ export interface SwarmLab {
 
 /** The lab, up and ready (Consul has a leader, HAProxy serves stats); `progress` reports the image builds. */
 export async function createSwarmLab(prefix: string, progress: Progress): Promise<SwarmLab> {
-  const images: Record<string, string> = { ...(await ensureStackImages([...DISCOVERY], progress)), webapp: await ensureExampleImage(progress) };
+  const images: Record<string, string> = {
+    ...(await ensureStackImages([...DISCOVERY], progress)),
+    webapp: await ensureExampleImage(progress),
+  };
   const hosts = await createDindHosts(2, { prefix, withDocker: true });
   const [h1, h2] = hosts.hosts as [(typeof hosts.hosts)[0], (typeof hosts.hosts)[0]];
   const manager = new SshTarget(sshOptions(h1.ssh));
@@ -85,20 +94,41 @@ export async function createSwarmLab(prefix: string, progress: Progress): Promis
 
     // The discovery services of the stack, generated for h1.
     const model = loadStackModel();
-    const off = Object.fromEntries(Object.keys(model.services).filter((s) => !(DISCOVERY as readonly string[]).includes(s)).map((s) => [s, { enabled: false }]));
-    const settings = resolveSettings({ defaults: { hostname: h1.name, ip: h1.address }, file: { services: off } }, model);
-    const compose = generateCompose(model, settings, { images: Object.fromEntries(DISCOVERY.map((s) => [s, images[s]!])) });
+    const off = Object.fromEntries(
+      Object.keys(model.services)
+        .filter((s) => !(DISCOVERY as readonly string[]).includes(s))
+        .map((s) => [s, { enabled: false }]),
+    );
+    const settings = resolveSettings(
+      { defaults: { hostname: h1.name, ip: h1.address }, file: { services: off } },
+      model,
+    );
+    const compose = generateCompose(model, settings, {
+      images: Object.fromEntries(DISCOVERY.map((s) => [s, images[s]!])),
+    });
     for (const s of DISCOVERY) await sh(manager, dockerRun(`paasbox-${s}`, compose.services[s]!));
     // h2: a registrator writing to h1's Consul, registering h2's address.
     const reg = compose.services.registrator!;
-    await sh(worker, dockerRun('paasbox-registrator', { ...reg, environment: { ...reg.environment, CONSUL_HTTP_ADDR: `http://${h1.address}:8500`, REGISTRATOR_HOST_IP: h2.address } }));
+    await sh(
+      worker,
+      dockerRun('paasbox-registrator', {
+        ...reg,
+        environment: {
+          ...reg.environment,
+          CONSUL_HTTP_ADDR: `http://${h1.address}:8500`,
+          REGISTRATOR_HOST_IP: h2.address,
+        },
+      }),
+    );
 
     // Wait for Consul's leader and HAProxy's stats.
     const fix = `read docker logs of paasbox-consul and paasbox-haproxy on ${h1.name}`;
     const what = `HAProxy's stats on ${h1.name}`;
     await Promise.all([
       new ConsulClient({ baseUrl: `http://${ip}:8500` }).waitForLeader(120_000, 1000),
-      poll({ what, timeoutMs: 120_000, everyMs: 1000, fix }, () => haproxyBackends(ip, 'none').then(() => true)),
+      poll({ what, timeoutMs: 120_000, everyMs: 1000, fix }, () =>
+        haproxyBackends(ip, 'none').then(() => true),
+      ),
     ]);
     const swarm = await ensureSwarm(manager, [worker]);
     return { hosts, manager, worker, ip, swarm, teardown };
@@ -114,7 +144,9 @@ export async function createSwarmLab(prefix: string, progress: Progress): Promis
  * SRV on 53/8600), for each N in `counts`, on a fresh swarm lab.
  */
 export async function benchOrchestration(counts: number[], progress: Progress): Promise<BenchDeployResult[]> {
-  const app = validateApp(JSON.parse(readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8')));
+  const app = validateApp(
+    JSON.parse(readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8')),
+  );
   const lab = await createSwarmLab('pbh6-bench', progress);
   try {
     const sched = new SwarmScheduler(lab.manager);

@@ -42,14 +42,27 @@ async function httpGet(address: string, port: number, path: string, host?: strin
 }
 
 /** HAProxy's servers for a service (GET :81/haproxyStats;csv). */
-export async function haproxyBackends(address: string, service: string, statsPort = 81): Promise<HaproxyServer[]> {
+export async function haproxyBackends(
+  address: string,
+  service: string,
+  statsPort = 81,
+): Promise<HaproxyServer[]> {
   const r = await httpGet(address, statsPort, '/haproxyStats;csv');
-  if (r.status !== 200) throw new PaasboxError(`HAProxy stats at ${address}:${statsPort} answered HTTP ${r.status}`, 'check the haproxy service of the stack');
+  if (r.status !== 200)
+    throw new PaasboxError(
+      `HAProxy stats at ${address}:${statsPort} answered HTTP ${r.status}`,
+      'check the haproxy service of the stack',
+    );
   return parseHaproxyCsv(r.body, service);
 }
 
 /** GET / through HAProxy with Host: NAME.service.DOMAIN. */
-export function getByName(address: string, service: string, domain = 'consul', port = 80): Promise<{ status: number; body: string }> {
+export function getByName(
+  address: string,
+  service: string,
+  domain = 'consul',
+  port = 80,
+): Promise<{ status: number; body: string }> {
   return httpGet(address, port, '/', `${service}.service.${domain}`);
 }
 
@@ -63,13 +76,26 @@ export interface SrvRecord {
  * at most 3 records by default (dns_config.udp_answer_limit) without setting
  * the truncation bit, so counting instances needs TCP.
  */
-export function srvRecords(server: string, port: number, service: string, domain = 'consul', opts: { tcp?: boolean; timeoutMs?: number } = {}): Promise<SrvRecord[]> {
+export function srvRecords(
+  server: string,
+  port: number,
+  service: string,
+  domain = 'consul',
+  opts: { tcp?: boolean; timeoutMs?: number } = {},
+): Promise<SrvRecord[]> {
   const name = `${service}.service.${domain}`;
   const timeoutMs = opts.timeoutMs ?? 3000;
   const id = Math.floor(Math.random() * 65535);
-  const query = { type: 'query' as const, id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'SRV' as const, name }] };
+  const query = {
+    type: 'query' as const,
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: 'SRV' as const, name }],
+  };
   const answers = (res: dnsPacket.Packet): SrvRecord[] =>
-    (res.answers ?? []).filter((a): a is dnsPacket.SrvAnswer => a.type === 'SRV').map((a) => ({ target: a.data.target, port: a.data.port }));
+    (res.answers ?? [])
+      .filter((a): a is dnsPacket.SrvAnswer => a.type === 'SRV')
+      .map((a) => ({ target: a.data.target, port: a.data.port }));
   return new Promise((resolve, reject) => {
     let done = false;
     const finish = (err: Error | undefined, v?: SrvRecord[]) => {
@@ -80,7 +106,10 @@ export function srvRecords(server: string, port: number, service: string, domain
       if (err) reject(err);
       else resolve(v ?? []);
     };
-    const timer = setTimeout(() => finish(new Error(`no DNS answer from ${server}:${port} for ${name} SRV in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`no DNS answer from ${server}:${port} for ${name} SRV in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     let close: () => void;
     if (opts.tcp) {
       const sock = connect({ host: server, port });
@@ -89,7 +118,8 @@ export function srvRecords(server: string, port: number, service: string, domain
       sock.on('connect', () => sock.write(dnsPacket.streamEncode(query)));
       sock.on('data', (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
-        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) finish(undefined, answers(dnsPacket.streamDecode(buf)));
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0))
+          finish(undefined, answers(dnsPacket.streamDecode(buf)));
       });
       sock.on('error', (e) => finish(e));
     } else {
@@ -115,12 +145,28 @@ export interface Reachability {
 }
 
 /** One look at everything that makes an app reachable by name. */
-export async function reachability(stackAddress: string, service: string, domain = 'consul'): Promise<Reachability> {
+export async function reachability(
+  stackAddress: string,
+  service: string,
+  domain = 'consul',
+): Promise<Reachability> {
   const [up, http, s53, s8600] = await Promise.all([
-    haproxyBackends(stackAddress, service).then((s) => s.filter((x) => x.status === 'UP').length, () => -1),
-    getByName(stackAddress, service, domain).then((r) => r.status, () => 0),
-    srvRecords(stackAddress, 53, service, domain, { tcp: true }).then((r) => r.length, () => -1),
-    srvRecords(stackAddress, 8600, service, domain, { tcp: true }).then((r) => r.length, () => -1),
+    haproxyBackends(stackAddress, service).then(
+      (s) => s.filter((x) => x.status === 'UP').length,
+      () => -1,
+    ),
+    getByName(stackAddress, service, domain).then(
+      (r) => r.status,
+      () => 0,
+    ),
+    srvRecords(stackAddress, 53, service, domain, { tcp: true }).then(
+      (r) => r.length,
+      () => -1,
+    ),
+    srvRecords(stackAddress, 8600, service, domain, { tcp: true }).then(
+      (r) => r.length,
+      () => -1,
+    ),
   ]);
   return { haproxyUp: up, httpStatus: http, srv53: s53, srv8600: s8600 };
 }
@@ -130,7 +176,13 @@ export async function reachability(stackAddress: string, service: string, domain
  * nodes), as a blocking query: it answers when the count may have changed
  * since `index`, or after `waitMs`. undefined when Consul cannot be asked.
  */
-export async function consulPassing(stackAddress: string, service: string, index: string, waitMs: number, port = 8500): Promise<{ count: number; index: string } | undefined> {
+export async function consulPassing(
+  stackAddress: string,
+  service: string,
+  index: string,
+  waitMs: number,
+  port = 8500,
+): Promise<{ count: number; index: string } | undefined> {
   const q = index ? `&index=${encodeURIComponent(index)}&wait=${Math.max(1, Math.round(waitMs))}ms` : '';
   const path = `/v1/health/service/${encodeURIComponent(service)}?passing=1${q}`;
   const r = await httpHere(stackAddress, port, path, { timeoutS: (waitMs + 5000) / 1000 });
@@ -150,7 +202,12 @@ export async function consulPassing(stackAddress: string, service: string, index
  * while only HAProxy's reload or DNS is still to catch up. Without an answer
  * from Consul the pause is intervalMs. poll's own pause is 0: the try paces itself.
  */
-export async function waitReachable(stackAddress: string, service: string, instances: number, opts: { timeoutMs?: number; intervalMs?: number; domain?: string } = {}): Promise<Reachability> {
+export async function waitReachable(
+  stackAddress: string,
+  service: string,
+  instances: number,
+  opts: { timeoutMs?: number; intervalMs?: number; domain?: string } = {},
+): Promise<Reachability> {
   const timeoutMs = opts.timeoutMs ?? 120000;
   const deadline = Date.now() + timeoutMs;
   let index = '';
@@ -165,16 +222,18 @@ export async function waitReachable(stackAddress: string, service: string, insta
       const r = await reachability(stackAddress, service, opts.domain);
       // Gone means answered without it, not "no answer": a failed probe never counts.
       const counts = [r.haproxyUp, r.srv53, r.srv8600];
-      const done = instances === 0
-        ? counts.every((n) => n === 0) && (r.httpStatus === 404 || r.httpStatus === 503)
-        : counts.every((n) => n === instances) && r.httpStatus === 200;
+      const done =
+        instances === 0
+          ? counts.every((n) => n === 0) && (r.httpStatus === 404 || r.httpStatus === 503)
+          : counts.every((n) => n === instances) && r.httpStatus === 200;
       if (done) return r;
       note(`HAProxy UP ${r.haproxyUp}, HTTP ${r.httpStatus}, SRV on 53: ${r.srv53}, on 8600: ${r.srv8600}`);
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
       const c = await consulPassing(stackAddress, service, index, Math.min(2000, left));
       if (c === undefined) await sleep(Math.min(opts.intervalMs ?? 500, left));
-      else if (c.count === instances || c.index === index) await sleep(25); // HAProxy/DNS catching up
+      else if (c.count === instances || c.index === index)
+        await sleep(25); // HAProxy/DNS catching up
       else index = c.index;
       if (c && !index) index = c.index;
       return undefined;
@@ -207,13 +266,20 @@ export async function benchDeployReachable(
   const timeoutMs = opts.timeoutMs ?? 300000;
   const t0 = Date.now();
   await scheduler.deploy({ ...app, instances });
-  await waitReachable(stackAddress, service, instances, { timeoutMs, intervalMs: 200, ...(opts.domain ? { domain: opts.domain } : {}) });
+  await waitReachable(stackAddress, service, instances, {
+    timeoutMs,
+    intervalMs: 200,
+    ...(opts.domain ? { domain: opts.domain } : {}),
+  });
   const reachableSeconds = (Date.now() - t0) / 1000;
   // Asked only now: its polls (docker CLI runs over SSH, every second) would
   // take CPU from the tasks starting, and Docker's health is later anyway.
   await scheduler.waitReady(app.id, timeoutMs);
   const readySeconds = (Date.now() - t0) / 1000;
   await scheduler.destroy(app.id);
-  await waitReachable(stackAddress, service, 0, { timeoutMs, ...(opts.domain ? { domain: opts.domain } : {}) });
+  await waitReachable(stackAddress, service, 0, {
+    timeoutMs,
+    ...(opts.domain ? { domain: opts.domain } : {}),
+  });
   return { instances, readySeconds, reachableSeconds };
 }

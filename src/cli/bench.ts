@@ -27,7 +27,17 @@ import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import { jsonOption, listArg } from './program.js';
 
-export const SECTIONS = ['generate', 'images', 'up', 'verify', 'discovery', 'converge', 'orchestration', 'acl', 'cluster'] as const;
+export const SECTIONS = [
+  'generate',
+  'images',
+  'up',
+  'verify',
+  'discovery',
+  'converge',
+  'orchestration',
+  'acl',
+  'cluster',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Figure {
@@ -50,7 +60,10 @@ export function formatFigure(f: Figure): string {
 export function sectionList(v: string, prev: Section[] = []): Section[] {
   const names = listArg(v);
   const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
-  if (unknown.length) throw new InvalidArgumentError(`unknown section ${unknown.join(', ')} (sections: ${SECTIONS.join(', ')})`);
+  if (unknown.length)
+    throw new InvalidArgumentError(
+      `unknown section ${unknown.join(', ')} (sections: ${SECTIONS.join(', ')})`,
+    );
   return [...prev, ...(names as Section[])];
 }
 
@@ -75,7 +88,10 @@ const quiet = () => new Progress({ json: true });
 function localDeployment(): DeploymentRecord {
   const inst = readInstance(DEFAULT_INSTANCE);
   if (!inst?.deployment || inst.stage.kind !== 'local')
-    throw new PaasboxError('no standalone install is recorded for this machine (the default instance)', 'install one first: npx paasbox install --mode standalone');
+    throw new PaasboxError(
+      'no standalone install is recorded for this machine (the default instance)',
+      'install one first: npx paasbox install --mode standalone',
+    );
   return inst.deployment;
 }
 
@@ -84,20 +100,31 @@ async function clusterSection(b: Bench): Promise<void> {
   const { benchCluster } = await import('../bench/cluster.js');
   const r = await benchCluster(quiet());
   b.fig('converge 1 host from nothing (docker present)', r.convergeOneS, 's', { note: 'the reference' });
-  b.fig('converge 4 hosts from nothing (3 masters, 1 agent)', r.convergeFourS, 's', { goal: `≈ ${r.convergeOneS.toFixed(1)} s (1 host)` });
-  b.fig('4 hosts / 1 host', r.convergeFourS / r.convergeOneS, 'ratio', { note: '1 = hosts fully in parallel' });
+  b.fig('converge 4 hosts from nothing (3 masters, 1 agent)', r.convergeFourS, 's', {
+    goal: `≈ ${r.convergeOneS.toFixed(1)} s (1 host)`,
+  });
+  b.fig('4 hosts / 1 host', r.convergeFourS / r.convergeOneS, 'ratio', {
+    note: '1 = hosts fully in parallel',
+  });
   b.fig('add an agent (it converges, the others ok)', r.addAgentS, 's');
-  b.fig("Consul leader's host killed -> new leader", r.newLeaderS, 's', { note: "Consul's default Raft timing" });
+  b.fig("Consul leader's host killed -> new leader", r.newLeaderS, 's', {
+    note: "Consul's default Raft timing",
+  });
   b.fig('agent killed -> its instances running elsewhere', r.rescheduleS, 's');
   const total = r.requests.ok + r.requests.failed;
-  b.fig('failed / all requests through HAProxy meanwhile', total ? r.requests.failed / total : 0, 'ratio', { goal: '0', note: `${r.requests.failed} failed of ${total}` });
+  b.fig('failed / all requests through HAProxy meanwhile', total ? r.requests.failed / total : 0, 'ratio', {
+    goal: '0',
+    note: `${r.requests.failed} failed of ${total}`,
+  });
 }
 
 const RUN: Record<Section, (b: Bench) => Promise<void>> = {
   async generate(b) {
     const { benchGenerate } = await import('../bench/generate.js');
     const r = await benchGenerate(200);
-    b.fig('stack file generation (settings+validate+render)', r.msPerGeneration, 'ms', { note: `${r.bytes} bytes, ${r.iterations} runs` });
+    b.fig('stack file generation (settings+validate+render)', r.msPerGeneration, 'ms', {
+      note: `${r.bytes} bytes, ${r.iterations} runs`,
+    });
   },
 
   async images(b) {
@@ -105,14 +132,23 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     const t0 = Date.now();
     const cold = await buildAll({ ...opts, force: true, noCache: true });
     const coldS = sec(t0);
-    if (!cold.ok) throw new PaasboxError(`cold build failed: ${cold.images.filter((i) => i.outcome === 'failed').map((i) => i.ref).join(', ')}`, 'run npx paasbox build-images to see the build output');
+    if (!cold.ok)
+      throw new PaasboxError(
+        `cold build failed: ${cold.images
+          .filter((i) => i.outcome === 'failed')
+          .map((i) => i.ref)
+          .join(', ')}`,
+        'run npx paasbox build-images to see the build output',
+      );
     const built = cold.images.filter((i) => i.outcome === 'built');
     for (const i of built) b.fig(`cold build ${i.ref}`, i.seconds, 's');
     b.fig('cold build of all local images', coldS, 's', { note: `${built.length} built` });
     const t1 = Date.now();
     const warm = await buildAll(opts);
     const warmS = sec(t1);
-    b.fig('warm rebuild (nothing changed)', warmS, 's', { note: `${warm.images.filter((i) => i.outcome === 'built').length} rebuilt` });
+    b.fig('warm rebuild (nothing changed)', warmS, 's', {
+      note: `${warm.images.filter((i) => i.outcome === 'built').length} rebuilt`,
+    });
     b.fig('cold / warm', coldS / warmS, 'ratio');
   },
 
@@ -123,14 +159,22 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     const t0 = Date.now();
     await ctl.up();
     await ctl.waitHealthy(300_000, quiet());
-    b.fig('stack up to all-healthy (images present)', sec(t0), 's', { note: `${(await ctl.services()).length} services` });
+    b.fig('stack up to all-healthy (images present)', sec(t0), 's', {
+      note: `${(await ctl.services()).length} services`,
+    });
   },
 
   async verify(b) {
     const { settings, deployment } = await settingsForTarget(b.local, b.model(), {});
     const t0 = Date.now();
-    const report = await runVerify(b.local, b.model(), settings, { deployment: deployment ?? null, progress: quiet() });
-    b.fig('verify wall time, whole stack', sec(t0), 's', { goal: '< 5 s', note: `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped` });
+    const report = await runVerify(b.local, b.model(), settings, {
+      deployment: deployment ?? null,
+      progress: quiet(),
+    });
+    b.fig('verify wall time, whole stack', sec(t0), 's', {
+      goal: '< 5 s',
+      note: `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped`,
+    });
   },
 
   async discovery(b) {
@@ -142,26 +186,54 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     const haproxyContainer = hp.stdout.trim().split('\n')[0] || undefined;
     const runs = 7;
     // Direct and via HAProxy both at the stack's IP as installed: the address instances are registered at.
-    const r = await benchDiscovery(b.local, { durationS: 5, connections: 8, reach: 'address', address: d.ip, runs, ...(haproxyContainer ? { haproxyContainer } : {}) });
+    const r = await benchDiscovery(b.local, {
+      durationS: 5,
+      connections: 8,
+      reach: 'address',
+      address: d.ip,
+      runs,
+      ...(haproxyContainer ? { haproxyContainer } : {}),
+    });
     const ms = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
     const ready = median(r.routes.map((x) => x.msToReady));
     const route = median(r.routes.map((x) => x.msReadyToRoute));
     const first = median(r.routes.map((x) => x.msToRoute));
-    b.fig('docker run -> instance answers directly (reference)', ready, 'ms', { note: `median of ${runs}: ${ms(r.routes.map((x) => x.msToReady))} ms` });
-    b.fig('instance ready -> first answer via HAProxy by name', route, 'ms', { goal: '< 200 ms', note: `median of ${runs}: ${ms(r.routes.map((x) => x.msReadyToRoute))} ms` });
-    b.fig('docker run -> first answer via HAProxy by name', first, 'ms', { goal: '< 1000 ms', note: `median of ${runs}: ${ms(r.routes.map((x) => x.msToRoute))} ms` });
-    b.fig('docker run -> via HAProxy / docker run -> direct', first / ready, 'ratio', { note: '1 = routed the moment it is ready' });
-    b.fig('requests/s direct to the app (reference)', r.throughput.direct.requestsPerSec, 'req/s', { note: `${d.ip}:PORT as registered, p50 ${r.throughput.direct.latencyP50Ms} ms, 8 connections, 2 x 5 s in ABBA order with HAProxy` });
-    b.fig('requests/s through HAProxy', r.throughput.viaHaproxy.requestsPerSec, 'req/s', { note: `p50 ${r.throughput.viaHaproxy.latencyP50Ms} ms, failed ${r.throughput.viaHaproxy.failed}` });
+    b.fig('docker run -> instance answers directly (reference)', ready, 'ms', {
+      note: `median of ${runs}: ${ms(r.routes.map((x) => x.msToReady))} ms`,
+    });
+    b.fig('instance ready -> first answer via HAProxy by name', route, 'ms', {
+      goal: '< 200 ms',
+      note: `median of ${runs}: ${ms(r.routes.map((x) => x.msReadyToRoute))} ms`,
+    });
+    b.fig('docker run -> first answer via HAProxy by name', first, 'ms', {
+      goal: '< 1000 ms',
+      note: `median of ${runs}: ${ms(r.routes.map((x) => x.msToRoute))} ms`,
+    });
+    b.fig('docker run -> via HAProxy / docker run -> direct', first / ready, 'ratio', {
+      note: '1 = routed the moment it is ready',
+    });
+    b.fig('requests/s direct to the app (reference)', r.throughput.direct.requestsPerSec, 'req/s', {
+      note: `${d.ip}:PORT as registered, p50 ${r.throughput.direct.latencyP50Ms} ms, 8 connections, 2 x 5 s in ABBA order with HAProxy`,
+    });
+    b.fig('requests/s through HAProxy', r.throughput.viaHaproxy.requestsPerSec, 'req/s', {
+      note: `p50 ${r.throughput.viaHaproxy.latencyP50Ms} ms, failed ${r.throughput.viaHaproxy.failed}`,
+    });
     b.fig('HAProxy / direct', r.throughput.ratio, 'ratio', { goal: '>= 0.9' });
-    if (r.reload) b.fig(`failed requests across ${r.reload.reloads} HAProxy reloads under load`, r.reload.failed, 'req', { goal: '0', note: `of ${r.reload.total} requests` });
+    if (r.reload)
+      b.fig(`failed requests across ${r.reload.reloads} HAProxy reloads under load`, r.reload.failed, 'req', {
+        goal: '0',
+        note: `of ${r.reload.total} requests`,
+      });
   },
 
   async converge(b) {
     // Each figure, its reference measured in the same run, and their ratio.
     const { benchConverge } = await import('../bench/converge.js');
     await benchConverge((f) => {
-      b.fig(f.name, f.seconds, 's', { ...(f.goal ? { goal: f.goal } : {}), ...(f.note ? { note: f.note } : {}) });
+      b.fig(f.name, f.seconds, 's', {
+        ...(f.goal ? { goal: f.goal } : {}),
+        ...(f.note ? { note: f.note } : {}),
+      });
       if (!f.reference) return;
       b.fig(`reference: ${f.reference.name}`, f.reference.seconds, 's');
       b.fig(`${f.name} / reference`, f.seconds / f.reference.seconds, 'ratio');
@@ -171,8 +243,12 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
   async orchestration(b) {
     const { benchOrchestration } = await import('../bench/orchestration.js');
     const rows = await benchOrchestration([2, 20], quiet());
-    for (const r of rows) b.fig(`deploy -> ${r.instances} instances reachable by name`, r.reachableSeconds, 's', { note: `scheduler ready at ${r.readySeconds.toFixed(1)} s` });
-    if (rows.length === 2) b.fig('20 / 2 instances', rows[1]!.reachableSeconds / rows[0]!.reachableSeconds, 'ratio');
+    for (const r of rows)
+      b.fig(`deploy -> ${r.instances} instances reachable by name`, r.reachableSeconds, 's', {
+        note: `scheduler ready at ${r.readySeconds.toFixed(1)} s`,
+      });
+    if (rows.length === 2)
+      b.fig('20 / 2 instances', rows[1]!.reachableSeconds / rows[0]!.reachableSeconds, 'ratio');
   },
 
   async acl(b) {
@@ -181,14 +257,30 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     const { acl, noAcl } = await benchAcl({ progress: quiet(), runs, durationS: 5, connections: 8 });
     // Each ACL figure is judged by the same figure without ACLs, printed first.
     const runsNote = (ms: number[]) => `median of ${runs}: ${ms.map((m) => m.toFixed(0)).join(', ')} ms`;
-    b.fig('docker run -> answer via HAProxy, no ACLs', noAcl.medianRouteMs, 'ms', { note: runsNote(noAcl.routeMs) });
-    b.fig('docker run -> answer via HAProxy, ACLs', acl.medianRouteMs, 'ms', { goal: `≈ ${noAcl.medianRouteMs.toFixed(2)} ms (no ACLs)`, note: runsNote(acl.routeMs) });
-    b.fig('time to route, ACLs / no ACLs', acl.medianRouteMs / noAcl.medianRouteMs, 'ratio', { note: '1 = no cost' });
-    const direct = (t: typeof acl.throughput) => `direct ${t.direct.requestsPerSec.toFixed(1)} req/s, HAProxy/direct ${t.ratio.toFixed(2)}`;
+    b.fig('docker run -> answer via HAProxy, no ACLs', noAcl.medianRouteMs, 'ms', {
+      note: runsNote(noAcl.routeMs),
+    });
+    b.fig('docker run -> answer via HAProxy, ACLs', acl.medianRouteMs, 'ms', {
+      goal: `≈ ${noAcl.medianRouteMs.toFixed(2)} ms (no ACLs)`,
+      note: runsNote(acl.routeMs),
+    });
+    b.fig('time to route, ACLs / no ACLs', acl.medianRouteMs / noAcl.medianRouteMs, 'ratio', {
+      note: '1 = no cost',
+    });
+    const direct = (t: typeof acl.throughput) =>
+      `direct ${t.direct.requestsPerSec.toFixed(1)} req/s, HAProxy/direct ${t.ratio.toFixed(2)}`;
     const noAclRps = noAcl.throughput.viaHaproxy.requestsPerSec;
     b.fig('requests/s through HAProxy, no ACLs', noAclRps, 'req/s', { note: direct(noAcl.throughput) });
-    b.fig('requests/s through HAProxy, ACLs', acl.throughput.viaHaproxy.requestsPerSec, 'req/s', { goal: `≈ ${noAclRps.toFixed(1)} req/s (no ACLs)`, note: direct(acl.throughput) });
-    b.fig('requests/s through HAProxy, ACLs / no ACLs', noAclRps > 0 ? acl.throughput.viaHaproxy.requestsPerSec / noAclRps : 0, 'ratio', { note: '1 = no cost' });
+    b.fig('requests/s through HAProxy, ACLs', acl.throughput.viaHaproxy.requestsPerSec, 'req/s', {
+      goal: `≈ ${noAclRps.toFixed(1)} req/s (no ACLs)`,
+      note: direct(acl.throughput),
+    });
+    b.fig(
+      'requests/s through HAProxy, ACLs / no ACLs',
+      noAclRps > 0 ? acl.throughput.viaHaproxy.requestsPerSec / noAclRps : 0,
+      'ratio',
+      { note: '1 = no cost' },
+    );
   },
 
   cluster: clusterSection,
@@ -196,7 +288,11 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
 
 export function defineBench(cmd: Command): Command {
   return cmd
-    .option('--only <sections>', `run only these sections, comma-separated (${SECTIONS.join(', ')})`, sectionList)
+    .option(
+      '--only <sections>',
+      `run only these sections, comma-separated (${SECTIONS.join(', ')})`,
+      sectionList,
+    )
     .option('--skip <sections>', 'leave these sections out, comma-separated', sectionList)
     .addOption(jsonOption())
     .description('benchmarks: figures and ratios (never pass/fail), each beside its goal where it has one')

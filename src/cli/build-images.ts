@@ -29,16 +29,29 @@ export function defineBuildImages(cmd: Command): Command {
     .addOption(sourceOption())
     .option('--only <images>', 'only these build contexts or services, comma-separated', listArg)
     .option('--force', 'rebuild even when nothing changed')
-    .option('--mirror <url>', 'Debian mirror for the base image and apt (default: paasbox.yaml debianMirror, else the host\'s)')
+    .option(
+      '--mirror <url>',
+      "Debian mirror for the base image and apt (default: paasbox.yaml debianMirror, else the host's)",
+    )
     .option('--dry-run', 'only say what would be built')
     .option('--config <file>', 'settings file (default ./paasbox.yaml)')
     .addOption(jsonOption())
-    .description('build the images on this machine (offline, from Debian packages); unchanged images are not rebuilt')
+    .description(
+      'build the images on this machine (offline, from Debian packages); unchanged images are not rebuilt',
+    )
     .action(async (f: BuildFlags) => {
       const model = loadStackModel();
       const { obj } = readSettingsFile(process.cwd(), f.config);
       // Only the source and mirror matter here: hostname and ip are placeholders the pipeline needs.
-      const settings = resolveSettings({ ...(f.source ? { flags: { imageSource: f.source } } : {}), env: settingsEnv(process.env, { seedNames: false }), file: obj, defaults: { hostname: 'build', ip: '10.0.0.1' } }, model);
+      const settings = resolveSettings(
+        {
+          ...(f.source ? { flags: { imageSource: f.source } } : {}),
+          env: settingsEnv(process.env, { seedNames: false }),
+          file: obj,
+          defaults: { hostname: 'build', ip: '10.0.0.1' },
+        },
+        model,
+      );
       const mirror = f.mirror ?? settings.debianMirror;
       const result = await buildAll({
         target: new LocalTarget(),
@@ -50,7 +63,9 @@ export function defineBuildImages(cmd: Command): Command {
         force: !!f.force,
         dryRun: !!f.dryRun,
       });
-      process.stdout.write(f.json ? JSON.stringify(result, null, 2) + '\n' : formatBuildSummary(result) + '\n');
+      process.stdout.write(
+        f.json ? JSON.stringify(result, null, 2) + '\n' : formatBuildSummary(result) + '\n',
+      );
       if (!result.ok) process.exitCode = EXIT.target;
     });
 }

@@ -20,8 +20,20 @@ type Define = (cmd: Command) => Command;
 
 /** Each definition sets its own description; the order is the order of `paasbox --help`. */
 export const COMMANDS: Record<string, Define> = {
-  install: defineInstall, verify: defineVerify, info: defineInfo, status: defineStatus, logs: defineLogs, stack: defineStack,
-  deploy: defineDeploy, uninstall: defineUninstall, genstack: defineGenstack, 'build-images': defineBuildImages, kitchen: defineKitchen, tunnel: defineTunnel, vpn: defineVpn, bench: defineBench,
+  install: defineInstall,
+  verify: defineVerify,
+  info: defineInfo,
+  status: defineStatus,
+  logs: defineLogs,
+  stack: defineStack,
+  deploy: defineDeploy,
+  uninstall: defineUninstall,
+  genstack: defineGenstack,
+  'build-images': defineBuildImages,
+  kitchen: defineKitchen,
+  tunnel: defineTunnel,
+  vpn: defineVpn,
+  bench: defineBench,
 };
 
 /** One command standalone (a script), by name. */
@@ -33,7 +45,10 @@ export function standalone(name: string): Command {
 
 /** The `paasbox` program with every command. */
 export function paasboxProgram(): Command {
-  const program = paasboxCommand('paasbox', 'Platform as a Service in a box: one command spawns the stack on a stage, one more proves it works');
+  const program = paasboxCommand(
+    'paasbox',
+    'Platform as a Service in a box: one command spawns the stack on a stage, one more proves it works',
+  );
   for (const [name, define] of Object.entries(COMMANDS)) define(subcommand(program, name, ''));
   return program;
 }

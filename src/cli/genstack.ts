@@ -29,11 +29,17 @@ interface GenstackFlags {
 export function defineGenstack(cmd: Command): Command {
   return cmd
     .addOption(sourceOption())
-    .option('--hostname <name>', 'the name the stack advertises (default: this host\'s)')
+    .option('--hostname <name>', "the name the stack advertises (default: this host's)")
     .option('--ip <address>', 'the address the stack advertises (default: detected)')
     .option('--config <file>', 'settings file (default ./paasbox.yaml)')
-    .option('--masters <ips>', 'a cluster\'s masters, comma separated (default: this host); --ip names the host whose file this is')
-    .option('--agents <ips>', 'a cluster\'s agents, comma separated (default: the masters, and --ip if it is none)')
+    .option(
+      '--masters <ips>',
+      "a cluster's masters, comma separated (default: this host); --ip names the host whose file this is",
+    )
+    .option(
+      '--agents <ips>',
+      "a cluster's agents, comma separated (default: the masters, and --ip if it is none)",
+    )
     .option('--out <file>', 'where to write it', '.paasbox/docker-compose.yml')
     .option('--stdout', 'print it instead of writing it')
     .description('write the compose file for this host, validated against the Compose Specification')
@@ -53,7 +59,11 @@ export function defineGenstack(cmd: Command): Command {
         ...(f.config ? { configPath: f.config } : {}),
         detectIp: () => detectAdvertiseAddress(local),
       });
-      const refs = await resolveImageRefs(model, settings, async (ref) => !!(await localImageIds([ref]))[ref]);
+      const refs = await resolveImageRefs(
+        model,
+        settings,
+        async (ref) => !!(await localImageIds([ref]))[ref],
+      );
       const text = renderCompose(generateCompose(model, settings, refs));
       if (f.stdout) {
         process.stdout.write(text);
@@ -63,7 +73,10 @@ export function defineGenstack(cmd: Command): Command {
       mkdirSync(dirname(out), { recursive: true });
       writeFileSync(out, text);
       const omitted = Object.keys(refs.unavailable);
-      process.stderr.write(`wrote ${out}: ${Object.keys(refs.images).length} services (source ${settings.imageSource}, ip ${settings.ip})` +
-        (omitted.length ? `; left out (unavailable): ${omitted.join(', ')}` : '') + '\n');
+      process.stderr.write(
+        `wrote ${out}: ${Object.keys(refs.images).length} services (source ${settings.imageSource}, ip ${settings.ip})` +
+          (omitted.length ? `; left out (unavailable): ${omitted.join(', ')}` : '') +
+          '\n',
+      );
     });
 }

@@ -14,7 +14,9 @@ import { EXIT, exitCodeFor, formatError, isPaasboxError } from '../errors.js';
 import { DEFAULT_LOCK_TIMEOUT_S } from '../instance/lock.js';
 import { repoPath } from '../paths.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }
+).version;
 
 /** A command with paasbox's conventions; subcommands made with .command() inherit them. */
 export function paasboxCommand(name: string, description: string): Command {
@@ -57,14 +59,23 @@ export async function runCli(program: Command, args: string[]): Promise<never> {
     process.exit(process.exitCode ?? EXIT.ok);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(EXIT.ok);
-      const line = e.message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)').split('\n')[0];
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        process.exit(EXIT.ok);
+      const line = e.message
+        .replace(/^error: /, '')
+        .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
+        .split('\n')[0];
       process.stderr.write(`paasbox ${program.name()}: ${line}; see --help\n`);
       if (json) process.stdout.write(JSON.stringify({ error: line, kind: 'usage' }) + '\n');
       process.exit(EXIT.user);
     }
     process.stderr.write(formatError(e) + '\n');
-    if (json && isPaasboxError(e)) process.stdout.write(JSON.stringify({ error: e.problem, fix: e.fix, kind: e.kind }) + '\n');
+    if (json && isPaasboxError(e))
+      process.stdout.write(JSON.stringify({ error: e.problem, fix: e.fix, kind: e.kind }) + '\n');
     process.exit(exitCodeFor(e));
   }
 }
@@ -72,26 +83,42 @@ export async function runCli(program: Command, args: string[]): Promise<never> {
 /** --flag N: a whole number in [min, max], refused at the door otherwise. */
 export function intArg(what: string, min: number, max: number): (v: string) => number {
   return (v) => {
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}`);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}`);
     return Number(v);
   };
 }
 
 /** A comma-separated list (repeatable flags add up). */
 export function listArg(v: string, prev: string[] = []): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...prev,
+    ...v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
-/** --masters/--agents A,B,C: a comma-separated list, at least one entry (the settings pipeline checks each address). */
+/**
+ * --masters/--agents A,B,C: a comma-separated list, at least one entry (the settings pipeline checks each
+ * address).
+ */
 export function addressList(what: string, v: string): string[] {
-  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!list.length) throw new InvalidArgumentError(`${what} needs at least one address, comma separated`);
   return list;
 }
 
 /** --source local|registry. */
 export function sourceOption(): Option {
-  return new Option('--source <source>', 'image source: local (built here from Debian packages, offline) or registry (pinned official images)').choices(['local', 'registry']);
+  return new Option(
+    '--source <source>',
+    'image source: local (built here from Debian packages, offline) or registry (pinned official images)',
+  ).choices(['local', 'registry']);
 }
 
 /** --json: one JSON document on stdout, nothing human. */
@@ -99,9 +126,14 @@ export function jsonOption(): Option {
   return new Option('--json', 'print one JSON document for machines instead of human output');
 }
 
-/** --lock-timeout SECONDS: how long a command that changes the target waits for another paasbox run's lock. */
+/**
+ * --lock-timeout SECONDS: how long a command that changes the target waits for another paasbox run's lock.
+ */
 export function lockTimeoutOption(): Option {
-  return new Option('--lock-timeout <seconds>', "seconds to wait while another paasbox run holds the target's lock (0: fail at once)")
+  return new Option(
+    '--lock-timeout <seconds>',
+    "seconds to wait while another paasbox run holds the target's lock (0: fail at once)",
+  )
     .argParser(intArg('--lock-timeout', 0, 86_400))
     .default(DEFAULT_LOCK_TIMEOUT_S);
 }
@@ -109,8 +141,17 @@ export function lockTimeoutOption(): Option {
 /** The stage options every command after install shares. */
 export function stageOptions(cmd: Command): Command {
   return cmd
-    .option('--target <target>', 'local, an instance name (.paasbox/instances), user@host[:port] or an ~/.ssh/config alias (default: the instance install recorded)')
+    .option(
+      '--target <target>',
+      'local, an instance name (.paasbox/instances), user@host[:port] or an ~/.ssh/config alias (default: the instance install recorded)',
+    )
     .option('--key <file>', 'SSH private key (default: the recorded one, ~/.ssh/config, ssh-agent)')
-    .option('--known-hosts <file>', 'where host keys are pinned (default: the recorded file, else ~/.paasbox/known_hosts)')
-    .option('--accept-new-host-key', 'pin the host key of a host seen for the first time (otherwise it is refused with its fingerprint)');
+    .option(
+      '--known-hosts <file>',
+      'where host keys are pinned (default: the recorded file, else ~/.paasbox/known_hosts)',
+    )
+    .option(
+      '--accept-new-host-key',
+      'pin the host key of a host seen for the first time (otherwise it is refused with its fingerprint)',
+    );
 }

@@ -34,15 +34,31 @@ interface RevokeFlags extends StageFlags {
 const pkiOf = (stage: OpenedStage) => VpnPki.forInstance(stage.instance?.name ?? DEFAULT_INSTANCE);
 
 /** The deployment must run openvpn; its port and the stack's DNS (when on port 53). */
-export function vpnEndpoint(d: Deployment, target: string): { ip: string; port: number; dns?: { ip: string; domain: string }; note?: string } {
+export function vpnEndpoint(
+  d: Deployment,
+  target: string,
+): { ip: string; port: number; dns?: { ip: string; domain: string }; note?: string } {
   if (!d.services.includes('openvpn'))
-    throw new PaasboxError(`the stack on ${target} does not run OpenVPN`, 'enable it in paasbox.yaml (services: { openvpn: { enabled: true } }) and run npx paasbox install');
+    throw new PaasboxError(
+      `the stack on ${target} does not run OpenVPN`,
+      'enable it in paasbox.yaml (services: { openvpn: { enabled: true } }) and run npx paasbox install',
+    );
   const port = composePort(d.ports['openvpn'], 'vpn');
-  if (port === undefined) throw new PaasboxError(`the openvpn service on ${target} has no vpn port in ${d.path}`, 'run npx paasbox install again: it rewrites the stack file');
+  if (port === undefined)
+    throw new PaasboxError(
+      `the openvpn service on ${target} has no vpn port in ${d.path}`,
+      'run npx paasbox install again: it rewrites the stack file',
+    );
   const dnsPort = d.services.includes('dns') ? composePort(d.ports['dns'], 'dns') : undefined;
   const domain = d.meta.domain ?? 'consul';
   if (dnsPort === 53) return { ip: d.meta.ip, port, dns: { ip: d.meta.ip, domain } };
-  return { ip: d.meta.ip, port, note: dnsPort ? `the stack's DNS is on port ${dnsPort}, not 53: the profile sets no DNS server (dhcp-option cannot name a port)` : 'the stack runs no dns service: the profile sets no DNS server' };
+  return {
+    ip: d.meta.ip,
+    port,
+    note: dnsPort
+      ? `the stack's DNS is on port ${dnsPort}, not 53: the profile sets no DNS server (dhcp-option cannot name a port)`
+      : 'the stack runs no dns service: the profile sets no DNS server',
+  };
 }
 
 /** Write text to path with mode 0600 from the first byte (a temp file beside it, then rename). */
@@ -55,16 +71,30 @@ export function writePrivateFile(path: string, text: string): void {
 }
 
 export function defineVpn(cmd: Command): Command {
-  cmd.description("the OpenVPN server's clients: export a profile, revoke it, list them (needs services: { openvpn: { enabled: true } })");
+  cmd.description(
+    "the OpenVPN server's clients: export a profile, revoke it, list them (needs services: { openvpn: { enabled: true } })",
+  );
 
-  stageOptions(subcommand(cmd, 'client <name>', 'issue NAME a certificate (once) and write its .ovpn profile (inline keys, .consul DNS), mode 0600'))
+  stageOptions(
+    subcommand(
+      cmd,
+      'client <name>',
+      'issue NAME a certificate (once) and write its .ovpn profile (inline keys, .consul DNS), mode 0600',
+    ),
+  )
     .option('--out <file>', 'where to write the profile (default: ./NAME.ovpn)')
-    .option('--remote <host[:port]>', 'the address clients reach the VPN server at (default: the recorded advertised address and the VPN port)')
+    .option(
+      '--remote <host[:port]>',
+      'the address clients reach the VPN server at (default: the recorded advertised address and the VPN port)',
+    )
     .action(async (name: string, f: ClientFlags) => {
       checkClientName(name);
       const out = resolve(f.out ?? `${name}.ovpn`);
       if (existsSync(out) && !readFileSync(out, 'utf8').startsWith('# paasbox VPN profile'))
-        throw new PaasboxError(`${out} exists and is not a paasbox VPN profile`, 'name another file with --out, or move that one away');
+        throw new PaasboxError(
+          `${out} exists and is not a paasbox VPN profile`,
+          'name another file with --out, or move that one away',
+        );
       const stage = await openStage(f);
       try {
         const { deployment } = await deployedStack(stage);
@@ -74,11 +104,15 @@ export function defineVpn(cmd: Command): Command {
         pki.requireReady();
         const ca = pemCertificate(readFileSync(`${pki.dir}/ca.crt`, 'utf8'));
         const theirs = await serverCaCertificate(stage.target);
-        if (!theirs) throw new PaasboxError(`the OpenVPN server on ${stage.target.name} has no ${OPENVPN_DIR}/ca.crt`, 'run npx paasbox install: it writes the server\'s files');
+        if (!theirs)
+          throw new PaasboxError(
+            `the OpenVPN server on ${stage.target.name} has no ${OPENVPN_DIR}/ca.crt`,
+            "run npx paasbox install: it writes the server's files",
+          );
         if (pemCertificate(theirs) !== ca)
           throw new PaasboxError(
             `the OpenVPN server on ${stage.target.name} trusts another CA than ${pki.dir}`,
-            'install from this machine again (it sends the server this PKI\'s files), or run vpn on the machine whose PKI the server has',
+            "install from this machine again (it sends the server this PKI's files), or run vpn on the machine whose PKI the server has",
           );
         const issued = await pki.issueClient(name);
         const files = pki.clientFiles(name)!;
@@ -107,7 +141,13 @@ export function defineVpn(cmd: Command): Command {
       }
     });
 
-  stageOptions(subcommand(cmd, 'revoke <name>', "revoke NAME's certificate: a new CRL on the server, NAME's open session ended"))
+  stageOptions(
+    subcommand(
+      cmd,
+      'revoke <name>',
+      "revoke NAME's certificate: a new CRL on the server, NAME's open session ended",
+    ),
+  )
     .addOption(lockTimeoutOption())
     .action(async (name: string, f: RevokeFlags) => {
       checkClientName(name);
@@ -116,16 +156,24 @@ export function defineVpn(cmd: Command): Command {
         const pki = pkiOf(stage);
         pki.requireReady();
         const { crl, already } = await pki.revokeClient(name);
-        process.stdout.write(already ? `${name} was already revoked in ${pki.dir}; sending its CRL again\n` : `revoked ${name} in ${pki.dir}; new CRL\n`);
+        process.stdout.write(
+          already
+            ? `${name} was already revoked in ${pki.dir}; sending its CRL again\n`
+            : `revoked ${name} in ${pki.dir}; new CRL\n`,
+        );
         const { project, deployment } = await deployedStack(stage);
         if (!deployment.services.includes('openvpn')) {
-          process.stdout.write(`the stack on ${stage.target.name} does not run OpenVPN: the CRL goes to the server at its next install\n`);
+          process.stdout.write(
+            `the stack on ${stage.target.name} does not run OpenVPN: the CRL goes to the server at its next install\n`,
+          );
           return;
         }
         await withStageLock(stage.target, 'vpn revoke', f.lockTimeout, async () => {
           await writeCrl(stage.target, crl);
           const said = await killVpnClient(stage.target, project, name);
-          process.stdout.write(`sent the CRL to ${stage.target.name} (${OPENVPN_DIR}/crl.pem): ${name} is refused from the next handshake on; open session: ${said}\n`);
+          process.stdout.write(
+            `sent the CRL to ${stage.target.name} (${OPENVPN_DIR}/crl.pem): ${name} is refused from the next handshake on; open session: ${said}\n`,
+          );
         });
       } finally {
         await stage.target.close();
@@ -150,7 +198,12 @@ export function defineVpn(cmd: Command): Command {
       }
       const w = Math.max(4, ...clients.map((c) => c.name.length));
       process.stdout.write(
-        [`${'NAME'.padEnd(w)}  STATUS   EXPIRES               REVOKED`, ...clients.map((c) => `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.expires.padEnd(20)}  ${c.revoked ?? ''}`.trimEnd())].join('\n') + '\n',
+        [
+          `${'NAME'.padEnd(w)}  STATUS   EXPIRES               REVOKED`,
+          ...clients.map((c) =>
+            `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.expires.padEnd(20)}  ${c.revoked ?? ''}`.trimEnd(),
+          ),
+        ].join('\n') + '\n',
       );
     });
   return cmd;

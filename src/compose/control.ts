@@ -71,14 +71,31 @@ export class StackControl {
     return this.compose(['down', '--remove-orphans', ...(opts.volumes ? ['-v'] : [])], 'removing the stack');
   }
   async logs(service?: string, tail = 100): Promise<string> {
-    const r = await this.compose(['logs', '--no-color', '--tail', String(tail), ...opt(service)], `reading logs of ${service ?? 'the stack'}`);
+    const r = await this.compose(
+      ['logs', '--no-color', '--tail', String(tail), ...opt(service)],
+      `reading logs of ${service ?? 'the stack'}`,
+    );
     return r.stdout + r.stderr;
   }
 
   /** Follow the logs until interrupted, writing them as they come. */
   async followLogs(write: (chunk: Buffer) => void, service?: string, tail = 100): Promise<void> {
     const tool = await this.composeTool();
-    const cmd = [...tool.argv, '-p', this.project, '-f', this.composeFile, 'logs', '--no-color', '--follow', '--tail', String(tail), ...opt(service)].map(shq).join(' ');
+    const cmd = [
+      ...tool.argv,
+      '-p',
+      this.project,
+      '-f',
+      this.composeFile,
+      'logs',
+      '--no-color',
+      '--follow',
+      '--tail',
+      String(tail),
+      ...opt(service),
+    ]
+      .map(shq)
+      .join(' ');
     // No timeout: following ends when the user interrupts (or the stack goes away).
     // (setTimeout's ceiling, ~24 days: a longer delay would fire at once.)
     await this.target.exec(cmd, { sudo: this.sudo, onOutput: write, timeoutMs: 2 ** 31 - 1 });
@@ -87,7 +104,10 @@ export class StackControl {
   /** The services the compose file defines. */
   async services(): Promise<string[]> {
     const r = await this.compose(['config', '--services'], 'reading the compose file');
-    return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
   }
 
   /** One entry per container of the project (and per defined service without one: state "missing"). */
@@ -97,14 +117,24 @@ export class StackControl {
 
   /** status() for a known list of services: only docker is asked (no compose process). */
   async statusOf(expected: string[]): Promise<ServiceStatus[]> {
-    const ps = await this.docker(`ps -a ${composeFilter(this.project)} --format '{{json .}}'`, 'listing containers');
+    const ps = await this.docker(
+      `ps -a ${composeFilter(this.project)} --format '{{json .}}'`,
+      'listing containers',
+    );
     const ids = parsePsIds(ps.stdout);
     if (!ids.length) return parseInspect('[]', expected);
     // A container can vanish between ps and inspect (compose replacing it):
     // inspect then exits 1 but still prints the others, which is the truth now.
-    const insp = await this.target.exec(`docker inspect ${ids.map(shq).join(' ')}`, { sudo: this.sudo, timeoutMs: 60_000 });
+    const insp = await this.target.exec(`docker inspect ${ids.map(shq).join(' ')}`, {
+      sudo: this.sudo,
+      timeoutMs: 60_000,
+    });
     if (insp.code !== 0 && !insp.stdout.trim().startsWith('['))
-      throw new PaasboxError(`inspecting containers failed on ${this.target.name}`, 'check that dockerd runs there (systemctl status docker)', insp.stderr);
+      throw new PaasboxError(
+        `inspecting containers failed on ${this.target.name}`,
+        'check that dockerd runs there (systemctl status docker)',
+        insp.stderr,
+      );
     return parseInspect(insp.stdout, expected);
   }
 
@@ -114,7 +144,11 @@ export class StackControl {
    * PaasboxError names docker's last error, or the laggards with their last
    * health check output and log tails.
    */
-  async waitHealthy(timeoutMs: number, progress?: Progress, opts: { intervalMs?: number; services?: string[] } = {}): Promise<ServiceStatus[]> {
+  async waitHealthy(
+    timeoutMs: number,
+    progress?: Progress,
+    opts: { intervalMs?: number; services?: string[] } = {},
+  ): Promise<ServiceStatus[]> {
     const secs = `${Math.round(timeoutMs / 1000)}s`;
     let last = '';
     let dockerDown: PaasboxError | undefined;
@@ -129,20 +163,26 @@ export class StackControl {
         dockerDown = undefined;
       } catch (e) {
         if (!(e instanceof PaasboxError)) throw e;
-        if (!dockerDown) progress?.say(`[${this.target.name}] docker does not answer (${why(e)}); retrying until the deadline`);
+        if (!dockerDown)
+          progress?.say(
+            `[${this.target.name}] docker does not answer (${why(e)}); retrying until the deadline`,
+          );
         dockerDown = e;
         waiting = undefined;
         last = '';
         return undefined;
       }
       const st = opts.services ? all.filter((s) => opts.services!.includes(s.service)) : all;
-      const summary = st.map((s) => `${s.service}=${s.state}${s.health !== 'none' ? `/${s.health}` : ''}`).join(' ');
+      const summary = st
+        .map((s) => `${s.service}=${s.state}${s.health !== 'none' ? `/${s.health}` : ''}`)
+        .join(' ');
       if (summary !== last) progress?.say(`[${this.target.name}] ${summary}`);
       last = summary;
       waiting = st.filter((s) => !isReady(s));
       return waiting.length ? undefined : st;
     };
-    const fix = 'look at the logs shown (`npx zx scripts/stack.mjs logs SERVICE`), fix the cause, then `stack.mjs up` again';
+    const fix =
+      'look at the logs shown (`npx zx scripts/stack.mjs logs SERVICE`), fix the cause, then `stack.mjs up` again';
     const what = `a healthy stack on ${this.target.name}`;
     try {
       return await poll({ what, timeoutMs, everyMs: opts.intervalMs ?? 2000, fix, fatal: () => true }, look);
@@ -158,17 +198,24 @@ export class StackControl {
     }
   }
 
-  /** The timeout error for services still not ready: each one's state, last health check output and log tail. */
+  /**
+   * The timeout error for services still not ready: each one's state, last health check output and log tail.
+   */
   private async notHealthy(waiting: ServiceStatus[], secs: string): Promise<PaasboxError> {
     const tails: string[] = [];
     for (const s of waiting.slice(0, 3)) {
       const log = await this.logs(s.service, 15).catch((e: unknown) => String(e));
       const check = s.healthLog ? `last health check: ${s.healthLog}\n` : '';
-      tails.push(`--- ${s.service} (${s.state}/${s.health}, restarts ${s.restartCount}) ---\n${check}${log.trim()}`);
+      tails.push(
+        `--- ${s.service} (${s.state}/${s.health}, restarts ${s.restartCount}) ---\n${check}${log.trim()}`,
+      );
     }
     // The last check's first line, in the one-line problem (the detail shows only its last lines).
     const said = (s: ServiceStatus) => {
-      const first = s.healthLog?.split('\n').find((l) => l.trim())?.trim();
+      const first = s.healthLog
+        ?.split('\n')
+        .find((l) => l.trim())
+        ?.trim();
       return first ? ` (health check: ${first.length > 120 ? `${first.slice(0, 117)}...` : first})` : '';
     };
     return new PaasboxError(
@@ -181,7 +228,11 @@ export class StackControl {
   private async docker(args: string, what: string): Promise<ExecResult> {
     const r = await this.target.exec(`docker ${args}`, { sudo: this.sudo, timeoutMs: 60_000 });
     if (r.code !== 0)
-      throw new PaasboxError(`${what} failed on ${this.target.name}`, 'check that dockerd runs there (systemctl status docker)', r.stderr);
+      throw new PaasboxError(
+        `${what} failed on ${this.target.name}`,
+        'check that dockerd runs there (systemctl status docker)',
+        r.stderr,
+      );
     return r;
   }
 }

@@ -19,19 +19,26 @@ export interface ServiceStatus {
   healthLog?: string;
 }
 
-/** Statuses from `docker inspect` JSON, plus expected services with no container; a swarm task or app carrying compose labels is left out. */
+/**
+ * Statuses from `docker inspect` JSON, plus expected services with no container; a swarm task or app carrying
+ * compose labels is left out.
+ */
 export function parseInspect(json: string, expected: string[] = []): ServiceStatus[] {
-  const out: ServiceStatus[] = parseContainers(json).filter((c) => !c.notStack).map((c) => ({
-    service: c.service || c.name,
-    state: c.status,
-    health: c.health ?? 'none',
-    restartPolicy: c.restartPolicy,
-    restartCount: c.restartCount,
-    container: c.name,
-    ...(c.imageId ? { imageId: c.imageId } : {}),
-    ...(c.healthLog ? { healthLog: c.healthLog } : {}),
-  }));
-  for (const s of expected) if (!out.some((o) => o.service === s)) out.push({ service: s, state: 'missing', health: 'none', restartPolicy: 'no', restartCount: 0 });
+  const out: ServiceStatus[] = parseContainers(json)
+    .filter((c) => !c.notStack)
+    .map((c) => ({
+      service: c.service || c.name,
+      state: c.status,
+      health: c.health ?? 'none',
+      restartPolicy: c.restartPolicy,
+      restartCount: c.restartCount,
+      container: c.name,
+      ...(c.imageId ? { imageId: c.imageId } : {}),
+      ...(c.healthLog ? { healthLog: c.healthLog } : {}),
+    }));
+  for (const s of expected)
+    if (!out.some((o) => o.service === s))
+      out.push({ service: s, state: 'missing', health: 'none', restartPolicy: 'no', restartCount: 0 });
   const order = (s: string) => (expected.includes(s) ? expected.indexOf(s) : expected.length);
   return out.sort((a, b) => order(a.service) - order(b.service) || a.service.localeCompare(b.service));
 }

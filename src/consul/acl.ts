@@ -47,29 +47,37 @@ const read = (what: 'service_prefix' | 'node_prefix') => `${what} "" { policy = 
  * hostname), or a cluster's nodes (one agent token for all, each node its own
  * write rule).
  */
-export function aclPolicies(nodeName: string | string[]): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate', AclPolicySpec> {
+export function aclPolicies(
+  nodeName: string | string[],
+): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate', AclPolicySpec> {
   const nodes = typeof nodeName === 'string' ? [nodeName] : nodeName;
   return {
     anonymous: {
       name: 'paasbox-anonymous',
-      description: 'Requests without a token, DNS and the UI before login: read services and nodes, nothing more',
+      description:
+        'Requests without a token, DNS and the UI before login: read services and nodes, nothing more',
       rules: `${read('service_prefix')}\n${read('node_prefix')}\n`,
     },
     agent: {
       name: 'paasbox-agent',
-      description: nodes.length === 1 ? `The Consul agent of node ${nodes[0]}: register its node (anti-entropy), read services` : `The Consul agents of nodes ${nodes.join(', ')}: register each node (anti-entropy), read services`,
+      description:
+        nodes.length === 1
+          ? `The Consul agent of node ${nodes[0]}: register its node (anti-entropy), read services`
+          : `The Consul agents of nodes ${nodes.join(', ')}: register each node (anti-entropy), read services`,
       rules: `${nodes.map((n) => `node ${JSON.stringify(n)} { policy = "write" }\n`).join('')}${read('service_prefix')}\n`,
     },
     registrator: {
       name: 'paasbox-registrator',
-      // Registering and deregistering through the agent API needs service:write only; Consul's own name stays Consul's.
-      // It reads which app owns each service name (paasbox/names/NAME, written by deploy) to refuse the others.
+      // Registering and deregistering through the agent API needs service:write only; Consul's own name stays
+      // Consul's. It reads which app owns each service name (paasbox/names/NAME, written by deploy) to refuse
+      // the others.
       description: 'The registrator: register and deregister any service but consul; read the names apps own',
       rules: `service_prefix "" { policy = "write" }\nservice "consul" { policy = "read" }\nkey_prefix "paasbox/names/" { policy = "read" }\n`,
     },
     consulTemplate: {
       name: 'paasbox-consul-template',
-      // The HAProxy template uses `services` (catalog) and `service "NAME|passing"` (health: services and their nodes), no keys.
+      // The HAProxy template uses `services` (catalog) and `service "NAME|passing"` (health: services and
+      // their nodes), no keys.
       description: 'consul-template for HAProxy: read services and nodes',
       rules: `${read('service_prefix')}\n${read('node_prefix')}\n`,
     },
@@ -82,8 +90,16 @@ export function aclWanted(secrets: StackSecrets, nodeName: string | string[]): A
     policies: [p.anonymous, p.agent, p.registrator, p.consulTemplate],
     tokens: [
       { description: `${TOKEN_MARK}consul agent`, secretId: secrets.agentToken, policy: p.agent.name },
-      { description: `${TOKEN_MARK}registrator`, secretId: secrets.registratorToken, policy: p.registrator.name },
-      { description: `${TOKEN_MARK}consul-template (haproxy)`, secretId: secrets.consulTemplateToken, policy: p.consulTemplate.name },
+      {
+        description: `${TOKEN_MARK}registrator`,
+        secretId: secrets.registratorToken,
+        policy: p.registrator.name,
+      },
+      {
+        description: `${TOKEN_MARK}consul-template (haproxy)`,
+        secretId: secrets.consulTemplateToken,
+        policy: p.consulTemplate.name,
+      },
     ],
     anonymousPolicy: p.anonymous.name,
   };
@@ -91,7 +107,10 @@ export function aclWanted(secrets: StackSecrets, nodeName: string | string[]): A
 
 // ---------------------------------------------------------------- plan (pure)
 
-/** What Consul has: every policy (with its rules) and the tokens paasbox cares about (ours and the anonymous one). */
+/**
+ * What Consul has: every policy (with its rules) and the tokens paasbox cares about (ours and the anonymous
+ * one).
+ */
 export interface AclState {
   policies: { id: string; name: string; description: string; rules: string }[];
   tokens: { accessorId: string; secretId: string; description: string; policies: string[] }[];
@@ -111,18 +130,22 @@ export function planAcl(have: AclState, want: AclWanted): AclAction[] {
   for (const policy of want.policies) {
     const p = have.policies.find((x) => x.name === policy.name);
     if (!p) out.push({ kind: 'create-policy', policy });
-    else if (p.rules.trim() !== policy.rules.trim() || p.description !== policy.description) out.push({ kind: 'update-policy', id: p.id, policy });
+    else if (p.rules.trim() !== policy.rules.trim() || p.description !== policy.description)
+      out.push({ kind: 'update-policy', id: p.id, policy });
   }
   for (const token of want.tokens) {
     const t = have.tokens.find((x) => x.secretId === token.secretId);
     if (!t) out.push({ kind: 'create-token', token });
-    else if (t.description !== token.description || t.policies.join(',') !== token.policy) out.push({ kind: 'update-token', accessorId: t.accessorId, token });
+    else if (t.description !== token.description || t.policies.join(',') !== token.policy)
+      out.push({ kind: 'update-token', accessorId: t.accessorId, token });
   }
   const anonymous = have.tokens.find((x) => x.accessorId === ANONYMOUS_ACCESSOR);
-  if (anonymous?.policies.join(',') !== want.anonymousPolicy) out.push({ kind: 'set-anonymous', policy: want.anonymousPolicy });
+  if (anonymous?.policies.join(',') !== want.anonymousPolicy)
+    out.push({ kind: 'set-anonymous', policy: want.anonymousPolicy });
   const wanted = new Set(want.tokens.map((t) => t.secretId));
   for (const t of have.tokens) {
-    if (t.description.startsWith(TOKEN_MARK) && !wanted.has(t.secretId)) out.push({ kind: 'delete-token', accessorId: t.accessorId, description: t.description });
+    if (t.description.startsWith(TOKEN_MARK) && !wanted.has(t.secretId))
+      out.push({ kind: 'delete-token', accessorId: t.accessorId, description: t.description });
   }
   return out;
 }
@@ -157,7 +180,12 @@ export const MANAGEMENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.managementTo
  * lists and each listed one (the management token read from its file, in no
  * argv).
  */
-export function aclProbeCommand(address: string, port: number, project: string, tokenFile = MANAGEMENT_TOKEN_FILE): string {
+export function aclProbeCommand(
+  address: string,
+  port: number,
+  project: string,
+  tokenFile = MANAGEMENT_TOKEN_FILE,
+): string {
   const running = `docker ps -q ${composeFilter(project, 'consul')} --filter status=running`;
   const lines = [
     `printf '@@tools'; for t in curl ss docker; do command -v $t >/dev/null 2>&1 && printf ' %s' $t; done; echo`,
@@ -167,9 +195,14 @@ export function aclProbeCommand(address: string, port: number, project: string, 
     // Consul is asked nothing while its container does not run.
     `[ -n "$pb_consul" ] || exit 0`,
   ];
-  const curl = (path: string) => curlCommand(`http://${address}:${port}${path}`, { timeoutS: 10, secret: { name: 'X-Consul-Token', file: tokenFile } });
+  const curl = (path: string) =>
+    curlCommand(`http://${address}:${port}${path}`, {
+      timeoutS: 10,
+      secret: { name: 'X-Consul-Token', file: tokenFile },
+    });
   // One GET: its answer between markers (read back by path, in any order).
-  const get = (path: string, curlLine = curl(path)) => `{ printf '\n@@acl %s\n' "${path}"; out=$(${curlLine} 2>/dev/null); c=$?; printf '%s' "$out"; printf '\n@@acl-exit %s\n' $c; }`;
+  const get = (path: string, curlLine = curl(path)) =>
+    `{ printf '\n@@acl %s\n' "${path}"; out=$(${curlLine} 2>/dev/null); c=$?; printf '%s' "$out"; printf '\n@@acl-exit %s\n' $c; }`;
   // Each listed policy and token read too (state() needs their rules and SecretIDs), side by
   // side; the ids are Consul's UUIDs, matched as such before they reach a URL.
   const each = (list: string, path: string, key: string) => {
@@ -210,7 +243,11 @@ export function parseAclProbe(stdout: string): AclProbe | undefined {
     // Only a whole answer is kept: anything else is asked again, live.
     if (!r.error && r.status === 200) answers.set(m[1]!, r);
   }
-  return { tools: { curl: have.has('curl'), ss: have.has('ss'), docker: have.has('docker') }, consulRunning: !!consul[1]!.trim(), answers };
+  return {
+    tools: { curl: have.has('curl'), ss: have.has('ss'), docker: have.has('docker') },
+    consulRunning: !!consul[1]!.trim(),
+    answers,
+  };
 }
 
 export class ConsulAcl {
@@ -264,9 +301,19 @@ export class ConsulAcl {
         if (!r.error && r.status === 200) return true;
         const last = r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`;
         if (r.error?.includes(this.tokenFile))
-          throw new PaasboxError(`${this.tokenFile} is missing on ${this.target.name}`, 'run install again: its secrets step writes it', undefined, 'target');
+          throw new PaasboxError(
+            `${this.tokenFile} is missing on ${this.target.name}`,
+            'run install again: its secrets step writes it',
+            undefined,
+            'target',
+          );
         if (r.error && Date.now() - started > Math.min(10_000, timeoutMs))
-          throw new PaasboxError(`Consul does not answer at ${where} (${last})`, 'start the stack (npx paasbox stack up) and run install again', undefined, 'target');
+          throw new PaasboxError(
+            `Consul does not answer at ${where} (${last})`,
+            'start the stack (npx paasbox stack up) and run install again',
+            undefined,
+            'target',
+          );
         if (/ACL support disabled/i.test(r.body))
           throw new PaasboxError(
             `Consul on ${this.target.name} runs without ACLs (${last})`,
@@ -282,22 +329,41 @@ export class ConsulAcl {
 
   async state(): Promise<AclState> {
     type Policy = { ID: string; Name: string; Description?: string; Rules?: string };
-    type Token = { AccessorID: string; SecretID?: string; Description?: string; Policies?: { Name: string }[] | null };
+    type Token = {
+      AccessorID: string;
+      SecretID?: string;
+      Description?: string;
+      Policies?: { Name: string }[] | null;
+    };
     const stubs = (await this.json<Policy[] | null>('GET', '/v1/acl/policies')) ?? [];
     // The list has no rules: read each of ours.
     const policies = await Promise.all(
-      stubs.filter((p) => p.Name.startsWith('paasbox-')).map(async (p) => {
-        const full = await this.json<Policy>('GET', `/v1/acl/policy/${p.ID}`);
-        return { id: full.ID, name: full.Name, description: full.Description ?? '', rules: full.Rules ?? '' };
-      }),
+      stubs
+        .filter((p) => p.Name.startsWith('paasbox-'))
+        .map(async (p) => {
+          const full = await this.json<Policy>('GET', `/v1/acl/policy/${p.ID}`);
+          return {
+            id: full.ID,
+            name: full.Name,
+            description: full.Description ?? '',
+            rules: full.Rules ?? '',
+          };
+        }),
     );
     const list = (await this.json<Token[] | null>('GET', '/v1/acl/tokens')) ?? [];
     // The list has no SecretIDs: read the tokens paasbox cares about.
-    const mine = list.filter((t) => t.AccessorID === ANONYMOUS_ACCESSOR || (t.Description ?? '').startsWith(TOKEN_MARK));
+    const mine = list.filter(
+      (t) => t.AccessorID === ANONYMOUS_ACCESSOR || (t.Description ?? '').startsWith(TOKEN_MARK),
+    );
     const tokens = await Promise.all(
       mine.map(async (t) => {
         const full = await this.json<Token>('GET', `/v1/acl/token/${t.AccessorID}`);
-        return { accessorId: full.AccessorID, secretId: full.SecretID ?? '', description: full.Description ?? '', policies: (full.Policies ?? []).map((p) => p.Name) };
+        return {
+          accessorId: full.AccessorID,
+          secretId: full.SecretID ?? '',
+          description: full.Description ?? '',
+          policies: (full.Policies ?? []).map((p) => p.Name),
+        };
       }),
     );
     return { policies, tokens };
@@ -305,18 +371,33 @@ export class ConsulAcl {
 
   async apply(a: AclAction): Promise<void> {
     const policyBody = (p: AclPolicySpec) => ({ Name: p.name, Description: p.description, Rules: p.rules });
-    const tokenBody = (t: AclTokenSpec) => ({ Description: t.description, Policies: [{ Name: t.policy }], Local: false });
+    const tokenBody = (t: AclTokenSpec) => ({
+      Description: t.description,
+      Policies: [{ Name: t.policy }],
+      Local: false,
+    });
     switch (a.kind) {
       case 'create-policy':
         return void (await this.json('PUT', '/v1/acl/policy', policyBody(a.policy)));
       case 'update-policy':
         return void (await this.json('PUT', `/v1/acl/policy/${a.id}`, { ID: a.id, ...policyBody(a.policy) }));
       case 'create-token':
-        return void (await this.json('PUT', '/v1/acl/token', { SecretID: a.token.secretId, ...tokenBody(a.token) }));
+        return void (await this.json('PUT', '/v1/acl/token', {
+          SecretID: a.token.secretId,
+          ...tokenBody(a.token),
+        }));
       case 'update-token':
-        return void (await this.json('PUT', `/v1/acl/token/${a.accessorId}`, { AccessorID: a.accessorId, SecretID: a.token.secretId, ...tokenBody(a.token) }));
+        return void (await this.json('PUT', `/v1/acl/token/${a.accessorId}`, {
+          AccessorID: a.accessorId,
+          SecretID: a.token.secretId,
+          ...tokenBody(a.token),
+        }));
       case 'set-anonymous':
-        return void (await this.json('PUT', `/v1/acl/token/${ANONYMOUS_ACCESSOR}`, { AccessorID: ANONYMOUS_ACCESSOR, Description: 'Anonymous Token', Policies: [{ Name: a.policy }] }));
+        return void (await this.json('PUT', `/v1/acl/token/${ANONYMOUS_ACCESSOR}`, {
+          AccessorID: ANONYMOUS_ACCESSOR,
+          Description: 'Anonymous Token',
+          Policies: [{ Name: a.policy }],
+        }));
       case 'delete-token':
         return void (await this.json('DELETE', `/v1/acl/token/${a.accessorId}`));
     }

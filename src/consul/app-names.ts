@@ -25,7 +25,12 @@ export class AppNames {
 
   constructor(private readonly consul: ConsulOnTarget) {}
 
-  private async call(method: 'GET' | 'PUT' | 'DELETE', key: string, query = '', body?: string): Promise<HttpResponse> {
+  private async call(
+    method: 'GET' | 'PUT' | 'DELETE',
+    key: string,
+    query = '',
+    body?: string,
+  ): Promise<HttpResponse> {
     const c = this.consul;
     const tools = await (this.tools ??= probeTools(c.target));
     // Every segment encoded: a value from the app never becomes a path or a query of its own.

@@ -7,7 +7,13 @@
 
 import { PaasboxError } from '../errors.js';
 import { poll } from '../poll.js';
-import { fromHere, type HttpEndpoint, type HttpOptions, type HttpResponse, type SecretHeader } from '../system/http.js';
+import {
+  fromHere,
+  type HttpEndpoint,
+  type HttpOptions,
+  type HttpResponse,
+  type SecretHeader,
+} from '../system/http.js';
 
 export type ConsulClientOptions =
   | {
@@ -21,7 +27,9 @@ export type ConsulClientOptions =
   | {
       /** Consul's HTTP port and the way there (src/system/http.ts onTarget or fromHere). */
       http: HttpEndpoint;
-      /** The ACL token's header and file, read where the request is made (as root on a target unless asUser). */
+      /**
+       * The ACL token's header and file, read where the request is made (as root on a target unless asUser).
+       */
       secret?: SecretHeader;
       timeoutMs?: number;
       /** What the user does when Consul fails a request (default: check the request and the Consul logs). */
@@ -140,7 +148,10 @@ export class ConsulClient {
   /** Instances of a service with their checks; passing=true keeps only healthy ones. */
   async healthService(name: string, opts: { passing?: boolean } = {}): Promise<HealthServiceEntry[]> {
     const q = opts.passing ? '?passing=true' : '';
-    return (await this.json<HealthServiceEntry[]>('GET', `/v1/health/service/${encodeURIComponent(name)}${q}`)) ?? [];
+    return (
+      (await this.json<HealthServiceEntry[]>('GET', `/v1/health/service/${encodeURIComponent(name)}${q}`)) ??
+      []
+    );
   }
 
   async agentServiceRegister(reg: AgentServiceRegistration): Promise<void> {
@@ -173,7 +184,9 @@ export class ConsulClient {
     return this;
   }
 
-  /** One request as Consul answers it, status and all (no answer: error set); an object body is sent as JSON. */
+  /**
+   * One request as Consul answers it, status and all (no answer: error set); an object body is sent as JSON.
+   */
   call(method: Method, path: string, body?: unknown): Promise<HttpResponse> {
     const ahead = method === 'GET' ? this.recorded.get(path) : undefined;
     if (ahead) {
@@ -185,7 +198,9 @@ export class ConsulClient {
     return this.http.request(this.prefix + path, { method, timeoutS: this.timeoutS, ...data, ...secret });
   }
 
-  /** A JSON answer (undefined for an empty body); a PaasboxError for no answer, an error status or non-JSON. */
+  /**
+   * A JSON answer (undefined for an empty body); a PaasboxError for no answer, an error status or non-JSON.
+   */
   async json<T>(method: Method, path: string, body?: unknown): Promise<T | undefined> {
     const res = await this.send(method, path, body);
     if (!res.body.trim()) return undefined;
@@ -201,7 +216,12 @@ export class ConsulClient {
     }
   }
 
-  private async send(method: Method, path: string, body?: unknown, okStatuses: number[] = []): Promise<HttpResponse> {
+  private async send(
+    method: Method,
+    path: string,
+    body?: unknown,
+    okStatuses: number[] = [],
+  ): Promise<HttpResponse> {
     const res = await this.call(method, path, body);
     if (res.error)
       throw new PaasboxError(

@@ -16,7 +16,10 @@ import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL } from './labels.js';
 
 const FIX = 'pass a valid compose project name (lower-case letters, digits, "-", "_")';
 
-/** docker ps/inspect --filter arguments for a compose project's containers (of one service). Checked, then quoted. */
+/**
+ * docker ps/inspect --filter arguments for a compose project's containers (of one service). Checked, then
+ * quoted.
+ */
 export function composeFilter(project: string, service?: string): string {
   checkReadBack('the lookup', 'compose project', project, 'project', FIX);
   const f = (k: string, v: string) => `--filter ${shq(`label=${k}=${v}`)}`;
@@ -25,8 +28,15 @@ export function composeFilter(project: string, service?: string): string {
   return `${f(COMPOSE_PROJECT_LABEL, project)} ${f(COMPOSE_SERVICE_LABEL, service)}`;
 }
 
-/** Inspects the project's (service's) containers in one command, [] when none; exits 3 when docker does not answer. */
-export function composeInspectCommand(project: string, service?: string, opts: { all?: boolean } = {}): string {
+/**
+ * Inspects the project's (service's) containers in one command, [] when none; exits 3 when docker does not
+ * answer.
+ */
+export function composeInspectCommand(
+  project: string,
+  service?: string,
+  opts: { all?: boolean } = {},
+): string {
   const ps = `docker ps -q${opts.all ? 'a' : ''} ${composeFilter(project, service)}`;
   return `ids=$(${ps}) || exit 3; [ -z "$ids" ] && echo '[]' || docker inspect $ids`;
 }
@@ -53,11 +63,21 @@ export function pickStackContainer(
       'target',
     );
   const c = ours[0];
-  if (c) checkReadBack(`docker inspect on ${host}`, `the ${service} container's id`, c.id, 'container-id', 'check docker there');
+  if (c)
+    checkReadBack(
+      `docker inspect on ${host}`,
+      `the ${service} container's id`,
+      c.id,
+      'container-id',
+      'check docker there',
+    );
   return c;
 }
 
-/** The running (or with all: any) container of a stack service on the target, or undefined; see pickStackContainer. */
+/**
+ * The running (or with all: any) container of a stack service on the target, or undefined; see
+ * pickStackContainer.
+ */
 export async function findStackContainer(
   t: Target,
   project: string,

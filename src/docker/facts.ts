@@ -44,8 +44,12 @@ export interface ContainerFacts {
   exitCode: number;
 }
 
-/** Inspects every container in one command (prints [] when there is none); exits 3 when docker does not answer. */
-export const INSPECT_ALL_COMMAND = 'ids=$(docker ps -aq) || exit 3; [ -z "$ids" ] && echo "[]" || docker inspect $ids';
+/**
+ * Inspects every container in one command (prints [] when there is none); exits 3 when docker does not
+ * answer.
+ */
+export const INSPECT_ALL_COMMAND =
+  'ids=$(docker ps -aq) || exit 3; [ -z "$ids" ] && echo "[]" || docker inspect $ids';
 
 /**
  * Whether docker inspect printed its answer. A container removed between `docker ps`
@@ -60,7 +64,12 @@ interface InspectJson {
   Name?: string;
   Image?: string;
   RestartCount?: number;
-  State?: { Status?: string; Running?: boolean; ExitCode?: number; Health?: { Status?: string; Log?: { Output?: string }[] | null } };
+  State?: {
+    Status?: string;
+    Running?: boolean;
+    ExitCode?: number;
+    Health?: { Status?: string; Log?: { Output?: string }[] | null };
+  };
   Config?: { Image?: string; Labels?: Record<string, string> | null };
   HostConfig?: { RestartPolicy?: { Name?: string }; NetworkMode?: string };
   NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null };
@@ -73,12 +82,15 @@ export function parseContainers(json: string): ContainerFacts[] {
   return (JSON.parse(text) as InspectJson[]).map((c) => {
     const labels = c.Config?.Labels ?? {};
     const ports = new Set<number>();
-    for (const bindings of Object.values(c.NetworkSettings?.Ports ?? {})) for (const b of bindings ?? []) if (b.HostPort) ports.add(Number(b.HostPort));
+    for (const bindings of Object.values(c.NetworkSettings?.Ports ?? {}))
+      for (const b of bindings ?? []) if (b.HostPort) ports.add(Number(b.HostPort));
     const health = c.State?.Health;
     const lastLog = health?.Log?.at(-1)?.Output?.trim();
-    // Compose labels are the stack's only on a container that is no swarm task or app, and only in their formats.
+    // Compose labels are the stack's only on a container that is no swarm task or app, and only in their
+    // formats.
     const notStack = notStackReason(labels);
-    const label = (k: string, f: 'project' | 'service') => (!notStack && isReadBack(labels[k], f) ? labels[k] : '');
+    const label = (k: string, f: 'project' | 'service') =>
+      !notStack && isReadBack(labels[k], f) ? labels[k] : '';
     return {
       id: c.Id ?? '',
       name: (c.Name ?? '').replace(/^\//, ''),
@@ -100,13 +112,24 @@ export function parseContainers(json: string): ContainerFacts[] {
   });
 }
 
-/** Container ids from `docker ps --format '{{json .}}'` lines; one not in docker's id format is refused (ReadBackError). */
+/**
+ * Container ids from `docker ps --format '{{json .}}'` lines; one not in docker's id format is refused
+ * (ReadBackError).
+ */
 export function parsePsIds(out: string): string[] {
   return out
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
-    .map((l) => checkReadBack('docker ps', 'a container id', (JSON.parse(l) as { ID: unknown }).ID, 'container-id', 'check the docker daemon there'));
+    .map((l) =>
+      checkReadBack(
+        'docker ps',
+        'a container id',
+        (JSON.parse(l) as { ID: unknown }).ID,
+        'container-id',
+        'check the docker daemon there',
+      ),
+    );
 }
 
 // ---------------------------------------------------------------- images
@@ -122,7 +145,9 @@ export type ImageFacts = Pick<ImageInfo, 'id' | 'labels'>;
  */
 export function imagesCommand(refs: string[]): string {
   const uniq = [...new Set(refs)];
-  const each = uniq.map((r, i) => `{ printf '%s\\t' ${shq(r)}; ${imageInspectCommand([r])} 2>/dev/null || echo; } >"$d/${i}" &`);
+  const each = uniq.map(
+    (r, i) => `{ printf '%s\\t' ${shq(r)}; ${imageInspectCommand([r])} 2>/dev/null || echo; } >"$d/${i}" &`,
+  );
   const files = uniq.map((_, i) => `"$d/${i}"`).join(' ');
   return `docker version --format '{{.Server.Version}}' >/dev/null && { ${uniq.length ? `d=$(mktemp -d) || exit 70; ${each.join(' ')} wait; cat ${files}; rm -rf "$d"; ` : ''}true; }`;
 }

@@ -7,7 +7,8 @@
 import { shq } from '../target/shell.js';
 
 /** The one `docker image inspect --format` of src/ (as an argv word; shq it for a shell line). */
-export const IMAGE_FORMAT = '{{.Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .RootFS.Layers}}\t{{json .Config.Labels}}';
+export const IMAGE_FORMAT =
+  '{{.Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .RootFS.Layers}}\t{{json .Config.Labels}}';
 
 /** One image as IMAGE_FORMAT prints it. */
 export interface ImageInfo {

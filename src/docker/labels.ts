@@ -10,7 +10,8 @@ export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 export const NOT_STACK_LABELS: Record<string, string> = {
   'com.docker.swarm.service.id': 'a swarm task',
   'com.docker.swarm.task.id': 'a swarm task',
-  // APP_ID_LABEL of src/scheduler/swarm-service.ts (not imported: docker facts load no scheduler; a unit test ties them).
+  // APP_ID_LABEL of src/scheduler/swarm-service.ts (not imported: docker facts load no scheduler; a unit test
+  // ties them).
   'paasbox.marathon.id': 'an app',
 };
 

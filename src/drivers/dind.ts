@@ -92,14 +92,18 @@ export async function ensureDindImage(variant: DindVariant): Promise<string> {
   const h = createHash('sha256');
   for (const f of ['Dockerfile', 'testhost-init']) h.update(f).update(await readFile(join(contextDir, f)));
   h.update(variant);
-  const base = await run('docker', ['image', 'inspect', '--format', IMAGE_FORMAT, 'paasbox/debian:bookworm']).catch(
-    () => {
-      throw new PaasboxError(
-        'base image paasbox/debian:bookworm is missing',
-        'build it first: npx paasbox build-images',
-      );
-    },
-  );
+  const base = await run('docker', [
+    'image',
+    'inspect',
+    '--format',
+    IMAGE_FORMAT,
+    'paasbox/debian:bookworm',
+  ]).catch(() => {
+    throw new PaasboxError(
+      'base image paasbox/debian:bookworm is missing',
+      'build it first: npx paasbox build-images',
+    );
+  });
   h.update(parseImageLine(base.stdout)?.id ?? '');
   const hash = h.digest('hex').slice(0, 16);
   const have = await run('docker', [

@@ -72,8 +72,11 @@ export function parseSourcesList(text: string): AptSource[] {
  * Returned without a trailing slash.
  */
 export function pickDebianMirror(sources: AptSource[], suite?: string): string | undefined {
-  const isRelease = (s: string) => !/-(security|updates|backports|proposed-updates)$/.test(s) && !s.includes('/');
-  const candidates = sources.filter((src) => src.enabled && src.types.includes('deb') && src.suites.some(isRelease));
+  const isRelease = (s: string) =>
+    !/-(security|updates|backports|proposed-updates)$/.test(s) && !s.includes('/');
+  const candidates = sources.filter(
+    (src) => src.enabled && src.types.includes('deb') && src.suites.some(isRelease),
+  );
   const preferred = suite ? candidates.filter((src) => src.suites.includes(suite)) : [];
   for (const src of [...preferred, ...candidates]) {
     const uri = src.uris.find((u) => /^(https?|file):/.test(u) && !/security/.test(u));

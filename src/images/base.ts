@@ -40,7 +40,11 @@ export const SLIM_FILES: Record<string, string> = {
 
 /** The shell script that builds the base (pure, so it can be read and tested). */
 export function baseImageScript(recipe: BaseRecipe, hash: string, ref = BASE_REF): string {
-  const changes = [`LABEL ${HASH_LABEL}=${hash}`, `LABEL paasbox.recipe=debootstrap-${recipe.variant}-${recipe.suite}`, 'CMD ["bash"]']
+  const changes = [
+    `LABEL ${HASH_LABEL}=${hash}`,
+    `LABEL paasbox.recipe=debootstrap-${recipe.variant}-${recipe.suite}`,
+    'CMD ["bash"]',
+  ]
     .map((c) => `-c ${shq(c)}`)
     .join(' ');
   return [
@@ -63,7 +67,10 @@ export function baseImageScript(recipe: BaseRecipe, hash: string, ref = BASE_REF
 export async function buildBaseImage(target: Target, recipe: BaseRecipe, hash: string): Promise<void> {
   const res = await target.exec(baseImageScript(recipe, hash), { sudo: true, timeoutMs: 30 * 60_000 });
   if (res.code === 42) {
-    throw new PaasboxError(`debootstrap is not installed on ${target.name}`, 'apt-get install debootstrap (it creates the paasbox/debian:bookworm base image)');
+    throw new PaasboxError(
+      `debootstrap is not installed on ${target.name}`,
+      'apt-get install debootstrap (it creates the paasbox/debian:bookworm base image)',
+    );
   }
   if (res.code === 43) {
     throw new PaasboxError(
@@ -73,6 +80,10 @@ export async function buildBaseImage(target: Target, recipe: BaseRecipe, hash: s
     );
   }
   if (res.code !== 0) {
-    throw new PaasboxError(`importing the base image ${BASE_REF} failed on ${target.name}`, 'check that dockerd runs and has disk space, then run again', res.stderr || res.stdout);
+    throw new PaasboxError(
+      `importing the base image ${BASE_REF} failed on ${target.name}`,
+      'check that dockerd runs and has disk space, then run again',
+      res.stderr || res.stdout,
+    );
   }
 }

@@ -18,7 +18,15 @@ import { hostDebianMirror } from './apt-sources.js';
 import { buildBaseImage } from './base.js';
 import { declaredArgs, hashContext } from './hash.js';
 import { readImageManifest } from './manifest.js';
-import { HASH_LABEL, planImages, refsOfInterest, type BaseRecipe, type ContextInfo, type ImageSnapshot, type PlanEntry } from './plan.js';
+import {
+  HASH_LABEL,
+  planImages,
+  refsOfInterest,
+  type BaseRecipe,
+  type ContextInfo,
+  type ImageSnapshot,
+  type PlanEntry,
+} from './plan.js';
 import { runPrepare } from './prepare.js';
 import { snapshotImages } from './snapshot.js';
 
@@ -44,7 +52,8 @@ export interface BuildOptions {
   progress?: Progress;
 }
 
-export type ImageOutcome = 'built' | 'up-to-date' | 'pulled' | 'present' | 'unavailable' | 'failed' | 'planned';
+export type ImageOutcome =
+  'built' | 'up-to-date' | 'pulled' | 'present' | 'unavailable' | 'failed' | 'planned';
 
 export interface ImageResult {
   ref: string;
@@ -64,7 +73,9 @@ export interface BuildAllResult {
   ok: boolean;
   seconds: number;
   images: ImageResult[];
-  /** The target's images as the plan read them, when nothing was built or pulled since (so they still hold). */
+  /**
+   * The target's images as the plan read them, when nothing was built or pulled since (so they still hold).
+   */
   snapshot?: ImageSnapshot;
 }
 
@@ -74,18 +85,21 @@ export interface ResolvedInputs {
 }
 
 /** The base recipe and the build contexts' hashes (I/O on this host). */
-export async function resolveInputs(opts: Pick<BuildOptions, 'model' | 'source' | 'imagesDir' | 'mirror' | 'suite'>): Promise<ResolvedInputs> {
+export async function resolveInputs(
+  opts: Pick<BuildOptions, 'model' | 'source' | 'imagesDir' | 'mirror' | 'suite'>,
+): Promise<ResolvedInputs> {
   const suite = opts.suite ?? 'bookworm';
   const mirror = opts.mirror ?? (await hostDebianMirror(suite));
   if (!mirror) {
     throw new PaasboxError(
-      'no Debian mirror: this host\'s apt configuration names none',
+      "no Debian mirror: this host's apt configuration names none",
       'set debianMirror in paasbox.yaml or pass --mirror URL (a Debian archive URL)',
     );
   }
   const imagesDir = opts.imagesDir ?? repoPath('stacks', 'images');
   const names = new Set<string>();
-  for (const s of Object.values(opts.model.services)) if (s.sources[opts.source].build) names.add(s.sources[opts.source].build!);
+  for (const s of Object.values(opts.model.services))
+    if (s.sources[opts.source].build) names.add(s.sources[opts.source].build!);
   const contexts: Record<string, ContextInfo | undefined> = {};
   for (const name of names) {
     const dir = join(imagesDir, name);
@@ -97,7 +111,11 @@ export async function resolveInputs(opts: Pick<BuildOptions, 'model' | 'source' 
 }
 
 /** Plan against what the target has now, with what it has (the reading the plan rests on). */
-export async function planForTarget(opts: BuildOptions, inputs?: ResolvedInputs, baseBuilt = false): Promise<{ plan: PlanEntry[]; images: ImageSnapshot }> {
+export async function planForTarget(
+  opts: BuildOptions,
+  inputs?: ResolvedInputs,
+  baseBuilt = false,
+): Promise<{ plan: PlanEntry[]; images: ImageSnapshot }> {
   const { recipe, contexts } = inputs ?? (await resolveInputs(opts));
   const images = await snapshotImages(opts.target, refsOfInterest(opts.model, opts.source));
   const plan = planImages({
@@ -145,16 +163,28 @@ export async function buildAll(opts: BuildOptions): Promise<BuildAllResult> {
     if (done.has(e.ref) && (e.kind === 'base' || e.services.length === 0)) continue;
     if (e.kind === 'build' && e.baseRef && failedBases.has(e.baseRef)) {
       progress.record(`build ${e.ref}`, host, 'failed', Date.now(), `its base ${e.baseRef} failed`);
-      results.push(toResult(e, 'failed', 0, { reason: `not built: its base ${e.baseRef} failed (see above)` }));
+      results.push(
+        toResult(e, 'failed', 0, { reason: `not built: its base ${e.baseRef} failed (see above)` }),
+      );
       continue;
     }
     results.push(await runEntry(e, opts, inputs, progress, host));
   }
   const unchanged = results.every((r) => r.outcome !== 'built' && r.outcome !== 'pulled');
-  return { ok: results.every((r) => r.outcome !== 'failed'), seconds: (Date.now() - t0) / 1000, images: results, ...(unchanged ? { snapshot: first.images } : {}) };
+  return {
+    ok: results.every((r) => r.outcome !== 'failed'),
+    seconds: (Date.now() - t0) / 1000,
+    images: results,
+    ...(unchanged ? { snapshot: first.images } : {}),
+  };
 }
 
-function toResult(e: PlanEntry, outcome: ImageOutcome, seconds: number, extra: Partial<ImageResult> = {}): ImageResult {
+function toResult(
+  e: PlanEntry,
+  outcome: ImageOutcome,
+  seconds: number,
+  extra: Partial<ImageResult> = {},
+): ImageResult {
   return {
     ref: e.ref,
     kind: e.kind,
@@ -168,29 +198,49 @@ function toResult(e: PlanEntry, outcome: ImageOutcome, seconds: number, extra: P
   };
 }
 
-async function runEntry(e: PlanEntry, opts: BuildOptions, inputs: ResolvedInputs, progress: Progress, host: string): Promise<ImageResult> {
+async function runEntry(
+  e: PlanEntry,
+  opts: BuildOptions,
+  inputs: ResolvedInputs,
+  progress: Progress,
+  host: string,
+): Promise<ImageResult> {
   const t0 = Date.now();
   const label = `${e.ref}${e.services.length ? ` (${e.services.join(', ')})` : ''}`;
   const secs = () => (Date.now() - t0) / 1000;
   switch (e.action) {
     case 'up-to-date':
     case 'present':
-      progress.record(`image ${label}`, host, 'ok', t0, e.action === 'up-to-date' ? `up-to-date: ${e.reason}` : `present: ${e.reason}`);
+      progress.record(
+        `image ${label}`,
+        host,
+        'ok',
+        t0,
+        e.action === 'up-to-date' ? `up-to-date: ${e.reason}` : `present: ${e.reason}`,
+      );
       return toResult(e, e.action, secs());
     case 'unavailable':
-      progress.record(`image ${label}`, host, 'skipped', t0, `unavailable: ${e.reason}; supply: ${e.supply ?? '-'}`);
+      progress.record(
+        `image ${label}`,
+        host,
+        'skipped',
+        t0,
+        `unavailable: ${e.reason}; supply: ${e.supply ?? '-'}`,
+      );
       return toResult(e, 'unavailable', secs());
     case 'pull':
     case 'build':
       break;
   }
   try {
-    return await progress.step(`${e.action} ${label}`, host, async () => {
-      if (e.action === 'pull') await pull(opts.target, e.ref);
-      else if (e.kind === 'base') await buildBaseImage(opts.target, inputs.recipe, e.hash!);
-      else await dockerBuild(opts, e);
-      return { status: 'changed' as const, detail: e.reason };
-    }).then(() => toResult(e, e.action === 'pull' ? 'pulled' : 'built', secs()));
+    return await progress
+      .step(`${e.action} ${label}`, host, async () => {
+        if (e.action === 'pull') await pull(opts.target, e.ref);
+        else if (e.kind === 'base') await buildBaseImage(opts.target, inputs.recipe, e.hash!);
+        else await dockerBuild(opts, e);
+        return { status: 'changed' as const, detail: e.reason };
+      })
+      .then(() => toResult(e, e.action === 'pull' ? 'pulled' : 'built', secs()));
   } catch (err) {
     const pe = isPaasboxError(err) ? err : undefined;
     return toResult(e, 'failed', secs(), {
@@ -213,7 +263,12 @@ async function pull(target: Target, ref: string): Promise<void> {
 }
 
 class BuildError extends PaasboxError {
-  constructor(problem: string, fix: string, detail: string, readonly step: string) {
+  constructor(
+    problem: string,
+    fix: string,
+    detail: string,
+    readonly step: string,
+  ) {
     super(problem, fix, detail);
   }
 }
@@ -242,7 +297,11 @@ export function dockerBuildCommand(e: PlanEntry, hostNetwork = true, noCache = f
 }
 
 async function dockerBuild(opts: BuildOptions, e: PlanEntry): Promise<void> {
-  if (!e.hash) throw new PaasboxError(`${e.ref} has no hash (its base is missing)`, 'build the base first: --only debian');
+  if (!e.hash)
+    throw new PaasboxError(
+      `${e.ref} has no hash (its base is missing)`,
+      'build the base first: --only debian',
+    );
   const dir = join(opts.imagesDir ?? repoPath('stacks', 'images'), e.build!);
   await runPrepare(dir, await readImageManifest(dir));
   // The context goes to the target as a tar on stdin, so any Target works.
@@ -252,11 +311,19 @@ async function dockerBuild(opts: BuildOptions, e: PlanEntry): Promise<void> {
   // Node discards a child's unread stdout when it exits; a PassThrough holds it
   // (with backpressure) until the target, maybe still connecting, reads it.
   const context = tar.stdout.pipe(new PassThrough());
-  const res = await opts.target.exec(dockerBuildCommand(e, opts.hostNetwork ?? true, opts.noCache ?? false), { stdin: context, timeoutMs: 60 * 60_000 });
+  const res = await opts.target.exec(dockerBuildCommand(e, opts.hostNetwork ?? true, opts.noCache ?? false), {
+    stdin: context,
+    timeoutMs: 60 * 60_000,
+  });
   if (res.code !== 0) {
     const output = `${res.stdout}\n${res.stderr}${tarErr}`;
     const step = lastBuildStep(res.stdout);
     const tail = output.trim().split('\n').slice(-20).join('\n');
-    throw new BuildError(`building ${e.ref} failed at ${step}`, `fix stacks/images/${e.build}/Dockerfile (or the mirror/network it needs), then run again`, tail, step);
+    throw new BuildError(
+      `building ${e.ref} failed at ${step}`,
+      `fix stacks/images/${e.build}/Dockerfile (or the mirror/network it needs), then run again`,
+      tail,
+      step,
+    );
   }
 }

@@ -26,11 +26,17 @@ export async function hashContext(contextDir: string): Promise<string> {
   const files = (await listFiles(contextDir)).map((p) => relative(contextDir, p)).sort();
   const manifest = await readImageManifest(contextDir);
   const inputs = [...manifest.inputs].sort();
-  for (const [kind, list] of [['file', files], ['input', inputs]] as const) {
+  for (const [kind, list] of [
+    ['file', files],
+    ['input', inputs],
+  ] as const) {
     for (const rel of list) {
       const abs = resolve(contextDir, rel);
       const [st, data] = await Promise.all([stat(abs), readFile(abs)]).catch(() => {
-        throw new PaasboxError(`${abs} (listed in ${contextDir}) cannot be read`, 'restore the file or remove it from image.yaml inputs');
+        throw new PaasboxError(
+          `${abs} (listed in ${contextDir}) cannot be read`,
+          'restore the file or remove it from image.yaml inputs',
+        );
       });
       h.update(`${kind}\0${rel}\0${st.mode & 0o111 ? 'x' : '-'}\0${data.length}\0`);
       h.update(data);

@@ -17,7 +17,12 @@ export interface ImageManifest {
 /** Validate a parsed image.yaml (pure). */
 export function parseImageManifest(obj: unknown, where: string): ImageManifest {
   const data = obj ?? {};
-  assertValid(projectValidator('image'), data, where, 'correct it, see stacks/schema/image.schema.json and stacks/images/README.md');
+  assertValid(
+    projectValidator('image'),
+    data,
+    where,
+    'correct it, see stacks/schema/image.schema.json and stacks/images/README.md',
+  );
   const m = data as Partial<ImageManifest>;
   return { prepare: m.prepare ?? [], inputs: m.inputs ?? [] };
 }
@@ -34,7 +39,10 @@ export async function readImageManifest(contextDir: string): Promise<ImageManife
   try {
     obj = parse(text);
   } catch (e) {
-    throw new PaasboxError(`${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, 'fix the YAML syntax');
+    throw new PaasboxError(
+      `${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`,
+      'fix the YAML syntax',
+    );
   }
   return parseImageManifest(obj, path);
 }

@@ -49,7 +49,9 @@ export interface PlanInput {
   only?: string[];
   /** Rebuild even when the hash matches. */
   force?: boolean;
-  /** The base was just built in this run: --force no longer applies to it (its builds can hash against it). */
+  /**
+   * The base was just built in this run: --force no longer applies to it (its builds can hash against it).
+   */
   baseBuilt?: boolean;
 }
 
@@ -78,12 +80,21 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** The hash of the base image's inputs. */
 export function baseHash(r: BaseRecipe): string {
-  return sha256(JSON.stringify({ recipe: BASE_RECIPE_VERSION, suite: r.suite, variant: r.variant, mirror: r.mirror.replace(/\/+$/, '') }));
+  return sha256(
+    JSON.stringify({
+      recipe: BASE_RECIPE_VERSION,
+      suite: r.suite,
+      variant: r.variant,
+      mirror: r.mirror.replace(/\/+$/, ''),
+    }),
+  );
 }
 
 /** The hash of a built image: context content, build args (sorted), base image ID. */
 export function buildHash(contextHash: string, args: Record<string, string>, baseId: string): string {
-  const sorted = Object.keys(args).sort().map((k) => [k, args[k]]);
+  const sorted = Object.keys(args)
+    .sort()
+    .map((k) => [k, args[k]]);
   return sha256(JSON.stringify({ context: contextHash, args: sorted, base: baseId }));
 }
 
@@ -91,7 +102,11 @@ export function buildHash(contextHash: string, args: Record<string, string>, bas
 export function resolveArg(value: string, vars: Record<string, string>, where: string): string {
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
     const v = vars[name];
-    if (v === undefined) throw new PaasboxError(`${where} uses \${${name}}, which settings do not define`, `set ${name} in settings or remove it from the build args`);
+    if (v === undefined)
+      throw new PaasboxError(
+        `${where} uses \${${name}}, which settings do not define`,
+        `set ${name} in settings or remove it from the build args`,
+      );
     return v;
   });
 }
@@ -103,11 +118,17 @@ export function planImages(input: PlanInput): PlanEntry[] {
   const only = input.only && input.only.length > 0 ? new Set(input.only) : undefined;
   if (only) {
     const known = new Set<string>(['debian', 'base', ...Object.keys(model.services)]);
-    for (const s of Object.values(model.services)) if (s.sources[source].build) known.add(s.sources[source].build!);
+    for (const s of Object.values(model.services))
+      if (s.sources[source].build) known.add(s.sources[source].build!);
     const bad = [...only].filter((n) => !known.has(n));
-    if (bad.length) throw new PaasboxError(`--only names unknown image(s): ${bad.join(', ')}`, `use service or build names: ${[...known].sort().join(', ')}`);
+    if (bad.length)
+      throw new PaasboxError(
+        `--only names unknown image(s): ${bad.join(', ')}`,
+        `use service or build names: ${[...known].sort().join(', ')}`,
+      );
   }
-  const selected = (service: string, build?: string) => !only || only.has(service) || (build !== undefined && only.has(build));
+  const selected = (service: string, build?: string) =>
+    !only || only.has(service) || (build !== undefined && only.has(build));
 
   const builds = new Map<string, PlanEntry>();
   const others = new Map<string, PlanEntry>();
@@ -149,7 +170,12 @@ export function planImages(input: PlanInput): PlanEntry[] {
   for (const b of builds.values()) {
     const ref = b.baseRef!;
     if (bases.has(ref)) continue;
-    bases.set(ref, ref === BASE_REF ? planBase(input) : { ...planPinned(source, `base of ${b.build}`, ref, images), services: [] });
+    bases.set(
+      ref,
+      ref === BASE_REF
+        ? planBase(input)
+        : { ...planPinned(source, `base of ${b.build}`, ref, images), services: [] },
+    );
   }
 
   // A build whose base changes gets its final hash only once the base exists.
@@ -175,12 +201,18 @@ export function planImages(input: PlanInput): PlanEntry[] {
 function planBase(input: PlanInput): PlanEntry {
   const hash = baseHash(input.base);
   const have = input.images[BASE_REF];
-  const force = input.force && !input.baseBuilt && (!input.only || input.only.includes('debian') || input.only.includes('base'));
+  const force =
+    input.force &&
+    !input.baseBuilt &&
+    (!input.only || input.only.includes('debian') || input.only.includes('base'));
   const recipe = `debootstrap --variant=${input.base.variant} ${input.base.suite} ${input.base.mirror}`;
   let action: PlanAction = 'build';
   let reason: string;
   if (!have) reason = `${BASE_REF} is missing; ${recipe}`;
-  else if (have.labels[HASH_LABEL] !== hash) reason = have.labels[HASH_LABEL] ? `its recipe changed; ${recipe}` : `it carries no ${HASH_LABEL} label; ${recipe}`;
+  else if (have.labels[HASH_LABEL] !== hash)
+    reason = have.labels[HASH_LABEL]
+      ? `its recipe changed; ${recipe}`
+      : `it carries no ${HASH_LABEL} label; ${recipe}`;
   else if (force) reason = '--force';
   else {
     action = 'up-to-date';
@@ -190,8 +222,10 @@ function planBase(input: PlanInput): PlanEntry {
 }
 
 function planPinned(source: ImageSourceName, service: string, ref: string, images: ImageSnapshot): PlanEntry {
-  if (images[ref]) return { kind: 'image', services: [service], ref, action: 'present', reason: 'already on the target' };
-  if (source === 'registry') return { kind: 'image', services: [service], ref, action: 'pull', reason: 'not on the target yet' };
+  if (images[ref])
+    return { kind: 'image', services: [service], ref, action: 'present', reason: 'already on the target' };
+  if (source === 'registry')
+    return { kind: 'image', services: [service], ref, action: 'pull', reason: 'not on the target yet' };
   return {
     kind: 'image',
     services: [service],
@@ -202,7 +236,14 @@ function planPinned(source: ImageSourceName, service: string, ref: string, image
   };
 }
 
-function planBuild(input: PlanInput, service: string, build: string, modelArgs: Record<string, string>, vars: Record<string, string>, ref: string): PlanEntry {
+function planBuild(
+  input: PlanInput,
+  service: string,
+  build: string,
+  modelArgs: Record<string, string>,
+  vars: Record<string, string>,
+  ref: string,
+): PlanEntry {
   const ctx = input.contexts[build];
   const defaultBase = input.source === 'local' ? BASE_REF : REGISTRY_BASE_REF;
   if (!ctx) {
@@ -222,11 +263,21 @@ function planBuild(input: PlanInput, service: string, build: string, modelArgs: 
     const g = input.globalArgs?.[name];
     if (g !== undefined) args[name] = g;
   }
-  for (const [k, v] of Object.entries(modelArgs)) args[k] = resolveArg(v, vars, `stacks/paasbox.yaml ${service}.sources.${input.source}.args.${k}`);
+  for (const [k, v] of Object.entries(modelArgs))
+    args[k] = resolveArg(v, vars, `stacks/paasbox.yaml ${service}.sources.${input.source}.args.${k}`);
   if (ctx.args.includes('BASE') || args.BASE === undefined) args.BASE = args.BASE ?? defaultBase;
   const baseRef = args.BASE;
   const baseState = input.images[baseRef];
-  const entry: PlanEntry = { kind: 'build', services: [service], ref, build, args, baseRef, action: 'build', reason: '' };
+  const entry: PlanEntry = {
+    kind: 'build',
+    services: [service],
+    ref,
+    build,
+    args,
+    baseRef,
+    action: 'build',
+    reason: '',
+  };
   if (!baseState) {
     entry.reason = `its base ${baseRef} is not on the target yet`;
     return entry;
@@ -235,7 +286,10 @@ function planBuild(input: PlanInput, service: string, build: string, modelArgs: 
   entry.hash = hash;
   const have = input.images[ref];
   if (!have) entry.reason = 'not built yet';
-  else if (have.labels[HASH_LABEL] !== hash) entry.reason = have.labels[HASH_LABEL] ? 'context, args or base changed' : `it carries no ${HASH_LABEL} label`;
+  else if (have.labels[HASH_LABEL] !== hash)
+    entry.reason = have.labels[HASH_LABEL]
+      ? 'context, args or base changed'
+      : `it carries no ${HASH_LABEL} label`;
   else if (input.force) entry.reason = '--force';
   else {
     entry.action = 'up-to-date';

@@ -29,10 +29,16 @@ export async function runPrepare(contextDir: string, manifest: ImageManifest): P
 async function goInstall(contextDir: string, spec: string, binary: string): Promise<PrepareResult> {
   const bin = join(contextDir, '.bin');
   const stamp = join(bin, `.${binary}.goinstall`);
-  const have = await stat(join(bin, binary)).then((s) => s.isFile()).catch(() => false);
-  if (have && (await readFile(stamp, 'utf8').catch(() => '')).trim() === spec) return { step: `go install ${spec}`, cached: true };
+  const have = await stat(join(bin, binary))
+    .then((s) => s.isFile())
+    .catch(() => false);
+  if (have && (await readFile(stamp, 'utf8').catch(() => '')).trim() === spec)
+    return { step: `go install ${spec}`, cached: true };
   await run('go', ['version']).catch(() => {
-    throw new PaasboxError(`go is not installed on the build host (needed for go install ${spec})`, 'install Go >= 1.22 (https://go.dev/doc/install) or your distribution\'s golang package');
+    throw new PaasboxError(
+      `go is not installed on the build host (needed for go install ${spec})`,
+      "install Go >= 1.22 (https://go.dev/doc/install) or your distribution's golang package",
+    );
   });
   // Outside any module, so `go install pkg@version` resolves on its own.
   const tmp = await mkdtemp(join(tmpdir(), 'paasbox-goinstall-'));
@@ -45,7 +51,11 @@ async function goInstall(contextDir: string, spec: string, binary: string): Prom
     });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new PaasboxError(`go install ${spec} failed`, 'check that the Go module proxy is reachable (go env GOPROXY) and the version exists', err.stderr || err.message);
+    throw new PaasboxError(
+      `go install ${spec} failed`,
+      'check that the Go module proxy is reachable (go env GOPROXY) and the version exists',
+      err.stderr || err.message,
+    );
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -59,7 +69,11 @@ async function script(contextDir: string, name: string): Promise<PrepareResult> 
     await run('sh', [name], { cwd: contextDir, maxBuffer: 16 * 1024 * 1024, timeout: 40 * 60_000 });
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new PaasboxError(`prepare script ${join(contextDir, name)} failed`, 'run it by hand to see why, then fix it', `${err.stdout ?? ''}${err.stderr ?? err.message}`);
+    throw new PaasboxError(
+      `prepare script ${join(contextDir, name)} failed`,
+      'run it by hand to see why, then fix it',
+      `${err.stdout ?? ''}${err.stderr ?? err.message}`,
+    );
   }
   return { step: `sh ${name}`, cached: false };
 }

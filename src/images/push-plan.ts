@@ -84,13 +84,16 @@ export function layerFilesToKeep(
     const chains = chainIds(diffIdsOf(m.Config));
     m.Layers.forEach((path, i) => {
       if (targetChains.has(chains[i]!)) return;
-      for (let p: string | undefined = path, hops = 0; p && hops < 8 && !keep.has(p); p = symlinks[p], hops++) keep.add(p);
+      for (let p: string | undefined = path, hops = 0; p && hops < 8 && !keep.has(p); p = symlinks[p], hops++)
+        keep.add(p);
     });
   }
   return keep;
 }
 
-/** A symlink entry's target as an archive path ("abc/layer.tar" -> "../def/layer.tar" gives "def/layer.tar"). */
+/**
+ * A symlink entry's target as an archive path ("abc/layer.tar" -> "../def/layer.tar" gives "def/layer.tar").
+ */
 export function resolveLink(entry: string, linkname: string): string {
   const parts = entry.split('/').slice(0, -1);
   for (const seg of linkname.split('/')) {

@@ -18,7 +18,15 @@ import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
-import { layerFilesToKeep, parseInventory, planPush, resolveLink, type ImageLayers, type PushPlan, type SaveManifestEntry } from './push-plan.js';
+import {
+  layerFilesToKeep,
+  parseInventory,
+  planPush,
+  resolveLink,
+  type ImageLayers,
+  type PushPlan,
+  type SaveManifestEntry,
+} from './push-plan.js';
 
 export interface PushResult {
   pushed: string[];
@@ -42,19 +50,36 @@ export interface PushOptions {
 /** A push in a few words, for a step's detail. */
 export function describePush(r: PushResult): string {
   const mb = (r.bytes / 1e6).toFixed(0);
-  return [
-    r.pushed.length ? `${r.pushed.length} loaded (${mb} MB${r.compression !== 'none' ? ` ${r.compression}` : ''}, ${r.layersSent} layers sent, ${r.layersPresent} already there)` : '',
-    r.tagged.length ? `${r.tagged.length} tagged` : '',
-  ].filter(Boolean).join(', ') || 'nothing to send';
+  return (
+    [
+      r.pushed.length
+        ? `${r.pushed.length} loaded (${mb} MB${r.compression !== 'none' ? ` ${r.compression}` : ''}, ${r.layersSent} layers sent, ${r.layersPresent} already there)`
+        : '',
+      r.tagged.length ? `${r.tagged.length} tagged` : '',
+    ]
+      .filter(Boolean)
+      .join(', ') || 'nothing to send'
+  );
 }
 
-/** Every image the target's docker has (all, intermediate ones too: their layers count), and whether it has zstd. */
+/**
+ * Every image the target's docker has (all, intermediate ones too: their layers count), and whether it has
+ * zstd.
+ */
 export const INVENTORY_COMMAND = `command -v zstd >/dev/null 2>&1 && echo zstd; ${ALL_IMAGES_COMMAND}`;
 
 async function localLayers(from: Target, refs: string[]): Promise<Record<string, ImageLayers>> {
   const each = refs.map((r) => `printf '%s\\t' ${shq(r)}; ${imageInspectCommand([r])} 2>/dev/null || echo`);
-  const r = await from.exec(`docker version --format '{{.Server.Version}}' >/dev/null && { ${[...each, 'true'].join('; ')}; }`, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new PaasboxError(`docker on ${from.name} does not answer`, 'start dockerd here and run again', r.stderr);
+  const r = await from.exec(
+    `docker version --format '{{.Server.Version}}' >/dev/null && { ${[...each, 'true'].join('; ')}; }`,
+    { timeoutMs: 60_000 },
+  );
+  if (r.code !== 0)
+    throw new PaasboxError(
+      `docker on ${from.name} does not answer`,
+      'start dockerd here and run again',
+      r.stderr,
+    );
   const out: Record<string, ImageLayers> = {};
   for (const line of r.stdout.split('\n')) {
     const tab = line.indexOf('\t');
@@ -68,31 +93,62 @@ async function localLayers(from: Target, refs: string[]): Promise<Record<string,
  * Copy refs from `from` (must be this machine: the save stream is read here) to `to`.
  * A ref missing on `from` is a PaasboxError naming it.
  */
-export async function pushImages(from: Target, to: Target, refs: string[], progress?: Progress, opts: PushOptions = {}): Promise<PushResult> {
+export async function pushImages(
+  from: Target,
+  to: Target,
+  refs: string[],
+  progress?: Progress,
+  opts: PushOptions = {},
+): Promise<PushResult> {
   const t0 = Date.now();
   if (from.name !== 'local') {
-    throw new PaasboxError(`pushing images from ${from.name} is not supported`, 'build or load the images on this machine, then push from here');
+    throw new PaasboxError(
+      `pushing images from ${from.name} is not supported`,
+      'build or load the images on this machine, then push from here',
+    );
   }
   const [have, inv, zstdHere] = await Promise.all([
     localLayers(from, refs),
     to.exec(INVENTORY_COMMAND, { timeoutMs: 120_000 }),
     from.exec('command -v zstd', { timeoutMs: 10_000 }).then((r) => r.code === 0),
   ]);
-  if (inv.code !== 0) throw new PaasboxError(`docker on ${to.name} does not answer`, 'start dockerd (systemctl start docker) and make sure this user may use it', inv.stderr);
+  if (inv.code !== 0)
+    throw new PaasboxError(
+      `docker on ${to.name} does not answer`,
+      'start dockerd (systemctl start docker) and make sure this user may use it',
+      inv.stderr,
+    );
   const missing = refs.filter((r) => !have[r]);
   if (missing.length) {
-    throw new PaasboxError(`${missing.join(', ')} not on this machine`, 'build them first: npx zx scripts/build-images.mjs (or docker load them here)');
+    throw new PaasboxError(
+      `${missing.join(', ')} not on this machine`,
+      'build them first: npx zx scripts/build-images.mjs (or docker load them here)',
+    );
   }
   const plan = planPush(refs, have, parseInventory(inv.stdout));
   const zstdThere = /^zstd$/m.test(inv.stdout);
-  const compression = opts.compression === 'none' ? 'none' : opts.compression === 'zstd' || (zstdHere && zstdThere) ? 'zstd' : 'none';
+  const compression =
+    opts.compression === 'none'
+      ? 'none'
+      : opts.compression === 'zstd' || (zstdHere && zstdThere)
+        ? 'zstd'
+        : 'none';
   let bytes = 0;
   const run = async () => {
     for (const { ref, id } of plan.tag) {
       const r = await to.exec(`docker tag ${shq(id)} ${shq(ref)}`, { timeoutMs: 60_000 });
-      if (r.code !== 0) throw new PaasboxError(`tagging ${ref} on ${to.name} failed`, `check dockerd on ${to.name}, then run again`, r.stderr);
+      if (r.code !== 0)
+        throw new PaasboxError(
+          `tagging ${ref} on ${to.name} failed`,
+          `check dockerd on ${to.name}, then run again`,
+          r.stderr,
+        );
     }
-    if (!plan.load.length) return { status: plan.tag.length ? ('changed' as const) : ('ok' as const), detail: plan.tag.length ? `tagged ${plan.tag.map((t) => t.ref).join(' ')}` : 'all present' };
+    if (!plan.load.length)
+      return {
+        status: plan.tag.length ? ('changed' as const) : ('ok' as const),
+        detail: plan.tag.length ? `tagged ${plan.tag.map((t) => t.ref).join(' ')}` : 'all present',
+      };
     bytes = await send(to, plan, compression, progress);
     return { status: 'changed' as const, detail: `loaded ${plan.load.join(', ')}` };
   };
@@ -111,7 +167,12 @@ export async function pushImages(from: Target, to: Target, refs: string[], progr
 }
 
 /** The archive for plan.load into the target's docker load; returns the bytes sent. */
-async function send(to: Target, plan: PushPlan, compression: 'none' | 'zstd', progress?: Progress): Promise<number> {
+async function send(
+  to: Target,
+  plan: PushPlan,
+  compression: 'none' | 'zstd',
+  progress?: Progress,
+): Promise<number> {
   let tmp: string | undefined;
   const errs: string[] = [];
   const children: Promise<number>[] = [];
@@ -129,7 +190,9 @@ async function send(to: Target, plan: PushPlan, compression: 'none' | 'zstd', pr
       tmp = await mkdtemp(join(tmpdir(), 'paasbox-push-'));
       const file = join(tmp, 'images.tar');
       const saved = await new Promise<number>((resolve) => {
-        const c = spawn('docker', ['save', '-o', file, ...plan.load], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const c = spawn('docker', ['save', '-o', file, ...plan.load], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         c.stderr.on('data', (d: Buffer) => errs.push(d.toString()));
         c.on('close', (code) => resolve(code ?? 1));
       });
@@ -147,15 +210,21 @@ async function send(to: Target, plan: PushPlan, compression: 'none' | 'zstd', pr
         bytes += chunk.length;
         if (progress && Date.now() - said > 5000) {
           said = Date.now();
-          progress.say(`[${to.name}] push: ${(bytes / 1e6).toFixed(0)} MB sent (${(bytes / 1e6 / ((Date.now() - t0) / 1000)).toFixed(0)} MB/s)`);
+          progress.say(
+            `[${to.name}] push: ${(bytes / 1e6).toFixed(0)} MB sent (${(bytes / 1e6 / ((Date.now() - t0) / 1000)).toFixed(0)} MB/s)`,
+          );
         }
         cb(null, chunk);
       },
     });
-    // A PassThrough keeps the stream if the producer exits before the target reads (Node drops unread child output).
+    // A PassThrough keeps the stream if the producer exits before the target reads (Node drops unread child
+    // output).
     const stdin = wire.pipe(new PassThrough()).pipe(counter);
     // A failing zstd leaves docker load a cut archive, which it refuses.
-    const res = await to.exec(compression === 'zstd' ? 'zstd -d -q -c | docker load' : 'docker load', { stdin, timeoutMs: 60 * 60_000 });
+    const res = await to.exec(compression === 'zstd' ? 'zstd -d -q -c | docker load' : 'docker load', {
+      stdin,
+      timeoutMs: 60 * 60_000,
+    });
     const codes = await Promise.all(children);
     if (codes.some((c) => c !== 0) || res.code !== 0) throw failed(to, plan, `${errs.join('')}${res.stderr}`);
     return bytes;
@@ -165,7 +234,11 @@ async function send(to: Target, plan: PushPlan, compression: 'none' | 'zstd', pr
 }
 
 function failed(to: Target, plan: PushPlan, detail: string): PaasboxError {
-  return new PaasboxError(`copying ${plan.load.join(', ')} to ${to.name} failed`, `check that dockerd runs on ${to.name} and has disk space, then run again`, detail);
+  return new PaasboxError(
+    `copying ${plan.load.join(', ')} to ${to.name} failed`,
+    `check that dockerd runs on ${to.name} and has disk space, then run again`,
+    detail,
+  );
 }
 
 // ---------------------------------------------------------------- a saved archive without some layer files
@@ -186,11 +259,13 @@ const cstr = (b: Buffer, start: number, len: number) => {
   return (nul >= 0 ? s.subarray(0, nul) : s).toString('utf8');
 };
 
-/** The entries of a plain (ustar) tar file; undefined when it uses extended headers (then it is sent whole). */
+/**
+ * The entries of a plain (ustar) tar file; undefined when it uses extended headers (then it is sent whole).
+ */
 async function listTar(fh: FileHandle): Promise<TarEntry[] | undefined> {
   const entries: TarEntry[] = [];
   const h = Buffer.alloc(BLOCK);
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const { bytesRead } = await fh.read(h, 0, BLOCK, offset);
     if (bytesRead < BLOCK || h.every((x) => x === 0)) return entries;
     const type = String.fromCharCode(h[156]!);
@@ -221,7 +296,8 @@ export async function withoutLayers(file: string, targetChains: Set<string>): Pr
     for (const m of manifest) {
       const e = entries.find((x) => x.name === m.Config);
       if (!e) return createReadStream(file);
-      configs[m.Config] = ((JSON.parse(await readEntry(fh, e)) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids) ?? [];
+      configs[m.Config] =
+        (JSON.parse(await readEntry(fh, e)) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
     }
     const symlinks: Record<string, string> = {};
     for (const e of entries) if (e.type === '2') symlinks[e.name] = resolveLink(e.name, e.linkname);
@@ -240,7 +316,7 @@ async function* copyEntries(file: string, kept: TarEntry[]): AsyncGenerator<Buff
     const CHUNK = 1 << 20;
     for (const e of kept) {
       let left = BLOCK + Math.ceil(e.size / BLOCK) * BLOCK;
-      for (let pos = e.offset; left > 0; ) {
+      for (let pos = e.offset; left > 0;) {
         const b = Buffer.alloc(Math.min(CHUNK, left));
         const { bytesRead } = await fh.read(b, 0, b.length, pos);
         if (bytesRead <= 0) throw new Error(`${file} ended inside ${e.name}`);

@@ -10,7 +10,11 @@ export async function snapshotImages(target: Target, refs: string[]): Promise<Im
   if (refs.length === 0) return {};
   const res = await target.exec(imagesCommand(refs));
   if (res.code !== 0) {
-    throw new PaasboxError(`docker on ${target.name} does not answer`, 'start dockerd (systemctl start docker) and make sure this user may use it', res.stderr);
+    throw new PaasboxError(
+      `docker on ${target.name} does not answer`,
+      'start dockerd (systemctl start docker) and make sure this user may use it',
+      res.stderr,
+    );
   }
   return parseImages(res.stdout);
 }

@@ -31,7 +31,8 @@ export function marathonCredentialsFromFile(file: string): { user: string; passw
   if (!existsSync(file)) return undefined;
   const line = readFileSync(file, 'utf8').trim();
   const i = line.indexOf(':');
-  if (i <= 0) throw new PaasboxError(`${file} is not user:password`, 'run install again: it rewrites the secrets');
+  if (i <= 0)
+    throw new PaasboxError(`${file} is not user:password`, 'run install again: it rewrites the secrets');
   return { user: line.slice(0, i), password: line.slice(i + 1) };
 }
 
@@ -103,7 +104,9 @@ export class MarathonClient {
     this.timeoutMs = opts.timeoutMs ?? 15000;
     this.fetchFn = opts.fetch ?? fetch;
     const c = opts.credentials;
-    this.auth = c ? { Authorization: `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}` } : {};
+    this.auth = c
+      ? { Authorization: `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}` }
+      : {};
   }
 
   /** GET /ping: true when Marathon answers "pong". Never throws. */
@@ -149,21 +152,39 @@ export class MarathonClient {
       return { created: true, deploymentId: body.deployments?.[0]?.id ?? '', version: body.version ?? '' };
     }
     if (r.status !== 409) this.check(r, `app ${normaliseId(app.id)}`);
-    const put = (await this.json('PUT', `${appPath(app.id)}?force=true`, app, `app ${normaliseId(app.id)}`)) as DeploymentRef;
+    const put = (await this.json(
+      'PUT',
+      `${appPath(app.id)}?force=true`,
+      app,
+      `app ${normaliseId(app.id)}`,
+    )) as DeploymentRef;
     return { created: false, deploymentId: put.deploymentId, version: put.version };
   }
 
   /** PUT /v2/apps/{id}?force=true {"instances": n} */
   async scaleApp(id: string, instances: number): Promise<DeploymentRef> {
     if (!Number.isInteger(instances) || instances < 0) {
-      throw new PaasboxError(`cannot scale ${normaliseId(id)} to ${instances} instances`, 'give a whole number >= 0');
+      throw new PaasboxError(
+        `cannot scale ${normaliseId(id)} to ${instances} instances`,
+        'give a whole number >= 0',
+      );
     }
-    return (await this.json('PUT', `${appPath(id)}?force=true`, { instances }, `app ${normaliseId(id)}`)) as DeploymentRef;
+    return (await this.json(
+      'PUT',
+      `${appPath(id)}?force=true`,
+      { instances },
+      `app ${normaliseId(id)}`,
+    )) as DeploymentRef;
   }
 
   /** POST /v2/apps/{id}/restart: a rolling restart. */
   async restartApp(id: string): Promise<DeploymentRef> {
-    return (await this.json('POST', `${appPath(id)}/restart`, undefined, `app ${normaliseId(id)}`)) as DeploymentRef;
+    return (await this.json(
+      'POST',
+      `${appPath(id)}/restart`,
+      undefined,
+      `app ${normaliseId(id)}`,
+    )) as DeploymentRef;
   }
 
   /** DELETE /v2/apps/{id}; undefined when the app was already gone. */
@@ -176,7 +197,11 @@ export class MarathonClient {
   /** GET /v2/apps/{id}/tasks, or every task (GET /v2/tasks) without an id. */
   async listTasks(id?: string): Promise<MarathonTask[]> {
     const path = id === undefined ? '/v2/tasks' : `${appPath(id)}/tasks`;
-    return ((await this.json('GET', path, undefined, id ? `app ${normaliseId(id)}` : 'tasks')) as { tasks: MarathonTask[] }).tasks;
+    return (
+      (await this.json('GET', path, undefined, id ? `app ${normaliseId(id)}` : 'tasks')) as {
+        tasks: MarathonTask[];
+      }
+    ).tasks;
   }
 
   /** GET /v2/deployments */
@@ -197,7 +222,9 @@ export class MarathonClient {
     await poll(wait, async (_, note) => {
       const mine = (await this.listDeployments()).find((d) => d.id === deploymentId);
       if (!mine) return true;
-      note(`${mine.affectedApps.join(', ')} still running (step ${mine.currentStep ?? '?'} of ${mine.totalSteps ?? '?'})`);
+      note(
+        `${mine.affectedApps.join(', ')} still running (step ${mine.currentStep ?? '?'} of ${mine.totalSteps ?? '?'})`,
+      );
       return undefined;
     });
   }
@@ -222,7 +249,8 @@ export class MarathonClient {
       const tasks = (await this.listTasks(id)).filter((t) => (t.state ?? 'TASK_RUNNING') === 'TASK_RUNNING');
       const checked = (app.healthChecks ?? []).length;
       const passing = (t: MarathonTask) =>
-        checked === 0 || ((t.healthCheckResults ?? []).length >= checked && t.healthCheckResults!.every((h) => h.alive));
+        checked === 0 ||
+        ((t.healthCheckResults ?? []).length >= checked && t.healthCheckResults!.every((h) => h.alive));
       const ready = tasks.filter(passing);
       if (ready.length === want && tasks.length === want) return ready;
       note(`${ready.length}/${want} healthy, ${tasks.length} running`);
@@ -234,18 +262,26 @@ export class MarathonClient {
    * Follow GET /v2/events (text/event-stream) until the signal aborts or the
    * server closes the stream. eventTypes filters server-side (event_type=...).
    */
-  async *followEvents(opts: { signal?: AbortSignal; eventTypes?: string[] } = {}): AsyncGenerator<MarathonEvent> {
+  async *followEvents(
+    opts: { signal?: AbortSignal; eventTypes?: string[] } = {},
+  ): AsyncGenerator<MarathonEvent> {
     const q = (opts.eventTypes ?? []).map((t) => `event_type=${encodeURIComponent(t)}`).join('&');
     const url = `${this.baseUrl}/v2/events${q ? `?${q}` : ''}`;
     let res: Response;
     try {
-      res = await this.fetchFn(url, { headers: { Accept: 'text/event-stream', ...this.auth }, ...(opts.signal ? { signal: opts.signal } : {}) });
+      res = await this.fetchFn(url, {
+        headers: { Accept: 'text/event-stream', ...this.auth },
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     } catch (e) {
       if (opts.signal?.aborted) return;
       throw this.unreachable(e);
     }
     if (res.status !== 200 || !res.body) {
-      throw new PaasboxError(`Marathon event stream at ${url} answered HTTP ${res.status}`, 'check that Marathon runs with its event subscriber (http_callback/SSE) enabled');
+      throw new PaasboxError(
+        `Marathon event stream at ${url} answered HTTP ${res.status}`,
+        'check that Marathon runs with its event subscriber (http_callback/SSE) enabled',
+      );
     }
     const parser = new EventStreamParser();
     const decoder = new TextDecoder();
@@ -260,7 +296,8 @@ export class MarathonClient {
           throw e;
         }
         if (chunk.done) break;
-        for (const ev of parser.push(decoder.decode(chunk.value, { stream: true }))) yield toMarathonEvent(ev);
+        for (const ev of parser.push(decoder.decode(chunk.value, { stream: true })))
+          yield toMarathonEvent(ev);
       }
       for (const ev of parser.push('\n\n')) yield toMarathonEvent(ev);
     } finally {
@@ -275,7 +312,11 @@ export class MarathonClient {
     try {
       const res = await this.fetchFn(url, {
         method,
-        headers: { Accept: 'application/json', ...this.auth, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        headers: {
+          Accept: 'application/json',
+          ...this.auth,
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -297,7 +338,10 @@ export class MarathonClient {
 
   private unreachable(e: unknown): PaasboxError {
     const cause = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
-    return new PaasboxError(`Marathon at ${this.baseUrl} is not reachable: ${cause}`, 'start the stack (marathon listens on 8080 of the master) or pass the right --marathon URL');
+    return new PaasboxError(
+      `Marathon at ${this.baseUrl} is not reachable: ${cause}`,
+      'start the stack (marathon listens on 8080 of the master) or pass the right --marathon URL',
+    );
   }
 }
 
@@ -307,21 +351,34 @@ export interface WaitOptions {
 }
 
 /** Marathon's error body → one PaasboxError naming each field Marathon complained about. Pure. */
-export function marathonError(status: number, text: string, what: string, baseUrl = 'Marathon'): PaasboxError {
-  let body: { message?: string; details?: { path?: string; errors?: string[]; attribute?: string; error?: string }[]; deployments?: { id: string }[] } = {};
+export function marathonError(
+  status: number,
+  text: string,
+  what: string,
+  baseUrl = 'Marathon',
+): PaasboxError {
+  let body: {
+    message?: string;
+    details?: { path?: string; errors?: string[]; attribute?: string; error?: string }[];
+    deployments?: { id: string }[];
+  } = {};
   try {
     body = JSON.parse(text) as typeof body;
   } catch {
     /* not JSON: keep the text */
   }
-  const details = (body.details ?? []).map((d) => `${d.path ?? d.attribute ?? 'self'}: ${(d.errors ?? (d.error ? [d.error] : [])).join('; ')}`);
+  const details = (body.details ?? []).map(
+    (d) => `${d.path ?? d.attribute ?? 'self'}: ${(d.errors ?? (d.error ? [d.error] : [])).join('; ')}`,
+  );
   const message = body.message ?? (text.trim().slice(0, 200) || `HTTP ${status}`);
   switch (status) {
     case 400:
     case 422:
       return new PaasboxError(
         `Marathon rejected ${what}: ${message}${details.length ? ` (${details.join(', ')})` : ''}`,
-        details.length ? `correct the field(s) ${details.map((d) => d.split(':')[0]).join(', ')} in the app definition` : 'correct the app definition',
+        details.length
+          ? `correct the field(s) ${details.map((d) => d.split(':')[0]).join(', ')} in the app definition`
+          : 'correct the app definition',
         details.join('\n'),
       );
     case 401:
@@ -339,17 +396,21 @@ export function marathonError(status: number, text: string, what: string, baseUr
         'wait for the running deployment to finish or retry with force',
       );
     case 503:
-      return new PaasboxError(`Marathon at ${baseUrl} has no leader yet: ${message}`, 'wait until ZooKeeper and Marathon have elected a leader (GET /v2/leader)');
+      return new PaasboxError(
+        `Marathon at ${baseUrl} has no leader yet: ${message}`,
+        'wait until ZooKeeper and Marathon have elected a leader (GET /v2/leader)',
+      );
     default:
-      return new PaasboxError(`Marathon answered HTTP ${status} for ${what}: ${message}`, 'see the Marathon log on the master');
+      return new PaasboxError(
+        `Marathon answered HTTP ${status} for ${what}: ${message}`,
+        'see the Marathon log on the master',
+      );
   }
 }
 
 function appPath(id: string): string {
   return `/v2/apps${normaliseId(id)}`;
 }
-
-
 
 function toMarathonEvent(ev: { event: string; data: string }): MarathonEvent {
   let data: MarathonEvent['data'];

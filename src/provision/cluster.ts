@@ -19,7 +19,12 @@ import { DEFAULT_INSTANCE } from '../instance/state.js';
 import type { Target } from '../target/target.js';
 import { provisionTarget, type ProvisionOptions, type ProvisionOutcome } from './provision.js';
 import { runSteps, type ProvisionResult, type ProvisionStep } from './runner.js';
-import { clusterSwarmGaps, ensureClusterSwarm, settleClusterSwarm, type SwarmMember } from '../swarm/membership.js';
+import {
+  clusterSwarmGaps,
+  ensureClusterSwarm,
+  settleClusterSwarm,
+  type SwarmMember,
+} from '../swarm/membership.js';
 import {
   answeringManager,
   awaitDrained,
@@ -52,7 +57,10 @@ export interface ClusterHost {
 export interface ClusterOptions extends Omit<ProvisionOptions, 'secrets' | 'consulAcl'> {
   /** Make the masters docker swarm managers and the agents workers (default true). */
   swarm?: boolean;
-  /** Seconds the ACL step waits for Consul to accept the management token (a leader), per master tried (default 180). */
+  /**
+   * Seconds the ACL step waits for Consul to accept the management token (a leader), per master tried
+   * (default 180).
+   */
   aclReadyTimeoutS?: number;
 }
 
@@ -77,20 +85,35 @@ export interface ClusterOutcome {
 }
 
 /** Where each host is and what it is: the masters' and agents' addresses, detected where not given. */
-export async function clusterAddresses(hosts: ClusterHost[]): Promise<{ masters: string[]; agents: string[]; ips: string[] }> {
+export async function clusterAddresses(
+  hosts: ClusterHost[],
+): Promise<{ masters: string[]; agents: string[]; ips: string[] }> {
   if (!hosts.some((h) => h.role === 'master'))
-    throw new PaasboxError('a cluster needs at least one master', 'name the masters: --masters user@a,user@b,user@c (three for high availability)');
+    throw new PaasboxError(
+      'a cluster needs at least one master',
+      'name the masters: --masters user@a,user@b,user@c (three for high availability)',
+    );
   const ips = await Promise.all(
     hosts.map(async (h) => {
       const ip = h.ip ?? (await detectAdvertiseAddress(h.target));
-      if (!ip) throw new PaasboxError(`the address of ${h.target.name} could not be detected`, 'check that the host has a default route (ip -4 route show default)', undefined, 'target');
+      if (!ip)
+        throw new PaasboxError(
+          `the address of ${h.target.name} could not be detected`,
+          'check that the host has a default route (ip -4 route show default)',
+          undefined,
+          'target',
+        );
       return ip;
     }),
   );
   const seen = new Map<string, string>();
   hosts.forEach((h, i) => {
     const other = seen.get(ips[i]!);
-    if (other) throw new PaasboxError(`${h.target.name} and ${other} both advertise ${ips[i]}`, 'name each host of the cluster once');
+    if (other)
+      throw new PaasboxError(
+        `${h.target.name} and ${other} both advertise ${ips[i]}`,
+        'name each host of the cluster once',
+      );
     seen.set(ips[i]!, h.target.name);
   });
   return {
@@ -103,13 +126,20 @@ export async function clusterAddresses(hosts: ClusterHost[]): Promise<{ masters:
 /** Run fn on each item at once; all settle, then the failures are one error naming every failed host. */
 async function allHosts<T>(items: ClusterHost[], fn: (h: ClusterHost) => Promise<T>): Promise<T[]> {
   const settled = await Promise.allSettled(items.map(fn));
-  const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ host: items[i]!.target.name, e: r.reason as unknown }] : []));
+  const failed = settled.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ host: items[i]!.target.name, e: r.reason as unknown }] : [],
+  );
   if (failed.length === 1) throw failed[0]!.e;
   if (failed.length) {
-    const text = (e: unknown) => (isPaasboxError(e) ? `${e.problem}${e.detail ? `\n    ${e.detail.split('\n').join('\n    ')}` : ''}` : e instanceof Error ? e.message : String(e));
+    const text = (e: unknown) =>
+      isPaasboxError(e)
+        ? `${e.problem}${e.detail ? `\n    ${e.detail.split('\n').join('\n    ')}` : ''}`
+        : e instanceof Error
+          ? e.message
+          : String(e);
     throw new PaasboxError(
       `${failed.length} hosts failed: ${failed.map((f) => f.host).join(', ')}`,
-      'read each host\'s error, fix it, and run install again (converged hosts report ok)',
+      "read each host's error, fix it, and run install again (converged hosts report ok)",
       failed.map((f) => `${f.host}: ${text(f.e)}`).join('\n'),
       'target',
     );
@@ -117,7 +147,10 @@ async function allHosts<T>(items: ClusterHost[], fn: (h: ClusterHost) => Promise
   return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-export async function provisionCluster(hosts: ClusterHost[], opts: ClusterOptions = {}): Promise<ClusterOutcome> {
+export async function provisionCluster(
+  hosts: ClusterHost[],
+  opts: ClusterOptions = {},
+): Promise<ClusterOutcome> {
   const progress = opts.progress ?? new Progress();
   const { masters, agents, ips } = await clusterAddresses(hosts);
   const ipOf = new Map(hosts.map((h, i) => [h, ips[i]!]));
@@ -136,20 +169,36 @@ export async function provisionCluster(hosts: ClusterHost[], opts: ClusterOption
   // The ensemble and the servers first, together; then the ACLs (before any
   // client agent asks for a token: a client caches "ACL not found" for a while);
   // then the clients, together.
-  const done = await allHosts(hosts.filter((h) => h.role === 'master'), one);
+  const done = await allHosts(
+    hosts.filter((h) => h.role === 'master'),
+    one,
+  );
   let acl: ProvisionResult | undefined;
   const withConsul = done.filter((d) => d.outcome.plan?.compose.services['consul']);
   if (!opts.dryRun && withConsul.length) {
     // Every node's name: the masters' from their plans, the agents' as their plans will
     // have it (the target's short hostname, as planStack defaults it; flags give none here).
-    const agentNames = await Promise.all(hosts.filter((h) => h.role === 'agent').map(async (h) => opts.flags?.hostname ?? (await h.target.facts()).hostname.split('.')[0]!));
+    const agentNames = await Promise.all(
+      hosts
+        .filter((h) => h.role === 'agent')
+        .map(async (h) => opts.flags?.hostname ?? (await h.target.facts()).hostname.split('.')[0]!),
+    );
     const nodeNames = [...withConsul.map((d) => d.outcome.plan!.settings.hostname), ...agentNames];
     acl = await clusterAcl(withConsul, secrets, nodeNames, progress, (opts.aclReadyTimeoutS ?? 180) * 1000);
   }
-  done.push(...(await allHosts(hosts.filter((h) => h.role === 'agent'), one)));
+  done.push(
+    ...(await allHosts(
+      hosts.filter((h) => h.role === 'agent'),
+      one,
+    )),
+  );
   let swarm: ProvisionResult | undefined;
   if (!opts.dryRun && !opts.hostOnly && opts.swarm !== false) {
-    const member = async (d: ClusterHostOutcome): Promise<SwarmMember> => ({ target: d.target, ip: d.ip, hostname: (await d.target.facts()).hostname });
+    const member = async (d: ClusterHostOutcome): Promise<SwarmMember> => ({
+      target: d.target,
+      ip: d.ip,
+      hostname: (await d.target.facts()).hostname,
+    });
     const sm = await Promise.all(done.filter((d) => d.role === 'master').map(member));
     const sa = await Promise.all(done.filter((d) => d.role === 'agent').map(member));
     swarm = await runSteps(first.target, [swarmStep(sm, sa)], progress);
@@ -176,7 +225,9 @@ function swarmStep(masters: SwarmMember[], agents: SwarmMember[]): ProvisionStep
     fix: 'read the detail; `docker node ls` on a master shows the swarm',
     async check() {
       const gaps = await clusterSwarmGaps(masters, agents);
-      return gaps.length ? { ok: false, detail: gaps.join('; ') } : { ok: true, detail: 'every master a reachable manager, every agent a ready worker' };
+      return gaps.length
+        ? { ok: false, detail: gaps.join('; ') }
+        : { ok: true, detail: 'every master a reachable manager, every agent a ready worker' };
     },
     async apply() {
       const changed = await ensureClusterSwarm(masters, agents);
@@ -232,7 +283,10 @@ async function clusterAcl(
 
 // ---------------------------------------------------------------- removing an agent
 
-/** An agent leaving the cluster: how to reach it (it may be gone), its address and its node name (Consul's and swarm's). */
+/**
+ * An agent leaving the cluster: how to reach it (it may be gone), its address and its node name (Consul's and
+ * swarm's).
+ */
 export interface LeavingHost {
   target: Target;
   ip: string;
@@ -257,7 +311,9 @@ const AGENT_TOKEN_FILE = `${SECRETS_DIR}/${SECRET_FILES.agentToken}`;
  * a token from its 0600 file there (a master's management token; `tokenFile`
  * for an agent's). Each target's tools are probed once per removal, not once per request.
  */
-function consulApiOn(tokenFile = MANAGEMENT_TOKEN_FILE): (t: Target, address: string, port: number, path: string, method?: 'GET' | 'PUT') => Promise<HttpResponse> {
+function consulApiOn(
+  tokenFile = MANAGEMENT_TOKEN_FILE,
+): (t: Target, address: string, port: number, path: string, method?: 'GET' | 'PUT') => Promise<HttpResponse> {
   const tools = new Map<Target, Promise<Tools>>();
   return async (t, address, port, path, method = 'GET') => {
     let probed = tools.get(t);
@@ -283,7 +339,12 @@ function consulApiOn(tokenFile = MANAGEMENT_TOKEN_FILE): (t: Target, address: st
  * manager, the node drained and removed. The last worker is not drained
  * while tasks run on it: they would have nowhere to go.
  */
-export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: string, opts: RemovalOptions & { reachable: boolean }): ProvisionStep[] {
+export function removalSteps(
+  leaving: LeavingHost,
+  manager: Target,
+  managerIp: string,
+  opts: RemovalOptions & { reachable: boolean },
+): ProvisionStep[] {
   const port = opts.consulPort ?? 8500;
   const consulApi = consulApiOn(AGENT_TOKEN_FILE); // on the leaving agent
   const managerApi = consulApiOn(); // on a master: the management token
@@ -297,12 +358,27 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       fix: `check that its Consul agent answers (npx paasbox status) and ${AGENT_TOKEN_FILE} is on the host`,
       async check() {
         const r = await consulApi(leaving.target, leaving.ip, port, '/v1/agent/checks');
-        if (r.error || r.status !== 200) return gone(`its Consul does not answer (${r.error ?? `HTTP ${r.status}`}): nothing to put in maintenance`);
-        return r.body.includes('_node_maintenance') ? { ok: true, detail: 'already in maintenance' } : { ok: false, detail: 'serving' };
+        if (r.error || r.status !== 200)
+          return gone(
+            `its Consul does not answer (${r.error ?? `HTTP ${r.status}`}): nothing to put in maintenance`,
+          );
+        return r.body.includes('_node_maintenance')
+          ? { ok: true, detail: 'already in maintenance' }
+          : { ok: false, detail: 'serving' };
       },
       async apply() {
-        const r = await consulApi(leaving.target, leaving.ip, port, `/v1/agent/maintenance?enable=true&reason=${encodeURIComponent('paasbox: removing this host')}`, 'PUT');
-        if (r.status !== 200) throw new PaasboxError(`consul maintenance on ${leaving.node}: HTTP ${r.status} ${r.error ?? r.body.slice(0, 120)}`, 'check its Consul agent and token');
+        const r = await consulApi(
+          leaving.target,
+          leaving.ip,
+          port,
+          `/v1/agent/maintenance?enable=true&reason=${encodeURIComponent('paasbox: removing this host')}`,
+          'PUT',
+        );
+        if (r.status !== 200)
+          throw new PaasboxError(
+            `consul maintenance on ${leaving.node}: HTTP ${r.status} ${r.error ?? r.body.slice(0, 120)}`,
+            'check its Consul agent and token',
+          );
         return 'its services are critical: every HAProxy stops routing to them';
       },
     });
@@ -313,7 +389,9 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       async check() {
         if (!(await nodeExists())) return gone('not a swarm node');
         const availability = await nodeAvailability(manager, swarmNode);
-        return availability === 'drain' ? { ok: true, detail: 'drained' } : { ok: false, detail: availability || 'unknown' };
+        return availability === 'drain'
+          ? { ok: true, detail: 'drained' }
+          : { ok: false, detail: availability || 'unknown' };
       },
       async apply() {
         await drainNode(manager, swarmNode, leaving.node);
@@ -325,11 +403,17 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       async check() {
         if (!(await nodeExists())) return gone('not a swarm node');
         const p = await drainProgress(manager, swarmNode);
-        return p.done ? { ok: true, detail: 'no task there, every service at its replicas' } : { ok: false, detail: p.left };
+        return p.done
+          ? { ok: true, detail: 'no task there, every service at its replicas' }
+          : { ok: false, detail: p.left };
       },
       async apply() {
         const timeoutMs = (opts.drainTimeoutS ?? 300) * 1000;
-        await awaitDrained(manager, swarmNode, { timeoutMs, everyMs: opts.pollMs ?? 2000, label: leaving.node });
+        await awaitDrained(manager, swarmNode, {
+          timeoutMs,
+          everyMs: opts.pollMs ?? 2000,
+          label: leaving.node,
+        });
         return 'every task runs elsewhere';
       },
     },
@@ -342,7 +426,10 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
         async check() {
           const d = await readDeployment(leaving.target);
           if (!d) return gone('no stack file');
-          const ps = await leaving.target.exec(`docker ps -q ${composeFilter(d.meta.project)}`, { sudo: true, timeoutMs: 30_000 });
+          const ps = await leaving.target.exec(`docker ps -q ${composeFilter(d.meta.project)}`, {
+            sudo: true,
+            timeoutMs: 30_000,
+          });
           return ps.stdout.trim() ? { ok: false, detail: 'its stack runs' } : gone('its stack is down');
         },
         async apply() {
@@ -369,12 +456,27 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
       name: `consul force-leave ${leaving.node} (unreachable)`,
       async check() {
         const r = await managerApi(manager, managerIp, port, '/v1/agent/members');
-        const m = r.status === 200 ? (JSON.parse(r.body) as { Name: string; Status: number }[]).find((x) => x.Name === leaving.node) : undefined;
-        return !m || m.Status === 3 ? gone('not a member') : { ok: false, detail: `member, status ${m.Status}` };
+        const m =
+          r.status === 200
+            ? (JSON.parse(r.body) as { Name: string; Status: number }[]).find((x) => x.Name === leaving.node)
+            : undefined;
+        return !m || m.Status === 3
+          ? gone('not a member')
+          : { ok: false, detail: `member, status ${m.Status}` };
       },
       async apply() {
-        const r = await managerApi(manager, managerIp, port, `/v1/agent/force-leave/${encodeURIComponent(leaving.node)}`, 'PUT');
-        if (r.status !== 200) throw new PaasboxError(`consul force-leave ${leaving.node}: HTTP ${r.status}`, 'run `consul force-leave NODE` on a master with the management token');
+        const r = await managerApi(
+          manager,
+          managerIp,
+          port,
+          `/v1/agent/force-leave/${encodeURIComponent(leaving.node)}`,
+          'PUT',
+        );
+        if (r.status !== 200)
+          throw new PaasboxError(
+            `consul force-leave ${leaving.node}: HTTP ${r.status}`,
+            'run `consul force-leave NODE` on a master with the management token',
+          );
       },
     });
   steps.push({
@@ -391,11 +493,35 @@ export function removalSteps(leaving: LeavingHost, manager: Target, managerIp: s
 }
 
 /** Take an agent out of the cluster (removalSteps) through the first manager that answers. */
-export async function removeClusterHost(leaving: LeavingHost, managers: { target: Target; ip: string }[], progress: Progress, opts: RemovalOptions = {}): Promise<ProvisionResult> {
-  const reachable = (await leaving.target.exec('true', { timeoutMs: 20_000 }).then((r) => r.code === 0, () => false));
+export async function removeClusterHost(
+  leaving: LeavingHost,
+  managers: { target: Target; ip: string }[],
+  progress: Progress,
+  opts: RemovalOptions = {},
+): Promise<ProvisionResult> {
+  const reachable = await leaving.target.exec('true', { timeoutMs: 20_000 }).then(
+    (r) => r.code === 0,
+    () => false,
+  );
   const manager = await answeringManager(managers);
-  if (!manager) throw new PaasboxError(`no master answers as a swarm manager, so ${leaving.node} cannot be drained`, 'bring the masters up (npx paasbox status) and run again', undefined, 'target');
-  if (!reachable) progress.say(`[${leaving.target.name}] not reachable: forcing it out (Consul force-leave, swarm node removed)`);
+  if (!manager)
+    throw new PaasboxError(
+      `no master answers as a swarm manager, so ${leaving.node} cannot be drained`,
+      'bring the masters up (npx paasbox status) and run again',
+      undefined,
+      'target',
+    );
+  if (!reachable)
+    progress.say(
+      `[${leaving.target.name}] not reachable: forcing it out (Consul force-leave, swarm node removed)`,
+    );
   const swarmNode = reachable ? (await leaving.target.facts().catch(() => undefined))?.hostname : undefined;
-  return runSteps(leaving.target, removalSteps({ ...leaving, ...(swarmNode ? { swarmNode } : {}) }, manager.target, manager.ip, { ...opts, reachable }), progress);
+  return runSteps(
+    leaving.target,
+    removalSteps({ ...leaving, ...(swarmNode ? { swarmNode } : {}) }, manager.target, manager.ip, {
+      ...opts,
+      reachable,
+    }),
+    progress,
+  );
 }

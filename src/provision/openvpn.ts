@@ -31,18 +31,27 @@ export function serverFiles(pki: VpnPki, stackIp: string, port: number): Record<
   return { ...pki.serverFiles(), 'server.conf': renderServerConfig({ stackIp, port }) };
 }
 
-export function openvpnSteps(plan: Pick<StackPlan, 'compose' | 'settings' | 'project'>, instance: string, cwd?: string): ProvisionStep[] {
+export function openvpnSteps(
+  plan: Pick<StackPlan, 'compose' | 'settings' | 'project'>,
+  instance: string,
+  cwd?: string,
+): ProvisionStep[] {
   const svc = plan.compose.services['openvpn'];
   if (!svc) return [];
   const port = composePort(svc.labels['paasbox.ports'], 'vpn');
-  if (port === undefined) throw new PaasboxError('the compose file has no openvpn vpn port', 'this is a paasbox bug: stacks/paasbox.yaml names openvpn\'s port "vpn"');
+  if (port === undefined)
+    throw new PaasboxError(
+      'the compose file has no openvpn vpn port',
+      'this is a paasbox bug: stacks/paasbox.yaml names openvpn\'s port "vpn"',
+    );
   const pki = VpnPki.forInstance(instance, cwd);
   return [easyRsaStep(), pkiStep(pki), serverFilesStep(plan.project, pki, plan.settings.ip, port)];
 }
 
 /** easy-rsa on this machine (not the target): found, else installed with apt-get. */
 export function easyRsaStep(): ProvisionStep {
-  const fix = 'install easy-rsa on this machine (apt-get install easy-rsa, or brew install easy-rsa on macOS), or set PAASBOX_EASYRSA to its easyrsa script';
+  const fix =
+    'install easy-rsa on this machine (apt-get install easy-rsa, or brew install easy-rsa on macOS), or set PAASBOX_EASYRSA to its easyrsa script';
   return {
     name: 'easy-rsa (this machine, for the VPN PKI)',
     fix,
@@ -55,7 +64,13 @@ export function easyRsaStep(): ProvisionStep {
       try {
         const script = readFileSync(repoPath('provision', 'easy-rsa.sh'), 'utf8');
         const r = await local.exec('sh -s -- apply', { stdin: script, sudo: true, timeoutMs: 600_000 });
-        if (r.code !== 0) throw new CommandFailure('provision/easy-rsa.sh apply (this machine)', r.code, r.stderr || r.stdout, fix);
+        if (r.code !== 0)
+          throw new CommandFailure(
+            'provision/easy-rsa.sh apply (this machine)',
+            r.code,
+            r.stderr || r.stdout,
+            fix,
+          );
       } finally {
         await local.close();
       }
@@ -63,14 +78,19 @@ export function easyRsaStep(): ProvisionStep {
   };
 }
 
-/** The instance's PKI on this machine: CA, the server's key and certificate, CRL, tls-crypt key; modes 0700/0600. */
+/**
+ * The instance's PKI on this machine: CA, the server's key and certificate, CRL, tls-crypt key; modes
+ * 0700/0600.
+ */
 export function pkiStep(pki: VpnPki): ProvisionStep {
   return {
     name: `VPN PKI ${pki.dir} (this machine)`,
     fix: `read the detail; the PKI is ${pki.dir}`,
     async check() {
       const missing = pki.missing();
-      return missing.length ? { ok: false, detail: `to make or fix: ${missing.join(', ')}` } : { ok: true, detail: 'CA (its key stays here), server certificate, CRL, tls-crypt key' };
+      return missing.length
+        ? { ok: false, detail: `to make or fix: ${missing.join(', ')}` }
+        : { ok: true, detail: 'CA (its key stays here), server certificate, CRL, tls-crypt key' };
     },
     async apply() {
       const made = await pki.ensure();
@@ -84,7 +104,10 @@ interface TargetFile {
   sha: string;
 }
 
-/** The named volume where earlier paasbox versions let the server make its own PKI (its CA key unencrypted, on the server). */
+/**
+ * The named volume where earlier paasbox versions let the server make its own PKI (its CA key unencrypted, on
+ * the server).
+ */
 export const legacyVolume = (project: string) => `${project}_openvpn-data`;
 
 /**
@@ -104,8 +127,16 @@ export function inspectServerFilesCommand(dir = OPENVPN_DIR, project = 'paasbox'
 }
 
 /** Pure: inspectServerFilesCommand's output. */
-export function parseServerFilesInspection(out: string): { dir?: string; files: Record<string, TargetFile>; tun: boolean; legacy?: boolean } {
-  const res: { dir?: string; files: Record<string, TargetFile>; tun: boolean; legacy?: boolean } = { files: {}, tun: false };
+export function parseServerFilesInspection(out: string): {
+  dir?: string;
+  files: Record<string, TargetFile>;
+  tun: boolean;
+  legacy?: boolean;
+} {
+  const res: { dir?: string; files: Record<string, TargetFile>; tun: boolean; legacy?: boolean } = {
+    files: {},
+    tun: false,
+  };
   for (const line of out.split('\n')) {
     const l = line.trim();
     if (l === 'tun') res.tun = true;
@@ -118,18 +149,32 @@ export function parseServerFilesInspection(out: string): { dir?: string; files: 
   return res;
 }
 
-/** Pure: what on the target differs from `wanted`: each entry names a file or the directory, never content. */
-export function serverFilesDiff(have: ReturnType<typeof parseServerFilesInspection>, wanted: Record<string, string>): { changed: string[]; extra: string[]; problems: string[] } {
+/**
+ * Pure: what on the target differs from `wanted`: each entry names a file or the directory, never content.
+ */
+export function serverFilesDiff(
+  have: ReturnType<typeof parseServerFilesInspection>,
+  wanted: Record<string, string>,
+): { changed: string[]; extra: string[]; problems: string[] } {
   const changed: string[] = [];
   const problems: string[] = [];
   if (!have.dir) problems.push(`${OPENVPN_DIR}/ (missing)`);
-  else if (have.dir !== '700 0') problems.push(`${OPENVPN_DIR}/ (mode and owner uid "${have.dir}", want "700 0")`);
+  else if (have.dir !== '700 0')
+    problems.push(`${OPENVPN_DIR}/ (mode and owner uid "${have.dir}", want "700 0")`);
   for (const [name, content] of Object.entries(wanted)) {
     const f = have.files[name];
     const sha = createHash('sha256').update(content).digest('hex');
-    if (!f) problems.push(`${name} (missing)`), changed.push(name);
-    else if (f.sha !== sha) problems.push(`${name} (differs)`), changed.push(name);
-    else if (f.mode !== '600 0') problems.push(`${name} (mode and owner uid "${f.mode}", want "600 0")`), changed.push(name);
+    const problem = !f
+      ? `${name} (missing)`
+      : f.sha !== sha
+        ? `${name} (differs)`
+        : f.mode !== '600 0'
+          ? `${name} (mode and owner uid "${f.mode}", want "600 0")`
+          : undefined;
+    if (problem) {
+      problems.push(problem);
+      changed.push(name);
+    }
   }
   const extra = Object.keys(have.files).filter((n) => !(n in wanted));
   for (const n of extra) problems.push(`${n} (not the server's: removed)`);
@@ -138,9 +183,12 @@ export function serverFilesDiff(have: ReturnType<typeof parseServerFilesInspecti
   return { changed, extra, problems };
 }
 
-const LEGACY_PROBLEM = 'the old server-made PKI volume (its CA key on the server: removed with its container)';
+const LEGACY_PROBLEM =
+  'the old server-made PKI volume (its CA key on the server: removed with its container)';
 
-/** The project's running openvpn container (never a swarm task or app carrying its labels; two are refused). */
+/**
+ * The project's running openvpn container (never a swarm task or app carrying its labels; two are refused).
+ */
 async function openvpnContainer(t: Target, project: string): Promise<string | undefined> {
   return (await findStackContainer(t, project, 'openvpn'))?.id;
 }
@@ -159,28 +207,46 @@ export function serverFilesStep(project: string, pki: VpnPki, stackIp: string, p
     probe,
     async check(t, probed) {
       const notMade = pki.missing().filter((m) => !m.includes(' mode '));
-      if (notMade.length) return { ok: false, detail: `the PKI here is not made yet (${notMade.join(', ')})` };
+      if (notMade.length)
+        return { ok: false, detail: `the PKI here is not made yet (${notMade.join(', ')})` };
       const { diff } = await state(t, probed);
-      return diff.problems.length ? { ok: false, detail: diff.problems.join(', ') } : { ok: true, detail: 'server.conf, CA certificate, server key and certificate, tls-crypt key, CRL: root, 0600' };
+      return diff.problems.length
+        ? { ok: false, detail: diff.problems.join(', ') }
+        : {
+            ok: true,
+            detail: 'server.conf, CA certificate, server key and certificate, tls-crypt key, CRL: root, 0600',
+          };
     },
     async apply(t) {
       const { wanted, diff } = await state(t);
-      await sh(t, `mkdir -p ${shq(OPENVPN_DIR)} && chown 0:0 ${shq(OPENVPN_DIR)} && chmod 700 ${shq(OPENVPN_DIR)}`);
+      await sh(
+        t,
+        `mkdir -p ${shq(OPENVPN_DIR)} && chown 0:0 ${shq(OPENVPN_DIR)} && chmod 700 ${shq(OPENVPN_DIR)}`,
+      );
       for (const name of diff.changed) await t.writeFile(`${OPENVPN_DIR}/${name}`, wanted[name]!, 0o600);
-      if (diff.extra.length) await sh(t, `rm -rf ${diff.extra.map((n) => shq(`${OPENVPN_DIR}/${n}`)).join(' ')}`);
+      if (diff.extra.length)
+        await sh(t, `rm -rf ${diff.extra.map((n) => shq(`${OPENVPN_DIR}/${n}`)).join(' ')}`);
       const notes: string[] = [];
       if (diff.problems.includes('/dev/net/tun (missing)')) {
-        await sh(t, '[ -c /dev/net/tun ] || { modprobe tun 2>/dev/null; [ -c /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 600 /dev/net/tun c 10 200; }; }', {
-          fix: 'the kernel needs the tun module: modprobe tun on the target',
-        });
+        await sh(
+          t,
+          '[ -c /dev/net/tun ] || { modprobe tun 2>/dev/null; [ -c /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 600 /dev/net/tun c 10 200; }; }',
+          {
+            fix: 'the kernel needs the tun module: modprobe tun on the target',
+          },
+        );
         notes.push('/dev/net/tun made');
       }
       if (diff.problems.includes(LEGACY_PROBLEM)) {
         // Its container still mounts it: removed too (compose up starts the new server).
         const v = shq(legacyVolume(project));
-        await sh(t, `ids=$(docker ps -aq --filter volume=${v}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker volume rm ${v} >/dev/null`, {
-          fix: `remove it by hand: docker volume rm ${legacyVolume(project)} (after stopping the container that uses it)`,
-        });
+        await sh(
+          t,
+          `ids=$(docker ps -aq --filter volume=${v}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker volume rm ${v} >/dev/null`,
+          {
+            fix: `remove it by hand: docker volume rm ${legacyVolume(project)} (after stopping the container that uses it)`,
+          },
+        );
         notes.push(`removed the old server-made PKI (volume ${legacyVolume(project)})`);
       }
       if (diff.changed.length) notes.push(`wrote ${diff.changed.join(', ')}`);
@@ -188,7 +254,9 @@ export function serverFilesStep(project: string, pki: VpnPki, stackIp: string, p
       if (diff.changed.some((n) => n !== CRL)) {
         const id = await openvpnContainer(t, project);
         if (id) {
-          await sh(t, `docker restart ${shq(id)}`, { fix: 'restart the openvpn service: npx paasbox stack restart openvpn' });
+          await sh(t, `docker restart ${shq(id)}`, {
+            fix: 'restart the openvpn service: npx paasbox stack restart openvpn',
+          });
           notes.push('openvpn restarted');
         }
       }
@@ -208,10 +276,16 @@ export async function serverCaCertificate(t: Target): Promise<string | undefined
   return r.code === 0 && r.stdout.trim() ? r.stdout : undefined;
 }
 
-/** End NAME's sessions on the running server (its management socket); what the server said, or why nothing was done. */
+/**
+ * End NAME's sessions on the running server (its management socket); what the server said, or why nothing was
+ * done.
+ */
 export async function killVpnClient(t: Target, project: string, name: string): Promise<string> {
   const id = await openvpnContainer(t, project);
   if (!id) return 'the openvpn service is not running';
-  const r = await t.exec(`docker exec ${shq(id)} paasbox-openvpn-kill ${shq(name)}`, { sudo: true, timeoutMs: 30_000 });
+  const r = await t.exec(`docker exec ${shq(id)} paasbox-openvpn-kill ${shq(name)}`, {
+    sudo: true,
+    timeoutMs: 30_000,
+  });
   return (r.stdout.trim() || r.stderr.trim() || `exit ${r.code}`).split('\n')[0]!;
 }

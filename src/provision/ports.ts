@@ -50,10 +50,20 @@ export function bindsOverlap(listener: string, wanted: string[] | undefined): bo
 }
 
 /** Wanted ports held by a process that is not one of ownPids. */
-export function findPortConflicts(listeners: ListeningSocket[], wanted: WantedPort[], ownPids: Set<number>): PortConflict[] {
+export function findPortConflicts(
+  listeners: ListeningSocket[],
+  wanted: WantedPort[],
+  ownPids: Set<number>,
+): PortConflict[] {
   const out: PortConflict[] = [];
   for (const w of wanted) {
-    const l = listeners.find((x) => x.port === w.port && x.protocol === w.protocol && bindsOverlap(x.address, w.addresses) && !(x.pid !== undefined && ownPids.has(x.pid)));
+    const l = listeners.find(
+      (x) =>
+        x.port === w.port &&
+        x.protocol === w.protocol &&
+        bindsOverlap(x.address, w.addresses) &&
+        !(x.pid !== undefined && ownPids.has(x.pid)),
+    );
     if (l) out.push({ ...w, holder: l.process ? `${l.process} (pid ${l.pid})` : 'an unknown process' });
   }
   return out;
@@ -64,14 +74,24 @@ export function findPortConflicts(listeners: ListeningSocket[], wanted: WantedPo
  * paasbox.ports labels ("http=8500/tcp,dns=8600/udp"); a service whose command
  * names --listen-address (dnsmasq) binds those and loopback only.
  */
-export function composeHostPorts(compose: { services: Record<string, { labels?: Record<string, string>; command?: string[] }> }): WantedPort[] {
+export function composeHostPorts(compose: {
+  services: Record<string, { labels?: Record<string, string>; command?: string[] }>;
+}): WantedPort[] {
   const out: WantedPort[] = [];
   for (const [service, svc] of Object.entries(compose.services)) {
-    const listen = (svc.command ?? []).map((a) => /^--listen-address=(.+)$/.exec(a)?.[1]).filter((a): a is string => !!a);
+    const listen = (svc.command ?? [])
+      .map((a) => /^--listen-address=(.+)$/.exec(a)?.[1])
+      .filter((a): a is string => !!a);
     const addresses = listen.length ? ['127.0.0.1', ...listen.flatMap((a) => a.split(','))] : undefined;
     for (const item of (svc.labels?.['paasbox.ports'] ?? '').split(',').filter(Boolean)) {
       const m = /=(\d+)\/(tcp|udp)$/.exec(item);
-      if (m) out.push({ service, port: Number(m[1]), protocol: m[2] as 'tcp' | 'udp', ...(addresses ? { addresses } : {}) });
+      if (m)
+        out.push({
+          service,
+          port: Number(m[1]),
+          protocol: m[2] as 'tcp' | 'udp',
+          ...(addresses ? { addresses } : {}),
+        });
     }
   }
   return out;
@@ -83,8 +103,8 @@ export function portsCommand(project: string): string {
     'command -v ss >/dev/null || { echo "no ss" >&2; exit 3; }',
     LISTENING_COMMAND,
     'echo ---',
-    // One inspect for all the project's containers (no docker: none), each pid with its labels (a swarm task or
-    // an app carrying the project's labels holds no port of the stack's).
+    // One inspect for all the project's containers (no docker: none), each pid with its labels (a swarm task
+    // or an app carrying the project's labels holds no port of the stack's).
     `ids=$(docker ps -q ${composeFilter(project)} 2>/dev/null) && [ -n "$ids" ] && docker inspect -f '{{.State.Pid}} {{json .Config.Labels}}' $ids 2>/dev/null || true`,
     'echo ---',
     'ps -e -o pid=,ppid=',
@@ -100,7 +120,7 @@ export function stackPids(lines: string): number[] {
   for (const l of lines.split('\n')) {
     const m = /^\s*(\d+)(?:\s+(\{.*\}|null))?\s*$/.exec(l);
     if (!m || Number(m[1]) <= 0) continue;
-    let labels: Record<string, string> = {};
+    let labels: Record<string, string>;
     try {
       labels = (JSON.parse(m[2] ?? 'null') as Record<string, string> | null) ?? {};
     } catch {
@@ -117,7 +137,14 @@ export function conflictsFromPortsOutput(out: string, wanted: WantedPort[]): Por
   const roots = stackPids(pids);
   // ss ran before ps: a listener's process missing from ps has exited since (an old
   // HAProxy worker after a hitless reload), so it holds nothing any more.
-  const alive = new Set(ps.split('\n').map((l) => Number(l.trim().split(/\s+/)[0])).filter((n) => n > 0));
-  const listeners = parseListening(ss).filter((l) => l.pid === undefined || alive.size === 0 || alive.has(l.pid));
+  const alive = new Set(
+    ps
+      .split('\n')
+      .map((l) => Number(l.trim().split(/\s+/)[0]))
+      .filter((n) => n > 0),
+  );
+  const listeners = parseListening(ss).filter(
+    (l) => l.pid === undefined || alive.size === 0 || alive.has(l.pid),
+  );
   return findPortConflicts(listeners, wanted, descendants(ps, roots));
 }

@@ -30,7 +30,7 @@ export function probeNonce(): string {
  * probe that fails never stops the others; the exec's timeout bounds all.
  */
 export function probeScript(probes: Probe[], nonce: string): string {
-  const lines = ['d=$(mktemp -d) || exit 70', "trap 'rm -rf \"$d\"' EXIT"];
+  const lines = ['d=$(mktemp -d) || exit 70', 'trap \'rm -rf "$d"\' EXIT'];
   probes.forEach((p, i) => {
     lines.push(`( ( ${p.command}\n) </dev/null >"$d/${i}.out" 2>"$d/${i}.err"; echo $? >"$d/${i}.code" ) &`);
   });
@@ -47,7 +47,10 @@ export function probeScript(probes: Probe[], nonce: string): string {
   return lines.join('\n') + '\n';
 }
 
-/** probeScript's output → one ExecResult per probe id; a probe whose section is missing or cut short is left out (its check runs live). */
+/**
+ * probeScript's output → one ExecResult per probe id; a probe whose section is missing or cut short is left
+ * out (its check runs live).
+ */
 export function parseProbeOutput(probes: Probe[], nonce: string, stdout: string): ProbeResults {
   const out: ProbeResults = new Map();
   probes.forEach((p, i) => {

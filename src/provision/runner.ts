@@ -49,7 +49,10 @@ export class CommandFailure extends Error {
   }
 }
 
-/** A step that failed on a host: the error runSteps throws, marked with its step and host so it is never wrapped twice. */
+/**
+ * A step that failed on a host: the error runSteps throws, marked with its step and host so it is never
+ * wrapped twice.
+ */
 export class StepFailure extends PaasboxError {
   constructor(
     readonly step: string,
@@ -94,7 +97,11 @@ export async function runProbes(target: Target, steps: ProvisionStep[]): Promise
   if (!probes.length) return new Map();
   const nonce = probeNonce();
   try {
-    const r = await target.exec('sh -s', { stdin: probeScript(probes, nonce), sudo: true, timeoutMs: 120_000 });
+    const r = await target.exec('sh -s', {
+      stdin: probeScript(probes, nonce),
+      sudo: true,
+      timeoutMs: 120_000,
+    });
     const got = parseProbeOutput(probes, nonce, r.stdout);
     const out: ProbeResults = new Map();
     steps.forEach((s, i) => {
@@ -107,9 +114,15 @@ export async function runProbes(target: Target, steps: ProvisionStep[]): Promise
   }
 }
 
-const DEFAULT_FIX = 'read the detail, fix the host, and run the install again (steps already done are skipped)';
+const DEFAULT_FIX =
+  'read the detail, fix the host, and run the install again (steps already done are skipped)';
 
-export async function runSteps(target: Target, steps: ProvisionStep[], progress: Progress, opts: RunOptions = {}): Promise<ProvisionResult> {
+export async function runSteps(
+  target: Target,
+  steps: ProvisionStep[],
+  progress: Progress,
+  opts: RunOptions = {},
+): Promise<ProvisionResult> {
   const host = target.name;
   const before = progress.records.length;
   // The probes say how the host was before this run: true until a step changes it.
@@ -122,16 +135,26 @@ export async function runSteps(target: Target, steps: ProvisionStep[], progress:
           first = await step.check(target, probed.get(String(i)));
         } catch (e) {
           // In a dry run a later step cannot always be checked (no docker yet): say so, go on.
-          if (opts.checkOnly && !step.gate) return { status: 'skipped' as const, detail: `cannot check before earlier steps apply (${e instanceof PaasboxError ? e.problem : e instanceof Error ? e.message : String(e)})` };
+          if (opts.checkOnly && !step.gate)
+            return {
+              status: 'skipped' as const,
+              detail: `cannot check before earlier steps apply (${e instanceof PaasboxError ? e.problem : e instanceof Error ? e.message : String(e)})`,
+            };
           throw e;
         }
         if (first.ok) return { status: 'ok' as const, ...(first.detail ? { detail: first.detail } : {}) };
-        if (opts.checkOnly) return { status: 'skipped' as const, detail: `would change: ${first.detail ?? 'apply'}` };
+        if (opts.checkOnly)
+          return { status: 'skipped' as const, detail: `would change: ${first.detail ?? 'apply'}` };
         probed = new Map();
         const applied = await step.apply(target);
         const again = await step.check(target);
         if (!again.ok)
-          throw new StepFailure(step.name, host, `step "${step.name}" on ${host} did not converge: after apply its check still says: ${again.detail ?? 'not ok'}`, step.fix ?? DEFAULT_FIX);
+          throw new StepFailure(
+            step.name,
+            host,
+            `step "${step.name}" on ${host} did not converge: after apply its check still says: ${again.detail ?? 'not ok'}`,
+            step.fix ?? DEFAULT_FIX,
+          );
         const detail = applied || first.detail;
         return { status: 'changed' as const, ...(detail ? { detail } : {}) };
       });
@@ -149,10 +172,13 @@ export async function runSteps(target: Target, steps: ProvisionStep[], progress:
   };
 }
 
-/** The StepFailure for an error a step threw; one already raised for this step and host passes through as is. */
+/**
+ * The StepFailure for an error a step threw; one already raised for this step and host passes through as is.
+ */
 function stepError(step: ProvisionStep, host: string, e: unknown): StepFailure {
   if (e instanceof StepFailure && e.step === step.name && e.host === host) return e;
-  const failed = (problem: string, fix: string, detail?: string, kind?: ErrorKind) => new StepFailure(step.name, host, `step "${step.name}" failed on ${host}: ${problem}`, fix, detail, kind);
+  const failed = (problem: string, fix: string, detail?: string, kind?: ErrorKind) =>
+    new StepFailure(step.name, host, `step "${step.name}" failed on ${host}: ${problem}`, fix, detail, kind);
   if (e instanceof CommandFailure) return failed(e.message, e.fix ?? step.fix ?? DEFAULT_FIX, tail(e.stderr));
   // A wrapped error keeps its kind: a refused login stays the target's, a bad setting the user's.
   if (isPaasboxError(e)) return failed(e.problem, e.fix, e.detail, e.kind);
@@ -165,8 +191,28 @@ export function tail(text: string, lines = 15): string {
 }
 
 /** Run a command on the target as root; a non-zero exit becomes a CommandFailure. */
-export async function sh(target: Target, command: string, opts: { stdin?: string | Buffer | NodeJS.ReadableStream; timeoutMs?: number; fix?: string; env?: Record<string, string> } = {}): Promise<string> {
-  const r = await target.exec(command, { sudo: true, timeoutMs: opts.timeoutMs ?? 600_000, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}), ...(opts.env ? { env: opts.env } : {}) });
-  if (r.code !== 0) throw new CommandFailure(command.length > 200 ? `${command.slice(0, 200)}...` : command, r.code, r.stderr || r.stdout, opts.fix);
+export async function sh(
+  target: Target,
+  command: string,
+  opts: {
+    stdin?: string | Buffer | NodeJS.ReadableStream;
+    timeoutMs?: number;
+    fix?: string;
+    env?: Record<string, string>;
+  } = {},
+): Promise<string> {
+  const r = await target.exec(command, {
+    sudo: true,
+    timeoutMs: opts.timeoutMs ?? 600_000,
+    ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  if (r.code !== 0)
+    throw new CommandFailure(
+      command.length > 200 ? `${command.slice(0, 200)}...` : command,
+      r.code,
+      r.stderr || r.stdout,
+      opts.fix,
+    );
   return r.stdout;
 }

@@ -7,19 +7,51 @@
 // HTTP API. Reports name files and tokens, never a value.
 
 import type { StackControl } from '../compose/index.js';
-import { ConsulAcl, aclProbeCommand, aclWanted, parseAclProbe, type AclProbe, describeAclAction, planAcl } from '../consul/acl.js';
+import {
+  ConsulAcl,
+  aclProbeCommand,
+  aclWanted,
+  parseAclProbe,
+  type AclProbe,
+  describeAclAction,
+  planAcl,
+} from '../consul/acl.js';
 import { PaasboxError } from '../errors.js';
-import { localSecretFiles, mergeSecrets, parseSecretFiles, parseTlsFiles, secretFiles, SECRETS_DIR, type SecretName, type SecretRole, type StackSecrets } from '../secrets/secrets.js';
+import {
+  localSecretFiles,
+  mergeSecrets,
+  parseSecretFiles,
+  parseTlsFiles,
+  secretFiles,
+  SECRETS_DIR,
+  type SecretName,
+  type SecretRole,
+  type StackSecrets,
+} from '../secrets/secrets.js';
 import { resolveConsulTls, type ConsulTls } from '../secrets/tls.js';
 import { isCluster, type Settings } from '../settings/index.js';
 import { composePort } from '../stackfile/deployment.js';
-import { inspectSecretsCommand, inspectTargetSecrets, localSecretsDiff, parseSecretsInspection, type TargetSecrets, localSecretsDir, readLocalSecretFiles, targetSecretsDiff, writeLocalSecretFiles, writeTargetSecrets } from '../secrets/store.js';
+import {
+  inspectSecretsCommand,
+  inspectTargetSecrets,
+  localSecretsDiff,
+  parseSecretsInspection,
+  type TargetSecrets,
+  localSecretsDir,
+  readLocalSecretFiles,
+  targetSecretsDiff,
+  writeLocalSecretFiles,
+  writeTargetSecrets,
+} from '../secrets/store.js';
 import type { ExecResult, Target } from '../target/target.js';
 import { probeTools } from '../system/http.js';
 import type { StackPlan } from './plan.js';
 import type { ProvisionStep } from './runner.js';
 
-/** The secrets of one install run, resolved once (by the secrets step's first check) and shared with the ACL step. */
+/**
+ * The secrets of one install run, resolved once (by the secrets step's first check) and shared with the ACL
+ * step.
+ */
 export class InstallSecrets {
   /** The build host's copy: .paasbox/secrets/<instance>/. */
   readonly localDir: string;
@@ -33,7 +65,10 @@ export class InstallSecrets {
   }
 
   /** `inspected`: the target's secrets already read (the batched probe), else they are read here. */
-  resolve(target: Target, inspected?: TargetSecrets): Promise<{ secrets: StackSecrets; generated: SecretName[] }> {
+  resolve(
+    target: Target,
+    inspected?: TargetSecrets,
+  ): Promise<{ secrets: StackSecrets; generated: SecretName[] }> {
     this.resolved ??= (async () => {
       const there = inspected ?? (await inspectTargetSecrets(target));
       const onTarget = Object.fromEntries(Object.entries(there.files).map(([rel, f]) => [rel, f.content]));
@@ -43,7 +78,10 @@ export class InstallSecrets {
     return this.resolved;
   }
 
-  /** Consul's RPC TLS set for `domain` (a cluster's), from the same layers as resolve; made once when none is valid. */
+  /**
+   * Consul's RPC TLS set for `domain` (a cluster's), from the same layers as resolve; made once when none is
+   * valid.
+   */
   async tls(target: Target, domain: string): Promise<{ tls: ConsulTls; generated: boolean }> {
     if (this.tlsSet?.domain === domain) return this.tlsSet;
     await this.resolve(target);
@@ -52,7 +90,9 @@ export class InstallSecrets {
   }
 }
 
-/** What a host of these settings is to Consul: a server (one host, or a cluster's master) or a client agent. */
+/**
+ * What a host of these settings is to Consul: a server (one host, or a cluster's master) or a client agent.
+ */
 export function secretRole(s: Pick<Settings, 'masters' | 'agents' | 'ip'>): SecretRole {
   return !isCluster(s) || s.masters.includes(s.ip) ? 'server' : 'client';
 }
@@ -69,7 +109,8 @@ export function secretsStep(
   const role = settings ? secretRole(settings) : 'server';
   const cluster = settings ? isCluster(settings) : false;
   const diff = async (t: Target, probed?: ExecResult) => {
-    const inspected = probed?.code === 0 ? parseSecretsInspection(probed.stdout) : await inspectTargetSecrets(t);
+    const inspected =
+      probed?.code === 0 ? parseSecretsInspection(probed.stdout) : await inspectTargetSecrets(t);
     const { secrets, generated } = await s.resolve(t, inspected);
     const tls = cluster && settings ? await s.tls(t, settings.domain) : undefined;
     const files = secretFiles(secrets, { role, ...(tls ? { tls: tls.tls } : {}) });
@@ -84,7 +125,11 @@ export function secretsStep(
     probe: inspectSecretsCommand(),
     async check(t, probed) {
       const d = await diff(t, probed);
-      if (!d.there.length && !d.here.length) return { ok: true, detail: `${Object.keys(d.files).length} files, mode 0600, here and on the target` };
+      if (!d.there.length && !d.here.length)
+        return {
+          ok: true,
+          detail: `${Object.keys(d.files).length} files, mode 0600, here and on the target`,
+        };
       const parts = [
         d.generated.length ? `new: ${d.generated.join(', ')}` : '',
         d.there.length ? `on the target: ${d.there.join(', ')}` : '',
@@ -122,25 +167,43 @@ export function consulAclStep(
   opts: ConsulAclStepOptions = {},
 ): ProvisionStep {
   const port = composePort(plan.compose.services['consul']?.labels['paasbox.ports'], 'http');
-  if (port === undefined) throw new PaasboxError('the compose file has no consul http port', 'this is a paasbox bug: stacks/paasbox.yaml names consul\'s port "http"');
+  if (port === undefined)
+    throw new PaasboxError(
+      'the compose file has no consul http port',
+      'this is a paasbox bug: stacks/paasbox.yaml names consul\'s port "http"',
+    );
   const open = async (t: Target, ahead?: AclProbe) => {
-    const acl = new ConsulAcl(t, ahead?.tools ?? (await probeTools(t)), plan.settings.ip, port, opts.tokenFile);
+    const acl = new ConsulAcl(
+      t,
+      ahead?.tools ?? (await probeTools(t)),
+      plan.settings.ip,
+      port,
+      opts.tokenFile,
+    );
     if (ahead) acl.useRecorded(ahead.answers);
     await acl.waitReady(opts.readyTimeoutMs ?? 120_000);
     return acl;
   };
-  const actionsFor = async (t: Target, acl: ConsulAcl) => planAcl(await acl.state(), aclWanted((await s.resolve(t)).secrets, opts.nodeNames ?? plan.settings.hostname));
+  const actionsFor = async (t: Target, acl: ConsulAcl) =>
+    planAcl(
+      await acl.state(),
+      aclWanted((await s.resolve(t)).secrets, opts.nodeNames ?? plan.settings.hostname),
+    );
   return {
     name: 'consul ACLs (default deny)',
-    fix: 'read the detail; `npx paasbox logs consul` shows Consul\'s side',
+    fix: "read the detail; `npx paasbox logs consul` shows Consul's side",
     probe: aclProbeCommand(plan.settings.ip, port, plan.settings.projectName, opts.tokenFile),
     async check(t, probed) {
       const ahead = probed?.code === 0 ? parseAclProbe(probed.stdout) : undefined;
       // The probe's "running" is trusted; its "not running" is asked again (a fresh host, rarely).
-      const running = ahead?.consulRunning || (await ctl.status()).some((x) => x.service === 'consul' && x.state === 'running');
+      const running =
+        ahead?.consulRunning ||
+        (await ctl.status()).some((x) => x.service === 'consul' && x.state === 'running');
       if (!running) return { ok: false, detail: 'consul is not running yet' };
       const actions = await actionsFor(t, await open(t, ahead));
-      return actions.length ? { ok: false, detail: actions.map(describeAclAction).join('; ') } : { ok: true, detail: 'policies, tokens and the anonymous policy in place' };
+      return actions.length
+        ? { ok: false, detail: actions.map(describeAclAction).join('; ') }
+        : { ok: true, detail: 'policies, tokens and the anonymous policy in place' };
     },
     async apply(t) {
       const acl = await open(t);

@@ -21,7 +21,6 @@ import { asRoot } from '../target/sudo.js';
 import { imageIds } from './image-ids.js';
 import { sh, type ProvisionStep } from './runner.js';
 
-
 /** Fails (never changes anything) when a stack port is held by a process that is not this stack's. */
 export function portsPreflightStep(plan: StackPlan): ProvisionStep {
   return {
@@ -37,7 +36,12 @@ export function portsPreflightStep(plan: StackPlan): ProvisionStep {
         const [c] = conflicts;
         throw new PaasboxError(
           `port ${c!.port}/${c!.protocol} on ${host} is taken by ${c!.holder}` +
-            (conflicts.length > 1 ? ` (also: ${conflicts.slice(1).map((x) => `${x.port}/${x.protocol} by ${x.holder}`).join(', ')})` : '') +
+            (conflicts.length > 1
+              ? ` (also: ${conflicts
+                  .slice(1)
+                  .map((x) => `${x.port}/${x.protocol} by ${x.holder}`)
+                  .join(', ')})`
+              : '') +
             `; paasbox's ${c!.service} needs it`,
           `stop ${c!.holder.replace(/ \(.*/, '')} on ${host} (ss -ltnup | grep :${c!.port}), or move ${c!.service} to another port in paasbox.yaml (services.${c!.service}.ports)`,
         );
@@ -54,7 +58,11 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
   const diff = async (t: Target, probed?: ExecResult) => {
     // This machine's ids were read while planning; only the target is asked again.
     const here = plan.localIds;
-    const there = planIdsServe(plan) ? here : probed?.code === 0 ? imageIdsOf(parseImages(probed.stdout), plan.images) : await imageIds(t, plan.images);
+    const there = planIdsServe(plan)
+      ? here
+      : probed?.code === 0
+        ? imageIdsOf(parseImages(probed.stdout), plan.images)
+        : await imageIds(t, plan.images);
     // Built on the target: what is here (perhaps older) is never sent over it.
     const push = plan.imagesBuiltOnTarget ? [] : plan.images.filter((r) => here[r] && here[r] !== there[r]);
     const pull = plan.images.filter((r) => !here[r] && !there[r]);
@@ -67,14 +75,30 @@ export function imagesStep(plan: StackPlan): ProvisionStep {
     async check(t, probed) {
       const { push, pull } = await diff(t, probed);
       if (!push.length && !pull.length) return { ok: true, detail: `${plan.images.length} images present` };
-      return { ok: false, detail: [push.length ? `to send: ${push.join(' ')}` : '', pull.length ? `to pull: ${pull.join(' ')}` : ''].filter(Boolean).join('; ') };
+      return {
+        ok: false,
+        detail: [
+          push.length ? `to send: ${push.join(' ')}` : '',
+          pull.length ? `to pull: ${pull.join(' ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      };
     },
     async apply(t) {
       const { push, pull } = await diff(t);
-      for (const ref of pull) await sh(t, `docker pull ${shq(ref)}`, { fix: `the target cannot pull ${ref}: docker load it there, or build/pull it here and run again` });
+      for (const ref of pull)
+        await sh(t, `docker pull ${shq(ref)}`, {
+          fix: `the target cannot pull ${ref}: docker load it there, or build/pull it here and run again`,
+        });
       // pushImages runs docker without sudo; a non-root login needs it.
       const sent = push.length ? await pushImages(new LocalTarget(), asRoot(t), push) : undefined;
-      return [sent ? `sent ${push.length}: ${describePush(sent)}` : '', pull.length ? `pulled ${pull.length}` : ''].filter(Boolean).join(', ');
+      return [
+        sent ? `sent ${push.length}: ${describePush(sent)}` : '',
+        pull.length ? `pulled ${pull.length}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
     },
   };
 }
@@ -85,7 +109,9 @@ export function stackFileStep(plan: StackPlan): ProvisionStep {
     probe: STACK_FILE_PROBE,
     async check(t, probed) {
       const r = probed ?? (await t.exec(STACK_FILE_PROBE, { sudo: true }));
-      return r.stdout.trim() === plan.composeHash ? { ok: true } : { ok: false, detail: r.stdout.trim() ? 'content differs' : 'absent' };
+      return r.stdout.trim() === plan.composeHash
+        ? { ok: true }
+        : { ok: false, detail: r.stdout.trim() ? 'content differs' : 'absent' };
     },
     async apply(t) {
       await t.writeFile(COMPOSE_PATH, plan.composeText, 0o644);
@@ -116,10 +142,12 @@ export function stackProbe(plan: Pick<StackPlan, 'project' | 'images' | 'imagesH
  * the target is this machine and has them all: one to pull is asked live
  * (after its pull too, so it is then found).
  */
-const planIdsServe = (plan: Pick<StackPlan, 'images' | 'imagesHere' | 'localIds'>): boolean => !!plan.imagesHere && plan.images.every((r) => plan.localIds[r]);
+const planIdsServe = (plan: Pick<StackPlan, 'images' | 'imagesHere' | 'localIds'>): boolean =>
+  !!plan.imagesHere && plan.images.every((r) => plan.localIds[r]);
 
 /** The plan's own reading of the images, as the target's (when planIdsServe). */
-const planIds = (plan: Pick<StackPlan, 'images' | 'localIds'>): Record<string, string> => Object.fromEntries(plan.images.map((r) => [r, plan.localIds[r]!]));
+const planIds = (plan: Pick<StackPlan, 'images' | 'localIds'>): Record<string, string> =>
+  Object.fromEntries(plan.images.map((r) => [r, plan.localIds[r]!]));
 const SECTION = '@@paasbox-section';
 
 interface StackFacts {
@@ -130,7 +158,10 @@ interface StackFacts {
 }
 
 /** stackProbe's output (pure); undefined when it is not whole (the check then asks live). */
-export function parseStackProbe(plan: Pick<StackPlan, 'compose' | 'images' | 'imagesHere' | 'localIds'>, r: ExecResult): StackFacts | undefined {
+export function parseStackProbe(
+  plan: Pick<StackPlan, 'compose' | 'images' | 'imagesHere' | 'localIds'>,
+  r: ExecResult,
+): StackFacts | undefined {
   const parts = r.stdout.split(`${SECTION}\n`);
   if (r.code !== 0 || parts.length !== 3) return undefined;
   const inspect = parts[1]!.trim();
@@ -142,11 +173,20 @@ export function parseStackProbe(plan: Pick<StackPlan, 'compose' | 'images' | 'im
   };
 }
 
-async function stackFacts(t: Target, plan: StackPlan, ctl: StackControl, probed?: ExecResult): Promise<StackFacts> {
+async function stackFacts(
+  t: Target,
+  plan: StackPlan,
+  ctl: StackControl,
+  probed?: ExecResult,
+): Promise<StackFacts> {
   const fromProbe = probed && parseStackProbe(plan, probed);
   if (fromProbe) return fromProbe;
   const applied = (await t.exec(`cat ${APPLIED_PATH} 2>/dev/null`, { sudo: true })).stdout.trim();
-  return { applied, status: await ctl.statusOf(Object.keys(plan.compose.services)), ...(planIdsServe(plan) ? { ids: planIds(plan) } : {}) };
+  return {
+    applied,
+    status: await ctl.statusOf(Object.keys(plan.compose.services)),
+    ...(planIdsServe(plan) ? { ids: planIds(plan) } : {}),
+  };
 }
 
 export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
@@ -157,15 +197,18 @@ export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
       const facts = await stackFacts(t, plan, ctl, probed);
       const { applied, status: st } = facts;
       const down = st.filter((s) => s.state !== 'running');
-      if (applied !== plan.composeHash) return { ok: false, detail: applied ? 'compose file changed since last up' : 'never started' };
-      if (down.length) return { ok: false, detail: `not running: ${down.map((s) => `${s.service}(${s.state})`).join(' ')}` };
+      if (applied !== plan.composeHash)
+        return { ok: false, detail: applied ? 'compose file changed since last up' : 'never started' };
+      if (down.length)
+        return { ok: false, detail: `not running: ${down.map((s) => `${s.service}(${s.state})`).join(' ')}` };
       // A rebuilt image keeps its tag; the container still runs the old id until compose recreates it.
       const ids = facts.ids ?? (await imageIds(t, plan.images));
       const stale = st.filter((s) => {
         const ref = plan.compose.services[s.service]?.image;
         return !!s.imageId && !!ref && !!ids[ref] && ids[ref] !== s.imageId;
       });
-      if (stale.length) return { ok: false, detail: `image changed: ${stale.map((s) => s.service).join(' ')}` };
+      if (stale.length)
+        return { ok: false, detail: `image changed: ${stale.map((s) => s.service).join(' ')}` };
       return { ok: true, detail: `${st.length} services running` };
     },
     async apply(t) {
@@ -175,14 +218,24 @@ export function startStep(plan: StackPlan, ctl: StackControl): ProvisionStep {
   };
 }
 
-export function healthyStep(plan: StackPlan, ctl: StackControl, timeoutMs: number, progress?: Progress): ProvisionStep {
+export function healthyStep(
+  plan: StackPlan,
+  ctl: StackControl,
+  timeoutMs: number,
+  progress?: Progress,
+): ProvisionStep {
   return {
     name: 'stack healthy',
     probe: stackProbe(plan),
     async check(t, probed) {
       const st = (await stackFacts(t, plan, ctl, probed)).status;
       const waiting = st.filter((s) => !isReady(s));
-      return waiting.length ? { ok: false, detail: `waiting: ${waiting.map((s) => `${s.service}(${s.state}/${s.health})`).join(' ')}` } : { ok: true, detail: `${st.length} services ready` };
+      return waiting.length
+        ? {
+            ok: false,
+            detail: `waiting: ${waiting.map((s) => `${s.service}(${s.state}/${s.health})`).join(' ')}`,
+          }
+        : { ok: true, detail: `${st.length} services ready` };
     },
     async apply() {
       await ctl.waitHealthy(timeoutMs, progress);

@@ -30,7 +30,10 @@ export interface DeployRequest {
   marathonUrl?: string;
   /** The stack's advertised address (swarm advertise address, Marathon's host). */
   advertiseAddr?: string;
-  /** The app policy: the operator's --allow-… flags and the stack's bounds; validation and the swarm back-end both honour it. */
+  /**
+   * The app policy: the operator's --allow-… flags and the stack's bounds; validation and the swarm back-end
+   * both honour it.
+   */
   policy?: AppPolicy;
   /** The deployed stack as recorded on the target: which scheduler it has. */
   stack?: Pick<Deployment, 'services'>;
@@ -57,12 +60,19 @@ export interface DeployReport {
  * which act on an app already there by its id (an app deployed before a
  * stricter policy can still be scaled down and removed).
  */
-export async function readAppFile(file: string, policy: AppPolicy = {}, formOnly = false): Promise<MarathonApp> {
+export async function readAppFile(
+  file: string,
+  policy: AppPolicy = {},
+  formOnly = false,
+): Promise<MarathonApp> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new PaasboxError(`cannot read app file ${file}: ${(e as Error).message}`, 'pass the path of a Marathon app JSON file');
+    throw new PaasboxError(
+      `cannot read app file ${file}: ${(e as Error).message}`,
+      'pass the path of a Marathon app JSON file',
+    );
   }
   return formOnly ? parseApp(text, file) : parseAllowedApp(text, file, policy);
 }
@@ -75,11 +85,18 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
     app = await readAppFile(req.file, req.policy, req.action !== 'deploy');
     if (req.action === 'scale') {
       const n = req.instances;
-      if (n === undefined) throw new PaasboxError('--scale without a count', 'give a whole number >= 0, e.g. --scale 4');
+      if (n === undefined)
+        throw new PaasboxError('--scale without a count', 'give a whole number >= 0, e.g. --scale 4');
       checkScale(normaliseId(app.id), n, req.policy?.bounds);
     }
   } catch (e) {
-    progress.record(`validate ${req.file}`, host, 'failed', t0, e instanceof PaasboxError ? e.problem : String(e));
+    progress.record(
+      `validate ${req.file}`,
+      host,
+      'failed',
+      t0,
+      e instanceof PaasboxError ? e.problem : String(e),
+    );
     throw e;
   }
   const id = normaliseId(app.id);
@@ -100,18 +117,29 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
     });
     return { status: 'ok', detail: `${sched.kind} at ${sched.where}` };
   });
-  const report: DeployReport = { app: id, action: req.action, scheduler: sched.kind, where: sched.where, warnings: [], seconds: 0 };
+  const report: DeployReport = {
+    app: id,
+    action: req.action,
+    scheduler: sched.kind,
+    where: sched.where,
+    warnings: [],
+    seconds: 0,
+  };
 
   if (req.action === 'destroy') {
     await progress.step(`destroy ${id}`, sched.where, async () => {
       report.existed = await sched.destroy(id);
-      return report.existed ? { status: 'changed', detail: 'removed' } : { status: 'ok', detail: 'was not deployed' };
+      return report.existed
+        ? { status: 'changed', detail: 'removed' }
+        : { status: 'ok', detail: 'was not deployed' };
     });
     if (req.consul) {
       const consul = req.consul;
       await progress.step(`release the names of ${id}`, consul.target.name, async () => {
         const names = await new AppNames(consul).release(id);
-        return names.length ? { status: 'changed', detail: names.join(', ') } : { status: 'ok', detail: 'none recorded' };
+        return names.length
+          ? { status: 'changed', detail: names.join(', ') }
+          : { status: 'ok', detail: 'none recorded' };
       });
     }
   } else {
@@ -122,18 +150,25 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
         return { status: 'changed' };
       });
     } else {
-      await progress.step(`deploy ${id} (${app.instances ?? 1} x ${app.container?.docker.image ?? 'cmd'})`, sched.where, async () => {
-        const r = await sched.deploy(app);
-        report.created = r.created;
-        report.warnings = r.warnings;
-        return { status: 'changed', detail: r.created ? 'created' : 'updated' };
-      });
+      await progress.step(
+        `deploy ${id} (${app.instances ?? 1} x ${app.container?.docker.image ?? 'cmd'})`,
+        sched.where,
+        async () => {
+          const r = await sched.deploy(app);
+          report.created = r.created;
+          report.warnings = r.warnings;
+          return { status: 'changed', detail: r.created ? 'created' : 'updated' };
+        },
+      );
       for (const w of report.warnings) progress.say(`warning: ${w}`);
     }
     if (req.wait) {
       await progress.step(`wait until ${id} is ready`, sched.where, async () => {
         report.instances = await sched.waitReady(id, req.timeoutMs ?? 300000);
-        return { status: 'ok', detail: report.instances.map((i) => `${i.host}:${i.ports.join(',')}`).join(' ') };
+        return {
+          status: 'ok',
+          detail: report.instances.map((i) => `${i.host}:${i.ports.join(',')}`).join(' '),
+        };
       });
     }
   }
@@ -146,7 +181,12 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
  * directories (made, their symlinks resolved within its data root) and its
  * names (claimed for its id in Consul K/V, refused when another app has one).
  */
-async function hostChecks(req: DeployRequest, app: MarathonApp, progress: Progress, host: string): Promise<void> {
+async function hostChecks(
+  req: DeployRequest,
+  app: MarathonApp,
+  progress: Progress,
+  host: string,
+): Promise<void> {
   const hosts = req.hosts ?? (req.target ? [req.target] : []);
   const allow = req.policy?.allow ?? {};
   await progress.step(`host directories of ${normaliseId(app.id)}`, host, async () => {
@@ -158,7 +198,9 @@ async function hostChecks(req: DeployRequest, app: MarathonApp, progress: Progre
     await progress.step(`names of ${normaliseId(app.id)}`, consul.target.name, async () => {
       const keys = claimedKeys(app, defaultServiceName(app.id));
       const added = await new AppNames(consul).claim(app.id, keys);
-      return added.length ? { status: 'changed', detail: `claimed ${added.join(', ')}` } : { status: 'ok', detail: keys.join(', ') };
+      return added.length
+        ? { status: 'changed', detail: `claimed ${added.join(', ')}` }
+        : { status: 'ok', detail: keys.join(', ') };
     });
   }
 }

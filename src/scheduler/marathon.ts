@@ -5,7 +5,10 @@ import { MarathonClient } from '../marathon/client.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
 import { APP_ID_LABEL, defaultServiceName } from './swarm-service.js';
 
-/** Instances spread evenly over the agents' hostnames (Marathon's GROUP_BY; UNIQUE would cap them at one per agent). */
+/**
+ * Instances spread evenly over the agents' hostnames (Marathon's GROUP_BY; UNIQUE would cap them at one per
+ * agent).
+ */
 export const SPREAD_CONSTRAINT: MarathonConstraint = ['hostname', 'GROUP_BY'];
 
 /**
@@ -38,7 +41,9 @@ export function withBounds(app: MarathonApp): MarathonApp {
     mem: b.memMiB,
     backoffSeconds: b.backoffSeconds,
     env,
-    ...(app.container && docker ? { container: { ...app.container, docker: { ...docker, parameters } } } : {}),
+    ...(app.container && docker
+      ? { container: { ...app.container, docker: { ...docker, parameters } } }
+      : {}),
   };
 }
 
@@ -47,7 +52,10 @@ export class MarathonScheduler implements Scheduler {
   readonly where: string;
   private readonly pending = new Map<string, string>();
 
-  constructor(readonly client: MarathonClient, private readonly policy: AppPolicy = {}) {
+  constructor(
+    readonly client: MarathonClient,
+    private readonly policy: AppPolicy = {},
+  ) {
     this.where = client.baseUrl;
   }
 

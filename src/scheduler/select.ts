@@ -29,12 +29,18 @@ export interface SelectOptions {
   marathonUrl?: string;
   /** The deployed stack as its compose file on the target records it: whether it runs Marathon. */
   stack?: Pick<Deployment, 'services'>;
-  /** The stack's advertised address on the target (the recorded deployment's ip); default the target's address. */
+  /**
+   * The stack's advertised address on the target (the recorded deployment's ip); default the target's
+   * address.
+   */
   advertiseAddr?: string;
   /** The app policy (allowances and bounds); the swarm back-end checks apps against it again. */
   policy?: AppPolicy;
   progress?: Progress;
-  /** Whose Marathon login to use (this machine's .paasbox/secrets/INSTANCE/, written by install; default "default"). */
+  /**
+   * Whose Marathon login to use (this machine's .paasbox/secrets/INSTANCE/, written by install; default
+   * "default").
+   */
   instance?: string;
 }
 
@@ -44,7 +50,9 @@ export function defaultMarathonUrl(target?: Target, advertiseAddr?: string): str
 }
 
 /** The scheduler the stack has: chosen from the record and the operator's flags, never probed (pure). */
-export function schedulerKind(opts: Pick<SelectOptions, 'choice' | 'marathonUrl' | 'stack'>): 'marathon' | 'swarm' {
+export function schedulerKind(
+  opts: Pick<SelectOptions, 'choice' | 'marathonUrl' | 'stack'>,
+): 'marathon' | 'swarm' {
   const choice = opts.choice ?? 'auto';
   if (choice !== 'auto') return choice;
   if (opts.stack) return stackHasMarathon(opts.stack) ? 'marathon' : 'swarm';
@@ -54,7 +62,11 @@ export function schedulerKind(opts: Pick<SelectOptions, 'choice' | 'marathonUrl'
 export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
   if (schedulerKind(opts) === 'marathon') {
     const url = opts.marathonUrl ?? defaultMarathonUrl(opts.target, opts.advertiseAddr);
-    if (!url) throw new PaasboxError('no Marathon URL to deploy to', 'pass --marathon http://HOST:8080 or --target HOST');
+    if (!url)
+      throw new PaasboxError(
+        'no Marathon URL to deploy to',
+        'pass --marathon http://HOST:8080 or --target HOST',
+      );
     // Marathon's login (issue 19): the file install keeps on this machine; none, no login.
     const file = `${localSecretsDir(opts.instance ?? 'default')}/${SECRET_FILES.marathonCredentials}`;
     const credentials = marathonCredentialsFromFile(file);
@@ -68,7 +80,14 @@ export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
     }
     return new MarathonScheduler(new MarathonClient({ baseUrl: url, ...auth }), opts.policy);
   }
-  if (!opts.target) throw new PaasboxError('the swarm scheduler needs a target host', 'pass --target HOST (the swarm manager)');
-  await ensureSwarm(opts.target, opts.workers ?? [], { ...(opts.progress ? { progress: opts.progress } : {}), ...(opts.advertiseAddr ? { advertiseAddr: opts.advertiseAddr } : {}) });
+  if (!opts.target)
+    throw new PaasboxError(
+      'the swarm scheduler needs a target host',
+      'pass --target HOST (the swarm manager)',
+    );
+  await ensureSwarm(opts.target, opts.workers ?? [], {
+    ...(opts.progress ? { progress: opts.progress } : {}),
+    ...(opts.advertiseAddr ? { advertiseAddr: opts.advertiseAddr } : {}),
+  });
   return new SwarmScheduler(opts.target, opts.policy ? { policy: opts.policy } : {});
 }

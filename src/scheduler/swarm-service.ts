@@ -7,7 +7,13 @@
 // bindings and registers each task in Consul under SERVICE_NAME.
 import { shq as shellWord } from '../target/shell.js';
 import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
-import { normaliseId, portMappingsOf, type MarathonApp, type MarathonHealthCheck, type MarathonPortMapping } from '../appspec/app.js';
+import {
+  normaliseId,
+  portMappingsOf,
+  type MarathonApp,
+  type MarathonHealthCheck,
+  type MarathonPortMapping,
+} from '../appspec/app.js';
 import { AGENT_LABEL } from '../swarm/nodes.js';
 
 export interface SwarmService {
@@ -56,7 +62,10 @@ export function swarmServiceName(id: string): string {
   return normaliseId(id).slice(1).replace(/\//g, '-');
 }
 
-/** The Consul name of an app without SERVICE_NAME: the registrator registers only DNS labels, so dots become dashes. */
+/**
+ * The Consul name of an app without SERVICE_NAME: the registrator registers only DNS labels, so dots become
+ * dashes.
+ */
 export function defaultServiceName(id: string): string {
   return swarmServiceName(id).replace(/\./g, '-');
 }
@@ -67,7 +76,11 @@ export function defaultServiceName(id: string): string {
  * refused app never reaches a command. `policy` holds what the operator
  * allowed (deploy's --allow-… flags) and the stack's bounds.
  */
-export function marathonToSwarmService(app: MarathonApp, policy: AppPolicy = {}, where: SwarmFacts = {}): SwarmService {
+export function marathonToSwarmService(
+  app: MarathonApp,
+  policy: AppPolicy = {},
+  where: SwarmFacts = {},
+): SwarmService {
   checkApp(app, `app ${String((app as { id?: unknown }).id)}`, policy);
   const name = swarmServiceName(app.id);
   const warnings: string[] = [];
@@ -80,11 +93,17 @@ export function marathonToSwarmService(app: MarathonApp, policy: AppPolicy = {},
   const env: Record<string, string> = { ...(app.env ?? {}) };
   if (env.SERVICE_NAME === undefined) {
     env.SERVICE_NAME = defaultServiceName(app.id);
-    if (env.SERVICE_NAME.length > 63) warnings.push(`env.SERVICE_NAME: "${env.SERVICE_NAME}" (from the id) is longer than a DNS label; the registrator will not register it: set env.SERVICE_NAME`);
+    if (env.SERVICE_NAME.length > 63)
+      warnings.push(
+        `env.SERVICE_NAME: "${env.SERVICE_NAME}" (from the id) is longer than a DNS label; the registrator will not register it: set env.SERVICE_NAME`,
+      );
   }
-  const httpCheck = (app.healthChecks ?? []).find((h) => (h.protocol ?? 'HTTP') === 'HTTP' || h.protocol === 'MESOS_HTTP');
+  const httpCheck = (app.healthChecks ?? []).find(
+    (h) => (h.protocol ?? 'HTTP') === 'HTTP' || h.protocol === 'MESOS_HTTP',
+  );
   if (httpCheck && env.SERVICE_CHECK_HTTP === undefined) env.SERVICE_CHECK_HTTP = httpCheck.path ?? '/';
-  if (httpCheck?.intervalSeconds && env.SERVICE_CHECK_INTERVAL === undefined) env.SERVICE_CHECK_INTERVAL = `${httpCheck.intervalSeconds}s`;
+  if (httpCheck?.intervalSeconds && env.SERVICE_CHECK_INTERVAL === undefined)
+    env.SERVICE_CHECK_INTERVAL = `${httpCheck.intervalSeconds}s`;
 
   const labels: Record<string, string> = { ...(app.labels ?? {}), [APP_ID_LABEL]: normaliseId(app.id) };
   // The name the app gave, for listings, where the service runs it pinned by digest or ID.
@@ -110,7 +129,8 @@ export function marathonToSwarmService(app: MarathonApp, policy: AppPolicy = {},
   // task "starting" until it passes, so Running means healthy as in Marathon.
   const hc = (app.healthChecks ?? [])[0];
   if (hc) common.push(...healthFlags(hc, mappings, app));
-  if ((app.healthChecks ?? []).length > 1) warnings.push('healthChecks: only the first check is used by swarm');
+  if ((app.healthChecks ?? []).length > 1)
+    warnings.push('healthChecks: only the first check is used by swarm');
 
   common.push(...updateFlags(app, instances));
 
@@ -120,14 +140,27 @@ export function marathonToSwarmService(app: MarathonApp, policy: AppPolicy = {},
   for (const [field, op, value] of app.constraints ?? []) {
     const attr = field === 'hostname' ? 'node.hostname' : `node.labels.${field}`;
     if (op === 'UNIQUE' && field === 'hostname') maxPerNode = 1;
-    else if (op === 'MAX_PER' && field === 'hostname' && value && /^\d+$/.test(value)) maxPerNode = Number(value);
+    else if (op === 'MAX_PER' && field === 'hostname' && value && /^\d+$/.test(value))
+      maxPerNode = Number(value);
     else if ((op === 'CLUSTER' || op === 'IS') && value !== undefined) placement.push(`${attr}==${value}`);
-    else warnings.push(`constraints: [${[field, op, value].filter((x) => x !== undefined).join(', ')}] has no swarm equivalent and is ignored`);
+    else
+      warnings.push(
+        `constraints: [${[field, op, value].filter((x) => x !== undefined).join(', ')}] has no swarm equivalent and is ignored`,
+      );
   }
 
   placement.push(...defaultPlacement(app, where));
 
-  const create: string[] = ['docker', 'service', 'create', '--detach', '--name', name, '--replicas', String(instances)];
+  const create: string[] = [
+    'docker',
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    name,
+    '--replicas',
+    String(instances),
+  ];
   const update: string[] = ['docker', 'service', 'update', '--detach', '--replicas', String(instances)];
   for (const [k, v] of Object.entries(env)) {
     create.push('--env', `${k}=${v}`);
@@ -148,17 +181,22 @@ export function marathonToSwarmService(app: MarathonApp, policy: AppPolicy = {},
 
   if (hostNetwork) {
     create.push('--network', 'host');
-    if (mappings.length) warnings.push('portMappings: ignored with network HOST (the app binds host ports itself)');
+    if (mappings.length)
+      warnings.push('portMappings: ignored with network HOST (the app binds host ports itself)');
   } else {
     for (const m of mappings) {
       for (const p of publishSpecs(m)) {
         create.push('--publish', p);
         update.push('--publish-add', p);
       }
-      if (m.servicePort) warnings.push(`servicePort ${m.servicePort}: swarm has no service ports; HAProxy routes by name instead`);
+      if (m.servicePort)
+        warnings.push(
+          `servicePort ${m.servicePort}: swarm has no service ports; HAProxy routes by name instead`,
+        );
     }
   }
-  if (app.ports?.length && !mappings.length && !hostNetwork) warnings.push('ports: without portMappings the app is not published (use container.portMappings)');
+  if (app.ports?.length && !mappings.length && !hostNetwork)
+    warnings.push('ports: without portMappings the app is not published (use container.portMappings)');
 
   for (const v of app.container?.volumes ?? []) {
     // validateApp refused commas, quotes and control characters in both paths:
@@ -184,10 +222,16 @@ export function marathonToSwarmService(app: MarathonApp, policy: AppPolicy = {},
     if (flag) {
       create.push(...flag.create);
       update.push(...flag.update);
-    } else warnings.push(`container.docker.parameters: "${p.key}" has no docker service equivalent and is ignored`);
+    } else
+      warnings.push(
+        `container.docker.parameters: "${p.key}" has no docker service equivalent and is ignored`,
+      );
   }
 
-  const image = (!app.container?.docker.forcePullImage && where.pinnedImage) || app.container?.docker.image || 'paasbox/debian:bookworm';
+  const image =
+    (!app.container?.docker.forcePullImage && where.pinnedImage) ||
+    app.container?.docker.image ||
+    'paasbox/debian:bookworm';
   if (!app.container) warnings.push('no container: the cmd runs in paasbox/debian:bookworm');
   // "--" ends the options: the image (and the command after it) is never read
   // as a flag, whatever slipped past validation.
@@ -234,7 +278,11 @@ export function publishSpecs(m: MarathonPortMapping): string[] {
 }
 
 /** The health check as `--health-*` flags: HTTP/TCP probes run inside the container. */
-export function healthFlags(hc: MarathonHealthCheck, mappings: MarathonPortMapping[], app: MarathonApp): string[] {
+export function healthFlags(
+  hc: MarathonHealthCheck,
+  mappings: MarathonPortMapping[],
+  app: MarathonApp,
+): string[] {
   const proto = hc.protocol ?? 'HTTP';
   const mapping = mappings[hc.portIndex ?? 0];
   const port = hc.port ?? mapping?.containerPort ?? app.ports?.[hc.portIndex ?? 0] ?? 0;
@@ -244,11 +292,16 @@ export function healthFlags(hc: MarathonHealthCheck, mappings: MarathonPortMappi
   else if (proto === 'TCP') cmd = tcpProbe(port, timeout);
   else cmd = httpProbe(port, hc.path ?? '/', timeout);
   return [
-    '--health-cmd', cmd,
-    '--health-interval', `${hc.intervalSeconds ?? 60}s`,
-    '--health-timeout', `${timeout}s`,
-    '--health-retries', String(Math.max(1, hc.maxConsecutiveFailures ?? 3)),
-    '--health-start-period', `${hc.gracePeriodSeconds ?? 300}s`,
+    '--health-cmd',
+    cmd,
+    '--health-interval',
+    `${hc.intervalSeconds ?? 60}s`,
+    '--health-timeout',
+    `${timeout}s`,
+    '--health-retries',
+    String(Math.max(1, hc.maxConsecutiveFailures ?? 3)),
+    '--health-start-period',
+    `${hc.gracePeriodSeconds ?? 300}s`,
   ];
 }
 
@@ -285,8 +338,18 @@ export function updateFlags(app: MarathonApp, instances: number): string[] {
   // Extra capacity allowed: start new tasks before stopping old ones, that many at once.
   // None allowed: stop-first, as many at once as may be down.
   const order = overCapacity > 0 ? 'start-first' : 'stop-first';
-  const parallelism = overCapacity > 0 ? Math.max(1, Math.floor(n * overCapacity)) : Math.max(1, Math.floor(n * (1 - minHealthy)));
-  return ['--update-order', order, '--update-parallelism', String(parallelism), '--update-failure-action', 'rollback'];
+  const parallelism =
+    overCapacity > 0
+      ? Math.max(1, Math.floor(n * overCapacity))
+      : Math.max(1, Math.floor(n * (1 - minHealthy)));
+  return [
+    '--update-order',
+    order,
+    '--update-parallelism',
+    String(parallelism),
+    '--update-failure-action',
+    'rollback',
+  ];
 }
 
 function parameterFlag(key: string, value: string): { create: string[]; update: string[] } | undefined {
@@ -318,4 +381,3 @@ function parameterFlag(key: string, value: string): { create: string[]; update: 
       return undefined;
   }
 }
-

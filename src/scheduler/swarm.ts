@@ -11,7 +11,13 @@ import { swarmFix, swarmRun } from '../swarm/command.js';
 import { agentNodes, swarmNodeFacts, type SwarmNodeFacts } from '../swarm/nodes.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
-import { APP_ID_LABEL, APP_IMAGE_LABEL, marathonToSwarmService, pinnedImage, swarmServiceName } from './swarm-service.js';
+import {
+  APP_ID_LABEL,
+  APP_IMAGE_LABEL,
+  marathonToSwarmService,
+  pinnedImage,
+  swarmServiceName,
+} from './swarm-service.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
 
 interface TaskLine {
@@ -31,7 +37,8 @@ interface TaskLine {
  */
 export function parseTaskPorts(ports: string): number[] {
   const byTarget = new Map<string, number>();
-  for (const m of ports.matchAll(/:(\d+)->(\d+\/\w+)/g)) if (!byTarget.has(m[2]!)) byTarget.set(m[2]!, Number(m[1]));
+  for (const m of ports.matchAll(/:(\d+)->(\d+\/\w+)/g))
+    if (!byTarget.has(m[2]!)) byTarget.set(m[2]!, Number(m[1]));
   return [...byTarget.values()];
 }
 
@@ -39,7 +46,10 @@ export class SwarmScheduler implements Scheduler {
   readonly kind = 'swarm' as const;
   readonly where: string;
 
-  constructor(readonly manager: Target, private readonly opts: { pollMs?: number; policy?: AppPolicy } = {}) {
+  constructor(
+    readonly manager: Target,
+    private readonly opts: { pollMs?: number; policy?: AppPolicy } = {},
+  ) {
     this.where = manager.name;
   }
 
@@ -50,12 +60,15 @@ export class SwarmScheduler implements Scheduler {
    */
   private async existing(id: string, name: string): Promise<{ mounts: string[] } | undefined> {
     const format = `{{index .Spec.Labels "${APP_ID_LABEL}"}}{{range .Spec.TaskTemplate.ContainerSpec.Mounts}} {{.Target}}{{end}}`;
-    const r = await this.manager.exec(`docker service inspect --format ${shq(format)} ${shq(name)}`, { sudo: true, timeoutMs: 60000 });
+    const r = await this.manager.exec(`docker service inspect --format ${shq(format)} ${shq(name)}`, {
+      sudo: true,
+      timeoutMs: 60000,
+    });
     if (r.code !== 0) return undefined;
     const [owner = '', ...mounts] = r.stdout.trim().split(/\s+/);
     if (owner !== normaliseId(id)) {
       throw new PaasboxError(
-        `the swarm service ${name} is ${owner ? `app ${owner}'s` : 'no app\'s'}, not ${normaliseId(id)}'s`,
+        `the swarm service ${name} is ${owner ? `app ${owner}'s` : "no app's"}, not ${normaliseId(id)}'s`,
         'give the app an id of its own (slashes become dashes in service names)',
       );
     }
@@ -71,11 +84,20 @@ export class SwarmScheduler implements Scheduler {
     // Refused apps are refused before any command runs, the swarm's question included.
     marathonToSwarmService(app, this.opts.policy);
     const [workers, pinned] = await Promise.all([this.hasWorkers(), this.pinned(app)]);
-    const svc = marathonToSwarmService(app, this.opts.policy, { workers, ...(pinned ? { pinnedImage: pinned } : {}) });
+    const svc = marathonToSwarmService(app, this.opts.policy, {
+      workers,
+      ...(pinned ? { pinnedImage: pinned } : {}),
+    });
     const existing = await this.existing(app.id, svc.name);
     // An update adds: the mounts the app no longer has are removed (--mount-add alone would keep them).
-    const update = existing ? [...svc.update.slice(0, -1), ...mountRemovals(existing.mounts, app), svc.name] : [];
-    await swarmRun(this.manager, existing ? update : svc.create, `docker service ${existing ? 'update' : 'create'} ${svc.name}`);
+    const update = existing
+      ? [...svc.update.slice(0, -1), ...mountRemovals(existing.mounts, app), svc.name]
+      : [];
+    await swarmRun(
+      this.manager,
+      existing ? update : svc.create,
+      `docker service ${existing ? 'update' : 'create'} ${svc.name}`,
+    );
     return { created: !existing, warnings: svc.warnings };
   }
 
@@ -91,8 +113,13 @@ export class SwarmScheduler implements Scheduler {
   async scale(id: string, instances: number): Promise<void> {
     checkScale(id, instances, this.opts.policy?.bounds);
     const name = swarmServiceName(id);
-    if (!(await this.existing(id, name))) throw new PaasboxError(`no app ${id} in the swarm on ${this.manager.name}`, 'deploy it first');
-    await swarmRun(this.manager, ['docker', 'service', 'scale', '--detach', `${name}=${instances}`], `docker service scale ${name}`);
+    if (!(await this.existing(id, name)))
+      throw new PaasboxError(`no app ${id} in the swarm on ${this.manager.name}`, 'deploy it first');
+    await swarmRun(
+      this.manager,
+      ['docker', 'service', 'scale', '--detach', `${name}=${instances}`],
+      `docker service scale ${name}`,
+    );
   }
 
   async destroy(id: string): Promise<boolean> {
@@ -105,13 +132,34 @@ export class SwarmScheduler implements Scheduler {
   async list(): Promise<AppState[]> {
     const out = await swarmRun(
       this.manager,
-      ['docker', 'service', 'ls', '--filter', `label=${APP_ID_LABEL}`, '--format', '{{.Name}}\t{{.Replicas}}\t{{.Image}}'],
+      [
+        'docker',
+        'service',
+        'ls',
+        '--filter',
+        `label=${APP_ID_LABEL}`,
+        '--format',
+        '{{.Name}}\t{{.Replicas}}\t{{.Image}}',
+      ],
       'docker service ls',
     );
     const lines = out.split('\n').filter(Boolean);
     if (!lines.length) return [];
     const names = lines.map((l) => l.split('\t')[0] ?? '');
-    const labels = (await swarmRun(this.manager, ['docker', 'service', 'inspect', '--format', `{{index .Spec.Labels "${APP_ID_LABEL}"}}\t{{index .Spec.Labels "${APP_IMAGE_LABEL}"}}`, ...names], 'docker service inspect'))
+    const labels = (
+      await swarmRun(
+        this.manager,
+        [
+          'docker',
+          'service',
+          'inspect',
+          '--format',
+          `{{index .Spec.Labels "${APP_ID_LABEL}"}}\t{{index .Spec.Labels "${APP_IMAGE_LABEL}"}}`,
+          ...names,
+        ],
+        'docker service inspect',
+      )
+    )
       .split('\n')
       .filter(Boolean)
       .map((l) => l.split('\t'));
@@ -120,7 +168,12 @@ export class SwarmScheduler implements Scheduler {
       const [ready = '0', wanted = '0'] = replicas.split(' ')[0]!.split('/');
       const [id, named] = labels[i] ?? [];
       // The image as the app named it (the service may run it pinned by digest or ID).
-      return { id: id || `/${names[i]}`, instances: Number(wanted), ready: Number(ready), image: named || image.replace(/@sha256:.*/, '') };
+      return {
+        id: id || `/${names[i]}`,
+        instances: Number(wanted),
+        ready: Number(ready),
+        image: named || image.replace(/@sha256:.*/, ''),
+      };
     });
   }
 
@@ -145,7 +198,11 @@ export class SwarmScheduler implements Scheduler {
       // previous version runs): one inspect.
       const format = '{{.Spec.Mode.Replicated.Replicas}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}';
       const inspect = ['docker', 'service', 'inspect', '--format', format, name];
-      const [wantedText = '', updating = ''] = (await swarmRun(this.manager, inspect, `docker service inspect ${name}`)).trim().split(/\s+/);
+      const [wantedText = '', updating = ''] = (
+        await swarmRun(this.manager, inspect, `docker service inspect ${name}`)
+      )
+        .trim()
+        .split(/\s+/);
       const wanted = Number(wantedText);
       const ps = ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', name];
       const tasks = (await swarmRun(this.manager, ps, `docker service ps ${name}`))
@@ -155,7 +212,9 @@ export class SwarmScheduler implements Scheduler {
       const current = tasks.filter((t) => t.DesiredState === 'Running');
       const running = current.filter((t) => t.CurrentState.startsWith('Running'));
       // Tasks being stopped (scale down, replaced by an update) still serve until they exit.
-      let stopping = tasks.filter((t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState));
+      let stopping = tasks.filter(
+        (t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState),
+      );
       // A lost node never reports its tasks' end: they stay "Running" there, and serve nothing.
       let nodes: Map<string, SwarmNodeFacts> | undefined;
       if (stopping.length) {
@@ -166,15 +225,24 @@ export class SwarmScheduler implements Scheduler {
       if (running.length === wanted && current.length === wanted && stopping.length === 0 && !rolling) {
         nodes ??= await swarmNodeFacts(this.manager);
         const host = (t: TaskLine) => nodes!.get(t.Node)?.addr ?? t.Node;
-        return running.map((t) => ({ id: t.ID, host: host(t), ports: parseTaskPorts(t.Ports), healthy: true }));
+        return running.map((t) => ({
+          id: t.ID,
+          host: host(t),
+          ports: parseTaskPorts(t.Ports),
+          healthy: true,
+        }));
       }
-      const fatal = tasks.find((t) => /No such image|invalid reference format|pull access denied/i.test(t.Error));
+      const fatal = tasks.find((t) =>
+        /No such image|invalid reference format|pull access denied/i.test(t.Error),
+      );
       if (fatal) {
         const problem = `app ${id} cannot start on node ${fatal.Node}: ${fatal.Error}`;
         throw new PaasboxError(problem, swarmFix(fatal.Error), fatal.Error);
       }
       const error = tasks.find((t) => t.Error)?.Error;
-      note(`${running.length}/${wanted} running${updating ? ` (update ${updating})` : ''}${error ? `, last error: ${error}` : ''}`);
+      note(
+        `${running.length}/${wanted} running${updating ? ` (update ${updating})` : ''}${error ? `, last error: ${error}` : ''}`,
+      );
       return undefined;
     });
   }

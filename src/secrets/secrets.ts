@@ -1,14 +1,12 @@
 // The stack's secrets: Consul's management token, its agent token and gossip
 // key, the registrator's and consul-template's own Consul tokens, the
-// HAProxy stats login, and on a cluster Consul's RPC TLS set (./tls.ts). Generated once per instance, they live only in files
-// (mode 0600): on the target under SECRETS_DIR, in one directory per consumer
-// that the model mounts read-only (stacks/paasbox.yaml), and on the build host
-// as the same tree under .paasbox/secrets/<instance>/ (./store.ts). Never in
-// the compose file, the environment of a service, a log or state.json.
-// Each host gets what its role needs (secretFiles): a server (one host, or a
-// cluster's master) the management token too; a cluster's agent only its
-// agent token, the gossip key, the CA and the service tokens.
-// Pure: generation, the files' contents and reading them back.
+// HAProxy stats login, and on a cluster Consul's RPC TLS set (./tls.ts). Generated once per instance, they
+// live only in files (mode 0600): on the target under SECRETS_DIR, in one directory per consumer that the
+// model mounts read-only (stacks/paasbox.yaml), and on the build host as the same tree under
+// .paasbox/secrets/<instance>/ (./store.ts). Never in the compose file, the environment of a service, a log
+// or state.json. Each host gets what its role needs (secretFiles): a server (one host, or a cluster's master)
+// the management token too; a cluster's agent only its agent token, the gossip key, the CA and the service
+// tokens. Pure: generation, the files' contents and reading them back.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { STACK_DIR } from '../stackfile/deployment.js';
@@ -23,7 +21,10 @@ export const STATS_USER = 'admin';
 export const REGISTRY_USER = 'paasbox';
 
 export interface StackSecrets {
-  /** Consul's initial management token (acl.tokens.initial_management; `master` in 1.8): logs in to the UI, sets up the ACLs. */
+  /**
+   * Consul's initial management token (acl.tokens.initial_management; `master` in 1.8): logs in to the UI,
+   * sets up the ACLs.
+   */
   managementToken: string;
   /** The Consul agent's own token (acl.tokens.agent): registers its node. */
   agentToken: string;
@@ -101,11 +102,16 @@ export const SECRET_FILES = {
   statsAuth: 'haproxy/stats-auth',
   /** Servers only: REGISTRY_USER:password, Marathon's --http_credentials (and deploy's login). */
   marathonCredentials: 'marathon/http-credentials',
-  /** Servers only: the Mesos master's --http_credentials file (JSON: {"credentials": [{principal, secret}]}). */
+  /**
+   * Servers only: the Mesos master's --http_credentials file (JSON: {"credentials": [{principal, secret}]}).
+   */
   mesosCredentials: 'mesos/http-credentials.json',
 } as const;
 
-/** The directories under SECRETS_DIR, one per consumer (consul/tls: Consul's, not a config file, so in a subdirectory). */
+/**
+ * The directories under SECRETS_DIR, one per consumer (consul/tls: Consul's, not a config file, so in a
+ * subdirectory).
+ */
 export const SECRET_DIRS = ['consul', 'consul/tls', 'registrator', 'haproxy', 'marathon', 'mesos'] as const;
 
 /** Where Consul sees SECRET_FILES.consul* (stacks/paasbox.yaml mounts SECRETS_DIR/consul there). */
@@ -121,10 +127,15 @@ export interface SecretScope {
   tls?: ConsulTls;
 }
 
-/** Consul 1.16's configuration for ACLs with default deny and gossip encryption; the management token only on a server. */
+/**
+ * Consul 1.16's configuration for ACLs with default deny and gossip encryption; the management token only on
+ * a server.
+ */
 export function consulSecretConfig(s: StackSecrets, role: SecretRole = 'server'): string {
   const tokens =
-    role === 'server' ? { initial_management: s.managementToken, agent: s.agentToken } : { agent: s.agentToken };
+    role === 'server'
+      ? { initial_management: s.managementToken, agent: s.agentToken }
+      : { agent: s.agentToken };
   const config = {
     acl: { enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens },
     encrypt: s.gossipKey,
@@ -153,15 +164,22 @@ export function consulTlsConfig(role: SecretRole): string {
           verify_server_hostname: true,
         }
       : { ca_file: inConsul(SECRET_FILES.consulCaCert), verify_outgoing: true, verify_server_hostname: true };
+  // A server's allow_tls turns the mesh CA (connect) on; a client asks it for its certificate.
   const config =
     role === 'server'
-      ? { tls: { internal_rpc: rpc }, auto_encrypt: { allow_tls: true } } // allow_tls turns the mesh CA (connect) on
+      ? { tls: { internal_rpc: rpc }, auto_encrypt: { allow_tls: true } }
       : { tls: { internal_rpc: rpc }, auto_encrypt: { tls: true } };
   return JSON.stringify(config, null, 2) + '\n';
 }
 
-/** Every file a host of `scope` gets, by path relative to SECRETS_DIR (default: a server without TLS, one host). */
-export function secretFiles(s: StackSecrets, scope: SecretScope = { role: 'server' }): Record<string, string> {
+/**
+ * Every file a host of `scope` gets, by path relative to SECRETS_DIR (default: a server without TLS, one
+ * host).
+ */
+export function secretFiles(
+  s: StackSecrets,
+  scope: SecretScope = { role: 'server' },
+): Record<string, string> {
   const server = scope.role === 'server';
   const out: Record<string, string> = {
     ...(server
@@ -189,7 +207,9 @@ export function secretFiles(s: StackSecrets, scope: SecretScope = { role: 'serve
 
 /** Mesos' credentials file format (--http_credentials): one principal, REGISTRY_USER. */
 export function mesosCredentialsJson(s: Pick<StackSecrets, 'mesosPassword'>): string {
-  return JSON.stringify({ credentials: [{ principal: REGISTRY_USER, secret: s.mesosPassword }] }, null, 2) + '\n';
+  return (
+    JSON.stringify({ credentials: [{ principal: REGISTRY_USER, secret: s.mesosPassword }] }, null, 2) + '\n'
+  );
 }
 
 /** The build host's copy: a server's files, and with TLS the CA key too. */
@@ -213,7 +233,10 @@ export function parseTlsFiles(files: Record<string, string>): Partial<ConsulTls>
   return out;
 }
 
-/** The secrets a set of files (as secretFiles writes them) holds; missing, unreadable or malformed ones are left out. */
+/**
+ * The secrets a set of files (as secretFiles writes them) holds; missing, unreadable or malformed ones are
+ * left out.
+ */
 export function parseSecretFiles(files: Record<string, string>): Partial<StackSecrets> {
   const found: Partial<Record<SecretName, string>> = {};
   const line = (rel: string) => files[rel]?.trim();
@@ -222,7 +245,8 @@ export function parseSecretFiles(files: Record<string, string>): Partial<StackSe
   found.registratorToken = line(SECRET_FILES.registratorToken);
   found.consulTemplateToken = line(SECRET_FILES.consulTemplateToken);
   const marathon = line(SECRET_FILES.marathonCredentials);
-  if (marathon?.startsWith(`${REGISTRY_USER}:`)) found.marathonPassword = marathon.slice(REGISTRY_USER.length + 1);
+  if (marathon?.startsWith(`${REGISTRY_USER}:`))
+    found.marathonPassword = marathon.slice(REGISTRY_USER.length + 1);
   try {
     type MesosCredentials = { credentials?: { principal?: unknown; secret?: unknown }[] } | null;
     const m = JSON.parse(files[SECRET_FILES.mesosCredentials] ?? 'null') as MesosCredentials;
@@ -249,14 +273,19 @@ export function parseSecretFiles(files: Record<string, string>): Partial<StackSe
       /* malformed: its secrets are generated anew */
     }
   }
-  return Object.fromEntries(SECRET_NAMES.filter((n) => validSecret(n, found[n])).map((n) => [n, found[n]!])) as Partial<StackSecrets>;
+  return Object.fromEntries(
+    SECRET_NAMES.filter((n) => validSecret(n, found[n])).map((n) => [n, found[n]!]),
+  ) as Partial<StackSecrets>;
 }
 
 /**
  * One value per secret: the first layer that has it (the target's files come
  * first: the running stack uses those), else a fresh one. Pure but for `fresh`.
  */
-export function mergeSecrets(layers: Partial<StackSecrets>[], fresh: () => StackSecrets = generateSecrets): { secrets: StackSecrets; generated: SecretName[] } {
+export function mergeSecrets(
+  layers: Partial<StackSecrets>[],
+  fresh: () => StackSecrets = generateSecrets,
+): { secrets: StackSecrets; generated: SecretName[] } {
   let made: StackSecrets | undefined;
   const generated: SecretName[] = [];
   const out = {} as StackSecrets;

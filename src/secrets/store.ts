@@ -4,7 +4,16 @@
 // over a Target's stdin and stdout only, never on a command line, and nothing
 // here prints them.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PaasboxError } from '../errors.js';
 import { checkInstanceName, stateDir } from '../paths.js';
@@ -31,7 +40,10 @@ export function readLocalSecretFiles(dir: string): Record<string, string> {
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 
-/** What in dir differs from `files` (content, a file mode other than 0600, a directory mode other than 0700), by relative path. */
+/**
+ * What in dir differs from `files` (content, a file mode other than 0600, a directory mode other than 0700),
+ * by relative path.
+ */
 export function localSecretsDiff(dir: string, files: Record<string, string>): string[] {
   const out: string[] = [];
   for (const d of ['.', ...SECRET_DIRS]) {
@@ -47,7 +59,10 @@ export function localSecretsDiff(dir: string, files: Record<string, string>): st
   return out;
 }
 
-/** Write `files` into dir: directories 0700, each file 0600 through a temp file created 0600 (never readable by others, not even briefly). */
+/**
+ * Write `files` into dir: directories 0700, each file 0600 through a temp file created 0600 (never readable
+ * by others, not even briefly).
+ */
 export function writeLocalSecretFiles(dir: string, files: Record<string, string>): void {
   for (const d of ['.', ...SECRET_DIRS]) {
     const p = join(dir, d);
@@ -82,7 +97,10 @@ export interface TargetSecrets {
   files: Record<string, TargetSecretEntry & { content: string }>;
 }
 
-/** Prints `d REL MODE OWNER` per directory and `f REL MODE OWNER BASE64` per file of the tree at dir that exists (run as root). */
+/**
+ * Prints `d REL MODE OWNER` per directory and `f REL MODE OWNER BASE64` per file of the tree at dir that
+ * exists (run as root).
+ */
 export function inspectSecretsCommand(dir = SECRETS_DIR): string {
   const root = shq(dir);
   const dirs = ['.', ...SECRET_DIRS].map(shq).join(' ');
@@ -101,12 +119,16 @@ export function parseSecretsInspection(out: string): TargetSecrets {
     const [kind, rel, mode, owner, b64] = line.trim().split(' ');
     if (!rel || !mode || !owner) continue;
     if (kind === 'd') res.dirs[rel] = { mode, owner };
-    if (kind === 'f') res.files[rel] = { mode, owner, content: Buffer.from(b64 ?? '', 'base64').toString('utf8') };
+    if (kind === 'f')
+      res.files[rel] = { mode, owner, content: Buffer.from(b64 ?? '', 'base64').toString('utf8') };
   }
   return res;
 }
 
-/** Pure: what on the target differs from `files` (root-owned 0700 directories, 0600 files with this content), by relative path only. */
+/**
+ * Pure: what on the target differs from `files` (root-owned 0700 directories, 0600 files with this content),
+ * by relative path only.
+ */
 export function targetSecretsDiff(have: TargetSecrets, files: Record<string, string>): string[] {
   const out: string[] = [];
   for (const d of ['.', ...SECRET_DIRS]) {
@@ -127,7 +149,12 @@ export function targetSecretsDiff(have: TargetSecrets, files: Record<string, str
 
 export async function inspectTargetSecrets(target: Target): Promise<TargetSecrets> {
   const r = await target.exec(inspectSecretsCommand(), { sudo: true, timeoutMs: 30_000 });
-  if (r.code !== 0) throw new PaasboxError(`reading ${SECRETS_DIR} on ${target.name} failed`, 'check that the login can use sudo on the target', r.stderr);
+  if (r.code !== 0)
+    throw new PaasboxError(
+      `reading ${SECRETS_DIR} on ${target.name} failed`,
+      'check that the login can use sudo on the target',
+      r.stderr,
+    );
   return parseSecretsInspection(r.stdout);
 }
 
@@ -137,10 +164,21 @@ export async function inspectTargetSecrets(target: Target): Promise<TargetSecret
  * each file 0600 (Target.writeFile, through stdin).
  */
 export async function writeTargetSecrets(target: Target, files: Record<string, string>): Promise<void> {
-  const dirs = ['.', ...SECRET_DIRS].map((d) => shq(d === '.' ? SECRETS_DIR : `${SECRETS_DIR}/${d}`)).join(' ');
+  const dirs = ['.', ...SECRET_DIRS]
+    .map((d) => shq(d === '.' ? SECRETS_DIR : `${SECRETS_DIR}/${d}`))
+    .join(' ');
   const stale = FILES.filter((rel) => !(rel in files)).map((rel) => shq(`${SECRETS_DIR}/${rel}`));
   const rm = stale.length ? ` && rm -f ${stale.join(' ')}` : '';
-  const r = await target.exec(`umask 077 && mkdir -p ${dirs} && chown root:root ${dirs} && chmod 700 ${dirs}${rm}`, { sudo: true, timeoutMs: 30_000 });
-  if (r.code !== 0) throw new PaasboxError(`creating ${SECRETS_DIR} on ${target.name} failed`, 'check free disk space and that the login can use sudo on the target', r.stderr);
-  for (const [rel, content] of Object.entries(files)) await target.writeFile(`${SECRETS_DIR}/${rel}`, content, 0o600);
+  const r = await target.exec(
+    `umask 077 && mkdir -p ${dirs} && chown root:root ${dirs} && chmod 700 ${dirs}${rm}`,
+    { sudo: true, timeoutMs: 30_000 },
+  );
+  if (r.code !== 0)
+    throw new PaasboxError(
+      `creating ${SECRETS_DIR} on ${target.name} failed`,
+      'check free disk space and that the login can use sudo on the target',
+      r.stderr,
+    );
+  for (const [rel, content] of Object.entries(files))
+    await target.writeFile(`${SECRETS_DIR}/${rel}`, content, 0o600);
 }

@@ -93,20 +93,63 @@ export function generateConsulTls(domain: string, ca?: { caCert: string; caKey: 
       writeFileSync(file('ca.pem'), ca.caCert, { mode: 0o600 });
       writeFileSync(file('ca-key.pem'), ca.caKey, { mode: 0o600 });
     } else {
-      openssl(['req', '-x509', '-new', ...EC, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '3650',
-        '-subj', `/CN=paasbox Consul CA ${CONSUL_DATACENTER}`,
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+      openssl(
+        [
+          'req',
+          '-x509',
+          '-new',
+          ...EC,
+          '-keyout',
+          'ca-key.pem',
+          '-out',
+          'ca.pem',
+          '-days',
+          '3650',
+          '-subj',
+          `/CN=paasbox Consul CA ${CONSUL_DATACENTER}`,
+          '-addext',
+          'basicConstraints=critical,CA:TRUE',
+          '-addext',
+          'keyUsage=critical,keyCertSign,cRLSign',
+        ],
+        dir,
+      );
     }
     const name = consulServerName(domain);
-    openssl(['req', '-new', ...EC, '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', `/CN=${name}`], dir);
-    writeFileSync(file('ext.cnf'), [
-      `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`,
-      'extendedKeyUsage=serverAuth,clientAuth',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'basicConstraints=critical,CA:FALSE',
-    ].join('\n') + '\n');
-    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
-      '-days', '825', '-sha256', '-extfile', 'ext.cnf', '-out', 'server.pem'], dir);
+    openssl(
+      ['req', '-new', ...EC, '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', `/CN=${name}`],
+      dir,
+    );
+    writeFileSync(
+      file('ext.cnf'),
+      [
+        `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`,
+        'extendedKeyUsage=serverAuth,clientAuth',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'basicConstraints=critical,CA:FALSE',
+      ].join('\n') + '\n',
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        'server.csr',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca-key.pem',
+        '-CAcreateserial',
+        '-days',
+        '825',
+        '-sha256',
+        '-extfile',
+        'ext.cnf',
+        '-out',
+        'server.pem',
+      ],
+      dir,
+    );
     const read = (n: string) => readFileSync(file(n), 'utf8');
     return {
       caCert: read('ca.pem'),
@@ -137,7 +180,11 @@ export function resolveConsulTls(
     const { caCert, serverCert, serverKey } = have;
     return { tls: { caCert, serverCert, serverKey, ...(caKey ? { caKey } : {}) }, generated: false };
   }
-  const fresh = (pem: string) => new Date(new X509Certificate(pem).validTo).getTime() - Date.now() > MIN_LEFT_MS;
+  const fresh = (pem: string) =>
+    new Date(new X509Certificate(pem).validTo).getTime() - Date.now() > MIN_LEFT_MS;
   const ca = layers.find((l) => l.caCert && l.caKey && caKeyMatches(l.caCert, l.caKey) && fresh(l.caCert));
-  return { tls: make(domain, ca?.caCert && ca.caKey ? { caCert: ca.caCert, caKey: ca.caKey } : undefined), generated: true };
+  return {
+    tls: make(domain, ca?.caCert && ca.caKey ? { caCert: ca.caCert, caKey: ca.caKey } : undefined),
+    generated: true,
+  };
 }

@@ -10,7 +10,10 @@ export const ADDRESS_COMMAND = 'ip -4 route show default 2>/dev/null; ip -4 -o a
  * default route's device, else the first global non-docker address. Never 127.x.
  */
 export function pickAdvertiseAddress(ipOutput: string): string | undefined {
-  const lines = ipOutput.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = ipOutput
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const usable = (a: string | undefined): a is string => !!a && !a.startsWith('127.') && a !== '0.0.0.0';
 
   const addrs: { dev: string; addr: string; global: boolean }[] = [];

@@ -44,15 +44,29 @@ export const IMPLICIT_STACK_PORTS: Record<number, string> = {
 /** "10000-10999" -> {min, max}; a PaasboxError naming apps.tcpPorts when it is no range of ports. */
 export function parseTcpPorts(text: string): PortRange {
   const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text.trim());
-  if (!m) throw new PaasboxError(`apps.tcpPorts "${text}" is not a port range`, 'write it as MIN-MAX, e.g. apps: { tcpPorts: "10000-10999" }');
+  if (!m)
+    throw new PaasboxError(
+      `apps.tcpPorts "${text}" is not a port range`,
+      'write it as MIN-MAX, e.g. apps: { tcpPorts: "10000-10999" }',
+    );
   return { min: Number(m[1]), max: Number(m[2]) };
 }
 
-/** The apps: settings of the layers, field by field: paasbox.yaml, then the recorded deployment, then the defaults. */
-export function resolveApps(file: AppsFile | undefined, recorded: Partial<AppsSettings> | undefined): AppsSettings {
+/**
+ * The apps: settings of the layers, field by field: paasbox.yaml, then the recorded deployment, then the
+ * defaults.
+ */
+export function resolveApps(
+  file: AppsFile | undefined,
+  recorded: Partial<AppsSettings> | undefined,
+): AppsSettings {
   return {
-    tcpPorts: file?.tcpPorts !== undefined ? parseTcpPorts(file.tcpPorts) : (recorded?.tcpPorts ?? DEFAULT_APPS.tcpPorts),
-    maxInstancesPerNode: file?.maxInstancesPerNode ?? recorded?.maxInstancesPerNode ?? DEFAULT_APPS.maxInstancesPerNode,
+    tcpPorts:
+      file?.tcpPorts !== undefined
+        ? parseTcpPorts(file.tcpPorts)
+        : (recorded?.tcpPorts ?? DEFAULT_APPS.tcpPorts),
+    maxInstancesPerNode:
+      file?.maxInstancesPerNode ?? recorded?.maxInstancesPerNode ?? DEFAULT_APPS.maxInstancesPerNode,
   };
 }
 
@@ -69,7 +83,10 @@ export function checkApps(apps: AppsSettings, used: Map<number, string>): void {
       `apps.tcpPorts ${JSON.stringify(apps.tcpPorts)} is not a range of ports MIN-MAX with 1 <= MIN <= MAX <= 65535`,
       'write it as MIN-MAX, e.g. apps: { tcpPorts: "10000-10999" }',
     );
-  const all = new Map<number, string>([...Object.entries(IMPLICIT_STACK_PORTS).map(([p, w]) => [Number(p), w] as const), ...used]);
+  const all = new Map<number, string>([
+    ...Object.entries(IMPLICIT_STACK_PORTS).map(([p, w]) => [Number(p), w] as const),
+    ...used,
+  ]);
   const clash = [...all].filter(([p]) => p >= min && p <= max).sort((a, b) => a[0] - b[0])[0];
   if (clash)
     throw new PaasboxError(
@@ -78,5 +95,8 @@ export function checkApps(apps: AppsSettings, used: Map<number, string>): void {
     );
   const n = apps.maxInstancesPerNode;
   if (!Number.isInteger(n) || n < 1)
-    throw new PaasboxError(`apps.maxInstancesPerNode ${JSON.stringify(n)} is not a whole number >= 1`, 'e.g. apps: { maxInstancesPerNode: 250 }');
+    throw new PaasboxError(
+      `apps.maxInstancesPerNode ${JSON.stringify(n)} is not a whole number >= 1`,
+      'e.g. apps: { maxInstancesPerNode: 250 }',
+    );
 }

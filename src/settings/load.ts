@@ -28,13 +28,21 @@ export interface LoadSettingsOptions {
 export function readSettingsFile(cwd: string, configPath?: string): { path?: string; obj: unknown } {
   const path = configPath ? resolve(cwd, configPath) : join(cwd, 'paasbox.yaml');
   if (!existsSync(path)) {
-    if (configPath) throw new PaasboxError(`config file ${path} does not exist`, 'pass an existing file to --config, or omit --config to use ./paasbox.yaml');
+    if (configPath)
+      throw new PaasboxError(
+        `config file ${path} does not exist`,
+        'pass an existing file to --config, or omit --config to use ./paasbox.yaml',
+      );
     return { obj: undefined };
   }
   try {
     return { path, obj: parse(readFileSync(path, 'utf8')) ?? undefined };
   } catch (e) {
-    throw new PaasboxError(`config file ${path} is not valid YAML`, 'fix the YAML syntax at the position shown', e instanceof Error ? e.message : String(e));
+    throw new PaasboxError(
+      `config file ${path} is not valid YAML`,
+      'fix the YAML syntax at the position shown',
+      e instanceof Error ? e.message : String(e),
+    );
   }
 }
 
@@ -50,7 +58,16 @@ export async function loadSettings(opts: LoadSettingsOptions): Promise<Settings>
     const ip = await opts.detectIp();
     if (ip) defaults.ip = ip;
   }
-  return resolveSettings({ ...(opts.flags ? { flags: opts.flags } : {}), env, file: obj, ...(opts.recorded ? { recorded: opts.recorded } : {}), defaults }, opts.model);
+  return resolveSettings(
+    {
+      ...(opts.flags ? { flags: opts.flags } : {}),
+      env,
+      file: obj,
+      ...(opts.recorded ? { recorded: opts.recorded } : {}),
+      defaults,
+    },
+    opts.model,
+  );
 }
 
 /** Detect a target's advertised address from its `ip` output. */

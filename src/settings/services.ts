@@ -38,7 +38,10 @@ export function zkHosts(model: StackModel, s: Settings): string {
 /** ZooKeeper's quorum and leader election ports on each master (server.N=HOST:QUORUM:ELECTION). */
 export const ZK_QUORUM_PORTS = { quorum: 2888, election: 3888 } as const;
 
-/** This host's ZooKeeper id (ZOO_MY_ID, its myid): its place among the masters, from 1; 0 on a host that is no master. */
+/**
+ * This host's ZooKeeper id (ZOO_MY_ID, its myid): its place among the masters, from 1; 0 on a host that is no
+ * master.
+ */
 export function zkMyId(s: Settings): number {
   return s.masters.indexOf(s.ip) + 1;
 }
@@ -51,7 +54,8 @@ export function zkMyId(s: Settings): number {
 export function zkServers(model: StackModel, s: Settings): string {
   const zk = zkClientPort(model, s);
   const { quorum, election } = ZK_QUORUM_PORTS;
-  if (s.masters.length === 1 && s.masters[0] === s.ip) return `server.1=localhost:${quorum}:${election};${s.ip}:${zk}`;
+  if (s.masters.length === 1 && s.masters[0] === s.ip)
+    return `server.1=localhost:${quorum}:${election};${s.ip}:${zk}`;
   return s.masters.map((m, i) => `server.${i + 1}=${m}:${quorum}:${election};${m}:${zk}`).join(' ');
 }
 
@@ -71,6 +75,7 @@ export function mesosQuorum(s: Pick<Settings, 'masters'>): number {
  */
 export function consulRoleArgs(s: Settings): string[] {
   const join = (hosts: string[]) => hosts.map((h) => `-retry-join=${h}`);
-  if (s.masters.includes(s.ip)) return ['-server', `-bootstrap-expect=${s.masters.length}`, ...join(s.masters.filter((m) => m !== s.ip))];
+  if (s.masters.includes(s.ip))
+    return ['-server', `-bootstrap-expect=${s.masters.length}`, ...join(s.masters.filter((m) => m !== s.ip))];
   return join(s.masters);
 }

@@ -90,7 +90,17 @@ export const DEFAULTS = {
 };
 
 /** The environment variables settings read (the seed's HOSTNAME and IP, plus PAASBOX_*). */
-export const ENV_NAMES = ['PAASBOX_HOSTNAME', 'PAASBOX_IP', 'HOSTNAME', 'IP', 'PAASBOX_SOURCE', 'PAASBOX_DOMAIN', 'PAASBOX_PROJECT', 'PAASBOX_MASTERS', 'PAASBOX_AGENTS'] as const;
+export const ENV_NAMES = [
+  'PAASBOX_HOSTNAME',
+  'PAASBOX_IP',
+  'HOSTNAME',
+  'IP',
+  'PAASBOX_SOURCE',
+  'PAASBOX_DOMAIN',
+  'PAASBOX_PROJECT',
+  'PAASBOX_MASTERS',
+  'PAASBOX_AGENTS',
+] as const;
 
 type Env = Record<string, string | undefined>;
 
@@ -132,25 +142,51 @@ export function envValues(env: Env): SettingsValues {
  * Throws PaasboxError naming the field and the fix for anything invalid.
  */
 export function resolveSettings(layers: SettingsLayers, model: StackModel): Settings {
-  const raw = (layers.file ?? {}) as Omit<Partial<Settings>, 'apps'> & { cluster?: ClusterFile; apps?: AppsFile };
-  assertValid(projectValidator('settings'), raw, 'paasbox.yaml', 'correct the field named, see stacks/schema/settings.schema.json');
+  const raw = (layers.file ?? {}) as Omit<Partial<Settings>, 'apps'> & {
+    cluster?: ClusterFile;
+    apps?: AppsFile;
+  };
+  assertValid(
+    projectValidator('settings'),
+    raw,
+    'paasbox.yaml',
+    'correct the field named, see stacks/schema/settings.schema.json',
+  );
   const { apps: appsFile, ...fileRest } = raw;
   const file = fileWithCluster(fileRest);
 
-  const order: Partial<Settings>[] = [layers.flags ?? {}, envValues(layers.env ?? {}), file, layers.recorded ?? {}, layers.defaults ?? {}, DEFAULTS];
+  const order: Partial<Settings>[] = [
+    layers.flags ?? {},
+    envValues(layers.env ?? {}),
+    file,
+    layers.recorded ?? {},
+    layers.defaults ?? {},
+    DEFAULTS,
+  ];
   const pick = <K extends keyof Settings>(k: K): Settings[K] | undefined => {
     for (const layer of order) if (layer[k] !== undefined) return layer[k] as Settings[K];
     return undefined;
   };
 
   const hostname = pick('hostname');
-  if (!hostname) throw new PaasboxError('hostname is not set', 'pass --hostname NAME, set PAASBOX_HOSTNAME=NAME, or hostname: in paasbox.yaml');
+  if (!hostname)
+    throw new PaasboxError(
+      'hostname is not set',
+      'pass --hostname NAME, set PAASBOX_HOSTNAME=NAME, or hostname: in paasbox.yaml',
+    );
   const ip = pick('ip');
-  if (!ip) throw new PaasboxError('ip (the advertised address) is not set and could not be detected', 'pass --ip ADDRESS, set PAASBOX_IP=ADDRESS, or ip: in paasbox.yaml');
+  if (!ip)
+    throw new PaasboxError(
+      'ip (the advertised address) is not set and could not be detected',
+      'pass --ip ADDRESS, set PAASBOX_IP=ADDRESS, or ip: in paasbox.yaml',
+    );
 
   const imageSource = pick('imageSource')!;
   if (imageSource !== 'registry' && imageSource !== 'local')
-    throw new PaasboxError(`imageSource "${imageSource}" is not an image source`, 'use --source local or --source registry (or PAASBOX_SOURCE)');
+    throw new PaasboxError(
+      `imageSource "${imageSource}" is not an image source`,
+      'use --source local or --source registry (or PAASBOX_SOURCE)',
+    );
 
   const settings: Settings = {
     hostname,
@@ -165,17 +201,24 @@ export function resolveSettings(layers: SettingsLayers, model: StackModel): Sett
     apps: resolveApps(appsFile, layers.recorded?.apps),
   };
   // A host that is no master is an agent unless the agents are listed.
-  settings.agents = pick('agents') ?? (settings.masters.includes(ip) ? [...settings.masters] : [...settings.masters, ip]);
+  settings.agents =
+    pick('agents') ?? (settings.masters.includes(ip) ? [...settings.masters] : [...settings.masters, ip]);
   checkSettings(settings, model);
   return settings;
 }
 
-/** paasbox.yaml's cluster: {masters, agents} as the top-level masters/agents (one of the two places, not both). */
+/**
+ * paasbox.yaml's cluster: {masters, agents} as the top-level masters/agents (one of the two places, not
+ * both).
+ */
 function fileWithCluster(raw: Partial<Settings> & { cluster?: ClusterFile }): Partial<Settings> {
   const { cluster, ...file } = raw;
   if (!cluster) return file;
   if (file.masters || file.agents)
-    throw new PaasboxError('paasbox.yaml sets both cluster: and masters:/agents:', 'keep one: cluster: { masters: [...], agents: [...] }');
+    throw new PaasboxError(
+      'paasbox.yaml sets both cluster: and masters:/agents:',
+      'keep one: cluster: { masters: [...], agents: [...] }',
+    );
   return { ...file, masters: cluster.masters, ...(cluster.agents ? { agents: cluster.agents } : {}) };
 }
 
@@ -186,25 +229,39 @@ function splitList(s: string): string[] {
 /** Semantic checks the schema cannot express. */
 function checkSettings(s: Settings, model: StackModel): void {
   if (!HOSTNAME_RE.test(s.hostname))
-    throw new PaasboxError(`hostname "${s.hostname}" is not a valid host name`, 'use letters, digits, "-" and "." only (HOSTNAME=paasbox)');
+    throw new PaasboxError(
+      `hostname "${s.hostname}" is not a valid host name`,
+      'use letters, digits, "-" and "." only (HOSTNAME=paasbox)',
+    );
   checkAddress('ip', s.ip);
   s.masters.forEach((m, i) => checkAddress(`masters[${i}]`, m));
   s.agents.forEach((a, i) => checkAddress(`agents[${i}]`, a));
   checkCluster(s);
   if (!DOMAIN_RE.test(s.domain))
-    throw new PaasboxError(`domain "${s.domain}" is not a valid DNS domain`, 'use lower-case labels separated by "." (PAASBOX_DOMAIN=consul)');
+    throw new PaasboxError(
+      `domain "${s.domain}" is not a valid DNS domain`,
+      'use lower-case labels separated by "." (PAASBOX_DOMAIN=consul)',
+    );
   if (!PROJECT_RE.test(s.projectName))
-    throw new PaasboxError(`projectName "${s.projectName}" is not a valid compose project name`, 'use lower-case letters, digits, "-" and "_", starting with a letter or digit');
+    throw new PaasboxError(
+      `projectName "${s.projectName}" is not a valid compose project name`,
+      'use lower-case letters, digits, "-" and "_", starting with a letter or digit',
+    );
 
   for (const [name, o] of Object.entries(s.services)) {
     const svc = model.services[name];
     if (!svc)
-      throw new PaasboxError(`services.${name}: unknown service "${name}"`, `use one of: ${Object.keys(model.services).join(', ')}`);
+      throw new PaasboxError(
+        `services.${name}: unknown service "${name}"`,
+        `use one of: ${Object.keys(model.services).join(', ')}`,
+      );
     for (const portName of Object.keys(o.ports ?? {})) {
       if (!svc.ports.some((p) => p.name === portName))
         throw new PaasboxError(
           `services.${name}.ports.${portName}: service ${name} has no port named "${portName}"`,
-          svc.ports.length ? `use one of: ${svc.ports.map((p) => p.name).join(', ')}` : `${name} has no ports to override; remove the entry`,
+          svc.ports.length
+            ? `use one of: ${svc.ports.map((p) => p.name).join(', ')}`
+            : `${name} has no ports to override; remove the entry`,
         );
     }
   }
@@ -228,21 +285,31 @@ function checkSettings(s: Settings, model: StackModel): void {
   for (const name of enabledServices(model, s)) {
     for (const dep of model.services[name]!.dependsOn ?? []) {
       if (!isEnabled(model, s, dep))
-        throw new PaasboxError(`services.${dep}: disabled, but ${name} depends on it`, `enable ${dep} or disable ${name} too (services: { ${name}: { enabled: false } })`);
+        throw new PaasboxError(
+          `services.${dep}: disabled, but ${name} depends on it`,
+          `enable ${dep} or disable ${name} too (services: { ${name}: { enabled: false } })`,
+        );
     }
   }
 }
 
 /** The cluster's lists: no address twice, and this host (ip) is one of its hosts. */
 function checkCluster(s: Settings): void {
-  for (const [field, list] of [['masters', s.masters], ['agents', s.agents]] as const) {
+  for (const [field, list] of [
+    ['masters', s.masters],
+    ['agents', s.agents],
+  ] as const) {
     const dup = list.find((a, i) => list.indexOf(a) !== i);
-    if (dup) throw new PaasboxError(`${field}: ${dup} is listed twice`, `list every host once: ${field}: [${[...new Set(list)].join(', ')}]`);
+    if (dup)
+      throw new PaasboxError(
+        `${field}: ${dup} is listed twice`,
+        `list every host once: ${field}: [${[...new Set(list)].join(', ')}]`,
+      );
   }
   if (!s.masters.includes(s.ip) && !s.agents.includes(s.ip))
     throw new PaasboxError(
       `this host's address ${s.ip} is neither a master (${s.masters.join(', ')}) nor an agent (${s.agents.join(', ')})`,
-      'pass the address of one of the cluster\'s hosts with --ip, or add it to the agents',
+      "pass the address of one of the cluster's hosts with --ip, or add it to the agents",
     );
 }
 
@@ -258,11 +325,13 @@ export function isCluster(s: Pick<Settings, 'masters' | 'agents'>): boolean {
 
 function checkAddress(field: string, value: string): void {
   if (!isIPv4(value))
-    throw new PaasboxError(`${field} "${value}" is not an IPv4 address`, `set it to this host's address as others reach it, e.g. IP=192.168.59.103`);
+    throw new PaasboxError(
+      `${field} "${value}" is not an IPv4 address`,
+      `set it to this host's address as others reach it, e.g. IP=192.168.59.103`,
+    );
   if (value.startsWith('127.') || value === '0.0.0.0')
     throw new PaasboxError(
       `${field} "${value}" cannot be advertised: other hosts and containers cannot reach it`,
       'use the address of the host interface with the default route (ip -4 route show default; ip -4 -o addr), e.g. IP=192.168.59.103',
     );
 }
-

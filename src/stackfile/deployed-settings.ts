@@ -3,7 +3,12 @@
 // recorded (the compose file's x-paasbox record on the target, else the
 // instance's deployment record), then the target's own hostname and address.
 
-import { detectAdvertiseAddress, loadSettings, type Settings, type SettingsValues } from '../settings/index.js';
+import {
+  detectAdvertiseAddress,
+  loadSettings,
+  type Settings,
+  type SettingsValues,
+} from '../settings/index.js';
 import { readDeployment, recordedValues, type Deployment } from './deployment.js';
 import { keepReadBackError } from '../system/readback.js';
 import type { ImageSourceName, StackModel } from '../model/model.js';
@@ -23,7 +28,9 @@ export interface TargetSettingsOptions {
   configPath?: string;
   flags?: SettingsValues;
   env?: Record<string, string | undefined>;
-  /** The recorded instance (src/instance/state.ts): its deployment record, when the target has no stack file. */
+  /**
+   * The recorded instance (src/instance/state.ts): its deployment record, when the target has no stack file.
+   */
   instance?: { deployment?: RecordedDeployment };
 }
 
@@ -32,15 +39,29 @@ export async function settingsForTarget(
   model: StackModel,
   opts: TargetSettingsOptions = {},
 ): Promise<{ settings: Settings; deployment: Deployment | undefined }> {
-  const deployment = await readDeployment(target, opts.instance?.deployment?.composePath).catch(keepReadBackError);
+  const deployment = await readDeployment(target, opts.instance?.deployment?.composePath).catch(
+    keepReadBackError,
+  );
   const rec = opts.instance?.deployment;
   const recorded: SettingsValues | undefined = deployment
     ? recordedValues(deployment)
-    : rec ? { ip: rec.ip, imageSource: rec.imageSource, projectName: rec.project, ...(rec.hostname ? { hostname: rec.hostname } : {}) } : undefined;
+    : rec
+      ? {
+          ip: rec.ip,
+          imageSource: rec.imageSource,
+          projectName: rec.project,
+          ...(rec.hostname ? { hostname: rec.hostname } : {}),
+        }
+      : undefined;
   const facts = recorded?.hostname ? undefined : await target.facts().catch(() => undefined);
   const { env, cwd, configPath, flags } = opts;
   const settings = await loadSettings({
-    model, env, cwd, configPath, flags, recorded,
+    model,
+    env,
+    cwd,
+    configPath,
+    flags,
+    recorded,
     defaults: facts?.hostname ? { hostname: facts.hostname.split('.')[0] } : {},
     detectIp: () => detectAdvertiseAddress(target),
   });

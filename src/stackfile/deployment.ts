@@ -10,7 +10,13 @@ import type { Target } from '../target/target.js';
 import type { PaasboxMeta } from './generate.js';
 import { isPaasboxError } from '../errors.js';
 import { checkApps, type AppsSettings } from '../settings/apps.js';
-import { checkReadBack, isReadBackError, ReadBackError, showValue, type ReadBackFormat } from '../system/readback.js';
+import {
+  checkReadBack,
+  isReadBackError,
+  ReadBackError,
+  showValue,
+  type ReadBackFormat,
+} from '../system/readback.js';
 
 export const STACK_DIR = '/opt/paasbox';
 export const COMPOSE_PATH = `${STACK_DIR}/docker-compose.yml`;
@@ -26,14 +32,27 @@ export interface Deployment {
   ports: Record<string, string>;
 }
 
-/** Pure: a compose file's text → its deployment record, or undefined when it has none. Refuses (ReadBackError) a field not in its format. */
+/**
+ * Pure: a compose file's text → its deployment record, or undefined when it has none. Refuses (ReadBackError)
+ * a field not in its format.
+ */
 export function parseDeployment(text: string, path = COMPOSE_PATH): Deployment | undefined {
-  const obj = parse(text) as { services?: Record<string, { labels?: Record<string, string> }>; 'x-paasbox'?: PaasboxMeta } | null;
+  const obj = parse(text) as {
+    services?: Record<string, { labels?: Record<string, string> }>;
+    'x-paasbox'?: PaasboxMeta;
+  } | null;
   const meta = obj?.['x-paasbox'];
   if (!meta || typeof meta !== 'object') return undefined;
   const services = obj?.services ?? {};
-  const ports = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s?.labels?.['paasbox.ports'] ?? '']));
-  const d: Deployment = { path, meta: { ...meta, omitted: meta.omitted ?? {}, elsewhere: meta.elsewhere ?? [] }, services: Object.keys(services), ports };
+  const ports = Object.fromEntries(
+    Object.entries(services).map(([n, s]) => [n, s?.labels?.['paasbox.ports'] ?? '']),
+  );
+  const d: Deployment = {
+    path,
+    meta: { ...meta, omitted: meta.omitted ?? {}, elsewhere: meta.elsewhere ?? [] },
+    services: Object.keys(services),
+    ports,
+  };
   checkDeployment(d);
   return d;
 }
@@ -45,7 +64,8 @@ export function parseDeployment(text: string, path = COMPOSE_PATH): Deployment |
  */
 function checkDeployment(d: Deployment): void {
   const fix = `re-install the stack (npx zx scripts/install.mjs) or check who edited ${d.path}`;
-  const check = (field: string, value: unknown, format: ReadBackFormat) => checkReadBack("the target's compose file", field, value, format, fix);
+  const check = (field: string, value: unknown, format: ReadBackFormat) =>
+    checkReadBack("the target's compose file", field, value, format, fix);
   const m = d.meta;
   check('x-paasbox.ip', m.ip, 'ipv4');
   check('x-paasbox.project', m.project, 'project');
@@ -55,28 +75,51 @@ function checkDeployment(d: Deployment): void {
   if (m.source !== undefined) check('x-paasbox.source', m.source, 'image-source');
   const record = (field: string, v: unknown): Record<string, unknown> => {
     if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-    throw new ReadBackError(`the target's compose file has ${field} ${showValue(v)}: not a mapping`, fix, undefined, 'target');
+    throw new ReadBackError(
+      `the target's compose file has ${field} ${showValue(v)}: not a mapping`,
+      fix,
+      undefined,
+      'target',
+    );
   };
   const list = (field: string, v: unknown): unknown[] => {
     if (Array.isArray(v)) return v;
-    throw new ReadBackError(`the target's compose file has ${field} ${showValue(v)}: not a list`, fix, undefined, 'target');
+    throw new ReadBackError(
+      `the target's compose file has ${field} ${showValue(v)}: not a list`,
+      fix,
+      undefined,
+      'target',
+    );
   };
   if (m.cluster !== undefined) {
     const cluster = record('x-paasbox.cluster', m.cluster);
     for (const role of ['masters', 'agents'] as const)
-      list(`x-paasbox.cluster.${role}`, cluster[role]).forEach((a, i) => check(`x-paasbox.cluster.${role}[${i}]`, a, 'ipv4'));
+      list(`x-paasbox.cluster.${role}`, cluster[role]).forEach((a, i) =>
+        check(`x-paasbox.cluster.${role}[${i}]`, a, 'ipv4'),
+      );
   }
   for (const [s, why] of Object.entries(record('x-paasbox.omitted', m.omitted))) {
     check('an x-paasbox.omitted service', s, 'service');
     check(`x-paasbox.omitted.${s}`, why, 'text');
   }
-  list('x-paasbox.elsewhere', m.elsewhere).forEach((s, i) => check(`x-paasbox.elsewhere[${i}]`, s, 'service'));
-  for (const [s, o] of Object.entries(m.services === undefined ? {} : record('x-paasbox.services', m.services))) {
+  list('x-paasbox.elsewhere', m.elsewhere).forEach((s, i) =>
+    check(`x-paasbox.elsewhere[${i}]`, s, 'service'),
+  );
+  for (const [s, o] of Object.entries(
+    m.services === undefined ? {} : record('x-paasbox.services', m.services),
+  )) {
     check('an x-paasbox.services service', s, 'service');
     const over = record(`x-paasbox.services.${s}`, o);
     if (over['enabled'] !== undefined && typeof over['enabled'] !== 'boolean')
-      throw new ReadBackError(`the target's compose file has x-paasbox.services.${s}.enabled ${showValue(over['enabled'])}: not true or false`, fix, undefined, 'target');
-    for (const [p, n] of Object.entries(over['ports'] === undefined ? {} : record(`x-paasbox.services.${s}.ports`, over['ports']))) {
+      throw new ReadBackError(
+        `the target's compose file has x-paasbox.services.${s}.enabled ${showValue(over['enabled'])}: not true or false`,
+        fix,
+        undefined,
+        'target',
+      );
+    for (const [p, n] of Object.entries(
+      over['ports'] === undefined ? {} : record(`x-paasbox.services.${s}.ports`, over['ports']),
+    )) {
       check(`a port name of x-paasbox.services.${s}.ports`, p, 'port-name');
       check(`x-paasbox.services.${s}.ports.${p}`, typeof n === 'number' ? String(n) : n, 'port-number');
     }
@@ -88,7 +131,12 @@ function checkDeployment(d: Deployment): void {
       checkApps(apps, new Map());
     } catch (e) {
       if (!isPaasboxError(e)) throw e;
-      throw new ReadBackError(`the target's compose file has x-paasbox.apps: ${e.problem}`, fix, undefined, 'target');
+      throw new ReadBackError(
+        `the target's compose file has x-paasbox.apps: ${e.problem}`,
+        fix,
+        undefined,
+        'target',
+      );
     }
   }
   for (const s of d.services) {

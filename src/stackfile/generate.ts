@@ -9,7 +9,15 @@ import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from '../model/model.js';
 import { isCluster, type Settings } from '../settings/settings.js';
-import { consulRoleArgs, effectivePorts, enabledServices, mesosQuorum, zkHosts, zkMyId, zkServers } from '../settings/services.js';
+import {
+  consulRoleArgs,
+  effectivePorts,
+  enabledServices,
+  mesosQuorum,
+  zkHosts,
+  zkMyId,
+  zkServers,
+} from '../settings/services.js';
 import { assertValid, composeSpecValidator } from '../model/validate.js';
 
 export interface GenerateOptions {
@@ -125,19 +133,32 @@ export function resolvePlaceholders(text: string, vals: Record<string, string>, 
   });
 }
 
-/** List placeholders: a command element that is exactly ${@NAME} becomes the list's elements (none, one or several). */
+/**
+ * List placeholders: a command element that is exactly ${@NAME} becomes the list's elements (none, one or
+ * several).
+ */
 export function listPlaceholderValues(s: Settings): Record<string, string[]> {
   return { CONSUL_ROLE_ARGS: consulRoleArgs(s) };
 }
 
 /** A command with its ${@NAME} elements spliced in, then every element's ${NAME} resolved. */
-export function resolveCommand(command: string[], lists: Record<string, string[]>, resolve: (c: string, i: number) => string, where: string): string[] {
+export function resolveCommand(
+  command: string[],
+  lists: Record<string, string[]>,
+  resolve: (c: string, i: number) => string,
+  where: string,
+): string[] {
   return command.flatMap((c, i) => {
     const m = /^\$\{@([A-Z_]+)\}$/.exec(c);
     if (!m) return [resolve(c, i)];
     const list = lists[m[1]!];
     if (!list)
-      throw new PaasboxError(`${where}[${i}]: unknown list placeholder ${c}`, `use one of ${Object.keys(lists).map((k) => `\${@${k}}`).join(' ')} in stacks/paasbox.yaml`);
+      throw new PaasboxError(
+        `${where}[${i}]: unknown list placeholder ${c}`,
+        `use one of ${Object.keys(lists)
+          .map((k) => `\${@${k}}`)
+          .join(' ')} in stacks/paasbox.yaml`,
+      );
     return list;
   });
 }
@@ -153,7 +174,11 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
   for (const name of here) {
     if (opts.images[name]) included.push(name);
     else if (opts.unavailable?.[name] !== undefined) omitted[name] = opts.unavailable[name]!;
-    else throw new PaasboxError(`service ${name}: no image resolved for source ${source}`, 'resolve images with resolveImageRefs(), or list the service as unavailable');
+    else
+      throw new PaasboxError(
+        `service ${name}: no image resolved for source ${source}`,
+        'resolve images with resolveImageRefs(), or list the service as unavailable',
+      );
   }
 
   const services: Record<string, ComposeService> = {};
@@ -162,7 +187,8 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
     const svc = model.services[name]!;
     const spec: ImageSpec = svc.sources[source];
     const vals = placeholderValues(model, settings, name);
-    const res = (t: string, field: string) => escapeDollar(resolvePlaceholders(t, vals, `services.${name}.${field}`));
+    const res = (t: string, field: string) =>
+      escapeDollar(resolvePlaceholders(t, vals, `services.${name}.${field}`));
     const ports = effectivePorts(model, settings, name);
 
     const out: ComposeService = {
@@ -170,7 +196,9 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       init: true,
       restart: svc.restart,
       labels: {
-        ...(ports.length ? { 'paasbox.ports': ports.map((p) => `${p.name}=${p.port}/${p.protocol}`).join(',') } : {}),
+        ...(ports.length
+          ? { 'paasbox.ports': ports.map((p) => `${p.name}=${p.port}/${p.protocol}`).join(',') }
+          : {}),
         'paasbox.role': svc.role,
         'paasbox.service': name,
         'paasbox.source': source,
@@ -180,7 +208,13 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
     else if (ports.length) out.ports = ports.map((p) => `${p.port}:${p.port}/${p.protocol}`);
 
     const command = spec.command ?? svc.command;
-    if (command) out.command = resolveCommand(command, listPlaceholderValues(settings), (c, i) => res(c, `command[${i}]`), `services.${name}.command`);
+    if (command)
+      out.command = resolveCommand(
+        command,
+        listPlaceholderValues(settings),
+        (c, i) => res(c, `command[${i}]`),
+        `services.${name}.command`,
+      );
     if (spec.entrypoint) out.entrypoint = spec.entrypoint.map((c, i) => res(c, `entrypoint[${i}]`));
     const env = { ...svc.environment, ...spec.environment };
     if (Object.keys(env).length) out.environment = mapValues(env, (v, k) => res(v, `environment.${k}`));
@@ -189,7 +223,10 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       out.volumes = svc.volumes.map((v) => {
         const named = !v.source.startsWith('/') && !v.source.startsWith('.');
         if (named)
-          volumes[v.source] = { name: `${settings.projectName}_${v.source}`, labels: { 'paasbox.service': name } };
+          volumes[v.source] = {
+            name: `${settings.projectName}_${v.source}`,
+            labels: { 'paasbox.service': name },
+          };
         return `${v.source}:${v.target}${v.readOnly ? ':ro' : ''}`;
       });
     }
@@ -234,7 +271,10 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n)),
       ...(isCluster(settings) ? { cluster: clusterView(settings) } : {}),
       ...(Object.keys(settings.services).length ? { services: settings.services } : {}),
-      apps: { tcpPorts: { ...settings.apps.tcpPorts }, maxInstancesPerNode: settings.apps.maxInstancesPerNode },
+      apps: {
+        tcpPorts: { ...settings.apps.tcpPorts },
+        maxInstancesPerNode: settings.apps.maxInstancesPerNode,
+      },
     },
   };
   validateCompose(compose);
@@ -247,7 +287,12 @@ function mapValues(o: Record<string, string>, f: (v: string, k: string) => strin
 
 /** Validate against the Compose Specification JSON schema; throws PaasboxError with the failing paths. */
 export function validateCompose(obj: unknown): void {
-  assertValid(composeSpecValidator(), obj, 'generated compose file', 'this is a paasbox bug or a bad stacks/paasbox.yaml entry: fix the service named');
+  assertValid(
+    composeSpecValidator(),
+    obj,
+    'generated compose file',
+    'this is a paasbox bug or a bad stacks/paasbox.yaml entry: fix the service named',
+  );
 }
 
 /** Keys sorted everywhere except where order carries meaning (the top level and the services list). */
@@ -274,11 +319,18 @@ export function renderCompose(obj: ComposeFile): string {
     for (const [s, why] of omitted) header.push(`#   ${s}: ${why.replace(/\s+/g, ' ')}`);
   }
   if (m.cluster) {
-    const roles = [...(m.cluster.masters.includes(m.ip) ? ['a master'] : []), ...(m.cluster.agents.includes(m.ip) ? ['an agent'] : [])].join(' and ');
+    const roles = [
+      ...(m.cluster.masters.includes(m.ip) ? ['a master'] : []),
+      ...(m.cluster.agents.includes(m.ip) ? ['an agent'] : []),
+    ].join(' and ');
     header.push(`# Cluster: masters ${m.cluster.masters.join(',')}; this host (${m.ip}) is ${roles}`);
   }
   if (m.elsewhere.length) header.push(`# Not run on this host (role): ${m.elsewhere.join(', ')}`);
-  const ordered = { services: obj.services, ...(obj.volumes ? { volumes: obj.volumes } : {}), 'x-paasbox': obj['x-paasbox'] };
+  const ordered = {
+    services: obj.services,
+    ...(obj.volumes ? { volumes: obj.volumes } : {}),
+    'x-paasbox': obj['x-paasbox'],
+  };
   const body = stringify(sortKeys(ordered, true), { lineWidth: 0, indent: 2, aliasDuplicateObjects: false });
   return `${header.join('\n')}\n${body}`;
 }

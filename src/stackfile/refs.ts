@@ -11,7 +11,10 @@ export interface ImageRefs {
   unavailable: Record<string, string>;
 }
 
-/** The tag a build context's image gets for a source: the one place it is spelled (src/images builds it, compose runs it). */
+/**
+ * The tag a build context's image gets for a source: the one place it is spelled (src/images builds it,
+ * compose runs it).
+ */
 export function builtImageRef(build: string, source: ImageSourceName): string {
   return `paasbox/${build}:${source}`;
 }

@@ -19,7 +19,11 @@ export async function swarmRun(
   const r = await t.exec(cmd, { sudo: true, timeoutMs: opts.timeoutMs ?? 120000, ...stdin });
   if (r.code !== 0) {
     const err = (r.stderr || r.stdout).trim();
-    throw new PaasboxError(`${what} failed on ${t.name}: ${err.split('\n').slice(-1)[0] ?? ''}`, swarmFix(err), err);
+    throw new PaasboxError(
+      `${what} failed on ${t.name}: ${err.split('\n').slice(-1)[0] ?? ''}`,
+      swarmFix(err),
+      err,
+    );
   }
   return r.stdout;
 }

@@ -21,5 +21,10 @@ export const swarmJoinCommand = (socket = '/var/run/docker.sock'): string =>
 /** The body of POST /swarm/join (Docker Engine API): sent over stdin only, it holds the join token. */
 export function swarmJoinBody(token: string, remote: string, advertiseAddr?: string): string {
   const advertise = advertiseAddr ? { AdvertiseAddr: advertiseAddr } : {};
-  return JSON.stringify({ ListenAddr: '0.0.0.0:2377', ...advertise, RemoteAddrs: [remote], JoinToken: token });
+  return JSON.stringify({
+    ListenAddr: '0.0.0.0:2377',
+    ...advertise,
+    RemoteAddrs: [remote],
+    JoinToken: token,
+  });
 }

@@ -116,13 +116,21 @@ export async function clusterSwarmGaps(masters: SwarmMember[], agents: SwarmMemb
   if (!lead) return ['no swarm yet'];
   try {
     const nodes = await swarmNodes(lead.target);
-    const gaps = swarmGaps(nodes, masters.map((m) => m.hostname), agents.map((a) => a.hostname));
+    const gaps = swarmGaps(
+      nodes,
+      masters.map((m) => m.hostname),
+      agents.map((a) => a.hostname),
+    );
     if (gaps.length || !agents.length) return gaps;
     // Apps go where this label is (deploy's placement).
     const labelled = await agentNodes(lead.target);
-    return agents.filter((a) => !labelled.includes(a.hostname)).map((a) => `${a.hostname} not labelled ${AGENT_LABEL_TEXT}`);
+    return agents
+      .filter((a) => !labelled.includes(a.hostname))
+      .map((a) => `${a.hostname} not labelled ${AGENT_LABEL_TEXT}`);
   } catch (e) {
-    return [`the swarm does not answer on ${lead.hostname}: ${e instanceof PaasboxError ? e.problem : String(e)}`];
+    return [
+      `the swarm does not answer on ${lead.hostname}: ${e instanceof PaasboxError ? e.problem : String(e)}`,
+    ];
   }
 }
 
@@ -141,7 +149,11 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
   let lead = await swarmLead(masters);
   if (!lead) {
     lead = masters[0]!;
-    await swarmRun(lead.target, ['docker', 'swarm', 'init', '--advertise-addr', lead.ip], 'docker swarm init');
+    await swarmRun(
+      lead.target,
+      ['docker', 'swarm', 'init', '--advertise-addr', lead.ip],
+      'docker swarm init',
+    );
     changed.push(`init on ${lead.hostname}`);
   }
   const leader = lead;
@@ -150,10 +162,13 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
   // an emptied docker). Docker's recovery: a new cluster from this manager's
   // state (docker swarm init --force-new-cluster); the others then join again.
   // Never while another master still holds the swarm (it may only be unreachable).
-  const noLeader = (e: unknown) => NO_LEADER.test(e instanceof PaasboxError ? `${e.problem} ${e.detail ?? ''}` : String(e));
+  const noLeader = (e: unknown) =>
+    NO_LEADER.test(e instanceof PaasboxError ? `${e.problem} ${e.detail ?? ''}` : String(e));
   const lost = await swarmNodes(leader.target).then(() => false, noLeader);
   if (lost) {
-    const others = masters.filter((m) => m !== leader).map((m) => swarmState(m.target).catch(() => undefined));
+    const others = masters
+      .filter((m) => m !== leader)
+      .map((m) => swarmState(m.target).catch(() => undefined));
     if ((await Promise.all(others)).every((o) => o !== undefined && o.state !== 'active')) {
       const init = ['docker', 'swarm', 'init', '--force-new-cluster', '--advertise-addr', leader.ip];
       await swarmRun(leader.target, init, 'docker swarm init --force-new-cluster');
@@ -189,12 +204,16 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
       }
       return;
     }
-    for (const n of (await swarmNodes(leader.target)).filter((x) => x.hostname === m.hostname && x.status !== 'Ready')) {
+    for (const n of (await swarmNodes(leader.target)).filter(
+      (x) => x.hostname === m.hostname && x.status !== 'Ready',
+    )) {
       if (n.managerStatus) await onLead(['docker', 'node', 'demote', n.id], `docker node demote ${n.id}`);
       await onLead(['docker', 'node', 'rm', '--force', n.id], `docker node rm ${n.id}`);
       changed.push(`remove stale node of ${m.hostname}`);
     }
-    const token = (await onLead(['docker', 'swarm', 'join-token', '-q', role], 'docker swarm join-token')).trim();
+    const token = (
+      await onLead(['docker', 'swarm', 'join-token', '-q', role], 'docker swarm join-token')
+    ).trim();
     const body = swarmJoinBody(token, leadAddr, m.ip);
     await swarmRun(m.target, swarmJoinCommand(), 'docker swarm join (Engine API)', { stdin: body });
     changed.push(`${m.hostname} joins as ${role}`);
@@ -206,7 +225,10 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
   if (agents.length) {
     const labelled = await agentNodes(leader.target);
     for (const a of agents.filter((x) => !labelled.includes(x.hostname))) {
-      await onLead(['docker', 'node', 'update', '--label-add', AGENT_LABEL_TEXT, a.hostname], `docker node update ${a.hostname}`);
+      await onLead(
+        ['docker', 'node', 'update', '--label-add', AGENT_LABEL_TEXT, a.hostname],
+        `docker node update ${a.hostname}`,
+      );
       changed.push(`${a.hostname} labelled ${AGENT_LABEL_TEXT}`);
     }
   }
@@ -218,7 +240,11 @@ export async function ensureClusterSwarm(masters: SwarmMember[], agents: SwarmMe
  * a new cluster) report back by heartbeat. Wait until clusterSwarmGaps finds
  * nothing, at most timeoutMs; what is still missing then is the check's to say.
  */
-export async function settleClusterSwarm(masters: SwarmMember[], agents: SwarmMember[], timeoutMs = 90_000): Promise<void> {
+export async function settleClusterSwarm(
+  masters: SwarmMember[],
+  agents: SwarmMember[],
+  timeoutMs = 90_000,
+): Promise<void> {
   const what = 'every swarm node to report (managers reachable, workers ready)';
   const fix = '`docker node ls` on a master';
   const settled = async () => ((await clusterSwarmGaps(masters, agents)).length ? undefined : true);

@@ -10,7 +10,9 @@ import type { Target } from '../target/target.js';
 export const AGENT_LABEL = { key: 'paasbox.role', value: 'agent' } as const;
 
 /** This host's swarm state (active, inactive, ...), whether it is a manager, and its node address. */
-export async function swarmState(t: Target): Promise<{ state: string; isManager: boolean; nodeAddr: string }> {
+export async function swarmState(
+  t: Target,
+): Promise<{ state: string; isManager: boolean; nodeAddr: string }> {
   const format = '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}}';
   const out = await swarmRun(t, ['docker', 'info', '--format', format], 'docker info');
   const [state = '', ctl = '', addr = ''] = out.trim().split(/\s+/);
@@ -58,8 +60,15 @@ export interface SwarmNodeFacts {
 /** Every node's facts by hostname, in one `docker node inspect` on a manager. */
 export async function swarmNodeFacts(manager: Target): Promise<Map<string, SwarmNodeFacts>> {
   const format = `{{.Description.Hostname}} {{.Status.Addr}} {{.Status.State}} {{index .Spec.Labels "${AGENT_LABEL.key}"}}`;
-  const out = await swarmRun(manager, `docker node inspect --format '${format}' $(docker node ls -q)`, 'docker node inspect');
-  const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
+  const out = await swarmRun(
+    manager,
+    `docker node inspect --format '${format}' $(docker node ls -q)`,
+    'docker node inspect',
+  );
+  const lines = out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return new Map(
     lines.map((l) => {
       const [host = '', addr = '', state = '', role = ''] = l.split(/\s+/);

@@ -15,7 +15,9 @@ const onManager = (manager: Target, cmd: string, timeoutMs = 60_000): Promise<Ex
 /** The first of `managers` whose docker answers as a swarm manager (`docker node ls`). */
 export async function answeringManager<M extends { target: Target }>(managers: M[]): Promise<M | undefined> {
   for (const m of managers) {
-    const r = await m.target.exec(`docker node ls -q`, { sudo: true, timeoutMs: 30_000 }).catch(() => undefined);
+    const r = await m.target
+      .exec(`docker node ls -q`, { sudo: true, timeoutMs: 30_000 })
+      .catch(() => undefined);
     if (r?.code === 0) return m;
   }
   return undefined;
@@ -28,7 +30,9 @@ export async function nodeListed(manager: Target, node: string): Promise<boolean
 
 /** The node's availability: active, pause, drain (empty when the manager does not say). */
 export async function nodeAvailability(manager: Target, node: string): Promise<string> {
-  return (await onManager(manager, `docker node inspect --format '{{.Spec.Availability}}' ${shq(node)}`)).stdout.trim();
+  return (
+    await onManager(manager, `docker node inspect --format '{{.Spec.Availability}}' ${shq(node)}`)
+  ).stdout.trim();
 }
 
 /**
@@ -37,7 +41,9 @@ export async function nodeAvailability(manager: Target, node: string): Promise<s
  */
 export async function drainNode(manager: Target, node: string, label = node): Promise<void> {
   const n = shq(node);
-  const tasks = (await onManager(manager, `docker node ps ${n} --filter desired-state=running --format '{{.Name}}'`)).stdout.trim();
+  const tasks = (
+    await onManager(manager, `docker node ps ${n} --filter desired-state=running --format '{{.Name}}'`)
+  ).stdout.trim();
   const list = `docker node ls --filter role=worker --format '{{.Hostname}} {{.Status}} {{.Availability}}'`;
   const workers = (await onManager(manager, list)).stdout
     .split('\n')
@@ -88,11 +94,15 @@ export function drainState(nodeTaskStates: string, replicas: string): { onNode: 
 
 /** The drain's progress as the manager sees it now, with one line saying what is left ('' when done). */
 export async function drainProgress(manager: Target, node: string): Promise<{ done: boolean; left: string }> {
-  const states = (await onManager(manager, `docker node ps ${shq(node)} --format '{{.CurrentState}}'`)).stdout;
+  const states = (await onManager(manager, `docker node ps ${shq(node)} --format '{{.CurrentState}}'`))
+    .stdout;
   const replicas = (await onManager(manager, `docker service ls --format '{{.Name}} {{.Replicas}}'`)).stdout;
   const st = drainState(states, replicas);
   const done = st.onNode === 0 && !st.short.length;
-  return { done, left: done ? '' : `${st.onNode} tasks there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}` };
+  return {
+    done,
+    left: done ? '' : `${st.onNode} tasks there${st.short.length ? `; short: ${st.short.join(', ')}` : ''}`,
+  };
 }
 
 /** Wait until the drained node runs no task and every service has its replicas again. */
@@ -105,17 +115,23 @@ export async function awaitDrained(
   const fix =
     'look at `docker service ps SERVICE` on a master: a constraint or missing image may keep them from the other agents';
   // 'user': what keeps the tasks is the apps' doing (a constraint, an image), as before poll.
-  await poll({ what, timeoutMs: opts.timeoutMs, everyMs: opts.everyMs, fix, kind: 'user', fatal: () => true }, async (_, note) => {
-    const p = await drainProgress(manager, node);
-    if (p.done) return true;
-    note(p.left);
-    return undefined;
-  });
+  await poll(
+    { what, timeoutMs: opts.timeoutMs, everyMs: opts.everyMs, fix, kind: 'user', fatal: () => true },
+    async (_, note) => {
+      const p = await drainProgress(manager, node);
+      if (p.done) return true;
+      note(p.left);
+      return undefined;
+    },
+  );
 }
 
 /** This host's swarm state as docker info says it: active, inactive, ... (empty: no docker). */
 export async function localSwarmState(t: Target): Promise<string> {
-  const r = await t.exec(`docker info --format '{{.Swarm.LocalNodeState}}'`, { sudo: true, timeoutMs: 30_000 });
+  const r = await t.exec(`docker info --format '{{.Swarm.LocalNodeState}}'`, {
+    sudo: true,
+    timeoutMs: 30_000,
+  });
   return r.stdout.trim();
 }
 
@@ -123,12 +139,18 @@ export async function localSwarmState(t: Target): Promise<string> {
 export async function leaveSwarm(t: Target, label: string): Promise<void> {
   const r = await t.exec('docker swarm leave', { sudo: true, timeoutMs: 60_000 });
   if (r.code !== 0)
-    throw new PaasboxError(`docker swarm leave on ${label} failed: ${r.stderr.trim()}`, 'run `docker swarm leave --force` on it');
+    throw new PaasboxError(
+      `docker swarm leave on ${label} failed: ${r.stderr.trim()}`,
+      'run `docker swarm leave --force` on it',
+    );
 }
 
 /** Remove the node from the swarm's list (--force: also a node that is gone, not only one that left). */
 export async function removeNode(manager: Target, node: string, label = node): Promise<void> {
   const r = await onManager(manager, `docker node rm --force ${shq(node)}`);
   if (r.code !== 0)
-    throw new PaasboxError(`docker node rm ${label} failed: ${r.stderr.trim()}`, 'look at `docker node ls` on a master');
+    throw new PaasboxError(
+      `docker node rm ${label} failed: ${r.stderr.trim()}`,
+      'look at `docker node ls` on a master',
+    );
 }

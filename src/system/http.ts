@@ -25,7 +25,10 @@ export interface Tools {
 }
 
 export async function probeTools(target: Target): Promise<Tools> {
-  const r = await target.exec('for t in curl ss docker; do command -v $t >/dev/null 2>&1 && echo $t; done; true', { timeoutMs: 15_000 });
+  const r = await target.exec(
+    'for t in curl ss docker; do command -v $t >/dev/null 2>&1 && echo $t; done; true',
+    { timeoutMs: 15_000 },
+  );
   const have = new Set(r.stdout.split('\n').map((s) => s.trim()));
   return { curl: have.has('curl'), ss: have.has('ss'), docker: have.has('docker') };
 }
@@ -72,7 +75,10 @@ const STATUS_MARK = '\n__paasbox_http_status__=';
 /** Exit code of a probe whose secret file is missing on the target. */
 const NO_SECRET = 9;
 
-/** bash lines setting $secret to the header value read from s.file (exit NO_SECRET, saying so, when there is none). */
+/**
+ * bash lines setting $secret to the header value read from s.file (exit NO_SECRET, saying so, when there is
+ * none).
+ */
 function readSecret(s: SecretHeader): string {
   const f = shq(s.file);
   const value = s.basic ? `"Basic $(printf %s "$(cat ${f})" | base64 -w0)"` : `"$(cat ${f})"`;
@@ -95,7 +101,12 @@ export function parseCurl(stdout: string, stderr: string, code: number): HttpRes
   const at = stdout.lastIndexOf(STATUS_MARK);
   const status = at >= 0 ? Number(stdout.slice(at + STATUS_MARK.length).trim()) : 0;
   const body = at >= 0 ? stdout.slice(0, at) : stdout;
-  if (code !== 0 || !status) return { status: 0, body, error: (stderr.trim() || `curl exited ${code}`).split('\n').slice(-1)[0] ?? '' };
+  if (code !== 0 || !status)
+    return {
+      status: 0,
+      body,
+      error: (stderr.trim() || `curl exited ${code}`).split('\n').slice(-1)[0] ?? '',
+    };
   return { status, body };
 }
 
@@ -109,7 +120,9 @@ export function bashHttpCommand(address: string, port: number, path: string, opt
     `exec 3<>/dev/tcp/${address}/${port} || exit 7; `,
     `{ printf %s ${shq(head)}; `,
     opts.secret ? `printf '%s: %s\\r\\n' ${shq(opts.secret.name)} "$secret"; ` : '',
-    opts.body !== undefined ? `printf 'Content-Length: %s\\r\\n\\r\\n%s' "$(LC_ALL=C; echo \${#body})" "$body"; ` : `printf '\\r\\n'; `,
+    opts.body !== undefined
+      ? `printf 'Content-Length: %s\\r\\n\\r\\n%s' "$(LC_ALL=C; echo \${#body})" "$body"; `
+      : `printf '\\r\\n'; `,
     `} >&3; timeout ${opts.timeoutS ?? 5} cat <&3`,
   ];
   return `bash -c ${shq(lines.join(''))}`;
@@ -117,15 +130,34 @@ export function bashHttpCommand(address: string, port: number, path: string, opt
 
 export function parseRawHttp(stdout: string, stderr: string, code: number): HttpResponse {
   const m = /^HTTP\/\d(?:\.\d)?\s+(\d{3})/.exec(stdout);
-  if (!m) return { status: 0, body: '', error: (stderr.trim() || (stdout ? 'not an HTTP answer' : `no answer (exit ${code})`)).split('\n').slice(-1)[0] ?? '' };
+  if (!m)
+    return {
+      status: 0,
+      body: '',
+      error:
+        (stderr.trim() || (stdout ? 'not an HTTP answer' : `no answer (exit ${code})`))
+          .split('\n')
+          .slice(-1)[0] ?? '',
+    };
   const sep = stdout.indexOf('\r\n\r\n');
   return { status: Number(m[1]), body: sep >= 0 ? stdout.slice(sep + 4) : '' };
 }
 
 /** One HTTP request from the target (as root when a secret header is read there). */
-export async function httpRequest(target: Target, tools: Tools, address: string, port: number, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
+export async function httpRequest(
+  target: Target,
+  tools: Tools,
+  address: string,
+  port: number,
+  path: string,
+  opts: HttpOptions = {},
+): Promise<HttpResponse> {
   const timeoutMs = ((opts.timeoutS ?? 5) + 10) * 1000;
-  const exec = { timeoutMs, ...(opts.body !== undefined ? { stdin: opts.body } : {}), ...(opts.secret && !opts.secret.asUser ? { sudo: true } : {}) };
+  const exec = {
+    timeoutMs,
+    ...(opts.body !== undefined ? { stdin: opts.body } : {}),
+    ...(opts.secret && !opts.secret.asUser ? { sudo: true } : {}),
+  };
   if (tools.curl) {
     const r = await target.exec(curlCommand(`http://${address}:${port}${path}`, opts), exec);
     return parseCurl(r.stdout, r.stderr, r.code);
@@ -134,7 +166,14 @@ export async function httpRequest(target: Target, tools: Tools, address: string,
   return parseRawHttp(r.stdout, r.stderr, r.code);
 }
 
-export function httpGet(target: Target, tools: Tools, address: string, port: number, path: string, opts: { host?: string; timeoutS?: number } = {}): Promise<HttpResponse> {
+export function httpGet(
+  target: Target,
+  tools: Tools,
+  address: string,
+  port: number,
+  path: string,
+  opts: { host?: string; timeoutS?: number } = {},
+): Promise<HttpResponse> {
   return httpRequest(target, tools, address, port, path, opts);
 }
 
@@ -143,9 +182,18 @@ export function httpGet(target: Target, tools: Tools, address: string, port: num
  * header's file is read here (the user's copy); `headers` are sent as given,
  * which is safe only because nothing here is a command line.
  */
-export function httpHere(address: string, port: number, path: string, opts: HttpOptions & { headers?: Record<string, string> } = {}): Promise<HttpResponse> {
+export function httpHere(
+  address: string,
+  port: number,
+  path: string,
+  opts: HttpOptions & { headers?: Record<string, string> } = {},
+): Promise<HttpResponse> {
   const t0 = performance.now();
-  const headers: Record<string, string> = { Host: opts.host ?? `${address}:${port}`, Connection: 'close', ...opts.headers };
+  const headers: Record<string, string> = {
+    Host: opts.host ?? `${address}:${port}`,
+    Connection: 'close',
+    ...opts.headers,
+  };
   if (opts.secret) {
     let value: string;
     try {
@@ -159,19 +207,32 @@ export function httpHere(address: string, port: number, path: string, opts: Http
   if (body) headers['Content-Length'] = String(body.length);
   const timeoutMs = (opts.timeoutS ?? 5) * 1000;
   return new Promise((resolve) => {
-    const failed = (e: Error) => resolve({ status: 0, body: '', error: e.message, ms: performance.now() - t0 });
-    const req = nodeRequest({ host: address, port, path, method: opts.method ?? 'GET', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', failed);
-      res.on('end', () => {
-        const h: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: h, ms: performance.now() - t0 });
-      });
-    });
+    const failed = (e: Error) =>
+      resolve({ status: 0, body: '', error: e.message, ms: performance.now() - t0 });
+    const req = nodeRequest(
+      { host: address, port, path, method: opts.method ?? 'GET', headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', failed);
+        res.on('end', () => {
+          const h: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString(),
+            headers: h,
+            ms: performance.now() - t0,
+          });
+        });
+      },
+    );
     // The whole exchange, as curl's --max-time.
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutS ?? 5} s`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer within ${opts.timeoutS ?? 5} s`)),
+      timeoutMs,
+    );
     req.on('close', () => clearTimeout(timer));
     req.on('error', failed);
     req.end(body);

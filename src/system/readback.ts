@@ -11,7 +11,8 @@ import { isIPv4 } from 'node:net';
 import { PaasboxError } from '../errors.js';
 
 /** The settings' formats (src/settings/settings.ts checks its input with them). */
-export const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const HOSTNAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 export const DOMAIN_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 export const PROJECT_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -34,12 +35,18 @@ export const READBACK_FORMATS = {
   project: { test: (v: string) => PROJECT_RE.test(v), what: 'a compose project name' },
   service: { test: (v: string) => SERVICE_RE.test(v), what: 'a service name' },
   'port-name': { test: (v: string) => new RegExp(`^${PORT_NAME}$`).test(v), what: 'a port name' },
-  'port-number': { test: (v: string) => /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, what: 'a port number' },
+  'port-number': {
+    test: (v: string) => /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535,
+    what: 'a port number',
+  },
   'ports-label': {
     test: (v: string) => v === '' || (PORTS_LABEL_RE.test(v) && portsInRange(v)),
     what: 'a ports label (name=port/tcp,...)',
   },
-  'image-source': { test: (v: string) => v === 'local' || v === 'registry', what: 'an image source (local, registry)' },
+  'image-source': {
+    test: (v: string) => v === 'local' || v === 'registry',
+    what: 'an image source (local, registry)',
+  },
   'container-name': { test: (v: string) => CONTAINER_NAME_RE.test(v), what: 'a container name' },
   'container-id': { test: (v: string) => CONTAINER_ID_RE.test(v), what: 'a container id' },
   text: { test: (v: string) => TEXT_RE.test(v), what: 'text without control characters' },
@@ -51,14 +58,17 @@ function portsInRange(label: string): boolean {
   return [...label.matchAll(/=(\d+)\//g)].every((m) => Number(m[1]) >= 1 && Number(m[1]) <= 65535);
 }
 
-/** A value read back from a target failed its allowlist (callers that swallow read errors let this one through). */
+/**
+ * A value read back from a target failed its allowlist (callers that swallow read errors let this one
+ * through).
+ */
 export class ReadBackError extends PaasboxError {}
 
 export const isReadBackError = (e: unknown): e is ReadBackError => e instanceof ReadBackError;
 
 /** Shown safely: JSON-quoted (a newline prints as \n), cut at 60 characters. */
 export function showValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
 }
 
@@ -71,13 +81,22 @@ export function isReadBack(value: unknown, format: ReadBackFormat): value is str
  * value when it is a string in the format; else a ReadBackError: "<where> has
  * <field> "<value>": not <format>" with the fix given.
  */
-export function checkReadBack(where: string, field: string, value: unknown, format: ReadBackFormat, fix: string): string {
+export function checkReadBack(
+  where: string,
+  field: string,
+  value: unknown,
+  format: ReadBackFormat,
+  fix: string,
+): string {
   if (isReadBack(value, format)) return value;
   const problem = `${where} has ${field} ${showValue(value)}: not ${READBACK_FORMATS[format].what}`;
   throw new ReadBackError(problem, fix, undefined, 'target');
 }
 
-/** For a read that may come back empty (.catch(keepReadBackError)): undefined, but a refused value stays an error. */
+/**
+ * For a read that may come back empty (.catch(keepReadBackError)): undefined, but a refused value stays an
+ * error.
+ */
 export function keepReadBackError(e: unknown): undefined {
   if (isReadBackError(e)) throw e;
   return undefined;

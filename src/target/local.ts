@@ -46,8 +46,14 @@ export class LocalTarget implements Target {
             setTimeout(() => killGroup(group, 'SIGKILL'), KILL_GRACE_MS).unref();
           }, opts.timeoutMs)
         : undefined;
-      p.stdout.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else out.push(d); });
-      p.stderr.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else err.push(d); });
+      p.stdout.on('data', (d: Buffer) => {
+        if (opts.onOutput) opts.onOutput(d);
+        else out.push(d);
+      });
+      p.stderr.on('data', (d: Buffer) => {
+        if (opts.onOutput) opts.onOutput(d);
+        else err.push(d);
+      });
       p.stdin.on('error', () => undefined); // the command may exit without reading stdin
       p.on('error', (e) => {
         if (group !== undefined) untrackGroup(group);
@@ -58,7 +64,11 @@ export class LocalTarget implements Target {
         if (group !== undefined) untrackGroup(group);
         let stderr = Buffer.concat(err).toString();
         if (timedOut) stderr += `\npaasbox: timed out after ${opts.timeoutMs} ms`;
-        const r = { code: timedOut ? 124 : code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr };
+        const r = {
+          code: timedOut ? 124 : (code ?? (signal ? 128 : 1)),
+          stdout: Buffer.concat(out).toString(),
+          stderr,
+        };
         try {
           checkSudo(r, opts, this.isRoot, process.env.USER ?? 'user', 'this machine');
           resolve(r);
@@ -105,9 +115,19 @@ export function atomicWriteCommand(path: string, mode?: number): string {
 }
 
 /** copy/writeFile for any Target: the data goes through exec's stdin into an atomic write. */
-export async function writeThroughExec(t: Target, path: string, data: string | Buffer | NodeJS.ReadableStream, mode?: number): Promise<void> {
+export async function writeThroughExec(
+  t: Target,
+  path: string,
+  data: string | Buffer | NodeJS.ReadableStream,
+  mode?: number,
+): Promise<void> {
   const r = await t.exec(atomicWriteCommand(path, mode), { stdin: data, sudo: true });
-  if (r.code !== 0) throw new PaasboxError(`writing ${path} on ${t.name} failed`, 'check free disk space and permissions on the target', r.stderr);
+  if (r.code !== 0)
+    throw new PaasboxError(
+      `writing ${path} on ${t.name} failed`,
+      'check free disk space and permissions on the target',
+      r.stderr,
+    );
 }
 
 /** Milliseconds between SIGTERM and SIGKILL for a timed-out command's group. */

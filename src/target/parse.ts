@@ -9,7 +9,8 @@ export interface HostSpec {
   port: number;
 }
 
-const EXPECTED = 'user@address[:port], e.g. root@10.0.0.5 or deploy@example.org:2222 (IPv6: root@[fd00::5]:22)';
+const EXPECTED =
+  'user@address[:port], e.g. root@10.0.0.5 or deploy@example.org:2222 (IPv6: root@[fd00::5]:22)';
 // A user name as POSIX tools accept it (no spaces, no shell metacharacters).
 const USER_RE = /^[a-z_][a-z0-9_.-]*\$?$/i;
 // A hostname or IPv4 address: labels of letters, digits and hyphens.

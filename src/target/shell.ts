@@ -11,7 +11,9 @@ export function shq(s: string): string {
 
 /** The command line a target runs: cwd and env applied, under `sudo -n` when needed. */
 export function wrapCommand(command: string, opts: ExecOptions, isRoot: boolean, shell = 'sh'): string {
-  const env = Object.entries(opts.env ?? {}).map(([k, v]) => `export ${k}=${shq(v)}; `).join('');
+  const env = Object.entries(opts.env ?? {})
+    .map(([k, v]) => `export ${k}=${shq(v)}; `)
+    .join('');
   const cwd = opts.cwd ? `cd ${shq(opts.cwd)} && ` : '';
   const script = `${env}${cwd}${command}`;
   if (opts.sudo && !isRoot) return `sudo -n ${shell} -c ${shq(script)}`;
@@ -19,9 +21,19 @@ export function wrapCommand(command: string, opts: ExecOptions, isRoot: boolean,
 }
 
 /** Throw when a sudo-wrapped command failed because sudo itself refused. */
-export function checkSudo(r: ExecResult, opts: ExecOptions, isRoot: boolean, user: string, host: string): void {
+export function checkSudo(
+  r: ExecResult,
+  opts: ExecOptions,
+  isRoot: boolean,
+  user: string,
+  host: string,
+): void {
   if (!opts.sudo || isRoot || r.code === 0) return;
-  if (/sudo: (a password is required|.*not in the sudoers|.*command not found)|sudo: not found|is not allowed to run sudo/i.test(r.stderr)) {
+  if (
+    /sudo: (a password is required|.*not in the sudoers|.*command not found)|sudo: not found|is not allowed to run sudo/i.test(
+      r.stderr,
+    )
+  ) {
     throw new PaasboxError(
       `user ${user} on ${host} is not root and has no passwordless sudo`,
       `log in as root (--host root@${host}), or on the target run: echo '${user} ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/${user}`,
@@ -31,8 +43,7 @@ export function checkSudo(r: ExecResult, opts: ExecOptions, isRoot: boolean, use
 }
 
 /** One command that prints everything facts() needs, one value a line. */
-export const FACTS_COMMAND =
-  `. /etc/os-release 2>/dev/null; echo "\${ID:-$(uname -s | tr A-Z a-z)} \${VERSION_ID:-$(uname -r)}"; uname -m; hostname; id -un; id -u`;
+export const FACTS_COMMAND = `. /etc/os-release 2>/dev/null; echo "\${ID:-$(uname -s | tr A-Z a-z)} \${VERSION_ID:-$(uname -r)}"; uname -m; hostname; id -un; id -u`;
 
 export function parseFacts(stdout: string): TargetFacts {
   const [os = '', arch = '', hostname = '', user = '', uid = ''] = stdout.split('\n').map((l) => l.trim());

@@ -129,26 +129,49 @@ export class SshTarget implements Target {
     const agent = this.opts.agent ?? process.env.SSH_AUTH_SOCK;
     let keyPath = this.opts.keyPath;
     if (!keyPath && !agent) {
-      keyPath = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(homedir(), '.ssh', k)).find((p) => existsSync(p));
+      keyPath = ['id_ed25519', 'id_ecdsa', 'id_rsa']
+        .map((k) => join(homedir(), '.ssh', k))
+        .find((p) => existsSync(p));
       if (!keyPath)
-        throw new PaasboxError(`no SSH key to log in to ${this.name}`, 'pass --key PATH_TO_PRIVATE_KEY, or start ssh-agent and ssh-add your key');
+        throw new PaasboxError(
+          `no SSH key to log in to ${this.name}`,
+          'pass --key PATH_TO_PRIVATE_KEY, or start ssh-agent and ssh-add your key',
+        );
     }
     let privateKey: Buffer | undefined;
     if (keyPath) {
       // As OpenSSH: a key others can read is not a secret any more.
-      const mode = (() => { try { return statSync(keyPath).mode; } catch { return undefined; } })();
+      const mode = (() => {
+        try {
+          return statSync(keyPath).mode;
+        } catch {
+          return undefined;
+        }
+      })();
       if (mode !== undefined && (mode & 0o077) !== 0)
-        throw new PaasboxError(`SSH key ${keyPath} is readable by others (mode ${(mode & 0o777).toString(8)})`, `chmod 600 ${keyPath}`);
+        throw new PaasboxError(
+          `SSH key ${keyPath} is readable by others (mode ${(mode & 0o777).toString(8)})`,
+          `chmod 600 ${keyPath}`,
+        );
       try {
         privateKey = readFileSync(keyPath);
       } catch (e) {
-        throw new PaasboxError(`cannot read SSH key ${keyPath}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'pass --key with the path of an existing private key file');
+        throw new PaasboxError(
+          `cannot read SSH key ${keyPath}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+          'pass --key with the path of an existing private key file',
+        );
       }
     }
-    return { ...(privateKey ? { privateKey } : {}), ...(this.opts.passphrase ? { passphrase: this.opts.passphrase } : {}), ...(agent && !privateKey ? { agent } : {}) };
+    return {
+      ...(privateKey ? { privateKey } : {}),
+      ...(this.opts.passphrase ? { passphrase: this.opts.passphrase } : {}),
+      ...(agent && !privateKey ? { agent } : {}),
+    };
   }
 
-  private async connectOnce(auth: Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'agent'>): Promise<Client> {
+  private async connectOnce(
+    auth: Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'agent'>,
+  ): Promise<Client> {
     const known = await this.readKnownKey();
     const hostLabel = this.knownHostsLabel();
     let hostKeyProblem: { seen: string; type: string } | undefined;
@@ -171,23 +194,31 @@ export class SshTarget implements Target {
         // A dropped connection is re-opened by the next call.
         conn.on('error', () => undefined);
         const done = () => resolve(conn);
-        if (newKey) appendFile(this.knownHostsPath, `${hostLabel} ${newKey.type} ${newKey.b64}\n`).then(done, done);
+        if (newKey)
+          appendFile(this.knownHostsPath, `${hostLabel} ${newKey.type} ${newKey.b64}\n`).then(done, done);
         else done();
       });
       conn.on('error', (e: Error & { level?: string; code?: string }) => {
         if (unknownKey) {
-          fail(new PaasboxError(
-            `host key of ${this.address}:${this.port} is not known yet (${unknownKey.type} ${unknownKey.fp})`,
-            `compare the fingerprint with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_${unknownKey.type.replace(/^ssh-|-.*$/g, '')}_key.pub on it) and run again with --accept-new-host-key`,
-          ));
+          fail(
+            new PaasboxError(
+              `host key of ${this.address}:${this.port} is not known yet (${unknownKey.type} ${unknownKey.fp})`,
+              `compare the fingerprint with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_${unknownKey.type.replace(/^ssh-|-.*$/g, '')}_key.pub on it) and run again with --accept-new-host-key`,
+            ),
+          );
         } else if (hostKeyProblem) {
-          fail(new PaasboxError(
-            `host key for ${this.address}:${this.port} changed (now ${hostKeyProblem.type} ${hostKeyProblem.seen.slice(0, 16)}...): possibly a rebuilt host, possibly someone in between`,
-            `if the host was reinstalled on purpose, delete the line "${hostLabel} ..." from ${this.knownHostsPath} and run again`,
-          ));
+          fail(
+            new PaasboxError(
+              `host key for ${this.address}:${this.port} changed (now ${hostKeyProblem.type} ${hostKeyProblem.seen.slice(0, 16)}...): possibly a rebuilt host, possibly someone in between`,
+              `if the host was reinstalled on purpose, delete the line "${hostLabel} ..." from ${this.knownHostsPath} and run again`,
+            ),
+          );
         } else fail(this.connectError(e, auth));
       });
-      Promise.all([mkdir(dirname(this.knownHostsPath), { recursive: true, mode: 0o700 }), this.jumpSocket()]).then(([, sock]) => {
+      Promise.all([
+        mkdir(dirname(this.knownHostsPath), { recursive: true, mode: 0o700 }),
+        this.jumpSocket(),
+      ]).then(([, sock]) => {
         try {
           conn.connect({
             ...(sock ? { sock } : {}),
@@ -220,10 +251,17 @@ export class SshTarget implements Target {
     });
   }
 
-  private connectError(e: Error & { level?: string; code?: string }, auth: { agent?: unknown }): PaasboxError {
+  private connectError(
+    e: Error & { level?: string; code?: string },
+    auth: { agent?: unknown },
+  ): PaasboxError {
     const where = `${this.address}:${this.port}`;
     if (e.level === 'client-authentication') {
-      const how = this.opts.keyPath ? `key ${this.opts.keyPath}` : auth.agent ? 'the ssh-agent keys' : 'the default key';
+      const how = this.opts.keyPath
+        ? `key ${this.opts.keyPath}`
+        : auth.agent
+          ? 'the ssh-agent keys'
+          : 'the default key';
       return targetError(
         `${this.user}@${where} refused ${how} (authentication failed)`,
         `pass --key with a key whose public half is in ~${this.user}/.ssh/authorized_keys on ${this.address}, or add it there (ssh-copy-id)`,
@@ -231,24 +269,53 @@ export class SshTarget implements Target {
       );
     }
     if (/encrypted private key|passphrase/i.test(e.message)) {
-      return new PaasboxError(`SSH key ${this.opts.keyPath ?? ''} is encrypted`, 'load it into ssh-agent (ssh-add KEY) and omit --key, or use an unencrypted deploy key', e.message);
+      return new PaasboxError(
+        `SSH key ${this.opts.keyPath ?? ''} is encrypted`,
+        'load it into ssh-agent (ssh-add KEY) and omit --key, or use an unencrypted deploy key',
+        e.message,
+      );
     }
     if (/Cannot parse privateKey|Unsupported key format/i.test(e.message)) {
-      return new PaasboxError(`SSH key ${this.opts.keyPath ?? ''} is not a private key ssh2 can read`, 'pass --key with an OpenSSH private key (ssh-keygen -t ed25519)', e.message);
+      return new PaasboxError(
+        `SSH key ${this.opts.keyPath ?? ''} is not a private key ssh2 can read`,
+        'pass --key with an OpenSSH private key (ssh-keygen -t ed25519)',
+        e.message,
+      );
     }
     if (e.code === 'ECONNREFUSED') {
-      return transientError(`cannot reach ${where}: connection refused (nothing listens for SSH there)`, `check the address and port in --host, and that sshd runs on ${this.address}`);
+      return transientError(
+        `cannot reach ${where}: connection refused (nothing listens for SSH there)`,
+        `check the address and port in --host, and that sshd runs on ${this.address}`,
+      );
     }
-    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' || e.code === 'ETIMEDOUT' || e.level === 'client-timeout' || /timed out/i.test(e.message)) {
-      return transientError(`cannot reach ${where}: host unreachable or not answering (${e.code ?? e.message})`, `check that ${this.address} is up and on your network, and that port ${this.port} is not firewalled`);
+    if (
+      e.code === 'EHOSTUNREACH' ||
+      e.code === 'ENETUNREACH' ||
+      e.code === 'ETIMEDOUT' ||
+      e.level === 'client-timeout' ||
+      /timed out/i.test(e.message)
+    ) {
+      return transientError(
+        `cannot reach ${where}: host unreachable or not answering (${e.code ?? e.message})`,
+        `check that ${this.address} is up and on your network, and that port ${this.port} is not firewalled`,
+      );
     }
     if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
-      return new PaasboxError(`cannot resolve host name ${this.address}`, 'check the spelling in --host, or use the IP address');
+      return new PaasboxError(
+        `cannot resolve host name ${this.address}`,
+        'check the spelling in --host, or use the IP address',
+      );
     }
     if (e.code === 'ECONNRESET' || /handshake|Connection lost/i.test(e.message)) {
-      return transientError(`SSH handshake with ${where} failed: ${e.message}`, `check that port ${this.port} on ${this.address} is an SSH server`);
+      return transientError(
+        `SSH handshake with ${where} failed: ${e.message}`,
+        `check that port ${this.port} on ${this.address} is an SSH server`,
+      );
     }
-    return new PaasboxError(`SSH connection to ${where} failed: ${e.message}`, `check that "ssh -p ${this.port} ${this.user}@${this.address}" works`);
+    return new PaasboxError(
+      `SSH connection to ${where} failed: ${e.message}`,
+      `check that "ssh -p ${this.port} ${this.user}@${this.address}" works`,
+    );
   }
 
   private knownHostsLabel(): string {
@@ -257,9 +324,17 @@ export class SshTarget implements Target {
 
   /** The pinned key: paasbox's own known_hosts first, then the user's ~/.ssh/known_hosts (read only). */
   private async readKnownKey(): Promise<string | undefined> {
-    const own = findKnownKey(await readFile(this.knownHostsPath, 'utf8').catch(() => ''), this.address, this.port);
+    const own = findKnownKey(
+      await readFile(this.knownHostsPath, 'utf8').catch(() => ''),
+      this.address,
+      this.port,
+    );
     if (own || this.opts.knownHostsPath) return own;
-    return findKnownKey(await readFile(join(homedir(), '.ssh', 'known_hosts'), 'utf8').catch(() => ''), this.address, this.port);
+    return findKnownKey(
+      await readFile(join(homedir(), '.ssh', 'known_hosts'), 'utf8').catch(() => ''),
+      this.address,
+      this.port,
+    );
   }
 
   /** Run a command; stdout/stderr collected, stdin fed from a string, Buffer or stream. */
@@ -287,13 +362,18 @@ export class SshTarget implements Target {
           }
         });
       } catch (e) {
-        const dropped = /not connected|no response|closed|ECONNRESET|write after end/i.test((e as Error).message);
+        const dropped = /not connected|no response|closed|ECONNRESET|write after end/i.test(
+          (e as Error).message,
+        );
         if (attempt === 0 && dropped) {
           this.client = undefined;
           conn.end();
           continue;
         }
-        throw new PaasboxError(`cannot run a command on ${this.name}: ${(e as Error).message}`, 'check the SSH server allows sessions (MaxSessions) and run again');
+        throw new PaasboxError(
+          `cannot run a command on ${this.name}: ${(e as Error).message}`,
+          'check the SSH server allows sessions (MaxSessions) and run again',
+        );
       }
     }
   }
@@ -315,20 +395,34 @@ export class SshTarget implements Target {
           if (timer) clearTimeout(timer);
           let stderr = Buffer.concat(errs).toString();
           if (timedOut) stderr += `\npaasbox: timed out after ${opts.timeoutMs} ms`;
-          resolve({ code: timedOut ? 124 : exit.code ?? 255, stdout: Buffer.concat(out).toString(), stderr });
+          resolve({
+            code: timedOut ? 124 : (exit.code ?? 255),
+            stdout: Buffer.concat(out).toString(),
+            stderr,
+          });
         };
         // On timeout: signal the remote command, close the channel, and return at once
         // (sshd only closes the channel when the command has exited).
         const timer = opts.timeoutMs
           ? setTimeout(() => {
               timedOut = true;
-              try { ch.signal('KILL'); } catch { /* not supported by every server */ }
+              try {
+                ch.signal('KILL');
+              } catch {
+                /* not supported by every server */
+              }
               ch.close();
               finish();
             }, opts.timeoutMs)
           : undefined;
-        ch.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else out.push(d); });
-        ch.stderr.on('data', (d: Buffer) => { if (opts.onOutput) opts.onOutput(d); else errs.push(d); });
+        ch.on('data', (d: Buffer) => {
+          if (opts.onOutput) opts.onOutput(d);
+          else out.push(d);
+        });
+        ch.stderr.on('data', (d: Buffer) => {
+          if (opts.onOutput) opts.onOutput(d);
+          else errs.push(d);
+        });
         ch.on('error', () => undefined);
         ch.on('close', finish);
         feed(ch, opts.stdin);
@@ -346,8 +440,10 @@ export class SshTarget implements Target {
     return writeThroughExec(this, remotePath, content, mode);
   }
 
-
-  /** Listen on 127.0.0.1:localPort (0 = any free port) and tunnel each connection to remoteHost:remotePort as seen from the target. */
+  /**
+   * Listen on 127.0.0.1:localPort (0 = any free port) and tunnel each connection to remoteHost:remotePort as
+   * seen from the target.
+   */
   async forward(remoteHost: string, remotePort: number, localPort = 0): Promise<Forward> {
     const conn = await this.connect();
     const sockets = new Set<Socket>();
@@ -369,17 +465,23 @@ export class SshTarget implements Target {
     const port = typeof addr === 'object' && addr ? addr.port : localPort;
     return {
       localPort: port,
-      close: () => new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => resolve());
+        }),
     };
   }
 
   async facts(): Promise<TargetFacts> {
     if (!this.factsCache) {
       const r = await this.exec(FACTS_COMMAND);
-      if (r.code !== 0) throw new PaasboxError(`cannot read facts of ${this.name}`, 'check that the target is a Linux host with a POSIX shell', r.stderr);
+      if (r.code !== 0)
+        throw new PaasboxError(
+          `cannot read facts of ${this.name}`,
+          'check that the target is a Linux host with a POSIX shell',
+          r.stderr,
+        );
       this.factsCache = parseFacts(r.stdout);
     }
     return this.factsCache;
@@ -399,7 +501,15 @@ export class SshTarget implements Target {
     const via = await this.jump.connect();
     return new Promise((resolve, reject) => {
       via.forwardOut('127.0.0.1', 0, this.opts.host, this.port, (err, stream) =>
-        err ? reject(transientError(`jump host ${this.jump!.name} cannot reach ${this.address}:${this.port}: ${err.message}`, `check that ${this.address} is reachable from ${this.jump!.name}`)) : resolve(stream));
+        err
+          ? reject(
+              transientError(
+                `jump host ${this.jump!.name} cannot reach ${this.address}:${this.port}: ${err.message}`,
+                `check that ${this.address} is reachable from ${this.jump!.name}`,
+              ),
+            )
+          : resolve(stream),
+      );
     });
   }
 }
@@ -427,7 +537,8 @@ export function findKnownKey(text: string, host: string, port: number): string |
       if (p.startsWith('|1|')) {
         const [, , salt, hash] = p.split('|');
         if (!salt || !hash) continue;
-        for (const n of names) if (createHmac('sha1', Buffer.from(salt, 'base64')).update(n).digest('base64') === hash) return b64;
+        for (const n of names)
+          if (createHmac('sha1', Buffer.from(salt, 'base64')).update(n).digest('base64') === hash) return b64;
       } else if (names.has(p)) return b64;
     }
   }

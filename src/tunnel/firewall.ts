@@ -66,11 +66,25 @@ export function flattenNft(text: string): string[] {
   return out;
 }
 
-/** Firewall lines that belong to the tunnel listening on `port` (iptables chain sshuttle-PORT, nft table sshuttle-ipv4-PORT). */
-export function tunnelFirewallLines(f: Pick<NetworkFacts, 'iptablesSave' | 'nftRuleset'>, port: number): string[] {
+/**
+ * Firewall lines that belong to the tunnel listening on `port` (iptables chain sshuttle-PORT, nft table
+ * sshuttle-ipv4-PORT).
+ */
+export function tunnelFirewallLines(
+  f: Pick<NetworkFacts, 'iptablesSave' | 'nftRuleset'>,
+  port: number,
+): string[] {
   const chain = new RegExp(`\\bsshuttle-(ipv4-)?${port}\\b`);
-  const ipt = f.iptablesSave ? normalizeIptables(f.iptablesSave).filter((l) => chain.test(l)).map((l) => `iptables: ${l}`) : [];
-  const nft = f.nftRuleset ? flattenNft(f.nftRuleset).filter((l) => chain.test(l)).map((l) => `nft: ${l}`) : [];
+  const ipt = f.iptablesSave
+    ? normalizeIptables(f.iptablesSave)
+        .filter((l) => chain.test(l))
+        .map((l) => `iptables: ${l}`)
+    : [];
+  const nft = f.nftRuleset
+    ? flattenNft(f.nftRuleset)
+        .filter((l) => chain.test(l))
+        .map((l) => `nft: ${l}`)
+    : [];
   return [...ipt, ...nft];
 }
 
@@ -93,7 +107,8 @@ export function redirectsOf(lines: string[]): Redirects {
     else if (/-p tcp\b/.test(m[2]!)) tcp.push(dest);
   }
   if (!tcp.length && !dns.length) {
-    // nft method: "ip daddr 10.0.0.5 udp dport 53 ... redirect" / "meta l4proto tcp ip daddr 10.0.0.0/24 ... redirect"
+    // nft method: "ip daddr 10.0.0.5 udp dport 53 ... redirect" / "meta l4proto tcp ip daddr 10.0.0.0/24 ...
+    // redirect"
     for (const l of lines) {
       const m = /ip daddr (\S+)(.*)redirect to/.exec(l);
       if (!m || !/^nft: .*sshuttle-/.test(l)) continue;
@@ -104,10 +119,17 @@ export function redirectsOf(lines: string[]): Redirects {
   return { tcp, dns };
 }
 
-/** A snapshot as a set of comparable lines: "route: ...", "link: NAME", "addr: DEV CIDR", "iptables: ...", "nft: ...". */
+/**
+ * A snapshot as a set of comparable lines: "route: ...", "link: NAME", "addr: DEV CIDR", "iptables: ...",
+ * "nft: ...".
+ */
 export function snapshotLines(f: NetworkFacts): string[] {
   const out: string[] = [];
-  const lines = (s: string | undefined) => (s ?? '').split('\n').map((l) => l.replace(/\\/g, ' ').replace(/\s+/g, ' ').trim()).filter(Boolean);
+  const lines = (s: string | undefined) =>
+    (s ?? '')
+      .split('\n')
+      .map((l) => l.replace(/\\/g, ' ').replace(/\s+/g, ' ').trim())
+      .filter(Boolean);
   for (const l of lines(f.routes)) out.push(`route: ${l.replace(/ (expires|age) \S+/g, '')}`);
   for (const l of lines(f.rules)) out.push(`rule: ${l}`);
   for (const l of lines(f.links)) {
@@ -118,7 +140,12 @@ export function snapshotLines(f: NetworkFacts): string[] {
     const m = /^\d+: (\S+) inet6? (\S+)/.exec(l);
     if (m) out.push(`addr: ${m[1]} ${m[2]}`);
   }
-  if (f.iptablesSave) out.push(...normalizeIptables(f.iptablesSave).filter((l) => !l.startsWith('*') && l !== 'COMMIT').map((l) => `iptables: ${l}`));
+  if (f.iptablesSave)
+    out.push(
+      ...normalizeIptables(f.iptablesSave)
+        .filter((l) => !l.startsWith('*') && l !== 'COMMIT')
+        .map((l) => `iptables: ${l}`),
+    );
   if (f.nftRuleset) out.push(...flattenNft(f.nftRuleset).map((l) => `nft: ${l}`));
   return out;
 }
@@ -158,7 +185,9 @@ export function ownedLines(before: string[], after: string[], port: number): str
     const parts = l.split(' | ');
     return headers.has(parts[0]!) || (parts.length > 1 && headers.has(`${parts[0]} | ${parts[1]}`));
   };
-  return fresh.filter((l) => !/^(iptables|nft): /.test(l) || chain.test(l) || (l.startsWith('nft: ') && underNewHeader(l)));
+  return fresh.filter(
+    (l) => !/^(iptables|nft): /.test(l) || chain.test(l) || (l.startsWith('nft: ') && underNewHeader(l)),
+  );
 }
 
 /**
@@ -169,7 +198,8 @@ export function ownedLines(before: string[], after: string[], port: number): str
 export function nftCleanup(owned: string[], now: string[]): string[] {
   const have = new Set(now);
   const cmds: string[] = [];
-  const bodyOf = (header: string) => now.filter((x) => x.startsWith(`${header} | `) && !/^type /.test(x.slice(header.length + 3)));
+  const bodyOf = (header: string) =>
+    now.filter((x) => x.startsWith(`${header} | `) && !/^type /.test(x.slice(header.length + 3)));
   for (const l of owned) {
     const m = /^nft: table (\S+) (\S+) \| chain (\S+)$/.exec(l);
     if (m && have.has(l) && bodyOf(l).length === 0) cmds.push(`nft delete chain ${m[1]} ${m[2]} ${m[3]}`);
@@ -179,7 +209,9 @@ export function nftCleanup(owned: string[], now: string[]): string[] {
     if (!m || !have.has(l)) continue;
     const chains = now.filter((x) => x.startsWith(`${l} | chain `) && x.split(' | ').length === 2);
     const rest = now.filter((x) => x.startsWith(`${l} | `) && !x.slice(l.length + 3).startsWith('chain '));
-    const going = chains.filter((c) => cmds.includes(`nft delete chain ${m[1]} ${m[2]} ${c.split(' | chain ')[1]}`));
+    const going = chains.filter((c) =>
+      cmds.includes(`nft delete chain ${m[1]} ${m[2]} ${c.split(' | chain ')[1]}`),
+    );
     if (going.length === chains.length && rest.length === 0) cmds.push(`nft delete table ${m[1]} ${m[2]}`);
   }
   return cmds;

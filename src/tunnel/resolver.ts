@@ -49,13 +49,20 @@ export interface ResolverFacts {
 /** The resolver `auto` means on this machine, and why. Pure. */
 export function detectResolver(f: ResolverFacts): { kind: ResolverKind; why: string } {
   if (f.platform === 'darwin') return { kind: 'macos', why: 'macOS: /etc/resolver/DOMAIN' };
-  if (f.platform !== 'linux') return { kind: 'none', why: `no resolver setup paasbox knows on ${f.platform}` };
+  if (f.platform !== 'linux')
+    return { kind: 'none', why: `no resolver setup paasbox knows on ${f.platform}` };
   const servers = nameservers(f.resolvConf ?? '');
   const nssResolve = /^\s*hosts:.*\bresolve\b/m.test(f.nsswitch ?? '');
   if (f.resolvedRunning && (servers.includes('127.0.0.53') || nssResolve))
-    return { kind: 'resolved', why: `systemd-resolved answers this machine's lookups (${servers.includes('127.0.0.53') ? 'resolv.conf names its stub 127.0.0.53' : 'nsswitch.conf uses nss-resolve'})` };
+    return {
+      kind: 'resolved',
+      why: `systemd-resolved answers this machine's lookups (${servers.includes('127.0.0.53') ? 'resolv.conf names its stub 127.0.0.53' : 'nsswitch.conf uses nss-resolve'})`,
+    };
   if (f.resolvConf === undefined) return { kind: 'none', why: `${RESOLV_CONF} is missing` };
-  return { kind: 'resolv.conf', why: `${RESOLV_CONF} lists the nameservers${f.resolvedRunning ? ' (systemd-resolved runs, but lookups do not go through it)' : ''}` };
+  return {
+    kind: 'resolv.conf',
+    why: `${RESOLV_CONF} lists the nameservers${f.resolvedRunning ? ' (systemd-resolved runs, but lookups do not go through it)' : ''}`,
+  };
 }
 
 export function nameservers(resolvConf: string): string[] {
@@ -95,27 +102,46 @@ export function hasResolvConfLines(text: string, instance: string): boolean {
 export function resolvConfWarnings(text: string): string[] {
   const out: string[] = [];
   const ns = nameservers(text).filter((s) => s !== LOOPBACK_NS);
-  if (ns.length >= 3) out.push(`${RESOLV_CONF} already lists ${ns.length} nameservers; glibc reads only the first 3, so ${ns[ns.length - 1]} is not asked while the tunnel is up`);
-  if (/^\s*options\s.*\brotate\b/m.test(text)) out.push(`${RESOLV_CONF} has "options rotate": .consul names resolve only when the tunnel's nameserver comes first`);
+  if (ns.length >= 3)
+    out.push(
+      `${RESOLV_CONF} already lists ${ns.length} nameservers; glibc reads only the first 3, so ${ns[ns.length - 1]} is not asked while the tunnel is up`,
+    );
+  if (/^\s*options\s.*\brotate\b/m.test(text))
+    out.push(
+      `${RESOLV_CONF} has "options rotate": .consul names resolve only when the tunnel's nameserver comes first`,
+    );
   return out;
 }
 
-const DOMAIN_FIX = 're-install the stack with a valid domain (PAASBOX_DOMAIN=consul), or check who edited its compose file';
+const DOMAIN_FIX =
+  're-install the stack with a valid domain (PAASBOX_DOMAIN=consul), or check who edited its compose file';
 
-/** The stack's domain as the resolver takes it: a DNS name, else a ReadBackError (it goes into root shell lines and a path). */
+/**
+ * The stack's domain as the resolver takes it: a DNS name, else a ReadBackError (it goes into root shell
+ * lines and a path).
+ */
 export function resolverDomain(domain: string): string {
   return checkReadBack('the stack', 'domain', domain, 'dns-name', DOMAIN_FIX);
 }
 
 /** The DNS server the resolver is pointed at: an IPv4 address, else a ReadBackError. */
 export function resolverServer(server: string): string {
-  return checkReadBack('the stack', 'address', server, 'ipv4', 're-install the stack so it records its address, or check who edited its compose file');
+  return checkReadBack(
+    'the stack',
+    'address',
+    server,
+    'ipv4',
+    're-install the stack so it records its address, or check who edited its compose file',
+  );
 }
 
 /** A resolver link name of linkName's form, else an error (it goes into root shell lines). */
 export function checkLinkName(link: string): string {
   if (/^pbtun-[0-9a-f]{6}$/.test(link)) return link;
-  throw new PaasboxError(`the tunnel's resolver link "${link.slice(0, 40)}" is not a pbtun-XXXXXX name`, 'remove the link by hand (ip link) and the tunnel state file, then tunnel up again');
+  throw new PaasboxError(
+    `the tunnel's resolver link "${link.slice(0, 40)}" is not a pbtun-XXXXXX name`,
+    'remove the link by hand (ip link) and the tunnel state file, then tunnel up again',
+  );
 }
 
 /** The macOS resolver file for the stack's domain. */
@@ -151,5 +177,7 @@ export function resolvedUpCommands(link: string, server: string, domain: string)
 /** Shell commands that undo resolvedUpCommands; each succeeds when there is nothing to undo. */
 export function resolvedDownCommands(link: string): string[] {
   checkLinkName(link);
-  return [`if ip link show ${link} >/dev/null 2>&1; then resolvectl revert ${link} 2>/dev/null; ip link del ${link}; fi`];
+  return [
+    `if ip link show ${link} >/dev/null 2>&1; then resolvectl revert ${link} 2>/dev/null; ip link del ${link}; fi`,
+  ];
 }

@@ -69,7 +69,7 @@ function mask(bits: number): number {
 
 export function cidrContains(c: Cidr, ip: string): boolean {
   const v = ipv4ToInt(ip);
-  return v !== undefined && ((v & mask(c.bits)) >>> 0) === c.base;
+  return v !== undefined && (v & mask(c.bits)) >>> 0 === c.base;
 }
 
 export interface LocalAddress {
@@ -85,15 +85,32 @@ export interface LocalAddress {
  * Pure: `local` is this machine's addresses (os.networkInterfaces()).
  */
 export function checkSubnets(subnets: string[], local: LocalAddress[]): string[] {
-  if (subnets.length === 0) throw new PaasboxError('no subnets to route through the tunnel', 'the stack has no recorded address: install again, or pass --subnet CIDR');
+  if (subnets.length === 0)
+    throw new PaasboxError(
+      'no subnets to route through the tunnel',
+      'the stack has no recorded address: install again, or pass --subnet CIDR',
+    );
   const out: string[] = [];
   for (const s of subnets) {
     const c = parseCidr(s);
-    if (!c) throw new PaasboxError(`subnet "${s}" is not an IPv4 CIDR`, 'write it as A.B.C.D/N, e.g. 10.0.1.5/32 or 172.20.0.0/16');
-    if (c.bits === 0) throw new PaasboxError(`subnet "${s}" would send all of this machine's traffic through the stack`, 'route only the stack\'s networks: the default (its advertised address) or --subnet with a narrow CIDR');
-    if (cidrContains(c, '127.0.0.1') || cidrContains(parseCidr('127.0.0.0/8')!, intToIpv4(c.base))) throw new PaasboxError(`subnet "${s}" is loopback`, 'route only the stack\'s networks');
+    if (!c)
+      throw new PaasboxError(
+        `subnet "${s}" is not an IPv4 CIDR`,
+        'write it as A.B.C.D/N, e.g. 10.0.1.5/32 or 172.20.0.0/16',
+      );
+    if (c.bits === 0)
+      throw new PaasboxError(
+        `subnet "${s}" would send all of this machine's traffic through the stack`,
+        "route only the stack's networks: the default (its advertised address) or --subnet with a narrow CIDR",
+      );
+    if (cidrContains(c, '127.0.0.1') || cidrContains(parseCidr('127.0.0.0/8')!, intToIpv4(c.base)))
+      throw new PaasboxError(`subnet "${s}" is loopback`, "route only the stack's networks");
     const own = local.find((l) => cidrContains(c, l.address));
-    if (own) throw new PaasboxError(`subnet "${s}" holds this machine's own address ${own.address} (${own.iface})`, `routing it through the tunnel would cut this machine off its own network; pass a narrower --subnet that leaves ${own.address} out`);
+    if (own)
+      throw new PaasboxError(
+        `subnet "${s}" holds this machine's own address ${own.address} (${own.iface})`,
+        `routing it through the tunnel would cut this machine off its own network; pass a narrower --subnet that leaves ${own.address} out`,
+      );
     const canonical = `${intToIpv4(c.base)}/${c.bits}`;
     if (!out.includes(canonical)) out.push(canonical);
   }
@@ -109,11 +126,14 @@ function shlexQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'"'"'`)}'`;
 }
 
-/** The ssh command sshuttle runs: the user's key only, the pinned host key, a dead link noticed within ~45 s. */
+/**
+ * The ssh command sshuttle runs: the user's key only, the pinned host key, a dead link noticed within ~45 s.
+ */
 export function sshCommand(t: Pick<TunnelSpec, 'keyPath' | 'knownHostsPath' | 'proxyJump'>): string {
   const w = ['ssh'];
   if (t.keyPath) w.push('-i', t.keyPath, '-o', 'IdentitiesOnly=yes');
-  if (t.knownHostsPath) w.push('-o', `UserKnownHostsFile=${t.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes');
+  if (t.knownHostsPath)
+    w.push('-o', `UserKnownHostsFile=${t.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes');
   if (t.proxyJump) w.push('-o', `ProxyJump=${t.proxyJump}`);
   w.push('-o', 'ConnectTimeout=15', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3');
   return w.map(shlexQuote).join(' ');
@@ -122,10 +142,17 @@ export function sshCommand(t: Pick<TunnelSpec, 'keyPath' | 'knownHostsPath' | 'p
 /** The sshuttle argv for a spec; pure, so it can be shown with --print. */
 export function sshuttleArgs(t: TunnelSpec): string[] {
   if (t.subnets.length === 0) {
-    throw new PaasboxError('no subnets to route through the tunnel', 'pass --subnet CIDR (e.g. --subnet 172.20.0.0/16)');
+    throw new PaasboxError(
+      'no subnets to route through the tunnel',
+      'pass --subnet CIDR (e.g. --subnet 172.20.0.0/16)',
+    );
   }
   for (const s of t.subnets) {
-    if (!parseCidr(s)) throw new PaasboxError(`subnet "${s}" is not an IPv4 CIDR`, 'write it as A.B.C.D/N, e.g. 172.17.0.0/16');
+    if (!parseCidr(s))
+      throw new PaasboxError(
+        `subnet "${s}" is not an IPv4 CIDR`,
+        'write it as A.B.C.D/N, e.g. 172.17.0.0/16',
+      );
   }
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   const args = ['-r', `${t.user}@${host}:${t.port}`, '--ssh-cmd', sshCommand(t)];
@@ -144,13 +171,16 @@ export function sshuttleArgs(t: TunnelSpec): string[] {
 
 /** The argv as one line to paste into a shell. */
 export function commandLine(argv: string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return argv
+    .map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(' ');
 }
 
 /** Subnets of the target's docker networks, from `docker network inspect` JSON. */
 export function subnetsFromNetworkInspect(json: string): string[] {
   const nets = JSON.parse(json) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
   const out = new Set<string>();
-  for (const n of nets) for (const c of n.IPAM?.Config ?? []) if (c.Subnet && CIDR.test(c.Subnet)) out.add(c.Subnet);
+  for (const n of nets)
+    for (const c of n.IPAM?.Config ?? []) if (c.Subnet && CIDR.test(c.Subnet)) out.add(c.Subnet);
   return [...out].sort();
 }

@@ -54,7 +54,9 @@ export interface TunnelRecord {
   domain: string;
   address: string;
   resolver: { kind: ResolverKind; link?: string; file?: string; server?: string };
-  /** Lines (firewall, routes, links, addresses) that were not there before `up` (firewall.ts snapshotLines). */
+  /**
+   * Lines (firewall, routes, links, addresses) that were not there before `up` (firewall.ts snapshotLines).
+   */
   added: string[];
   startedAt: string;
 }
@@ -66,7 +68,11 @@ export function readRecord(p: TunnelPaths): TunnelRecord | undefined {
     if (r.version !== 1 || !Array.isArray(r.argv)) throw new Error('not a version 1 tunnel record');
     return r;
   } catch (e) {
-    throw new PaasboxError(`${p.state} is not a tunnel record paasbox can read`, `stop sshuttle by hand if it runs (kill $(cat ${p.pidfile})) and delete ${p.dir}`, e instanceof Error ? e.message : String(e));
+    throw new PaasboxError(
+      `${p.state} is not a tunnel record paasbox can read`,
+      `stop sshuttle by hand if it runs (kill $(cat ${p.pidfile})) and delete ${p.dir}`,
+      e instanceof Error ? e.message : String(e),
+    );
   }
 }
 
@@ -91,7 +97,9 @@ export function readPidfile(p: TunnelPaths): number | undefined {
 export type ProcessState = 'sshuttle' | 'other' | 'gone';
 
 export interface ProcFs {
-  /** /proc/PID/stat and /proc/PID/cmdline, undefined when the process does not exist or /proc is not there. */
+  /**
+   * /proc/PID/stat and /proc/PID/cmdline, undefined when the process does not exist or /proc is not there.
+   */
   read(pid: number, file: 'stat' | 'cmdline'): string | undefined;
   hasProc: boolean;
   /** process.kill(pid, 0): true when it exists (EPERM counts: someone else's). */

@@ -12,13 +12,55 @@ import { networkInterfaces } from 'node:os';
 import { poll } from '../poll.js';
 import { PaasboxError } from '../errors.js';
 import { shq } from '../target/shell.js';
-import { FACT_COMMANDS, leftOver, nftCleanup, ownedLines, redirectsOf, snapshotLines, tunnelFirewallLines, type NetworkFacts } from './firewall.js';
 import {
-  addResolvConf, detectResolver, hasResolvConfLines, isOurMacosResolver, LOOPBACK_NS, macosResolverPath, macosResolverText, removeResolvConf,
-  RESOLV_CONF, resolvConfWarnings, resolvedDownCommands, resolvedUpCommands, linkName, resolverDomain, resolverServer, type ResolverKind,
+  FACT_COMMANDS,
+  leftOver,
+  nftCleanup,
+  ownedLines,
+  redirectsOf,
+  snapshotLines,
+  tunnelFirewallLines,
+  type NetworkFacts,
+} from './firewall.js';
+import {
+  addResolvConf,
+  detectResolver,
+  hasResolvConfLines,
+  isOurMacosResolver,
+  LOOPBACK_NS,
+  macosResolverPath,
+  macosResolverText,
+  removeResolvConf,
+  RESOLV_CONF,
+  resolvConfWarnings,
+  resolvedDownCommands,
+  resolvedUpCommands,
+  linkName,
+  resolverDomain,
+  resolverServer,
+  type ResolverKind,
 } from './resolver.js';
-import { checkSubnets, commandLine, cidrContains, ipv4ToInt, parseCidr, sshuttleArgs, type LocalAddress } from './sshuttle.js';
-import { loggerShim, processState, readPidfile, readRecord, realProcFs, removeRecord, writeRecord, type ProcFs, type TunnelPaths, type TunnelRecord } from './state.js';
+import {
+  checkSubnets,
+  commandLine,
+  cidrContains,
+  ipv4ToInt,
+  parseCidr,
+  sshuttleArgs,
+  type LocalAddress,
+} from './sshuttle.js';
+import {
+  loggerShim,
+  processState,
+  readPidfile,
+  readRecord,
+  realProcFs,
+  removeRecord,
+  writeRecord,
+  type ProcFs,
+  type TunnelPaths,
+  type TunnelRecord,
+} from './state.js';
 
 export interface RunResult {
   code: number;
@@ -38,8 +80,14 @@ export interface TunnelSystem {
   /** Signal a process (through sudo when it is root's and we are not). */
   kill(pid: number, signal: NodeJS.Signals): Promise<void>;
   localAddresses(): LocalAddress[];
-  /** Run sshuttle with argv, its output into logPath, PATH starting with pathPrefix; resolves with its exit code. */
-  runSshuttle(argv: string[], opts: { logPath: string; pathPrefix: string; timeoutMs: number }): Promise<number>;
+  /**
+   * Run sshuttle with argv, its output into logPath, PATH starting with pathPrefix; resolves with its exit
+   * code.
+   */
+  runSshuttle(
+    argv: string[],
+    opts: { logPath: string; pathPrefix: string; timeoutMs: number },
+  ): Promise<number>;
   readFile(path: string): string | undefined;
   now(): number;
 }
@@ -64,14 +112,19 @@ export const realSystem: TunnelSystem = {
   },
   localAddresses() {
     return Object.entries(networkInterfaces()).flatMap(([iface, list]) =>
-      (list ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => ({ iface, address: a.address })),
+      (list ?? [])
+        .filter((a) => a.family === 'IPv4' && !a.internal)
+        .map((a) => ({ iface, address: a.address })),
     );
   },
   runSshuttle(argv, opts) {
     return new Promise((resolve, reject) => {
       const fd = openSync(opts.logPath, 'a', 0o600);
       // stdin stays the terminal: sshuttle asks sudo (and ssh a key's passphrase) there.
-      const p = spawn('sshuttle', argv, { stdio: ['inherit', fd, fd], env: { ...process.env, PATH: `${opts.pathPrefix}:${process.env['PATH'] ?? '/usr/bin:/bin'}` } });
+      const p = spawn('sshuttle', argv, {
+        stdio: ['inherit', fd, fd],
+        env: { ...process.env, PATH: `${opts.pathPrefix}:${process.env['PATH'] ?? '/usr/bin:/bin'}` },
+      });
       closeSync(fd);
       const timer = setTimeout(() => p.kill('SIGTERM'), opts.timeoutMs);
       p.on('error', (e) => {
@@ -94,7 +147,11 @@ export const realSystem: TunnelSystem = {
   now: () => Date.now(),
 };
 
-function runProcess(cmd: string, args: string[], opts: { stdin?: string; timeoutMs?: number }): Promise<RunResult> {
+function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { stdin?: string; timeoutMs?: number },
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -121,12 +178,14 @@ export async function readNetworkFacts(sys: TunnelSystem): Promise<NetworkFacts>
   if (sys.platform !== 'linux') return facts;
   for (const [k, cmd] of Object.entries(FACT_COMMANDS) as Array<[keyof NetworkFacts, string]>) {
     // Reading the firewall needs root; routes, rules, links and addresses do not.
-    const r = k === 'iptablesSave' || k === 'nftRuleset' ? await sys.root(`${cmd} 2>/dev/null`) : await sys.run(`${cmd} 2>/dev/null`);
+    const r =
+      k === 'iptablesSave' || k === 'nftRuleset'
+        ? await sys.root(`${cmd} 2>/dev/null`)
+        : await sys.run(`${cmd} 2>/dev/null`);
     if (r.code === 0) facts[k] = r.stdout;
   }
   return facts;
 }
-
 
 // ---------------------------------------------------------------- status
 
@@ -148,7 +207,11 @@ export interface TunnelStatus {
 }
 
 /** Whether the resolver change `up` made is in place now. */
-function resolverPresent(sys: TunnelSystem, r: TunnelRecord, facts: NetworkFacts): { present: boolean; detail: string } {
+function resolverPresent(
+  sys: TunnelSystem,
+  r: TunnelRecord,
+  facts: NetworkFacts,
+): { present: boolean; detail: string } {
   switch (r.resolver.kind) {
     case 'resolved': {
       const link = r.resolver.link ?? '';
@@ -156,17 +219,27 @@ function resolverPresent(sys: TunnelSystem, r: TunnelRecord, facts: NetworkFacts
       return { present, detail: `${link}: DNS ${r.resolver.server} for ~${r.domain} (systemd-resolved)` };
     }
     case 'resolv.conf':
-      return { present: hasResolvConfLines(sys.readFile(RESOLV_CONF) ?? '', r.instance), detail: `${RESOLV_CONF}: nameserver ${LOOPBACK_NS} first` };
+      return {
+        present: hasResolvConfLines(sys.readFile(RESOLV_CONF) ?? '', r.instance),
+        detail: `${RESOLV_CONF}: nameserver ${LOOPBACK_NS} first`,
+      };
     case 'macos': {
       const file = r.resolver.file ?? macosResolverPath(r.domain);
-      return { present: isOurMacosResolver(sys.readFile(file) ?? '', r.instance), detail: `${file}: nameserver ${r.resolver.server}` };
+      return {
+        present: isOurMacosResolver(sys.readFile(file) ?? '', r.instance),
+        detail: `${file}: nameserver ${r.resolver.server}`,
+      };
     }
     default:
       return { present: true, detail: 'left alone (--resolver none)' };
   }
 }
 
-export async function tunnelStatus(sys: TunnelSystem, paths: TunnelPaths, instance: string): Promise<TunnelStatus> {
+export async function tunnelStatus(
+  sys: TunnelSystem,
+  paths: TunnelPaths,
+  instance: string,
+): Promise<TunnelStatus> {
   const record = readRecord(paths);
   const pid = readPidfile(paths);
   const ps = pid ? processState(pid, sys.proc) : 'gone';
@@ -175,19 +248,37 @@ export async function tunnelStatus(sys: TunnelSystem, paths: TunnelPaths, instan
   const port = record?.listenPort;
   const fw = port ? tunnelFirewallLines(facts, port) : [];
   const { tcp, dns } = redirectsOf(fw);
-  const st: TunnelStatus = { instance, state: 'down', routes: tcp, dns, rulesChecked, problems: [], log: paths.log, ...(record ? { record } : {}), ...(pid && ps === 'sshuttle' ? { pid } : {}) };
+  const st: TunnelStatus = {
+    instance,
+    state: 'down',
+    routes: tcp,
+    dns,
+    rulesChecked,
+    problems: [],
+    log: paths.log,
+    ...(record ? { record } : {}),
+    ...(pid && ps === 'sshuttle' ? { pid } : {}),
+  };
   if (record) st.resolver = { kind: record.resolver.kind, ...resolverPresent(sys, record, facts) };
   const running = ps === 'sshuttle';
   if (!record && !running) return st;
   if (!record) st.problems.push(`sshuttle (pid ${pid}) runs but ${paths.state} is missing`);
-  if (record && !running) st.problems.push(pid && ps === 'other' ? `pid ${pid} in ${paths.pidfile} is no longer sshuttle` : 'sshuttle is not running (it exits when the SSH connection drops; see the log)');
+  if (record && !running)
+    st.problems.push(
+      pid && ps === 'other'
+        ? `pid ${pid} in ${paths.pidfile} is no longer sshuttle`
+        : 'sshuttle is not running (it exits when the SSH connection drops; see the log)',
+    );
   if (record && rulesChecked) {
     if (running && !fw.length) st.problems.push(`no firewall rules of sshuttle-${port}`);
-    if (!running && fw.length) st.problems.push(`sshuttle is gone but its rules are left: ${fw.length} lines of sshuttle-${port}`);
+    if (!running && fw.length)
+      st.problems.push(`sshuttle is gone but its rules are left: ${fw.length} lines of sshuttle-${port}`);
     if (running) for (const s of record.subnets) if (!tcp.includes(s)) st.problems.push(`${s} is not routed`);
   }
-  if (record && st.resolver && !st.resolver.present) st.problems.push(`the resolver change is missing: ${st.resolver.detail}`);
-  if (record && !running && st.resolver?.present && record.resolver.kind !== 'none') st.problems.push(`the resolver still sends .${record.domain} to the tunnel: ${st.resolver.detail}`);
+  if (record && st.resolver && !st.resolver.present)
+    st.problems.push(`the resolver change is missing: ${st.resolver.detail}`);
+  if (record && !running && st.resolver?.present && record.resolver.kind !== 'none')
+    st.problems.push(`the resolver still sends .${record.domain} to the tunnel: ${st.resolver.detail}`);
   st.state = running && !st.problems.length ? 'up' : 'broken';
   return st;
 }
@@ -196,16 +287,27 @@ export function formatStatus(s: TunnelStatus): string {
   const r = s.record;
   const lines: string[] = [];
   if (s.state === 'down') return `tunnel ${s.instance}: down (no sshuttle running; nothing of it left)\n`;
-  lines.push(`tunnel ${s.instance}: ${s.state}${s.pid ? ` (sshuttle pid ${s.pid}` : ' ('}${r ? `${s.pid ? ', ' : ''}via ${r.remote}, since ${r.startedAt}` : ''})`);
+  lines.push(
+    `tunnel ${s.instance}: ${s.state}${s.pid ? ` (sshuttle pid ${s.pid}` : ' ('}${r ? `${s.pid ? ', ' : ''}via ${r.remote}, since ${r.startedAt}` : ''})`,
+  );
   if (r) {
-    const asStarted = (now: string[], started: string[]) => (now.length ? now.join(', ') : `none now (started with ${started.join(', ')})`);
-    lines.push(`  routes:   ${s.rulesChecked ? asStarted(s.routes, r.subnets) : `${r.subnets.join(', ')} (as started; the firewall rules are not readable here: run as root)`}`);
-    lines.push(`  dns:      queries to ${s.rulesChecked ? asStarted(s.dns, r.nsHosts) : r.nsHosts.join(', ')} → the stack's dnsmasq (${r.toNs})`);
-    if (s.resolver) lines.push(`  resolver: ${r.resolver.kind}: ${s.resolver.detail}${s.resolver.present ? '' : ' (MISSING)'}`);
+    const asStarted = (now: string[], started: string[]) =>
+      now.length ? now.join(', ') : `none now (started with ${started.join(', ')})`;
+    lines.push(
+      `  routes:   ${s.rulesChecked ? asStarted(s.routes, r.subnets) : `${r.subnets.join(', ')} (as started; the firewall rules are not readable here: run as root)`}`,
+    );
+    lines.push(
+      `  dns:      queries to ${s.rulesChecked ? asStarted(s.dns, r.nsHosts) : r.nsHosts.join(', ')} → the stack's dnsmasq (${r.toNs})`,
+    );
+    if (s.resolver)
+      lines.push(
+        `  resolver: ${r.resolver.kind}: ${s.resolver.detail}${s.resolver.present ? '' : ' (MISSING)'}`,
+      );
   }
   for (const p of s.problems) lines.push(`  problem:  ${p}`);
   lines.push(`  log:      ${s.log}`);
-  if (s.state === 'broken') lines.push('  fix:      npx paasbox tunnel down (removes what is left), then npx paasbox tunnel up');
+  if (s.state === 'broken')
+    lines.push('  fix:      npx paasbox tunnel down (removes what is left), then npx paasbox tunnel up');
   return lines.join('\n') + '\n';
 }
 
@@ -224,8 +326,10 @@ export interface DownResult {
 /** Whether fn came true within ms (looked at every 200 ms). */
 function waitUntil(what: string, ms: number, fn: () => Promise<boolean> | boolean): Promise<boolean> {
   const fix = 'npx paasbox tunnel status';
-  return poll({ what, timeoutMs: ms, everyMs: 200, fix, fatal: () => true }, async () => ((await fn()) ? true : undefined)).catch(
-    (e: unknown) => (e instanceof PaasboxError && e.problem.startsWith('timed out') ? false : Promise.reject(e)),
+  return poll({ what, timeoutMs: ms, everyMs: 200, fix, fatal: () => true }, async () =>
+    (await fn()) ? true : undefined,
+  ).catch((e: unknown) =>
+    e instanceof PaasboxError && e.problem.startsWith('timed out') ? false : Promise.reject(e),
   );
 }
 
@@ -235,7 +339,12 @@ async function undoResolver(sys: TunnelSystem, r: TunnelRecord): Promise<string 
       const link = r.resolver.link!;
       for (const c of resolvedDownCommands(link)) {
         const x = await sys.root(c);
-        if (x.code !== 0) throw new PaasboxError(`removing the resolver link ${link} failed`, `remove it by hand: sudo resolvectl revert ${link}; sudo ip link del ${link}`, x.stderr);
+        if (x.code !== 0)
+          throw new PaasboxError(
+            `removing the resolver link ${link} failed`,
+            `remove it by hand: sudo resolvectl revert ${link}; sudo ip link del ${link}`,
+            x.stderr,
+          );
       }
       return `resolver link ${link} removed`;
     }
@@ -258,10 +367,17 @@ async function undoResolver(sys: TunnelSystem, r: TunnelRecord): Promise<string 
   }
 }
 
-/** Write a file in place (cat >): /etc/resolv.conf may be a symlink or a bind mount that a rename would break. */
+/**
+ * Write a file in place (cat >): /etc/resolv.conf may be a symlink or a bind mount that a rename would break.
+ */
 async function writeInPlace(sys: TunnelSystem, path: string, text: string): Promise<void> {
   const x = await sys.root(`cat > ${shq(path)}`, { stdin: text });
-  if (x.code !== 0) throw new PaasboxError(`writing ${path} failed`, `run as root or with passwordless sudo; or --resolver none and set up .consul DNS yourself`, x.stderr);
+  if (x.code !== 0)
+    throw new PaasboxError(
+      `writing ${path} failed`,
+      `run as root or with passwordless sudo; or --resolver none and set up .consul DNS yourself`,
+      x.stderr,
+    );
 }
 
 /** Remove sshuttle's chain of `port` when sshuttle could not (it was killed hard). */
@@ -285,18 +401,33 @@ export async function tunnelDown(sys: TunnelSystem, paths: TunnelPaths): Promise
   }
   if (live) {
     await sys.kill(pid!, 'SIGTERM');
-    if (!(await waitUntil(`sshuttle (pid ${pid}) to stop`, 15_000, () => processState(pid!, sys.proc) !== 'sshuttle'))) {
+    if (
+      !(await waitUntil(
+        `sshuttle (pid ${pid}) to stop`,
+        15_000,
+        () => processState(pid!, sys.proc) !== 'sshuttle',
+      ))
+    ) {
       await sys.kill(pid!, 'SIGKILL');
-      await waitUntil(`sshuttle (pid ${pid}) to die`, 5_000, () => processState(pid!, sys.proc) !== 'sshuttle');
+      await waitUntil(
+        `sshuttle (pid ${pid}) to die`,
+        5_000,
+        () => processState(pid!, sys.proc) !== 'sshuttle',
+      );
     }
-    if (processState(pid!, sys.proc) === 'sshuttle') throw new PaasboxError(`sshuttle (pid ${pid}) does not stop`, `kill it: sudo kill -9 ${pid}; then npx paasbox tunnel down again`);
+    if (processState(pid!, sys.proc) === 'sshuttle')
+      throw new PaasboxError(
+        `sshuttle (pid ${pid}) does not stop`,
+        `kill it: sudo kill -9 ${pid}; then npx paasbox tunnel down again`,
+      );
     out.stopped = pid;
   }
   rmSync(paths.pidfile, { force: true });
   if (!record) return out;
   const undone = await undoResolver(sys, record);
   if (undone) out.undone.push(undone);
-  // sshuttle's firewall helper restores its rules when the client exits; give it a moment, then do it ourselves.
+  // sshuttle's firewall helper restores its rules when the client exits; give it a moment, then do it
+  // ourselves.
   const port = record.listenPort;
   let facts = await readNetworkFacts(sys);
   const gone = await waitUntil(`sshuttle's firewall rules to go`, 10_000, async () => {
@@ -308,11 +439,15 @@ export async function tunnelDown(sys: TunnelSystem, paths: TunnelPaths): Promise
     out.undone.push(`sshuttle-${port} rules left by sshuttle removed by paasbox`);
     facts = await readNetworkFacts(sys);
   }
-  // iptables-nft made base chains (nat PREROUTING...) for sshuttle's jumps and leaves them empty: remove the ones up saw appear.
+  // iptables-nft made base chains (nat PREROUTING...) for sshuttle's jumps and leaves them empty: remove the
+  // ones up saw appear.
   const cleanup = nftCleanup(record.added, snapshotLines(facts));
   if (cleanup.length) {
     const x = await sys.root(cleanup.join(' && '));
-    if (x.code === 0) out.undone.push(`empty nft ${cleanup.map((c) => c.replace(/^nft delete /, '')).join(', ')} (made for sshuttle's rules) removed`);
+    if (x.code === 0)
+      out.undone.push(
+        `empty nft ${cleanup.map((c) => c.replace(/^nft delete /, '')).join(', ')} (made for sshuttle's rules) removed`,
+      );
     facts = await readNetworkFacts(sys);
   }
   const left = leftOver(record.added, snapshotLines(facts));
@@ -367,30 +502,71 @@ export interface UpPlan {
 }
 
 /** Everything `up` will run, decided without touching anything (also --print). */
-export function planTunnel(sys: TunnelSystem, u: Omit<UpInput, 'knownHosts' | 'listenPort'> & { listenPort: number }): UpPlan {
-  if (ipv4ToInt(u.address) === undefined) throw new PaasboxError(`the stack's address "${u.address}" is not an IPv4 address`, 'install again so the stack records its address');
-  // The domain goes into root shell lines and a path (src/tunnel/resolver.ts): refused here, before anything is built.
+export function planTunnel(
+  sys: TunnelSystem,
+  u: Omit<UpInput, 'knownHosts' | 'listenPort'> & { listenPort: number },
+): UpPlan {
+  if (ipv4ToInt(u.address) === undefined)
+    throw new PaasboxError(
+      `the stack's address "${u.address}" is not an IPv4 address`,
+      'install again so the stack records its address',
+    );
+  // The domain goes into root shell lines and a path (src/tunnel/resolver.ts): refused here, before anything
+  // is built.
   resolverDomain(u.domain);
   resolverServer(u.address);
   const local = sys.localAddresses();
   const self = local.find((l) => l.address === u.address);
-  if (self) throw new PaasboxError(`the stack's address ${u.address} is this machine's own (${self.iface})`, 'no tunnel is needed: the stack runs here; use its address directly');
+  if (self)
+    throw new PaasboxError(
+      `the stack's address ${u.address} is this machine's own (${self.iface})`,
+      'no tunnel is needed: the stack runs here; use its address directly',
+    );
   const subnets = checkSubnets([`${u.address}/32`, ...u.extraSubnets], local);
-  const choice = u.resolver === 'auto'
-    ? detectResolver({ platform: sys.platform, ...optional('resolvConf', sys.readFile(RESOLV_CONF)), ...optional('nsswitch', sys.readFile('/etc/nsswitch.conf')), resolvedRunning: !!sys.readFile('/run/systemd/resolve/stub-resolv.conf') })
-    : { kind: u.resolver, why: `--resolver ${u.resolver}` };
-  if (choice.kind === 'resolved' && sys.platform !== 'linux') throw new PaasboxError('--resolver resolved is for Linux with systemd-resolved', 'use --resolver auto');
-  if (choice.kind === 'macos' && sys.platform !== 'darwin') throw new PaasboxError('--resolver macos is for macOS', 'use --resolver auto');
+  const choice =
+    u.resolver === 'auto'
+      ? detectResolver({
+          platform: sys.platform,
+          ...optional('resolvConf', sys.readFile(RESOLV_CONF)),
+          ...optional('nsswitch', sys.readFile('/etc/nsswitch.conf')),
+          resolvedRunning: !!sys.readFile('/run/systemd/resolve/stub-resolv.conf'),
+        })
+      : { kind: u.resolver, why: `--resolver ${u.resolver}` };
+  if (choice.kind === 'resolved' && sys.platform !== 'linux')
+    throw new PaasboxError('--resolver resolved is for Linux with systemd-resolved', 'use --resolver auto');
+  if (choice.kind === 'macos' && sys.platform !== 'darwin')
+    throw new PaasboxError('--resolver macos is for macOS', 'use --resolver auto');
   const nsHosts = [u.address, ...(choice.kind === 'resolv.conf' ? [LOOPBACK_NS] : [])];
   const toNs = u.dnsPort === 53 ? u.address : `${u.address}:${u.dnsPort}`;
   // The ssh connection itself must never be redirected into the tunnel it carries.
-  const excludes = ipv4ToInt(u.sshHost) !== undefined && subnets.some((s) => cidrContains(parseCidr(s)!, u.sshHost)) ? [`${u.sshHost}/32:${u.sshPort}`] : [];
+  const excludes =
+    ipv4ToInt(u.sshHost) !== undefined && subnets.some((s) => cidrContains(parseCidr(s)!, u.sshHost))
+      ? [`${u.sshHost}/32:${u.sshPort}`]
+      : [];
   const argv = sshuttleArgs({
-    host: u.sshHost, port: u.sshPort, user: u.user, subnets, nsHosts, toNs, excludes, listenPort: u.listenPort,
-    knownHostsPath: u.paths.knownHosts, pidfile: u.paths.pidfile,
-    ...(u.keyPath ? { keyPath: u.keyPath } : {}), ...(u.proxyJump ? { proxyJump: u.proxyJump } : {}),
+    host: u.sshHost,
+    port: u.sshPort,
+    user: u.user,
+    subnets,
+    nsHosts,
+    toNs,
+    excludes,
+    listenPort: u.listenPort,
+    knownHostsPath: u.paths.knownHosts,
+    pidfile: u.paths.pidfile,
+    ...(u.keyPath ? { keyPath: u.keyPath } : {}),
+    ...(u.proxyJump ? { proxyJump: u.proxyJump } : {}),
   });
-  return { argv, subnets, nsHosts, toNs, excludes, resolver: choice.kind, resolverWhy: choice.why, remote: `${u.user}@${u.sshHost}:${u.sshPort}` };
+  return {
+    argv,
+    subnets,
+    nsHosts,
+    toNs,
+    excludes,
+    resolver: choice.kind,
+    resolverWhy: choice.why,
+    remote: `${u.user}@${u.sshHost}:${u.sshPort}`,
+  };
 }
 
 function optional<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
@@ -407,7 +583,10 @@ export async function freePort(from = 12300, to = 12000): Promise<number> {
     });
     if (ok) return p;
   }
-  throw new PaasboxError(`no free port for sshuttle between ${to} and ${from} on 127.0.0.1`, 'stop other sshuttle runs, or wait a minute');
+  throw new PaasboxError(
+    `no free port for sshuttle between ${to} and ${from} on 127.0.0.1`,
+    'stop other sshuttle runs, or wait a minute',
+  );
 }
 
 export interface UpResult {
@@ -429,11 +608,16 @@ export async function tunnelUp(sys: TunnelSystem, u: UpInput): Promise<UpResult>
     const r = current.record!;
     const want = checkSubnets([`${u.address}/32`, ...u.extraSubnets], sys.localAddresses());
     if (r.address !== u.address || want.join(',') !== r.subnets.join(','))
-      throw new PaasboxError(`a tunnel for ${u.instance} already runs, routing ${r.subnets.join(', ')}`, 'stop it first (npx paasbox tunnel down), then up with the new settings');
+      throw new PaasboxError(
+        `a tunnel for ${u.instance} already runs, routing ${r.subnets.join(', ')}`,
+        'stop it first (npx paasbox tunnel down), then up with the new settings',
+      );
     return { already: true, status: current, warnings: [] };
   }
   if (current.state === 'broken') {
-    say(`a previous tunnel of ${u.instance} is half there (${current.problems.join('; ')}): cleaning up first`);
+    say(
+      `a previous tunnel of ${u.instance} is half there (${current.problems.join('; ')}): cleaning up first`,
+    );
     await tunnelDown(sys, paths);
   }
   const listenPort = u.listenPort ?? (await freePort());
@@ -445,11 +629,19 @@ export async function tunnelUp(sys: TunnelSystem, u: UpInput): Promise<UpResult>
   writeFileSync(paths.knownHosts, u.knownHosts, { mode: 0o600 });
   writeFileSync(`${paths.binDir}/logger`, loggerShim(paths.log), { mode: 0o755 });
   rmSync(paths.pidfile, { force: true });
-  writeFileSync(paths.log, `--- ${new Date(sys.now()).toISOString()} paasbox tunnel up: sshuttle ${commandLine(plan.argv)}\n`, { flag: 'a', mode: 0o600 });
+  writeFileSync(
+    paths.log,
+    `--- ${new Date(sys.now()).toISOString()} paasbox tunnel up: sshuttle ${commandLine(plan.argv)}\n`,
+    { flag: 'a', mode: 0o600 },
+  );
 
   const before = snapshotLines(await readNetworkFacts(sys));
   say(`sshuttle ${commandLine(plan.argv)}`);
-  const code = await sys.runSshuttle(plan.argv, { logPath: paths.log, pathPrefix: paths.binDir, timeoutMs: 90_000 });
+  const code = await sys.runSshuttle(plan.argv, {
+    logPath: paths.log,
+    pathPrefix: paths.binDir,
+    timeoutMs: 90_000,
+  });
   if (code !== 0)
     throw new PaasboxError(
       `sshuttle could not connect to ${plan.remote} (exit ${code})`,
@@ -470,24 +662,47 @@ export async function tunnelUp(sys: TunnelSystem, u: UpInput): Promise<UpResult>
     return plan.subnets.every((s) => r.tcp.includes(s)) && plan.nsHosts.every((n) => r.dns.includes(n));
   });
   const record: TunnelRecord = {
-    version: 1, instance: u.instance, argv: plan.argv, remote: plan.remote, listenPort, subnets: plan.subnets, nsHosts: plan.nsHosts, toNs: plan.toNs,
-    domain: u.domain, address: u.address, resolver: { kind: plan.resolver }, added: [], startedAt: new Date(sys.now()).toISOString(),
+    version: 1,
+    instance: u.instance,
+    argv: plan.argv,
+    remote: plan.remote,
+    listenPort,
+    subnets: plan.subnets,
+    nsHosts: plan.nsHosts,
+    toNs: plan.toNs,
+    domain: u.domain,
+    address: u.address,
+    resolver: { kind: plan.resolver },
+    added: [],
+    startedAt: new Date(sys.now()).toISOString(),
   };
-  if (plan.resolver === 'resolved') record.resolver = { kind: 'resolved', link: linkName(u.instance), server: u.address };
-  if (plan.resolver === 'macos') record.resolver = { kind: 'macos', file: macosResolverPath(u.domain), server: u.address };
+  if (plan.resolver === 'resolved')
+    record.resolver = { kind: 'resolved', link: linkName(u.instance), server: u.address };
+  if (plan.resolver === 'macos')
+    record.resolver = { kind: 'macos', file: macosResolverPath(u.domain), server: u.address };
   // Recorded before the resolver changes, so `down` undoes a half-done up too.
   writeRecord(paths, record);
   if (!ready) {
     const tail = logTail(sys, paths);
     await tunnelDown(sys, paths).catch(() => undefined);
-    throw new PaasboxError(`sshuttle started but its tunnel to ${plan.remote} did not come up within 20 s`, `read ${paths.log}`, tail, 'target');
+    throw new PaasboxError(
+      `sshuttle started but its tunnel to ${plan.remote} did not come up within 20 s`,
+      `read ${paths.log}`,
+      tail,
+      'target',
+    );
   }
   try {
     switch (plan.resolver) {
       case 'resolved':
         for (const c of resolvedUpCommands(record.resolver.link!, u.address, u.domain)) {
           const x = await sys.root(c);
-          if (x.code !== 0) throw new PaasboxError(`setting up systemd-resolved for .${u.domain} failed: ${c}`, 'run as root (or with passwordless sudo), or use --resolver none and point .consul at the stack yourself', x.stderr);
+          if (x.code !== 0)
+            throw new PaasboxError(
+              `setting up systemd-resolved for .${u.domain} failed: ${c}`,
+              'run as root (or with passwordless sudo), or use --resolver none and point .consul at the stack yourself',
+              x.stderr,
+            );
         }
         break;
       case 'resolv.conf': {
@@ -500,12 +715,17 @@ export async function tunnelUp(sys: TunnelSystem, u: UpInput): Promise<UpResult>
         const file = record.resolver.file!;
         const have = sys.readFile(file);
         if (have !== undefined && !isOurMacosResolver(have, u.instance)) {
-          warnings.push(`${file} exists and is not paasbox's: left as it is (.${u.domain} resolves through it)`);
+          warnings.push(
+            `${file} exists and is not paasbox's: left as it is (.${u.domain} resolves through it)`,
+          );
           record.resolver = { kind: 'none' };
           break;
         }
-        const x = await sys.root(`mkdir -p /etc/resolver && cat > ${shq(file)}`, { stdin: macosResolverText(u.instance, u.address) });
-        if (x.code !== 0) throw new PaasboxError(`writing ${file} failed`, 'run with sudo, or --resolver none', x.stderr);
+        const x = await sys.root(`mkdir -p /etc/resolver && cat > ${shq(file)}`, {
+          stdin: macosResolverText(u.instance, u.address),
+        });
+        if (x.code !== 0)
+          throw new PaasboxError(`writing ${file} failed`, 'run with sudo, or --resolver none', x.stderr);
         break;
       }
       default:
@@ -525,6 +745,9 @@ export async function tunnelUp(sys: TunnelSystem, u: UpInput): Promise<UpResult>
 /** The known_hosts lines for the stack's sshd at host:port from its `ssh_host_*_key.pub` files. Pure. */
 export function knownHostsLines(host: string, port: number, pubKeys: string): string {
   const name = port === 22 ? host : `[${host}]:${port}`;
-  const lines = pubKeys.split('\n').map((l) => l.trim().split(/\s+/)).filter((w) => w.length >= 2 && /^(ssh-|ecdsa-)/.test(w[0]!) && /^AAAA/.test(w[1]!));
+  const lines = pubKeys
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((w) => w.length >= 2 && /^(ssh-|ecdsa-)/.test(w[0]!) && /^AAAA/.test(w[1]!));
   return lines.map((w) => `${name} ${w[0]} ${w[1]}`).join('\n') + (lines.length ? '\n' : '');
 }

@@ -29,7 +29,11 @@ export interface CatalogInstance {
 export type CatalogSnapshot = Record<string, CatalogInstance[]>;
 
 /** Where DNS is served: every port of a service here whose model checks include a dns check. */
-export function dnsPorts(model: StackModel, settings: Settings, unavailable: Record<string, string> = {}): { service: string; port: number }[] {
+export function dnsPorts(
+  model: StackModel,
+  settings: Settings,
+  unavailable: Record<string, string> = {},
+): { service: string; port: number }[] {
   const out: { service: string; port: number }[] = [];
   for (const name of servicesOnThisHost(model, settings)) {
     if (unavailable[name]) continue;
@@ -63,21 +67,39 @@ export function parseHealthEntries(json: string): CatalogInstance[] {
       port: e.Service?.Port ?? 0,
       tags: e.Service?.Tags ?? [],
       critical: crit.length > 0,
-      ...(crit.length ? { criticalOutput: crit.map((c) => `${c.Name}: ${(c.Output ?? '').trim().slice(0, 120)}`).join('; ') } : {}),
+      ...(crit.length
+        ? {
+            criticalOutput: crit.map((c) => `${c.Name}: ${(c.Output ?? '').trim().slice(0, 120)}`).join('; '),
+          }
+        : {}),
     };
   });
 }
 
-/** Read the catalog and every service's health through the target (Consul's HTTP API on the target's address). */
-export async function readCatalog(target: Target, tools: Tools, address: string, consulPort: number): Promise<CatalogSnapshot> {
+/**
+ * Read the catalog and every service's health through the target (Consul's HTTP API on the target's address).
+ */
+export async function readCatalog(
+  target: Target,
+  tools: Tools,
+  address: string,
+  consulPort: number,
+): Promise<CatalogSnapshot> {
   const get = async (path: string): Promise<string> => {
     const r = await httpGet(target, tools, address, consulPort, path);
-    if (r.error || r.status !== 200) throw new Error(`Consul ${address}:${consulPort}${path}: ${r.error ?? `HTTP ${r.status} ${r.body.slice(0, 200)}`}`);
+    if (r.error || r.status !== 200)
+      throw new Error(
+        `Consul ${address}:${consulPort}${path}: ${r.error ?? `HTTP ${r.status} ${r.body.slice(0, 200)}`}`,
+      );
     return r.body;
   };
   const names = Object.keys(JSON.parse(await get('/v1/catalog/services')) as Record<string, unknown>).sort();
   const snap: CatalogSnapshot = {};
-  await Promise.all(names.map(async (n) => (snap[n] = parseHealthEntries(await get(`/v1/health/service/${encodeURIComponent(n)}`)))));
+  await Promise.all(
+    names.map(
+      async (n) => (snap[n] = parseHealthEntries(await get(`/v1/health/service/${encodeURIComponent(n)}`))),
+    ),
+  );
   return snap;
 }
 
@@ -98,7 +120,9 @@ export function deriveCatalogChecks(
     dnsPorts: { service: string; port: number }[];
     thisNode: { ip: string; hostname: string };
     attempts?: number;
-    /** HAProxy's Host-routing port when haproxy runs here: each HTTP-routed service must answer through it. */
+    /**
+     * HAProxy's Host-routing port when haproxy runs here: each HTTP-routed service must answer through it.
+     */
     haproxyPort?: number;
   },
 ): Check[] {
@@ -124,10 +148,13 @@ export function deriveCatalogChecks(
     const fqdn = `${name}.service.${opts.domain}`;
     const base = { service: `catalog:${name}`, host: opts.host };
     const healthy = all.filter((i) => !i.critical);
-    const unsafe = dnsSafe(name) ? undefined : `"${name}" is not a valid DNS label, Consul does not serve it over DNS`;
+    const unsafe = dnsSafe(name)
+      ? undefined
+      : `"${name}" is not a valid DNS label, Consul does not serve it over DNS`;
     for (const { service: server, port } of opts.dnsPorts) {
       for (const record of ['A', 'SRV'] as const) {
-        const want = record === 'A' ? new Set(healthy.map((i) => i.address)) : new Set(healthy.map((i) => i.port));
+        const want =
+          record === 'A' ? new Set(healthy.map((i) => i.address)) : new Set(healthy.map((i) => i.port));
         const expected = healthy.length
           ? `${record} ${[...want].join(', ')}`
           : `≥1 healthy instance (all ${all.length} critical: ${all.map((i) => i.criticalOutput).join(' | ')})`;
@@ -144,7 +171,11 @@ export function deriveCatalogChecks(
             const got: (string | number)[] = record === 'A' ? d.a : d.srv.map((s) => s.port);
             const subset = got.length > 0 && got.every((g) => want.has(g as never));
             const complete = want.size > 3 || [...want].every((w) => got.includes(w));
-            return { ok: healthy.length > 0 && d.rcode === 'NOERROR' && subset && complete, expected, got: describeDns(d, record) };
+            return {
+              ok: healthy.length > 0 && d.rcode === 'NOERROR' && subset && complete,
+              expected,
+              got: describeDns(d, record),
+            };
           },
         });
       }
@@ -165,8 +196,12 @@ export function deriveCatalogChecks(
           const noService = r.body.includes(NO_SERVICE_BODY);
           return {
             ok: !r.error && r.status !== 503 && r.status < 500 && !noService,
-            expected: 'an answer from an instance (not 503 no server, not HAProxy\'s no-service 404)',
-            got: r.error ? `no answer: ${r.error}` : noService ? `HTTP ${r.status}: HAProxy has no route for ${fqdn}` : `HTTP ${r.status}`,
+            expected: "an answer from an instance (not 503 no server, not HAProxy's no-service 404)",
+            got: r.error
+              ? `no answer: ${r.error}`
+              : noService
+                ? `HTTP ${r.status}: HAProxy has no route for ${fqdn}`
+                : `HTTP ${r.status}`,
           };
         },
       });
@@ -181,7 +216,8 @@ export function deriveCatalogChecks(
           const containers = (await ctx.containers()).filter((c) => c.running);
           const published = new Set(containers.flatMap((c) => c.publishedPorts));
           let listening = new Set<number>();
-          if (ctx.tools.ss) listening = parseSsListening((await t.exec('ss -Hltun', { timeoutMs: 15_000 })).stdout);
+          if (ctx.tools.ss)
+            listening = parseSsListening((await t.exec('ss -Hltun', { timeoutMs: 15_000 })).stdout);
           const missing = mine.filter((i) => !published.has(i.port) && !listening.has(i.port));
           return {
             ok: missing.length === 0,
@@ -217,4 +253,3 @@ export function catalogUnreadable(host: string, address: string, port: number, e
     run: async () => ({ ok: false, expected: 'catalog and health readable', got: error }),
   };
 }
-

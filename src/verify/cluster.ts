@@ -44,7 +44,11 @@ export function judgeMembers(members: ConsulMember[], hosts: string[]): Outcome 
     return m.Status === 1 ? [] : [`${h} (${m.Name}) ${SERF_STATUS[m.Status] ?? `status ${m.Status}`}`];
   });
   const alive = members.filter((m) => m.Status === 1).length;
-  return { ok: bad.length === 0, expected, got: bad.length ? `${alive} alive; ${bad.join('; ')}` : `${alive} alive` };
+  return {
+    ok: bad.length === 0,
+    expected,
+    got: bad.length ? `${alive} alive; ${bad.join('; ')}` : `${alive} alive`,
+  };
 }
 
 /** One voter per master (by address, port 8300 or any), and one of them the leader. */
@@ -60,7 +64,11 @@ export function judgeRaft(servers: RaftServer[], masters: string[]): Outcome {
     ...(leader ? [] : ['no leader']),
   ];
   const got = `${servers.length} servers${leader ? `, leader ${leader.Node} (${addr(leader)})` : ''}`;
-  return { ok: problems.length === 0, expected, got: problems.length ? `${got}; ${problems.join('; ')}` : got };
+  return {
+    ok: problems.length === 0,
+    expected,
+    got: problems.length ? `${got}; ${problems.join('; ')}` : got,
+  };
 }
 
 /** ZooKeeper's Mode of each master from its srvr answer: one leader, the others followers. */
@@ -72,14 +80,24 @@ export function judgeEnsemble(modes: { master: string; answer: string }[]): Outc
   // A server without a quorum answers, but serves nothing.
   const none = (a: string) => (/not currently serving/i.test(a) ? 'not serving (no quorum)' : 'no answer');
   const got = seen.map((s, i) => `${s.master} ${s.mode ?? none(modes[i]!.answer)}`).join(', ');
-  return { ok: leaders === 1 && followers === modes.length - 1, expected: `1 leader and ${modes.length - 1} followers among ${modes.map((m) => m.master).join(', ')}`, got };
+  return {
+    ok: leaders === 1 && followers === modes.length - 1,
+    expected: `1 leader and ${modes.length - 1} followers among ${modes.map((m) => m.master).join(', ')}`,
+    got,
+  };
 }
 
-/** A manager's view of the swarm: one reachable manager per master (one the leader), every host a ready node. */
+/**
+ * A manager's view of the swarm: one reachable manager per master (one the leader), every host a ready node.
+ */
 export function judgeSwarm(nodes: SwarmNode[], masters: number, hosts: number): Outcome {
-  const managers = nodes.filter((n) => n.status === 'Ready' && (n.managerStatus === 'Leader' || n.managerStatus === 'Reachable'));
+  const managers = nodes.filter(
+    (n) => n.status === 'Ready' && (n.managerStatus === 'Leader' || n.managerStatus === 'Reachable'),
+  );
   const ready = nodes.filter((n) => n.status === 'Ready');
-  const notReady = nodes.filter((n) => n.status !== 'Ready').map((n) => `${n.hostname} ${n.status}${n.managerStatus ? `/${n.managerStatus}` : ''}`);
+  const notReady = nodes
+    .filter((n) => n.status !== 'Ready')
+    .map((n) => `${n.hostname} ${n.status}${n.managerStatus ? `/${n.managerStatus}` : ''}`);
   const leader = nodes.find((n) => n.managerStatus === 'Leader');
   return {
     ok: managers.length === masters && ready.length === hosts && notReady.length === 0 && !!leader,
@@ -97,7 +115,10 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
   const onMaster = settings.masters.includes(settings.ip);
   if (here.includes('consul') && consulPort !== undefined) {
     // An agent holds no management token (issue 19): its own agent token reads the members.
-    const token = { name: 'X-Consul-Token', file: onMaster ? MANAGEMENT_TOKEN_FILE : `${SECRETS_DIR}/${SECRET_FILES.agentToken}` };
+    const token = {
+      name: 'X-Consul-Token',
+      file: onMaster ? MANAGEMENT_TOKEN_FILE : `${SECRETS_DIR}/${SECRET_FILES.agentToken}`,
+    };
     const hosts = clusterHosts(settings);
     checks.push({
       id: 'cluster/consul/members',
@@ -107,44 +128,74 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
       attempts: 10,
       delayMs: 3000,
       run: async (t, ctx) => {
-        const r = await httpRequest(t, ctx.tools, ctx.address, consulPort, '/v1/agent/members', { secret: token });
-        if (r.error || r.status !== 200) return { ok: false, expected: 'the member list', got: `from ${host}: ${r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`}` };
+        const r = await httpRequest(t, ctx.tools, ctx.address, consulPort, '/v1/agent/members', {
+          secret: token,
+        });
+        if (r.error || r.status !== 200)
+          return {
+            ok: false,
+            expected: 'the member list',
+            got: `from ${host}: ${r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`}`,
+          };
         const o = judgeMembers(JSON.parse(r.body) as ConsulMember[], hosts);
         return { ...o, got: `from ${host}: ${o.got}` };
       },
     });
-    if (onMaster) checks.push({
-      id: 'cluster/consul/raft',
-      service: 'cluster:consul',
-      host,
-      description: `from ${host}: ${settings.masters.length} Consul servers in Raft, one the leader`,
-      attempts: 10,
-      delayMs: 3000,
-      run: async (t, ctx) => {
-        // ?stale: any server answers, so a lost quorum reads as "no leader", not as a timeout.
-        const r = await httpRequest(t, ctx.tools, ctx.address, consulPort, '/v1/operator/raft/configuration?stale', { secret: token });
-        if (r.error || r.status !== 200) return { ok: false, expected: 'the Raft configuration', got: `from ${host}: ${r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`}` };
-        const o = judgeRaft((JSON.parse(r.body) as { Servers: RaftServer[] }).Servers, settings.masters);
-        return { ...o, got: `from ${host}: ${o.got}` };
-      },
-    });
+    if (onMaster)
+      checks.push({
+        id: 'cluster/consul/raft',
+        service: 'cluster:consul',
+        host,
+        description: `from ${host}: ${settings.masters.length} Consul servers in Raft, one the leader`,
+        attempts: 10,
+        delayMs: 3000,
+        run: async (t, ctx) => {
+          // ?stale: any server answers, so a lost quorum reads as "no leader", not as a timeout.
+          const r = await httpRequest(
+            t,
+            ctx.tools,
+            ctx.address,
+            consulPort,
+            '/v1/operator/raft/configuration?stale',
+            { secret: token },
+          );
+          if (r.error || r.status !== 200)
+            return {
+              ok: false,
+              expected: 'the Raft configuration',
+              got: `from ${host}: ${r.error ?? `HTTP ${r.status} ${r.body.trim().slice(0, 120)}`}`,
+            };
+          const o = judgeRaft((JSON.parse(r.body) as { Servers: RaftServer[] }).Servers, settings.masters);
+          return { ...o, got: `from ${host}: ${o.got}` };
+        },
+      });
   }
   const master = settings.masters.includes(settings.ip);
   checks.push({
     id: master ? 'cluster/swarm/managers' : 'cluster/swarm/worker',
     service: 'cluster:swarm',
     host,
-    description: master ? `from ${host}: ${settings.masters.length} swarm managers reachable, every host a ready node` : `from ${host}: this host is in the swarm`,
+    description: master
+      ? `from ${host}: ${settings.masters.length} swarm managers reachable, every host a ready node`
+      : `from ${host}: this host is in the swarm`,
     attempts: 5,
     delayMs: 3000,
     run: async (t) => {
       if (!master) {
-        const r = await t.exec(`docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'`, { sudo: true, timeoutMs: 30_000 });
+        const r = await t.exec(`docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'`, {
+          sudo: true,
+          timeoutMs: 30_000,
+        });
         const got = r.stdout.trim() || r.stderr.trim();
         return { ok: got.startsWith('active'), expected: 'swarm state active', got: `from ${host}: ${got}` };
       }
       const r = await t.exec(NODE_LIST_COMMAND, { sudo: true, timeoutMs: 30_000 });
-      if (r.code !== 0) return { ok: false, expected: 'the swarm\'s nodes', got: `from ${host}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}` };
+      if (r.code !== 0)
+        return {
+          ok: false,
+          expected: "the swarm's nodes",
+          got: `from ${host}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}`,
+        };
       const o = judgeSwarm(parseNodeList(r.stdout), settings.masters.length, clusterHosts(settings).length);
       return { ...o, got: `from ${host}: ${o.got}` };
     },
@@ -160,7 +211,10 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
       delayMs: 3000,
       run: async (t) => {
         const modes = await Promise.all(
-          settings.masters.map(async (m) => ({ master: m, answer: (await t.exec(fourLetterCommand(m, zkPort, 'srvr'), { timeoutMs: 20_000 })).stdout })),
+          settings.masters.map(async (m) => ({
+            master: m,
+            answer: (await t.exec(fourLetterCommand(m, zkPort, 'srvr'), { timeoutMs: 20_000 })).stdout,
+          })),
         );
         const o = judgeEnsemble(modes);
         return { ...o, got: `from ${host}: ${o.got}` };

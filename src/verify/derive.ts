@@ -5,7 +5,14 @@
 // A new service or port check in stacks/paasbox.yaml is verified without any
 // change here. Pure: what the target has (unavailable services) comes in `env`.
 
-import type { CheckAuth, ConsulAclProbe, PortCheck, PortSpec, ServiceSpec, StackModel } from '../model/model.js';
+import type {
+  CheckAuth,
+  ConsulAclProbe,
+  PortCheck,
+  PortSpec,
+  ServiceSpec,
+  StackModel,
+} from '../model/model.js';
 import type { Settings } from '../settings/settings.js';
 import { effectivePorts, enabledServices } from '../settings/services.js';
 import { placeholderValues, resolvePlaceholders, servicesOnThisHost } from '../stackfile/generate.js';
@@ -19,7 +26,10 @@ import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 export interface DeriveEnv {
   /** The target's name, for grouping. */
   host: string;
-  /** Services the image source cannot provide on this target: name → reason (src/stackfile/refs.ts resolveImageRefs). */
+  /**
+   * Services the image source cannot provide on this target: name → reason (src/stackfile/refs.ts
+   * resolveImageRefs).
+   */
   unavailable: Record<string, string>;
   /** Restart count above which a container counts as crash-looping (default 5). */
   maxRestarts?: number;
@@ -34,12 +44,22 @@ export function deriveChecks(model: StackModel, settings: Settings, env: DeriveE
   const enabled = new Set(enabledServices(model, settings));
   for (const [name, svc] of Object.entries(model.services)) {
     if (!enabled.has(name)) {
-      checks.push(skipped(name, env.host, `${name}: enabled`, 'optional service, not enabled in settings (services.' + name + '.enabled)'));
+      checks.push(
+        skipped(
+          name,
+          env.host,
+          `${name}: enabled`,
+          'optional service, not enabled in settings (services.' + name + '.enabled)',
+        ),
+      );
       continue;
     }
     if (!here.has(name)) continue; // its role places it on other hosts
     const unavailable = env.unavailable[name];
-    const serviceChecks = [...containerChecks(name, svc, settings, env), ...portChecks(model, settings, name, env)];
+    const serviceChecks = [
+      ...containerChecks(name, svc, settings, env),
+      ...portChecks(model, settings, name, env),
+    ];
     for (const c of serviceChecks) {
       if (unavailable) c.skip = `not provided by image source "${settings.imageSource}": ${unavailable}`;
       checks.push(c);
@@ -66,8 +86,14 @@ function containerChecks(name: string, svc: ServiceSpec, settings: Settings, env
   const base = { service: name, host: env.host };
   const maxRestarts = env.maxRestarts ?? 5;
   const healthcheck = svc.sources[settings.imageSource]?.healthcheck ?? svc.healthcheck;
-  const get = async (ctx: VerifyContext): Promise<ContainerState[]> => forService(await ctx.containers(), project, name);
-  const none = (): Outcome => ({ ok: false, expected: `a container of compose service ${name} (project ${project})`, got: 'no such container', final: true });
+  const get = async (ctx: VerifyContext): Promise<ContainerState[]> =>
+    forService(await ctx.containers(), project, name);
+  const none = (): Outcome => ({
+    ok: false,
+    expected: `a container of compose service ${name} (project ${project})`,
+    got: 'no such container',
+    final: true,
+  });
 
   const checks: Check[] = [
     {
@@ -114,9 +140,17 @@ function containerChecks(name: string, svc: ServiceSpec, settings: Settings, env
           return { c, from: b?.restartCount ?? c.restartCount };
         });
         return {
-          ok: got.every(({ c, from }) => c.restartCount === from && c.restartCount <= maxRestarts && c.status !== 'restarting'),
+          ok: got.every(
+            ({ c, from }) =>
+              c.restartCount === from && c.restartCount <= maxRestarts && c.status !== 'restarting',
+          ),
           expected: `restart count steady and <= ${maxRestarts}`,
-          got: got.map(({ c, from }) => `${c.name} restarts ${from}→${c.restartCount}${c.status === 'restarting' ? ' (restarting)' : ''}`).join(', '),
+          got: got
+            .map(
+              ({ c, from }) =>
+                `${c.name} restarts ${from}→${c.restartCount}${c.status === 'restarting' ? ' (restarting)' : ''}`,
+            )
+            .join(', '),
         };
       },
     },
@@ -136,7 +170,12 @@ function containerChecks(name: string, svc: ServiceSpec, settings: Settings, env
           // Only a running container's health can still change.
           final: cs.some((c) => !c.running),
           expected: 'healthy',
-          got: cs.map((c) => `${c.name} ${c.health ?? 'no healthcheck configured'}${c.health !== 'healthy' && c.healthLog ? `: ${c.healthLog.slice(0, 200)}` : ''}`).join(', '),
+          got: cs
+            .map(
+              (c) =>
+                `${c.name} ${c.health ?? 'no healthcheck configured'}${c.health !== 'healthy' && c.healthLog ? `: ${c.healthLog.slice(0, 200)}` : ''}`,
+            )
+            .join(', '),
         };
       },
     });
@@ -173,8 +212,19 @@ export function portCheckLabel(check: PortCheck): string {
   }
 }
 
-function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Record<string, string>, env: DeriveEnv): Check {
-  const base = { service, host: env.host, id: `${service}/${port.name}/${portCheckLabel(check)}`, network: true };
+function portCheck(
+  service: string,
+  port: PortSpec,
+  check: PortCheck,
+  vals: Record<string, string>,
+  env: DeriveEnv,
+): Check {
+  const base = {
+    service,
+    host: env.host,
+    id: `${service}/${port.name}/${portCheckLabel(check)}`,
+    network: true,
+  };
   switch (check.type) {
     case 'http': {
       const status = check.status ?? 200;
@@ -189,11 +239,26 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
         run: async (t, ctx) => {
           if (login) {
             const anonymous = await httpGet(t, ctx.tools, ctx.address, port.port, check.path);
-            if (anonymous.error || anonymous.status !== 401) return { ok: false, expected, got: `without the login: ${describeHttp(anonymous)}` };
+            if (anonymous.error || anonymous.status !== 401)
+              return { ok: false, expected, got: `without the login: ${describeHttp(anonymous)}` };
           }
-          const r = await httpRequest(t, ctx.tools, ctx.address, port.port, check.path, login ? { secret: checkLogin(login, ctx) } : {});
-          const ok = !r.error && r.status === status && (check.bodyIncludes === undefined || r.body.includes(check.bodyIncludes));
-          return { ok, expected, got: `${login ? 'with the login: ' : ''}${describeHttp(r, check.bodyIncludes)}` };
+          const r = await httpRequest(
+            t,
+            ctx.tools,
+            ctx.address,
+            port.port,
+            check.path,
+            login ? { secret: checkLogin(login, ctx) } : {},
+          );
+          const ok =
+            !r.error &&
+            r.status === status &&
+            (check.bodyIncludes === undefined || r.body.includes(check.bodyIncludes));
+          return {
+            ok,
+            expected,
+            got: `${login ? 'with the login: ' : ''}${describeHttp(r, check.bodyIncludes)}`,
+          };
         },
       };
     }
@@ -206,8 +271,11 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
         attempts: 2,
         delayMs: 1000,
         run: async (t, ctx) => {
-          const r = await t.exec(fourLetterCommand(ctx.address, port.port, check.command), { timeoutMs: 20_000 });
-          const got = r.stdout.trim() || `no answer (${r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}`})`;
+          const r = await t.exec(fourLetterCommand(ctx.address, port.port, check.command), {
+            timeoutMs: 20_000,
+          });
+          const got =
+            r.stdout.trim() || `no answer (${r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}`})`;
           return { ok: r.stdout.trim() === check.expect, expected: check.expect, got };
         },
       };
@@ -222,7 +290,11 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
         run: async (t, ctx) => {
           const d = await dnsLookup(t, ctx.address, port.port, name, check.record);
           const n = check.record === 'A' ? d.a.length : d.srv.length;
-          return { ok: d.rcode === 'NOERROR' && n > 0, expected: `NOERROR with ≥1 ${check.record} record`, got: describeDns(d, check.record) };
+          return {
+            ok: d.rcode === 'NOERROR' && n > 0,
+            expected: `NOERROR with ≥1 ${check.record} record`,
+            got: describeDns(d, check.record),
+          };
         },
       };
     }
@@ -234,7 +306,11 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
         delayMs: 1000,
         run: async (t, ctx) => {
           const r = await t.exec(tcpConnectCommand(ctx.address, port.port), { timeoutMs: 20_000 });
-          return { ok: r.stdout.trim() === 'open', expected: 'connection accepted', got: r.stdout.trim() === 'open' ? 'connection accepted' : `refused or timed out (exit ${r.code})` };
+          return {
+            ok: r.stdout.trim() === 'open',
+            expected: 'connection accepted',
+            got: r.stdout.trim() === 'open' ? 'connection accepted' : `refused or timed out (exit ${r.code})`,
+          };
         },
       };
   }
@@ -242,9 +318,15 @@ function portCheck(service: string, port: PortSpec, check: PortCheck, vals: Reco
 
 // ---------------------------------------------------------------- logins and ACLs
 
-/** A check's login, never printed: read on the target as root, or from this machine's copy (verify --from-here). */
+/**
+ * A check's login, never printed: read on the target as root, or from this machine's copy (verify
+ * --from-here).
+ */
 function checkLogin(auth: CheckAuth, ctx: VerifyContext): SecretHeader {
-  const at = (file: string) => (ctx.localSecretsDir ? { file: `${ctx.localSecretsDir}/${file}`, asUser: true } : { file: `${SECRETS_DIR}/${file}` });
+  const at = (file: string) =>
+    ctx.localSecretsDir
+      ? { file: `${ctx.localSecretsDir}/${file}`, asUser: true }
+      : { file: `${SECRETS_DIR}/${file}` };
   switch (auth) {
     case 'haproxy-stats':
       return { name: 'Authorization', ...at(SECRET_FILES.statsAuth), basic: true };
@@ -261,26 +343,50 @@ const ACL_PROBE_NAME = 'paasbox-verify';
  * A write that goes through is undone at once, and fails the check.
  */
 function consulAclCheck(probe: ConsulAclProbe, port: number): Pick<Check, 'description' | 'run'> {
-  const refused = (path: string, body: string, undo: { method: 'PUT' | 'DELETE'; path: string }, what: string): Pick<Check, 'description' | 'run'> => ({
+  const refused = (
+    path: string,
+    body: string,
+    undo: { method: 'PUT' | 'DELETE'; path: string },
+    what: string,
+  ): Pick<Check, 'description' | 'run'> => ({
     description: `anonymous PUT :${port}${path} → HTTP 403 (${what} refused: ACLs, default deny)`,
     run: async (t, ctx) => {
       const r = await httpRequest(t, ctx.tools, ctx.address, port, path, { method: 'PUT', body });
-      if (!r.error && r.status === 200) await httpRequest(t, ctx.tools, ctx.address, port, undo.path, { method: undo.method });
-      const got = r.error ? `no answer: ${r.error}` : r.status === 200 ? `HTTP 200: anyone can ${what} (ACLs off?)` : `HTTP ${r.status} ${r.body.trim().slice(0, 80)}`;
+      if (!r.error && r.status === 200)
+        await httpRequest(t, ctx.tools, ctx.address, port, undo.path, { method: undo.method });
+      const got = r.error
+        ? `no answer: ${r.error}`
+        : r.status === 200
+          ? `HTTP 200: anyone can ${what} (ACLs off?)`
+          : `HTTP ${r.status} ${r.body.trim().slice(0, 80)}`;
       return { ok: !r.error && r.status === 403, expected: 'HTTP 403', got };
     },
   });
   switch (probe) {
     case 'kv-write':
-      return refused(`/v1/kv/${ACL_PROBE_NAME}`, 'x', { method: 'DELETE', path: `/v1/kv/${ACL_PROBE_NAME}` }, 'write K/V');
+      return refused(
+        `/v1/kv/${ACL_PROBE_NAME}`,
+        'x',
+        { method: 'DELETE', path: `/v1/kv/${ACL_PROBE_NAME}` },
+        'write K/V',
+      );
     case 'service-register':
-      return refused('/v1/agent/service/register', JSON.stringify({ ID: ACL_PROBE_NAME, Name: ACL_PROBE_NAME }), { method: 'PUT', path: `/v1/agent/service/deregister/${ACL_PROBE_NAME}` }, 'register a service');
+      return refused(
+        '/v1/agent/service/register',
+        JSON.stringify({ ID: ACL_PROBE_NAME, Name: ACL_PROBE_NAME }),
+        { method: 'PUT', path: `/v1/agent/service/deregister/${ACL_PROBE_NAME}` },
+        'register a service',
+      );
     case 'catalog-read':
       return {
         description: `anonymous GET :${port}/v1/catalog/services lists consul (DNS and the UI read without a login)`,
         run: async (t, ctx) => {
           const r = await httpGet(t, ctx.tools, ctx.address, port, '/v1/catalog/services');
-          return { ok: !r.error && r.status === 200 && r.body.includes('"consul"'), expected: 'HTTP 200 listing "consul"', got: describeHttp(r, '"consul"') };
+          return {
+            ok: !r.error && r.status === 200 && r.body.includes('"consul"'),
+            expected: 'HTTP 200 listing "consul"',
+            got: describeHttp(r, '"consul"'),
+          };
         },
       };
   }

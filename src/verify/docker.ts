@@ -2,7 +2,12 @@
 // every container (parsed by src/docker/facts.ts: running, health, restart
 // policy and count, published ports, compose labels), and which images are there.
 
-import { INSPECT_ALL_COMMAND, inspectAnswered, parseContainers, type ContainerFacts } from '../docker/facts.js';
+import {
+  INSPECT_ALL_COMMAND,
+  inspectAnswered,
+  parseContainers,
+  type ContainerFacts,
+} from '../docker/facts.js';
 import { snapshotImages } from '../images/snapshot.js';
 import { asRoot } from '../target/sudo.js';
 import type { Target } from '../target/target.js';
@@ -12,7 +17,10 @@ export type ContainerState = ContainerFacts;
 /** Every container on the target (one exec); throws when docker is unreachable. */
 export async function inspectAll(target: Target): Promise<ContainerState[]> {
   const r = await target.exec(INSPECT_ALL_COMMAND, { sudo: true, timeoutMs: 60_000 });
-  if (!inspectAnswered(r)) throw new Error(`docker on ${target.name}: ${r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}`}`);
+  if (!inspectAnswered(r))
+    throw new Error(
+      `docker on ${target.name}: ${r.stderr.trim().split('\n').slice(-1)[0] || `exit ${r.code}`}`,
+    );
   return parseContainers(r.stdout);
 }
 

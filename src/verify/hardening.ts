@@ -15,7 +15,11 @@ import { shq } from '../target/shell.js';
 import { dnsLookup } from '../system/dns.js';
 import type { Check } from './types.js';
 
-interface Mount { Type?: string; Name?: string; Destination?: string }
+interface Mount {
+  Type?: string;
+  Name?: string;
+  Destination?: string;
+}
 
 /**
  * `docker top -eo pid` of the service's containers, a `---` line, then
@@ -24,7 +28,13 @@ interface Mount { Type?: string; Name?: string; Destination?: string }
  */
 export function unexpectedListeners(out: string, allowed: number[]): string[] {
   const [top = '', ss = ''] = out.split(/^---$/m);
-  const pids = new Set(top.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l)).map(Number));
+  const pids = new Set(
+    top
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^\d+$/.test(l))
+      .map(Number),
+  );
   return parseListening(ss)
     .filter((l) => l.pid !== undefined && pids.has(l.pid) && !allowed.includes(l.port))
     .map((l) => `${l.protocol} ${l.address}:${l.port} (${l.process})`);
@@ -32,10 +42,20 @@ export function unexpectedListeners(out: string, allowed: number[]): string[] {
 
 /** Destinations of `mounts` that are not on a named volume (pure). */
 export function unnamedMounts(mounts: Mount[], wanted: string[]): string[] {
-  return wanted.filter((d) => !mounts.some((m) => m.Destination === d && m.Type === 'volume' && !!m.Name && !/^[0-9a-f]{64}$/.test(m.Name)));
+  return wanted.filter(
+    (d) =>
+      !mounts.some(
+        (m) => m.Destination === d && m.Type === 'volume' && !!m.Name && !/^[0-9a-f]{64}$/.test(m.Name),
+      ),
+  );
 }
 
-export function hardeningChecks(model: StackModel, settings: Settings, host: string, unavailable: Record<string, string> = {}): Check[] {
+export function hardeningChecks(
+  model: StackModel,
+  settings: Settings,
+  host: string,
+  unavailable: Record<string, string> = {},
+): Check[] {
   const checks: Check[] = [];
   const dnsPort = effectivePorts(model, settings, 'dns').find((p) => p.name === 'dns')?.port;
   // Only the services this host runs (a cluster's agent runs no ZooKeeper).
@@ -50,7 +70,11 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
       network: true,
       async run(target, ctx) {
         const d = await dnsLookup(target, ctx.address, dnsPort, 'paasbox-verify.example.org', 'A');
-        return { ok: d.rcode === 'REFUSED', expected: 'REFUSED', got: d.error ? `${d.rcode}: ${d.error}` : d.rcode };
+        return {
+          ok: d.rcode === 'REFUSED',
+          expected: 'REFUSED',
+          got: d.error ? `${d.rcode}: ${d.error}` : d.rcode,
+        };
       },
     });
   }
@@ -64,11 +88,23 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
       async run(target) {
         const c = await findStackContainer(target, settings.projectName, 'zookeeper');
         if (!c) return { ok: false, expected: 'a running zookeeper container', got: 'none' };
-        const r = await target.exec(`docker inspect -f '{{json .Mounts}}' ${shq(c.id)}`, { sudo: true, timeoutMs: 30_000 });
+        const r = await target.exec(`docker inspect -f '{{json .Mounts}}' ${shq(c.id)}`, {
+          sudo: true,
+          timeoutMs: 30_000,
+        });
         const line = r.stdout.trim().split('\n')[0];
-        if (!line) return { ok: false, expected: 'the zookeeper container\'s mounts', got: r.stderr.trim() || `exit ${r.code}` };
+        if (!line)
+          return {
+            ok: false,
+            expected: "the zookeeper container's mounts",
+            got: r.stderr.trim() || `exit ${r.code}`,
+          };
         const missing = unnamedMounts(JSON.parse(line) as Mount[], wanted);
-        return { ok: missing.length === 0, expected: `${wanted.join(' and ')} on named volumes`, got: missing.length ? `not on a named volume: ${missing.join(', ')}` : 'both on named volumes' };
+        return {
+          ok: missing.length === 0,
+          expected: `${wanted.join(' and ')} on named volumes`,
+          got: missing.length ? `not on a named volume: ${missing.join(', ')}` : 'both on named volumes',
+        };
       },
     });
     const client = zkClientPort(model, settings);
@@ -85,10 +121,21 @@ export function hardeningChecks(model: StackModel, settings: Settings, host: str
           { sudo: true, timeoutMs: 30_000 },
         );
         const extra = unexpectedListeners(r.stdout, allowed);
-        return { ok: r.code === 0 && extra.length === 0, expected: `only ${allowed.join(', ')}`, got: r.code !== 0 ? r.stderr.trim() || `exit ${r.code}` : extra.length ? `also ${extra.join(', ')}` : 'none other' };
+        return {
+          ok: r.code === 0 && extra.length === 0,
+          expected: `only ${allowed.join(', ')}`,
+          got:
+            r.code !== 0
+              ? r.stderr.trim() || `exit ${r.code}`
+              : extra.length
+                ? `also ${extra.join(', ')}`
+                : 'none other',
+        };
       },
     });
   }
-  for (const c of checks) if (unavailable[c.service]) c.skip = `not provided by image source "${settings.imageSource}": ${unavailable[c.service]}`;
+  for (const c of checks)
+    if (unavailable[c.service])
+      c.skip = `not provided by image source "${settings.imageSource}": ${unavailable[c.service]}`;
   return checks;
 }

@@ -23,7 +23,11 @@ export function hostChecks(advertised: string, host: string): Check[] {
         const have = hostAddresses(r.stdout);
         return have.includes(advertised)
           ? { ok: true, expected: advertised, got: advertised }
-          : { ok: false, expected: `${advertised} on the host`, got: `the host has ${have.join(', ') || 'no IPv4 address'} now: run install again to move the stack (data is kept)` };
+          : {
+              ok: false,
+              expected: `${advertised} on the host`,
+              got: `the host has ${have.join(', ') || 'no IPv4 address'} now: run install again to move the stack (data is kept)`,
+            };
       },
     },
   ];

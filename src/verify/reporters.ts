@@ -7,7 +7,11 @@ export type ReporterName = 'spec' | 'junit' | 'json';
 
 export const REPORTERS: ReporterName[] = ['spec', 'junit', 'json'];
 
-export function render(report: VerifyReport | VerifyReport[], reporter: ReporterName, opts: { colour?: boolean } = {}): string {
+export function render(
+  report: VerifyReport | VerifyReport[],
+  reporter: ReporterName,
+  opts: { colour?: boolean } = {},
+): string {
   const reports = Array.isArray(report) ? report : [report];
   switch (reporter) {
     case 'spec':
@@ -39,14 +43,18 @@ const COLOUR = { passed: 32, failed: 31, skipped: 33 } as const;
  * colour: ANSI colours (a terminal).
  */
 export function renderSpec(r: VerifyReport, opts: { colour?: boolean } = {}): string {
-  const paint = (status: keyof typeof MARK, text: string) => (opts.colour ? `\x1b[${COLOUR[status]}m${text}\x1b[0m` : text);
+  const paint = (status: keyof typeof MARK, text: string) =>
+    opts.colour ? `\x1b[${COLOUR[status]}m${text}\x1b[0m` : text;
   const lines: string[] = [];
   for (const [host, byHost] of groupBy(r.results, (x) => x.host)) {
     lines.push(host);
     for (const [service, items] of groupBy(byHost, (x) => x.service)) {
       const reasons = new Set(items.filter((x) => x.status === 'skipped').map((x) => x.reason ?? ''));
-      const shared = items.every((x) => x.status === 'skipped') && reasons.size === 1 ? [...reasons][0] : undefined;
-      lines.push(shared !== undefined ? `  ${service} ${paint('skipped', `(skipped: ${shared})`)}` : `  ${service}`);
+      const shared =
+        items.every((x) => x.status === 'skipped') && reasons.size === 1 ? [...reasons][0] : undefined;
+      lines.push(
+        shared !== undefined ? `  ${service} ${paint('skipped', `(skipped: ${shared})`)}` : `  ${service}`,
+      );
       for (const x of items) {
         let line = `    ${paint(x.status, MARK[x.status])} ${x.description}`;
         if (x.status === 'skipped' && shared === undefined) line += ` (skipped: ${x.reason ?? ''})`;
@@ -82,17 +90,22 @@ export function renderJunit(reports: VerifyReport[]): string {
   const count = (s: CheckResult['status']) => all.filter((x) => x.status === s).length;
   const time = reports.reduce((a, r) => a + r.seconds, 0);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  out.push(`<testsuites name="paasbox verify" tests="${all.length}" failures="${count('failed')}" skipped="${count('skipped')}" time="${time.toFixed(3)}">`);
+  out.push(
+    `<testsuites name="paasbox verify" tests="${all.length}" failures="${count('failed')}" skipped="${count('skipped')}" time="${time.toFixed(3)}">`,
+  );
   for (const r of reports) {
     for (const [host, items] of groupBy(r.results, (x) => x.host)) {
       const f = items.filter((x) => x.status === 'failed').length;
       const s = items.filter((x) => x.status === 'skipped').length;
       const t = items.reduce((a, x) => a + x.seconds, 0);
-      out.push(`  <testsuite name="${xmlEscape(host)}" tests="${items.length}" failures="${f}" errors="0" skipped="${s}" time="${t.toFixed(3)}" timestamp="${xmlEscape(r.startedAt.replace(/\.\d+Z$/, ''))}">`);
+      out.push(
+        `  <testsuite name="${xmlEscape(host)}" tests="${items.length}" failures="${f}" errors="0" skipped="${s}" time="${t.toFixed(3)}" timestamp="${xmlEscape(r.startedAt.replace(/\.\d+Z$/, ''))}">`,
+      );
       for (const x of items) {
         const open = `    <testcase classname="${xmlEscape(`${host}.${x.service}`)}" name="${xmlEscape(`${x.id}: ${x.description}`)}" time="${x.seconds.toFixed(3)}"`;
         if (x.status === 'passed') out.push(`${open}/>`);
-        else if (x.status === 'skipped') out.push(`${open}>\n      <skipped message="${xmlEscape(x.reason ?? '')}"/>\n    </testcase>`);
+        else if (x.status === 'skipped')
+          out.push(`${open}>\n      <skipped message="${xmlEscape(x.reason ?? '')}"/>\n    </testcase>`);
         else
           out.push(
             `${open}>\n      <failure message="${xmlEscape(`expected ${x.expected}, got ${x.got}`)}" type="CheckFailed">${xmlEscape(`host: ${host}\ncheck: ${x.id}\nexpected: ${x.expected}\ngot: ${x.got}\nattempts: ${x.attempts}`)}</failure>\n    </testcase>`,

@@ -14,7 +14,14 @@ import { deriveChecks } from './derive.js';
 import { hardeningChecks } from './hardening.js';
 import { hostChecks } from './host.js';
 import { clusterChecks } from './cluster.js';
-import { catalogUnreadable, consulHttpPort, deriveCatalogChecks, dnsPorts, readCatalog, type CatalogSnapshot } from './catalog.js';
+import {
+  catalogUnreadable,
+  consulHttpPort,
+  deriveCatalogChecks,
+  dnsPorts,
+  readCatalog,
+  type CatalogSnapshot,
+} from './catalog.js';
 import { inspectAll, presentImages, type ContainerState } from './docker.js';
 import { probeTools, type Tools } from '../system/http.js';
 import { readDeployment, type Deployment } from '../stackfile/deployment.js';
@@ -24,7 +31,10 @@ import { PaasboxError } from '../errors.js';
 import { poll, sleep } from '../poll.js';
 
 export interface VerifyOptions {
-  /** Checks run at once (default 8; sshd allows 10 sessions per connection by default, so keep it at most 9 over SSH). */
+  /**
+   * Checks run at once (default 8; sshd allows 10 sessions per connection by default, so keep it at most 9
+   * over SSH).
+   */
   concurrency?: number;
   /** Minimum time between the two restart-count samples (default 3000 ms). */
   crashSampleMs?: number;
@@ -45,7 +55,10 @@ export interface VerifyOptions {
   checkDeadlineMs?: number;
   /** The deployed compose file's record; read from the target when undefined, ignored when null. */
   deployment?: Deployment | null;
-  /** Run the network checks on this host (verify --from-here: the laptop), logins read from its secretsDir; container state is still read on the target. */
+  /**
+   * Run the network checks on this host (verify --from-here: the laptop), logins read from its secretsDir;
+   * container state is still read on the target.
+   */
   probeFrom?: { target: Target; secretsDir: string };
 }
 
@@ -86,14 +99,26 @@ export function makeContext(target: Target, tools: Tools, address: string, sampl
   };
 }
 
-export async function runVerify(target: Target, model: StackModel, settings: Settings, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function runVerify(
+  target: Target,
+  model: StackModel,
+  settings: Settings,
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
   const started = Date.now();
   const host = target.name;
   const address = opts.address ?? settings.ip;
   const tools = await probeTools(target);
   const ctx = makeContext(target, tools, address, opts.crashSampleMs ?? 3000);
   void ctx.baseline().catch(() => undefined); // take the first restart-count sample now
-  const probe: Prober | undefined = opts.probeFrom && { target: opts.probeFrom.target, ctx: { ...ctx, tools: await probeTools(opts.probeFrom.target), localSecretsDir: opts.probeFrom.secretsDir } };
+  const probe: Prober | undefined = opts.probeFrom && {
+    target: opts.probeFrom.target,
+    ctx: {
+      ...ctx,
+      tools: await probeTools(opts.probeFrom.target),
+      localSecretsDir: opts.probeFrom.secretsDir,
+    },
+  };
 
   const loadable = Object.values(model.services)
     .map((s) => s.sources[settings.imageSource]?.unavailable?.loadable)
@@ -101,15 +126,22 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
   const present = await presentImages(target, loadable);
   const { unavailable } = await resolveImageRefs(model, settings, (ref) => present.has(ref));
   // Services install left out of the compose file (image not available) are skipped, not failed.
-  const deployment = opts.deployment === undefined ? await readDeployment(target).catch(keepReadBackError) : opts.deployment;
-  for (const [svc, why] of Object.entries(deployment?.meta.omitted ?? {})) unavailable[svc] ??= `left out by install: ${why}`;
+  const deployment =
+    opts.deployment === undefined ? await readDeployment(target).catch(keepReadBackError) : opts.deployment;
+  for (const [svc, why] of Object.entries(deployment?.meta.omitted ?? {}))
+    unavailable[svc] ??= `left out by install: ${why}`;
 
-  let checks = [...hostChecks(settings.ip, host), swarmHealthCheck(host), ...hardeningChecks(model, settings, host, unavailable), ...deriveChecks(model, settings, {
-    host,
-    unavailable,
-    ...(opts.healthAttempts !== undefined ? { healthAttempts: opts.healthAttempts } : {}),
-    ...(opts.dnsAttempts !== undefined ? { dnsAttempts: opts.dnsAttempts } : {}),
-  })];
+  let checks = [
+    ...hostChecks(settings.ip, host),
+    swarmHealthCheck(host),
+    ...hardeningChecks(model, settings, host, unavailable),
+    ...deriveChecks(model, settings, {
+      host,
+      unavailable,
+      ...(opts.healthAttempts !== undefined ? { healthAttempts: opts.healthAttempts } : {}),
+      ...(opts.dnsAttempts !== undefined ? { dnsAttempts: opts.dnsAttempts } : {}),
+    }),
+  ];
   if (opts.catalog !== false) {
     const port = consulHttpPort(model, settings);
     let error = '';
@@ -117,15 +149,18 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
     let reads = 0;
     const read = () => {
       reads++;
-      return probe ? readCatalog(probe.target, probe.ctx.tools, address, port) : readCatalog(target, tools, address, port);
+      return probe
+        ? readCatalog(probe.target, probe.ctx.tools, address, port)
+        : readCatalog(target, tools, address, port);
     };
     const what = `Consul's catalog at ${address}:${port}`;
-    const snap = await poll({ what, timeoutMs: 120_000, everyMs: 1000, fix: 'check consul', fatal: () => reads >= 3 }, read).catch(
-      (e: unknown): CatalogSnapshot | undefined => {
-        error = e instanceof PaasboxError && e.detail ? e.detail : e instanceof Error ? e.message : String(e);
-        return undefined;
-      },
-    );
+    const snap = await poll(
+      { what, timeoutMs: 120_000, everyMs: 1000, fix: 'check consul', fatal: () => reads >= 3 },
+      read,
+    ).catch((e: unknown): CatalogSnapshot | undefined => {
+      error = e instanceof PaasboxError && e.detail ? e.detail : e instanceof Error ? e.message : String(e);
+      return undefined;
+    });
     checks.push(
       ...(snap
         ? deriveCatalogChecks(snap, {
@@ -149,7 +184,11 @@ export async function runVerify(target: Target, model: StackModel, settings: Set
 }
 
 /** HAProxy's http port when haproxy runs on this host and its image is available. */
-function haproxyRoutePort(model: StackModel, settings: Settings, unavailable: Record<string, string>): { haproxyPort?: number } {
+function haproxyRoutePort(
+  model: StackModel,
+  settings: Settings,
+  unavailable: Record<string, string>,
+): { haproxyPort?: number } {
   if (!servicesOnThisHost(model, settings).includes('haproxy') || unavailable['haproxy']) return {};
   const p = effectivePorts(model, settings, 'haproxy').find((x) => x.name === 'http');
   return p ? { haproxyPort: p.port } : {};
@@ -168,8 +207,17 @@ export function summarize(target: string, started: number, results: CheckResult[
   };
 }
 
-/** Run checks with a concurrency limit (network checks on `probe` when given); a check retries until ok, its attempts or the deadline run out. */
-export async function runChecks(target: Target, ctx: VerifyContext, checks: Check[], opts: VerifyOptions = {}, probe?: Prober): Promise<CheckResult[]> {
+/**
+ * Run checks with a concurrency limit (network checks on `probe` when given); a check retries until ok, its
+ * attempts or the deadline run out.
+ */
+export async function runChecks(
+  target: Target,
+  ctx: VerifyContext,
+  checks: Check[],
+  opts: VerifyOptions = {},
+  probe?: Prober,
+): Promise<CheckResult[]> {
   const results: CheckResult[] = new Array(checks.length);
   let next = 0;
   const worker = async () => {
@@ -179,29 +227,54 @@ export async function runChecks(target: Target, ctx: VerifyContext, checks: Chec
       const on = c.network && probe ? probe : { target, ctx };
       results[i] = await runOne(on.target, on.ctx, c, opts.checkDeadlineMs ?? 90_000);
       const r = results[i]!;
-      if (r.status !== 'skipped') opts.progress?.say(`[${r.host}] ${r.status === 'passed' ? '✓' : r.status === 'failed' ? '✗' : '-'} ${r.id}${r.status === 'failed' ? `: got ${r.got}` : ''}`);
+      if (r.status !== 'skipped')
+        opts.progress?.say(
+          `[${r.host}] ${r.status === 'passed' ? '✓' : r.status === 'failed' ? '✗' : '-'} ${r.id}${r.status === 'failed' ? `: got ${r.got}` : ''}`,
+        );
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, checks.length)) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, checks.length)) }, worker),
+  );
   return results;
 }
 
-async function runOne(target: Target, ctx: VerifyContext, c: Check, deadlineMs: number): Promise<CheckResult> {
+async function runOne(
+  target: Target,
+  ctx: VerifyContext,
+  c: Check,
+  deadlineMs: number,
+): Promise<CheckResult> {
   const t0 = Date.now();
   const base = { id: c.id, service: c.service, host: c.host, description: c.description };
-  if (c.skip) return { ...base, status: 'skipped', expected: '', got: '', reason: c.skip, attempts: 0, seconds: 0 };
+  if (c.skip)
+    return { ...base, status: 'skipped', expected: '', got: '', reason: c.skip, attempts: 0, seconds: 0 };
   const attempts = Math.max(1, c.attempts ?? 1);
   let last: Outcome = { ok: false, expected: '', got: '' };
   let n = 0;
   // Until ok, final or out of attempts; past the deadline (poll's timeout) the last outcome stands too.
-  await poll({ what: `check ${c.id}`, timeoutMs: deadlineMs, everyMs: c.delayMs ?? 1000, fix: 'see the check' }, async () => {
-    n++;
-    try {
-      last = await c.run(target, ctx);
-    } catch (e) {
-      last = { ok: false, expected: last.expected || 'the check to run', got: `error: ${e instanceof Error ? e.message : String(e)}` };
-    }
-    return last.ok || last.final || n >= attempts ? last : undefined;
-  }).catch(() => undefined);
-  return { ...base, status: last.ok ? 'passed' : 'failed', expected: last.expected, got: last.got, attempts: n, seconds: (Date.now() - t0) / 1000 };
+  await poll(
+    { what: `check ${c.id}`, timeoutMs: deadlineMs, everyMs: c.delayMs ?? 1000, fix: 'see the check' },
+    async () => {
+      n++;
+      try {
+        last = await c.run(target, ctx);
+      } catch (e) {
+        last = {
+          ok: false,
+          expected: last.expected || 'the check to run',
+          got: `error: ${e instanceof Error ? e.message : String(e)}`,
+        };
+      }
+      return last.ok || last.final || n >= attempts ? last : undefined;
+    },
+  ).catch(() => undefined);
+  return {
+    ...base,
+    status: last.ok ? 'passed' : 'failed',
+    expected: last.expected,
+    got: last.got,
+    attempts: n,
+    seconds: (Date.now() - t0) / 1000,
+  };
 }

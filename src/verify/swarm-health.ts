@@ -46,17 +46,27 @@ interface SwarmInfo {
   Error?: string;
 }
 
-/** A command's output before its "@@name CODE" marker, and the code (undefined: no marker, the command never finished). */
+/**
+ * A command's output before its "@@name CODE" marker, and the code (undefined: no marker, the command never
+ * finished).
+ */
 function section(out: string, name: string, after = 0): { text: string; code?: number; end: number } {
   const m = new RegExp(`^@@${name} (\\d+)$`, 'm').exec(out.slice(after));
   if (!m) return { text: out.slice(after).trim(), end: out.length };
-  return { text: out.slice(after, after + m.index).trim(), code: Number(m[1]), end: after + m.index + m[0].length };
+  return {
+    text: out.slice(after, after + m.index).trim(),
+    code: Number(m[1]),
+    end: after + m.index + m[0].length,
+  };
 }
 
 const lastLine = (s: string) => s.trim().split('\n').filter(Boolean).slice(-1)[0] ?? '';
 const failed = (got: string): SwarmHealth => ({ state: 'failed', got, fix: SWARM_FIX });
 
-/** SWARM_HEALTH_COMMAND's output → the swarm's health (no marker: the command was cut off, as a timeout). Pure. */
+/**
+ * SWARM_HEALTH_COMMAND's output → the swarm's health (no marker: the command was cut off, as a timeout).
+ * Pure.
+ */
 export function judgeSwarmHealth(out: string): SwarmHealth {
   const info = section(out, 'info');
   if (info.code === undefined || info.code === 124)
@@ -72,27 +82,35 @@ export function judgeSwarmHealth(out: string): SwarmHealth {
   }
   const state = swarm.LocalNodeState ?? '';
   const err = swarm.Error?.trim();
-  if (state === 'inactive' || state === '') return { state: 'none', got: 'no swarm on this host (no app deployed yet)' };
-  if (state === 'locked') return failed('the swarm is locked (autolock): unlock it with `docker swarm unlock`');
+  if (state === 'inactive' || state === '')
+    return { state: 'none', got: 'no swarm on this host (no app deployed yet)' };
+  if (state === 'locked')
+    return failed('the swarm is locked (autolock): unlock it with `docker swarm unlock`');
   if (state !== 'active') return failed(`the swarm node is ${state}${err ? `: ${err}` : ''}`);
   if (err) return failed(`the swarm node reports an error: ${err}`);
-  if (!swarm.ControlAvailable) return { state: 'ok', got: 'a swarm worker (its managers are judged on the masters)' };
+  if (!swarm.ControlAvailable)
+    return { state: 'ok', got: 'a swarm worker (its managers are judged on the masters)' };
 
   const nodes = section(out, 'nodes', info.end);
-  if (nodes.code === undefined || nodes.code === 124) return failed(`docker node ls did not answer within ${SWARM_TIMEOUT_S} s`);
+  if (nodes.code === undefined || nodes.code === 124)
+    return failed(`docker node ls did not answer within ${SWARM_TIMEOUT_S} s`);
   if (nodes.code !== 0) {
     const said = lastLine(nodes.text);
-    if (/does not have a leader/i.test(said)) return failed(`the swarm has no leader (${said.replace(/^Error response from daemon:\s*/, '')})`);
+    if (/does not have a leader/i.test(said))
+      return failed(`the swarm has no leader (${said.replace(/^Error response from daemon:\s*/, '')})`);
     return failed(`docker node ls failed: ${said || `exit ${nodes.code}`}`);
   }
   const list = parseNodeList(nodes.text);
   const managers = list.filter((n) => n.managerStatus);
   const self = list.find((n) => n.id === swarm.NodeID);
-  const bad = managers.filter((n) => n.status !== 'Ready' || (n.managerStatus !== 'Leader' && n.managerStatus !== 'Reachable'));
+  const bad = managers.filter(
+    (n) => n.status !== 'Ready' || (n.managerStatus !== 'Leader' && n.managerStatus !== 'Reachable'),
+  );
   const leader = managers.find((n) => n.managerStatus === 'Leader');
   const show = (n: SwarmNode) => `${n.hostname} ${n.status}/${n.managerStatus || 'worker'}`;
   if (!self) return failed(`this node (${swarm.NodeID ?? '?'}) is not in its own node list`);
-  if (bad.length) return failed(`manager${bad.length > 1 ? 's' : ''} not Ready and reachable: ${bad.map(show).join(', ')}`);
+  if (bad.length)
+    return failed(`manager${bad.length > 1 ? 's' : ''} not Ready and reachable: ${bad.map(show).join(', ')}`);
   if (!leader) return failed('the swarm has no leader');
   const count = `${managers.length} manager${managers.length > 1 ? 's' : ''}`;
   return { state: 'ok', got: `manager ${show(self)}, ${count}, leader ${leader.hostname}` };
@@ -115,7 +133,8 @@ export function swarmHealthCheck(host: string): Check {
     id: 'host/swarm/manager',
     service: 'host',
     host,
-    description: 'the swarm the apps run on is manageable: node active, managers Ready and reachable, a leader (no swarm: fine)',
+    description:
+      'the swarm the apps run on is manageable: node active, managers Ready and reachable, a leader (no swarm: fine)',
     attempts: 2,
     delayMs: 3000,
     async run(target) {

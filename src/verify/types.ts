@@ -19,7 +19,10 @@ export interface VerifyContext {
   /** The address the checks talk to on the target (settings.ip, else 127.0.0.1). */
   address: string;
   tools: Tools;
-  /** Where the checks' logins are read: this machine's copy, as the user (verify --from-here); default the target's SECRETS_DIR, as root. */
+  /**
+   * Where the checks' logins are read: this machine's copy, as the user (verify --from-here); default the
+   * target's SECRETS_DIR, as root.
+   */
   localSecretsDir?: string;
   /** Containers of the compose project (fresh if older than a second). */
   containers(): Promise<ContainerState[]>;
@@ -39,7 +42,10 @@ export interface Check {
   /** Tries before the check counts as failed (DNS and health need a few). */
   attempts?: number;
   delayMs?: number;
-  /** A probe over the network to ctx.address (HTTP, TCP, four-letter word, DNS): with a probing host (verify --from-here) it runs there. */
+  /**
+   * A probe over the network to ctx.address (HTTP, TCP, four-letter word, DNS): with a probing host (verify
+   * --from-here) it runs there.
+   */
   network?: boolean;
   run(target: Target, ctx: VerifyContext): Promise<Outcome>;
 }

@@ -9,13 +9,29 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { PaasboxError } from '../errors.js';
 import { poll } from '../poll.js';
 import { localSecretsDir } from '../secrets/store.js';
-import { checkClientName, parseIndex, pemCertificate, renderStaticKey, SERVER_ENTITY, type IndexEntry } from './profile.js';
+import {
+  checkClientName,
+  parseIndex,
+  pemCertificate,
+  renderStaticKey,
+  SERVER_ENTITY,
+  type IndexEntry,
+} from './profile.js';
 
 const run = promisify(execFile);
 
@@ -27,11 +43,15 @@ export function pkiDir(instance: string, cwd?: string): string {
   return join(localSecretsDir(instance, cwd), 'pki');
 }
 
-/** The easy-rsa script: $PAASBOX_EASYRSA, Debian's, else `easyrsa` on PATH (Homebrew); undefined when there is none. */
+/**
+ * The easy-rsa script: $PAASBOX_EASYRSA, Debian's, else `easyrsa` on PATH (Homebrew); undefined when there is
+ * none.
+ */
 export function findEasyrsa(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env['PAASBOX_EASYRSA']) return env['PAASBOX_EASYRSA'];
   if (existsSync(DEBIAN_EASYRSA)) return DEBIAN_EASYRSA;
-  for (const d of (env['PATH'] ?? '').split(delimiter).filter(Boolean)) if (existsSync(join(d, 'easyrsa'))) return join(d, 'easyrsa');
+  for (const d of (env['PATH'] ?? '').split(delimiter).filter(Boolean))
+    if (existsSync(join(d, 'easyrsa'))) return join(d, 'easyrsa');
   return undefined;
 }
 
@@ -65,14 +85,21 @@ export class VpnPki {
   missing(): string[] {
     const out: string[] = [];
     if (!existsSync(this.p('ca.crt')) || !existsSync(this.p('private', 'ca.key'))) out.push('CA');
-    if (!existsSync(this.p('issued', `${SERVER_ENTITY}.crt`)) || !existsSync(this.p('private', `${SERVER_ENTITY}.key`))) out.push('server key and certificate');
+    if (
+      !existsSync(this.p('issued', `${SERVER_ENTITY}.crt`)) ||
+      !existsSync(this.p('private', `${SERVER_ENTITY}.key`))
+    )
+      out.push('server key and certificate');
     if (!existsSync(this.p('crl.pem'))) out.push('CRL');
     if (!existsSync(this.p('tc.key'))) out.push('tls-crypt key');
     out.push(...this.modeProblems());
     return out;
   }
 
-  /** Entries under the PKI (and the PKI and instance directories themselves) whose mode is not 0700 (directories) / 0600 (files). */
+  /**
+   * Entries under the PKI (and the PKI and instance directories themselves) whose mode is not 0700
+   * (directories) / 0600 (files).
+   */
   modeProblems(): string[] {
     const out: string[] = [];
     const parent = dirname(this.dir);
@@ -102,7 +129,10 @@ export class VpnPki {
     if (existsSync(this.dir)) walk(this.dir);
   }
 
-  /** Make what is missing (CA, server certificate, CRL, tls-crypt key) and fix modes; never touches what exists. Returns what it made. */
+  /**
+   * Make what is missing (CA, server certificate, CRL, tls-crypt key) and fix modes; never touches what
+   * exists. Returns what it made.
+   */
   async ensure(): Promise<string[]> {
     return this.locked(async () => {
       const made: string[] = [];
@@ -120,10 +150,17 @@ export class VpnPki {
         await this.easyrsa(['build-ca', 'nopass'], { EASYRSA_REQ_CN: `paasbox ${this.instance} VPN CA` });
         made.push('CA');
       } else if (!hasCrt || !hasKey) {
-        throw this.damaged(hasCrt ? 'a CA certificate but no CA key (private/ca.key)' : 'a CA key but no CA certificate (ca.crt)');
+        throw this.damaged(
+          hasCrt
+            ? 'a CA certificate but no CA key (private/ca.key)'
+            : 'a CA key but no CA certificate (ca.crt)',
+        );
       }
       if (!existsSync(this.p('issued', `${SERVER_ENTITY}.crt`))) {
-        if (existsSync(this.p('private', `${SERVER_ENTITY}.key`)) || existsSync(this.p('reqs', `${SERVER_ENTITY}.req`)))
+        if (
+          existsSync(this.p('private', `${SERVER_ENTITY}.key`)) ||
+          existsSync(this.p('reqs', `${SERVER_ENTITY}.req`))
+        )
           throw this.damaged('a server key or request but no server certificate');
         await this.easyrsa(['build-server-full', SERVER_ENTITY, 'nopass']);
         made.push('server key and certificate');
@@ -188,14 +225,18 @@ export class VpnPki {
     return { cert: pemCertificate(readFileSync(crt, 'utf8')), key: readFileSync(key, 'utf8') };
   }
 
-  /** Issue NAME's certificate (easy-rsa build-client-full NAME nopass) unless it has a valid one; true when it made one. */
+  /**
+   * Issue NAME's certificate (easy-rsa build-client-full NAME nopass) unless it has a valid one; true when it
+   * made one.
+   */
   async issueClient(name: string): Promise<boolean> {
     checkClientName(name);
     this.requireReady();
     return this.locked(async () => {
       if (this.clientFiles(name)) return false;
       // A request or key left without a certificate (an interrupted run) would make easy-rsa refuse.
-      for (const p of [this.p('reqs', `${name}.req`), this.p('private', `${name}.key`)]) if (existsSync(p) && !existsSync(this.p('issued', `${name}.crt`))) rmSync(p);
+      for (const p of [this.p('reqs', `${name}.req`), this.p('private', `${name}.key`)])
+        if (existsSync(p) && !existsSync(this.p('issued', `${name}.crt`))) rmSync(p);
       await this.easyrsa(['build-client-full', name, 'nopass']);
       this.fixModes();
       return true;
@@ -215,7 +256,10 @@ export class VpnPki {
       if (!existsSync(this.p('issued', `${name}.crt`))) {
         const known = this.index().filter((e) => e.name === name);
         if (!known.some((e) => e.status === 'revoked'))
-          throw new PaasboxError(`no VPN client "${name}" in ${this.dir}`, 'npx paasbox vpn list shows the clients there are');
+          throw new PaasboxError(
+            `no VPN client "${name}" in ${this.dir}`,
+            'npx paasbox vpn list shows the clients there are',
+          );
         already = true;
       } else {
         await this.easyrsa(['revoke', name]);
@@ -230,7 +274,10 @@ export class VpnPki {
   private async easyrsa(args: string[], extra: Record<string, string> = {}): Promise<string> {
     const cmd = findEasyrsa();
     if (!cmd)
-      throw new PaasboxError('easy-rsa is not installed on this machine', 'apt-get install easy-rsa (Debian/Ubuntu) or brew install easy-rsa (macOS); install does it for you where apt-get works');
+      throw new PaasboxError(
+        'easy-rsa is not installed on this machine',
+        'apt-get install easy-rsa (Debian/Ubuntu) or brew install easy-rsa (macOS); install does it for you where apt-get works',
+      );
     // The caller's EASYRSA_* settings must not change this PKI.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EASYRSA')));
     Object.assign(env, {
@@ -245,15 +292,27 @@ export class VpnPki {
       ...extra,
     });
     try {
-      const r = await run(cmd, args, { env, cwd: dirname(this.dir), timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+      const r = await run(cmd, args, {
+        env,
+        cwd: dirname(this.dir),
+        timeout: 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
       return String(r.stdout);
     } catch (e) {
       const x = e as { stderr?: string; stdout?: string; message: string };
-      throw new PaasboxError(`easy-rsa ${args.join(' ')} failed in ${this.dir}`, `read the detail; the PKI is ${this.dir}`, String(x.stderr || x.stdout || x.message));
+      throw new PaasboxError(
+        `easy-rsa ${args.join(' ')} failed in ${this.dir}`,
+        `read the detail; the PKI is ${this.dir}`,
+        String(x.stderr || x.stdout || x.message),
+      );
     }
   }
 
-  /** One paasbox process at a time changes this PKI: an exclusive lock file beside it (a dead holder's is taken over). */
+  /**
+   * One paasbox process at a time changes this PKI: an exclusive lock file beside it (a dead holder's is
+   * taken over).
+   */
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
     const parent = dirname(this.dir);
     mkdirSync(parent, { recursive: true, mode: 0o700 });

@@ -9,7 +9,10 @@ import { PaasboxError } from '../errors.js';
 
 /** Inside the container: /opt/paasbox/openvpn on the host, mounted read-only. */
 export const SERVER_FILES_DIR = '/etc/openvpn/paasbox';
-/** The management socket (a unix socket inside the container only): `vpn revoke` ends a revoked client's session through it. */
+/**
+ * The management socket (a unix socket inside the container only): `vpn revoke` ends a revoked client's
+ * session through it.
+ */
 export const MANAGEMENT_SOCKET = '/run/openvpn/management.sock';
 /** The server certificate's easy-rsa entity name, and so its CN (clients check it: verify-x509-name). */
 export const SERVER_ENTITY = 'server';
@@ -19,11 +22,20 @@ export const VPN_NETWORK = { network: '10.8.0.0', netmask: '255.255.255.0' } as 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const RESERVED = new Set([SERVER_ENTITY, 'ca']);
 
-/** A client name: letters, digits, - and _ (starting with a letter or digit, at most 64); not the server's or the CA's. */
+/**
+ * A client name: letters, digits, - and _ (starting with a letter or digit, at most 64); not the server's or
+ * the CA's.
+ */
 export function checkClientName(name: string): string {
-  const fix = 'name the client with letters, digits, - and _ (e.g. laptop or alice-phone), starting with a letter or digit, at most 64 characters';
-  if (!NAME_RE.test(name)) throw new PaasboxError(`VPN client name ${JSON.stringify(name)} is not usable`, fix);
-  if (RESERVED.has(name.toLowerCase())) throw new PaasboxError(`VPN client name "${name}" is reserved (the PKI's own ${name.toLowerCase()} certificate)`, fix);
+  const fix =
+    'name the client with letters, digits, - and _ (e.g. laptop or alice-phone), starting with a letter or digit, at most 64 characters';
+  if (!NAME_RE.test(name))
+    throw new PaasboxError(`VPN client name ${JSON.stringify(name)} is not usable`, fix);
+  if (RESERVED.has(name.toLowerCase()))
+    throw new PaasboxError(
+      `VPN client name "${name}" is reserved (the PKI's own ${name.toLowerCase()} certificate)`,
+      fix,
+    );
   return name;
 }
 
@@ -42,8 +54,16 @@ export interface ServerConfigInput {
 
 /** server.conf for the openvpn container (it reads every file from SERVER_FILES_DIR). */
 export function renderServerConfig(o: ServerConfigInput): string {
-  if (!isIPv4(o.stackIp)) throw new PaasboxError(`the stack's address ${JSON.stringify(o.stackIp)} is not an IPv4 address`, 'install with --ip set to the stack host\'s IPv4 address');
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new PaasboxError(`OpenVPN port ${o.port} is not a port`, 'set services.openvpn.ports.vpn in paasbox.yaml to a number from 1 to 65535');
+  if (!isIPv4(o.stackIp))
+    throw new PaasboxError(
+      `the stack's address ${JSON.stringify(o.stackIp)} is not an IPv4 address`,
+      "install with --ip set to the stack host's IPv4 address",
+    );
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+    throw new PaasboxError(
+      `OpenVPN port ${o.port} is not a port`,
+      'set services.openvpn.ports.vpn in paasbox.yaml to a number from 1 to 65535',
+    );
   const f = (name: string) => `${SERVER_FILES_DIR}/${name}`;
   return [
     '# paasbox OpenVPN server, written by install (src/vpn/profile.ts). The CA key',
@@ -97,7 +117,11 @@ const block = (tag: string, pem: string) => [`<${tag}>`, pem.trim(), `</${tag}>`
 /** A client's .ovpn, every key and certificate inline. */
 export function renderClientProfile(o: ClientProfileInput): string {
   checkClientName(o.name);
-  if (!isIPv4(o.stackIp)) throw new PaasboxError(`the stack's address ${JSON.stringify(o.stackIp)} is not an IPv4 address`, 'install again with --ip set to the stack host\'s IPv4 address');
+  if (!isIPv4(o.stackIp))
+    throw new PaasboxError(
+      `the stack's address ${JSON.stringify(o.stackIp)} is not an IPv4 address`,
+      "install again with --ip set to the stack host's IPv4 address",
+    );
   const lines = [
     `# paasbox VPN profile for "${o.name}"${o.origin ? ` (${o.origin})` : ''}.`,
     `# It holds ${o.name}'s private key: keep it to yourself. Revoke: npx paasbox vpn revoke ${o.name}`,
@@ -115,8 +139,8 @@ export function renderClientProfile(o: ClientProfileInput): string {
   ];
   if (o.remote.host === o.stackIp)
     lines.push(
-      '# The server is the stack\'s own address, reached without the tunnel: routing it',
-      '# into the tunnel would loop the tunnel\'s own packets, so that pushed route is dropped.',
+      "# The server is the stack's own address, reached without the tunnel: routing it",
+      "# into the tunnel would loop the tunnel's own packets, so that pushed route is dropped.",
       `pull-filter ignore "route ${o.stackIp} 255.255.255.255"`,
     );
   if (o.dns)
@@ -126,7 +150,13 @@ export function renderClientProfile(o: ClientProfileInput): string {
       `dhcp-option DNS ${o.dns.ip}`,
       `dhcp-option DOMAIN ${o.dns.domain}`,
     );
-  lines.push(...block('ca', o.ca), ...block('cert', o.cert), ...block('key', o.key), ...block('tls-crypt', o.tlsCrypt), '');
+  lines.push(
+    ...block('ca', o.ca),
+    ...block('cert', o.cert),
+    ...block('key', o.key),
+    ...block('tls-crypt', o.tlsCrypt),
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -135,13 +165,25 @@ export function renderStaticKey(bytes: Buffer): string {
   if (bytes.length !== 256) throw new Error('an OpenVPN static key is 256 bytes');
   const hex = bytes.toString('hex');
   const rows = Array.from({ length: 16 }, (_, i) => hex.slice(i * 32, i * 32 + 32));
-  return ['#', '# 2048 bit OpenVPN static key', '#', '-----BEGIN OpenVPN Static key V1-----', ...rows, '-----END OpenVPN Static key V1-----', ''].join('\n');
+  return [
+    '#',
+    '# 2048 bit OpenVPN static key',
+    '#',
+    '-----BEGIN OpenVPN Static key V1-----',
+    ...rows,
+    '-----END OpenVPN Static key V1-----',
+    '',
+  ].join('\n');
 }
 
 /** The PEM certificate of an easy-rsa issued/NAME.crt (which starts with openssl's text dump). */
 export function pemCertificate(text: string): string {
   const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(text);
-  if (!m) throw new PaasboxError('an easy-rsa certificate file holds no PEM certificate', 'the PKI is damaged: check it with openssl x509 -in FILE');
+  if (!m)
+    throw new PaasboxError(
+      'an easy-rsa certificate file holds no PEM certificate',
+      'the PKI is damaged: check it with openssl x509 -in FILE',
+    );
   return m[0] + '\n';
 }
 
@@ -150,7 +192,10 @@ export function parseRemote(spec: string, defaultPort: number): { host: string; 
   const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/.exec(spec);
   const port = m?.[2] ? Number(m[2]) : defaultPort;
   if (!m || port < 1 || port > 65535)
-    throw new PaasboxError(`--remote ${JSON.stringify(spec)} is not HOST or HOST:PORT`, 'give the address (or DNS name) clients reach the VPN server at, e.g. --remote vpn.example.com or --remote 203.0.113.7:1194');
+    throw new PaasboxError(
+      `--remote ${JSON.stringify(spec)} is not HOST or HOST:PORT`,
+      'give the address (or DNS name) clients reach the VPN server at, e.g. --remote vpn.example.com or --remote 203.0.113.7:1194',
+    );
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
@@ -171,18 +216,28 @@ function indexTime(t: string): string {
   return `${y}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
 }
 
-/** easy-rsa's pki/index.txt (openssl ca's database): one entry per certificate, the server's and every client's. */
+/**
+ * easy-rsa's pki/index.txt (openssl ca's database): one entry per certificate, the server's and every
+ * client's.
+ */
 export function parseIndex(text: string, now = new Date()): IndexEntry[] {
   const out: IndexEntry[] = [];
   for (const line of text.split('\n')) {
     const [flag, expires, revoked, serial, , subject] = line.split('\t');
     const cn = /\/CN=([^/]+)/.exec(subject ?? '')?.[1];
     if (!flag || !expires || !serial || !cn) continue;
-    let status: IndexEntry['status'] | undefined = flag === 'V' ? 'valid' : flag === 'R' ? 'revoked' : flag === 'E' ? 'expired' : undefined;
+    let status: IndexEntry['status'] | undefined =
+      flag === 'V' ? 'valid' : flag === 'R' ? 'revoked' : flag === 'E' ? 'expired' : undefined;
     if (!status) continue;
     const until = indexTime(expires);
     if (status === 'valid' && Date.parse(until) < now.getTime()) status = 'expired';
-    out.push({ name: cn, status, serial, expires: until, ...(status === 'revoked' && revoked ? { revoked: indexTime(revoked.split(',')[0]!) } : {}) });
+    out.push({
+      name: cn,
+      status,
+      serial,
+      expires: until,
+      ...(status === 'revoked' && revoked ? { revoked: indexTime(revoked.split(',')[0]!) } : {}),
+    });
   }
   return out;
 }

@@ -6,7 +6,14 @@ import { expect } from 'chai';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { aclPolicies, aclWanted, ANONYMOUS_ACCESSOR, describeAclAction, planAcl, type AclState } from '../../../src/consul/acl.js';
+import {
+  aclPolicies,
+  aclWanted,
+  ANONYMOUS_ACCESSOR,
+  describeAclAction,
+  planAcl,
+  type AclState,
+} from '../../../src/consul/acl.js';
 import { Progress } from '../../../src/progress.js';
 import { runSteps } from '../../../src/provision/runner.js';
 import { consulAclStep } from '../../../src/provision/secrets.js';
@@ -21,10 +28,25 @@ import { fakeConsulAcl } from '../../helpers/fake-consul-acl.js';
 function converged(s: StackSecrets, node: string): AclState {
   const w = aclWanted(s, node);
   return {
-    policies: w.policies.map((p, i) => ({ id: `p${i}`, name: p.name, description: p.description, rules: p.rules })),
+    policies: w.policies.map((p, i) => ({
+      id: `p${i}`,
+      name: p.name,
+      description: p.description,
+      rules: p.rules,
+    })),
     tokens: [
-      ...w.tokens.map((t, i) => ({ accessorId: `a${i}`, secretId: t.secretId, description: t.description, policies: [t.policy] })),
-      { accessorId: ANONYMOUS_ACCESSOR, secretId: 'anonymous', description: 'Anonymous Token', policies: [w.anonymousPolicy] },
+      ...w.tokens.map((t, i) => ({
+        accessorId: `a${i}`,
+        secretId: t.secretId,
+        description: t.description,
+        policies: [t.policy],
+      })),
+      {
+        accessorId: ANONYMOUS_ACCESSOR,
+        secretId: 'anonymous',
+        description: 'Anonymous Token',
+        policies: [w.anonymousPolicy],
+      },
     ],
   };
 }
@@ -34,17 +56,22 @@ describe('consul ACLs', () => {
 
   it('policies: anonymous reads services and nodes only; each consumer gets what its API calls need, no more', () => {
     const p = aclPolicies('node-1');
-    expect(p.anonymous.rules).to.equal('service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\n');
+    expect(p.anonymous.rules).to.equal(
+      'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\n',
+    );
     // consul-template: `services` and `service "NAME|passing"` (health: services and nodes), no keys.
     expect(p.consulTemplate.rules).to.equal(p.anonymous.rules);
-    // The registrator registers and deregisters through the agent API: service write; Consul's own name is not its.
-    // It reads the names apps own (deploy writes paasbox/names/NAME) and no other key.
+    // The registrator registers and deregisters through the agent API: service write; Consul's own name is
+    // not its. It reads the names apps own (deploy writes paasbox/names/NAME) and no other key.
     expect(p.registrator.rules).to.equal(
       'service_prefix "" { policy = "write" }\nservice "consul" { policy = "read" }\nkey_prefix "paasbox/names/" { policy = "read" }\n',
     );
     // The agent registers its own node, nothing else.
-    expect(p.agent.rules).to.equal('node "node-1" { policy = "write" }\nservice_prefix "" { policy = "read" }\n');
-    for (const x of [p.anonymous, p.consulTemplate]) expect(x.rules).to.not.match(/write|key|agent|acl|operator/);
+    expect(p.agent.rules).to.equal(
+      'node "node-1" { policy = "write" }\nservice_prefix "" { policy = "read" }\n',
+    );
+    for (const x of [p.anonymous, p.consulTemplate])
+      expect(x.rules).to.not.match(/write|key|agent|acl|operator/);
     expect(aclPolicies('we"ird').agent.rules).to.match(/^node "we\\"ird"/);
   });
 
@@ -59,19 +86,48 @@ describe('consul ACLs', () => {
   });
 
   it('plans everything on a fresh Consul, nothing on a converged one, and only the difference otherwise', () => {
-    const fresh: AclState = { policies: [], tokens: [{ accessorId: ANONYMOUS_ACCESSOR, secretId: 'anonymous', description: 'Anonymous Token', policies: [] }] };
+    const fresh: AclState = {
+      policies: [],
+      tokens: [
+        {
+          accessorId: ANONYMOUS_ACCESSOR,
+          secretId: 'anonymous',
+          description: 'Anonymous Token',
+          policies: [],
+        },
+      ],
+    };
     expect(planAcl(fresh, aclWanted(s, 'h1')).map((a) => a.kind)).to.deep.equal([
-      'create-policy', 'create-policy', 'create-policy', 'create-policy', 'create-token', 'create-token', 'create-token', 'set-anonymous',
+      'create-policy',
+      'create-policy',
+      'create-policy',
+      'create-policy',
+      'create-token',
+      'create-token',
+      'create-token',
+      'set-anonymous',
     ]);
     const done = converged(s, 'h1');
     expect(planAcl(done, aclWanted(s, 'h1'))).to.deep.equal([]);
     // The host renamed: only the agent's policy changes.
-    expect(planAcl(done, aclWanted(s, 'h2')).map(describeAclAction)).to.deep.equal(['update policy paasbox-agent']);
+    expect(planAcl(done, aclWanted(s, 'h2')).map(describeAclAction)).to.deep.equal([
+      'update policy paasbox-agent',
+    ]);
     // A token with another policy, a stale paasbox token, someone else's token.
     const drifted = structuredClone(done);
     drifted.tokens[1]!.policies = ['global-management'];
-    drifted.tokens.push({ accessorId: 'old', secretId: generateSecrets().registratorToken, description: 'paasbox: registrator', policies: ['paasbox-registrator'] });
-    drifted.tokens.push({ accessorId: 'theirs', secretId: generateSecrets().registratorToken, description: 'ops team', policies: [] });
+    drifted.tokens.push({
+      accessorId: 'old',
+      secretId: generateSecrets().registratorToken,
+      description: 'paasbox: registrator',
+      policies: ['paasbox-registrator'],
+    });
+    drifted.tokens.push({
+      accessorId: 'theirs',
+      secretId: generateSecrets().registratorToken,
+      description: 'ops team',
+      policies: [],
+    });
     drifted.tokens[3]!.policies = [];
     expect(planAcl(drifted, aclWanted(s, 'h1')).map(describeAclAction)).to.deep.equal([
       'update token "paasbox: registrator"',
@@ -81,7 +137,17 @@ describe('consul ACLs', () => {
   });
 
   it('describes every action without a SecretID', () => {
-    const fresh: AclState = { policies: [], tokens: [{ accessorId: 'x', secretId: generateSecrets().agentToken, description: 'paasbox: old', policies: [] }] };
+    const fresh: AclState = {
+      policies: [],
+      tokens: [
+        {
+          accessorId: 'x',
+          secretId: generateSecrets().agentToken,
+          description: 'paasbox: old',
+          policies: [],
+        },
+      ],
+    };
     const text = planAcl(fresh, aclWanted(s, 'h1')).map(describeAclAction).join('\n');
     for (const n of SECRET_NAMES) expect(text).to.not.include(s[n]);
     expect(text).to.not.include(fresh.tokens[0]!.secretId);
@@ -92,7 +158,17 @@ describe('consul ACLs', () => {
     const tokenFile = join(dir, 'consul-management-token');
     writeFileSync(tokenFile, `${s.managementToken}\n`, { mode: 0o600 });
     const secrets = { resolve: async () => ({ secrets: s, generated: [] }) };
-    const running = { status: async () => [{ service: 'consul', state: 'running', health: 'healthy', restartPolicy: 'unless-stopped', restartCount: 0 }] };
+    const running = {
+      status: async () => [
+        {
+          service: 'consul',
+          state: 'running',
+          health: 'healthy',
+          restartPolicy: 'unless-stopped',
+          restartCount: 0,
+        },
+      ],
+    };
 
     /** This machine as the target, recording command lines and stdin. */
     class Recording extends LocalTarget {
@@ -104,19 +180,30 @@ describe('consul ACLs', () => {
     }
     // A project no container here belongs to: the batched probe's `docker ps` finds no consul of it.
     const planFor = (port: number, hostname = 'h1') =>
-      ({ compose: { services: { consul: { labels: { 'paasbox.ports': `http=${port}/tcp,dns=8600/udp` } } } }, settings: { ip: '127.0.0.1', hostname, projectName: 'pbunit-acl' } }) as unknown as StackPlan;
+      ({
+        compose: { services: { consul: { labels: { 'paasbox.ports': `http=${port}/tcp,dns=8600/udp` } } } },
+        settings: { ip: '127.0.0.1', hostname, projectName: 'pbunit-acl' },
+      }) as unknown as StackPlan;
     const quiet = () => new Progress({ write: () => undefined });
 
     it('creates the policies, tokens and anonymous policy; a second run is ok; a renamed host updates the agent policy; only ever with the management token, from its file', async () => {
       const consul = await fakeConsulAcl(s.managementToken);
       const t = new Recording();
       try {
-        const step = () => consulAclStep(planFor(consul.port), secrets, running, { tokenFile, readyTimeoutMs: 5000 });
+        const step = () =>
+          consulAclStep(planFor(consul.port), secrets, running, { tokenFile, readyTimeoutMs: 5000 });
         const r1 = await runSteps(t, [step()], quiet());
         expect(r1.steps[0]?.status).to.equal('changed');
         expect(r1.steps[0]?.detail).to.include('create token "paasbox: registrator"');
-        expect(consul.policies.map((p) => p.Name).sort()).to.deep.equal(['global-management', 'paasbox-agent', 'paasbox-anonymous', 'paasbox-consul-template', 'paasbox-registrator']);
-        const bySecret = (id: string) => consul.tokens.find((x) => x.SecretID === id)?.Policies.map((p) => p.Name);
+        expect(consul.policies.map((p) => p.Name).sort()).to.deep.equal([
+          'global-management',
+          'paasbox-agent',
+          'paasbox-anonymous',
+          'paasbox-consul-template',
+          'paasbox-registrator',
+        ]);
+        const bySecret = (id: string) =>
+          consul.tokens.find((x) => x.SecretID === id)?.Policies.map((p) => p.Name);
         expect(bySecret(s.registratorToken)).to.deep.equal(['paasbox-registrator']);
         expect(bySecret(s.consulTemplateToken)).to.deep.equal(['paasbox-consul-template']);
         expect(bySecret(s.agentToken)).to.deep.equal(['paasbox-agent']);
@@ -125,12 +212,24 @@ describe('consul ACLs', () => {
         const r2 = await runSteps(t, [step()], quiet());
         expect(r2.steps[0]?.status, r2.steps[0]?.detail).to.equal('ok');
 
-        const r3 = await runSteps(t, [consulAclStep(planFor(consul.port, 'renamed'), secrets, running, { tokenFile, readyTimeoutMs: 5000 })], quiet());
+        const r3 = await runSteps(
+          t,
+          [
+            consulAclStep(planFor(consul.port, 'renamed'), secrets, running, {
+              tokenFile,
+              readyTimeoutMs: 5000,
+            }),
+          ],
+          quiet(),
+        );
         expect(r3.steps[0]?.detail).to.equal('update policy paasbox-agent');
         expect(consul.policies.find((p) => p.Name === 'paasbox-agent')?.Rules).to.match(/^node "renamed"/);
 
         expect(consul.requests.length).to.be.above(10);
-        expect(consul.requests.every((r) => r.token === s.managementToken), 'every request authenticated').to.equal(true);
+        expect(
+          consul.requests.every((r) => r.token === s.managementToken),
+          'every request authenticated',
+        ).to.equal(true);
         const report = JSON.stringify([r1, r2, r3]);
         for (const n of SECRET_NAMES) {
           expect(t.lines.join('\n'), `${n} on a command line`).to.not.include(s[n]);
@@ -144,9 +243,27 @@ describe('consul ACLs', () => {
     it('asks Consul nothing while its container does not run (a dry run on a fresh host)', async () => {
       const consul = await fakeConsulAcl(s.managementToken);
       try {
-        const stopped = { status: async () => [{ service: 'consul', state: 'exited', health: 'none', restartPolicy: 'unless-stopped', restartCount: 0 }] };
-        const r = await runSteps(new LocalTarget(), [consulAclStep(planFor(consul.port), secrets, stopped, { tokenFile })], quiet(), { checkOnly: true });
-        expect(r.steps[0]).to.deep.include({ status: 'skipped', detail: 'would change: consul is not running yet' });
+        const stopped = {
+          status: async () => [
+            {
+              service: 'consul',
+              state: 'exited',
+              health: 'none',
+              restartPolicy: 'unless-stopped',
+              restartCount: 0,
+            },
+          ],
+        };
+        const r = await runSteps(
+          new LocalTarget(),
+          [consulAclStep(planFor(consul.port), secrets, stopped, { tokenFile })],
+          quiet(),
+          { checkOnly: true },
+        );
+        expect(r.steps[0]).to.deep.include({
+          status: 'skipped',
+          detail: 'would change: consul is not running yet',
+        });
         expect(consul.requests).to.deep.equal([]);
       } finally {
         await consul.close();
@@ -156,14 +273,28 @@ describe('consul ACLs', () => {
     it('fails with the cause when Consul refuses the management token, or does not answer', async () => {
       const consul = await fakeConsulAcl(generateSecrets().managementToken);
       try {
-        const e = await failure(runSteps(new LocalTarget(), [consulAclStep(planFor(consul.port), secrets, running, { tokenFile, readyTimeoutMs: 1500 })], quiet()));
-        expect(e.problem).to.match(/timed out after 1\.5 s waiting for Consul on \S+ to accept the management token/);
+        const e = await failure(
+          runSteps(
+            new LocalTarget(),
+            [consulAclStep(planFor(consul.port), secrets, running, { tokenFile, readyTimeoutMs: 1500 })],
+            quiet(),
+          ),
+        );
+        expect(e.problem).to.match(
+          /timed out after 1\.5 s waiting for Consul on \S+ to accept the management token/,
+        );
         expect(e.detail).to.include('HTTP 403 ACL not found');
         expect(e.fix).to.match(/stack restart consul/);
       } finally {
         await consul.close();
       }
-      const gone = await failure(runSteps(new LocalTarget(), [consulAclStep(planFor(consul.port), secrets, running, { tokenFile, readyTimeoutMs: 1500 })], quiet()));
+      const gone = await failure(
+        runSteps(
+          new LocalTarget(),
+          [consulAclStep(planFor(consul.port), secrets, running, { tokenFile, readyTimeoutMs: 1500 })],
+          quiet(),
+        ),
+      );
       expect(gone.problem).to.match(/Consul does not answer at 127\.0\.0\.1:\d+/);
     });
   });

@@ -12,7 +12,12 @@ import { onTarget, probeTools } from '../../../src/system/http.js';
 import { LocalTarget } from '../../../src/target/local.js';
 import type { ExecOptions, ExecResult } from '../../../src/target/target.js';
 
-interface Seen { method: string; url: string; body: string; token?: string }
+interface Seen {
+  method: string;
+  url: string;
+  body: string;
+  token?: string;
+}
 
 describe('ConsulClient', () => {
   let server: http.Server;
@@ -29,7 +34,10 @@ describe('ConsulClient', () => {
         const url = req.url ?? '';
         const token = req.headers['x-consul-token'];
         seen.push({ method: req.method ?? '', url, body, ...(typeof token === 'string' ? { token } : {}) });
-        const json = (v: unknown) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(v)); };
+        const json = (v: unknown) => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify(v));
+        };
         if (url === '/v1/status/leader') return json('10.0.0.1:8300');
         // A cluster electing: no leader for the first `electing` asks, then one.
         if (url === '/electing/v1/status/leader') return json(electing-- > 0 ? '' : '10.0.0.2:8300');
@@ -39,15 +47,31 @@ describe('ConsulClient', () => {
         }
         if (url === '/v1/catalog/services') return json({ consul: [], web: ['urlprefix-/'] });
         if (url.startsWith('/v1/health/service/web')) {
-          return json([{ Node: { Node: 'n1', Address: '10.0.0.1' }, Service: { ID: 'web-1', Service: 'web', Tags: [], Address: '', Port: 31000 }, Checks: [] }]);
+          return json([
+            {
+              Node: { Node: 'n1', Address: '10.0.0.1' },
+              Service: { ID: 'web-1', Service: 'web', Tags: [], Address: '', Port: 31000 },
+              Checks: [],
+            },
+          ]);
         }
-        if (url === '/v1/agent/service/register' || url.startsWith('/v1/agent/service/deregister/')) return res.end();
+        if (url === '/v1/agent/service/register' || url.startsWith('/v1/agent/service/deregister/'))
+          return res.end();
         const m = /^\/v1\/kv\/([^?]+)(\?raw)?$/.exec(url);
         if (m) {
           const key = decodeURIComponent(m[1] ?? '');
-          if (req.method === 'PUT') { kv.set(key, body); return res.end('true'); }
-          if (req.method === 'DELETE') { kv.delete(key); return res.end('true'); }
-          if (!kv.has(key)) { res.statusCode = 404; return res.end(); }
+          if (req.method === 'PUT') {
+            kv.set(key, body);
+            return res.end('true');
+          }
+          if (req.method === 'DELETE') {
+            kv.delete(key);
+            return res.end('true');
+          }
+          if (!kv.has(key)) {
+            res.statusCode = 404;
+            return res.end();
+          }
           return res.end(kv.get(key));
         }
         res.statusCode = 500;
@@ -74,7 +98,12 @@ describe('ConsulClient', () => {
     await c.agentServiceRegister({ Name: 'probe', ID: 'probe-1', Port: 4242, Tags: ['x'] });
     const reg = seen.at(-1);
     expect(reg?.method).to.equal('PUT');
-    expect(JSON.parse(reg?.body ?? '{}')).to.deep.equal({ Name: 'probe', ID: 'probe-1', Port: 4242, Tags: ['x'] });
+    expect(JSON.parse(reg?.body ?? '{}')).to.deep.equal({
+      Name: 'probe',
+      ID: 'probe-1',
+      Port: 4242,
+      Tags: ['x'],
+    });
     await c.agentServiceDeregister('probe-1');
     expect(seen.at(-1)?.url).to.equal('/v1/agent/service/deregister/probe-1');
   });
@@ -89,12 +118,20 @@ describe('ConsulClient', () => {
 
   it('turns HTTP errors and unreachable hosts into PaasboxError', async () => {
     let err: unknown;
-    try { await new ConsulClient({ baseUrl: base + 'nope', timeoutMs: 2000 }).catalogServices(); } catch (e) { err = e; }
+    try {
+      await new ConsulClient({ baseUrl: base + 'nope', timeoutMs: 2000 }).catalogServices();
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(PaasboxError);
     expect((err as PaasboxError).problem).to.match(/HTTP 500/);
     err = undefined;
     // Port 9 on loopback: nothing listens (discard), so the connection is refused.
-    try { await new ConsulClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 2000 }).statusLeader(); } catch (e) { err = e; }
+    try {
+      await new ConsulClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 2000 }).statusLeader();
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(PaasboxError);
     expect((err as PaasboxError).problem).to.match(/cannot reach Consul/);
   });
@@ -111,14 +148,22 @@ describe('ConsulClient', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'pb-consul-')), 'token');
     writeFileSync(file, 's3cret-token\n', { mode: 0o600 });
     const { port } = new URL(base);
-    const c = new ConsulClient({ http: onTarget(t, await probeTools(t), '127.0.0.1', Number(port)), secret: { name: 'X-Consul-Token', file, asUser: true } });
+    const c = new ConsulClient({
+      http: onTarget(t, await probeTools(t), '127.0.0.1', Number(port)),
+      secret: { name: 'X-Consul-Token', file, asUser: true },
+    });
     expect(c.where).to.equal(`127.0.0.1:${port} from local`);
     expect(await c.kvPut('paasbox/t', 'on target')).to.equal(true);
     expect(await c.kvGet('paasbox/t')).to.equal('on target');
     expect(seen.at(-1)?.token).to.equal('s3cret-token');
     expect(t.lines.join('\n')).to.not.include('s3cret-token');
-    const err = await c.json('GET', '/v1/nope').then(() => undefined, (e: unknown) => e);
-    expect((err as PaasboxError).problem).to.equal(`Consul at 127.0.0.1:${port} from local answered GET /v1/nope with HTTP 500`);
+    const err = await c.json('GET', '/v1/nope').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as PaasboxError).problem).to.equal(
+      `Consul at 127.0.0.1:${port} from local answered GET /v1/nope with HTTP 500`,
+    );
   });
 
   describe('waitForLeader: the one wait for a Consul leader', () => {
@@ -130,14 +175,29 @@ describe('ConsulClient', () => {
     });
 
     it('times out naming the last error: no leader (HTTP 500), or Consul not answering', async () => {
-      const lost = await new ConsulClient(`${base}lost`).waitForLeader(300, 50).then(() => undefined, (e: unknown) => e);
+      const lost = await new ConsulClient(`${base}lost`).waitForLeader(300, 50).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(lost).to.be.instanceOf(PaasboxError);
-      expect((lost as PaasboxError).problem).to.match(/^timed out after 0\.3 s waiting for a Consul leader at 127\.0\.0\.1:\d+\/lost$/);
+      expect((lost as PaasboxError).problem).to.match(
+        /^timed out after 0\.3 s waiting for a Consul leader at 127\.0\.0\.1:\d+\/lost$/,
+      );
       expect((lost as PaasboxError).detail).to.match(/HTTP 500: No cluster leader/);
-      const gone = await new ConsulClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000 }).waitForLeader(300, 50).then(() => undefined, (e: unknown) => e);
-      expect((gone as PaasboxError).detail).to.match(/^cannot reach Consul at 127\.0\.0\.1:9 \(GET \/v1\/status\/leader\): .*ECONNREFUSED/);
+      const gone = await new ConsulClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000 })
+        .waitForLeader(300, 50)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect((gone as PaasboxError).detail).to.match(
+        /^cannot reach Consul at 127\.0\.0\.1:9 \(GET \/v1\/status\/leader\): .*ECONNREFUSED/,
+      );
       electing = 1_000;
-      const none = await new ConsulClient(`${base}electing`).waitForLeader(200, 50).then(() => undefined, (e: unknown) => e);
+      const none = await new ConsulClient(`${base}electing`).waitForLeader(200, 50).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((none as PaasboxError).detail).to.equal('Consul answers, with no leader yet');
       electing = 0;
     });

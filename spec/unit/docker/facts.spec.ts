@@ -7,7 +7,15 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { imageIdsOf, imagesCommand, INSPECT_ALL_COMMAND, inspectAnswered, parseContainers, parseImages, parsePsIds } from '../../../src/docker/facts.js';
+import {
+  imageIdsOf,
+  imagesCommand,
+  INSPECT_ALL_COMMAND,
+  inspectAnswered,
+  parseContainers,
+  parseImages,
+  parsePsIds,
+} from '../../../src/docker/facts.js';
 import { LISTENING_COMMAND, parseListening } from '../../../src/system/ports.js';
 
 const INSPECT = [
@@ -16,8 +24,16 @@ const INSPECT = [
     Name: '/paasbox-consul-1',
     Image: 'sha256:1111',
     RestartCount: 2,
-    State: { Status: 'running', Running: true, ExitCode: 0, Health: { Status: 'unhealthy', Log: [{ Output: 'old' }, { Output: ' connection refused \n' }] } },
-    Config: { Image: 'paasbox/consul:local', Labels: { 'com.docker.compose.project': 'paasbox', 'com.docker.compose.service': 'consul' } },
+    State: {
+      Status: 'running',
+      Running: true,
+      ExitCode: 0,
+      Health: { Status: 'unhealthy', Log: [{ Output: 'old' }, { Output: ' connection refused \n' }] },
+    },
+    Config: {
+      Image: 'paasbox/consul:local',
+      Labels: { 'com.docker.compose.project': 'paasbox', 'com.docker.compose.service': 'consul' },
+    },
     HostConfig: { RestartPolicy: { Name: 'unless-stopped' }, NetworkMode: 'host' },
     NetworkSettings: { Ports: {} },
   },
@@ -27,7 +43,16 @@ const INSPECT = [
     State: { Status: 'exited', Running: false, ExitCode: 137 },
     Config: { Image: 'busybox', Labels: null },
     HostConfig: { RestartPolicy: { Name: '' }, NetworkMode: 'bridge' },
-    NetworkSettings: { Ports: { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '31002' }, { HostIp: '::', HostPort: '31002' }], '53/udp': [{ HostPort: '31001' }], '9/tcp': null } },
+    NetworkSettings: {
+      Ports: {
+        '8080/tcp': [
+          { HostIp: '0.0.0.0', HostPort: '31002' },
+          { HostIp: '::', HostPort: '31002' },
+        ],
+        '53/udp': [{ HostPort: '31001' }],
+        '9/tcp': null,
+      },
+    },
   },
 ];
 
@@ -36,7 +61,10 @@ function stubDocker(script: string): { path: string; done(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'paasbox-facts-'));
   writeFileSync(join(dir, 'docker'), `#!/bin/sh\n${script}\n`);
   chmodSync(join(dir, 'docker'), 0o755);
-  return { path: `${dir}:${process.env.PATH ?? ''}`, done: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    path: `${dir}:${process.env.PATH ?? ''}`,
+    done: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 function runSh(command: string, path: string): { code: number; stdout: string } {
@@ -84,7 +112,10 @@ describe('docker facts: containers', () => {
   it('reads empty output as no containers, and ids from docker ps json lines', () => {
     expect(parseContainers(' \n')).to.deep.equal([]);
     expect(parseContainers('[]')).to.deep.equal([]);
-    expect(parsePsIds('{"ID":"32a190eb06b5","Names":"x"}\n\n{"ID":"bdbb8a848ad3"}\n')).to.deep.equal(['32a190eb06b5', 'bdbb8a848ad3']);
+    expect(parsePsIds('{"ID":"32a190eb06b5","Names":"x"}\n\n{"ID":"bdbb8a848ad3"}\n')).to.deep.equal([
+      '32a190eb06b5',
+      'bdbb8a848ad3',
+    ]);
   });
 
   it('counts inspect as answered when it printed its array, even with exit 1 (a container vanished)', () => {
@@ -98,7 +129,11 @@ describe('docker facts: containers', () => {
     const json = JSON.stringify(INSPECT);
     const cases: [string, number, number][] = [
       ['ps) exit 0 ;;', 0, 0],
-      [`ps) echo c0ffee; echo beef ;; inspect) [ "$2 $3" = "c0ffee beef" ] && printf '%s\\n' '${json}' ;;`, 0, 2],
+      [
+        `ps) echo c0ffee; echo beef ;; inspect) [ "$2 $3" = "c0ffee beef" ] && printf '%s\\n' '${json}' ;;`,
+        0,
+        2,
+      ],
       ['ps) echo "Cannot connect to the Docker daemon" >&2; exit 1 ;;', 3, -1],
     ];
     for (const [answers, code, count] of cases) {
@@ -124,7 +159,10 @@ describe('docker facts: images', () => {
       'paasbox/zookeeper:local': { id: 'sha256:aa', labels: { 'paasbox.hash': 'h1' } },
       'debian:bookworm-slim': { id: 'sha256:bb', labels: {} },
     });
-    expect(imageIdsOf(parseImages(out), ['debian:bookworm-slim', 'mesosphere/marathon:v1'])).to.deep.equal({ 'debian:bookworm-slim': 'sha256:bb', 'mesosphere/marathon:v1': '' });
+    expect(imageIdsOf(parseImages(out), ['debian:bookworm-slim', 'mesosphere/marathon:v1'])).to.deep.equal({
+      'debian:bookworm-slim': 'sha256:bb',
+      'mesosphere/marathon:v1': '',
+    });
   });
 
   it('imagesCommand asks docker once per distinct ref and its output parses; it fails when docker does not answer', () => {
@@ -146,12 +184,25 @@ describe('docker facts: images', () => {
     const calls = join(tmpdir(), `paasbox-facts-calls-${process.pid}`);
     try {
       const refs = ['paasbox/zookeeper:local', 'missing:1', 'weird ref', 'paasbox/zookeeper:local'];
-      const r = spawnSync('sh', ['-c', imagesCommand(refs)], { env: { ...process.env, PATH: stub.path, CALLS: calls }, encoding: 'utf8' });
+      const r = spawnSync('sh', ['-c', imagesCommand(refs)], {
+        env: { ...process.env, PATH: stub.path, CALLS: calls },
+        encoding: 'utf8',
+      });
       expect(r.status, r.stderr).to.equal(0);
-      expect(parseImages(r.stdout)).to.deep.equal({ 'paasbox/zookeeper:local': { id: 'sha256:aa', labels: { 'paasbox.hash': 'h1' } }, 'weird ref': { id: 'sha256:cc', labels: {} } });
+      expect(parseImages(r.stdout)).to.deep.equal({
+        'paasbox/zookeeper:local': { id: 'sha256:aa', labels: { 'paasbox.hash': 'h1' } },
+        'weird ref': { id: 'sha256:cc', labels: {} },
+      });
       // Side by side: once each, in any order.
-      expect(execFileSync('cat', [calls], { encoding: 'utf8' }).trim().split('\n').sort()).to.deep.equal(['missing:1', 'paasbox/zookeeper:local', 'weird ref']);
-      const down = spawnSync('sh', ['-c', imagesCommand(refs)], { env: { ...process.env, PATH: stub.path, CALLS: calls, NO_DOCKERD: '1' }, encoding: 'utf8' });
+      expect(execFileSync('cat', [calls], { encoding: 'utf8' }).trim().split('\n').sort()).to.deep.equal([
+        'missing:1',
+        'paasbox/zookeeper:local',
+        'weird ref',
+      ]);
+      const down = spawnSync('sh', ['-c', imagesCommand(refs)], {
+        env: { ...process.env, PATH: stub.path, CALLS: calls, NO_DOCKERD: '1' },
+        encoding: 'utf8',
+      });
       expect(down.status).to.not.equal(0);
       expect(parseImages(down.stdout)).to.deep.equal({});
     } finally {

@@ -4,13 +4,19 @@ import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_IMAGES_COMMAND, IMAGE_FORMAT, imageInspectCommand, parseImageLine } from '../../../src/docker/images.js';
+import {
+  ALL_IMAGES_COMMAND,
+  IMAGE_FORMAT,
+  imageInspectCommand,
+  parseImageLine,
+} from '../../../src/docker/images.js';
 import { repoPath } from '../../../src/paths.js';
 import { isCI } from '../../helpers/ci.js';
 
 describe('docker images: one format', () => {
   it('parses a line: id, tags, digests, layers, labels (null labels: none); anything else is no image', () => {
-    const line = 'sha256:aa\t["p/a:local","p/a:v1"]\t["p/a@sha256:dd"]\t["sha256:l0","sha256:l1"]\t{"paasbox.hash":"h 1"}\n';
+    const line =
+      'sha256:aa\t["p/a:local","p/a:v1"]\t["p/a@sha256:dd"]\t["sha256:l0","sha256:l1"]\t{"paasbox.hash":"h 1"}\n';
     expect(parseImageLine(line)).to.deep.equal({
       id: 'sha256:aa',
       tags: ['p/a:local', 'p/a:v1'],
@@ -18,26 +24,41 @@ describe('docker images: one format', () => {
       layers: ['sha256:l0', 'sha256:l1'],
       labels: { 'paasbox.hash': 'h 1' },
     });
-    expect(parseImageLine('sha256:bb\tnull\t[]\t[]\tnull')).to.deep.equal({ id: 'sha256:bb', tags: [], digests: [], layers: [], labels: {} });
+    expect(parseImageLine('sha256:bb\tnull\t[]\t[]\tnull')).to.deep.equal({
+      id: 'sha256:bb',
+      tags: [],
+      digests: [],
+      layers: [],
+      labels: {},
+    });
     expect(parseImageLine('')).to.equal(undefined);
     expect(parseImageLine('Error: No such image: x')).to.equal(undefined);
   });
 
   it('builds its commands with the one format, each ref quoted', () => {
-    expect(imageInspectCommand(['a b', 'c'])).to.equal(`docker image inspect --format '${IMAGE_FORMAT}' 'a b' c`);
+    expect(imageInspectCommand(['a b', 'c'])).to.equal(
+      `docker image inspect --format '${IMAGE_FORMAT}' 'a b' c`,
+    );
     expect(ALL_IMAGES_COMMAND).to.include(`docker image inspect --format '${IMAGE_FORMAT}'`);
   });
 
   it('no other file of src/ inspects an image with a format of its own', () => {
     const files = (dir: string): string[] =>
-      readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.ts') ? [join(dir, n)] : []));
+      readdirSync(dir).flatMap((n) =>
+        statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.ts') ? [join(dir, n)] : [],
+      );
     const own = files(repoPath('src'))
       .filter((f) => !f.endsWith(join('docker', 'images.ts')))
       .flatMap((f) =>
         readFileSync(f, 'utf8')
           .split('\n')
-          .map((l, i) => ({ at: `${f}:${i + 1}`, code: l.replace(/\/\*.*?\*\/|(^|\s)\/\/.*$/g, '').replace(/^\s*\*.*$/, '') }))
-          .filter((l) => /image inspect|'image',\s*'inspect'/.test(l.code) && !l.code.includes('IMAGE_FORMAT'))
+          .map((l, i) => ({
+            at: `${f}:${i + 1}`,
+            code: l.replace(/\/\*.*?\*\/|(^|\s)\/\/.*$/g, '').replace(/^\s*\*.*$/, ''),
+          }))
+          .filter(
+            (l) => /image inspect|'image',\s*'inspect'/.test(l.code) && !l.code.includes('IMAGE_FORMAT'),
+          )
           .map((l) => l.at),
       );
     expect(own).to.deep.equal([]);

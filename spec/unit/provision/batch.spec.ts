@@ -47,8 +47,11 @@ describe('batched checks', () => {
     });
 
     it('leaves out a probe whose section was cut short (its check then asks live)', () => {
-      const probes: Probe[] = [{ id: 'a', command: 'true' }, { id: 'b', command: 'true' }];
-      const cut = "@@n 0 out\nx\n@@n 0 err 0\n\n@@n 0 end\n@@n 1 out\npartial";
+      const probes: Probe[] = [
+        { id: 'a', command: 'true' },
+        { id: 'b', command: 'true' },
+      ];
+      const cut = '@@n 0 out\nx\n@@n 0 err 0\n\n@@n 0 end\n@@n 1 out\npartial';
       expect([...parseProbeOutput(probes, 'n', cut).keys()]).to.deep.equal(['a']);
     });
 
@@ -119,7 +122,11 @@ describe('batched checks', () => {
           return LocalTarget.prototype.exec.call(t, c, { ...o, sudo: false });
         },
       }) as Target;
-      const r = await runSteps(spy, [fileStep('a', 'A', live), { ...fileStep('a', 'A', live), name: 'a again' }], quiet());
+      const r = await runSteps(
+        spy,
+        [fileStep('a', 'A', live), { ...fileStep('a', 'A', live), name: 'a again' }],
+        quiet(),
+      );
       expect(r.steps.map((s) => s.status)).to.deep.equal(['ok', 'ok']);
       expect(live.n).to.equal(0);
       expect(stdins[0]!.split(`cat ${shq(join(dir, 'a'))}`)).to.have.length(2);
@@ -130,7 +137,10 @@ describe('batched checks', () => {
       writeFileSync(join(dir, 'a'), 'A');
       const t = new CountingTarget();
       const broken = Object.assign(t, {
-        exec: (c: string, o?: ExecOptions) => (c === 'sh -s' ? Promise.reject(new Error('channel refused')) : LocalTarget.prototype.exec.call(t, c, { ...o, sudo: false })),
+        exec: (c: string, o?: ExecOptions) =>
+          c === 'sh -s'
+            ? Promise.reject(new Error('channel refused'))
+            : LocalTarget.prototype.exec.call(t, c, { ...o, sudo: false }),
       }) as Target;
       const r = await runSteps(broken, [fileStep('a', 'A', live)], quiet());
       expect(r.steps.map((s) => s.status)).to.deep.equal(['ok']);
@@ -140,7 +150,9 @@ describe('batched checks', () => {
     it('a dry run keeps the batch results for every step (nothing changes)', async () => {
       const live = { n: 0 };
       const t = new CountingTarget();
-      const r = await runSteps(t, [fileStep('a', 'A', live), fileStep('b', 'B', live)], quiet(), { checkOnly: true });
+      const r = await runSteps(t, [fileStep('a', 'A', live), fileStep('b', 'B', live)], quiet(), {
+        checkOnly: true,
+      });
       expect(r.steps.map((s) => s.status)).to.deep.equal(['skipped', 'skipped']);
       expect(t.execs).to.have.length(1);
       expect(live.n).to.equal(0);
@@ -156,7 +168,10 @@ describe('batched checks', () => {
 
     it('reads the applied hash, containers and image ids from one command', () => {
       const cmd = stackProbe(plan);
-      expect(cmd).to.include('/opt/paasbox/.applied').and.include('--filter label=com.docker.compose.project=paasbox').and.not.include('docker-compose');
+      expect(cmd)
+        .to.include('/opt/paasbox/.applied')
+        .and.include('--filter label=com.docker.compose.project=paasbox')
+        .and.not.include('docker-compose');
       const inspect = JSON.stringify([
         {
           Id: 'c1',
@@ -171,7 +186,10 @@ describe('batched checks', () => {
       const stdout = `hash1\n@@paasbox-section\n${inspect}\n@@paasbox-section\npaasbox/consul:local\tsha256:img1\tnull\n`;
       const facts = parseStackProbe(plan, { code: 0, stdout, stderr: '' })!;
       expect(facts.applied).to.equal('hash1');
-      expect(facts.status.map((s) => `${s.service}:${s.state}/${s.health}`)).to.deep.equal(['consul:running/healthy', 'dns:missing/none']);
+      expect(facts.status.map((s) => `${s.service}:${s.state}/${s.health}`)).to.deep.equal([
+        'consul:running/healthy',
+        'dns:missing/none',
+      ]);
       expect(facts.ids).to.deep.equal({ 'paasbox/consul:local': 'sha256:img1' });
     });
 
@@ -179,24 +197,40 @@ describe('batched checks', () => {
       const here = { ...plan, imagesHere: true, localIds: { 'paasbox/consul:local': 'sha256:new' } };
       const cmd = stackProbe(here);
       expect(cmd).to.not.include('docker image inspect');
-      const facts = parseStackProbe(here, { code: 0, stdout: 'hash1\n@@paasbox-section\n[]\n@@paasbox-section\n', stderr: '' })!;
+      const facts = parseStackProbe(here, {
+        code: 0,
+        stdout: 'hash1\n@@paasbox-section\n[]\n@@paasbox-section\n',
+        stderr: '',
+      })!;
       // A container on sha256:img1 is then found stale against the plan's sha256:new.
       expect(facts.ids).to.deep.equal({ 'paasbox/consul:local': 'sha256:new' });
       expect(stackProbe(plan)).to.include('docker image inspect');
       // One not here (to pull): read from the target after all.
-      expect(stackProbe({ ...here, localIds: { 'paasbox/consul:local': '' } })).to.include('docker image inspect');
+      expect(stackProbe({ ...here, localIds: { 'paasbox/consul:local': '' } })).to.include(
+        'docker image inspect',
+      );
     });
 
     it("the images step on this machine: the plan's reading while it has them all, a live one when one is to pull", async () => {
-      const have = { images: ['img/a:1'], imagesHere: true, localIds: { 'img/a:1': 'sha256:1' } } as unknown as Parameters<typeof imagesStep>[0];
+      const have = {
+        images: ['img/a:1'],
+        imagesHere: true,
+        localIds: { 'img/a:1': 'sha256:1' },
+      } as unknown as Parameters<typeof imagesStep>[0];
       expect(imagesStep(have).probe).to.equal(undefined);
       const t = new AnsweringTarget('local', '127.0.0.1', () => ({ stdout: '' }));
       expect((await imagesStep(have).check(t)).ok).to.equal(true);
       expect(t.ran).to.deep.equal([]);
       // Missing here: asked live (as after its pull), so a pulled image is then found.
-      const lacking = { ...have, images: ['img/a:1', 'img/b:1'], localIds: { 'img/a:1': 'sha256:1', 'img/b:1': '' } } as unknown as Parameters<typeof imagesStep>[0];
+      const lacking = {
+        ...have,
+        images: ['img/a:1', 'img/b:1'],
+        localIds: { 'img/a:1': 'sha256:1', 'img/b:1': '' },
+      } as unknown as Parameters<typeof imagesStep>[0];
       let pulled = false;
-      const t2 = new AnsweringTarget('local', '127.0.0.1', () => ({ stdout: `img/a:1\tsha256:1\tnull\n${pulled ? 'img/b:1\tsha256:2\tnull\n' : 'img/b:1\t\n'}` }));
+      const t2 = new AnsweringTarget('local', '127.0.0.1', () => ({
+        stdout: `img/a:1\tsha256:1\tnull\n${pulled ? 'img/b:1\tsha256:2\tnull\n' : 'img/b:1\t\n'}`,
+      }));
       expect(await imagesStep(lacking).check(t2)).to.deep.equal({ ok: false, detail: 'to pull: img/b:1' });
       pulled = true;
       expect((await imagesStep(lacking).check(t2)).ok).to.equal(true);
@@ -204,15 +238,26 @@ describe('batched checks', () => {
     });
 
     it('is not trusted when cut short or failed', () => {
-      expect(parseStackProbe(plan, { code: 0, stdout: 'hash1\n@@paasbox-section\n', stderr: '' })).to.equal(undefined);
-      expect(parseStackProbe(plan, { code: 1, stdout: 'x\n@@paasbox-section\n[]\n@@paasbox-section\n', stderr: '' })).to.equal(undefined);
+      expect(parseStackProbe(plan, { code: 0, stdout: 'hash1\n@@paasbox-section\n', stderr: '' })).to.equal(
+        undefined,
+      );
+      expect(
+        parseStackProbe(plan, {
+          code: 1,
+          stdout: 'x\n@@paasbox-section\n[]\n@@paasbox-section\n',
+          stderr: '',
+        }),
+      ).to.equal(undefined);
     });
   });
 
   describe('consul ACL probe', () => {
     it('reads the token from its file (never in argv) and keeps only whole answers', () => {
       const cmd = aclProbeCommand('10.0.0.5', 8500, 'paasbox');
-      expect(cmd).to.include('/v1/acl/policies').and.include('/opt/paasbox/secrets/').and.include('-H @<(printf');
+      expect(cmd)
+        .to.include('/v1/acl/policies')
+        .and.include('/opt/paasbox/secrets/')
+        .and.include('-H @<(printf');
       const M = '\n__paasbox_http_status__=';
       const out = `@@tools curl docker\n@@consul abc\n\n@@acl /v1/acl/token/self\n{"AccessorID":"x"}${M}200\n@@acl-exit 0\n\n@@acl /v1/acl/policies\n[]${M}403\n@@acl-exit 0\n\n@@acl /v1/acl/tokens\n${M}000\n@@acl-exit 7\n`;
       const p = parseAclProbe(out)!;

@@ -2,14 +2,23 @@
 import { expect } from 'chai';
 import { chooseBuildHost, type BuildHostFacts } from '../../../src/provision/build-host.js';
 
-const able: BuildHostFacts = { targetIsHere: false, dockerRunsHere: true, debootstrapHere: true, archHere: 'x86_64', archTarget: 'x86_64' };
+const able: BuildHostFacts = {
+  targetIsHere: false,
+  dockerRunsHere: true,
+  debootstrapHere: true,
+  archHere: 'x86_64',
+  archTarget: 'x86_64',
+};
 
 describe('chooseBuildHost', () => {
   it('builds here when this machine can (same architecture, docker, debootstrap)', () => {
     expect(chooseBuildHost('auto', 'local', able).where).to.equal('here');
   });
   it('builds on the target when docker does not run here, or the local source lacks debootstrap here', () => {
-    expect(chooseBuildHost('auto', 'local', { ...able, dockerRunsHere: false })).to.deep.equal({ where: 'target', why: 'docker does not run on this machine' });
+    expect(chooseBuildHost('auto', 'local', { ...able, dockerRunsHere: false })).to.deep.equal({
+      where: 'target',
+      why: 'docker does not run on this machine',
+    });
     expect(chooseBuildHost('auto', 'local', { ...able, debootstrapHere: false }).where).to.equal('target');
     expect(chooseBuildHost('auto', 'registry', { ...able, debootstrapHere: false }).where).to.equal('here');
   });
@@ -20,8 +29,14 @@ describe('chooseBuildHost', () => {
     expect(chooseBuildHost('auto', 'local', { ...able, archHere: 'amd64' }).where).to.equal('here');
   });
   it('a forced choice wins, except that standalone has one machine', () => {
-    expect(chooseBuildHost('target', 'local', able)).to.deep.equal({ where: 'target', why: '--build-on target' });
+    expect(chooseBuildHost('target', 'local', able)).to.deep.equal({
+      where: 'target',
+      why: '--build-on target',
+    });
     expect(chooseBuildHost('here', 'local', { ...able, dockerRunsHere: false }).where).to.equal('here');
-    expect(chooseBuildHost('target', 'local', { ...able, targetIsHere: true })).to.deep.equal({ where: 'here', why: 'the target is this machine' });
+    expect(chooseBuildHost('target', 'local', { ...able, targetIsHere: true })).to.deep.equal({
+      where: 'here',
+      why: 'the target is this machine',
+    });
   });
 });

@@ -28,12 +28,28 @@ describe('cluster provisioning: the hosts and their addresses', () => {
       { target: host('m2', '10.40.0.2'), role: 'master' },
       { target: host('m3', '10.40.0.99'), role: 'master', ip: '10.40.0.3' },
     ];
-    expect(await clusterAddresses(hosts)).to.deep.equal({ masters: ['10.40.0.1', '10.40.0.2', '10.40.0.3'], agents: ['10.40.0.9'], ips: ['10.40.0.1', '10.40.0.9', '10.40.0.2', '10.40.0.3'] });
+    expect(await clusterAddresses(hosts)).to.deep.equal({
+      masters: ['10.40.0.1', '10.40.0.2', '10.40.0.3'],
+      agents: ['10.40.0.9'],
+      ips: ['10.40.0.1', '10.40.0.9', '10.40.0.2', '10.40.0.3'],
+    });
   });
 
   it('refuses a cluster without a master, an undetectable address, and one address twice (naming both hosts)', async () => {
-    await refused(clusterAddresses([{ target: host('a1', '10.40.0.9'), role: 'agent' }]), 'needs at least one master');
-    await refused(clusterAddresses([{ target: host('m1', undefined), role: 'master' }]), 'the address of m1 could not be detected');
-    await refused(clusterAddresses([{ target: host('m1', '10.40.0.1'), role: 'master' }, { target: host('m2', '10.40.0.1'), role: 'master' }]), 'm2 and m1 both advertise 10.40.0.1');
+    await refused(
+      clusterAddresses([{ target: host('a1', '10.40.0.9'), role: 'agent' }]),
+      'needs at least one master',
+    );
+    await refused(
+      clusterAddresses([{ target: host('m1', undefined), role: 'master' }]),
+      'the address of m1 could not be detected',
+    );
+    await refused(
+      clusterAddresses([
+        { target: host('m1', '10.40.0.1'), role: 'master' },
+        { target: host('m2', '10.40.0.1'), role: 'master' },
+      ]),
+      'm2 and m1 both advertise 10.40.0.1',
+    );
   });
 });

@@ -36,7 +36,12 @@ describe('provisioning runner', () => {
       name: 'docker engine',
       check: async () => ({ ok: false }),
       apply: async () => {
-        throw new CommandFailure('apt-get install docker.io', 100, 'line1\nE: Unable to locate package docker.io', 'check apt');
+        throw new CommandFailure(
+          'apt-get install docker.io',
+          100,
+          'line1\nE: Unable to locate package docker.io',
+          'check apt',
+        );
       },
     };
     const p = quiet();
@@ -48,7 +53,9 @@ describe('provisioning runner', () => {
     }
     expect(err).to.be.instanceOf(PaasboxError);
     const e = err as PaasboxError;
-    expect(e.problem).to.equal('step "docker engine" failed on root@h:22: `apt-get install docker.io` exited 100');
+    expect(e.problem).to.equal(
+      'step "docker engine" failed on root@h:22: `apt-get install docker.io` exited 100',
+    );
     expect(e.fix).to.equal('check apt');
     expect(e.detail).to.include('Unable to locate package');
     expect(later.applied).to.equal(0);
@@ -56,7 +63,11 @@ describe('provisioning runner', () => {
   });
 
   it('fails a step whose apply does not make its check pass', async () => {
-    const stubborn: ProvisionStep = { name: 's', check: async () => ({ ok: false, detail: 'still broken' }), apply: async () => undefined };
+    const stubborn: ProvisionStep = {
+      name: 's',
+      check: async () => ({ ok: false, detail: 'still broken' }),
+      apply: async () => undefined,
+    };
     let err: unknown;
     try {
       await runSteps(target, [stubborn], quiet());
@@ -79,29 +90,71 @@ describe('provisioning runner', () => {
       throw new Error('runSteps did not fail');
     };
     // A plain error that happens to quote the step's name is still wrapped.
-    const quoting = await run({ name: 'images', check: async () => ({ ok: false }), apply: async () => { throw new PaasboxError('"images" missing on the registry', 'push them'); } });
+    const quoting = await run({
+      name: 'images',
+      check: async () => ({ ok: false }),
+      apply: async () => {
+        throw new PaasboxError('"images" missing on the registry', 'push them');
+      },
+    });
     expect(quoting).to.be.instanceOf(StepFailure);
-    expect(quoting).to.include({ step: 'images', host: 'root@h:22', problem: 'step "images" failed on root@h:22: "images" missing on the registry', fix: 'push them' });
+    expect(quoting).to.include({
+      step: 'images',
+      host: 'root@h:22',
+      problem: 'step "images" failed on root@h:22: "images" missing on the registry',
+      fix: 'push them',
+    });
     // One raised for another step (a nested run) is wrapped with this one.
-    const nested = await run({ name: 'outer', check: async () => ({ ok: false }), apply: async () => { throw new StepFailure('inner', 'root@h:22', 'step "inner" failed on root@h:22: x', 'fix inner'); } });
-    expect(nested).to.include({ step: 'outer', problem: 'step "outer" failed on root@h:22: step "inner" failed on root@h:22: x', fix: 'fix inner' });
+    const nested = await run({
+      name: 'outer',
+      check: async () => ({ ok: false }),
+      apply: async () => {
+        throw new StepFailure('inner', 'root@h:22', 'step "inner" failed on root@h:22: x', 'fix inner');
+      },
+    });
+    expect(nested).to.include({
+      step: 'outer',
+      problem: 'step "outer" failed on root@h:22: step "inner" failed on root@h:22: x',
+      fix: 'fix inner',
+    });
     // One already raised for this step and host passes through untouched.
     const own = new StepFailure('mine', 'root@h:22', 'my own words', 'my fix', 'tail');
-    expect(await run({ name: 'mine', check: async () => { throw own; }, apply: async () => undefined })).to.equal(own);
+    expect(
+      await run({
+        name: 'mine',
+        check: async () => {
+          throw own;
+        },
+        apply: async () => undefined,
+      }),
+    ).to.equal(own);
   });
 });
 
 describe('provisioning runner, dry run', () => {
   it('reports what would change as skipped and applies nothing; a gate still stops it', async () => {
     const a = { done: false, applied: 0 };
-    const broken: ProvisionStep = { name: 'needs docker', check: async () => { throw new CommandFailure('docker ps', 127, 'docker: not found'); }, apply: async () => undefined };
+    const broken: ProvisionStep = {
+      name: 'needs docker',
+      check: async () => {
+        throw new CommandFailure('docker ps', 127, 'docker: not found');
+      },
+      apply: async () => undefined,
+    };
     const r = await runSteps(target, [flagStep('a', a), broken], quiet(), { checkOnly: true });
     expect(r.steps.map((s) => `${s.status}:${s.detail}`)).to.deep.equal([
       'skipped:would change: missing',
       'skipped:cannot check before earlier steps apply (`docker ps` exited 127)',
     ]);
     expect(a.applied).to.equal(0);
-    const gate: ProvisionStep = { name: 'ports', gate: true, check: async () => { throw new PaasboxError('port 80 taken', 'stop it'); }, apply: async () => undefined };
+    const gate: ProvisionStep = {
+      name: 'ports',
+      gate: true,
+      check: async () => {
+        throw new PaasboxError('port 80 taken', 'stop it');
+      },
+      apply: async () => undefined,
+    };
     let err: unknown;
     try {
       await runSteps(target, [gate], quiet(), { checkOnly: true });

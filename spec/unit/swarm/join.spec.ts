@@ -16,7 +16,9 @@ const TOKEN = 'SWMTKN-1-0123456789abcdef-secret';
 
 function run(cmd: string, stdin: string): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    const p = execFile('sh', ['-c', cmd], (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }));
+    const p = execFile('sh', ['-c', cmd], (err, _out, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+    );
     p.stdin!.end(stdin);
   });
 }
@@ -57,7 +59,12 @@ describe('swarm join without the token in argv (Engine API over the unix socket)
     expect(r).to.deep.equal({ code: 0, stderr: '' });
     expect(seen).to.have.length(1);
     expect(seen[0]).to.include({ method: 'POST', url: '/swarm/join', type: 'application/json' });
-    expect(JSON.parse(seen[0]!.body)).to.deep.equal({ ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '10.0.0.2', RemoteAddrs: ['10.0.0.1:2377'], JoinToken: TOKEN });
+    expect(JSON.parse(seen[0]!.body)).to.deep.equal({
+      ListenAddr: '0.0.0.0:2377',
+      AdvertiseAddr: '10.0.0.2',
+      RemoteAddrs: ['10.0.0.1:2377'],
+      JoinToken: TOKEN,
+    });
   });
 
   it("fails with Docker's message when the Engine refuses", async () => {

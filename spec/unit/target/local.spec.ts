@@ -26,7 +26,9 @@ describe('LocalTarget', () => {
   it('a timeout kills the whole process group: a child in the background dies with bash', async () => {
     const pidFile = join(dir, 'child.pid');
     // The child keeps no pipe of paasbox's open, as a daemonised helper would.
-    const r = await t.exec(`sleep 30 >/dev/null 2>&1 </dev/null & echo $! > ${pidFile}; wait`, { timeoutMs: 500 });
+    const r = await t.exec(`sleep 30 >/dev/null 2>&1 </dev/null & echo $! > ${pidFile}; wait`, {
+      timeoutMs: 500,
+    });
     expect(r.code).to.equal(124);
     expect(r.stderr).to.include('timed out after 500 ms');
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
@@ -39,7 +41,10 @@ describe('LocalTarget', () => {
   it('a child ignoring SIGTERM is killed after the grace', async function () {
     this.timeout(15_000);
     const pidFile = join(dir, 'stubborn.pid');
-    const r = await t.exec(`bash -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 0.1; done' >/dev/null 2>&1 & wait`, { timeoutMs: 500 });
+    const r = await t.exec(
+      `bash -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 0.1; done' >/dev/null 2>&1 & wait`,
+      { timeoutMs: 500 },
+    );
     expect(r.code).to.equal(124);
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
     const end = Date.now() + 8000;

@@ -6,7 +6,13 @@ import { loadStackModel } from '../../../src/model/load.js';
 import { resolveSettings, servicesOnThisHostFor } from './settings-fixture.js';
 import type { StackModel } from '../../../src/model/model.js';
 import { deriveChecks } from '../../../src/verify/derive.js';
-import { deriveCatalogChecks, dnsPorts, dnsSafe, haproxyRoutes, parseHealthEntries } from '../../../src/verify/catalog.js';
+import {
+  deriveCatalogChecks,
+  dnsPorts,
+  dnsSafe,
+  haproxyRoutes,
+  parseHealthEntries,
+} from '../../../src/verify/catalog.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -32,8 +38,14 @@ describe('verify: checks derived from the stack model', () => {
       const portChecks = svc.ports.flatMap((p) => p.checks ?? []);
       const derived = checks.filter((c) => c.service === name && !c.id.includes('/container/'));
       expect(derived.length, `${name} port checks`).to.equal(portChecks.length);
-      expect(checks.some((c) => c.id === `${name}/container/running`), `${name} running`).to.equal(true);
-      expect(checks.some((c) => c.id === `${name}/container/healthy`), `${name} healthy iff it has a healthcheck`).to.equal(!!svc.healthcheck);
+      expect(
+        checks.some((c) => c.id === `${name}/container/running`),
+        `${name} running`,
+      ).to.equal(true);
+      expect(
+        checks.some((c) => c.id === `${name}/container/healthy`),
+        `${name} healthy iff it has a healthcheck`,
+      ).to.equal(!!svc.healthcheck);
       for (const c of checks.filter((x) => x.service === name)) expect(c.host).to.equal('h1');
     }
     expect(checks.map((c) => c.id)).to.include.members([
@@ -59,10 +71,19 @@ describe('verify: checks derived from the stack model', () => {
       network: 'host',
       restart: 'always',
       sources: { registry: { image: 'x/whoami:1' }, local: { build: 'whoami' } },
-      ports: [{ name: 'web', port: 9999, protocol: 'tcp', checks: [{ type: 'http', path: '/who', status: 204 }, { type: 'tcp' }] }],
+      ports: [
+        {
+          name: 'web',
+          port: 9999,
+          protocol: 'tcp',
+          checks: [{ type: 'http', path: '/who', status: 204 }, { type: 'tcp' }],
+        },
+      ],
       healthcheck: { test: ['CMD', 'true'], interval: '5s', timeout: '1s', retries: 3 },
     };
-    const checks = deriveChecks(m, resolveSettings(m), { host: 'h1', unavailable: {} }).filter((c) => c.service === 'whoami');
+    const checks = deriveChecks(m, resolveSettings(m), { host: 'h1', unavailable: {} }).filter(
+      (c) => c.service === 'whoami',
+    );
     expect(checks.map((c) => c.id).sort()).to.deep.equal([
       'whoami/container/healthy',
       'whoami/container/no-crash-loop',
@@ -76,19 +97,27 @@ describe('verify: checks derived from the stack model', () => {
   });
 
   it('skips every check of a service the image source cannot provide, with the reason', () => {
-    const checks = deriveChecks(model, settings, { host: 'h1', unavailable: { marathon: 'Marathon has no Debian package' } });
+    const checks = deriveChecks(model, settings, {
+      host: 'h1',
+      unavailable: { marathon: 'Marathon has no Debian package' },
+    });
     const m = checks.filter((c) => c.service === 'marathon');
     expect(m.length).to.be.greaterThan(2);
-    for (const c of m) expect(c.skip).to.match(/not provided by image source "local": Marathon has no Debian package/);
+    for (const c of m)
+      expect(c.skip).to.match(/not provided by image source "local": Marathon has no Debian package/);
     expect(checks.filter((c) => c.service === 'consul').every((c) => !c.skip)).to.equal(true);
   });
 
   it('skips disabled optional services with a reason, and checks them once enabled', () => {
-    const off = deriveChecks(model, settings, { host: 'h1', unavailable: {} }).filter((c) => c.service === 'sshd');
+    const off = deriveChecks(model, settings, { host: 'h1', unavailable: {} }).filter(
+      (c) => c.service === 'sshd',
+    );
     expect(off).to.have.length(1);
     expect(off[0]?.skip).to.match(/optional service, not enabled/);
     const on = resolveSettings(model, { services: { sshd: { enabled: true } } });
-    const checks = deriveChecks(model, on, { host: 'h1', unavailable: {} }).filter((c) => c.service === 'sshd');
+    const checks = deriveChecks(model, on, { host: 'h1', unavailable: {} }).filter(
+      (c) => c.service === 'sshd',
+    );
     expect(checks.map((c) => c.id)).to.include('sshd/ssh/tcp');
     expect(checks.every((c) => !c.skip)).to.equal(true);
   });
@@ -103,8 +132,16 @@ describe('verify: checks derived from the stack model', () => {
 
 describe('verify: catalog DNS checks', () => {
   const health = JSON.stringify([
-    { Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 31001 }, Checks: [{ Status: 'passing' }] },
-    { Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '10.0.0.9', Port: 31002 }, Checks: [{ Status: 'critical', Name: 'http', Output: 'refused' }] },
+    {
+      Node: { Node: 'h1', Address: '10.0.0.5' },
+      Service: { Address: '', Port: 31001 },
+      Checks: [{ Status: 'passing' }],
+    },
+    {
+      Node: { Node: 'h1', Address: '10.0.0.5' },
+      Service: { Address: '10.0.0.9', Port: 31002 },
+      Checks: [{ Status: 'critical', Name: 'http', Output: 'refused' }],
+    },
   ]);
 
   it('parses health entries: service address falls back to the node, critical marked', () => {
@@ -118,19 +155,31 @@ describe('verify: catalog DNS checks', () => {
     const ports = dnsPorts(model, settings);
     expect(ports.map((p) => p.port).sort((a, b) => a - b)).to.deep.equal([53, 8600]);
     const checks = deriveCatalogChecks(
-      { web: parseHealthEntries(health), consul: [], 'bad_name': [] },
+      { web: parseHealthEntries(health), consul: [], bad_name: [] },
       { host: 'h1', domain: 'consul', dnsPorts: ports, thisNode: { ip: '10.0.0.5', hostname: 'h1' } },
     );
-    expect(checks.filter((c) => c.service === 'catalog:web').map((c) => c.id).sort()).to.deep.equal([
+    expect(
+      checks
+        .filter((c) => c.service === 'catalog:web')
+        .map((c) => c.id)
+        .sort(),
+    ).to.deep.equal([
       'catalog/web/dns:A@53',
       'catalog/web/dns:A@8600',
       'catalog/web/dns:SRV@53',
       'catalog/web/dns:SRV@8600',
       'catalog/web/ports-served',
     ]);
-    expect(checks.filter((c) => c.service === 'catalog:bad_name').every((c) => c.skip && /not a valid DNS label/.test(c.skip))).to.equal(true);
+    expect(
+      checks
+        .filter((c) => c.service === 'catalog:bad_name')
+        .every((c) => c.skip && /not a valid DNS label/.test(c.skip)),
+    ).to.equal(true);
     expect(dnsSafe('simplewebapp')).to.equal(true);
-    expect(checks.some((c) => c.id.endsWith('haproxy-route')), 'no route checks without haproxy').to.equal(false);
+    expect(
+      checks.some((c) => c.id.endsWith('haproxy-route')),
+      'no route checks without haproxy',
+    ).to.equal(false);
   });
 
   it("adds HAProxy Host-routing checks by the template's tag contract", () => {
@@ -139,10 +188,23 @@ describe('verify: catalog DNS checks', () => {
     expect(haproxyRoutes('db', ['tcp=5432'])).to.equal(false);
     expect(haproxyRoutes('dns', ['udp'])).to.equal(false);
     expect(haproxyRoutes('consul', ['http'])).to.equal(false);
-    const snap = { web: parseHealthEntries(health), db: [{ ...parseHealthEntries(health)[0]!, tags: ['tcp=5432'] }] };
-    const checks = deriveCatalogChecks(snap, { host: 'h1', domain: 'consul', dnsPorts: [], thisNode: { ip: '10.0.0.5', hostname: 'h1' }, haproxyPort: 80 });
-    expect(checks.filter((c) => c.id.endsWith('haproxy-route')).map((c) => c.id)).to.deep.equal(['catalog/web/haproxy-route']);
-    expect(checks.find((c) => c.id === 'catalog/web/haproxy-route')?.description).to.equal('http://web.service.consul/ through HAProxy :80 (Host header)');
+    const snap = {
+      web: parseHealthEntries(health),
+      db: [{ ...parseHealthEntries(health)[0]!, tags: ['tcp=5432'] }],
+    };
+    const checks = deriveCatalogChecks(snap, {
+      host: 'h1',
+      domain: 'consul',
+      dnsPorts: [],
+      thisNode: { ip: '10.0.0.5', hostname: 'h1' },
+      haproxyPort: 80,
+    });
+    expect(checks.filter((c) => c.id.endsWith('haproxy-route')).map((c) => c.id)).to.deep.equal([
+      'catalog/web/haproxy-route',
+    ]);
+    expect(checks.find((c) => c.id === 'catalog/web/haproxy-route')?.description).to.equal(
+      'http://web.service.consul/ through HAProxy :80 (Host header)',
+    );
   });
 });
 
@@ -159,38 +221,70 @@ describe('verify: login and ACL checks, run against loopback fakes', () => {
     ctx = makeContext(t, await probeTools(t), '127.0.0.1', 0);
   });
 
-  /** A server answering 401 unless the request carries `login` (user:password) as basic auth; records each Authorization. */
-  async function loginServer(login: string | undefined): Promise<{ port: number; seen: (string | undefined)[]; close(): Promise<void> }> {
+  /**
+   * A server answering 401 unless the request carries `login` (user:password) as basic auth; records each
+   * Authorization.
+   */
+  async function loginServer(
+    login: string | undefined,
+  ): Promise<{ port: number; seen: (string | undefined)[]; close(): Promise<void> }> {
     const seen: (string | undefined)[] = [];
     const server = createServer((req, res) => {
       seen.push(req.headers.authorization);
-      const ok = login === undefined || req.headers.authorization === `Basic ${Buffer.from(login).toString('base64')}`;
+      const ok =
+        login === undefined || req.headers.authorization === `Basic ${Buffer.from(login).toString('base64')}`;
       res.statusCode = ok ? 200 : 401;
       res.end(ok ? 'Statistics Report' : 'login');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return { port: (server.address() as AddressInfo).port, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+    return {
+      port: (server.address() as AddressInfo).port,
+      seen,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
   }
 
   function checksFor(port: number, checks: PortCheck[]) {
     const m: StackModel = {
       version: 1,
       name: 'paasbox',
-      services: { web: { description: 'x', role: 'all', network: 'host', restart: 'always', sources: { registry: { image: 'x/y:1' }, local: { build: 'y' } }, ports: [{ name: 'p', port, protocol: 'tcp', checks }] } },
+      services: {
+        web: {
+          description: 'x',
+          role: 'all',
+          network: 'host',
+          restart: 'always',
+          sources: { registry: { image: 'x/y:1' }, local: { build: 'y' } },
+          ports: [{ name: 'p', port, protocol: 'tcp', checks }],
+        },
+      },
     };
-    return deriveChecks(m, resolveSettings(m), { host: 'h1', unavailable: {} }).filter((c) => c.id.startsWith('web/p/'));
+    return deriveChecks(m, resolveSettings(m), { host: 'h1', unavailable: {} }).filter((c) =>
+      c.id.startsWith('web/p/'),
+    );
   }
 
   it('a page behind the login: 401 without it, the answer with the login read on the target; an open page fails', async () => {
     const guarded = await loginServer(`admin:${secrets.statsPassword}`);
     const open = await loginServer(undefined);
     try {
-      const auth: PortCheck = { type: 'http', path: '/s', status: 200, bodyIncludes: 'Statistics Report', auth: 'haproxy-stats' };
+      const auth: PortCheck = {
+        type: 'http',
+        path: '/s',
+        status: 200,
+        bodyIncludes: 'Statistics Report',
+        auth: 'haproxy-stats',
+      };
       const [c] = checksFor(guarded.port, [auth]);
-      expect(c?.description).to.match(/HTTP 401 without the login, HTTP 200, body includes "Statistics Report" with it/);
+      expect(c?.description).to.match(
+        /HTTP 401 without the login, HTTP 200, body includes "Statistics Report" with it/,
+      );
       const good = await c!.run(t, ctx);
       expect(good, good.got).to.deep.include({ ok: true });
-      expect(guarded.seen).to.deep.equal([undefined, `Basic ${Buffer.from(`admin:${secrets.statsPassword}`).toString('base64')}`]);
+      expect(guarded.seen).to.deep.equal([
+        undefined,
+        `Basic ${Buffer.from(`admin:${secrets.statsPassword}`).toString('base64')}`,
+      ]);
       const bad = await checksFor(open.port, [auth])[0]!.run(t, ctx);
       expect(bad).to.deep.include({ ok: false, got: 'without the login: HTTP 200 (17 bytes)' });
       expect(t.commands.join('\n')).to.not.include(secrets.statsPassword);
@@ -201,12 +295,27 @@ describe('verify: login and ACL checks, run against loopback fakes', () => {
   });
 
   it('anonymous writes must be refused (403); one that goes through is undone and fails; the catalog must be readable', async () => {
-    const refusing = await fakeHttp({ '/v1/kv/paasbox-verify': { status: 403, body: 'Permission denied' }, '/v1/agent/service/register': { status: 403, body: 'Permission denied' }, '/v1/catalog/services': { status: 200, body: '{"consul":[]}' } });
-    const open = await fakeHttp({ '/v1/kv/paasbox-verify': { status: 200, body: 'true' }, '/v1/agent/service/register': { status: 200, body: '' }, '/v1/catalog/services': { status: 200, body: '{}' } });
-    const acl: PortCheck[] = [{ type: 'consul-acl', probe: 'kv-write' }, { type: 'consul-acl', probe: 'service-register' }, { type: 'consul-acl', probe: 'catalog-read' }];
+    const refusing = await fakeHttp({
+      '/v1/kv/paasbox-verify': { status: 403, body: 'Permission denied' },
+      '/v1/agent/service/register': { status: 403, body: 'Permission denied' },
+      '/v1/catalog/services': { status: 200, body: '{"consul":[]}' },
+    });
+    const open = await fakeHttp({
+      '/v1/kv/paasbox-verify': { status: 200, body: 'true' },
+      '/v1/agent/service/register': { status: 200, body: '' },
+      '/v1/catalog/services': { status: 200, body: '{}' },
+    });
+    const acl: PortCheck[] = [
+      { type: 'consul-acl', probe: 'kv-write' },
+      { type: 'consul-acl', probe: 'service-register' },
+      { type: 'consul-acl', probe: 'catalog-read' },
+    ];
     try {
-      for (const c of checksFor(refusing.port, acl)) expect(await c.run(t, ctx), c.id).to.deep.include({ ok: true });
-      expect(refusing.requests.map((r) => `${r.method} ${r.url} ${r.headers['x-consul-token'] ?? 'anonymous'}`)).to.deep.equal([
+      for (const c of checksFor(refusing.port, acl))
+        expect(await c.run(t, ctx), c.id).to.deep.include({ ok: true });
+      expect(
+        refusing.requests.map((r) => `${r.method} ${r.url} ${r.headers['x-consul-token'] ?? 'anonymous'}`),
+      ).to.deep.equal([
         'PUT /v1/kv/paasbox-verify anonymous',
         'PUT /v1/agent/service/register anonymous',
         'GET /v1/catalog/services anonymous',
@@ -216,7 +325,10 @@ describe('verify: login and ACL checks, run against loopback fakes', () => {
       expect(outcomes[0]?.got).to.equal('HTTP 200: anyone can write K/V (ACLs off?)');
       expect(outcomes[1]?.got).to.equal('HTTP 200: anyone can register a service (ACLs off?)');
       // What went through is removed again.
-      expect(open.requests.map((r) => `${r.method} ${r.url}`)).to.include.members(['DELETE /v1/kv/paasbox-verify', 'PUT /v1/agent/service/deregister/paasbox-verify']);
+      expect(open.requests.map((r) => `${r.method} ${r.url}`)).to.include.members([
+        'DELETE /v1/kv/paasbox-verify',
+        'PUT /v1/agent/service/deregister/paasbox-verify',
+      ]);
     } finally {
       await refusing.close();
       await open.close();

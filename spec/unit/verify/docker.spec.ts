@@ -8,11 +8,20 @@ import { inspectJson, ok, ScriptedTarget } from '../../helpers/scripted-target.j
 describe('verify: docker state', () => {
   const json = JSON.stringify([
     inspectJson({ name: 'paasbox-consul-1', service: 'consul', health: 'healthy', restartCount: 2 }),
-    inspectJson({ name: 'web-1', service: 'web', project: 'apps', published: [31001, 31002], status: 'exited', restartPolicy: 'no' }),
+    inspectJson({
+      name: 'web-1',
+      service: 'web',
+      project: 'apps',
+      published: [31001, 31002],
+      status: 'exited',
+      restartPolicy: 'no',
+    }),
   ]);
 
   it('reads every container as root and picks a compose service case-insensitively by project', async () => {
-    const t = new ScriptedTarget('h', (cmd) => (cmd.includes('docker ps -aq') ? ok(json) : { code: 1, stdout: '', stderr: 'unexpected' }));
+    const t = new ScriptedTarget('h', (cmd) =>
+      cmd.includes('docker ps -aq') ? ok(json) : { code: 1, stdout: '', stderr: 'unexpected' },
+    );
     const all = await inspectAll(t);
     expect(all.map((c) => c.name)).to.deep.equal(['paasbox-consul-1', 'web-1']);
     expect(forService(all, 'PAASBOX', 'consul').map((c) => c.name)).to.deep.equal(['paasbox-consul-1']);
@@ -21,9 +30,17 @@ describe('verify: docker state', () => {
   });
 
   it('keeps what inspect printed when a container vanished between ps and inspect; fails when docker is unreachable', async () => {
-    const raced = new ScriptedTarget('h', () => ({ code: 1, stdout: json, stderr: 'Error: No such object: 0123abcd' }));
+    const raced = new ScriptedTarget('h', () => ({
+      code: 1,
+      stdout: json,
+      stderr: 'Error: No such object: 0123abcd',
+    }));
     expect(await inspectAll(raced)).to.have.length(2);
-    const down = new ScriptedTarget('h', () => ({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock' }));
+    const down = new ScriptedTarget('h', () => ({
+      code: 1,
+      stdout: '',
+      stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock',
+    }));
     let err: unknown;
     try {
       await inspectAll(down);
@@ -35,10 +52,18 @@ describe('verify: docker state', () => {
 
   it('says which images are present, and none when docker does not answer', async () => {
     const there = new ScriptedTarget('h', (cmd) =>
-      cmd.includes('docker image inspect') ? ok('mesosphere/marathon:v1\tsha256:aa\tnull\nmesosphere/mesos:1\t\n') : { code: 1, stdout: '', stderr: 'unexpected' },
+      cmd.includes('docker image inspect')
+        ? ok('mesosphere/marathon:v1\tsha256:aa\tnull\nmesosphere/mesos:1\t\n')
+        : { code: 1, stdout: '', stderr: 'unexpected' },
     );
-    expect([...(await presentImages(there, ['mesosphere/marathon:v1', 'mesosphere/mesos:1']))]).to.deep.equal(['mesosphere/marathon:v1']);
-    const down = new ScriptedTarget('h', () => ({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon' }));
+    expect([...(await presentImages(there, ['mesosphere/marathon:v1', 'mesosphere/mesos:1']))]).to.deep.equal(
+      ['mesosphere/marathon:v1'],
+    );
+    const down = new ScriptedTarget('h', () => ({
+      code: 1,
+      stdout: '',
+      stderr: 'Cannot connect to the Docker daemon',
+    }));
     expect([...(await presentImages(down, ['mesosphere/marathon:v1']))]).to.deep.equal([]);
     expect([...(await presentImages(down, []))]).to.deep.equal([]);
   });

@@ -14,7 +14,17 @@ const report: VerifyReport = {
   failed: 1,
   skipped: 1,
   results: [
-    { id: 'consul/http/http:/ui/', service: 'consul', host: 'h1', description: 'GET :8500/ui/ → HTTP 200', status: 'passed', expected: 'HTTP 200', got: 'HTTP 200 (10 bytes)', attempts: 1, seconds: 0.1 },
+    {
+      id: 'consul/http/http:/ui/',
+      service: 'consul',
+      host: 'h1',
+      description: 'GET :8500/ui/ → HTTP 200',
+      status: 'passed',
+      expected: 'HTTP 200',
+      got: 'HTTP 200 (10 bytes)',
+      attempts: 1,
+      seconds: 0.1,
+    },
     {
       id: 'haproxy/stats/http:/haproxyStats',
       service: 'haproxy',
@@ -26,7 +36,18 @@ const report: VerifyReport = {
       attempts: 2,
       seconds: 1.2,
     },
-    { id: 'marathon/http/http:/ping', service: 'marathon', host: 'h1', description: 'GET :8080/ping → HTTP 200', status: 'skipped', expected: '', got: '', reason: 'not provided by image source "local"', attempts: 0, seconds: 0 },
+    {
+      id: 'marathon/http/http:/ping',
+      service: 'marathon',
+      host: 'h1',
+      description: 'GET :8080/ping → HTTP 200',
+      status: 'skipped',
+      expected: '',
+      got: '',
+      reason: 'not provided by image source "local"',
+      attempts: 0,
+      seconds: 0,
+    },
   ],
 };
 
@@ -44,8 +65,12 @@ describe('verify reporters', () => {
     const text = render(report, 'spec');
     expect(text).to.match(/^h1\n {2}consul\n {4}✓ GET :8500\/ui\//);
     expect(text).to.include('  haproxy\n    ✗ GET :81/haproxyStats');
-    expect(text).to.include('        expected: HTTP 200, body includes "Statistics <Report>" & more\n        got:      no answer');
-    expect(text).to.include('  marathon (skipped: not provided by image source "local")\n    - GET :8080/ping → HTTP 200\n');
+    expect(text).to.include(
+      '        expected: HTTP 200, body includes "Statistics <Report>" & more\n        got:      no answer',
+    );
+    expect(text).to.include(
+      '  marathon (skipped: not provided by image source "local")\n    - GET :8080/ping → HTTP 200\n',
+    );
     expect(text.match(/not provided by image source/g)).to.have.length(1);
     expect(text.match(/GET :81\/haproxyStats/g)).to.have.length(1);
     expect(text.trim().split('\n').pop()).to.match(/^1 passed, 1 failed, 1 skipped in \d+\.\ds on /);
@@ -70,7 +95,9 @@ print(r.get('tests'), r.get('failures'), r.get('skipped'), s.get('name'), len(s.
       ],
       { input: xml },
     ).toString();
-    expect(summary.trim()).to.equal('3 1 1 h1 3 expected HTTP 200, body includes "Statistics <Report>" & more, got no answer: curl: (7) Failed to connect  not provided by image source "local"');
+    expect(summary.trim()).to.equal(
+      '3 1 1 h1 3 expected HTTP 200, body includes "Statistics <Report>" & more, got no answer: curl: (7) Failed to connect  not provided by image source "local"',
+    );
   });
 
   it('escapes XML specials and drops characters XML cannot carry', () => {
@@ -80,6 +107,14 @@ print(r.get('tests'), r.get('failures'), r.get('skipped'), s.get('name'), len(s.
   it('json: the report as is, parseable', () => {
     const back = JSON.parse(render(report, 'json')) as VerifyReport;
     expect(back).to.deep.equal(report);
-    expect(Object.keys(back)).to.deep.equal(['target', 'startedAt', 'seconds', 'passed', 'failed', 'skipped', 'results']);
+    expect(Object.keys(back)).to.deep.equal([
+      'target',
+      'startedAt',
+      'seconds',
+      'passed',
+      'failed',
+      'skipped',
+      'results',
+    ]);
   });
 });

@@ -20,7 +20,12 @@ type Fake = { port: number; close(): Promise<void> };
 
 describe('runVerify against scripted docker and loopback fakes', function () {
   this.timeout(60_000);
-  let zk: Fake, consul: Fake, haproxy: Fake, web80: Fake, dns53: Fake & { queries: string[] }, dns8600: Fake & { queries: string[] };
+  let zk: Fake,
+    consul: Fake,
+    haproxy: Fake,
+    web80: Fake,
+    dns53: Fake & { queries: string[] },
+    dns8600: Fake & { queries: string[] };
   const table: DnsTable = {
     'consul.service.consul': { a: ['10.0.0.5'], srv: [{ port: 8300, target: 'h1.node.paasbox.consul' }] },
     'web.service.consul': { a: ['10.0.0.5'], srv: [{ port: 31001, target: 'h1.node.paasbox.consul' }] },
@@ -31,28 +36,50 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   let deployed = '';
   let hostIp = '10.0.0.5';
   let zkExtra = ''; // sockets ZooKeeper's JVM holds besides its client port
-  let swarmAnswer = '{"LocalNodeState":"inactive"}\n@@info 0\nError response from daemon: This node is not a swarm manager.\n@@nodes 1\n';
-  let zkMounts = [{ Type: 'volume', Name: 'paasbox_zookeeper-data', Destination: '/data' }, { Type: 'volume', Name: 'paasbox_zookeeper-datalog', Destination: '/datalog' }];
+  let swarmAnswer =
+    '{"LocalNodeState":"inactive"}\n@@info 0\nError response from daemon: This node is not a swarm manager.\n@@nodes 1\n';
+  let zkMounts = [
+    { Type: 'volume', Name: 'paasbox_zookeeper-data', Destination: '/data' },
+    { Type: 'volume', Name: 'paasbox_zookeeper-datalog', Destination: '/datalog' },
+  ];
   const secretsRoot = mkdtempSync(join(tmpdir(), 'pb-run-secrets-'));
   const login = `admin:${generateSecrets().statsPassword}`;
   mkdirSync(join(secretsRoot, 'haproxy'));
   writeFileSync(join(secretsRoot, SECRET_FILES.statsAuth), `${login}\n`, { mode: 0o600 });
-  const target = new ScriptedTarget('h1', (cmd) => {
-    if (cmd.includes('{{json .Mounts}}')) return ok(JSON.stringify(zkMounts) + '\n');
-    if (cmd.includes('docker top')) return ok(`PID\n4242\n---\ntcp LISTEN 0 50 [::ffff:10.0.0.5]:${zk.port} *:* users:(("java",pid=4242,fd=36))\ntcp LISTEN 0 128 *:8300 *:* users:(("consul",pid=77,fd=3))\n${zkExtra}`);
-    if (cmd.startsWith('ip -4 route')) return ok(`default via 10.0.0.1 dev eth0 src ${hostIp}\n1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet ${hostIp}/24 brd 10.0.0.255 scope global eth0\n`);
-    // One stack service's containers (findStackContainer): all of them, it picks by labels.
-    if (cmd.startsWith('ids=$(docker ps -q ')) return ok(JSON.stringify(containers));
-    if (cmd === SWARM_HEALTH_COMMAND) return ok(swarmAnswer);
-    if (cmd.includes('docker ps -aq')) {
-      calls++;
-      return ok(JSON.stringify(containers.map((c) => ({ ...c, RestartCount: ((c as { RestartCount: number }).RestartCount ?? 0) + restartBump * calls }))));
-    }
-    if (cmd.includes('docker image inspect')) return ok('');
-    if (cmd.startsWith('cat /opt/paasbox/')) return deployed ? ok(deployed) : { code: 1, stdout: '', stderr: 'No such file or directory' };
-    if (cmd.startsWith('ss ')) return ok('tcp LISTEN 0 128 *:8300 *:*\n');
-    return undefined;
-  }, (cmd) => cmd.split(SECRETS_DIR).join(secretsRoot)); // the stats login is read where install writes it: here, a temp dir
+  const target = new ScriptedTarget(
+    'h1',
+    (cmd) => {
+      if (cmd.includes('{{json .Mounts}}')) return ok(JSON.stringify(zkMounts) + '\n');
+      if (cmd.includes('docker top'))
+        return ok(
+          `PID\n4242\n---\ntcp LISTEN 0 50 [::ffff:10.0.0.5]:${zk.port} *:* users:(("java",pid=4242,fd=36))\ntcp LISTEN 0 128 *:8300 *:* users:(("consul",pid=77,fd=3))\n${zkExtra}`,
+        );
+      if (cmd.startsWith('ip -4 route'))
+        return ok(
+          `default via 10.0.0.1 dev eth0 src ${hostIp}\n1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet ${hostIp}/24 brd 10.0.0.255 scope global eth0\n`,
+        );
+      // One stack service's containers (findStackContainer): all of them, it picks by labels.
+      if (cmd.startsWith('ids=$(docker ps -q ')) return ok(JSON.stringify(containers));
+      if (cmd === SWARM_HEALTH_COMMAND) return ok(swarmAnswer);
+      if (cmd.includes('docker ps -aq')) {
+        calls++;
+        return ok(
+          JSON.stringify(
+            containers.map((c) => ({
+              ...c,
+              RestartCount: ((c as { RestartCount: number }).RestartCount ?? 0) + restartBump * calls,
+            })),
+          ),
+        );
+      }
+      if (cmd.includes('docker image inspect')) return ok('');
+      if (cmd.startsWith('cat /opt/paasbox/'))
+        return deployed ? ok(deployed) : { code: 1, stdout: '', stderr: 'No such file or directory' };
+      if (cmd.startsWith('ss ')) return ok('tcp LISTEN 0 128 *:8300 *:*\n');
+      return undefined;
+    },
+    (cmd) => cmd.split(SECRETS_DIR).join(secretsRoot),
+  ); // the stats login is read where install writes it: here, a temp dir
   const green = () => [
     inspectJson({ name: 'paasbox-zookeeper-1', service: 'zookeeper', health: 'healthy' }),
     inspectJson({ name: 'paasbox-consul-1', service: 'consul', health: 'healthy' }),
@@ -68,10 +95,27 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     '/v1/kv/paasbox-verify': { status: 403, body: 'Permission denied' },
     '/v1/agent/service/register': { status: 403, body: 'Permission denied' },
     '/v1/catalog/services': { status: 200, body: '{"consul":[],"web":[]}' },
-    '/v1/health/service/consul': { status: 200, body: JSON.stringify([{ Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 8300 }, Checks: [] }]) },
-    '/v1/health/service/web': { status: 200, body: JSON.stringify([{ Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 31001 }, Checks: [{ Status: 'passing' }] }]) },
+    '/v1/health/service/consul': {
+      status: 200,
+      body: JSON.stringify([
+        { Node: { Node: 'h1', Address: '10.0.0.5' }, Service: { Address: '', Port: 8300 }, Checks: [] },
+      ]),
+    },
+    '/v1/health/service/web': {
+      status: 200,
+      body: JSON.stringify([
+        {
+          Node: { Node: 'h1', Address: '10.0.0.5' },
+          Service: { Address: '', Port: 31001 },
+          Checks: [{ Status: 'passing' }],
+        },
+      ]),
+    },
   };
-  const stats = { '/': { status: 200, body: 'HAProxy Statistics Report', login }, '/haproxyStats': { status: 200, body: 'HAProxy Statistics Report', login } };
+  const stats = {
+    '/': { status: 200, body: 'HAProxy Statistics Report', login },
+    '/haproxyStats': { status: 200, body: 'HAProxy Statistics Report', login },
+  };
 
   const settings = () =>
     resolveSettings(model, {
@@ -82,7 +126,13 @@ describe('runVerify against scripted docker and loopback fakes', function () {
         dns: { ports: { dns: dns53.port } },
       },
     });
-  const opts: VerifyOptions = { address: '127.0.0.1', crashSampleMs: 300, healthAttempts: 1, dnsAttempts: 1, checkDeadlineMs: 5000 };
+  const opts: VerifyOptions = {
+    address: '127.0.0.1',
+    crashSampleMs: 300,
+    healthAttempts: 1,
+    dnsAttempts: 1,
+    checkDeadlineMs: 5000,
+  };
   const failedIds = (r: VerifyReport) => r.results.filter((x) => x.status === 'failed').map((x) => x.id);
 
   beforeEach(async () => {
@@ -103,17 +153,36 @@ describe('runVerify against scripted docker and loopback fakes', function () {
 
   it('passes a healthy stack; unavailable and optional services are skipped with reasons, not passed', async () => {
     const r = await runVerify(target, model, settings(), opts);
-    expect(failedIds(r), JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1)).to.deep.equal([]);
+    expect(
+      failedIds(r),
+      JSON.stringify(
+        r.results.filter((x) => x.status === 'failed'),
+        null,
+        1,
+      ),
+    ).to.deep.equal([]);
     expect(r.passed).to.be.greaterThan(25);
     const skipped = r.results.filter((x) => x.status === 'skipped');
-    expect(skipped.filter((x) => x.service === 'marathon').every((x) => /Marathon has no Debian package/.test(x.reason ?? ''))).to.equal(true);
+    expect(
+      skipped
+        .filter((x) => x.service === 'marathon')
+        .every((x) => /Marathon has no Debian package/.test(x.reason ?? '')),
+    ).to.equal(true);
     expect(skipped.some((x) => x.service === 'mesos-master')).to.equal(true);
     expect(skipped.find((x) => x.service === 'sshd')?.reason).to.match(/optional/);
     const ids = r.results.map((x) => x.id);
     expect(ids).to.include('catalog/web/haproxy-route');
-    expect(ids).to.include.members([`catalog/unknown-name/nxdomain@${dns53.port}`, `catalog/unknown-name/nxdomain@${dns8600.port}`]);
+    expect(ids).to.include.members([
+      `catalog/unknown-name/nxdomain@${dns53.port}`,
+      `catalog/unknown-name/nxdomain@${dns8600.port}`,
+    ]);
     expect(ids).to.not.include('catalog/consul/haproxy-route');
-    expect(ids).to.include.members(['catalog/web/dns:SRV@' + dns53.port, 'catalog/web/dns:SRV@' + dns8600.port, 'catalog/consul/ports-served', 'catalog/web/ports-served']);
+    expect(ids).to.include.members([
+      'catalog/web/dns:SRV@' + dns53.port,
+      'catalog/web/dns:SRV@' + dns8600.port,
+      'catalog/consul/ports-served',
+      'catalog/web/ports-served',
+    ]);
     expect(dns53.queries).to.include('web.service.consul SRV');
     expect(dns8600.queries).to.include('web.service.consul A');
     expect(r.seconds).to.be.a('number');
@@ -134,7 +203,16 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   it('fails naming haproxy and the check when haproxy is down', async () => {
     await haproxy.close();
     await web80.close();
-    containers = green().map((c) => ((c as { Name: string }).Name === '/paasbox-haproxy-1' ? inspectJson({ name: 'paasbox-haproxy-1', service: 'haproxy', status: 'exited', health: 'unhealthy' }) : c));
+    containers = green().map((c) =>
+      (c as { Name: string }).Name === '/paasbox-haproxy-1'
+        ? inspectJson({
+            name: 'paasbox-haproxy-1',
+            service: 'haproxy',
+            status: 'exited',
+            health: 'unhealthy',
+          })
+        : c,
+    );
     const r = await runVerify(target, model, settings(), opts);
     expect(failedIds(r).sort()).to.deep.equal([
       'catalog/web/haproxy-route',
@@ -153,15 +231,25 @@ describe('runVerify against scripted docker and loopback fakes', function () {
 
   it('fails a container whose restart count rises between two samples (crash loop)', async () => {
     restartBump = 1;
-    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.endsWith('/no-crash-loop') });
+    const r = await runVerify(target, model, settings(), {
+      ...opts,
+      only: (c) => c.id.endsWith('/no-crash-loop'),
+    });
     expect(r.failed).to.be.greaterThan(0);
-    expect(r.results.find((x) => x.id === 'consul/container/no-crash-loop')?.got).to.match(/restarts \d+→\d+/);
+    expect(r.results.find((x) => x.id === 'consul/container/no-crash-loop')?.got).to.match(
+      /restarts \d+→\d+/,
+    );
   });
 
-  it("fails the route check when HAProxy answers with its no-service 404", async () => {
+  it('fails the route check when HAProxy answers with its no-service 404', async () => {
     await web80.close();
-    web80 = await fakeHttp({ '/': { status: 404, body: 'paasbox: no service for this Host; use NAME.service.consul\n' } });
-    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id === 'catalog/web/haproxy-route' });
+    web80 = await fakeHttp({
+      '/': { status: 404, body: 'paasbox: no service for this Host; use NAME.service.consul\n' },
+    });
+    const r = await runVerify(target, model, settings(), {
+      ...opts,
+      only: (c) => c.id === 'catalog/web/haproxy-route',
+    });
     expect(failedIds(r)).to.deep.equal(['catalog/web/haproxy-route']);
     expect(r.results[0]?.got).to.match(/HAProxy has no route for web.service.consul/);
   });
@@ -177,35 +265,48 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   it('fails host/swarm/manager, naming the state and the fix, when the swarm has no leader; passes with no swarm', async () => {
     const only = { ...opts, only: (c: { id: string }) => c.id === 'host/swarm/manager' };
     const none = await runVerify(target, model, settings(), only);
-    expect(none.results.map((x) => [x.id, x.status, x.got])).to.deep.equal([['host/swarm/manager', 'passed', 'no swarm on this host (no app deployed yet)']]);
+    expect(none.results.map((x) => [x.id, x.status, x.got])).to.deep.equal([
+      ['host/swarm/manager', 'passed', 'no swarm on this host (no app deployed yet)'],
+    ]);
     const saved = swarmAnswer;
-    swarmAnswer = '{"NodeID":"n1","LocalNodeState":"active","ControlAvailable":true}\n@@info 0\n' +
+    swarmAnswer =
+      '{"NodeID":"n1","LocalNodeState":"active","ControlAvailable":true}\n@@info 0\n' +
       "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online.\n@@nodes 1\n";
     try {
       const r = await runVerify(target, model, settings(), only);
       expect(failedIds(r)).to.deep.equal(['host/swarm/manager']);
-      expect(r.results[0]?.got).to.match(/^the swarm has no leader .*; fix: .*docker service rm.*--force-new-cluster/);
+      expect(r.results[0]?.got).to.match(
+        /^the swarm has no leader .*; fix: .*docker service rm.*--force-new-cluster/,
+      );
     } finally {
       swarmAnswer = saved;
     }
   });
 
   it('refuses a deployment record with a hostile field instead of judging the stack by it', async () => {
-    deployed = ['services: {}', 'x-paasbox: {ip: 10.0.0.5, domain: "consul; rm -rf /", project: paasbox}'].join('\n');
+    deployed = [
+      'services: {}',
+      'x-paasbox: {ip: 10.0.0.5, domain: "consul; rm -rf /", project: paasbox}',
+    ].join('\n');
     try {
       let err: unknown;
       await runVerify(target, model, settings(), opts).catch((e: unknown) => (err = e));
-      expect((err as Error | undefined)?.message).to.match(/compose file has x-paasbox\.domain "consul; rm -rf \/": not a DNS name/);
+      expect((err as Error | undefined)?.message).to.match(
+        /compose file has x-paasbox\.domain "consul; rm -rf \/": not a DNS name/,
+      );
     } finally {
       deployed = '';
     }
   });
 
-  it('fails when ZooKeeper\'s transaction log is on an anonymous volume (lost on down/up)', async () => {
+  it("fails when ZooKeeper's transaction log is on an anonymous volume (lost on down/up)", async () => {
     const saved = zkMounts;
     zkMounts = [saved[0]!, { Type: 'volume', Name: 'f'.repeat(64), Destination: '/datalog' }];
     try {
-      const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('named-volumes') });
+      const r = await runVerify(target, model, settings(), {
+        ...opts,
+        only: (c) => c.id.includes('named-volumes'),
+      });
       expect(failedIds(r)).to.deep.equal(['zookeeper/hardening/named-volumes']);
       expect(r.results[0]?.got).to.equal('not on a named volume: /datalog');
     } finally {
@@ -216,7 +317,10 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   it("fails when ZooKeeper's JVM listens on a port beyond the ensemble's (JMX)", async () => {
     zkExtra = 'tcp LISTEN 0 50 *:44377 *:* users:(("java",pid=4242,fd=32))\n';
     try {
-      const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('listeners') });
+      const r = await runVerify(target, model, settings(), {
+        ...opts,
+        only: (c) => c.id.includes('listeners'),
+      });
       expect(failedIds(r)).to.deep.equal(['zookeeper/hardening/listeners']);
       expect(r.results[0]?.got).to.equal('also tcp *:44377 (java)');
     } finally {
@@ -227,7 +331,10 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   it('fails when the DNS server recurses for names outside .consul (an open resolver)', async () => {
     await dns53.close();
     dns53 = await fakeDns({ ...table, 'paasbox-verify.example.org': { a: ['93.184.216.34'] } });
-    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.id.includes('hardening') });
+    const r = await runVerify(target, model, settings(), {
+      ...opts,
+      only: (c) => c.id.includes('hardening'),
+    });
     expect(r.results.map((x) => x.id)).to.include('zookeeper/hardening/named-volumes');
     expect(failedIds(r)).to.deep.equal(['dns/hardening/not-open-resolver']);
     expect(r.results.find((x) => x.status === 'failed')?.got).to.equal('NOERROR');
@@ -235,7 +342,10 @@ describe('runVerify against scripted docker and loopback fakes', function () {
 
   it('fails when DNS answers an SRV port the catalog does not have', async () => {
     await dns53.close();
-    dns53 = await fakeDns({ ...table, 'web.service.consul': { a: ['10.0.0.5'], srv: [{ port: 31002, target: 'h1.node.paasbox.consul' }] } });
+    dns53 = await fakeDns({
+      ...table,
+      'web.service.consul': { a: ['10.0.0.5'], srv: [{ port: 31002, target: 'h1.node.paasbox.consul' }] },
+    });
     const r = await runVerify(target, model, settings(), opts);
     expect(failedIds(r)).to.deep.equal([`catalog/web/dns:SRV@${dns53.port}`]);
     const f = r.results.find((x) => x.status === 'failed')!;
@@ -264,17 +374,43 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     expect(failedIds(r)).to.deep.equal([]);
     const h = r.results.filter((x) => x.service === 'haproxy');
     expect(h.length).to.be.greaterThan(3);
-    for (const x of h) expect(x.status).to.equal('skipped'), expect(x.reason).to.match(/left out by install: image paasbox\/haproxy:local is not built/);
+    for (const x of h) {
+      expect(x.status).to.equal('skipped');
+      expect(x.reason).to.match(/left out by install: image paasbox\/haproxy:local is not built/);
+    }
   });
 
   it('--from-here: network checks run on the probing host with its copy of the login, container state on the target', async () => {
     // The target answers docker, ss, ip and the tools probe; any network probe sent to it fails.
-    const remote = new ScriptedTarget('h1', (cmd) => target.script(cmd) ?? (cmd.startsWith('for t in') ? ok('curl\nss\ndocker\n') : { code: 7, stdout: '', stderr: 'probe sent to the target' }));
+    const remote = new ScriptedTarget(
+      'h1',
+      (cmd) =>
+        target.script(cmd) ??
+        (cmd.startsWith('for t in')
+          ? ok('curl\nss\ndocker\n')
+          : { code: 7, stdout: '', stderr: 'probe sent to the target' }),
+    );
     const here = new ScriptedTarget('here', () => undefined);
-    const r = await runVerify(remote, model, settings(), { ...opts, probeFrom: { target: here, secretsDir: secretsRoot } });
-    expect(failedIds(r), JSON.stringify(r.results.filter((x) => x.status === 'failed'), null, 1)).to.deep.equal([]);
+    const r = await runVerify(remote, model, settings(), {
+      ...opts,
+      probeFrom: { target: here, secretsDir: secretsRoot },
+    });
+    expect(
+      failedIds(r),
+      JSON.stringify(
+        r.results.filter((x) => x.status === 'failed'),
+        null,
+        1,
+      ),
+    ).to.deep.equal([]);
     const passed = r.results.filter((x) => x.status === 'passed').map((x) => x.id);
-    expect(passed).to.include.members(['haproxy/stats/http:/haproxyStats', 'catalog/web/haproxy-route', `catalog/web/dns:A@${dns53.port}`, 'consul/container/running', 'host/advertised-address']);
+    expect(passed).to.include.members([
+      'haproxy/stats/http:/haproxyStats',
+      'catalog/web/haproxy-route',
+      `catalog/web/dns:A@${dns53.port}`,
+      'consul/container/running',
+      'host/advertised-address',
+    ]);
     expect(here.commands.some((c) => c.includes(secretsRoot))).to.equal(true);
     expect(here.commands.filter((c) => /docker |^ip -4/.test(c))).to.deep.equal([]);
     expect(remote.commands.filter((c) => /curl -sS|\/dev\/(tcp|udp)\//.test(c))).to.deep.equal([]);
@@ -282,7 +418,10 @@ describe('runVerify against scripted docker and loopback fakes', function () {
 
   it('reports one failing catalog check when Consul cannot be read', async () => {
     await consul.close();
-    const r = await runVerify(target, model, settings(), { ...opts, only: (c) => c.service.startsWith('catalog') });
+    const r = await runVerify(target, model, settings(), {
+      ...opts,
+      only: (c) => c.service.startsWith('catalog'),
+    });
     expect(failedIds(r)).to.deep.equal(['catalog/read']);
   });
 });
