@@ -69,7 +69,8 @@ export async function runCli(program: Command, args: string[]): Promise<never> {
         .replace(/^error: /, '')
         .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
         .split('\n')[0];
-      process.stderr.write(`paasbox ${program.name()}: ${line}; see --help\n`);
+      const who = program.name() === 'paasbox' ? 'paasbox' : `paasbox ${program.name()}`;
+      process.stderr.write(`${who}: ${line}; see --help\n`);
       if (json) process.stdout.write(JSON.stringify({ error: line, kind: 'usage' }) + '\n');
       process.exit(EXIT.user);
     }
