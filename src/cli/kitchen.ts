@@ -124,23 +124,26 @@ export function defineKitchen(cmd: Command): Command {
     );
   subcommand(cmd, 'list', 'the kitchen instances and where they stand')
     .addOption(jsonOption())
-    .action((f: { json?: boolean }) => {
-      const all = kitchenFor(
+    .action(async (f: { json?: boolean }) => {
+      const all = await kitchenFor(
         { reporter: 'spec', prefix: 'paasbox-kitchen' },
         new Progress({ json: true }),
-      ).list();
-      if (f.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
-      else if (!all.length)
+      ).listWithState();
+      if (f.json) {
+        const out = all.map(({ instance, host }) => ({ ...instance, host }));
+        process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      } else if (!all.length)
         process.stdout.write('no instances (create one: npx paasbox kitchen create default)\n');
       else
-        for (const i of all) {
+        for (const { instance: i, host } of all) {
           const where =
             i.stage.kind === 'ssh' ? `${i.stage.ssh.user}@${i.stage.ssh.host}:${i.stage.ssh.port}` : 'local';
           const last = i.lastVerify
             ? `last verify: ${i.lastVerify.passed} passed, ${i.lastVerify.failed} failed, ${i.lastVerify.skipped} skipped`
             : '';
           process.stdout.write(
-            `${i.name.padEnd(16)} ${i.driver.padEnd(8)} ${where.padEnd(28)} ${i.lifecycle.padEnd(10)} ${last}\n`,
+            `${i.name.padEnd(16)} ${i.driver.padEnd(8)} ${where.padEnd(28)} ${i.lifecycle.padEnd(10)} ` +
+              `${`host ${host.state}`.padEnd(17)} ${last}\n`,
           );
         }
     });

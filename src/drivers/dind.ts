@@ -8,6 +8,7 @@
 //   const set = await createDindHosts(1, { prefix: 'pb-verify', withDocker: true });
 //   openTarget({ kind: 'ssh', ssh: set.hosts[0].ssh }) ... await set.destroy();
 
+import { parseContainers } from '../docker/facts.js';
 import { IMAGE_FORMAT, parseImageLine } from '../docker/images.js';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -367,6 +368,23 @@ export function dindDriver(opts: DindDriverOptions = {}): Driver {
       if (d.network) await run('docker', ['network', 'rm', d.network]).catch(() => undefined);
       // Only the temp dir the driver made (the schema allows nothing else).
       if (d.workDir && /^\/tmp\/[^/]+$/.test(d.workDir)) rmSync(d.workDir, { recursive: true, force: true });
+    },
+    async state(state) {
+      const name = state.dind?.container;
+      if (!name) return { state: 'unknown', detail: 'no container recorded' };
+      const out = await run('docker', ['inspect', '--type', 'container', name]).then(
+        (r) => r.stdout,
+        (e: Error & { stderr?: string }) => e,
+      );
+      if (out instanceof Error) {
+        const gone = /no such (container|object)/i.test(`${out.stderr ?? ''} ${out.message}`);
+        return gone
+          ? { state: 'absent', detail: `container ${name} is gone` }
+          : { state: 'unknown', detail: out.message };
+      }
+      const c = parseContainers(out)[0];
+      if (!c) return { state: 'absent', detail: `container ${name} is gone` };
+      return { state: c.running ? 'running' : 'stopped', detail: `container ${name}: ${c.status}` };
     },
   };
 }

@@ -12,7 +12,7 @@ import { PaasboxError } from '../errors.js';
 import type { SshInfo } from '../target/ssh-info.js';
 import type { Driver } from './driver.js';
 import { parseSshConfig } from './ssh-config.js';
-import { sshInfoFor, sshInfoOptions } from './ssh.js';
+import { sshHostState, sshInfoFor, sshInfoOptions } from './ssh.js';
 import { hasCommand, infoFromEntry, tool, vmKnownHostsPath } from './tools.js';
 
 export const BOOT2DOCKER_TOOLS = ['docker-machine', 'colima', 'limactl', 'boot2docker'] as const;
@@ -115,5 +115,6 @@ export function dockerVmDriver(): Driver {
       };
     },
     async destroy() {},
+    state: sshHostState,
   };
 }

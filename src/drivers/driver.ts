@@ -19,10 +19,21 @@ export interface DindState {
   workDir?: string;
 }
 
-/** What destroy reads back from the instance's state file: its name and what the driver recorded. */
+/** What destroy and state read back from the state file: the name, the host, the driver's record. */
 export interface DriverState {
   name: string;
+  stage?: StageRef;
   dind?: DindState;
+}
+
+/**
+ * Where a host stands now, as Vagrant's `state`: running (it answers), stopped
+ * (it exists, switched off), absent (gone, or never made), unreachable (its
+ * SSH port does not answer), unknown (the driver cannot tell, and says why).
+ */
+export interface HostState {
+  state: 'running' | 'stopped' | 'absent' | 'unreachable' | 'unknown';
+  detail: string;
 }
 
 export interface CreateOptions {
@@ -63,4 +74,6 @@ export interface Driver {
   create(opts: CreateOptions): Promise<ReachedHost>;
   /** Take down what create made; a host the driver only found (ssh, a docker VM) stays. */
   destroy(state: DriverState): Promise<void>;
+  /** Where the recorded host stands now (asks the tool or the host; changes nothing). */
+  state(state: DriverState): Promise<HostState>;
 }

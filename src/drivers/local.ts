@@ -12,5 +12,8 @@ export function localDriver(): Driver {
       return { ref: { kind: 'local', address: '127.0.0.1' }, seedNames: true };
     },
     async destroy() {},
+    async state() {
+      return { state: 'running', detail: 'this machine' };
+    },
   };
 }

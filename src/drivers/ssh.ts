@@ -7,7 +7,8 @@
 import { PaasboxError } from '../errors.js';
 import { parseHostSpec } from '../target/parse.js';
 import type { HostKeyPolicy, SshInfo } from '../target/ssh-info.js';
-import type { CreateOptions, Driver } from './driver.js';
+import { tcpRefusalHere } from '../system/tcp.js';
+import type { CreateOptions, Driver, DriverState, HostState } from './driver.js';
 import { firstExistingIdentity, sshG, type SshConfigEntry } from './ssh-config.js';
 
 export interface SshInfoOptions {
@@ -92,5 +93,17 @@ export function sshDriver(lookup?: SshInfoOptions['lookup']): Driver {
       return { ref: { kind: 'ssh', ssh }, seedNames: false };
     },
     async destroy() {},
+    state: sshHostState,
   };
+}
+
+/** A found SSH host's state: whether its sshd port answers from here (a host behind ProxyJump: unknown). */
+export async function sshHostState(state: DriverState): Promise<HostState> {
+  const ssh = state.stage?.kind === 'ssh' ? state.stage.ssh : undefined;
+  if (!ssh) return { state: 'unknown', detail: 'no SSH host recorded' };
+  if (ssh.proxyJump)
+    return { state: 'unknown', detail: `behind ProxyJump ${ssh.proxyJump.host}, not probed` };
+  const why = await tcpRefusalHere(ssh.host, ssh.port);
+  if (why) return { state: 'unreachable', detail: `${ssh.host}:${ssh.port}: ${why}` };
+  return { state: 'running', detail: `sshd answers on ${ssh.host}:${ssh.port}` };
 }

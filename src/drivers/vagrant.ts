@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import { PaasboxError } from '../errors.js';
 import type { SshInfo } from '../target/ssh-info.js';
-import type { Driver } from './driver.js';
+import type { Driver, HostState } from './driver.js';
 import { parseSshConfig } from './ssh-config.js';
 import { execRun, hasCommand, infoFromEntry, tool, vmKnownHostsPath, type LocalRun } from './tools.js';
 
@@ -76,6 +76,17 @@ export function vagrantPrivateIp(env: Record<string, string | undefined> = proce
   return env['PAASBOX_IP'] ?? '192.168.59.103';
 }
 
+/** Vagrant's machine states as a HostState, from `vagrant status --machine-readable` (pure). */
+export function vagrantHostState(machineReadable: string): HostState {
+  const s = /^\d*,[^,]*,state,([a-z_]+)$/m.exec(machineReadable)?.[1];
+  if (!s) return { state: 'unknown', detail: 'vagrant status printed no state' };
+  const detail = `vagrant: ${s}`;
+  if (s === 'running') return { state: 'running', detail };
+  if (s === 'not_created') return { state: 'absent', detail };
+  const off = ['poweroff', 'shutoff', 'stopped', 'saved', 'aborted', 'paused', 'suspended', 'preparing'];
+  return { state: off.includes(s) ? 'stopped' : 'unknown', detail };
+}
+
 export function vagrantDriver(run: LocalRun = execRun): Driver {
   return {
     name: 'vagrant',
@@ -100,6 +111,14 @@ export function vagrantDriver(run: LocalRun = execRun): Driver {
       await run('vagrant', ['destroy', '-f', state.name]);
       // The next VM of that name has a new host key.
       rmSync(vmKnownHostsPath(state.name), { force: true });
+    },
+    async state(state) {
+      const out = await run('vagrant', ['status', '--machine-readable', state.name]).then(
+        (r) => r.stdout,
+        (e: Error) => e,
+      );
+      if (out instanceof Error) return { state: 'unknown', detail: `vagrant status failed: ${out.message}` };
+      return vagrantHostState(out);
     },
   };
 }

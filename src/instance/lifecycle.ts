@@ -8,7 +8,7 @@
 import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import type { Target } from '../target/target.js';
-import type { Driver, DriverName } from '../drivers/driver.js';
+import type { Driver, DriverName, HostState } from '../drivers/driver.js';
 import { KITCHEN_DRIVERS } from '../drivers/index.js';
 import { checkInstanceName } from '../paths.js';
 import {
@@ -51,6 +51,20 @@ export class Kitchen<R extends VerifyOutcome> {
 
   list(): Instance[] {
     return listInstances(this.deps.cwd).filter((i) => KITCHEN_DRIVERS.includes(i.driver));
+  }
+
+  /** Each instance with where its host stands now, as its driver tells (Vagrant's `state`). */
+  async listWithState(): Promise<{ instance: Instance; host: HostState }[]> {
+    return Promise.all(
+      this.list().map(async (instance) => {
+        const d = this.deps.drivers[instance.driver];
+        const unknown = (detail: string): HostState => ({ state: 'unknown', detail });
+        const host = d
+          ? await d.state(instance).catch((e: unknown) => unknown(e instanceof Error ? e.message : String(e)))
+          : unknown(`no ${instance.driver} driver here`);
+        return { instance, host };
+      }),
+    );
   }
 
   get(name: string): Instance {

@@ -36,6 +36,10 @@ describe('kitchen lifecycle', () => {
       return { ref: { kind: 'ssh', ssh }, seedNames: false, dind: { container: `x-${name}` } };
     },
     destroy: async (inst) => void log.push(`destroy ${inst.name}`),
+    state: async (inst) =>
+      inst.dind?.container === 'x-gone'
+        ? { state: 'absent', detail: 'container x-gone is gone' }
+        : { state: 'running', detail: `container ${inst.dind?.container ?? '?'}: running` },
   };
   let verifyFails = 0;
   const kitchen = () =>
@@ -103,6 +107,17 @@ describe('kitchen lifecycle', () => {
     });
     await kitchen().destroy('box');
     expect(readInstance('box', cwd)).to.equal(undefined);
+  });
+
+  it('lists each instance with where its host stands, as its driver says', async () => {
+    await kitchen().create('k5', { kind: 'dind' });
+    await kitchen().create('gone', { kind: 'dind' });
+    const all = await kitchen().listWithState();
+    const states = Object.fromEntries(all.map(({ instance, host }) => [instance.name, host]));
+    expect(states['k5']).to.deep.equal({ state: 'running', detail: 'container x-k5: running' });
+    expect(states['gone']).to.deep.equal({ state: 'absent', detail: 'container x-gone is gone' });
+    await kitchen().destroy('k5');
+    await kitchen().destroy('gone');
   });
 
   it('names the fix for unknown instances, kinds, bad names and a missing --host', async () => {
