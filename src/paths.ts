@@ -25,6 +25,8 @@ export function stateDir(cwd = process.cwd()): string {
 
 /** An instance's name, as its files under stateDir carry it (instances/NAME.json, secrets/NAME/). */
 export const INSTANCE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,40}$/;
+/** The instance a command means when none is named. */
+export const DEFAULT_INSTANCE = 'default';
 
 export function checkInstanceName(name: string): string {
   if (!INSTANCE_NAME_RE.test(name))

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reinstallFlags, tunnelInstance } from '../../src/cli/tunnel.js';
+import { reinstallFlags } from '../../src/cli/tunnel.js';
+import { tunnelInstance } from '../../src/tunnel/state.js';
 import { PaasboxError } from '../../src/errors.js';
 import {
   added,
@@ -25,7 +26,7 @@ import {
   resolvedUpCommands,
 } from '../../src/tunnel/resolver.js';
 import { ReadBackError } from '../../src/system/readback.js';
-import { checkSubnets, sshuttleArgs, subnetsFromNetworkInspect } from '../../src/tunnel/sshuttle.js';
+import { checkSubnets, sshuttleArgs } from '../../src/tunnel/sshuttle.js';
 import {
   loggerShim,
   processState,
@@ -150,16 +151,6 @@ describe('sshuttle tunnel: argv', () => {
       PaasboxError,
       'no subnets',
     );
-  });
-
-  it('reads subnets from docker network inspect output', () => {
-    const json = JSON.stringify([
-      { IPAM: { Config: [{ Subnet: '172.18.0.0/16', Gateway: '172.18.0.1' }] } },
-      { IPAM: { Config: [{ Subnet: 'fd00::/64' }] } },
-      { IPAM: { Config: null } },
-      { IPAM: { Config: [{ Subnet: '172.17.0.0/16' }] } },
-    ]);
-    expect(subnetsFromNetworkInspect(json)).to.deep.equal(['172.17.0.0/16', '172.18.0.0/16']);
   });
 });
 

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vpnEndpoint } from '../../src/cli/vpn.js';
 import { PaasboxError } from '../../src/errors.js';
 import {
   inspectServerFilesCommand,
@@ -32,6 +31,7 @@ import {
   renderClientProfile,
   renderServerConfig,
   renderStaticKey,
+  vpnEndpoint,
 } from '../../src/vpn/profile.js';
 import { AnsweringTarget } from '../helpers/answering-target.js';
 import { thrown } from '../helpers/failure.js';

@@ -6,21 +6,20 @@
 // it all down again, verified (src/tunnel/). `--print` shows the sshuttle
 // command instead of running it.
 
-import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Argument, Option, type Command } from 'commander';
 import { findStackContainer } from '../docker/compose.js';
 import { PaasboxError } from '../errors.js';
 import { hasCommand } from '../drivers/tools.js';
-import { DEFAULT_INSTANCE, type Instance } from '../instance/state.js';
+import type { Instance } from '../instance/state.js';
 import { DEFAULT_LOCK_TIMEOUT_S } from '../instance/lock.js';
 import { runInstall, type InstallFlags } from './install.js';
 import { sshName } from '../target/ssh-info.js';
 import { shq } from '../target/shell.js';
 import { RESOLVER_KINDS, type ResolverKind } from '../tunnel/resolver.js';
 import { commandLine } from '../tunnel/sshuttle.js';
-import { tunnelPaths } from '../tunnel/state.js';
+import { tunnelInstance, tunnelPaths } from '../tunnel/state.js';
 import {
   formatStatus,
   freePort,
@@ -43,18 +42,6 @@ interface TunnelFlags extends StageFlags {
   resolver: ResolverKind | 'auto';
   print?: boolean;
   json?: boolean;
-}
-
-const INSTANCE_RE = /^[a-z0-9][a-z0-9-]{0,40}$/;
-
-/**
- * The name a tunnel's state goes under: the instance --target names (default "default"), else one derived
- * from the target.
- */
-export function tunnelInstance(target: string | undefined): string {
-  if (!target) return DEFAULT_INSTANCE;
-  if (INSTANCE_RE.test(target)) return target;
-  return `target-${createHash('sha256').update(target).digest('hex').slice(0, 8)}`;
 }
 
 const isLoopback = (h: string) => /^127\./.test(h) || h === 'localhost' || h === '::1';

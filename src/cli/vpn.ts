@@ -16,9 +16,14 @@ import type { Command } from 'commander';
 import { PaasboxError } from '../errors.js';
 import { killVpnClient, OPENVPN_DIR, serverCaCertificate, writeCrl } from '../provision/openvpn.js';
 import { DEFAULT_INSTANCE } from '../instance/state.js';
-import { composePort, type Deployment } from '../stackfile/deployment.js';
 import { VpnPki } from '../vpn/pki.js';
-import { checkClientName, parseRemote, pemCertificate, renderClientProfile } from '../vpn/profile.js';
+import {
+  checkClientName,
+  parseRemote,
+  pemCertificate,
+  renderClientProfile,
+  vpnEndpoint,
+} from '../vpn/profile.js';
 import { jsonOption, lockTimeoutOption, stageOptions, subcommand } from './program.js';
 import { deployedStack, openStage, withStageLock, type OpenedStage, type StageFlags } from './stage.js';
 
@@ -32,34 +37,6 @@ interface RevokeFlags extends StageFlags {
 }
 
 const pkiOf = (stage: OpenedStage) => VpnPki.forInstance(stage.instance?.name ?? DEFAULT_INSTANCE);
-
-/** The deployment must run openvpn; its port and the stack's DNS (when on port 53). */
-export function vpnEndpoint(
-  d: Deployment,
-  target: string,
-): { ip: string; port: number; dns?: { ip: string; domain: string }; note?: string } {
-  if (!d.services.includes('openvpn'))
-    throw new PaasboxError(
-      `the stack on ${target} does not run OpenVPN`,
-      'enable it in paasbox.yaml (services: { openvpn: { enabled: true } }) and run npx paasbox install',
-    );
-  const port = composePort(d.ports['openvpn'], 'vpn');
-  if (port === undefined)
-    throw new PaasboxError(
-      `the openvpn service on ${target} has no vpn port in ${d.path}`,
-      'run npx paasbox install again: it rewrites the stack file',
-    );
-  const dnsPort = d.services.includes('dns') ? composePort(d.ports['dns'], 'dns') : undefined;
-  const domain = d.meta.domain ?? 'consul';
-  if (dnsPort === 53) return { ip: d.meta.ip, port, dns: { ip: d.meta.ip, domain } };
-  return {
-    ip: d.meta.ip,
-    port,
-    note: dnsPort
-      ? `the stack's DNS is on port ${dnsPort}, not 53: the profile sets no DNS server (dhcp-option cannot name a port)`
-      : 'the stack runs no dns service: the profile sets no DNS server',
-  };
-}
 
 /** Write text to path with mode 0600 from the first byte (a temp file beside it, then rename). */
 export function writePrivateFile(path: string, text: string): void {

@@ -45,13 +45,6 @@ export async function hashContext(contextDir: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Hashes of several contexts by name (stacks/images/<name>). */
-export async function hashContexts(imagesDir: string, names: string[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  await Promise.all(names.map(async (n) => (out[n] = await hashContext(join(imagesDir, n)))));
-  return out;
-}
-
 /** The build args a Dockerfile declares (`ARG NAME[=default]`), so only those are passed. */
 export function declaredArgs(dockerfile: string): string[] {
   const out = new Set<string>();

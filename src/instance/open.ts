@@ -62,7 +62,3 @@ export async function resolveStage(
   });
   return { ref: { kind: 'ssh', ssh } };
 }
-
-export async function resolveTarget(spec: string | undefined, opts: ResolveOptions = {}): Promise<Target> {
-  return openTarget((await resolveStage(spec, opts)).ref);
-}

@@ -11,7 +11,7 @@ import { PaasboxError } from '../errors.js';
 import type { ImageSourceName } from '../model/model.js';
 import { assertValid, projectValidator } from '../model/validate.js';
 import type { DindState, DriverName } from '../drivers/driver.js';
-import { checkInstanceName, INSTANCE_NAME_RE, stateDir } from '../paths.js';
+import { checkInstanceName, INSTANCE_NAME_RE, stateDir, DEFAULT_INSTANCE } from '../paths.js';
 import type { SshInfo, StageRef } from '../target/ssh-info.js';
 
 export type Lifecycle = 'created' | 'converged' | 'verified' | 'failed';
@@ -64,7 +64,7 @@ export interface Instance {
   updatedAt: string;
 }
 
-export const DEFAULT_INSTANCE = 'default';
+export { DEFAULT_INSTANCE };
 
 export function instancePath(name: string, cwd = process.cwd()): string {
   return join(stateDir(cwd), 'instances', `${checkInstanceName(name)}.json`);

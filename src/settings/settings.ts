@@ -64,9 +64,6 @@ export interface SettingsValues {
   /** Recorded layer only: the deployed stack's apps: settings (x-paasbox.apps). */
   apps?: AppsSettings;
 }
-/** What the caller knows before reading any file: the host's name and detected address. */
-export type SettingsDefaults = SettingsValues;
-
 /** paasbox.yaml's cluster: the same lists as masters/agents, one place. */
 export interface ClusterFile {
   masters: string[];
@@ -88,19 +85,6 @@ export const DEFAULTS = {
   domain: 'consul',
   projectName: 'paasbox',
 };
-
-/** The environment variables settings read (the seed's HOSTNAME and IP, plus PAASBOX_*). */
-export const ENV_NAMES = [
-  'PAASBOX_HOSTNAME',
-  'PAASBOX_IP',
-  'HOSTNAME',
-  'IP',
-  'PAASBOX_SOURCE',
-  'PAASBOX_DOMAIN',
-  'PAASBOX_PROJECT',
-  'PAASBOX_MASTERS',
-  'PAASBOX_AGENTS',
-] as const;
 
 type Env = Record<string, string | undefined>;
 

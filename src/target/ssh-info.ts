@@ -9,7 +9,6 @@
  * refused).
  */
 export type HostKeyPolicy = 'strict' | 'accept-new';
-export const HOST_KEY_POLICIES: HostKeyPolicy[] = ['strict', 'accept-new'];
 
 export interface SshInfo {
   host: string;

@@ -175,12 +175,3 @@ export function commandLine(argv: string[]): string {
     .map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
     .join(' ');
 }
-
-/** Subnets of the target's docker networks, from `docker network inspect` JSON. */
-export function subnetsFromNetworkInspect(json: string): string[] {
-  const nets = JSON.parse(json) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const out = new Set<string>();
-  for (const n of nets)
-    for (const c of n.IPAM?.Config ?? []) if (c.Subnet && CIDR.test(c.Subnet)) out.add(c.Subnet);
-  return [...out].sort();
-}

@@ -6,12 +6,14 @@
 //   known_hosts    the stack sshd's host keys, read over the pinned SSH connection
 //   bin/logger     sshuttle -D sends its output to `logger` (syslog); this one,
 //                  first on sshuttle's PATH, appends it to sshuttle.log instead
-// And whether the pid in the pidfile is still a running sshuttle.
+// And whether the pid in the pidfile is still a running sshuttle, and the
+// instance name a tunnel's state goes under.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PaasboxError } from '../errors.js';
-import { stateDir } from '../paths.js';
+import { DEFAULT_INSTANCE, INSTANCE_NAME_RE, stateDir } from '../paths.js';
+import { createHash } from 'node:crypto';
 import type { ResolverKind } from './resolver.js';
 
 export interface TunnelPaths {
@@ -145,4 +147,14 @@ export function processState(pid: number, fs: ProcFs = realProcFs): ProcessState
 export function loggerShim(logPath: string): string {
   const q = `'${logPath.replace(/'/g, `'\\''`)}'`;
   return `#!/bin/sh\n# paasbox tunnel: sshuttle -D logs through \`logger\`; keep it in ${logPath} instead.\nexec cat >> ${q}\n`;
+}
+
+/**
+ * The name a tunnel's state goes under: the instance --target names (default "default"), else one derived
+ * from the target.
+ */
+export function tunnelInstance(target: string | undefined): string {
+  if (!target) return DEFAULT_INSTANCE;
+  if (INSTANCE_NAME_RE.test(target)) return target;
+  return `target-${createHash('sha256').update(target).digest('hex').slice(0, 8)}`;
 }

@@ -4,8 +4,10 @@
 // key file, and easy-rsa's index (`paasbox vpn list`). The tunnel carries the
 // stack's advertised address only (host networking: every service is there),
 // never a default route, and clients send `.DOMAIN` names to the stack's dnsmasq.
+// The endpoint a profile names comes from the deployed stack (vpnEndpoint).
 
 import { PaasboxError } from '../errors.js';
+import { composePort, type Deployment } from '../stackfile/deployment.js';
 
 /** Inside the container: /opt/paasbox/openvpn on the host, mounted read-only. */
 export const SERVER_FILES_DIR = '/etc/openvpn/paasbox';
@@ -240,4 +242,32 @@ export function parseIndex(text: string, now = new Date()): IndexEntry[] {
     });
   }
   return out;
+}
+
+/** The deployment must run openvpn; its port and the stack's DNS (when on port 53). */
+export function vpnEndpoint(
+  d: Deployment,
+  target: string,
+): { ip: string; port: number; dns?: { ip: string; domain: string }; note?: string } {
+  if (!d.services.includes('openvpn'))
+    throw new PaasboxError(
+      `the stack on ${target} does not run OpenVPN`,
+      'enable it in paasbox.yaml (services: { openvpn: { enabled: true } }) and run npx paasbox install',
+    );
+  const port = composePort(d.ports['openvpn'], 'vpn');
+  if (port === undefined)
+    throw new PaasboxError(
+      `the openvpn service on ${target} has no vpn port in ${d.path}`,
+      'run npx paasbox install again: it rewrites the stack file',
+    );
+  const dnsPort = d.services.includes('dns') ? composePort(d.ports['dns'], 'dns') : undefined;
+  const domain = d.meta.domain ?? 'consul';
+  if (dnsPort === 53) return { ip: d.meta.ip, port, dns: { ip: d.meta.ip, domain } };
+  return {
+    ip: d.meta.ip,
+    port,
+    note: dnsPort
+      ? `the stack's DNS is on port ${dnsPort}, not 53: the profile sets no DNS server (dhcp-option cannot name a port)`
+      : 'the stack runs no dns service: the profile sets no DNS server',
+  };
 }
