@@ -27,6 +27,9 @@ export interface PollOptions {
   onRetry?: (attempt: number, last: unknown) => void;
 }
 
+/** The deadline passed: a wait that may end quietly catches this one, and lets other errors through. */
+export class PollTimeout extends PaasboxError {}
+
 /** Resolve after ms (the one sleep of src/). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -68,7 +71,7 @@ export async function poll<T>(
   const secs = (opts.timeoutMs / 1000).toFixed(opts.timeoutMs < 10_000 ? 1 : 0);
   const detail = last !== undefined ? describe(last) : why;
   return Promise.reject(
-    new PaasboxError(
+    new PollTimeout(
       `timed out after ${secs} s waiting for ${opts.what}`,
       opts.fix,
       detail,

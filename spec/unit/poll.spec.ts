@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PaasboxError } from '../../src/errors.js';
 import { repoPath } from '../../src/paths.js';
-import { poll, sleep } from '../../src/poll.js';
+import { poll, PollTimeout, sleep } from '../../src/poll.js';
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -157,6 +157,18 @@ describe('poll', () => {
     // at most one try (80 ms) late, plus slack for a busy machine.
     const took = Date.now() - t0;
     expect(took).to.be.within(250, 250 + 80 + 200);
+  });
+
+  it('the deadline is a PollTimeout (a quiet wait catches only that), a fatal error is not', async () => {
+    const late = await rejection(poll({ ...base, timeoutMs: 20 }, () => undefined));
+    expect(late).to.be.instanceOf(PollTimeout);
+    expect(late).to.be.instanceOf(PaasboxError);
+    const boom = new PaasboxError('docker failed', 'start docker');
+    const early = await rejection(
+      poll({ ...base, timeoutMs: 2000, fatal: () => true }, () => Promise.reject(boom)),
+    );
+    expect(early).to.equal(boom);
+    expect(early).to.not.be.instanceOf(PollTimeout);
   });
 
   it('with attempts, stops after that many tries and throws the last error itself', async () => {

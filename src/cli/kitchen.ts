@@ -42,6 +42,7 @@ function kitchenFor(f: KitchenFlags, progress: Progress): Kitchen<VerifyReport> 
       await install({
         instance: inst.name,
         reached: { driver: inst.driver, ref: inst.stage },
+        env: {},
         flags: f.source ? { imageSource: f.source } : {},
         ...(f.key ? { keyPath: f.key } : {}),
         healthTimeoutS: 300,

@@ -49,6 +49,12 @@ export interface InstallOptions extends HostsRequest {
    * instance.
    */
   reached?: { driver: DriverName; ref: StageRef };
+  /**
+   * The environment layer of the settings (default: PAASBOX_* of this process, and the seed's
+   * HOSTNAME/IP where they describe the host). Kitchen passes none: a test host is not the one
+   * the operator's PAASBOX_IP names.
+   */
+  env?: Record<string, string | undefined>;
   /** Progress lines as JSON (a new Progress each; default a Progress of their own). */
   json?: boolean;
   progress?: Progress;
@@ -84,7 +90,7 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
   const targets: Target[] = hosts.hosts.map((h) => openTarget(h.ref));
   try {
     if (hosts.leaving.length) await removeLeaving(o, hosts, targets, previous?.cluster?.masters ?? [], say);
-    const env = settingsEnv(process.env, { seedNames: hosts.seedNames });
+    const env = o.env ?? settingsEnv(process.env, { seedNames: hosts.seedNames });
     // A cluster's hosts advertise their own name and address: of the flags, only --source is for all.
     const { imageSource } = o.flags;
     const flags: SettingsValues = hosts.cluster ? { ...(imageSource ? { imageSource } : {}) } : o.flags;

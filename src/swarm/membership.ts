@@ -5,7 +5,7 @@
 // or an argv. The check half (clusterSwarmGaps) says what is missing.
 import { PaasboxError } from '../errors.js';
 import type { Progress } from '../progress.js';
-import { poll } from '../poll.js';
+import { poll, PollTimeout } from '../poll.js';
 import type { Target } from '../target/target.js';
 import { swarmRun } from './command.js';
 import { swarmJoinBody, swarmJoinCommand } from './join.js';
@@ -248,5 +248,8 @@ export async function settleClusterSwarm(
   const what = 'every swarm node to report (managers reachable, workers ready)';
   const fix = '`docker node ls` on a master';
   const settled = async () => ((await clusterSwarmGaps(masters, agents)).length ? undefined : true);
-  await poll({ what, timeoutMs, everyMs: 2000, fix }, settled).catch(() => undefined);
+  // A failing docker ends the wait at once (its error is the step's); only the deadline passes quietly.
+  await poll({ what, timeoutMs, everyMs: 2000, fix, fatal: () => true }, settled).catch((e: unknown) => {
+    if (!(e instanceof PollTimeout)) throw e;
+  });
 }
