@@ -177,7 +177,10 @@ describe('a cluster of three masters and an agent, with failover (integration)',
       if (alive.length !== n) return undefined;
       if (!isMaster(h)) continue; // raft needs operator:read: the management token, masters only
       const peers = await raftPeers(h);
-      if (peers.length !== 3 || !peers.some((p) => p.Leader)) return undefined;
+      // Whole means three voters: a server back from the dead is a non-voter until
+      // Consul's autopilot promotes it (verify's raft check wants three voters).
+      if (peers.length !== 3 || !peers.every((p) => p.Voter) || !peers.some((p) => p.Leader))
+        return undefined;
     }
     const modes = await Promise.all(zkHosts.map(zkMode));
     if (
