@@ -2,7 +2,6 @@
 // the labels of a stack service is never taken for it, and two genuine
 // matches are refused rather than one picked.
 import { expect } from 'chai';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StackControl } from '../../../src/compose/control.js';
 import { aclProbeCommand } from '../../../src/consul/acl.js';
@@ -15,7 +14,7 @@ import {
 import { parseContainers } from '../../../src/docker/facts.js';
 import { NOT_STACK_LABELS } from '../../../src/docker/labels.js';
 import { PaasboxError } from '../../../src/errors.js';
-import { repoPath } from '../../../src/paths.js';
+import { codeLinesMatching } from '../../helpers/sources.js';
 import { APP_ID_LABEL } from '../../../src/scheduler/swarm-service.js';
 import { ReadBackError } from '../../../src/system/readback.js';
 import { AnsweringTarget } from '../../helpers/answering-target.js';
@@ -134,22 +133,10 @@ describe('composeFilter is the one compose-label filter of src/', () => {
   });
 
   it('no other file of src/ spells a compose label', () => {
-    const files = (dir: string): string[] =>
-      readdirSync(dir).flatMap((n) =>
-        statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.ts') ? [join(dir, n)] : [],
-      );
-    const spelled = files(repoPath('src'))
-      .filter((f) => !f.endsWith(join('docker', 'labels.ts')))
-      .flatMap((f) =>
-        readFileSync(f, 'utf8')
-          .split('\n')
-          .map((l, i) => ({
-            at: `${f}:${i + 1}`,
-            code: l.replace(/\/\*.*?\*\/|(^|\s)\/\/.*$/g, '').replace(/^\s*\*.*$/, ''),
-          }))
-          .filter((l) => l.code.includes('com.docker.compose.'))
-          .map((l) => l.at),
-      );
+    const spelled = codeLinesMatching(
+      (code) => code.includes('com.docker.compose.'),
+      join('docker', 'labels.ts'),
+    );
     expect(spelled).to.deep.equal([]);
   });
 });

@@ -2,7 +2,6 @@
 // back, and no other `docker image inspect` format is left in src/.
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ALL_IMAGES_COMMAND,
@@ -10,7 +9,7 @@ import {
   imageInspectCommand,
   parseImageLine,
 } from '../../../src/docker/images.js';
-import { repoPath } from '../../../src/paths.js';
+import { codeLinesMatching } from '../../helpers/sources.js';
 import { isCI } from '../../helpers/ci.js';
 
 describe('docker images: one format', () => {
@@ -43,24 +42,10 @@ describe('docker images: one format', () => {
   });
 
   it('no other file of src/ inspects an image with a format of its own', () => {
-    const files = (dir: string): string[] =>
-      readdirSync(dir).flatMap((n) =>
-        statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.ts') ? [join(dir, n)] : [],
-      );
-    const own = files(repoPath('src'))
-      .filter((f) => !f.endsWith(join('docker', 'images.ts')))
-      .flatMap((f) =>
-        readFileSync(f, 'utf8')
-          .split('\n')
-          .map((l, i) => ({
-            at: `${f}:${i + 1}`,
-            code: l.replace(/\/\*.*?\*\/|(^|\s)\/\/.*$/g, '').replace(/^\s*\*.*$/, ''),
-          }))
-          .filter(
-            (l) => /image inspect|'image',\s*'inspect'/.test(l.code) && !l.code.includes('IMAGE_FORMAT'),
-          )
-          .map((l) => l.at),
-      );
+    const own = codeLinesMatching(
+      (code) => /image inspect|'image',\s*'inspect'/.test(code) && !code.includes('IMAGE_FORMAT'),
+      join('docker', 'images.ts'),
+    );
     expect(own).to.deep.equal([]);
   });
 
