@@ -24,7 +24,12 @@ export interface ImageInfo {
 
 /** `docker image inspect` of some refs (or ids) in IMAGE_FORMAT; a missing one makes it exit 1. */
 export function imageInspectCommand(refs: string[]): string {
-  return `docker image inspect --format ${shq(IMAGE_FORMAT)} ${refs.map(shq).join(' ')}`;
+  return imageInspectArgv(refs).map(shq).join(' ');
+}
+
+/** The same as argv, for Target.run (no shell). */
+export function imageInspectArgv(refs: string[]): string[] {
+  return ['docker', 'image', 'inspect', '--format', IMAGE_FORMAT, ...refs];
 }
 
 /** Every image the host's docker has (intermediate ones too), one IMAGE_FORMAT line each. */

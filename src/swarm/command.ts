@@ -4,19 +4,19 @@
 // image missing on a node). Membership and the app scheduler both run their
 // docker commands through here.
 import { PaasboxError } from '../errors.js';
-import { shq } from '../target/shell.js';
-import type { Target } from '../target/target.js';
+import { runArgv } from '../target/shell.js';
+import type { ExecOptions, Target } from '../target/target.js';
 
-/** Run argv (quoted word by word) or a shell line on t as root; its stdout, or a PaasboxError. */
+/** Run argv (no shell where t can, else quoted word by word) or a shell line on t as root; its stdout. */
 export async function swarmRun(
   t: Target,
   argv: string[] | string,
   what: string,
-  opts: { stdin?: string; timeoutMs?: number } = {},
+  opts: Pick<ExecOptions, 'stdin' | 'timeoutMs' | 'onOutput' | 'signal'> = {},
 ): Promise<string> {
-  const cmd = typeof argv === 'string' ? argv : argv.map(shq).join(' ');
-  const stdin = opts.stdin !== undefined ? { stdin: opts.stdin } : {};
-  const r = await t.exec(cmd, { sudo: true, timeoutMs: opts.timeoutMs ?? 120000, ...stdin });
+  const execOpts: ExecOptions = { ...opts, sudo: true, timeoutMs: opts.timeoutMs ?? 120000 };
+  // argv runs with no shell where the target can (Target.run): the apps API's values never meet one.
+  const r = typeof argv === 'string' ? await t.exec(argv, execOpts) : await runArgv(t, argv, execOpts);
   if (r.code !== 0) {
     const err = (r.stderr || r.stdout).trim();
     throw new PaasboxError(

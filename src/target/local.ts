@@ -28,15 +28,39 @@ export class LocalTarget implements Target {
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = wrapCommand(command, opts, this.isRoot, 'bash');
+    // detached: bash leads a process group of its own, which the timeout kills whole.
+    return this.spawnGroup('bash', ['-c', wrapCommand(command, opts, this.isRoot, 'bash')], opts);
+  }
+
+  /**
+   * argv run with no shell in between: a word is never parsed, whatever it
+   * holds (the apps API passes values from requests this way). env and cwd
+   * go to spawn; sudo, when not root, is `sudo -n --`.
+   */
+  run(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const [file, ...args] = opts.sudo && !this.isRoot ? ['sudo', '-n', '--', ...argv] : argv;
+    if (!file) throw new PaasboxError('an empty command', 'give the program to run');
+    return this.spawnGroup(file, args, opts, true);
+  }
+
+  private spawnGroup(file: string, args: string[], opts: ExecOptions, direct = false): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-      // detached: bash leads a process group of its own, which the timeout kills whole.
-      const p = spawn('bash', ['-c', line], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const where = direct
+        ? {
+            ...(opts.cwd ? { cwd: opts.cwd } : {}),
+            ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+          }
+        : {};
+      const p = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, ...where });
       const group = p.pid;
       if (group !== undefined) trackGroup(group);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;
+      // A stream (docker events, logs -f) ends when its reader goes away.
+      const abort = () => group !== undefined && killGroup(group, 'SIGTERM');
+      opts.signal?.addEventListener('abort', abort, { once: true });
+      if (opts.signal?.aborted) abort();
       const timer = opts.timeoutMs
         ? setTimeout(() => {
             timedOut = true;
@@ -61,6 +85,7 @@ export class LocalTarget implements Target {
       });
       p.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', abort);
         if (group !== undefined) untrackGroup(group);
         let stderr = Buffer.concat(err).toString();
         if (timedOut) stderr += `\npaasbox: timed out after ${opts.timeoutMs} ms`;

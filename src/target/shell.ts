@@ -2,7 +2,7 @@
 // cwd/env/sudo, reading facts, and recognising a refused sudo.
 
 import { PaasboxError } from '../errors.js';
-import type { ExecOptions, ExecResult, TargetFacts } from './target.js';
+import type { ExecOptions, ExecResult, Target, TargetFacts } from './target.js';
 
 /** Quote a string for POSIX sh. */
 export function shq(s: string): string {
@@ -48,4 +48,9 @@ export const FACTS_COMMAND = `. /etc/os-release 2>/dev/null; echo "\${ID:-$(unam
 export function parseFacts(stdout: string): TargetFacts {
   const [os = '', arch = '', hostname = '', user = '', uid = ''] = stdout.split('\n').map((l) => l.trim());
   return { os, arch, hostname, user, isRoot: uid === '0' };
+}
+
+/** argv on t: with no shell where t can (Target.run), else each word quoted into one exec line. */
+export function runArgv(t: Target, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return t.run ? t.run(argv, opts) : t.exec(argv.map(shq).join(' '), opts);
 }

@@ -19,6 +19,8 @@ export interface ExecOptions {
   sudo?: boolean;
   /** Output goes here as it arrives (logs -f) instead of being collected. */
   onOutput?: (chunk: Buffer) => void;
+  /** Ends the command (its whole process group) when aborted; this machine's targets honour it. */
+  signal?: AbortSignal;
 }
 
 export interface TargetFacts {
@@ -40,6 +42,11 @@ export interface Target {
   /** The address other hosts and the user reach this target at. */
   readonly address: string;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * argv with no shell parsing it, where the transport can (this machine);
+   * runArgv (shell.ts) quotes it into exec where it cannot (SSH).
+   */
+  run?(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Copy a local file to a path on the target. */
   copy(localPath: string, remotePath: string): Promise<void>;
   /** Write content to a path on the target. */

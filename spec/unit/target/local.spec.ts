@@ -1,5 +1,6 @@
 // LocalTarget on this machine: a timed-out command dies with everything it
-// started (its process group), and atomic writes never share a temp file.
+// started (its process group), argv runs with no shell, an abort ends a
+// command, and atomic writes never share a temp file.
 import { expect } from 'chai';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,29 @@ describe('LocalTarget', () => {
   it('without a timeout, a command and its output are as before', async () => {
     const r = await t.exec('echo out; echo err >&2; exit 3');
     expect(r).to.deep.equal({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('run passes argv with no shell: a word with shell syntax stays one word, untouched', async () => {
+    const marker = join(dir, 'pwned');
+    const word = `$(touch ${marker}); \`touch ${marker}\` && touch ${marker} | x > y`;
+    const r = await t.run(['printf', '%s', word]);
+    expect(r).to.deep.equal({ code: 0, stdout: word, stderr: '' });
+    expect(
+      await stat(marker).then(
+        () => true,
+        () => false,
+      ),
+    ).to.equal(false);
+  });
+
+  it('an aborted signal ends a running command at once', async () => {
+    const stop = new AbortController();
+    const t0 = Date.now();
+    const running = t.run(['sleep', '30'], { signal: stop.signal });
+    setTimeout(() => stop.abort(), 200);
+    const r = await running;
+    expect(r.code).not.to.equal(0);
+    expect(Date.now() - t0).to.be.below(5000);
   });
 
   describe('atomic writes', () => {
