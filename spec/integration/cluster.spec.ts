@@ -61,14 +61,23 @@ const log = (l: string) => console.log(`      ${l}`);
  * One GET from this machine with a Host header (fetch does not send one of ours); the status, or an error.
  */
 function getStatus(address: string, host: string, path: string, timeoutMs: number): Promise<number> {
+  return get(address, 80, path, { Host: host }, timeoutMs).then((r) => r.status);
+}
+
+/** One GET from this machine; the status and the body, or an error. */
+function get(
+  address: string,
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      { host: address, port: 80, path, headers: { Host: host }, timeout: timeoutMs },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
+    const req = request({ host: address, port, path, headers, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -202,7 +211,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
       console.log('    skipped: no usable docker daemon on this machine for the dind test hosts');
       this.skip();
     }
-    await ensureStackImages(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
+    await ensureStackImages(['zookeeper', 'apps-api', 'consul', 'registrator', 'haproxy', 'dns']);
     example = await ensureExampleImage();
     const dir = mkdtempSync(join(tmpdir(), 'pbcl-'));
     configPath = join(dir, 'paasbox.yaml');
@@ -228,7 +237,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     expect(first.masters).to.deep.equal(hosts.slice(0, 3).map((h) => h.address));
     expect(first.agents).to.deep.equal([hosts[3]!.address]);
     expect(first.hosts.map((d) => Object.keys(d.outcome.plan!.compose.services))).to.deep.equal([
-      ...[0, 1, 2].map(() => ['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']),
+      ...[0, 1, 2].map(() => ['zookeeper', 'apps-api', 'consul', 'registrator', 'haproxy', 'dns']),
       ['consul', 'registrator', 'haproxy', 'dns'],
     ]);
     expect(first.acl?.steps.map((s) => s.status)).to.deep.equal(['changed']);
@@ -601,6 +610,25 @@ describe('a cluster of three masters and an agent, with failover (integration)',
         },
       );
       log(`swarm: ${m1!.name} ${down}, the managers still answer`);
+      // The apps API (Marathon's REST API on swarm) answers on each surviving master, and by name
+      // through HAProxy (marathon.service.consul: Consul's check drops the dead master's).
+      const login = (await hostExec(m2, 'cat /opt/paasbox/secrets/apps-api/http-credentials')).trim();
+      const auth = { Authorization: `Basic ${Buffer.from(login).toString('base64')}` };
+      const ids = (body: string) =>
+        ((JSON.parse(body) as { apps: { id: string }[] }).apps ?? []).map((a) => a.id);
+      for (const h of [m2, m3]) {
+        const r = await get(h.address, 8080, '/v2/apps', auth, 10_000);
+        expect(r.status, `${h.name}: ${r.body.slice(0, 200)}`).to.equal(200);
+        expect(ids(r.body), h.name).to.include.members(['/python1', '/python2']);
+      }
+      const byName = await poll(
+        { what: 'the apps API by name through a survivor', timeoutMs: 60_000, everyMs: 1000, fix },
+        async () => {
+          const r = await get(m2.address, 80, '/v2/apps', { ...auth, Host: 'marathon.service.consul' }, 5000);
+          return r.status === 200 ? ids(r.body) : undefined;
+        },
+      );
+      expect(byName).to.include.members(['/python1', '/python2']);
       // A write needs the quorum too.
       expect(
         (await consul(m3, '/v1/kv/pbcl-during', { method: 'PUT', body: 'yes', as: mgmt })).status,

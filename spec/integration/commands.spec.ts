@@ -100,7 +100,16 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
     th = await createTestHosts(1, { prefix: 'pbcmd', withDocker: true });
     const h = th.hosts[0]!;
     const config = join(state, 'paasbox.yaml');
-    const off = ['zookeeper', 'mesos-master', 'mesos-slave', 'marathon', 'registrator', 'haproxy', 'dns'];
+    const off = [
+      'zookeeper',
+      'mesos-master',
+      'mesos-slave',
+      'marathon',
+      'apps-api',
+      'registrator',
+      'haproxy',
+      'dns',
+    ];
     writeFileSync(config, `services:\n${off.map((s) => `  ${s}: { enabled: false }`).join('\n')}\n`);
     install = () =>
       paasbox(

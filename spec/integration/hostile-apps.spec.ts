@@ -305,7 +305,8 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
     expect(after).to.equal(before);
   });
 
-  it('never sends a deploy to a fake Marathon on :8080 (the scheduler comes from the recorded stack)', async () => {
+  it("cannot take the apps API's :8080, and deploys go to the API the record names", async () => {
+    // The stack's apps API holds 8080 (Marathon's port): an app asking for it is refused as a stack port.
     const pong =
       "import http.server as h\nclass H(h.BaseHTTPRequestHandler):\n  def do_GET(s): s.send_response(200); s.end_headers(); s.wfile.write(b'pong')\n  do_POST = do_GET\nh.HTTPServer(('', 8080), H).serve_forever()";
     const fake = app(
@@ -313,13 +314,15 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
       { args: ['python3', '-c', pong], env: { SERVICE_NAME: 'pb-fake-marathon', SERVICE_TAGS: 'http' } },
       { portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' }] },
     );
-    const f = await cli(['deploy', file('pb-fake-marathon', fake), '--wait', '--json']);
-    expect(f.code, f.stderr).to.equal(0);
-    const answer = await fetchOnce(`http://${ip}:8080/ping`).then((x) => x.text());
-    expect(answer).to.equal('pong');
+    await refused('pb-fake-marathon', fake, 'hostPort', /hostPort 0/);
+    // And a name: an app may not register as the API's Consul service (marathon.service.DOMAIN).
+    const posing = app('/pb-posing-marathon', { env: { SERVICE_NAME: 'marathon', SERVICE_TAGS: 'http' } });
+    await refused('pb-posing-marathon', posing, 'SERVICE_NAME', /name of its own/);
     const r = await cli(['deploy', file('pb-after-fake', app('/pb-after-fake')), '--json']);
     expect(r.code, r.stderr).to.equal(0);
-    expect((JSON.parse(r.stdout) as { scheduler: string }).scheduler).to.equal('swarm');
+    const report = JSON.parse(r.stdout) as { scheduler: string; where: string };
+    expect(report.scheduler).to.equal('marathon');
+    expect(report.where).to.equal(`http://${ip}:8080`);
     expect(await services()).to.include('pb-after-fake');
   });
 

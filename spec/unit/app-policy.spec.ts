@@ -275,6 +275,10 @@ describe('app policy (src/apps/policy.ts)', () => {
     expect(b.stackServices).to.include.members(['consul', 'haproxy', 'registrator', 'marathon']);
     expect(b.stackPorts).to.include.members([53, 80, 81, 2181, 8300, 8500, 8600]);
     expect(stackBounds(undefined).maxInstances).to.equal(250);
+    // Marathon switched off, the apps API on: its Consul name is still the stack's.
+    const api = { ...d, services: ['apps-api', 'consul'], meta: { ...d.meta, omitted: {} } };
+    expect(stackBounds(api).stackServices).to.include('marathon');
+    expect(stackBounds({ ...api, services: ['consul'] }).stackServices).not.to.include('marathon');
     expect(stackPorts({ consul: 'http=8500/tcp,dns=8600/udp' })).to.include.members([8500, 8600]);
   });
 

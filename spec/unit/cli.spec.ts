@@ -99,6 +99,18 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     'stack up',
     'stack down',
     'deploy',
+    'apps',
+    'app',
+    'app show',
+    'app logs',
+    'scale',
+    'restart',
+    'rollback',
+    'destroy',
+    'token',
+    'token create',
+    'token list',
+    'token revoke',
     'uninstall',
     'genstack',
     'build-images',
@@ -155,6 +167,13 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
       'logs',
       'stack',
       'deploy',
+      'apps',
+      'app',
+      'scale',
+      'restart',
+      'rollback',
+      'destroy',
+      'token',
       'uninstall',
       'genstack',
       'build-images',
@@ -176,6 +195,20 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     const lines = r.stderr.trim().split('\n');
     expect(lines).to.have.length(1);
     expect(lines[0]).to.match(/unknown option '--sorce'.*--source/);
+    expect(calls()).to.equal('');
+  });
+
+  it('the app commands refuse an unknown flag, a bad count and a missing id before any request', () => {
+    const paasbox = (...a: string[]) => run(process.execPath, [repoPath('bin', 'paasbox.mjs'), ...a]);
+    const flag = paasbox('scale', '/team/app', '3', '--force');
+    expect(flag.status).to.equal(2);
+    expect(flag.stderr).to.match(/^paasbox: unknown option '--force'; see --help\n$/);
+    const count = paasbox('scale', '/team/app', 'many', '--api', 'http://127.0.0.1:9');
+    expect(count.status).to.equal(2);
+    expect(count.stderr).to.match(/instances must be a whole number from 0 to 10000/);
+    const id = paasbox('rollback', '--api', 'http://127.0.0.1:9');
+    expect(id.status).to.equal(2);
+    expect(id.stderr).to.match(/missing required argument 'id'/);
     expect(calls()).to.equal('');
   });
 

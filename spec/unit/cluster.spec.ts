@@ -137,7 +137,14 @@ describe('a cluster: description and per-host generation', () => {
   describe("a host's compose file", () => {
     it('the second of three masters (golden spec/golden/cluster-master2.local.yml)', async () => {
       const c = await compose(settings(M[1]!, { masters: M, agents: [A] }));
-      expect(Object.keys(c.services)).to.deep.equal(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
+      expect(Object.keys(c.services)).to.deep.equal([
+        'zookeeper',
+        'apps-api',
+        'consul',
+        'registrator',
+        'haproxy',
+        'dns',
+      ]);
       expect(c.services['zookeeper']!.environment).to.include({
         ZOO_MY_ID: '2',
         ZOO_SERVERS: zkServers(model, settings(M[1]!, { masters: M })),
@@ -158,7 +165,7 @@ describe('a cluster: description and per-host generation', () => {
     it('an agent: a Consul client agent, the registrator, HAProxy and dns; no ZooKeeper (golden spec/golden/cluster-agent.local.yml)', async () => {
       const c = await compose(settings(A, { masters: M, agents: [A] }));
       expect(Object.keys(c.services)).to.deep.equal(['consul', 'registrator', 'haproxy', 'dns']);
-      expect(c['x-paasbox'].elsewhere).to.deep.equal(['zookeeper']);
+      expect(c['x-paasbox'].elsewhere).to.deep.equal(['zookeeper', 'apps-api']);
       const cmd = c.services['consul']!.command!;
       expect(cmd).to.not.include('-server');
       expect(cmd.filter((a) => a.startsWith('-bootstrap-expect'))).to.deep.equal([]);

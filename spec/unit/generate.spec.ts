@@ -123,7 +123,14 @@ describe('compose generation', () => {
 
   it('leaves out services whose image is unavailable, lists them in the header, and drops dependencies on them', async () => {
     const c = await generate('local');
-    expect(Object.keys(c.services)).to.deep.equal(['zookeeper', 'consul', 'registrator', 'haproxy', 'dns']);
+    expect(Object.keys(c.services)).to.deep.equal([
+      'zookeeper',
+      'apps-api',
+      'consul',
+      'registrator',
+      'haproxy',
+      'dns',
+    ]);
     expect(Object.keys(c['x-paasbox'].omitted)).to.deep.equal(['mesos-master', 'mesos-slave', 'marathon']);
     const text = renderCompose(c);
     expect(text).to.match(
@@ -139,6 +146,55 @@ describe('compose generation', () => {
       zookeeper: { condition: 'service_healthy' },
     });
     expect(Object.keys(c['x-paasbox'].omitted)).to.deep.equal(['mesos-slave', 'marathon']);
+  });
+
+  it('labels a service that mounts the stack file with its record: a changed record recreates it', async () => {
+    const label = (c: ComposeFile) => c.services['apps-api']!.labels['paasbox.stack-record'];
+    const a = await generate('local');
+    expect(a.services['apps-api']!.volumes).to.include(
+      '/opt/paasbox/docker-compose.yml:/run/paasbox/stack.yml:ro',
+    );
+    expect(label(a)).to.match(/^[0-9a-f]{16}$/);
+    expect(label(await generate('local'))).to.equal(label(a));
+    // Only the readers of the file carry it.
+    const others = Object.entries(a.services).filter(([n]) => n !== 'apps-api');
+    expect(others.filter(([, s]) => s.labels['paasbox.stack-record'] !== undefined)).to.deep.equal([]);
+    // The app bounds, a service's port or the set of services changed: another label.
+    const tcp = await generate('local', { apps: { tcpPorts: '20000-20999' } });
+    const port = await generate('local', { services: { haproxy: { ports: { stats: 8181 } } } });
+    const sshd = await generate('local', { services: { sshd: { enabled: true } } });
+    for (const c of [tcp, port, sshd]) expect(label(c)).to.not.equal(label(a));
+  });
+
+  it('leaves out a service whose replacedBy is in the stack (apps-api beside Marathon), and says why', async () => {
+    // Local: no Marathon, so the apps API serves its API on 8080.
+    const local = await generate('local');
+    expect(local.services['apps-api']!.image).to.equal('paasbox/apps-api:local');
+    expect(local['x-paasbox']).to.not.have.property('replaced');
+    expect(renderCompose(local)).to.not.include('replaced by');
+    // Registry: Marathon is in the stack; the API is left out, on no host (not "elsewhere").
+    const registry = await generate('registry');
+    expect(registry.services).to.have.property('marathon').and.not.have.property('apps-api');
+    expect(registry['x-paasbox'].replaced).to.deep.equal({
+      'apps-api': 'replaced by marathon, which is in the stack (source registry)',
+    });
+    expect(registry['x-paasbox'].elsewhere).to.not.include('apps-api');
+    expect(renderCompose(registry)).to.match(
+      /^# Left out \(replaced by another service in the stack\):\n# {3}apps-api: replaced by marathon/m,
+    );
+    // The record reads back, and a later command sees the API as left out.
+    expect(parseDeployment(renderCompose(registry))!.meta.replaced).to.have.property('apps-api');
+    // A docker-loaded Marathon on the local source replaces it too (both would bind 8080).
+    const loaded = await generate('local', undefined, (r) => r === 'mesosphere/marathon:v1.7.50');
+    expect(loaded.services).to.have.property('marathon').and.not.have.property('apps-api');
+    // Marathon switched off on the registry source: the API comes back.
+    const off = await generate('registry', { services: { marathon: { enabled: false } } });
+    expect(off.services['apps-api']!.image).to.equal('paasbox/apps-api:registry');
+    expect(off['x-paasbox']).to.not.have.property('replaced');
+    // An agent of a registry cluster: not elsewhere either (it runs on no master).
+    const agent = await generate('registry', { masters: ['10.11.12.1'] });
+    expect(agent['x-paasbox'].elsewhere).to.not.include('apps-api');
+    expect(agent['x-paasbox'].replaced).to.have.property('apps-api');
   });
 
   it('carries port overrides into commands, environment, healthchecks, labels and other services', async () => {
@@ -227,8 +283,10 @@ describe('compose generation', () => {
         .flatMap((svc) => svc.volumes ?? [])
         .filter((v) => v.startsWith(SECRETS_DIR));
       // consul/tls is inside consul's mount; Marathon's and Mesos' only where the source has them (registry).
+      // The apps API's only where Marathon is not (local).
       const consumers = SECRET_DIRS.filter(
-        (d) => !d.includes('/') && (source === 'registry' || !['marathon', 'mesos'].includes(d)),
+        (d) =>
+          !d.includes('/') && (source === 'registry' ? d !== 'apps-api' : !['marathon', 'mesos'].includes(d)),
       );
       expect(mounts.map((v) => v.split(':')[0]).sort()).to.deep.equal(
         consumers.map((d) => `${SECRETS_DIR}/${d}`).sort(),

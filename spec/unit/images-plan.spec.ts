@@ -229,6 +229,31 @@ describe('images hash and commands', () => {
     }
   });
 
+  it('a directory input is every file under it: a change, a new file or a mode rebuilds (apps-api: dist/src)', async () => {
+    const outside = join(dir, '..', `${dir.split('/').at(-1)}-dist`);
+    await mkdir(join(outside, 'src', 'api'), { recursive: true });
+    await writeFile(join(outside, 'src', 'api', 'main.js'), 'v1');
+    try {
+      await writeFile(join(dir, 'image.yaml'), `inputs: [../${outside.split('/').at(-1)}/src]\n`);
+      const h1 = await hashContext(dir);
+      expect(await hashContext(dir)).to.equal(h1);
+      await writeFile(join(outside, 'src', 'api', 'main.js'), 'v2');
+      const h2 = await hashContext(dir);
+      expect(h2).to.not.equal(h1);
+      await writeFile(join(outside, 'src', 'paths.js'), 'new');
+      expect(await hashContext(dir)).to.not.equal(h2);
+      // A missing input names itself and the fix.
+      await rm(outside, { recursive: true, force: true });
+      const err = await hashContext(dir).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).to.include('-dist/src').and.include('cannot be read');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
   it('declared ARGs, build command and failed step', () => {
     expect(
       declaredArgs('ARG BASE=paasbox/debian:bookworm\nFROM ${BASE}\n  arg DEBIAN_MIRROR=\n'),

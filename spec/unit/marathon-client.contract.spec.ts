@@ -6,7 +6,12 @@ import { createServer, type Server, type IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { MarathonClient, EventStreamParser, type MarathonEvent } from '../../src/marathon/client.js';
+import {
+  MarathonClient,
+  EventStreamParser,
+  type MarathonClientOptions,
+  type MarathonEvent,
+} from '../../src/marathon/client.js';
 import { validateApp } from '../../src/appspec/validate.js';
 import { PaasboxError } from '../../src/errors.js';
 
@@ -30,6 +35,7 @@ interface Seen {
 /** Replays the exchanges in order; anything unexpected gets a 599 and is recorded. */
 async function replay(
   exchanges: Exchange[],
+  opts: Omit<MarathonClientOptions, 'baseUrl'> = {},
 ): Promise<{ client: MarathonClient; seen: Seen[]; close: () => Promise<void>; server: Server }> {
   const seen: Seen[] = [];
   let i = 0;
@@ -67,7 +73,7 @@ async function replay(
   return {
     server,
     seen,
-    client: new MarathonClient({ baseUrl: `http://127.0.0.1:${port}/` }),
+    client: new MarathonClient({ baseUrl: `http://127.0.0.1:${port}/`, ...opts }),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -269,6 +275,75 @@ describe("MarathonClient: contract test (recorded responses from Marathon's docu
     } finally {
       await r.close();
     }
+  });
+
+  it('versions: GET /v2/apps/{id}/versions[/{version}], rollback PUT {"version"}; 404 names the app', async () => {
+    const ex = fixture('versions-rollback');
+    const r = await replay(ex);
+    try {
+      const versions = await r.client.listVersions('/python1');
+      expect(versions).to.deep.equal([
+        '2026-11-25T14:20:00.000Z',
+        '2026-11-25T14:10:00.000Z',
+        '2026-11-25T14:00:00.000Z',
+      ]);
+      const old = await r.client.getAppVersion('python1', versions[2]!);
+      expect(old.version).to.equal('2026-11-25T14:00:00.000Z');
+      expect(old.container?.docker.image).to.equal(app1.container?.docker.image);
+      const back = await r.client.rollbackApp('python1', versions[2]!);
+      expect(back).to.deep.equal({
+        version: '2026-11-25T14:30:00.000Z',
+        deploymentId: 'a1b2c3d4-0000-4000-8000-000000000010',
+      });
+      const e = await r.client.listVersions('python2').then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect((e as PaasboxError).problem).to.equal(
+        "Marathon has no app /python2 (App '/python2' does not exist)",
+      );
+      expectRequests(r.seen, ex);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("a team's token is sent as Bearer (instead of basic), allow=… rides on POST and PUT, 403 is one line", async () => {
+    const ex = fixture('deploy-allow-token');
+    const r = await replay(ex, {
+      token: 'pbx_team_0123456789abcdef',
+      credentials: { user: 'paasbox', password: 'not-sent' },
+      name: 'the apps API',
+    });
+    try {
+      const res = await r.client.deployApp(app1, { allow: ['host-mounts', 'log-drivers'] });
+      expect(res).to.deep.equal({
+        created: false,
+        deploymentId: 'a1b2c3d4-0000-4000-8000-000000000011',
+        version: '2026-11-25T14:20:00.000Z',
+      });
+      const e = (await r.client.destroyApp('/other/app').then(
+        () => undefined,
+        (x: unknown) => x,
+      )) as PaasboxError;
+      expect(e).to.be.instanceOf(PaasboxError);
+      expect(e.problem).to.match(
+        /^the apps API at http:\/\/127\.0\.0\.1:\d+ refused app \/other\/app: HTTP 403 team team may not act on app \/other\/app: its token covers \/python1$/,
+      );
+      expect(e.fix).to.match(/^a team's token acts only on the apps its patterns name, and never on tokens/);
+      expect(e.message).to.not.include('pbx_team_0123456789abcdef');
+      expectRequests(r.seen, ex);
+      expect(r.seen.every((s) => !String(s.headers.authorization).startsWith('Basic'))).to.equal(true);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a token with spaces or control characters is refused before any request', () => {
+    expect(() => new MarathonClient({ baseUrl: 'http://127.0.0.1:1', token: 'abc def' })).to.throw(
+      PaasboxError,
+      /the token has spaces or characters a token never has/,
+    );
   });
 
   it('an unreachable Marathon is a PaasboxError and ping() is false', async () => {

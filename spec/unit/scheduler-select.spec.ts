@@ -36,6 +36,8 @@ describe('selectScheduler', () => {
   it('chooses from the recorded stack: Marathon only when the stack runs it', () => {
     expect(schedulerKind({ stack: { services: ['consul', 'marathon'] } })).to.equal('marathon');
     expect(schedulerKind({ stack: { services: ['consul', 'haproxy'] } })).to.equal('swarm');
+    // The apps API (issue 21) speaks Marathon's API over swarm: deploy goes through it.
+    expect(schedulerKind({ stack: { services: ['consul', 'apps-api'] } })).to.equal('marathon');
     // A recorded stack without Marathon is not overruled by a URL nobody named as the stack's.
     expect(schedulerKind({ stack: { services: ['consul'] }, choice: 'marathon' })).to.equal('marathon');
     expect(schedulerKind({})).to.equal('swarm');

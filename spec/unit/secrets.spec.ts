@@ -47,7 +47,13 @@ describe('stack secrets', () => {
   it('generates every secret in its format, fresh each time', () => {
     const a = generateSecrets();
     const b = generateSecrets();
-    for (const n of ['managementToken', 'agentToken', 'registratorToken', 'consulTemplateToken'] as const)
+    for (const n of [
+      'managementToken',
+      'agentToken',
+      'registratorToken',
+      'consulTemplateToken',
+      'appsApiToken',
+    ] as const)
       expect(a[n], n).to.match(UUID);
     expect(Buffer.from(a.gossipKey, 'base64')).to.have.length(32);
     expect(a.gossipKey).to.match(/^[A-Za-z0-9+/]{43}=$/);
@@ -114,6 +120,8 @@ describe('stack secrets', () => {
       SECRET_FILES.statsAuth,
       SECRET_FILES.marathonCredentials,
       SECRET_FILES.mesosCredentials,
+      SECRET_FILES.appsApiCredentials,
+      SECRET_FILES.appsApiToken,
     ];
     expect(Object.keys(files).sort()).to.deep.equal(one.sort());
     expect(files[SECRET_FILES.statsAuth]).to.equal(`admin:${s.statsPassword}\n`);
@@ -128,9 +136,29 @@ describe('stack secrets', () => {
     expect(back).to.deep.equal({
       managementToken: s.managementToken,
       consulTemplateToken: s.consulTemplateToken,
+      appsApiToken: s.appsApiToken,
       marathonPassword: s.marathonPassword,
       mesosPassword: s.mesosPassword,
     });
+  });
+
+  it("the apps API's files: on a server (master) only, Marathon's login and a Consul token of its own", () => {
+    const s = generateSecrets();
+    const server = secretFiles(s, { role: 'server' });
+    // The operator logs in to the API as to Marathon: the same user:password, in the API's own directory.
+    expect(server[SECRET_FILES.appsApiCredentials]).to.equal(`paasbox:${s.marathonPassword}\n`);
+    expect(server[SECRET_FILES.appsApiCredentials]).to.equal(server[SECRET_FILES.marathonCredentials]);
+    expect(server[SECRET_FILES.appsApiToken]).to.equal(`${s.appsApiToken}\n`);
+    expect(s.appsApiToken).to.not.equal(s.registratorToken).and.not.equal(s.managementToken);
+    expect(SECRET_FILES.appsApiCredentials.split('/')[0]).to.equal('apps-api');
+    expect(SECRET_FILES.appsApiToken.split('/')[0]).to.equal('apps-api');
+    expect(SECRET_DIRS).to.include('apps-api');
+    // A cluster's agent runs no API (role master): neither file, and no copy of the login elsewhere.
+    const client = secretFiles(s, { role: 'client' });
+    expect(client).to.not.have.any.keys(SECRET_FILES.appsApiCredentials, SECRET_FILES.appsApiToken);
+    expect(Object.values(client).join('\n'))
+      .to.not.include(s.marathonPassword)
+      .and.not.include(s.appsApiToken);
   });
 
   it('merges: the target first, then this machine, then a fresh value; says which are new', () => {
@@ -151,6 +179,7 @@ describe('stack secrets', () => {
       'gossipKey',
       'registratorToken',
       'consulTemplateToken',
+      'appsApiToken',
       'statsPassword',
       'marathonPassword',
       'mesosPassword',
@@ -230,7 +259,7 @@ describe('stack secrets', () => {
       const r1 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd))], quiet(lines));
       expect(r1.steps.map((s) => s.status)).to.deep.equal(['changed']);
       expect(r1.steps[0]?.detail).to.match(
-        /^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, statsPassword, marathonPassword, mesosPassword; on the target: .*\(missing\)/,
+        /^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, appsApiToken, statsPassword, marathonPassword, mesosPassword; on the target: .*\(missing\)/,
       );
       const here = join(cwd, '.paasbox', 'secrets', 'default');
       const written = Object.keys(secretFiles(generateSecrets()));

@@ -206,6 +206,17 @@ describe('settings (resolveSettings)', () => {
         ),
       'services.sshd.ports.ssh: port 53 is also used by dns.dns',
     );
+    // apps-api and Marathon share 8080: one replaces the other (replacedBy), never both in the stack;
+    // the apps API still clashes with any other service.
+    expect(resolveSettings({ defaults: base }, model).services).to.not.have.property('apps-api');
+    fails(
+      () =>
+        resolveSettings(
+          { defaults: base, file: { services: { 'apps-api': { ports: { http: 8500 } } } } },
+          model,
+        ),
+      'port 8500 is also used by',
+    );
     // a clash with a disabled service is no clash
     const s = resolveSettings(
       { defaults: base, file: { services: { sshd: { enabled: false, ports: { ssh: 53 } } } } },
@@ -217,7 +228,7 @@ describe('settings (resolveSettings)', () => {
   it('rejects disabling a service an enabled one depends on', () => {
     fails(
       () => resolveSettings({ defaults: base, file: { services: { consul: { enabled: false } } } }, model),
-      'services.consul: disabled, but registrator depends on it',
+      'services.consul: disabled, but apps-api depends on it',
     );
     const s: Settings = resolveSettings(
       {
@@ -225,6 +236,7 @@ describe('settings (resolveSettings)', () => {
         file: {
           services: {
             consul: { enabled: false },
+            'apps-api': { enabled: false },
             registrator: { enabled: false },
             haproxy: { enabled: false },
             dns: { enabled: false },

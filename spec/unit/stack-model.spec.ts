@@ -87,6 +87,21 @@ describe('stack model (stacks/paasbox.yaml)', () => {
       'zookeeper -> marathon',
     );
   });
+  it('rejects a replacedBy naming an unknown service or the service itself', () => {
+    expect(raw().services['apps-api']!.replacedBy).to.equal('marathon');
+    rejects(
+      (m) => (m.services['apps-api']!.replacedBy = 'marathon2'),
+      'services.apps-api.replacedBy: unknown service "marathon2"',
+    );
+    rejects(
+      (m) => (m.services['apps-api']!.replacedBy = 'apps-api'),
+      'services.apps-api.replacedBy: a service cannot replace itself',
+    );
+    rejects(
+      (m) => ((m.services['apps-api'] as unknown as Record<string, unknown>)['replacedBy'] = ['marathon']),
+      'services.apps-api.replacedBy',
+    );
+  });
   it('rejects duplicate port names and a healthcheck test without CMD/CMD-SHELL', () => {
     rejects(
       (m) => m.services['consul']!.ports.push({ name: 'http', port: 8501, protocol: 'tcp' }),

@@ -30,13 +30,23 @@ export function stackBounds(
     maxInstances: apps.maxInstancesPerNode * Math.max(1, nodes),
     tcpPorts: { ...apps.tcpPorts },
     stackServices: d
-      ? [...d.services, ...Object.keys(d.meta.omitted ?? {}), ...(d.meta.elsewhere ?? [])]
+      ? [
+          ...d.services,
+          ...Object.keys(d.meta.omitted ?? {}),
+          ...Object.keys(d.meta.replaced ?? {}),
+          ...(d.meta.elsewhere ?? []),
+          // The apps API registers as Marathon's Consul service (marathon.service.DOMAIN).
+          ...(d.services.includes('apps-api') ? ['marathon'] : []),
+        ]
       : [],
     stackPorts: stackPorts(d?.ports ?? {}),
   };
 }
 
-/** Whether the recorded stack runs Marathon (deploy's scheduler then), never asked of the network. */
+/**
+ * Whether the recorded stack serves Marathon's API (deploy's scheduler then): Marathon, or apps-api
+ * (issue 21), which speaks it over swarm. Never asked of the network.
+ */
 export function stackHasMarathon(d: Pick<Deployment, 'services'>): boolean {
-  return d.services.includes('marathon');
+  return d.services.includes('marathon') || d.services.includes('apps-api');
 }

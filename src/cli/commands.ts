@@ -2,6 +2,7 @@
 // subcommands, and each scripts/*.mjs runs one of them on its own.
 
 import type { Command } from 'commander';
+import { defineApp, defineApps, defineDestroy, defineRestart, defineRollback, defineScale } from './apps.js';
 import { defineBench } from './bench.js';
 import { defineBuildImages } from './build-images.js';
 import { defineDeploy } from './deploy.js';
@@ -11,6 +12,7 @@ import { defineInstall } from './install.js';
 import { defineKitchen } from './kitchen.js';
 import { paasboxCommand, subcommand } from './program.js';
 import { defineLogs, defineStack, defineStatus } from './stack.js';
+import { defineToken } from './token.js';
 import { defineTunnel } from './tunnel.js';
 import { defineUninstall } from './uninstall.js';
 import { defineVerify } from './verify.js';
@@ -27,6 +29,13 @@ export const COMMANDS: Record<string, Define> = {
   logs: defineLogs,
   stack: defineStack,
   deploy: defineDeploy,
+  apps: defineApps,
+  app: defineApp,
+  scale: defineScale,
+  restart: defineRestart,
+  rollback: defineRollback,
+  destroy: defineDestroy,
+  token: defineToken,
   uninstall: defineUninstall,
   genstack: defineGenstack,
   'build-images': defineBuildImages,

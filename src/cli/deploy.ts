@@ -1,9 +1,13 @@
-// `paasbox deploy`: a Marathon app JSON through Marathon, or Docker swarm
-// when the stack has no Marathon, on the recorded stage; the swarm advertises
-// the recorded deployment's address (--advertise-addr only overrides it).
-// The app policy (src/apps/policy.ts) judges the app by the stack it lands
-// on; each category it refuses has its own --allow-… flag. The run holds the
-// target's lock.
+// `paasbox deploy FILE|-`: a Marathon app JSON (or stdin) through Marathon's
+// API (real Marathon, or the stack's apps API), or Docker swarm over SSH when
+// the stack has neither, on the recorded stage; the swarm advertises the
+// recorded deployment's address (--advertise-addr only overrides it). With
+// --api or --token (or PAASBOX_API/PAASBOX_TOKEN) it goes to the apps API
+// alone, with no SSH and no root: the server judges the app. The app policy
+// (src/apps/policy.ts) judges the app by the stack it lands on; each category
+// it refuses has its own --allow-… flag (over the API: allow=…, the
+// operator's only). Over SSH the run holds the target's lock. Over the API
+// it waits for the deployment by default (--no-wait: not).
 
 import { isIPv4 } from 'node:net';
 import { Option, type Command } from 'commander';
@@ -13,7 +17,9 @@ import { stackBounds } from '../apps/bounds.js';
 import type { AppAllowances } from '../apps/policy.js';
 import type { ConsulOnTarget } from '../consul/app-names.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
-import { runDeploy } from '../scheduler/deploy.js';
+import { runDeploy, type DeployReport } from '../scheduler/deploy.js';
+import { schedulerKind } from '../scheduler/select.js';
+import { describeLogin } from '../scheduler/api-endpoint.js';
 import { composePort, type Deployment } from '../stackfile/deployment.js';
 import { sshInfoFor } from '../drivers/ssh.js';
 import { openTarget } from '../instance/open.js';
@@ -22,9 +28,13 @@ import type { Target } from '../target/target.js';
 import { intArg, jsonOption, lockTimeoutOption, stageOptions } from './program.js';
 import { deployedStack, openStage, withStageLock, type StageFlags } from './stage.js';
 import { closeHosts, stageHosts } from '../instance/hosts.js';
+import { apiEndpoint } from './api.js';
 
 interface DeployFlags extends StageFlags {
+  /** --wait true, --no-wait false, neither undefined. */
   wait?: boolean;
+  api?: string;
+  token?: string;
   timeout: number;
   scale?: number;
   destroy?: boolean;
@@ -43,8 +53,9 @@ interface DeployFlags extends StageFlags {
 
 export function defineDeploy(cmd: Command): Command {
   return stageOptions(cmd)
-    .argument('<file>', 'Marathon app JSON')
-    .option('--wait', 'wait until every instance is ready')
+    .argument('<file>', 'Marathon app JSON, or - to read it from stdin')
+    .option('--wait', 'wait until every instance is ready (the default over the API)')
+    .option('--no-wait', 'return once the scheduler took the app')
     .option('--timeout <seconds>', 'seconds to wait', intArg('--timeout', 1, 86_400), 300)
     .option('--scale <n>', 'set the instance count of an app already deployed', intArg('--scale', 0, 10_000))
     .option('--destroy', 'remove the app')
@@ -59,6 +70,14 @@ export function defineDeploy(cmd: Command): Command {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--marathon <url>', 'Marathon URL (default http://ADVERTISED_ADDRESS:8080)')
+    .option(
+      '--api <url>',
+      'go to the apps API at URL alone, no SSH (also $PAASBOX_API; the default URL is http://ADVERTISED:8080)',
+    )
+    .option(
+      '--token <token>',
+      "over the apps API as a team: its token, or @FILE (also $PAASBOX_TOKEN); default: the operator's login",
+    )
     .option('--advertise-addr <ip>', 'override the recorded advertised address (swarm advertise address)')
     .option(
       '--allow-host-mounts',
@@ -73,10 +92,43 @@ export function defineDeploy(cmd: Command): Command {
     )
     .addOption(jsonOption())
     .addOption(lockTimeoutOption())
-    .description('deploy Marathon app JSON (Marathon, or Docker swarm where Marathon is absent)')
+    .description(
+      "deploy Marathon app JSON (or - for stdin) through Marathon's API (Marathon or the apps API), else Docker swarm",
+    )
     .action(async (file: string, f: DeployFlags) => {
       if (f.scale !== undefined && f.destroy)
         throw new PaasboxError('--scale and --destroy together', 'give one of them');
+      const text = file === '-' ? await readStdin() : undefined;
+      const source = text === undefined ? file : '(stdin)';
+      const action = f.destroy ? 'destroy' : f.scale !== undefined ? 'scale' : 'deploy';
+      if (f.api || f.token !== undefined || process.env['PAASBOX_API'] || process.env['PAASBOX_TOKEN']) {
+        if (f.marathon || f.worker?.length || f.scheduler === 'swarm')
+          throw new PaasboxError(
+            '--api/--token (or PAASBOX_API/PAASBOX_TOKEN) with --marathon, --worker or --scheduler swarm',
+            'over the apps API give only the app, --api and --token; unset PAASBOX_API/PAASBOX_TOKEN for SSH',
+          );
+        const ep = await apiEndpoint(f);
+        const progress = new Progress({ json: !!f.json });
+        progress.say(`apps API ${ep.url} (${ep.urlFrom}) as ${describeLogin(ep.login)}`);
+        const report = await runDeploy(
+          {
+            file: source,
+            ...(text !== undefined ? { text } : {}),
+            action,
+            ...(f.scale !== undefined ? { instances: f.scale } : {}),
+            wait: f.wait ?? true,
+            timeoutMs: f.timeout * 1000,
+            scheduler: 'marathon',
+            marathonUrl: ep.url,
+            login: ep.login,
+            appsApi: true,
+            policy: { allow: allowances(f) },
+          },
+          progress,
+        );
+        printReport(report, progress, !!f.json);
+        return;
+      }
       if (f.advertiseAddr && !isIPv4(f.advertiseAddr))
         throw new PaasboxError(
           `--advertise-addr ${f.advertiseAddr} is not an IPv4 address`,
@@ -116,13 +168,22 @@ export function defineDeploy(cmd: Command): Command {
           targets.push(t);
         }
         const progress = new Progress({ json: !!f.json });
+        // Over Marathon's API (real or the apps API) it waits by default; swarm over SSH does not.
+        const overApi =
+          schedulerKind({
+            choice: f.scheduler,
+            ...(f.marathon ? { marathonUrl: f.marathon } : {}),
+            ...(deployment ? { stack: deployment } : {}),
+          }) === 'marathon';
         const report = await withStageLock(target, 'deploy', f.lockTimeout, () =>
           runDeploy(
             {
-              file,
-              action: f.destroy ? 'destroy' : f.scale !== undefined ? 'scale' : 'deploy',
+              file: source,
+              ...(text !== undefined ? { text } : {}),
+              action,
               ...(f.scale !== undefined ? { instances: f.scale } : {}),
-              wait: !!f.wait,
+              wait: f.wait ?? overApi,
+              ...(stage.instance ? { instance: stage.instance.name } : {}),
               timeoutMs: f.timeout * 1000,
               scheduler: f.scheduler,
               target,
@@ -136,18 +197,35 @@ export function defineDeploy(cmd: Command): Command {
             progress,
           ),
         );
-        if (f.json)
-          process.stdout.write(JSON.stringify({ ...report, summary: progress.summary() }, null, 2) + '\n');
-        else {
-          progress.finish();
-          for (const i of report.instances ?? [])
-            process.stdout.write(`  instance ${i.id.slice(0, 12)} on ${i.host}:${i.ports.join(',')}\n`);
-        }
+        printReport(report, progress, !!f.json);
       } finally {
         for (const t of targets) await t.close().catch(() => undefined);
         await closeHosts(hosts);
       }
     });
+}
+
+/** The closing summary, or one JSON document. */
+function printReport(report: DeployReport, progress: Progress, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ ...report, summary: progress.summary() }, null, 2) + '\n');
+    return;
+  }
+  progress.finish();
+  for (const i of report.instances ?? [])
+    process.stdout.write(`  instance ${i.id.slice(0, 12)} on ${i.host}:${i.ports.join(',')}\n`);
+}
+
+/** `deploy -`: the app JSON from stdin (refused from a terminal: nothing would come). */
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY)
+    throw new PaasboxError(
+      'deploy - reads the app JSON from stdin, and stdin is a terminal',
+      'pipe it in: paasbox deploy - < app.json',
+    );
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The operator's --allow-… flags. */

@@ -49,7 +49,7 @@ const read = (what: 'service_prefix' | 'node_prefix') => `${what} "" { policy = 
  */
 export function aclPolicies(
   nodeName: string | string[],
-): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate', AclPolicySpec> {
+): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate' | 'appsApi', AclPolicySpec> {
   const nodes = typeof nodeName === 'string' ? [nodeName] : nodeName;
   return {
     anonymous: {
@@ -81,13 +81,23 @@ export function aclPolicies(
       description: 'consul-template for HAProxy: read services and nodes',
       rules: `${read('service_prefix')}\n${read('node_prefix')}\n`,
     },
+    appsApi: {
+      name: 'paasbox-apps-api',
+      // Its state is K/V under paasbox/ (app versions, team tokens, the names apps own); it registers
+      // itself as the service marathon (HAProxy routes marathon.service.DOMAIN to it) and reads the
+      // catalog, the nodes and the agents' own view of them.
+      description: 'The apps API: its K/V under paasbox/, register the service marathon, read the catalog',
+      rules:
+        `key_prefix "paasbox/" { policy = "write" }\nservice "marathon" { policy = "write" }\n` +
+        `${read('service_prefix')}\n${read('node_prefix')}\nagent_prefix "" { policy = "read" }\n`,
+    },
   };
 }
 
 export function aclWanted(secrets: StackSecrets, nodeName: string | string[]): AclWanted {
   const p = aclPolicies(nodeName);
   return {
-    policies: [p.anonymous, p.agent, p.registrator, p.consulTemplate],
+    policies: [p.anonymous, p.agent, p.registrator, p.consulTemplate, p.appsApi],
     tokens: [
       { description: `${TOKEN_MARK}consul agent`, secretId: secrets.agentToken, policy: p.agent.name },
       {
@@ -100,6 +110,7 @@ export function aclWanted(secrets: StackSecrets, nodeName: string | string[]): A
         secretId: secrets.consulTemplateToken,
         policy: p.consulTemplate.name,
       },
+      { description: `${TOKEN_MARK}apps-api`, secretId: secrets.appsApiToken, policy: p.appsApi.name },
     ],
     anonymousPolicy: p.anonymous.name,
   };

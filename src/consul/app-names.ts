@@ -23,7 +23,8 @@ export class AppNames {
   /** The target's tools, probed once (an SSH round trip), not before every request. */
   private tools?: Promise<Tools>;
 
-  constructor(private readonly consul: ConsulOnTarget) {}
+  /** On a target (the CLI, over SSH), or through a client of this process's (the apps API). */
+  constructor(private readonly consul: ConsulOnTarget | ConsulClient) {}
 
   private async call(
     method: 'GET' | 'PUT' | 'DELETE',
@@ -32,14 +33,20 @@ export class AppNames {
     body?: string,
   ): Promise<HttpResponse> {
     const c = this.consul;
-    const tools = await (this.tools ??= probeTools(c.target));
     // Every segment encoded: a value from the app never becomes a path or a query of its own.
     const path = `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
-    const http = onTarget(c.target, tools, c.address, c.port);
-    const r = await new ConsulClient({ http, secret: c.token, timeoutMs: 10_000 }).call(method, path, body);
+    let client: ConsulClient;
+    if (c instanceof ConsulClient) client = c;
+    else {
+      const tools = await (this.tools ??= probeTools(c.target));
+      const http = onTarget(c.target, tools, c.address, c.port);
+      client = new ConsulClient({ http, secret: c.token, timeoutMs: 10_000 });
+    }
+    const r = await client.call(method, path, body);
     if (r.error || (r.status !== 200 && r.status !== 404)) {
+      const where = c instanceof ConsulClient ? c.where : `${c.address}:${c.port} on ${c.target.name}`;
       throw targetError(
-        `Consul at ${c.address}:${c.port} on ${c.target.name} answered ${method} /v1/kv/${key} with ${r.error ?? `HTTP ${r.status}`}`,
+        `Consul at ${where} answered ${method} /v1/kv/${key} with ${r.error ?? `HTTP ${r.status}`}`,
         'check the stack (npx paasbox verify) and try again',
         r.body.trim().slice(0, 300),
       );

@@ -174,8 +174,22 @@ export class ConsulClient {
     return res.status === 404 ? undefined : res.body;
   }
 
-  async kvDelete(key: string): Promise<void> {
-    await this.send('DELETE', `/v1/kv/${encodeKey(key)}`);
+  async kvDelete(key: string, opts: { recurse?: boolean } = {}): Promise<void> {
+    await this.send('DELETE', `/v1/kv/${encodeKey(key)}${opts.recurse ? '?recurse=true' : ''}`);
+  }
+
+  /** Every key under prefix → its value (utf-8); empty when there is none. */
+  async kvList(prefix: string): Promise<Map<string, string>> {
+    const res = await this.send('GET', `/v1/kv/${encodeKey(prefix)}?recurse=true`, undefined, [404]);
+    if (res.status === 404) return new Map();
+    const rows = JSON.parse(res.body || '[]') as { Key: string; Value: string | null }[];
+    return new Map(rows.map((r) => [r.Key, Buffer.from(r.Value ?? '', 'base64').toString('utf8')]));
+  }
+
+  /** Put value at key only if it does not exist yet (cas=0); false when it did. */
+  async kvCreate(key: string, value: string): Promise<boolean> {
+    const res = await this.send('PUT', `/v1/kv/${encodeKey(key)}?cas=0`, value);
+    return res.body.trim() === 'true';
   }
 
   /** Answers read ahead (a batched probe) for the next GETs of their paths. */

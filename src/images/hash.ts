@@ -1,6 +1,7 @@
 // Content hashes of build contexts (I/O): sha256 over the sorted relative paths,
-// executable bits and contents of every file, plus the manifest's extra inputs.
-// .bin/ (prepare output, derived from the manifest) and VCS dirs are left out.
+// executable bits and contents of every file, plus the manifest's extra inputs
+// (a file, or a directory: every file under it). .bin/ (prepare output, derived
+// from the manifest) and VCS dirs are left out.
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -25,7 +26,7 @@ export async function hashContext(contextDir: string): Promise<string> {
   const h = createHash('sha256');
   const files = (await listFiles(contextDir)).map((p) => relative(contextDir, p)).sort();
   const manifest = await readImageManifest(contextDir);
-  const inputs = [...manifest.inputs].sort();
+  const inputs = (await Promise.all(manifest.inputs.map((rel) => inputFiles(contextDir, rel)))).flat().sort();
   for (const [kind, list] of [
     ['file', files],
     ['input', inputs],
@@ -43,6 +44,19 @@ export async function hashContext(contextDir: string): Promise<string> {
     }
   }
   return h.digest('hex');
+}
+
+/** An input's files, relative to the context: the file itself, or every file under a directory. */
+async function inputFiles(contextDir: string, rel: string): Promise<string[]> {
+  const abs = resolve(contextDir, rel);
+  const st = await stat(abs).catch(() => {
+    throw new PaasboxError(
+      `${abs} (an input in ${contextDir}/image.yaml) cannot be read`,
+      'restore it (dist/: npm run build) or remove it from image.yaml inputs',
+    );
+  });
+  if (!st.isDirectory()) return [rel];
+  return (await listFiles(abs)).map((p) => relative(contextDir, p));
 }
 
 /** The build args a Dockerfile declares (`ARG NAME[=default]`), so only those are passed. */

@@ -1,7 +1,10 @@
-// A small client for Marathon's REST API (v2), just what paasbox deploys with.
-// Paths, methods and bodies follow Marathon's documented API; Marathon's error
-// bodies ({message, details: [{path, errors}]}) become PaasboxErrors that name
-// the fields.
+// A small client for Marathon's REST API (v2), just what paasbox deploys and
+// the app commands use; it speaks to real Marathon and to paasbox's apps API
+// (src/api/) alike. Paths, methods and bodies follow Marathon's documented
+// API; Marathon's error bodies ({message, details: [{path, errors}]}) become
+// PaasboxErrors that name the fields. It is this process's one HTTP client
+// for that API: the paasbox extensions (./paasbox.ts) go through call() and
+// lines() here, with the same login.
 import { existsSync, readFileSync } from 'node:fs';
 import { PaasboxError } from '../errors.js';
 import { normaliseId, type MarathonApp } from '../appspec/app.js';
@@ -21,7 +24,16 @@ export interface MarathonClientOptions {
   fetch?: typeof fetch;
   /** HTTP basic auth (Marathon's --http_credentials), e.g. from marathonCredentialsFromFile. */
   credentials?: { user: string; password: string };
+  /** A team's token for the apps API (`Authorization: Bearer TOKEN`), sent instead of credentials. */
+  token?: string;
+  /** What the server is called in errors (default "Marathon"). */
+  name?: string;
+  /** The flag that names the server's URL, for the fix of an unreachable one (default --marathon). */
+  urlFlag?: string;
 }
+
+/** Which login a client sends: it decides the fix of a refusal (401/403). */
+export type MarathonAuthKind = 'basic' | 'token' | 'none';
 
 /**
  * Marathon's login from the 0600 file install writes (SECRET_FILES.marathonCredentials,
@@ -66,6 +78,11 @@ export interface MarathonDeployment {
   totalSteps?: number;
 }
 
+/** GET /v2/apps/{id}/versions: every stored version of the app, newest first (ISO 8601 times). */
+export interface MarathonVersions {
+  versions: string[];
+}
+
 /** What a change (create, update, scale, restart, destroy) started. */
 export interface DeploymentRef {
   deploymentId: string;
@@ -94,19 +111,36 @@ export interface MarathonEvent {
 
 export class MarathonClient {
   readonly baseUrl: string;
+  readonly authKind: MarathonAuthKind;
   private readonly timeoutMs: number;
   private readonly fetchFn: typeof fetch;
-  /** The Authorization header, when credentials are given (never logged). */
+  /** The Authorization header, when a login is given (never logged). */
   private readonly auth: Record<string, string>;
+  private readonly name: string;
+  private readonly urlFlag: string;
 
   constructor(opts: MarathonClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 15000;
     this.fetchFn = opts.fetch ?? fetch;
+    this.name = opts.name ?? 'Marathon';
+    this.urlFlag = opts.urlFlag ?? '--marathon';
     const c = opts.credentials;
-    this.auth = c
-      ? { Authorization: `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}` }
-      : {};
+    if (opts.token !== undefined) {
+      if (!/^[\x21-\x7e]+$/.test(opts.token))
+        throw new PaasboxError(
+          'the token has spaces or characters a token never has',
+          'pass the token `paasbox token create` printed, exactly (--token or PAASBOX_TOKEN)',
+        );
+      this.auth = { Authorization: `Bearer ${opts.token}` };
+      this.authKind = 'token';
+    } else if (c) {
+      this.auth = { Authorization: `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}` };
+      this.authKind = 'basic';
+    } else {
+      this.auth = {};
+      this.authKind = 'none';
+    }
   }
 
   /** GET /ping: true when Marathon answers "pong". Never throws. */
@@ -144,9 +178,12 @@ export class MarathonClient {
   /**
    * Create the app (POST /v2/apps); if it exists (409), replace its definition
    * with PUT /v2/apps/{id}?force=true so a stuck deployment cannot block it.
+   * `allow`: the operator's exceptions to the apps API's policy (query
+   * allow=a,b: the names of deploy's --allow-… flags); none, no query.
    */
-  async deployApp(app: MarathonApp): Promise<DeployResult> {
-    const r = await this.raw('POST', '/v2/apps', app);
+  async deployApp(app: MarathonApp, opts: { allow?: string[] } = {}): Promise<DeployResult> {
+    const allow = opts.allow?.length ? `allow=${opts.allow.map(encodeURIComponent).join(',')}` : '';
+    const r = await this.raw('POST', `/v2/apps${allow ? `?${allow}` : ''}`, app);
     if (r.status === 201) {
       const body = JSON.parse(r.text) as MarathonAppStatus;
       return { created: true, deploymentId: body.deployments?.[0]?.id ?? '', version: body.version ?? '' };
@@ -154,7 +191,7 @@ export class MarathonClient {
     if (r.status !== 409) this.check(r, `app ${normaliseId(app.id)}`);
     const put = (await this.json(
       'PUT',
-      `${appPath(app.id)}?force=true`,
+      `${appPath(app.id)}?force=true${allow ? `&${allow}` : ''}`,
       app,
       `app ${normaliseId(app.id)}`,
     )) as DeploymentRef;
@@ -173,6 +210,37 @@ export class MarathonClient {
       'PUT',
       `${appPath(id)}?force=true`,
       { instances },
+      `app ${normaliseId(id)}`,
+    )) as DeploymentRef;
+  }
+
+  /** GET /v2/apps/{id}/versions: the stored versions, newest first (as Marathon lists them). */
+  async listVersions(id: string): Promise<string[]> {
+    const body = (await this.json(
+      'GET',
+      `${appPath(id)}/versions`,
+      undefined,
+      `app ${normaliseId(id)}`,
+    )) as MarathonVersions;
+    return body.versions;
+  }
+
+  /** GET /v2/apps/{id}/versions/{version}: the app's definition as it was at that version. */
+  async getAppVersion(id: string, version: string): Promise<MarathonAppStatus> {
+    return (await this.json(
+      'GET',
+      `${appPath(id)}/versions/${/^[0-9A-Za-z:.+-]+$/.test(version) ? version : encodeURIComponent(version)}`,
+      undefined,
+      `version ${version} of app ${normaliseId(id)}`,
+    )) as MarathonAppStatus;
+  }
+
+  /** PUT /v2/apps/{id}?force=true {"version": V}: Marathon's rollback to a stored version. */
+  async rollbackApp(id: string, version: string): Promise<DeploymentRef> {
+    return (await this.json(
+      'PUT',
+      `${appPath(id)}?force=true`,
+      { version },
       `app ${normaliseId(id)}`,
     )) as DeploymentRef;
   }
@@ -305,6 +373,57 @@ export class MarathonClient {
     }
   }
 
+  /**
+   * Any JSON request on this server with this client's login: the 2xx body
+   * parsed, else the server's error as a PaasboxError about `what` (for the
+   * paasbox extensions, ./paasbox.ts).
+   */
+  async call(method: string, path: string, body?: unknown, what?: string): Promise<unknown> {
+    return this.json(method, path, body, what);
+  }
+
+  /**
+   * GET path as a text stream, one line at a time, until the server ends it or
+   * the signal aborts (no per-request timeout: a followed stream lasts).
+   */
+  async *lines(path: string, opts: { signal?: AbortSignal; what?: string } = {}): AsyncGenerator<string> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(`${this.baseUrl}${path}`, {
+        headers: { Accept: 'text/plain', ...this.auth },
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (e) {
+      if (opts.signal?.aborted) return;
+      throw this.unreachable(e);
+    }
+    if (res.status < 200 || res.status >= 300)
+      this.check({ status: res.status, text: await res.text() }, opts.what ?? path);
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    const reader = res.body.getReader();
+    let rest = '';
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          if (opts.signal?.aborted) return;
+          throw this.unreachable(e);
+        }
+        if (chunk.done) break;
+        const parts = (rest + decoder.decode(chunk.value, { stream: true })).split('\n');
+        rest = parts.pop() ?? '';
+        for (const line of parts) yield line.replace(/\r$/, '');
+      }
+      rest += decoder.decode();
+      if (rest) yield rest.replace(/\r$/, '');
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
   // --- plumbing ---
 
   private async raw(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
@@ -312,8 +431,11 @@ export class MarathonClient {
     try {
       const res = await this.fetchFn(url, {
         method,
+        // A connection per request: a kept-alive one the server closed between two polls would fail
+        // the next with "other side closed" (spec/helpers/http.ts says how a CI run met it).
         headers: {
           Accept: 'application/json',
+          Connection: 'close',
           ...this.auth,
           ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
         },
@@ -333,14 +455,14 @@ export class MarathonClient {
   /** Parse a 2xx body or turn Marathon's error body into a PaasboxError. */
   private check(r: { status: number; text: string }, what: string): unknown {
     if (r.status >= 200 && r.status < 300) return r.text ? JSON.parse(r.text) : {};
-    throw marathonError(r.status, r.text, what, this.baseUrl);
+    throw marathonError(r.status, r.text, what, this.baseUrl, { name: this.name, auth: this.authKind });
   }
 
   private unreachable(e: unknown): PaasboxError {
     const cause = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
     return new PaasboxError(
-      `Marathon at ${this.baseUrl} is not reachable: ${cause}`,
-      'start the stack (marathon listens on 8080 of the master) or pass the right --marathon URL',
+      `${this.name} at ${this.baseUrl} is not reachable: ${cause}`,
+      `start the stack (${this.name === 'Marathon' ? 'marathon' : 'it'} listens on 8080 of the master) or pass the right ${this.urlFlag} URL`,
     );
   }
 }
@@ -350,13 +472,32 @@ export interface WaitOptions {
   intervalMs?: number;
 }
 
-/** Marathon's error body → one PaasboxError naming each field Marathon complained about. Pure. */
+/** Where a refusal (401/403) sends the user, by the login the client sent. */
+const REFUSED_FIX: Record<MarathonAuthKind, string> = {
+  basic:
+    'the login is the user:password in .paasbox/secrets/INSTANCE/marathon/http-credentials ' +
+    '(written by install): run install again, or check that this is the stack it installed',
+  token:
+    "a team's token acts only on the apps its patterns name, and never on tokens or allow=: " +
+    'ask the operator (paasbox token list shows the patterns), or use the operator login',
+  none:
+    "give a team's token (--token or PAASBOX_TOKEN), or run where install ran " +
+    '(its login is .paasbox/secrets/INSTANCE/marathon/http-credentials)',
+};
+
+/**
+ * Marathon's error body → one PaasboxError naming each field Marathon
+ * complained about. `server.name` names the server ("Marathon" by default),
+ * `server.auth` the login that was sent (the fix of a refusal). Pure.
+ */
 export function marathonError(
   status: number,
   text: string,
   what: string,
   baseUrl = 'Marathon',
+  server: { name?: string; auth?: MarathonAuthKind } = {},
 ): PaasboxError {
+  const name = server.name ?? 'Marathon';
   let body: {
     message?: string;
     details?: { path?: string; errors?: string[]; attribute?: string; error?: string }[];
@@ -375,7 +516,7 @@ export function marathonError(
     case 400:
     case 422:
       return new PaasboxError(
-        `Marathon rejected ${what}: ${message}${details.length ? ` (${details.join(', ')})` : ''}`,
+        `${name} rejected ${what}: ${message}${details.length ? ` (${details.join(', ')})` : ''}`,
         details.length
           ? `correct the field(s) ${details.map((d) => d.split(':')[0]).join(', ')} in the app definition`
           : 'correct the app definition',
@@ -384,26 +525,28 @@ export function marathonError(
     case 401:
     case 403:
       return new PaasboxError(
-        `Marathon at ${baseUrl} refused ${what}: HTTP ${status} ${message}`,
-        'deploy logs in with the user:password in .paasbox/secrets/INSTANCE/marathon/http-credentials ' +
-          '(written by install): run install again, or check that this is the stack it installed',
+        `${name} at ${baseUrl} refused ${what}: HTTP ${status} ${message}`,
+        REFUSED_FIX[server.auth ?? 'basic'],
       );
     case 404:
-      return new PaasboxError(`Marathon has no ${what}`, 'check the app id (GET /v2/apps lists them)');
+      return new PaasboxError(
+        `${name} has no ${what}${body.message ? ` (${body.message})` : ''}`,
+        'check the app id (GET /v2/apps lists them)',
+      );
     case 409:
       return new PaasboxError(
-        `Marathon: ${what} is locked: ${message}${body.deployments?.length ? ` (deployments ${body.deployments.map((d) => d.id).join(', ')})` : ''}`,
+        `${name}: ${what} is locked: ${message}${body.deployments?.length ? ` (deployments ${body.deployments.map((d) => d.id).join(', ')})` : ''}`,
         'wait for the running deployment to finish or retry with force',
       );
     case 503:
       return new PaasboxError(
-        `Marathon at ${baseUrl} has no leader yet: ${message}`,
+        `${name} at ${baseUrl} has no leader yet: ${message}`,
         'wait until ZooKeeper and Marathon have elected a leader (GET /v2/leader)',
       );
     default:
       return new PaasboxError(
-        `Marathon answered HTTP ${status} for ${what}: ${message}`,
-        'see the Marathon log on the master',
+        `${name} answered HTTP ${status} for ${what}: ${message}`,
+        `see the ${name} log on the master`,
       );
   }
 }

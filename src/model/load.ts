@@ -31,6 +31,15 @@ export function validateStackModel(obj: unknown, where = 'stacks/paasbox.yaml'):
           'remove it',
         );
     }
+    const by = svc.replacedBy;
+    if (by !== undefined && (!model.services[by] || by === name)) {
+      const why = by === name ? 'a service cannot replace itself' : `unknown service "${by}"`;
+      const others = Object.keys(model.services).filter((n) => n !== name);
+      throw new PaasboxError(
+        `${where} is invalid: services.${name}.replacedBy: ${why}`,
+        `name another service: one of ${others.join(', ')}`,
+      );
+    }
     const checks: [string, Healthcheck | undefined][] = [
       ['healthcheck', svc.healthcheck],
       ...Object.entries(svc.sources).map(([k, v]): [string, Healthcheck | undefined] => [

@@ -64,6 +64,11 @@ export interface ServiceSpec {
   role: 'master' | 'agent' | 'all';
   /** Optional services are off unless settings enable them. */
   optional?: boolean;
+  /**
+   * Left out of the stack whenever this other service is in it (enabled, and its image available from the
+   * source): apps-api, which serves Marathon's API on swarm, gives way to Marathon itself.
+   */
+  replacedBy?: string;
   sources: Record<ImageSourceName, ImageSpec>;
   network: 'host' | 'bridge';
   ports: PortSpec[];

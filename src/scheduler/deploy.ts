@@ -1,5 +1,6 @@
-// deploy/scale/destroy of one Marathon app file through whichever scheduler
-// the stack has, as steps with progress and a summary (scripts/deploy.mjs).
+// deploy/scale/destroy of one Marathon app file (or the app JSON the CLI read
+// from stdin) through whichever scheduler the stack has, as steps with
+// progress and a summary (scripts/deploy.mjs).
 // The app policy runs first (src/apps/): the app's form and what it asks of
 // the hosts, then its host directories and its names on the targets; a
 // refused app never reaches a scheduler.
@@ -13,12 +14,16 @@ import { parseApp } from '../appspec/validate.js';
 import type { Progress } from '../progress.js';
 import type { Deployment } from '../stackfile/deployment.js';
 import type { Target } from '../target/target.js';
+import type { ApiLogin } from './api-endpoint.js';
 import type { AppInstance, Scheduler } from './scheduler.js';
 import { selectScheduler, type SchedulerChoice } from './select.js';
 import { defaultServiceName } from './swarm-service.js';
 
 export interface DeployRequest {
+  /** The app file, or "-" with `text`. */
   file: string;
+  /** The app JSON already read (from stdin for file "-"). */
+  text?: string;
   action: 'deploy' | 'scale' | 'destroy';
   /** For scale: the new instance count. */
   instances?: number;
@@ -41,6 +46,12 @@ export interface DeployRequest {
   hosts?: Target[];
   /** The stack's Consul, where names are claimed (absent: names are not recorded). */
   consul?: ConsulOnTarget;
+  /** Whose login .paasbox/secrets/INSTANCE/ holds (default "default"), unless `login` is given. */
+  instance?: string;
+  /** The API's login: a team's token or the operator's (src/scheduler/api-endpoint.ts). */
+  login?: ApiLogin;
+  /** marathonUrl is paasbox's apps API (--api): the app goes as written; the server judges it too. */
+  appsApi?: boolean;
 }
 
 export interface DeployReport {
@@ -64,10 +75,11 @@ export async function readAppFile(
   file: string,
   policy: AppPolicy = {},
   formOnly = false,
+  given?: string,
 ): Promise<MarathonApp> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = given ?? (await readFile(file, 'utf8'));
   } catch (e) {
     throw new PaasboxError(
       `cannot read app file ${file}: ${(e as Error).message}`,
@@ -82,7 +94,7 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
   const host = req.target?.name ?? 'local';
   let app: MarathonApp;
   try {
-    app = await readAppFile(req.file, req.policy, req.action !== 'deploy');
+    app = await readAppFile(req.file, req.policy, req.action !== 'deploy', req.text);
     if (req.action === 'scale') {
       const n = req.instances;
       if (n === undefined)
@@ -113,6 +125,9 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
       ...(req.advertiseAddr ? { advertiseAddr: req.advertiseAddr } : {}),
       ...(req.policy ? { policy: req.policy } : {}),
       ...(req.stack ? { stack: req.stack } : {}),
+      ...(req.instance ? { instance: req.instance } : {}),
+      ...(req.login ? { login: req.login } : {}),
+      ...(req.appsApi !== undefined ? { appsApi: req.appsApi } : {}),
       progress,
     });
     return { status: 'ok', detail: `${sched.kind} at ${sched.where}` };

@@ -1,5 +1,10 @@
-// Scheduler backed by Marathon's REST API.
-import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
+// Scheduler backed by Marathon's REST API: real Marathon on Mesos, or
+// paasbox's apps API (src/api/), which speaks the same API over Docker swarm.
+// Real Marathon gets the app with the policy's task bounds and spread added
+// here; the apps API gets the app as written (it applies the bounds and the
+// placement itself, and judges the app again) plus the operator's policy
+// exceptions (allow=…), and takes a team's token as the login.
+import { checkApp, taskBounds, type AppAllowances, type AppPolicy } from '../apps/policy.js';
 import { normaliseId, type MarathonApp, type MarathonConstraint } from '../appspec/app.js';
 import { MarathonClient } from '../marathon/client.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
@@ -47,6 +52,16 @@ export function withBounds(app: MarathonApp): MarathonApp {
   };
 }
 
+/**
+ * The operator's exceptions as the apps API's `allow` names: deploy's
+ * --allow-… flags without `--allow-` (hostMounts → host-mounts). Pure.
+ */
+export function allowNames(allow: AppAllowances = {}): string[] {
+  return Object.entries(allow)
+    .filter(([, on]) => on === true)
+    .map(([k]) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+}
+
 export class MarathonScheduler implements Scheduler {
   readonly kind = 'marathon' as const;
   readonly where: string;
@@ -55,6 +70,8 @@ export class MarathonScheduler implements Scheduler {
   constructor(
     readonly client: MarathonClient,
     private readonly policy: AppPolicy = {},
+    /** The server is paasbox's apps API, not real Marathon. */
+    private readonly appsApi = false,
   ) {
     this.where = client.baseUrl;
   }
@@ -62,7 +79,9 @@ export class MarathonScheduler implements Scheduler {
   async deploy(app: MarathonApp): Promise<DeployOutcome> {
     // The policy again, as the swarm back-end does: no path to Marathon skips it.
     checkApp(app, `app ${String((app as { id?: unknown }).id)}`, this.policy);
-    const r = await this.client.deployApp(withSpread(withBounds(app)));
+    const r = this.appsApi
+      ? await this.client.deployApp(app, { allow: allowNames(this.policy.allow) })
+      : await this.client.deployApp(withSpread(withBounds(app)));
     if (r.deploymentId) this.pending.set(normaliseId(app.id), r.deploymentId);
     return { created: r.created, warnings: [] };
   }

@@ -1,5 +1,6 @@
-// Which scheduler deploys: Marathon when the recorded stack runs it (its
-// compose file on the target says so), else Docker swarm mode on the target
+// Which scheduler deploys: Marathon's API when the recorded stack serves it
+// (its compose file on the target says so: real Marathon, or paasbox's apps
+// API, which speaks it over swarm), else Docker swarm mode on the target
 // (Mesos and Marathon have no offline source, so a stack built with --source
 // local has no Marathon). Never chosen by asking the network: anything that
 // answers /ping on :8080 (an app can bind it) would receive every deploy.
@@ -10,6 +11,7 @@ import { MarathonClient, marathonCredentialsFromFile } from '../marathon/client.
 import { SECRET_FILES } from '../secrets/secrets.js';
 import { localSecretsDir } from '../secrets/store.js';
 import type { Progress } from '../progress.js';
+import type { ApiLogin } from './api-endpoint.js';
 import type { Deployment } from '../stackfile/deployment.js';
 import type { Target } from '../target/target.js';
 import { MarathonScheduler } from './marathon.js';
@@ -42,6 +44,13 @@ export interface SelectOptions {
    * "default").
    */
   instance?: string;
+  /** The login to send instead (a team's token, or the operator's login already read). */
+  login?: ApiLogin;
+  /**
+   * The Marathon URL is paasbox's apps API (default: the recorded stack runs apps-api): the app goes as
+   * written, with the operator's exceptions as allow=….
+   */
+  appsApi?: boolean;
 }
 
 export function defaultMarathonUrl(target?: Target, advertiseAddr?: string): string | undefined {
@@ -59,6 +68,20 @@ export function schedulerKind(
   return opts.marathonUrl ? 'marathon' : 'swarm';
 }
 
+/** The login: the one given, else the file install keeps on this machine (issue 19); none, no login. */
+function loginOptions(opts: Pick<SelectOptions, 'login' | 'instance'>): {
+  token?: string;
+  credentials?: { user: string; password: string };
+} {
+  const login = opts.login;
+  if (login?.kind === 'token') return { token: login.token };
+  if (login?.kind === 'operator') return { credentials: login.credentials };
+  if (login?.kind === 'none') return {};
+  const file = `${localSecretsDir(opts.instance ?? 'default')}/${SECRET_FILES.marathonCredentials}`;
+  const credentials = marathonCredentialsFromFile(file);
+  return credentials ? { credentials } : {};
+}
+
 export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
   if (schedulerKind(opts) === 'marathon') {
     const url = opts.marathonUrl ?? defaultMarathonUrl(opts.target, opts.advertiseAddr);
@@ -67,18 +90,18 @@ export async function selectScheduler(opts: SelectOptions): Promise<Scheduler> {
         'no Marathon URL to deploy to',
         'pass --marathon http://HOST:8080 or --target HOST',
       );
-    // Marathon's login (issue 19): the file install keeps on this machine; none, no login.
-    const file = `${localSecretsDir(opts.instance ?? 'default')}/${SECRET_FILES.marathonCredentials}`;
-    const credentials = marathonCredentialsFromFile(file);
-    const auth = credentials ? { credentials } : {};
+    const appsApi = opts.appsApi ?? opts.stack?.services.includes('apps-api') ?? false;
+    const auth = { ...loginOptions(opts), ...(appsApi ? { name: 'the apps API', urlFlag: '--api' } : {}) };
     const client = new MarathonClient({ baseUrl: url, timeoutMs: 5000, ...auth });
     if (!(await client.ping())) {
       throw new PaasboxError(
-        `Marathon does not answer at ${url}/ping`,
-        'start the stack with Marathon (npx paasbox stack up; it needs --source registry), or use --scheduler swarm',
+        `${appsApi ? 'the apps API' : 'Marathon'} does not answer at ${url}/ping`,
+        appsApi
+          ? 'check that the stack runs apps-api (npx paasbox status), or pass the right --api URL'
+          : 'start the stack with Marathon (npx paasbox stack up; it needs --source registry), or use --scheduler swarm',
       );
     }
-    return new MarathonScheduler(new MarathonClient({ baseUrl: url, ...auth }), opts.policy);
+    return new MarathonScheduler(new MarathonClient({ baseUrl: url, ...auth }), opts.policy, appsApi);
   }
   if (!opts.target)
     throw new PaasboxError(

@@ -30,6 +30,8 @@ export interface SwarmService {
 /** Label carrying the Marathon app id, so list() maps services back to apps. */
 export const APP_ID_LABEL = 'paasbox.marathon.id';
 export const APP_IMAGE_LABEL = 'paasbox.marathon.image';
+/** The Marathon version (an ISO time) the apps API gave this definition (src/api/versions.ts). */
+export const APP_VERSION_LABEL = 'paasbox.marathon.version';
 
 /** What the swarm has that shapes an app's service: where it may run, which image. */
 export interface SwarmFacts {
@@ -37,6 +39,8 @@ export interface SwarmFacts {
   workers?: boolean;
   /** The app's image as the manager has it, by digest or ID (pinnedImage): tasks then skip the registry. */
   pinnedImage?: string;
+  /** The definition's version, kept as APP_VERSION_LABEL (the apps API's; none from deploy over SSH). */
+  version?: string;
 }
 
 /**
@@ -108,6 +112,7 @@ export function marathonToSwarmService(
   const labels: Record<string, string> = { ...(app.labels ?? {}), [APP_ID_LABEL]: normaliseId(app.id) };
   // The name the app gave, for listings, where the service runs it pinned by digest or ID.
   if (app.container?.docker.image) labels[APP_IMAGE_LABEL] = app.container.docker.image;
+  if (where.version) labels[APP_VERSION_LABEL] = where.version;
 
   // Bounds on every task (the app policy): memory (Marathon's 128 MiB when
   // none is given), CPU, processes, and a floor under the restart delay.

@@ -2,14 +2,14 @@
 // docker.io), driven over a Target: each Marathon app JSON becomes a `docker
 // service` on the manager (swarm-service.ts says how), scaled, listed,
 // destroyed and awaited there. Who is in the swarm is src/swarm/'s.
-import { imageInspectCommand, parseImageLine } from '../docker/images.js';
+import { imageInspectArgv, parseImageLine } from '../docker/images.js';
 import { PaasboxError } from '../errors.js';
 import { checkScale, type AppPolicy } from '../apps/policy.js';
 import { normaliseId, type MarathonApp } from '../appspec/app.js';
 import { poll } from '../poll.js';
 import { swarmFix, swarmRun } from '../swarm/command.js';
-import { agentNodes, swarmNodeFacts, type SwarmNodeFacts } from '../swarm/nodes.js';
-import { shq } from '../target/shell.js';
+import { agentNodes, swarmNodeFacts } from '../swarm/nodes.js';
+import { runArgv } from '../target/shell.js';
 import type { Target } from '../target/target.js';
 import {
   APP_ID_LABEL,
@@ -20,7 +20,7 @@ import {
 } from './swarm-service.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
 
-interface TaskLine {
+export interface TaskLine {
   ID: string;
   Name: string;
   Node: string;
@@ -60,10 +60,8 @@ export class SwarmScheduler implements Scheduler {
    */
   private async existing(id: string, name: string): Promise<{ mounts: string[] } | undefined> {
     const format = `{{index .Spec.Labels "${APP_ID_LABEL}"}}{{range .Spec.TaskTemplate.ContainerSpec.Mounts}} {{.Target}}{{end}}`;
-    const r = await this.manager.exec(`docker service inspect --format ${shq(format)} ${shq(name)}`, {
-      sudo: true,
-      timeoutMs: 60000,
-    });
+    const inspect = ['docker', 'service', 'inspect', '--format', format, name];
+    const r = await runArgv(this.manager, inspect, { sudo: true, timeoutMs: 60000 });
     if (r.code !== 0) return undefined;
     const [owner = '', ...mounts] = r.stdout.trim().split(/\s+/);
     if (owner !== normaliseId(id)) {
@@ -80,13 +78,15 @@ export class SwarmScheduler implements Scheduler {
     return (await agentNodes(this.manager)).length > 0;
   }
 
-  async deploy(app: MarathonApp): Promise<DeployOutcome> {
+  /** `version`: the apps API's version of this definition, kept as a service label. */
+  async deploy(app: MarathonApp, opts: { version?: string } = {}): Promise<DeployOutcome> {
     // Refused apps are refused before any command runs, the swarm's question included.
     marathonToSwarmService(app, this.opts.policy);
     const [workers, pinned] = await Promise.all([this.hasWorkers(), this.pinned(app)]);
     const svc = marathonToSwarmService(app, this.opts.policy, {
       workers,
       ...(pinned ? { pinnedImage: pinned } : {}),
+      ...(opts.version ? { version: opts.version } : {}),
     });
     const existing = await this.existing(app.id, svc.name);
     // An update adds: the mounts the app no longer has are removed (--mount-add alone would keep them).
@@ -105,7 +105,7 @@ export class SwarmScheduler implements Scheduler {
   private async pinned(app: MarathonApp): Promise<string | undefined> {
     const image = app.container?.docker.image;
     if (!image || app.container?.docker.forcePullImage) return undefined;
-    const r = await this.manager.exec(imageInspectCommand([image]), { sudo: true, timeoutMs: 30_000 });
+    const r = await runArgv(this.manager, imageInspectArgv([image]), { sudo: true, timeoutMs: 30_000 });
     const img = r.code === 0 ? parseImageLine(r.stdout) : undefined;
     return img ? pinnedImage(image, [img.id, ...img.digests].join(' ')) : undefined;
   }
@@ -178,10 +178,51 @@ export class SwarmScheduler implements Scheduler {
   }
 
   /**
-   * Wait until the service runs exactly the wanted number of tasks. Swarm keeps
-   * a task with a health check in "starting" until it passes, so a Running
-   * task is a healthy one, as Marathon's waitForHealthy means it.
+   * Where app `id`'s service stands: the wanted count, whether an update
+   * still rolls, its tasks, and the running ones that are current. Swarm
+   * keeps a task with a health check in "starting" until it passes, so a
+   * Running task is a healthy one, as Marathon's waitForHealthy means it.
    */
+  async snapshot(id: string): Promise<ServiceSnapshot> {
+    const name = swarmServiceName(id);
+    // The wanted count, and whether an update still rolls (a task of the previous version runs): one inspect.
+    const format = '{{.Spec.Mode.Replicated.Replicas}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}';
+    const inspect = ['docker', 'service', 'inspect', '--format', format, name];
+    const [wantedText = '', updating = ''] = (
+      await swarmRun(this.manager, inspect, `docker service inspect ${name}`)
+    )
+      .trim()
+      .split(/\s+/);
+    const ps = ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', name];
+    const tasks = (await swarmRun(this.manager, ps, `docker service ps ${name}`))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TaskLine);
+    const current = tasks.filter((t) => t.DesiredState === 'Running');
+    const running = current.filter((t) => t.CurrentState.startsWith('Running'));
+    // Tasks being stopped (scale down, replaced by an update) still serve until they exit.
+    let stopping = tasks.filter(
+      (t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState),
+    );
+    // A lost node never reports its tasks' end: they stay "Running" there, and serve nothing.
+    const nodes = await swarmNodeFacts(this.manager);
+    stopping = stopping.filter((t) => nodes.get(t.Node)?.state === 'ready');
+    const host = (t: TaskLine) => nodes.get(t.Node)?.addr ?? t.Node;
+    const instances = running.map((t) => ({
+      id: t.ID,
+      host: host(t),
+      ports: parseTaskPorts(t.Ports),
+      healthy: true,
+    }));
+    return { wanted: Number(wantedText), updating, tasks, current, stopping, instances };
+  }
+
+  /** The running, healthy instances of app `id` now. */
+  async tasks(id: string): Promise<AppInstance[]> {
+    return (await this.snapshot(id)).instances;
+  }
+
+  /** Wait until the service runs exactly the wanted number of tasks, none of a previous version. */
   async waitReady(id: string, timeoutMs: number): Promise<AppInstance[]> {
     const name = swarmServiceName(id);
     const opts = {
@@ -194,58 +235,43 @@ export class SwarmScheduler implements Scheduler {
       fatal: () => true,
     };
     return poll(opts, async (_, note) => {
-      // The wanted count, and whether an update still rolls (a task of the
-      // previous version runs): one inspect.
-      const format = '{{.Spec.Mode.Replicated.Replicas}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}';
-      const inspect = ['docker', 'service', 'inspect', '--format', format, name];
-      const [wantedText = '', updating = ''] = (
-        await swarmRun(this.manager, inspect, `docker service inspect ${name}`)
-      )
-        .trim()
-        .split(/\s+/);
-      const wanted = Number(wantedText);
-      const ps = ['docker', 'service', 'ps', '--no-trunc', '--format', '{{json .}}', name];
-      const tasks = (await swarmRun(this.manager, ps, `docker service ps ${name}`))
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as TaskLine);
-      const current = tasks.filter((t) => t.DesiredState === 'Running');
-      const running = current.filter((t) => t.CurrentState.startsWith('Running'));
-      // Tasks being stopped (scale down, replaced by an update) still serve until they exit.
-      let stopping = tasks.filter(
-        (t) => t.DesiredState !== 'Running' && /^(Running|Starting)/.test(t.CurrentState),
-      );
-      // A lost node never reports its tasks' end: they stay "Running" there, and serve nothing.
-      let nodes: Map<string, SwarmNodeFacts> | undefined;
-      if (stopping.length) {
-        nodes = await swarmNodeFacts(this.manager);
-        stopping = stopping.filter((t) => nodes!.get(t.Node)?.state === 'ready');
-      }
-      const rolling = updating === 'updating' || updating === 'rollback_started';
-      if (running.length === wanted && current.length === wanted && stopping.length === 0 && !rolling) {
-        nodes ??= await swarmNodeFacts(this.manager);
-        const host = (t: TaskLine) => nodes!.get(t.Node)?.addr ?? t.Node;
-        return running.map((t) => ({
-          id: t.ID,
-          host: host(t),
-          ports: parseTaskPorts(t.Ports),
-          healthy: true,
-        }));
-      }
-      const fatal = tasks.find((t) =>
+      const s = await this.snapshot(id);
+      if (settled(s)) return s.instances;
+      const fatal = s.tasks.find((t) =>
         /No such image|invalid reference format|pull access denied/i.test(t.Error),
       );
       if (fatal) {
         const problem = `app ${id} cannot start on node ${fatal.Node}: ${fatal.Error}`;
         throw new PaasboxError(problem, swarmFix(fatal.Error), fatal.Error);
       }
-      const error = tasks.find((t) => t.Error)?.Error;
-      note(
-        `${running.length}/${wanted} running${updating ? ` (update ${updating})` : ''}${error ? `, last error: ${error}` : ''}`,
-      );
+      const error = s.tasks.find((t) => t.Error)?.Error;
+      const update = s.updating ? ` (update ${s.updating})` : '';
+      note(`${s.instances.length}/${s.wanted} running${update}${error ? `, last error: ${error}` : ''}`);
       return undefined;
     });
   }
+}
+
+/** Where one app's service stands (SwarmScheduler.snapshot). */
+export interface ServiceSnapshot {
+  wanted: number;
+  /** UpdateStatus.State: '' (never updated), updating, completed, rollback_started, ... */
+  updating: string;
+  tasks: TaskLine[];
+  /** Tasks swarm wants running. */
+  current: TaskLine[];
+  /** Tasks being replaced or scaled away that still run on a live node. */
+  stopping: TaskLine[];
+  /** The current tasks that run (and so pass their health check). */
+  instances: AppInstance[];
+}
+
+/** Every wanted task runs, none is left of a previous version, and no update rolls. Pure. */
+export function settled(s: ServiceSnapshot): boolean {
+  const rolling = s.updating === 'updating' || s.updating === 'rollback_started';
+  return (
+    s.instances.length === s.wanted && s.current.length === s.wanted && s.stopping.length === 0 && !rolling
+  );
 }
 
 /** `--mount-rm TARGET` for each mount of the running service that `app` no longer has. Pure. */

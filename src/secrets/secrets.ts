@@ -1,6 +1,7 @@
 // The stack's secrets: Consul's management token, its agent token and gossip
-// key, the registrator's and consul-template's own Consul tokens, the
-// HAProxy stats login, and on a cluster Consul's RPC TLS set (./tls.ts). Generated once per instance, they
+// key, the registrator's, consul-template's and the apps API's own Consul tokens, the
+// HAProxy stats login, Marathon's login (which the apps API takes too), and on a
+// cluster Consul's RPC TLS set (./tls.ts). Generated once per instance, they
 // live only in files (mode 0600): on the target under SECRETS_DIR, in one directory per consumer that the
 // model mounts read-only (stacks/paasbox.yaml), and on the build host as the same tree under
 // .paasbox/secrets/<instance>/ (./store.ts). Never in the compose file, the environment of a service, a log
@@ -32,6 +33,8 @@ export interface StackSecrets {
   gossipKey: string;
   registratorToken: string;
   consulTemplateToken: string;
+  /** The apps API's Consul token (policy paasbox-apps-api: its K/V, the service marathon). */
+  appsApiToken: string;
   /** HAProxy stats password, for STATS_USER. */
   statsPassword: string;
   /** Marathon's HTTP basic auth password (--http_credentials), for REGISTRY_USER. */
@@ -49,6 +52,7 @@ const FORMATS: Record<SecretName, (v: string) => boolean> = {
   gossipKey: (v) => /^[A-Za-z0-9+/]{43}=$/.test(v) && Buffer.from(v, 'base64').length === 32,
   registratorToken: (v) => UUID.test(v),
   consulTemplateToken: (v) => UUID.test(v),
+  appsApiToken: (v) => UUID.test(v),
   // base64url: nothing HAProxy, curl or a shell would read specially
   statsPassword: (v) => /^[A-Za-z0-9_-]{24,}$/.test(v),
   marathonPassword: (v) => /^[A-Za-z0-9_-]{24,}$/.test(v),
@@ -69,6 +73,7 @@ export function generateSecrets(): StackSecrets {
     gossipKey: randomBytes(32).toString('base64'),
     registratorToken: randomUUID(),
     consulTemplateToken: randomUUID(),
+    appsApiToken: randomUUID(),
     statsPassword: randomBytes(18).toString('base64url'),
     marathonPassword: randomBytes(18).toString('base64url'),
     mesosPassword: randomBytes(18).toString('base64url'),
@@ -106,13 +111,25 @@ export const SECRET_FILES = {
    * Servers only: the Mesos master's --http_credentials file (JSON: {"credentials": [{principal, secret}]}).
    */
   mesosCredentials: 'mesos/http-credentials.json',
+  /** Servers only: the apps API's operator login, the same REGISTRY_USER:password as marathonCredentials. */
+  appsApiCredentials: 'apps-api/http-credentials',
+  /** Servers only: the apps API's Consul token. */
+  appsApiToken: 'apps-api/consul-token',
 } as const;
 
 /**
  * The directories under SECRETS_DIR, one per consumer (consul/tls: Consul's, not a config file, so in a
  * subdirectory).
  */
-export const SECRET_DIRS = ['consul', 'consul/tls', 'registrator', 'haproxy', 'marathon', 'mesos'] as const;
+export const SECRET_DIRS = [
+  'consul',
+  'consul/tls',
+  'registrator',
+  'haproxy',
+  'marathon',
+  'mesos',
+  'apps-api',
+] as const;
 
 /** Where Consul sees SECRET_FILES.consul* (stacks/paasbox.yaml mounts SECRETS_DIR/consul there). */
 const CONSUL_MOUNT = '/consul/secrets';
@@ -193,6 +210,9 @@ export function secretFiles(
   if (server) {
     out[SECRET_FILES.marathonCredentials] = `${REGISTRY_USER}:${s.marathonPassword}\n`;
     out[SECRET_FILES.mesosCredentials] = mesosCredentialsJson(s);
+    // The apps API runs on the masters only (role master), in Marathon's place: the same login.
+    out[SECRET_FILES.appsApiCredentials] = `${REGISTRY_USER}:${s.marathonPassword}\n`;
+    out[SECRET_FILES.appsApiToken] = `${s.appsApiToken}\n`;
   }
   if (scope.tls) {
     out[SECRET_FILES.consulTlsConfig] = consulTlsConfig(scope.role);
@@ -244,6 +264,7 @@ export function parseSecretFiles(files: Record<string, string>): Partial<StackSe
   found.agentToken = line(SECRET_FILES.agentToken);
   found.registratorToken = line(SECRET_FILES.registratorToken);
   found.consulTemplateToken = line(SECRET_FILES.consulTemplateToken);
+  found.appsApiToken = line(SECRET_FILES.appsApiToken);
   const marathon = line(SECRET_FILES.marathonCredentials);
   if (marathon?.startsWith(`${REGISTRY_USER}:`))
     found.marathonPassword = marathon.slice(REGISTRY_USER.length + 1);

@@ -251,11 +251,17 @@ function checkSettings(s: Settings, model: StackModel): void {
   }
 
   // Host networking: two enabled services may not use the same port number
-  // (DNS-style services bind tcp and udp alike, so the protocol does not separate them).
+  // (DNS-style services bind tcp and udp alike, so the protocol does not separate them),
+  // unless one replaces the other (replacedBy: never both in the stack).
   const used = new Map<number, string>();
+  const owner = new Map<number, string>();
+  const replaces = (a: string, b: string) =>
+    model.services[a]?.replacedBy === b || model.services[b]?.replacedBy === a;
   for (const name of enabledServices(model, s)) {
     for (const p of effectivePorts(model, s, name)) {
       const other = used.get(p.port);
+      if (other && replaces(name, owner.get(p.port)!)) continue;
+      owner.set(p.port, name);
       if (other)
         throw new PaasboxError(
           `services.${name}.ports.${p.name}: port ${p.port} is also used by ${other}`,

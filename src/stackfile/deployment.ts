@@ -102,6 +102,12 @@ function checkDeployment(d: Deployment): void {
     check('an x-paasbox.omitted service', s, 'service');
     check(`x-paasbox.omitted.${s}`, why, 'text');
   }
+  for (const [s, why] of Object.entries(
+    m.replaced === undefined ? {} : record('x-paasbox.replaced', m.replaced),
+  )) {
+    check('an x-paasbox.replaced service', s, 'service');
+    check(`x-paasbox.replaced.${s}`, why, 'text');
+  }
   list('x-paasbox.elsewhere', m.elsewhere).forEach((s, i) =>
     check(`x-paasbox.elsewhere[${i}]`, s, 'service'),
   );

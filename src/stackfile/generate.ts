@@ -5,6 +5,7 @@
 // compose v2 ignores it and docker-compose 1.29.2 (v1, 1.27+) reads version-less
 // compose-spec files, incl. depends_on conditions and init (checked by
 // spec/integration/compose-tool.spec.ts with `config`).
+import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from '../model/model.js';
@@ -19,12 +20,15 @@ import {
   zkServers,
 } from '../settings/services.js';
 import { assertValid, composeSpecValidator } from '../model/validate.js';
+import { COMPOSE_PATH } from './deployment.js';
 
 export interface GenerateOptions {
   /** The image reference to run per service (from resolveImageRefs). */
   images: Record<string, string>;
   /** Services whose image cannot be had from this source: service -> why, and how to supply it. */
   unavailable?: Record<string, string>;
+  /** Services left out because the service replacing them (replacedBy) is in the stack: service -> why. */
+  replaced?: Record<string, string>;
 }
 
 export interface ComposeService {
@@ -55,6 +59,11 @@ export interface PaasboxMeta {
   project: string;
   /** Enabled services left out because their image is unavailable: service -> reason. */
   omitted: Record<string, string>;
+  /**
+   * Enabled services left out because the service that replaces them is in the stack (the model's
+   * replacedBy): service -> reason. Absent when none.
+   */
+  replaced?: Record<string, string>;
   /** Enabled services whose role does not run on this host (masters/agents). */
   elsewhere: string[];
   /** A cluster's hosts (absent on one host): later commands read them back from here. */
@@ -170,8 +179,15 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
   const source = settings.imageSource;
   const here = servicesOnThisHost(model, settings);
   const omitted: Record<string, string> = {};
+  // Replaced on any host: such a service runs nowhere (not "elsewhere" either).
+  const replaced = Object.fromEntries(
+    enabledServices(model, settings)
+      .filter((n) => opts.replaced?.[n] !== undefined)
+      .map((n) => [n, opts.replaced![n]!]),
+  );
   const included: string[] = [];
   for (const name of here) {
+    if (replaced[name] !== undefined) continue;
     if (opts.images[name]) included.push(name);
     else if (opts.unavailable?.[name] !== undefined) omitted[name] = opts.unavailable[name]!;
     else
@@ -268,7 +284,8 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       domain: settings.domain,
       project: settings.projectName,
       omitted,
-      elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n)),
+      ...(Object.keys(replaced).length ? { replaced } : {}),
+      elsewhere: enabledServices(model, settings).filter((n) => !here.includes(n) && !replaced[n]),
       ...(isCluster(settings) ? { cluster: clusterView(settings) } : {}),
       ...(Object.keys(settings.services).length ? { services: settings.services } : {}),
       apps: {
@@ -277,8 +294,26 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
       },
     },
   };
+  markStackReaders(model, compose);
   validateCompose(compose);
   return compose;
+}
+
+/**
+ * A service that mounts this very file (the apps API reads its record: the app bounds) keeps seeing the
+ * copy its container started with: a bind mount holds the inode that install's atomic rewrite replaces.
+ * The label `paasbox.stack-record`, a hash of what the record says (x-paasbox, the services and their
+ * ports), makes compose recreate it whenever that changes, and only then.
+ */
+function markStackReaders(model: StackModel, compose: ComposeFile): void {
+  const ports = Object.entries(compose.services).map(([n, s]) => [n, s.labels['paasbox.ports'] ?? '']);
+  const record = createHash('sha256')
+    .update(JSON.stringify(sortKeys({ ports, meta: compose['x-paasbox'] })))
+    .digest('hex')
+    .slice(0, 16);
+  for (const [name, out] of Object.entries(compose.services))
+    if (model.services[name]?.volumes?.some((v) => v.source === COMPOSE_PATH))
+      out.labels['paasbox.stack-record'] = record;
 }
 
 function mapValues(o: Record<string, string>, f: (v: string, k: string) => string): Record<string, string> {
@@ -317,6 +352,11 @@ export function renderCompose(obj: ComposeFile): string {
   if (omitted.length) {
     header.push(`# Left out (image unavailable from source ${m.source}):`);
     for (const [s, why] of omitted) header.push(`#   ${s}: ${why.replace(/\s+/g, ' ')}`);
+  }
+  const replaced = Object.entries(m.replaced ?? {});
+  if (replaced.length) {
+    header.push('# Left out (replaced by another service in the stack):');
+    for (const [s, why] of replaced) header.push(`#   ${s}: ${why.replace(/\s+/g, ' ')}`);
   }
   if (m.cluster) {
     const roles = [

@@ -124,11 +124,13 @@ export async function runVerify(
     .map((s) => s.sources[settings.imageSource]?.unavailable?.loadable)
     .filter((x): x is string => !!x);
   const present = await presentImages(target, loadable);
-  const { unavailable } = await resolveImageRefs(model, settings, (ref) => present.has(ref));
+  const refs = await resolveImageRefs(model, settings, (ref) => present.has(ref));
+  // A service another one replaces (replacedBy) is skipped like one without its image.
+  const unavailable = { ...refs.unavailable, ...refs.replaced };
   // Services install left out of the compose file (image not available) are skipped, not failed.
   const deployment =
     opts.deployment === undefined ? await readDeployment(target).catch(keepReadBackError) : opts.deployment;
-  for (const [svc, why] of Object.entries(deployment?.meta.omitted ?? {}))
+  for (const [svc, why] of Object.entries({ ...deployment?.meta.omitted, ...deployment?.meta.replaced }))
     unavailable[svc] ??= `left out by install: ${why}`;
 
   let checks = [

@@ -70,6 +70,14 @@ describe('consul ACLs', () => {
     expect(p.agent.rules).to.equal(
       'node "node-1" { policy = "write" }\nservice_prefix "" { policy = "read" }\n',
     );
+    // The apps API: its K/V under paasbox/ (versions, team tokens, app names), itself as the service
+    // marathon, and reads of the catalog, the nodes and the agents; no other service, no ACL or operator.
+    expect(p.appsApi.name).to.equal('paasbox-apps-api');
+    expect(p.appsApi.rules).to.equal(
+      'key_prefix "paasbox/" { policy = "write" }\nservice "marathon" { policy = "write" }\n' +
+        'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\n',
+    );
+    expect(p.appsApi.rules).to.not.match(/acl|operator|service_prefix "" \{ policy = "write"/);
     for (const x of [p.anonymous, p.consulTemplate])
       expect(x.rules).to.not.match(/write|key|agent|acl|operator/);
     expect(aclPolicies('we"ird').agent.rules).to.match(/^node "we\\"ird"/);
@@ -81,7 +89,9 @@ describe('consul ACLs', () => {
       [s.agentToken, 'paasbox-agent'],
       [s.registratorToken, 'paasbox-registrator'],
       [s.consulTemplateToken, 'paasbox-consul-template'],
+      [s.appsApiToken, 'paasbox-apps-api'],
     ]);
+    expect(w.policies.map((p) => p.name)).to.include('paasbox-apps-api');
     expect(w.anonymousPolicy).to.equal('paasbox-anonymous');
   });
 
@@ -102,6 +112,8 @@ describe('consul ACLs', () => {
       'create-policy',
       'create-policy',
       'create-policy',
+      'create-policy',
+      'create-token',
       'create-token',
       'create-token',
       'create-token',
@@ -128,7 +140,7 @@ describe('consul ACLs', () => {
       description: 'ops team',
       policies: [],
     });
-    drifted.tokens[3]!.policies = [];
+    drifted.tokens.find((t) => t.accessorId === ANONYMOUS_ACCESSOR)!.policies = [];
     expect(planAcl(drifted, aclWanted(s, 'h1')).map(describeAclAction)).to.deep.equal([
       'update token "paasbox: registrator"',
       'anonymous token → paasbox-anonymous',
@@ -199,6 +211,7 @@ describe('consul ACLs', () => {
           'global-management',
           'paasbox-agent',
           'paasbox-anonymous',
+          'paasbox-apps-api',
           'paasbox-consul-template',
           'paasbox-registrator',
         ]);

@@ -23,6 +23,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   let zk: Fake,
     consul: Fake,
     haproxy: Fake,
+    appsApi: Fake,
     web80: Fake,
     dns53: Fake & { queries: string[] },
     dns8600: Fake & { queries: string[] };
@@ -86,6 +87,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     inspectJson({ name: 'paasbox-registrator-1', service: 'registrator' }),
     inspectJson({ name: 'paasbox-haproxy-1', service: 'haproxy', health: 'healthy' }),
     inspectJson({ name: 'paasbox-dns-1', service: 'dns', health: 'healthy' }),
+    inspectJson({ name: 'paasbox-apps-api-1', service: 'apps-api', health: 'healthy' }),
     inspectJson({ name: 'web-1', service: 'web', project: 'apps', published: [31001], restartPolicy: 'no' }),
   ];
   const consulRoutes = {
@@ -124,6 +126,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
         consul: { ports: { http: consul.port, dns: dns8600.port } },
         haproxy: { ports: { stats: haproxy.port, http: web80.port } },
         dns: { ports: { dns: dns53.port } },
+        'apps-api': { ports: { http: appsApi.port } },
       },
     });
   const opts: VerifyOptions = {
@@ -139,6 +142,11 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     zk = await fakeFourLetter({ ruok: 'imok' });
     consul = await fakeHttp(consulRoutes);
     haproxy = await fakeHttp(stats);
+    // The apps API: /ping open, everything else behind a login.
+    appsApi = await fakeHttp({
+      '/ping': { status: 200, body: 'pong\n' },
+      '/v2/info': { status: 401, body: '{"message":"credentials required"}' },
+    });
     web80 = await fakeHttp({ '/': { status: 200, body: 'hello from web' } });
     dns53 = await fakeDns(table);
     dns8600 = await fakeDns(table);
@@ -148,7 +156,8 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     deployed = '';
   });
   afterEach(async () => {
-    for (const f of [zk, consul, haproxy, web80, dns53, dns8600]) await f.close().catch(() => undefined);
+    for (const f of [zk, consul, haproxy, appsApi, web80, dns53, dns8600])
+      await f.close().catch(() => undefined);
   });
 
   it('passes a healthy stack; unavailable and optional services are skipped with reasons, not passed', async () => {

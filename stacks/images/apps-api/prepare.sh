@@ -1,0 +1,34 @@
+#!/bin/sh
+# Runs on the BUILD HOST before `docker build` of this context: stages the apps
+# API (bin/paasbox-api.mjs over dist/src) into .bin/app/, laid out as the
+# repository is, so repoPath() finds stacks/schema and the rest at
+# /opt/paasbox-api in the image: dist/src and dist/validators (`npm run build`),
+# bin/paasbox-api.mjs, stacks/schema, stacks/paasbox.yaml, package.json, and
+# the production node_modules closure (`npm ls --omit=dev --all --parseable`).
+# Node's own files only: the image runs them on Debian's nodejs.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+app=$here/.bin/app
+fail() { echo "prepare (apps-api): $*" >&2; exit 1; }
+[ -f "$root/dist/src/api/main.js" ] ||
+  fail "$root/dist/src/api/main.js is missing: run \`npm run build\` in $root first (the image ships the compiled dist/src)"
+[ -f "$root/bin/paasbox-api.mjs" ] || fail "$root/bin/paasbox-api.mjs is missing (the image's entry script)"
+[ -d "$root/node_modules" ] || fail "$root/node_modules is missing: run \`npm ci\` in $root first"
+command -v npm >/dev/null || fail "npm is not installed on the build host (it lists the production node_modules)"
+# The production packages, relative to the root (the first line is the root itself).
+mods=$(cd "$root" && npm ls --omit=dev --all --parseable 2>/dev/null | sed -n "s|^$root/node_modules/|node_modules/|p" | sort -u)
+[ -n "$mods" ] || fail "\`npm ls --omit=dev\` lists no production packages in $root: run \`npm ci\` there"
+rm -rf "$app"
+mkdir -p "$app/dist" "$app/bin" "$app/stacks"
+cp -R "$root/dist/src" "$app/dist/src"
+# ajv's precompiled validators (optional: without them the schemas are compiled at start).
+[ ! -d "$root/dist/validators" ] || cp -R "$root/dist/validators" "$app/dist/validators"
+cp "$root/bin/paasbox-api.mjs" "$app/bin/paasbox-api.mjs"
+cp -R "$root/stacks/schema" "$app/stacks/schema"
+cp "$root/stacks/paasbox.yaml" "$app/stacks/paasbox.yaml"
+cp "$root/package.json" "$app/package.json"
+# shellcheck disable=SC2086 # one path per word (npm package paths have no spaces)
+(cd "$root" && tar -cf - $mods) | (cd "$app" && tar -xf -)
+# The compiled tests are not the API's.
+rm -rf "$app/dist/spec"
