@@ -3,6 +3,7 @@
 // speaking ZooKeeper's four-letter words. Listen on 127.0.0.1 with random ports.
 import dgram from 'node:dgram';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import dnsPacket from 'dns-packet';
@@ -65,9 +66,11 @@ export interface SeenRequest {
 
 export async function fakeHttp(
   routes: Routes,
+  /** Serve HTTPS with this certificate (the image registry's). */
+  tls?: { cert: string; key: string },
 ): Promise<{ port: number; requests: SeenRequest[]; close(): Promise<void> }> {
   const requests: SeenRequest[] = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
@@ -88,7 +91,8 @@ export async function fakeHttp(
       res.setHeader('content-type', r.type ?? 'text/plain');
       res.end(r.body);
     });
-  });
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,

@@ -84,7 +84,7 @@ describe('a host whose address changes (integration)', function () {
       console.log('    skipped: no usable docker daemon on this machine for the dind test host');
       this.skip();
     }
-    await ensureStackImages(['consul', 'registrator', 'haproxy', 'dns']);
+    await ensureStackImages(['registry', 'consul', 'registrator', 'haproxy', 'dns']);
     const dir = mkdtempSync(join(tmpdir(), 'pbaddr-'));
     configPath = join(dir, 'paasbox.yaml');
     writeFileSync(

@@ -41,6 +41,8 @@ import type { MarathonApp } from '../../src/appspec/app.js';
 import { validateApp } from '../../src/appspec/validate.js';
 import { removeClusterHost } from '../../src/provision/cluster.js';
 import { SwarmScheduler } from '../../src/scheduler/swarm.js';
+import { pushToStackRegistry } from '../../src/images/registry-push.js';
+import { REGISTRY_PORT } from '../../src/secrets/registry.js';
 import { LocalTarget } from '../../src/target/local.js';
 import { readFileSync } from 'node:fs';
 import { repoPath } from '../../src/paths.js';
@@ -211,7 +213,7 @@ describe('a cluster of three masters and an agent, with failover (integration)',
       console.log('    skipped: no usable docker daemon on this machine for the dind test hosts');
       this.skip();
     }
-    await ensureStackImages(['zookeeper', 'apps-api', 'consul', 'registrator', 'haproxy', 'dns']);
+    await ensureStackImages(['zookeeper', 'apps-api', 'registry', 'consul', 'registrator', 'haproxy', 'dns']);
     example = await ensureExampleImage();
     const dir = mkdtempSync(join(tmpdir(), 'pbcl-'));
     configPath = join(dir, 'paasbox.yaml');
@@ -408,13 +410,21 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     }
   });
 
-  it("deploys python1 and python2: their tasks run on the agent only, and each answers by name through every host's HAProxy", async () => {
+  it("deploys python1 and python2 through the stack's registry: their tasks run on the agent only, and each answers by name through every host's HAProxy", async () => {
     const agent = hosts[3]!;
-    // Only the agent runs apps (the swarm has a worker): only it needs the image.
-    await pushImages(new LocalTarget(), target(agent), [example]);
+    // The image exists only on this machine: paasbox push puts it in every master's registry, and the
+    // agent pulls it from there by digest with the manager's login (the agent never had it).
+    const before = await hostExec(agent, `docker image ls -q ${example}`);
+    expect(before.trim(), 'the agent has the example image before the deploy').to.equal('');
+    const masters = hosts.slice(0, 3).map((h) => ({ target: target(h), ip: h.address }));
+    const pushed = await pushToStackRegistry(new LocalTarget(), masters, example, REGISTRY_PORT);
+    expect(pushed.pinned).to.match(
+      new RegExp(`^${hosts[0]!.address}:${REGISTRY_PORT}/.+@sha256:[0-9a-f]{64}$`),
+    );
     const sched = new SwarmScheduler(target(hosts[0]!));
     for (const n of [1, 2]) {
       const app = exampleApp(n);
+      app.container!.docker.image = pushed.pinned;
       await sched.deploy(app);
       const inst = await sched.waitReady(app.id, 300_000);
       expect(

@@ -172,7 +172,7 @@ describe('paasbox tunnel: sshuttle from a laptop with no route to the stack (int
       this.skip();
     }
     // Built (or found up to date) by the real builder; a build failure fails the spec.
-    await ensureStackImages(['consul', 'registrator', 'haproxy', 'dns', 'sshd']);
+    await ensureStackImages(['registry', 'consul', 'registrator', 'haproxy', 'dns', 'sshd']);
     const app = await ensureExampleImage();
     const laptopImage = await ensureLaptopImage();
 

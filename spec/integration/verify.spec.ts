@@ -315,7 +315,7 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) installed alone on a
     // The generated compose file with every other service disabled by a settings file: the stack's own
     // healthchecks, labels, dependencies, ACLs and stats login, not a hand-built stand-in.
     await ensureStackImages(['consul', 'dns', 'haproxy']);
-    const off = ['zookeeper', 'registrator', 'mesos-master', 'mesos-slave', 'marathon'];
+    const off = ['zookeeper', 'registrator', 'mesos-master', 'mesos-slave', 'marathon', 'registry'];
     const configPath = join(mkdtempSync(join(tmpdir(), 'pbh4-vcore-')), 'paasbox.yaml');
     writeFileSync(configPath, `services:\n${off.map((x) => `  ${x}: { enabled: false }`).join('\n')}\n`);
     th = await createTestHosts(1, { prefix: 'pbh4-vcore', withDocker: true });

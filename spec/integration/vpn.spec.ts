@@ -217,7 +217,7 @@ describe('OpenVPN end to end: a client profile reaches the stack by name, and re
       );
       this.skip();
     }
-    await ensureStackImages(['consul', 'registrator', 'haproxy', 'dns', 'openvpn']);
+    await ensureStackImages(['registry', 'consul', 'registrator', 'haproxy', 'dns', 'openvpn']);
     await ensureExampleImage();
     await ensureClientImage();
     work = mkdtempSync(join(tmpdir(), 'pbvpn-'));

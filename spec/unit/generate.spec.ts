@@ -126,6 +126,7 @@ describe('compose generation', () => {
     expect(Object.keys(c.services)).to.deep.equal([
       'zookeeper',
       'apps-api',
+      'registry',
       'consul',
       'registrator',
       'haproxy',
@@ -257,7 +258,12 @@ describe('compose generation', () => {
       'haproxy',
       'dns',
     ]);
-    expect(agentOnly['x-paasbox'].elsewhere).to.deep.equal(['zookeeper', 'mesos-master', 'marathon']);
+    expect(agentOnly['x-paasbox'].elsewhere).to.deep.equal([
+      'zookeeper',
+      'mesos-master',
+      'marathon',
+      'registry',
+    ]);
     expect(agentOnly.services['mesos-slave']!.environment!['MESOS_MASTER']).to.equal(
       'zk://10.11.12.1:2181/mesos',
     );
@@ -283,10 +289,13 @@ describe('compose generation', () => {
         .flatMap((svc) => svc.volumes ?? [])
         .filter((v) => v.startsWith(SECRETS_DIR));
       // consul/tls is inside consul's mount; Marathon's and Mesos' only where the source has them (registry).
-      // The apps API's only where Marathon is not (local).
+      // The apps API's (and the registry login it reads) only where Marathon is not (local).
       const consumers = SECRET_DIRS.filter(
         (d) =>
-          !d.includes('/') && (source === 'registry' ? d !== 'apps-api' : !['marathon', 'mesos'].includes(d)),
+          !d.includes('/') &&
+          (source === 'registry'
+            ? !['apps-api', 'registry-login'].includes(d)
+            : !['marathon', 'mesos'].includes(d)),
       );
       expect(mounts.map((v) => v.split(':')[0]).sort()).to.deep.equal(
         consumers.map((d) => `${SECRETS_DIR}/${d}`).sort(),

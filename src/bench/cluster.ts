@@ -51,7 +51,7 @@ async function status(address: string, host: string): Promise<number> {
 const FIX = 'read the logs on the pbbench-cl hosts (docker exec NAME docker logs …) before their removal';
 
 export async function benchCluster(progress: Progress): Promise<ClusterBenchResult> {
-  const stack = ['zookeeper', 'consul', 'registrator', 'haproxy', 'dns'];
+  const stack = ['zookeeper', 'registry', 'consul', 'registrator', 'haproxy', 'dns'];
   await ensureStackImages(stack, progress);
   const example = await ensureExampleImage(progress);
   const dir = mkdtempSync(join(tmpdir(), 'pbbench-cl-'));

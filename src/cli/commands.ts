@@ -11,6 +11,7 @@ import { defineInfo } from './info.js';
 import { defineInstall } from './install.js';
 import { defineKitchen } from './kitchen.js';
 import { paasboxCommand, subcommand } from './program.js';
+import { definePush } from './push.js';
 import { defineLogs, defineStack, defineStatus } from './stack.js';
 import { defineToken } from './token.js';
 import { defineTunnel } from './tunnel.js';
@@ -36,6 +37,7 @@ export const COMMANDS: Record<string, Define> = {
   rollback: defineRollback,
   destroy: defineDestroy,
   token: defineToken,
+  push: definePush,
   uninstall: defineUninstall,
   genstack: defineGenstack,
   'build-images': defineBuildImages,

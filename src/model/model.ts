@@ -32,13 +32,17 @@ export interface Healthcheck {
 /** A login verify reads on the target (src/secrets): the HAProxy stats page's. */
 export type CheckAuth = 'haproxy-stats';
 
+/** A CA verify checks a port's HTTPS against (src/secrets): the image registry's. */
+export type CheckTls = 'registry';
+
 /** What an anonymous request to Consul's HTTP API must get under ACLs, default deny. */
 export type ConsulAclProbe = 'kv-write' | 'service-register' | 'catalog-read';
 
 /** A check verify derives from a port; the port's own number is implied. */
 export type PortCheck =
   /** With auth: refused (401) without the login, and answered as expected with it. */
-  | { type: 'http'; path: string; status?: number; bodyIncludes?: string; auth?: CheckAuth }
+  /** With tls: over HTTPS, the server's certificate checked against that CA. */
+  | { type: 'http'; path: string; status?: number; bodyIncludes?: string; auth?: CheckAuth; tls?: CheckTls }
   | { type: 'consul-acl'; probe: ConsulAclProbe }
   | { type: 'four-letter'; command: string; expect: string }
   | { type: 'dns'; name: string; record: 'A' | 'SRV' }

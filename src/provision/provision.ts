@@ -15,6 +15,7 @@ import { openvpnSteps } from './openvpn.js';
 import { DEFAULT_LOCK_TIMEOUT_S, withTargetLock } from '../instance/lock.js';
 import { DEFAULT_INSTANCE } from '../instance/state.js';
 import { consulAclStep, InstallSecrets, secretsStep } from './secrets.js';
+import { registryTrustStep } from './registry-trust.js';
 
 export interface ProvisionOptions extends StackPlanOptions {
   progress?: Progress;
@@ -84,6 +85,7 @@ async function provision(target: Target, opts: ProvisionOptions): Promise<Provis
     steps.push(
       imagesStep(plan),
       secretsStep(secrets, plan.settings),
+      registryTrustStep(secrets, plan.settings),
       stackFileStep(plan),
       startStep(plan, ctl),
       healthyStep(plan, ctl, (opts.healthTimeoutS ?? 300) * 1000, progress),

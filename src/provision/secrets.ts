@@ -29,6 +29,12 @@ import {
   type StackSecrets,
 } from '../secrets/secrets.js';
 import { resolveConsulTls, type ConsulTls } from '../secrets/tls.js';
+import {
+  parseRegistryTlsFiles,
+  registryScopeOf,
+  resolveRegistryTls,
+  type RegistryTls,
+} from '../secrets/registry.js';
 import { isCluster, type Settings } from '../settings/index.js';
 import { composePort } from '../stackfile/deployment.js';
 import {
@@ -59,6 +65,7 @@ export class InstallSecrets {
   /** The files resolve read (the target's, then this machine's): tls() reads its set from the same. */
   private layers?: Record<string, string>[];
   private tlsSet?: { domain: string; tls: ConsulTls; generated: boolean };
+  private registrySet?: { ips: string; tls: RegistryTls; generated: boolean };
 
   constructor(instance: string, cwd?: string) {
     this.localDir = localSecretsDir(instance, cwd);
@@ -88,6 +95,15 @@ export class InstallSecrets {
     this.tlsSet = { domain, ...resolveConsulTls(this.layers!.map(parseTlsFiles), domain) };
     return this.tlsSet;
   }
+
+  /** The image registry's TLS set for these masters, from the same layers; made once when none is valid. */
+  async registryTls(target: Target, ips: string[]): Promise<{ tls: RegistryTls; generated: boolean }> {
+    const key = [...ips].sort().join(',');
+    if (this.registrySet?.ips === key) return this.registrySet;
+    await this.resolve(target);
+    this.registrySet = { ips: key, ...resolveRegistryTls(this.layers!.map(parseRegistryTlsFiles), ips) };
+    return this.registrySet;
+  }
 }
 
 /**
@@ -104,18 +120,27 @@ export function secretRole(s: Pick<Settings, 'masters' | 'agents' | 'ip'>): Secr
  */
 export function secretsStep(
   s: InstallSecrets,
-  settings?: Pick<Settings, 'masters' | 'agents' | 'ip' | 'domain'>,
+  settings?: Pick<Settings, 'masters' | 'agents' | 'ip' | 'domain'> & Partial<Pick<Settings, 'services'>>,
 ): ProvisionStep {
   const role = settings ? secretRole(settings) : 'server';
+  // The image registry's files, for every master's address (without settings: this one host's).
+  const scopeOf = (t: Target) => registryScopeOf(settings ?? { masters: [t.address] });
   const cluster = settings ? isCluster(settings) : false;
   const diff = async (t: Target, probed?: ExecResult) => {
     const inspected =
       probed?.code === 0 ? parseSecretsInspection(probed.stdout) : await inspectTargetSecrets(t);
     const { secrets, generated } = await s.resolve(t, inspected);
     const tls = cluster && settings ? await s.tls(t, settings.domain) : undefined;
-    const files = secretFiles(secrets, { role, ...(tls ? { tls: tls.tls } : {}) });
-    const local = localSecretFiles(secrets, tls?.tls);
-    const made = [...generated, ...(tls?.generated ? ['consul TLS'] : [])];
+    const scope = scopeOf(t);
+    const reg = await s.registryTls(t, scope.ips);
+    const registry = { tls: reg.tls, ...scope };
+    const files = secretFiles(secrets, { role, ...(tls ? { tls: tls.tls } : {}), registry });
+    const local = localSecretFiles(secrets, tls?.tls, registry);
+    const made = [
+      ...generated,
+      ...(tls?.generated ? ['consul TLS'] : []),
+      ...(reg.generated ? ['registry TLS'] : []),
+    ];
     const there = targetSecretsDiff(inspected, files);
     return { files, local, generated: made, there, here: localSecretsDiff(s.localDir, local) };
   };

@@ -15,6 +15,7 @@ import {
   type MarathonPortMapping,
 } from '../appspec/app.js';
 import { AGENT_LABEL } from '../swarm/nodes.js';
+import { inStackRegistry, REGISTRY_LOGIN_DIR } from '../secrets/registry.js';
 
 export interface SwarmService {
   /** Service name: the app id without the leading slash, slashes → dashes. */
@@ -238,6 +239,12 @@ export function marathonToSwarmService(
     app.container?.docker.image ||
     'paasbox/debian:bookworm';
   if (!app.container) warnings.push('no container: the cmd runs in paasbox/debian:bookworm');
+  // The stack's registry (paasbox push): the manager's login for it (docker --config) goes with the task.
+  if (inStackRegistry(image))
+    for (const argv of [create, update]) {
+      argv.splice(1, 0, '--config', REGISTRY_LOGIN_DIR);
+      argv.push('--with-registry-auth');
+    }
   // "--" ends the options: the image (and the command after it) is never read
   // as a flag, whatever slipped past validation.
   create.push('--', image);

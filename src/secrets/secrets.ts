@@ -12,6 +12,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { STACK_DIR } from '../stackfile/deployment.js';
 import type { ConsulTls } from './tls.js';
+import {
+  generateRegistrySecrets,
+  parseRegistrySecretFiles,
+  REGISTRY_SECRET_DIRS,
+  REGISTRY_SECRET_FILES,
+  REGISTRY_SECRET_FORMATS,
+  registryLocalFiles,
+  registrySecretFiles,
+  type RegistryScope,
+  type RegistrySecrets,
+} from './registry.js';
 
 export const SECRETS_DIR = `${STACK_DIR}/secrets`;
 
@@ -21,7 +32,8 @@ export const STATS_USER = 'admin';
 /** Marathon's user and the Mesos master's principal (the registry source); their passwords are generated. */
 export const REGISTRY_USER = 'paasbox';
 
-export interface StackSecrets {
+/** The image registry's password, http secret and bcrypt salt are in RegistrySecrets (./registry.ts). */
+export interface StackSecrets extends RegistrySecrets {
   /**
    * Consul's initial management token (acl.tokens.initial_management; `master` in 1.8): logs in to the UI,
    * sets up the ACLs.
@@ -57,6 +69,7 @@ const FORMATS: Record<SecretName, (v: string) => boolean> = {
   statsPassword: (v) => /^[A-Za-z0-9_-]{24,}$/.test(v),
   marathonPassword: (v) => /^[A-Za-z0-9_-]{24,}$/.test(v),
   mesosPassword: (v) => /^[A-Za-z0-9_-]{24,}$/.test(v),
+  ...REGISTRY_SECRET_FORMATS,
 };
 
 export const SECRET_NAMES = Object.keys(FORMATS) as SecretName[];
@@ -77,6 +90,7 @@ export function generateSecrets(): StackSecrets {
     statsPassword: randomBytes(18).toString('base64url'),
     marathonPassword: randomBytes(18).toString('base64url'),
     mesosPassword: randomBytes(18).toString('base64url'),
+    ...generateRegistrySecrets(),
   };
 }
 
@@ -115,6 +129,8 @@ export const SECRET_FILES = {
   appsApiCredentials: 'apps-api/http-credentials',
   /** Servers only: the apps API's Consul token. */
   appsApiToken: 'apps-api/consul-token',
+  /** The image registry's (./registry.ts): its configuration, htpasswd, TLS, the docker login. */
+  ...REGISTRY_SECRET_FILES,
 } as const;
 
 /**
@@ -129,6 +145,7 @@ export const SECRET_DIRS = [
   'marathon',
   'mesos',
   'apps-api',
+  ...REGISTRY_SECRET_DIRS,
 ] as const;
 
 /** Where Consul sees SECRET_FILES.consul* (stacks/paasbox.yaml mounts SECRETS_DIR/consul there). */
@@ -142,6 +159,8 @@ export interface SecretScope {
   role: SecretRole;
   /** On a cluster: Consul's RPC TLS set (the CA key is never written to a target). */
   tls?: ConsulTls;
+  /** A server's image registry files: its TLS set, every master's address and the port. */
+  registry?: RegistryScope;
 }
 
 /**
@@ -213,6 +232,8 @@ export function secretFiles(
     // The apps API runs on the masters only (role master), in Marathon's place: the same login.
     out[SECRET_FILES.appsApiCredentials] = `${REGISTRY_USER}:${s.marathonPassword}\n`;
     out[SECRET_FILES.appsApiToken] = `${s.appsApiToken}\n`;
+    // The image registry runs on the masters (role master).
+    if (scope.registry) Object.assign(out, registrySecretFiles(s, scope.registry));
   }
   if (scope.tls) {
     out[SECRET_FILES.consulTlsConfig] = consulTlsConfig(scope.role);
@@ -233,9 +254,17 @@ export function mesosCredentialsJson(s: Pick<StackSecrets, 'mesosPassword'>): st
 }
 
 /** The build host's copy: a server's files, and with TLS the CA key too. */
-export function localSecretFiles(s: StackSecrets, tls?: ConsulTls): Record<string, string> {
+export function localSecretFiles(
+  s: StackSecrets,
+  tls?: ConsulTls,
+  registry?: RegistryScope,
+): Record<string, string> {
   const files = secretFiles(s, { role: 'server', ...(tls ? { tls } : {}) });
-  return { ...files, ...(tls?.caKey ? { [SECRET_FILES.consulCaKey]: tls.caKey } : {}) };
+  return {
+    ...files,
+    ...(tls?.caKey ? { [SECRET_FILES.consulCaKey]: tls.caKey } : {}),
+    ...(registry ? registryLocalFiles(s, registry) : {}),
+  };
 }
 
 /** The TLS parts a set of files holds (any may be missing). */
@@ -276,6 +305,7 @@ export function parseSecretFiles(files: Record<string, string>): Partial<StackSe
   } catch {
     /* malformed: generated anew */
   }
+  Object.assign(found, parseRegistrySecretFiles(files));
   const auth = line(SECRET_FILES.statsAuth);
   if (auth?.startsWith(`${STATS_USER}:`)) found.statsPassword = auth.slice(STATS_USER.length + 1);
   const config = files[SECRET_FILES.consulConfig];

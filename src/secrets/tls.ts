@@ -6,6 +6,8 @@
 // X509Certificate. The CA key stays on the build host (.paasbox/secrets/,
 // 0600): the masters get the CA, the server certificate and its key; the
 // agents only the CA (their own certificates come from auto_encrypt).
+// generateCertSet is the one openssl path: the image registry's CA and
+// certificate (./registry.ts) are made by it too.
 
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -70,7 +72,7 @@ function openssl(args: string[], cwd: string): void {
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
     throw new PaasboxError(
-      `openssl ${args[0]} failed while making Consul's TLS certificates`,
+      `openssl ${args[0]} failed while making TLS certificates (Consul's or the image registry's)`,
       'install openssl on the build host (apt-get install openssl)',
       err.stderr?.toString() || err.message,
     );
@@ -79,14 +81,28 @@ function openssl(args: string[], cwd: string): void {
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
+/** What a certificate set is made for (the Consul servers', the image registry's). */
+export interface CertRequest {
+  /** The CA's common name (a new CA only). */
+  caName: string;
+  /** The certificate's common name. */
+  name: string;
+  /** subjectAltName entries: DNS:name, IP:address. */
+  altNames: string[];
+  /** extendedKeyUsage (serverAuth, clientAuth). */
+  usage: string;
+}
+
 /**
- * A server certificate for `domain` signed by `ca` (given: kept, a new
- * certificate only; else a new CA, valid 10 years). EC P-256 keys, as
- * `consul tls` makes them; the certificate serves and authenticates
- * (serverAuth, clientAuth: servers dial each other with verify_incoming on).
+ * A certificate for `req` signed by `ca` (given: kept, a new certificate
+ * only; else a new CA, valid 10 years), made with `openssl` in a 0700 temp
+ * directory. EC P-256 keys, as `consul tls` makes them.
  */
-export function generateConsulTls(domain: string, ca?: { caCert: string; caKey: string }): ConsulTls {
-  const dir = mkdtempSync(join(tmpdir(), 'paasbox-consul-tls-'));
+export function generateCertSet(
+  req: CertRequest,
+  ca?: { caCert: string; caKey: string },
+): { caCert: string; caKey: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'paasbox-tls-'));
   const file = (n: string) => join(dir, n);
   try {
     if (ca) {
@@ -106,7 +122,7 @@ export function generateConsulTls(domain: string, ca?: { caCert: string; caKey: 
           '-days',
           '3650',
           '-subj',
-          `/CN=paasbox Consul CA ${CONSUL_DATACENTER}`,
+          `/CN=${req.caName}`,
           '-addext',
           'basicConstraints=critical,CA:TRUE',
           '-addext',
@@ -115,16 +131,15 @@ export function generateConsulTls(domain: string, ca?: { caCert: string; caKey: 
         dir,
       );
     }
-    const name = consulServerName(domain);
     openssl(
-      ['req', '-new', ...EC, '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', `/CN=${name}`],
+      ['req', '-new', ...EC, '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', `/CN=${req.name}`],
       dir,
     );
     writeFileSync(
       file('ext.cnf'),
       [
-        `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`,
-        'extendedKeyUsage=serverAuth,clientAuth',
+        `subjectAltName=${req.altNames.join(',')}`,
+        `extendedKeyUsage=${req.usage}`,
         'keyUsage=critical,digitalSignature,keyEncipherment',
         'basicConstraints=critical,CA:FALSE',
       ].join('\n') + '\n',
@@ -154,12 +169,31 @@ export function generateConsulTls(domain: string, ca?: { caCert: string; caKey: 
     return {
       caCert: read('ca.pem'),
       caKey: read('ca-key.pem'),
-      serverCert: read('server.pem'),
-      serverKey: read('server-key.pem'),
+      cert: read('server.pem'),
+      key: read('server-key.pem'),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A server certificate for `domain` signed by `ca` (given: kept, a new
+ * certificate only; else a new CA); the certificate serves and authenticates
+ * (serverAuth, clientAuth: servers dial each other with verify_incoming on).
+ */
+export function generateConsulTls(domain: string, ca?: { caCert: string; caKey: string }): ConsulTls {
+  const name = consulServerName(domain);
+  const made = generateCertSet(
+    {
+      caName: `paasbox Consul CA ${CONSUL_DATACENTER}`,
+      name,
+      altNames: [`DNS:${name}`, 'DNS:localhost', 'IP:127.0.0.1'],
+      usage: 'serverAuth,clientAuth',
+    },
+    ca,
+  );
+  return { caCert: made.caCert, caKey: made.caKey, serverCert: made.cert, serverKey: made.key };
 }
 
 /**

@@ -7,13 +7,15 @@
 // timeout: the answer says so. HttpEndpoint names an address:port reached one
 // of the two ways, for clients such as src/consul/client.ts. A login or token
 // a request carries is read from its root-only file on the target (or from
-// the user's own copy here), so it is never on a command line. Each request
+// the user's own copy here), so it is never on a command line. HTTPS (the
+// image registry) checks the server against a CA file named in `ca`. Each request
 // opens its own connection (curl, or node:http without an agent and with
 // `Connection: close`): a kept-alive one that the server closed between two
 // requests would fail the next with "other side closed". Nothing is retried.
 
 import { readFileSync } from 'node:fs';
 import { request as nodeRequest } from 'node:http';
+import { request as tlsRequest } from 'node:https';
 import type { Target } from '../target/target.js';
 import { shq } from '../target/shell.js';
 
@@ -68,6 +70,11 @@ export interface HttpOptions {
   /** Request body (sent on the command's stdin). */
   body?: string;
   secret?: SecretHeader;
+  /**
+   * HTTPS, the server's certificate checked against this CA file (on the
+   * target, read as root; asUser: the user's own copy). Needs curl there.
+   */
+  ca?: { file: string; asUser?: boolean };
 }
 
 const STATUS_MARK = '\n__paasbox_http_status__=';
@@ -89,7 +96,8 @@ export function curlCommand(url: string, opts: HttpOptions = {}): string {
   const host = opts.host ? ` -H ${shq(`Host: ${opts.host}`)}` : '';
   const method = opts.method && opts.method !== 'GET' ? ` -X ${opts.method}` : '';
   const body = opts.body !== undefined ? ' --data-binary @-' : '';
-  const base = `curl -sS --max-time ${opts.timeoutS ?? 5}${method}${host}${body} -w ${shq(STATUS_MARK + '%{http_code}')}`;
+  const ca = opts.ca ? ` --cacert ${shq(opts.ca.file)}` : '';
+  const base = `curl -sS --max-time ${opts.timeoutS ?? 5}${method}${host}${body}${ca} -w ${shq(STATUS_MARK + '%{http_code}')}`;
   if (!opts.secret) return `${base} ${shq(url)}`;
   // The header comes from a pipe (curl -H @file): the value is in no argv.
   const script = `${readSecret(opts.secret)}${base} -H @<(printf '%s: %s\\n' ${shq(opts.secret.name)} "$secret") ${shq(url)}`;
@@ -156,12 +164,14 @@ export async function httpRequest(
   const exec = {
     timeoutMs,
     ...(opts.body !== undefined ? { stdin: opts.body } : {}),
-    ...(opts.secret && !opts.secret.asUser ? { sudo: true } : {}),
+    ...((opts.secret && !opts.secret.asUser) || (opts.ca && !opts.ca.asUser) ? { sudo: true } : {}),
   };
   if (tools.curl) {
-    const r = await target.exec(curlCommand(`http://${address}:${port}${path}`, opts), exec);
+    const scheme = opts.ca ? 'https' : 'http';
+    const r = await target.exec(curlCommand(`${scheme}://${address}:${port}${path}`, opts), exec);
     return parseCurl(r.stdout, r.stderr, r.code);
   }
+  if (opts.ca) return { status: 0, body: '', error: `HTTPS needs curl on ${target.name}` };
   const r = await target.exec(bashHttpCommand(address, port, path, opts), exec);
   return parseRawHttp(r.stdout, r.stderr, r.code);
 }
@@ -206,11 +216,28 @@ export function httpHere(
   const body = opts.body !== undefined ? Buffer.from(opts.body) : undefined;
   if (body) headers['Content-Length'] = String(body.length);
   const timeoutMs = (opts.timeoutS ?? 5) * 1000;
+  let ca: string | undefined;
+  if (opts.ca) {
+    try {
+      ca = readFileSync(opts.ca.file, 'utf8');
+    } catch {
+      return Promise.resolve({ status: 0, body: '', error: `no ${opts.ca.file} here` });
+    }
+  }
   return new Promise((resolve) => {
     const failed = (e: Error) =>
       resolve({ status: 0, body: '', error: e.message, ms: performance.now() - t0 });
-    const req = nodeRequest(
-      { host: address, port, path, method: opts.method ?? 'GET', headers, agent: false },
+    const request = ca === undefined ? nodeRequest : tlsRequest;
+    const req = request(
+      {
+        host: address,
+        port,
+        path,
+        method: opts.method ?? 'GET',
+        headers,
+        agent: false,
+        ...(ca ? { ca } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -2,7 +2,8 @@
 // members (every host of the cluster alive), its Raft configuration (one voter
 // per master, a leader) and ZooKeeper's ensemble (one leader, the other
 // masters followers, asked with the whitelisted four-letter word srvr) and
-// docker swarm (the masters reachable managers, every host a node). Raft
+// docker swarm (the masters reachable managers, every host a node), and every
+// master's image registry over TLS with the CA in this host's docker trust. Raft
 // needs a token: the management token is read on the target from its 0600
 // file (a secret header), never on a command line. Each check names the host
 // it ran from, each failure the member or master it concerns. The judging of
@@ -10,6 +11,7 @@
 
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
+import { registryAddress, registryScopeOf, trustPath } from '../secrets/registry.js';
 import { clusterHosts, isCluster, type Settings } from '../settings/settings.js';
 import { servicesOnThisHost } from '../stackfile/generate.js';
 import type { StackModel } from '../model/model.js';
@@ -103,6 +105,22 @@ export function judgeSwarm(nodes: SwarmNode[], masters: number, hosts: number): 
     ok: managers.length === masters && ready.length === hosts && notReady.length === 0 && !!leader,
     expected: `${masters} reachable managers (one the leader), ${hosts} ready nodes`,
     got: `${managers.length} reachable managers${leader ? `, leader ${leader.hostname}` : ', no leader'}, ${ready.length} ready nodes${notReady.length ? `; not ready: ${notReady.join(', ')}` : ''}`,
+  };
+}
+
+/**
+ * Every master's image registry answered /v2/ with 401 (anonymous refused)
+ * over TLS, its certificate checked against the CA in docker's trust here: a
+ * master that is gone, or a node that would not trust it, is named.
+ */
+export function judgeRegistries(answers: { master: string; status: number; error?: string }[]): Outcome {
+  const bad = answers.filter((a) => a.error || a.status !== 401);
+  return {
+    ok: bad.length === 0,
+    expected: `${answers.length} registries answer /v2/ over TLS with 401: ${answers.map((a) => a.master).join(', ')}`,
+    got: answers
+      .map((a) => `${a.master} ${a.error ? `no answer (${a.error})` : `HTTP ${a.status}`}`)
+      .join('; '),
   };
 }
 
@@ -200,6 +218,28 @@ export function clusterChecks(model: StackModel, settings: Settings, host: strin
       return { ...o, got: `from ${host}: ${o.got}` };
     },
   });
+  if (isEnabled(model, settings, 'registry')) {
+    const reg = registryScopeOf(settings);
+    checks.push({
+      id: 'cluster/registry/masters',
+      service: 'cluster:registry',
+      host,
+      description: `from ${host}: each master's image registry over TLS, trusted by this host's docker`,
+      attempts: 5,
+      delayMs: 3000,
+      run: async (t, ctx) => {
+        const answers = await Promise.all(
+          reg.ips.map(async (m) => {
+            const ca = { file: trustPath(registryAddress(m, reg.port)), asUser: true };
+            const r = await httpRequest(t, ctx.tools, m, reg.port, '/v2/', { ca });
+            return { master: m, status: r.status, ...(r.error ? { error: r.error } : {}) };
+          }),
+        );
+        const o = judgeRegistries(answers);
+        return { ...o, got: `from ${host}: ${o.got}` };
+      },
+    });
+  }
   const zkPort = effectivePorts(model, settings, 'zookeeper').find((p) => p.name === 'client')?.port;
   if (isEnabled(model, settings, 'zookeeper') && zkPort !== undefined && settings.masters.length > 1) {
     checks.push({

@@ -7,6 +7,7 @@
 
 import type {
   CheckAuth,
+  CheckTls,
   ConsulAclProbe,
   PortCheck,
   PortSpec,
@@ -231,25 +232,24 @@ function portCheck(
       const answer = `HTTP ${status}${check.bodyIncludes !== undefined ? `, body includes ${JSON.stringify(check.bodyIncludes)}` : ''}`;
       const login = check.auth;
       const expected = login ? `HTTP 401 without the login, ${answer} with it` : answer;
+      const tls = check.tls;
       return {
         ...base,
-        description: `GET :${port.port}${check.path} → ${expected}`,
+        description: `GET ${tls ? `https (${tls} CA) ` : ''}:${port.port}${check.path} → ${expected}`,
         attempts: 2,
         delayMs: 1000,
         run: async (t, ctx) => {
           if (login) {
-            const anonymous = await httpGet(t, ctx.tools, ctx.address, port.port, check.path);
+            const anonymous = await httpRequest(t, ctx.tools, ctx.address, port.port, check.path, {
+              ...(tls ? { ca: checkCa(tls, ctx) } : {}),
+            });
             if (anonymous.error || anonymous.status !== 401)
               return { ok: false, expected, got: `without the login: ${describeHttp(anonymous)}` };
           }
-          const r = await httpRequest(
-            t,
-            ctx.tools,
-            ctx.address,
-            port.port,
-            check.path,
-            login ? { secret: checkLogin(login, ctx) } : {},
-          );
+          const r = await httpRequest(t, ctx.tools, ctx.address, port.port, check.path, {
+            ...(login ? { secret: checkLogin(login, ctx) } : {}),
+            ...(tls ? { ca: checkCa(tls, ctx) } : {}),
+          });
           const ok =
             !r.error &&
             r.status === status &&
@@ -330,6 +330,16 @@ function checkLogin(auth: CheckAuth, ctx: VerifyContext): SecretHeader {
   switch (auth) {
     case 'haproxy-stats':
       return { name: 'Authorization', ...at(SECRET_FILES.statsAuth), basic: true };
+  }
+}
+
+/** The CA file an HTTPS check trusts: on the target (root's), or this machine's copy. */
+function checkCa(tls: CheckTls, ctx: VerifyContext): { file: string; asUser?: boolean } {
+  switch (tls) {
+    case 'registry':
+      return ctx.localSecretsDir
+        ? { file: `${ctx.localSecretsDir}/${SECRET_FILES.registryCaCert}`, asUser: true }
+        : { file: `${SECRETS_DIR}/${SECRET_FILES.registryCaCert}` };
   }
 }
 

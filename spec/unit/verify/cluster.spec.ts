@@ -52,6 +52,7 @@ describe('verify: the cluster as a whole', () => {
       'cluster/consul/members',
       'cluster/consul/raft',
       'cluster/swarm/managers',
+      'cluster/registry/masters',
       'cluster/zookeeper/ensemble',
     ]);
     expect(master.every((c) => c.host === 'root@m1' && c.description.startsWith('from root@m1:'))).to.equal(
@@ -60,6 +61,7 @@ describe('verify: the cluster as a whole', () => {
     expect(clusterChecks(model, settings(A), 'root@a').map((c) => c.id)).to.deep.equal([
       'cluster/consul/members',
       'cluster/swarm/worker',
+      'cluster/registry/masters',
       'cluster/zookeeper/ensemble',
     ]);
   });

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecrets, SECRET_FILES, SECRETS_DIR } from '../../../src/secrets/secrets.js';
+import { generateRegistryTls } from '../../../src/secrets/registry.js';
 import { loadStackModel } from '../../../src/model/load.js';
 import { runVerify, type VerifyOptions } from '../../../src/verify/run.js';
 import { SWARM_HEALTH_COMMAND } from '../../../src/verify/swarm-health.js';
@@ -24,6 +25,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     consul: Fake,
     haproxy: Fake,
     appsApi: Fake,
+    registry: Fake,
     web80: Fake,
     dns53: Fake & { queries: string[] },
     dns8600: Fake & { queries: string[] };
@@ -47,6 +49,10 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   const login = `admin:${generateSecrets().statsPassword}`;
   mkdirSync(join(secretsRoot, 'haproxy'));
   writeFileSync(join(secretsRoot, SECRET_FILES.statsAuth), `${login}\n`, { mode: 0o600 });
+  // The image registry's CA, where install writes it: its HTTPS check trusts only that.
+  const registryTls = generateRegistryTls(['127.0.0.1']);
+  mkdirSync(join(secretsRoot, 'registry', 'tls'), { recursive: true });
+  writeFileSync(join(secretsRoot, SECRET_FILES.registryCaCert), registryTls.caCert, { mode: 0o600 });
   const target = new ScriptedTarget(
     'h1',
     (cmd) => {
@@ -88,6 +94,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     inspectJson({ name: 'paasbox-haproxy-1', service: 'haproxy', health: 'healthy' }),
     inspectJson({ name: 'paasbox-dns-1', service: 'dns', health: 'healthy' }),
     inspectJson({ name: 'paasbox-apps-api-1', service: 'apps-api', health: 'healthy' }),
+    inspectJson({ name: 'paasbox-registry-1', service: 'registry', health: 'healthy' }),
     inspectJson({ name: 'web-1', service: 'web', project: 'apps', published: [31001], restartPolicy: 'no' }),
   ];
   const consulRoutes = {
@@ -127,6 +134,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
         haproxy: { ports: { stats: haproxy.port, http: web80.port } },
         dns: { ports: { dns: dns53.port } },
         'apps-api': { ports: { http: appsApi.port } },
+        registry: { ports: { https: registry.port } },
       },
     });
   const opts: VerifyOptions = {
@@ -147,6 +155,8 @@ describe('runVerify against scripted docker and loopback fakes', function () {
       '/ping': { status: 200, body: 'pong\n' },
       '/v2/info': { status: 401, body: '{"message":"credentials required"}' },
     });
+    // The image registry: HTTPS, anonymous refused.
+    registry = await fakeHttp({ '/v2/': { status: 401, body: '{"errors":[]}' } }, registryTls);
     web80 = await fakeHttp({ '/': { status: 200, body: 'hello from web' } });
     dns53 = await fakeDns(table);
     dns8600 = await fakeDns(table);
@@ -156,7 +166,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     deployed = '';
   });
   afterEach(async () => {
-    for (const f of [zk, consul, haproxy, appsApi, web80, dns53, dns8600])
+    for (const f of [zk, consul, haproxy, appsApi, registry, web80, dns53, dns8600])
       await f.close().catch(() => undefined);
   });
 
