@@ -83,7 +83,7 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
       this.skip();
     }
     // Built (or found up to date) by the real builder; a build failure fails the spec.
-    await ensureStackImages(['zookeeper', 'registry', 'consul', 'registrator', 'haproxy', 'dns']);
+    await ensureStackImages(['zookeeper', 'apps-api', 'registry', 'consul', 'registrator', 'haproxy', 'dns']);
     const dir = mkdtempSync(join(tmpdir(), 'pbacl-'));
     configPath = join(dir, 'paasbox.yaml');
     writeFileSync(
@@ -113,6 +113,7 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
     });
     expect(Object.keys(out.plan!.compose.services)).to.deep.equal([
       'zookeeper',
+      'apps-api',
       'registry',
       'consul',
       'registrator',

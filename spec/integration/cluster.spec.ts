@@ -239,7 +239,15 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     expect(first.masters).to.deep.equal(hosts.slice(0, 3).map((h) => h.address));
     expect(first.agents).to.deep.equal([hosts[3]!.address]);
     expect(first.hosts.map((d) => Object.keys(d.outcome.plan!.compose.services))).to.deep.equal([
-      ...[0, 1, 2].map(() => ['zookeeper', 'apps-api', 'consul', 'registrator', 'haproxy', 'dns']),
+      ...[0, 1, 2].map(() => [
+        'zookeeper',
+        'apps-api',
+        'registry',
+        'consul',
+        'registrator',
+        'haproxy',
+        'dns',
+      ]),
       ['consul', 'registrator', 'haproxy', 'dns'],
     ]);
     expect(first.acl?.steps.map((s) => s.status)).to.deep.equal(['changed']);
@@ -726,9 +734,15 @@ describe('a cluster of three masters and an agent, with failover (integration)',
     expect(Object.keys(failed).sort()).to.deep.equal([
       'cluster/consul/members',
       'cluster/consul/raft',
+      'cluster/registry/masters',
       'cluster/swarm/managers',
       'cluster/zookeeper/ensemble',
     ]);
+    // The registries of the lost masters are named; the survivor's still answers (401 without the login).
+    expect(failed['cluster/registry/masters'])
+      .to.include(`${survivor.address} HTTP 401`)
+      .and.include(`${lost[0]!.address} no answer`)
+      .and.include(`${lost[1]!.address} no answer`);
     for (const got of Object.values(failed)) expect(got).to.include(`from ${t.name}`);
     expect(failed['cluster/consul/members']).to.include(lost[0]!.address).and.include(lost[1]!.address);
     expect(failed['cluster/consul/raft']).to.include('no leader');

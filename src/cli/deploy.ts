@@ -19,6 +19,7 @@ import type { ConsulOnTarget } from '../consul/app-names.js';
 import { MANAGEMENT_TOKEN_FILE } from '../consul/acl.js';
 import { runDeploy, type DeployReport } from '../scheduler/deploy.js';
 import { schedulerKind } from '../scheduler/select.js';
+import { registryRoute } from '../scheduler/ship-image.js';
 import { describeLogin } from '../scheduler/api-endpoint.js';
 import { composePort, type Deployment } from '../stackfile/deployment.js';
 import { sshInfoFor } from '../drivers/ssh.js';
@@ -193,6 +194,14 @@ export function defineDeploy(cmd: Command): Command {
               policy: { allow: allowances(f), bounds: stackBounds(deployment, nodes) },
               ...(deployment ? { stack: deployment, ...consulOf(target, deployment) } : {}),
               hosts: [target, ...hosts.map((h) => h.target), ...targets.slice(1)],
+              ...registryRoute(
+                stage.ref.kind,
+                deployment,
+                [target, ...hosts.map((h) => h.target)],
+                cluster,
+                new LocalTarget(),
+                advertiseAddr,
+              ),
             },
             progress,
           ),

@@ -17,6 +17,7 @@ import type { Target } from '../target/target.js';
 import type { ApiLogin } from './api-endpoint.js';
 import type { AppInstance, Scheduler } from './scheduler.js';
 import { selectScheduler, type SchedulerChoice } from './select.js';
+import { shipImage, type RegistryRoute } from './ship-image.js';
 import { defaultServiceName } from './swarm-service.js';
 
 export interface DeployRequest {
@@ -46,6 +47,11 @@ export interface DeployRequest {
   hosts?: Target[];
   /** The stack's Consul, where names are claimed (absent: names are not recorded). */
   consul?: ConsulOnTarget;
+  /**
+   * The stack's registry, from this machine to the masters: an app's image that only this machine has is
+   * pushed there and deployed by digest (absent: the image is left as named).
+   */
+  registry?: RegistryRoute;
   /** Whose login .paasbox/secrets/INSTANCE/ holds (default "default"), unless `login` is given. */
   instance?: string;
   /** The API's login: a team's token or the operator's (src/scheduler/api-endpoint.ts). */
@@ -113,7 +119,11 @@ export async function runDeploy(req: DeployRequest, progress: Progress): Promise
   }
   const id = normaliseId(app.id);
   progress.record(`validate ${req.file}`, host, 'ok', t0, id);
-  if (req.action === 'deploy') await hostChecks(req, app, progress, host);
+  if (req.action === 'deploy') {
+    await hostChecks(req, app, progress, host);
+    // An image only this machine has goes to the swarm through the stack's registry.
+    if (req.registry) app = await shipImage(app, req.registry, progress);
+  }
 
   let sched!: Scheduler;
   await progress.step('select scheduler', host, async () => {
