@@ -255,6 +255,7 @@ describe('verify: full stack installed by provisioning (integration)', function 
         marathon: /^not provided by image source "local": /,
         sshd: /^optional service, not enabled in settings/,
         openvpn: /^optional service, not enabled in settings/,
+        'apps-api': /^optional service, not enabled in settings/,
       },
       stopHaproxy: async () => void (await target.exec(`docker stop ${haproxy}`, { sudo: true })),
       startHaproxy: async () => void (await target.exec(`docker start ${haproxy}`, { sudo: true })),
