@@ -1,5 +1,6 @@
-// This machine as a target whose SECRETS_DIR (/opt/paasbox/secrets) is a temp
-// dir instead: the real shell commands run, nothing touches the real path.
+// This machine as a target whose SECRETS_DIR (/opt/paasbox/secrets), or
+// another root-owned path given as `from`, is a temp dir instead: the real
+// shell commands run, nothing touches the real path.
 // Records every command line and stdin, so a test can look for a secret there.
 import { SECRETS_DIR } from '../../src/secrets/secrets.js';
 import { LocalTarget } from '../../src/target/local.js';
@@ -11,9 +12,12 @@ export class RootedTarget implements Target {
   readonly commands: string[] = [];
   readonly stdins: string[] = [];
   private readonly local = new LocalTarget();
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly from: string = SECRETS_DIR,
+  ) {}
   private move(s: string): string {
-    return s.split(SECRETS_DIR).join(this.root);
+    return s.split(this.from).join(this.root);
   }
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.commands.push(command);

@@ -6,6 +6,7 @@
 // service's registry login, and the trust step against a temp certs.d.
 import bcrypt from 'bcryptjs';
 import { expect } from 'chai';
+import { RootedTarget } from '../helpers/rooted-target.js';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,8 +46,6 @@ import {
 } from '../../src/secrets/registry.js';
 import { SECRETS_DIR } from '../../src/secrets/secrets.js';
 import { marathonToSwarmService } from '../../src/scheduler/swarm-service.js';
-import { LocalTarget } from '../../src/target/local.js';
-import type { ExecOptions, ExecResult, Target } from '../../src/target/target.js';
 import { judgeRegistries } from '../../src/verify/cluster.js';
 import { thrown } from '../helpers/failure.js';
 
@@ -262,7 +261,7 @@ describe("the stack's image registry", () => {
     it('writes it with the real shell, 0644, and is converged on a second run', async () => {
       const root = mkdtempSync(join(tmpdir(), 'pb-certsd-'));
       try {
-        const t = new MovedTarget(DOCKER_CERTS_DIR, root);
+        const t = new RootedTarget(root, DOCKER_CERTS_DIR);
         const secrets = { registryTls: async () => ({ tls, generated: false }) };
         const step = registryTrustStep(secrets, { masters: MASTERS });
         const quiet = () => new Progress({ write: () => undefined });
@@ -279,35 +278,3 @@ describe("the stack's image registry", () => {
     });
   });
 });
-
-/** This machine, with one directory moved to a temp one (the real shell runs). */
-class MovedTarget implements Target {
-  readonly name = 'moved';
-  readonly address = '127.0.0.1';
-  private readonly local = new LocalTarget();
-  constructor(
-    private readonly from: string,
-    private readonly to: string,
-  ) {}
-  private move(s: string): string {
-    return s.split(this.from).join(this.to);
-  }
-  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    // The batched probe is a script on stdin: it names the directory too.
-    const stdin = typeof opts.stdin === 'string' ? { stdin: this.move(opts.stdin) } : {};
-    return this.local.exec(this.move(command), { ...opts, ...stdin });
-  }
-  writeFile(path: string, content: string | Buffer, mode?: number): Promise<void> {
-    return this.local.writeFile(this.move(path), content, mode);
-  }
-  copy(): Promise<void> {
-    throw new Error('not used');
-  }
-  forward(): Promise<never> {
-    throw new Error('not used');
-  }
-  facts() {
-    return this.local.facts();
-  }
-  async close(): Promise<void> {}
-}
