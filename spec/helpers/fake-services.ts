@@ -1,6 +1,7 @@
 // Loopback stand-ins for what verify probes: a DNS server answering like Consul
 // (A and SRV from a table, NXDOMAIN otherwise), an HTTP server and a TCP server
 // speaking ZooKeeper's four-letter words. Listen on 127.0.0.1 with random ports.
+import * as tls from 'node:tls';
 import dgram from 'node:dgram';
 import http from 'node:http';
 import https from 'node:https';
@@ -110,6 +111,22 @@ export async function fakeFourLetter(
       sock.end(words[d.toString().trim()] ?? '');
     });
   });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * A TLS server on loopback that only completes handshakes with `cert`,
+ * offering `alpn` (the edge's :443 as verify's TLS check sees it).
+ */
+export async function fakeTls(
+  cert: { cert: string; key: string },
+  alpn: string[],
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = tls.createServer({ cert: cert.cert, key: cert.key, ALPNProtocols: alpn }, (s) => s.end());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,

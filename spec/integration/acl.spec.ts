@@ -114,6 +114,7 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
     expect(Object.keys(out.plan!.compose.services)).to.deep.equal([
       'zookeeper',
       'apps-api',
+      'acme',
       'registry',
       'consul',
       'registrator',
@@ -240,7 +241,7 @@ describe('Consul ACLs and the HAProxy stats login on an installed stack (integra
         .trim()
         .split('\n')
         .map((l) => l.split(' ')[1]),
-    ).to.deep.equal(['0', '0', '0', '0', '0', '0', '0']);
+    ).to.deep.equal(['0', '0', '0', '0', '0', '0', '0', '0']);
   });
 
   it('answers DNS for consul.service.consul on 53 and 8600, and gossips encrypted', async () => {

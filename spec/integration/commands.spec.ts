@@ -106,6 +106,7 @@ describe('status, info, logs and uninstall through the CLI on an installed host 
       'mesos-slave',
       'marathon',
       'apps-api',
+      'acme',
       'registry',
       'registrator',
       'haproxy',

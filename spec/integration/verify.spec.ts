@@ -228,10 +228,11 @@ describe('verify: full stack installed by provisioning (integration)', function 
       keyPath: h.keyPath,
       knownHostsPath: th.knownHostsPath,
     });
-    // The apps API is left out here: its Consul registration (marathon) adds catalog checks this spec's
-    // counts do not derive yet; apps-api.spec and hostile-apps.spec verify a stack that runs it.
+    // The apps API and the ACME renewer are left out here: their Consul registrations (marathon, acme) add
+    // catalog checks this spec's counts do not derive yet; apps-api.spec and hostile-apps.spec verify a
+    // stack that runs the apps API, https.spec one that runs the renewer.
     const configPath = join(mkdtempSync(join(tmpdir(), 'pbh4-vfull-')), 'paasbox.yaml');
-    writeFileSync(configPath, 'services:\n  apps-api: { enabled: false }\n');
+    writeFileSync(configPath, 'services:\n  apps-api: { enabled: false }\n  acme: { enabled: false }\n');
     await provisionTarget(target, {
       flags: { imageSource: 'local' },
       configPath,
@@ -256,6 +257,7 @@ describe('verify: full stack installed by provisioning (integration)', function 
         sshd: /^optional service, not enabled in settings/,
         openvpn: /^optional service, not enabled in settings/,
         'apps-api': /^optional service, not enabled in settings/,
+        acme: /^optional service, not enabled in settings/,
       },
       stopHaproxy: async () => void (await target.exec(`docker stop ${haproxy}`, { sudo: true })),
       startHaproxy: async () => void (await target.exec(`docker start ${haproxy}`, { sudo: true })),
@@ -328,6 +330,7 @@ describe('verify: discovery core (consul, dnsmasq, haproxy) installed alone on a
       'mesos-slave',
       'marathon',
       'apps-api',
+      'acme',
       'registry',
     ];
     const configPath = join(mkdtempSync(join(tmpdir(), 'pbh4-vcore-')), 'paasbox.yaml');

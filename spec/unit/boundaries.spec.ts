@@ -34,7 +34,7 @@ export const LAYERS: { layer: string; units: string[] }[] = [
   { layer: 'transport', units: ['target'] },
   { layer: 'system', units: ['system', 'docker', 'compose'] },
   { layer: 'domain', units: ['model', 'settings', 'secrets', 'stackfile', 'appspec', 'apps', 'images'] },
-  { layer: 'services', units: ['consul', 'swarm', 'marathon', 'scheduler', 'api', 'vpn', 'tunnel'] },
+  { layer: 'services', units: ['consul', 'swarm', 'marathon', 'scheduler', 'api', 'acme', 'vpn', 'tunnel'] },
   { layer: 'lifecycle', units: ['drivers', 'instance', 'provision', 'install', 'verify'] },
   { layer: 'tools', units: ['bench'] },
   { layer: 'cli', units: ['cli'] },

@@ -114,6 +114,11 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
     'token create',
     'token list',
     'token revoke',
+    'cert',
+    'cert add',
+    'cert list',
+    'cert rm',
+    'cert renew',
     'uninstall',
     'genstack',
     'build-images',
@@ -152,6 +157,7 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
       '--allow-reserved-labels',
       '--allow-log-drivers',
       '--allow-docker-parameters',
+      '--allow-wildcard-domains',
     ]);
     expect(calls()).to.equal('');
   });
@@ -177,6 +183,7 @@ describe('command line (--help touches nothing, unknown flags refused)', functio
       'rollback',
       'destroy',
       'token',
+      'cert',
       'push',
       'uninstall',
       'genstack',

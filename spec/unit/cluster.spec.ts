@@ -140,6 +140,7 @@ describe('a cluster: description and per-host generation', () => {
       expect(Object.keys(c.services)).to.deep.equal([
         'zookeeper',
         'apps-api',
+        'acme',
         'registry',
         'consul',
         'registrator',
@@ -166,7 +167,7 @@ describe('a cluster: description and per-host generation', () => {
     it('an agent: a Consul client agent, the registrator, HAProxy and dns; no ZooKeeper (golden spec/golden/cluster-agent.local.yml)', async () => {
       const c = await compose(settings(A, { masters: M, agents: [A] }));
       expect(Object.keys(c.services)).to.deep.equal(['consul', 'registrator', 'haproxy', 'dns']);
-      expect(c['x-paasbox'].elsewhere).to.deep.equal(['zookeeper', 'apps-api', 'registry']);
+      expect(c['x-paasbox'].elsewhere).to.deep.equal(['zookeeper', 'apps-api', 'acme', 'registry']);
       const cmd = c.services['consul']!.command!;
       expect(cmd).to.not.include('-server');
       expect(cmd.filter((a) => a.startsWith('-bootstrap-expect'))).to.deep.equal([]);

@@ -126,6 +126,7 @@ describe('compose generation', () => {
     expect(Object.keys(c.services)).to.deep.equal([
       'zookeeper',
       'apps-api',
+      'acme',
       'registry',
       'consul',
       'registrator',
@@ -262,6 +263,7 @@ describe('compose generation', () => {
       'zookeeper',
       'mesos-master',
       'marathon',
+      'acme',
       'registry',
     ]);
     expect(agentOnly.services['mesos-slave']!.environment!['MESOS_MASTER']).to.equal(

@@ -95,6 +95,32 @@ describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
       expect(tcp.test(bad), JSON.stringify(bad)).to.equal(false);
   });
 
+  it('renders only host names (and *.NAME wildcards) as domain= tags', () => {
+    const domain = pattern('domainTag');
+    for (const ok of [
+      'app.example.test',
+      'a.b',
+      'x-1.example.co.uk',
+      '*.example.test',
+      'www.xn--bcher-kva.example',
+    ])
+      expect(domain.test(`domain=${ok}`), ok).to.equal(true);
+    for (const bad of [
+      'domain=example',
+      'domain=App.example.test',
+      'domain=a..b',
+      'domain=-a.b',
+      'domain=a.b.',
+      'domain=*.b',
+      'domain=a.*.b',
+      'domain=**.a.b',
+      'domain=1.2.3.4',
+      'domain=a_b.c',
+      ...hostile('domain=app.example.test'),
+    ])
+      expect(domain.test(bad), JSON.stringify(bad)).to.equal(false);
+  });
+
   it('renders only IPv4 server addresses', () => {
     const ipv4 = pattern('ipv4');
     for (const ok of ['10.0.0.5', '0.0.0.0', '255.255.255.255', '192.168.1.10'])
@@ -118,14 +144,14 @@ describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
     expect(guards.length).to.equal(ranges.length);
     // Tag values are printed only through trimPrefix, and only inside a strict match.
     const uses = [...template.matchAll(/trimPrefix "(\w+)="/g)];
-    expect(uses.map((m) => m[1])).to.include.members(['path', 'weight', 'tcp']);
+    expect(uses.map((m) => m[1])).to.include.members(['path', 'weight', 'tcp', 'domain']);
     for (const m of uses) {
       // The closest regexMatch before it is the strict pattern of that tag.
       const before = template.slice(0, m.index);
       const guard = before.slice(before.lastIndexOf('regexMatch ')).split(' ')[1];
       expect(guard, `trimPrefix "${m[1]}=" at offset ${m.index}`).to.equal(`$${m[1]}Tag`);
     }
-    expect(template).to.not.match(/regexMatch "\^(path|weight|tcp)=/); // no loose inline pattern left
+    expect(template).to.not.match(/regexMatch "\^(path|weight|tcp|domain)=/); // no loose inline pattern left
     // Servers only with an IPv4 address.
     expect(
       (
@@ -142,12 +168,23 @@ describe('haproxy.cfg.ctmpl: what Consul data may reach the config', () => {
   });
 });
 
-/** A stand-in of the two Consul endpoints the template reads: the catalog and each service's health. */
-function fakeCatalog(services: Record<string, string[]>): Promise<Server> {
+/**
+ * A stand-in of the Consul endpoints the templates read: the catalog, each
+ * service's health, and K/V keys (one key, or a prefix with ?recurse).
+ */
+function fakeCatalog(services: Record<string, string[]>, kv: Record<string, string> = {}): Promise<Server> {
   const srv = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     res.setHeader('X-Consul-Index', '7');
     res.setHeader('Content-Type', 'application/json');
+    if (u.pathname.startsWith('/v1/kv/')) {
+      const key = decodeURIComponent(u.pathname.slice('/v1/kv/'.length));
+      const rows = Object.entries(kv)
+        .filter(([k]) => (u.searchParams.has('recurse') ? k.startsWith(key) : k === key))
+        .map(([k, v]) => ({ Key: k, Value: Buffer.from(v).toString('base64'), ModifyIndex: 7 }));
+      if (!rows.length) res.statusCode = 404;
+      return void res.end(rows.length ? JSON.stringify(rows) : '');
+    }
     if (u.pathname === '/v1/catalog/services')
       return void res.end(JSON.stringify({ consul: [], ...services }));
     const name = /^\/v1\/health\/service\/([^/]+)$/.exec(u.pathname)?.[1];
@@ -179,12 +216,14 @@ describe("haproxy.cfg.ctmpl rendered: tcp=PORT only inside the apps' range (cons
   async function render(
     services: Record<string, string[]>,
     env: Record<string, string> = {},
+    kv: Record<string, string> = {},
+    file = 'haproxy.cfg.ctmpl',
   ): Promise<string> {
-    const srv = await fakeCatalog(services);
+    const srv = await fakeCatalog(services, kv);
     const out = join(mkdtempSync(join(tmpdir(), 'pb-ctmpl-')), 'haproxy.cfg');
     try {
       const addr = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
-      const tmpl = repoPath('stacks', 'templates', 'haproxy.cfg.ctmpl');
+      const tmpl = repoPath('stacks', 'templates', file);
       await run(bin, ['-once', '-consul-addr', addr, '-template', `${tmpl}:${out}`], {
         env: { PATH: process.env['PATH'] ?? '', ...env },
         timeout: 30_000,
@@ -236,5 +275,80 @@ describe("haproxy.cfg.ctmpl rendered: tcp=PORT only inside the apps' range (cons
       "# paasbox-dropped: a tcp=10001: outside the apps' TCP port range 20000-20010",
       "# paasbox-dropped: d tcp=20011: outside the apps' TCP port range 20000-20010",
     ]);
+  });
+
+  it('routes a domain= tag only where the app owns both the domain and the service name', async () => {
+    const cfg = await render(
+      {
+        shop: ['http', 'domain=shop.example.test', 'domain=*.shop.example.test', 'https-redirect', 'hsts'],
+        thief: ['domain=bank.example.test', 'domain=shop.example.test'],
+        orphan: ['domain=orphan.example.test'],
+        plain: ['http'],
+        acme: [],
+      },
+      {},
+      {
+        'paasbox/names/shop': '/shop',
+        'paasbox/domains/shop.example.test': '/shop',
+        'paasbox/domains/*.shop.example.test': '/shop',
+        'paasbox/names/thief': '/thief',
+        'paasbox/domains/bank.example.test': '/bank',
+        'paasbox/domains/orphan.example.test': '/orphan',
+      },
+    );
+    const lines = cfg.split('\n').map((l) => l.trim());
+    expect(lines).to.include('acl dom_shop var(txn.host) -m str shop.example.test');
+    expect(lines).to.include('acl wild_shop var(txn.host) -m end .shop.example.test');
+    expect(lines).to.include('use_backend svc_shop if host_shop || dom_shop');
+    expect(lines).to.include('use_backend svc_thief if host_thief');
+    expect(lines).to.include('use_backend svc_plain if host_plain');
+    expect(lines.filter((l) => !l.startsWith('#')).join('\n')).to.not.match(
+      /dom_thief|dom_orphan|bank\.example|orphan\.example/,
+    );
+    expect(
+      dropped(
+        cfg
+          .split('\n')
+          .map((l) => l.trim())
+          .join('\n'),
+      ),
+    ).to.have.members([
+      "# paasbox-dropped: thief domain=bank.example.test: not this app's (paasbox/domains/bank.example.test)",
+      "# paasbox-dropped: thief domain=shop.example.test: not this app's (paasbox/domains/shop.example.test)",
+      "# paasbox-dropped: orphan domain=orphan.example.test: not this app's (paasbox/domains/orphan.example.test)",
+    ]);
+    // The redirect spares the ACME challenges and plain NAME.service.DOMAIN; HSTS only over TLS.
+    expect(lines).to.include(
+      'http-request redirect scheme https code 301 if !{ ssl_fc } !acme_challenge dom_shop or !{ ssl_fc } !acme_challenge wild_shop',
+    );
+    expect(cfg).to.match(
+      /^backend svc_shop\n\s+balance roundrobin\n\s+http-response set-header Strict-Transport-Security "max-age=31536000" if \{ ssl_fc \}$/m,
+    );
+    // Order: the challenges first, every exact name before any wildcard.
+    const at = (l: string) => lines.indexOf(l);
+    expect(at('use_backend svc_acme if acme_challenge')).to.be.greaterThan(-1);
+    expect(at('use_backend svc_acme if acme_challenge')).to.be.lessThan(
+      at('use_backend svc_acme if host_acme'),
+    );
+    expect(at('use_backend svc_shop if wild_shop')).to.be.greaterThan(
+      at('use_backend svc_thief if host_thief'),
+    );
+  });
+
+  it('renders only host-name keys of paasbox/certs/ into the certificates bundle', async () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    const out = await render(
+      {},
+      {},
+      {
+        'paasbox/certs/app.example.test': pem,
+        'paasbox/certs/*.example.test': pem,
+        'paasbox/certs/bad name': pem,
+        'paasbox/certs/UPPER.example.test': pem,
+      },
+      'certs.ctmpl',
+    );
+    const names = [...out.matchAll(/^-----paasbox-cert (\S+)-----$/gm)].map((m) => m[1]);
+    expect(names).to.have.members(['app.example.test', '*.example.test']);
   });
 });

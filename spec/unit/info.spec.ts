@@ -51,4 +51,28 @@ describe('paasbox info', () => {
       /\nLogins \(.*\):\n {2}consul UI http:\/\/10\.0\.0\.5:8500\/ui\/ .*:\n {4}cat \/home\/u\/proj\/\.paasbox\/secrets\/default\/consul-management-token\n/,
     );
   });
+
+  it("names the stack CA's file and how to trust it on Debian/Ubuntu, macOS and Firefox", async () => {
+    const deployment = parseDeployment(
+      renderCompose(generateCompose(model, settings, await resolveImageRefs(model, settings, () => false))),
+    )!;
+    const dir = '/home/u/proj/.paasbox/secrets/default';
+    const here = infoLines(model, settings, deployment, 'root@h1:22', dir);
+    const ca = `${dir}/haproxy/tls/ca.pem`;
+    expect(here.https?.ca).to.equal(ca);
+    expect(here.https?.trust.map((t) => t.where)).to.deep.equal(['Debian/Ubuntu', 'macOS', 'Firefox']);
+    expect(here.https?.trust[0]?.how).to.include(`sudo cp ${ca} /usr/local/share/ca-certificates/`);
+    expect(here.https?.trust[0]?.how).to.include('update-ca-certificates');
+    expect(here.https?.trust[1]?.how).to.include('security add-trusted-cert');
+    expect(here.try).to.include(
+      `curl --cacert ${ca} --resolve python1.service.consul:443:10.0.0.5 https://python1.service.consul/`,
+    );
+    expect(formatInfo(here)).to.include("HTTPS (:443, every host): certificates from the stack's own CA");
+    // No copy here: the target's file, and no trust steps to run on this machine.
+    const there = infoLines(model, settings, deployment, 'root@h1:22');
+    expect(there.https).to.deep.equal({
+      ca: '/opt/paasbox/secrets/haproxy/tls/ca.pem on root@h1:22',
+      trust: [],
+    });
+  });
 });

@@ -4,6 +4,7 @@
 // never on a command line, in a report or in the compose file. The target is
 // this machine with SECRETS_DIR moved into a temp dir (the real shell runs).
 import { expect } from 'chai';
+import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +15,11 @@ import { resolveSettings } from '../../src/settings/settings.js';
 import { generateCompose, renderCompose } from '../../src/stackfile/generate.js';
 import { loadStackModel } from '../../src/model/load.js';
 import { resolveImageRefs } from '../../src/stackfile/refs.js';
+import { generateEdgeTls, parseEdgeTlsFiles, resolveEdgeTls, validEdgeTls } from '../../src/secrets/edge.js';
 import {
   consulSecretConfig,
   generateSecrets,
+  localSecretFiles,
   mergeSecrets,
   parseSecretFiles,
   secretFiles,
@@ -54,6 +57,7 @@ describe('stack secrets', () => {
       'registratorToken',
       'consulTemplateToken',
       'appsApiToken',
+      'acmeToken',
     ] as const)
       expect(a[n], n).to.match(UUID);
     expect(Buffer.from(a.gossipKey, 'base64')).to.have.length(32);
@@ -123,6 +127,7 @@ describe('stack secrets', () => {
       SECRET_FILES.mesosCredentials,
       SECRET_FILES.appsApiCredentials,
       SECRET_FILES.appsApiToken,
+      SECRET_FILES.acmeToken,
     ];
     expect(Object.keys(files).sort()).to.deep.equal(one.sort());
     expect(files[SECRET_FILES.statsAuth]).to.equal(`admin:${s.statsPassword}\n`);
@@ -140,9 +145,36 @@ describe('stack secrets', () => {
       managementToken: s.managementToken,
       consulTemplateToken: s.consulTemplateToken,
       appsApiToken: s.appsApiToken,
+      acmeToken: s.acmeToken,
       marathonPassword: s.marathonPassword,
       mesosPassword: s.mesosPassword,
     });
+  });
+
+  it("the edge's files: every host gets the certificate with its key and the CA, never the CA key", () => {
+    const s = generateSecrets();
+    const scope = { domain: 'consul', ips: ['10.0.0.5', '10.0.0.6'] };
+    const edge = generateEdgeTls(scope);
+    for (const role of ['server', 'client'] as const) {
+      const files = secretFiles(s, { role, edge });
+      expect(files[SECRET_FILES.edgePem]).to.equal(`${edge.cert}${edge.key}`);
+      expect(files[SECRET_FILES.edgeCaCert]).to.equal(edge.caCert);
+      expect(Object.values(files).join('')).to.not.include(edge.caKey!);
+    }
+    const local = localSecretFiles(s, undefined, undefined, edge);
+    expect(local[SECRET_FILES.edgeCaKey]).to.equal(edge.caKey);
+    // Read back: the same set, kept; a host added needs a new certificate from the same CA.
+    const back = parseEdgeTlsFiles(local);
+    expect(resolveEdgeTls([back], scope).generated).to.equal(false);
+    const grown = resolveEdgeTls([back], { ...scope, ips: [...scope.ips, '10.0.0.7'] });
+    expect(grown.generated).to.equal(true);
+    expect(grown.tls.caCert).to.equal(edge.caCert);
+    expect(new X509Certificate(grown.tls.cert).checkIP('10.0.0.7')).to.equal('10.0.0.7');
+    expect(new X509Certificate(grown.tls.cert).checkHost('python1.service.consul')).to.equal(
+      '*.service.consul',
+    );
+    // Another domain: the name no longer matches, so a new certificate.
+    expect(validEdgeTls(back, { ...scope, domain: 'paas.example' })).to.equal(false);
   });
 
   it("the apps API's files: on a server (master) only, Marathon's login and a Consul token of its own", () => {
@@ -183,6 +215,7 @@ describe('stack secrets', () => {
       'registratorToken',
       'consulTemplateToken',
       'appsApiToken',
+      'acmeToken',
       'statsPassword',
       'marathonPassword',
       'mesosPassword',
@@ -265,7 +298,7 @@ describe('stack secrets', () => {
       const r1 = await runSteps(t, [secretsStep(new InstallSecrets('default', cwd))], quiet(lines));
       expect(r1.steps.map((s) => s.status)).to.deep.equal(['changed']);
       expect(r1.steps[0]?.detail).to.match(
-        /^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, appsApiToken, statsPassword, marathonPassword, mesosPassword, registryPassword, registryHttpSecret, registrySalt, registry TLS; on the target: .*\(missing\)/,
+        /^new: managementToken, agentToken, gossipKey, registratorToken, consulTemplateToken, appsApiToken, acmeToken, statsPassword, marathonPassword, mesosPassword, registryPassword, registryHttpSecret, registrySalt, registry TLS, edge TLS; on the target: .*\(missing\)/,
       );
       const here = join(cwd, '.paasbox', 'secrets', 'default');
       const written = Object.keys(secretFiles(generateSecrets()));

@@ -237,6 +237,7 @@ describe('settings (resolveSettings)', () => {
           services: {
             consul: { enabled: false },
             'apps-api': { enabled: false },
+            acme: { enabled: false },
             registrator: { enabled: false },
             haproxy: { enabled: false },
             dns: { enabled: false },

@@ -64,6 +64,7 @@ export const ALLOW_WORDS: Record<string, keyof AppAllowances> = {
   'reserved-labels': 'reservedLabels',
   'log-drivers': 'logDrivers',
   'docker-parameters': 'dockerParameters',
+  'wildcard-domains': 'wildcardDomains',
 };
 
 /** The Marathon endpoints served, for the README and the unsupported answer. */
@@ -270,7 +271,7 @@ export class AppsApi {
     after?: string,
   ): Promise<string> {
     this.hostMountsAreOperators(app, req.principal);
-    await this.d.names.claim(app.id, claimedKeys(app, defaultServiceName(app.id)));
+    await this.d.names.claim(app.id, claimedKeys(app, defaultServiceName(app.id)), app);
     const version = nextVersion(after);
     // Stored first, so the service never carries a version nobody can read; dropped if swarm refuses it.
     await this.d.versions.put(app, version);

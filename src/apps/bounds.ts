@@ -40,6 +40,7 @@ export function stackBounds(
         ]
       : [],
     stackPorts: stackPorts(d?.ports ?? {}),
+    ...(d?.meta.domain ? { domain: d.meta.domain } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { PaasboxError } from '../errors.js';
 import { normaliseId, type MarathonApp } from '../appspec/app.js';
 import { canonicalHostPath, type AppProblem } from '../appspec/fields.js';
 import { appProblems, parseApp, throwProblems } from '../appspec/validate.js';
+import { domainProblems } from './domains.js';
 
 /** The exceptions an operator may allow for one deploy, one flag each. */
 export interface AppAllowances {
@@ -23,6 +24,8 @@ export interface AppAllowances {
   logDrivers?: boolean;
   /** --allow-docker-parameters: docker parameters beyond SAFE_DOCKER_PARAMETERS. */
   dockerParameters?: boolean;
+  /** --allow-wildcard-domains: a public name `*.example.test` (every name under it). */
+  wildcardDomains?: boolean;
 }
 
 /** The bounds every app is held to: settings, not allowances. */
@@ -35,6 +38,8 @@ export interface AppBounds {
   stackServices: string[];
   /** The stack's own ports on a host: no app may publish a fixed hostPort there. */
   stackPorts: number[];
+  /** The stack's DNS domain (NAME.service.DOMAIN): no app's public name may be it or under it. */
+  domain?: string;
 }
 
 export interface AppPolicy {
@@ -309,6 +314,13 @@ export function policyProblems(app: MarathonApp, policy: AppPolicy = {}): AppPro
     });
   });
   const bounds = policy.bounds;
+  // Public names (HAPROXY_0_VHOST, domain= tags): the stack's default domain when no stack is known.
+  out.push(
+    ...domainProblems(app, {
+      ...(bounds?.domain ? { stackDomain: bounds.domain } : {}),
+      ...(allow.wildcardDomains ? { wildcards: true } : {}),
+    }),
+  );
   if (bounds) {
     for (const [k, name] of Object.entries(serviceNameVars(env))) {
       if (bounds.stackServices.includes(name)) {

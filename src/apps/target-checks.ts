@@ -4,19 +4,24 @@
 // a service name belongs to the app id that first deployed it, recorded in
 // Consul K/V under NAMES_PREFIX (the registrator reads the same keys and
 // registers no other app under that name: the claims themselves are made by
-// src/consul/app-names.ts). Both run before any scheduler call.
+// src/consul/app-names.ts); a public name (./domains.ts) likewise, under
+// DOMAINS_PREFIX. Both run before any scheduler call.
 
 import { PaasboxError, targetError } from '../errors.js';
 import { portMappingsOf, type MarathonApp } from '../appspec/app.js';
 import { canonicalHostPath } from '../appspec/fields.js';
+import { fieldName } from '../appspec/validate.js';
 import { shq } from '../target/shell.js';
 import type { Target } from '../target/target.js';
 import { APP_DATA_ROOT, appDataDir, serviceNameVars, tcpTagPorts, type AppAllowances } from './policy.js';
+import { appRoutes, appDomains } from './domains.js';
 
 /** Consul K/V prefix of name ownership: NAMES_PREFIX + NAME holds the owning app id. */
 export const NAMES_PREFIX = 'paasbox/names/';
 /** Consul K/V prefix of tcp=PORT routes: TCP_PREFIX + PORT holds the owning app id. */
 export const TCP_PREFIX = 'paasbox/tcp-ports/';
+/** Consul K/V prefix of public names: DOMAINS_PREFIX + DOMAIN holds the owning app id (the edge reads it). */
+export const DOMAINS_PREFIX = 'paasbox/domains/';
 
 /**
  * The host paths of `app` that deploy prepares: those under its data root (others were allowed as they are).
@@ -106,16 +111,32 @@ export function claimedNames(app: MarathonApp, defaultName: string): string[] {
   return [...names].sort();
 }
 
-/** The keys (under the claims' prefixes) `app` owns: its names and its tcp=PORT routes. */
+/** The keys (under the claims' prefixes) `app` owns: its names, its tcp=PORT routes, its public names. */
 export function claimedKeys(app: MarathonApp, defaultName: string): string[] {
   const tcp = tcpTagPorts(app.env)
     .filter((t) => Number.isInteger(t.port))
     .map((t) => `${TCP_PREFIX}${t.port}`);
-  return [...claimedNames(app, defaultName).map((n) => `${NAMES_PREFIX}${n}`), ...new Set(tcp)];
+  return [
+    ...claimedNames(app, defaultName).map((n) => `${NAMES_PREFIX}${n}`),
+    ...new Set(tcp),
+    ...appDomains(app).map((d) => `${DOMAINS_PREFIX}${d}`),
+  ];
 }
 
-/** The refusal of a claim another app holds, naming the field the app set. */
-export function takenError(key: string, owner: string): PaasboxError {
+/**
+ * The refusal of a claim another app holds, naming the field the app set
+ * (`app`: the app that asked, whose field gave a public name).
+ */
+export function takenError(key: string, owner: string, app?: MarathonApp): PaasboxError {
+  if (key.startsWith(DOMAINS_PREFIX)) {
+    const domain = key.slice(DOMAINS_PREFIX.length);
+    const path =
+      (app && appRoutes(app).domains.find((d) => d.name === domain)?.path) ?? '/labels/HAPROXY_0_VHOST';
+    return new PaasboxError(
+      `${fieldName(path)}: "${domain}" belongs to app ${owner}`,
+      'give a public name of its own (a public name belongs to the app id that first deployed it)',
+    );
+  }
   if (key.startsWith(TCP_PREFIX)) {
     const port = key.slice(TCP_PREFIX.length);
     return new PaasboxError(

@@ -1,4 +1,4 @@
-// The part of autocannon's API the discovery benchmark (discovery.ts) uses: it ships no types.
+// The part of autocannon's API the benchmarks (discovery.ts, https.ts) use: it ships no types.
 declare module 'autocannon' {
   interface Histogram {
     average: number;
@@ -20,6 +20,8 @@ declare module 'autocannon' {
     duration?: number;
     headers?: Record<string, string>;
     timeout?: number;
+    /** SNI for https URLs (autocannon never checks the certificate). */
+    servername?: string;
   }
   function autocannon(opts: Options): Promise<Result>;
   export default autocannon;

@@ -6,7 +6,8 @@
 // from nothing, re-converge, image push), orchestration (deploy to reachable
 // for 2 and 20 instances on a swarm of docker-in-docker hosts), acl (time to
 // route and requests/s through HAProxy with Consul's ACLs, each beside the same
-// stack without them, on two docker-in-docker hosts), cluster (4 hosts from
+// stack without them, on two docker-in-docker hosts), https (requests/s by
+// name over https beside http through the same HAProxy), cluster (4 hosts from
 // nothing beside 1, failover times and failed requests; slow). "up" and
 // "discovery" use the stack install recorded on this machine (the default
 // instance, standalone). A section that cannot run is reported as skipped with
@@ -26,6 +27,7 @@ import { composeFilter } from '../docker/compose.js';
 import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import { jsonOption, listArg } from './program.js';
+import { shq } from '../target/shell.js';
 
 export const SECTIONS = [
   'generate',
@@ -36,6 +38,7 @@ export const SECTIONS = [
   'converge',
   'orchestration',
   'acl',
+  'https',
   'cluster',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -224,6 +227,32 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
         goal: '0',
         note: `of ${r.reload.total} requests`,
       });
+  },
+
+  async https(b) {
+    const d = localDeployment();
+    const { ensureExampleImage } = await import('../bench/images.js');
+    const { benchTimeToRoute } = await import('../bench/discovery.js');
+    const { benchTlsCost } = await import('../bench/https.js');
+    await ensureExampleImage(quiet());
+    // One instance routed by name (as discovery starts them), then the same app over both schemes.
+    const app = await benchTimeToRoute(b.local, { keep: true });
+    try {
+      const runs = 5;
+      const r = await benchTlsCost({ address: d.ip, host: `${app.service}.service.consul`, runs });
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+      b.fig('requests/s through HAProxy by name, http (reference)', r.http.median, 'req/s', {
+        note: `median of ${runs}: ${list(r.http.runs)}; p50 ${r.p50Ms.http} ms, 8 connections, 4 s runs`,
+      });
+      b.fig('requests/s through HAProxy by name, https (TLS 1.3, SNI)', r.https.median, 'req/s', {
+        note: `median of ${runs}: ${list(r.https.runs)}; p50 ${r.p50Ms.https} ms; failed ${r.httpsFailed} of ${r.httpsTotal}`,
+      });
+      b.fig('https / http (the cost of TLS at the edge)', r.ratio, 'ratio', {
+        note: 'same app, same concurrency, alternating runs; keep-alive connections',
+      });
+    } finally {
+      await b.local.exec(`docker rm -f ${shq(app.container)}`);
+    }
   },
 
   async converge(b) {

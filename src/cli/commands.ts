@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { defineApp, defineApps, defineDestroy, defineRestart, defineRollback, defineScale } from './apps.js';
 import { defineBench } from './bench.js';
 import { defineBuildImages } from './build-images.js';
+import { defineCert } from './cert.js';
 import { defineDeploy } from './deploy.js';
 import { defineGenstack } from './genstack.js';
 import { defineInfo } from './info.js';
@@ -37,6 +38,7 @@ export const COMMANDS: Record<string, Define> = {
   rollback: defineRollback,
   destroy: defineDestroy,
   token: defineToken,
+  cert: defineCert,
   push: definePush,
   uninstall: defineUninstall,
   genstack: defineGenstack,

@@ -48,6 +48,7 @@ interface DeployFlags extends StageFlags {
   allowReservedLabels?: boolean;
   allowLogDrivers?: boolean;
   allowDockerParameters?: boolean;
+  allowWildcardDomains?: boolean;
   json?: boolean;
   lockTimeout: number;
 }
@@ -90,6 +91,10 @@ export function defineDeploy(cmd: Command): Command {
     .option(
       '--allow-docker-parameters',
       'allow docker parameters beyond the safe list (privileged, cap-add, device, ...)',
+    )
+    .option(
+      '--allow-wildcard-domains',
+      'allow a wildcard public name (*.example.com in HAPROXY_0_VHOST or domain=): every name under it',
     )
     .addOption(jsonOption())
     .addOption(lockTimeoutOption())
@@ -245,6 +250,7 @@ function allowances(f: DeployFlags): AppAllowances {
     reservedLabels: !!f.allowReservedLabels,
     logDrivers: !!f.allowLogDrivers,
     dockerParameters: !!f.allowDockerParameters,
+    wildcardDomains: !!f.allowWildcardDomains,
   };
 }
 

@@ -139,14 +139,17 @@ export function lockTimeoutOption(): Option {
     .default(DEFAULT_LOCK_TIMEOUT_S);
 }
 
-/** The stage options every command after install shares. */
-export function stageOptions(cmd: Command): Command {
+/**
+ * The stage options every command after install shares. keyFlag: the SSH key's flag where --key means
+ * something else (`cert add --key`).
+ */
+export function stageOptions(cmd: Command, keyFlag = '--key'): Command {
   return cmd
     .option(
       '--target <target>',
       'local, an instance name (.paasbox/instances), user@host[:port] or an ~/.ssh/config alias (default: the instance install recorded)',
     )
-    .option('--key <file>', 'SSH private key (default: the recorded one, ~/.ssh/config, ssh-agent)')
+    .option(`${keyFlag} <file>`, 'SSH private key (default: the recorded one, ~/.ssh/config, ssh-agent)')
     .option(
       '--known-hosts <file>',
       'where host keys are pinned (default: the recorded file, else ~/.paasbox/known_hosts)',

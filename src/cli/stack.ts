@@ -4,9 +4,10 @@
 // stack hold the target's lock (src/instance/lock.ts); status and logs do not.
 
 import type { Command } from 'commander';
+import { certificateLines, certificatesOf } from '../acme/ops.js';
 import { StackControl } from '../compose/index.js';
 import type { ServiceStatus } from '../compose/status.js';
-import { EXIT } from '../errors.js';
+import { EXIT, isPaasboxError } from '../errors.js';
 import { Progress } from '../progress.js';
 import { ADDRESS_COMMAND } from '../settings/address.js';
 import { hostAddresses } from '../verify/host.js';
@@ -69,6 +70,18 @@ export function formatStatus(rows: ServiceStatus[], ports: Record<string, string
   );
 }
 
+/**
+ * The certificates' last results, read on the stage (its first master) after the services; a failure to
+ * read them is said, and changes no exit code.
+ */
+async function certificateStatus(stage: OpenedStage) {
+  try {
+    return await certificatesOf(stage.target, (await deployedStack(stage)).deployment);
+  } catch (e) {
+    return { error: isPaasboxError(e) ? e.problem : (e as Error).message };
+  }
+}
+
 /** One host's status: its services, and whether its advertised address is still its own. */
 async function hostStatus(stage: OpenedStage, target: OpenedStage['target']) {
   const { path, project, deployment } = await deployedStack({ ...stage, target });
@@ -103,6 +116,7 @@ export function defineStatus(cmd: Command): Command {
           ...(await hostStatus(stage, h.target)),
           role: h.role,
         }));
+        const certificates = await certificateStatus(stage);
         const bad = (s: (typeof all)[number]) =>
           !s.addressOnHost ||
           s.swarm.state === 'failed' ||
@@ -112,8 +126,13 @@ export function defineStatus(cmd: Command): Command {
           process.stdout.write(
             JSON.stringify(
               hosts.length === 1
-                ? one(all[0]!)
-                : { cluster: stage.instance!.name, hosts: all.map(({ have: _h, ...s }) => s), unreachable },
+                ? { ...one(all[0]!), certificates }
+                : {
+                    cluster: stage.instance!.name,
+                    hosts: all.map(({ have: _h, ...s }) => s),
+                    unreachable,
+                    certificates,
+                  },
               null,
               2,
             ) + '\n',
@@ -129,6 +148,11 @@ export function defineStatus(cmd: Command): Command {
                 : `\nThe advertised address ${s.advertised} is not on ${s.host} any more (it has ${s.have.join(', ') || 'none'}): run install again to move the stack; data is kept.\n`),
           );
           for (const u of unreachable) blocks.push(`${u.host} (${u.role}): not reached: ${u.error}\n`);
+          blocks.push(
+            'error' in certificates
+              ? `certificates: not read: ${certificates.error}\n`
+              : certificateLines(certificates),
+          );
           process.stdout.write(blocks.join('\n'));
         }
         if (unreachable.length || all.some(bad)) process.exitCode = EXIT.checksFailed;

@@ -49,7 +49,7 @@ const read = (what: 'service_prefix' | 'node_prefix') => `${what} "" { policy = 
  */
 export function aclPolicies(
   nodeName: string | string[],
-): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate' | 'appsApi', AclPolicySpec> {
+): Record<'anonymous' | 'agent' | 'registrator' | 'consulTemplate' | 'appsApi' | 'acme', AclPolicySpec> {
   const nodes = typeof nodeName === 'string' ? [nodeName] : nodeName;
   return {
     anonymous: {
@@ -77,9 +77,13 @@ export function aclPolicies(
     consulTemplate: {
       name: 'paasbox-consul-template',
       // The HAProxy template uses `services` (catalog) and `service "NAME|passing"` (health: services and
-      // their nodes), no keys.
-      description: 'consul-template for HAProxy: read services and nodes',
-      rules: `${read('service_prefix')}\n${read('node_prefix')}\n`,
+      // their nodes); a public domain is routed only to the app that owns it and its service name
+      // (paasbox/domains/, paasbox/names/), with the certificates under paasbox/certs/.
+      description:
+        'consul-template for HAProxy: read services, nodes, the names and domains apps own, the certificates',
+      rules:
+        `${read('service_prefix')}\n${read('node_prefix')}\n` +
+        ['names', 'domains', 'certs'].map((k) => `key_prefix "paasbox/${k}/" { policy = "read" }\n`).join(''),
     },
     appsApi: {
       name: 'paasbox-apps-api',
@@ -91,13 +95,25 @@ export function aclPolicies(
         `key_prefix "paasbox/" { policy = "write" }\nservice "marathon" { policy = "write" }\n` +
         `${read('service_prefix')}\n${read('node_prefix')}\nagent_prefix "" { policy = "read" }\n`,
     },
+    acme: {
+      name: 'paasbox-acme',
+      // One renewer leads (a session lock under paasbox/acme/); it reads the domains apps own and
+      // writes their certificates and its results. Each registers itself as `acme` (host network: the
+      // registrator does not), the service HAProxy sends /.well-known/acme-challenge/ to.
+      description:
+        'The ACME renewer: read the domains apps own, write the certificates and paasbox/acme/, register acme',
+      rules:
+        `key_prefix "paasbox/domains/" { policy = "read" }\nkey_prefix "paasbox/certs/" { policy = "write" }\n` +
+        `key_prefix "paasbox/acme/" { policy = "write" }\nsession_prefix "" { policy = "write" }\n` +
+        `${read('node_prefix')}\nservice "acme" { policy = "write" }\n`,
+    },
   };
 }
 
 export function aclWanted(secrets: StackSecrets, nodeName: string | string[]): AclWanted {
   const p = aclPolicies(nodeName);
   return {
-    policies: [p.anonymous, p.agent, p.registrator, p.consulTemplate, p.appsApi],
+    policies: [p.anonymous, p.agent, p.registrator, p.consulTemplate, p.appsApi, p.acme],
     tokens: [
       { description: `${TOKEN_MARK}consul agent`, secretId: secrets.agentToken, policy: p.agent.name },
       {
@@ -111,6 +127,7 @@ export function aclWanted(secrets: StackSecrets, nodeName: string | string[]): A
         policy: p.consulTemplate.name,
       },
       { description: `${TOKEN_MARK}apps-api`, secretId: secrets.appsApiToken, policy: p.appsApi.name },
+      { description: `${TOKEN_MARK}acme`, secretId: secrets.acmeToken, policy: p.acme.name },
     ],
     anonymousPolicy: p.anonymous.name,
   };

@@ -1,10 +1,10 @@
-// What apps own in Consul K/V, through the one Consul client: a service name
-// and a tcp=PORT route belong to the app id that first deployed them (claimed
+// What apps own in Consul K/V, through the one Consul client: a service name,
+// a tcp=PORT route and a public name belong to the app id that first deployed them (claimed
 // with check-and-set, released on destroy). The registrator reads the same
 // keys; the keys an app claims are the app policy's (src/apps/target-checks.ts).
 
-import { normaliseId } from '../appspec/app.js';
-import { NAMES_PREFIX, TCP_PREFIX, takenError } from '../apps/target-checks.js';
+import { normaliseId, type MarathonApp } from '../appspec/app.js';
+import { DOMAINS_PREFIX, NAMES_PREFIX, TCP_PREFIX, takenError } from '../apps/target-checks.js';
 import { targetError } from '../errors.js';
 import type { Target } from '../target/target.js';
 import { onTarget, probeTools, type HttpResponse, type SecretHeader, type Tools } from '../system/http.js';
@@ -18,7 +18,7 @@ export interface ConsulOnTarget {
   token: SecretHeader;
 }
 
-/** What apps own in Consul K/V (names, tcp ports): read, claim (check-and-set), release. */
+/** What apps own in Consul K/V (names, tcp ports, public names): read, claim (check-and-set), release. */
 export class AppNames {
   /** The target's tools, probed once (an SSH round trip), not before every request. */
   private tools?: Promise<Tools>;
@@ -63,26 +63,27 @@ export class AppNames {
   }
 
   private async all(): Promise<Map<string, string>> {
-    const [names, ports] = await Promise.all([this.owners(NAMES_PREFIX), this.owners(TCP_PREFIX)]);
-    return new Map([...names, ...ports]);
+    const all = await Promise.all([NAMES_PREFIX, TCP_PREFIX, DOMAINS_PREFIX].map((p) => this.owners(p)));
+    return new Map(all.flatMap((m) => [...m]));
   }
 
   /**
    * Claim `keys` for app `id`: refused (nothing claimed) when any is another
    * app's; each new one is written only if still absent (cas=0), so two
-   * deploys racing for one key cannot both win.
+   * deploys racing for one key cannot both win. `app`: the app asking, so a
+   * refusal names the field that gave the key.
    */
-  async claim(id: string, keys: string[]): Promise<string[]> {
+  async claim(id: string, keys: string[], app?: MarathonApp): Promise<string[]> {
     const owner = normaliseId(id);
     const have = await this.all();
     const taken = keys.find((k) => have.has(k) && have.get(k) !== owner);
-    if (taken) throw takenError(taken, have.get(taken)!);
+    if (taken) throw takenError(taken, have.get(taken)!, app);
     const added: string[] = [];
     for (const k of keys.filter((x) => !have.has(x))) {
       const r = await this.call('PUT', k, '?cas=0', owner);
       if (r.body.trim() !== 'true') {
         const now = (await this.all()).get(k);
-        if (now !== owner) throw takenError(k, now ?? 'another deploy');
+        if (now !== owner) throw takenError(k, now ?? 'another deploy', app);
       }
       added.push(k);
     }

@@ -32,8 +32,8 @@ export interface Healthcheck {
 /** A login verify reads on the target (src/secrets): the HAProxy stats page's. */
 export type CheckAuth = 'haproxy-stats';
 
-/** A CA verify checks a port's HTTPS against (src/secrets): the image registry's. */
-export type CheckTls = 'registry';
+/** A CA verify checks a port's TLS against (src/secrets): the image registry's, the edge's (the stack's). */
+export type CheckTls = 'registry' | 'edge';
 
 /** What an anonymous request to Consul's HTTP API must get under ACLs, default deny. */
 export type ConsulAclProbe = 'kv-write' | 'service-register' | 'catalog-read';
@@ -46,6 +46,8 @@ export type PortCheck =
   | { type: 'consul-acl'; probe: ConsulAclProbe }
   | { type: 'four-letter'; command: string; expect: string }
   | { type: 'dns'; name: string; record: 'A' | 'SRV' }
+  /** A TLS handshake sending `name`: chains to the CA, for the name, HTTP/2 offered, 14 days or more left. */
+  | { type: 'tls'; ca: CheckTls; name: string }
   | { type: 'tcp' };
 
 export interface PortSpec {

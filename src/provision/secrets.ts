@@ -6,6 +6,9 @@
 // SecretIDs and the anonymous policy, created or corrected through Consul's
 // HTTP API. Reports name files and tokens, never a value.
 
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
 import type { StackControl } from '../compose/index.js';
 import {
   ConsulAcl,
@@ -29,6 +32,7 @@ import {
   type StackSecrets,
 } from '../secrets/secrets.js';
 import { resolveConsulTls, type ConsulTls } from '../secrets/tls.js';
+import { parseEdgeTlsFiles, resolveEdgeTls, type EdgeScope, type EdgeTls } from '../secrets/edge.js';
 import {
   parseRegistryTlsFiles,
   registryScopeOf,
@@ -66,6 +70,7 @@ export class InstallSecrets {
   private layers?: Record<string, string>[];
   private tlsSet?: { domain: string; tls: ConsulTls; generated: boolean };
   private registrySet?: { ips: string; tls: RegistryTls; generated: boolean };
+  private edgeSet?: { key: string; tls: EdgeTls; generated: boolean };
 
   constructor(instance: string, cwd?: string) {
     this.localDir = localSecretsDir(instance, cwd);
@@ -104,6 +109,24 @@ export class InstallSecrets {
     this.registrySet = { ips: key, ...resolveRegistryTls(this.layers!.map(parseRegistryTlsFiles), ips) };
     return this.registrySet;
   }
+
+  /** The edge's TLS set for the domain and hosts, from the same layers; made once when none is valid. */
+  async edgeTls(target: Target, scope: EdgeScope): Promise<{ tls: EdgeTls; generated: boolean }> {
+    const key = `${scope.domain} ${[...scope.ips].sort().join(',')}`;
+    if (this.edgeSet?.key === key) return this.edgeSet;
+    await this.resolve(target);
+    this.edgeSet = { key, ...resolveEdgeTls(this.layers!.map(parseEdgeTlsFiles), scope) };
+    return this.edgeSet;
+  }
+}
+
+/** The edge certificate's names: the stack's domain, every host of the settings (else this one). */
+export function edgeScopeOf(
+  s: Partial<Pick<Settings, 'masters' | 'agents' | 'ip' | 'domain'>>,
+  address: string,
+): EdgeScope {
+  const ips = [...new Set([...(s.masters ?? []), ...(s.agents ?? []), s.ip ?? address])];
+  return { domain: s.domain ?? 'consul', ips };
 }
 
 /**
@@ -120,12 +143,17 @@ export function secretRole(s: Pick<Settings, 'masters' | 'agents' | 'ip'>): Secr
  */
 export function secretsStep(
   s: InstallSecrets,
-  settings?: Pick<Settings, 'masters' | 'agents' | 'ip' | 'domain'> & Partial<Pick<Settings, 'services'>>,
+  settings?: Pick<Settings, 'masters' | 'agents' | 'ip' | 'domain'> &
+    Partial<Pick<Settings, 'services' | 'acme'>>,
 ): ProvisionStep {
   const role = settings ? secretRole(settings) : 'server';
   // The image registry's files, for every master's address (without settings: this one host's).
   const scopeOf = (t: Target) => registryScopeOf(settings ?? { masters: [t.address] });
   const cluster = settings ? isCluster(settings) : false;
+  // The ACME directory's CA (acme.directoryCa), read here on the build host once.
+  let acmeCa: string | undefined;
+  const directoryCa = () =>
+    settings?.acme?.directoryCa ? (acmeCa ??= readDirectoryCa(settings.acme.directoryCa)) : undefined;
   const diff = async (t: Target, probed?: ExecResult) => {
     const inspected =
       probed?.code === 0 ? parseSecretsInspection(probed.stdout) : await inspectTargetSecrets(t);
@@ -134,12 +162,21 @@ export function secretsStep(
     const scope = scopeOf(t);
     const reg = await s.registryTls(t, scope.ips);
     const registry = { tls: reg.tls, ...scope };
-    const files = secretFiles(secrets, { role, ...(tls ? { tls: tls.tls } : {}), registry });
-    const local = localSecretFiles(secrets, tls?.tls, registry);
+    const edge = await s.edgeTls(t, edgeScopeOf(settings ?? {}, t.address));
+    const ca = directoryCa();
+    const files = secretFiles(secrets, {
+      role,
+      ...(tls ? { tls: tls.tls } : {}),
+      registry,
+      edge: edge.tls,
+      ...(ca ? { acmeDirectoryCa: ca } : {}),
+    });
+    const local = localSecretFiles(secrets, tls?.tls, registry, edge.tls, ca);
     const made = [
       ...generated,
       ...(tls?.generated ? ['consul TLS'] : []),
       ...(reg.generated ? ['registry TLS'] : []),
+      ...(edge.generated ? ['edge TLS'] : []),
     ];
     const there = targetSecretsDiff(inspected, files);
     return { files, local, generated: made, there, here: localSecretsDiff(s.localDir, local) };
@@ -169,6 +206,48 @@ export function secretsStep(
       if (d.there.length) await writeTargetSecrets(t, d.files);
     },
   };
+}
+
+/**
+ * The PEM of acme.directoryCa (a file on the build host, relative to the working directory): one or more
+ * CA certificates, nothing else; a PaasboxError naming acme.directoryCa when it is missing, unreadable or
+ * holds anything else.
+ */
+export function readDirectoryCa(file: string): string {
+  const fix =
+    'name the PEM file of the CA the ACME directory is served with in paasbox.yaml, e.g. acme: { directoryCa: ./pebble.minica.pem }';
+  let text: string;
+  try {
+    text = readFileSync(resolvePath(file), 'utf8');
+  } catch (e) {
+    throw new PaasboxError(`acme.directoryCa ${file} cannot be read`, fix, (e as Error).message);
+  }
+  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+  const rest = blocks.reduce((t, b) => t.replace(b[0], ''), text);
+  const notCert = blocks.find((b) => b[1] !== 'CERTIFICATE');
+  if (!blocks.length || rest.trim() || notCert)
+    throw new PaasboxError(
+      `acme.directoryCa ${file} is not a PEM file of certificates${notCert ? ` (it holds a ${notCert[1]})` : ''}`,
+      fix,
+    );
+  for (const b of blocks) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(b[0]);
+    } catch (e) {
+      throw new PaasboxError(
+        `acme.directoryCa ${file} holds a certificate that does not parse`,
+        fix,
+        (e as Error).message,
+      );
+    }
+    if (!cert.ca)
+      throw new PaasboxError(
+        `acme.directoryCa ${file} holds ${cert.subject.replace(/\n/g, ', ')}, which is no CA`,
+        fix,
+      );
+  }
+  return blocks.map((b) => b[0]).join('\n') + '\n';
 }
 
 export interface ConsulAclStepOptions {

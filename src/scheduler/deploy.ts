@@ -222,7 +222,7 @@ async function hostChecks(
     const consul = req.consul;
     await progress.step(`names of ${normaliseId(app.id)}`, consul.target.name, async () => {
       const keys = claimedKeys(app, defaultServiceName(app.id));
-      const added = await new AppNames(consul).claim(app.id, keys);
+      const added = await new AppNames(consul).claim(app.id, keys, app);
       return added.length
         ? { status: 'changed', detail: `claimed ${added.join(', ')}` }
         : { status: 'ok', detail: keys.join(', ') };

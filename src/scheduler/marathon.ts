@@ -5,6 +5,7 @@
 // placement itself, and judges the app again) plus the operator's policy
 // exceptions (allow=…), and takes a team's token as the login.
 import { checkApp, taskBounds, type AppAllowances, type AppPolicy } from '../apps/policy.js';
+import { domainWarnings, withRouteTags } from '../apps/domains.js';
 import { normaliseId, type MarathonApp, type MarathonConstraint } from '../appspec/app.js';
 import { MarathonClient } from '../marathon/client.js';
 import type { AppInstance, AppState, DeployOutcome, Scheduler } from './scheduler.js';
@@ -30,7 +31,8 @@ export function withSpread(app: MarathonApp): MarathonApp {
 /**
  * The app as Marathon runs it under the policy: the task bounds (memory,
  * restart delay, a pids limit), the app id as the container label the
- * registrator judges names by, and the name deploy claimed. Pure.
+ * registrator judges names by, the name deploy claimed, and the edge's route
+ * tags (public names, redirect, HSTS) in SERVICE_TAGS. Pure.
  */
 export function withBounds(app: MarathonApp): MarathonApp {
   const b = taskBounds(app);
@@ -40,7 +42,7 @@ export function withBounds(app: MarathonApp): MarathonApp {
     { key: 'pids-limit', value: String(b.pidsLimit) },
     { key: 'label', value: `${APP_ID_LABEL}=${normaliseId(app.id)}` },
   ];
-  const env = { SERVICE_NAME: defaultServiceName(app.id), ...(app.env ?? {}) };
+  const env = withRouteTags(app, { SERVICE_NAME: defaultServiceName(app.id), ...(app.env ?? {}) });
   return {
     ...app,
     mem: b.memMiB,
@@ -83,7 +85,7 @@ export class MarathonScheduler implements Scheduler {
       ? await this.client.deployApp(app, { allow: allowNames(this.policy.allow) })
       : await this.client.deployApp(withSpread(withBounds(app)));
     if (r.deploymentId) this.pending.set(normaliseId(app.id), r.deploymentId);
-    return { created: r.created, warnings: [] };
+    return { created: r.created, warnings: domainWarnings(app) };
   }
 
   async scale(id: string, instances: number): Promise<void> {

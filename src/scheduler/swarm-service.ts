@@ -7,6 +7,7 @@
 // bindings and registers each task in Consul under SERVICE_NAME.
 import { shq as shellWord } from '../target/shell.js';
 import { checkApp, taskBounds, type AppPolicy } from '../apps/policy.js';
+import { domainWarnings, withRouteTags } from '../apps/domains.js';
 import {
   normaliseId,
   portMappingsOf,
@@ -94,8 +95,9 @@ export function marathonToSwarmService(
   const mappings = portMappingsOf(app);
   const hostNetwork = app.container?.docker.network === 'HOST';
 
-  // Environment: the app's, plus what registrator needs to name and check it.
-  const env: Record<string, string> = { ...(app.env ?? {}) };
+  // Environment: the app's, plus what registrator needs to name, tag (the edge's route tags) and check it.
+  const env: Record<string, string> = withRouteTags(app, { ...(app.env ?? {}) });
+  warnings.push(...domainWarnings(app));
   if (env.SERVICE_NAME === undefined) {
     env.SERVICE_NAME = defaultServiceName(app.id);
     if (env.SERVICE_NAME.length > 63)

@@ -12,11 +12,11 @@
 // puts the CA into each node's docker trust.
 
 import bcrypt from 'bcryptjs';
-import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { parse, stringify } from 'yaml';
 import { STACK_DIR } from '../stackfile/deployment.js';
-import { caKeyMatches, generateCertSet } from './tls.js';
+import { generateCertSet, resolveCertSet, validCertSet, type CertSet } from './tls.js';
 
 /** The registry's port (stacks/paasbox.yaml, service registry, port https). */
 export const REGISTRY_PORT = 5000;
@@ -267,17 +267,8 @@ export function registryScopeOf(s: {
 
 // ---------------------------------------------------------------- TLS
 
-export interface RegistryTls {
-  caCert: string;
-  /** Only on the build host. */
-  caKey?: string;
-  /** For every master's address (IP SANs), 127.0.0.1 and localhost. */
-  cert: string;
-  key: string;
-}
-
-/** A certificate must stay valid at least this long, or it is made anew. */
-const MIN_LEFT_MS = 30 * 24 * 3600 * 1000;
+/** For every master's address (IP SANs), 127.0.0.1 and localhost; the CA key only on the build host. */
+export type RegistryTls = CertSet;
 
 /** The subjectAltNames the registry's certificate carries for these master addresses. */
 export function registryAltNames(addresses: string[]): string[] {
@@ -285,28 +276,16 @@ export function registryAltNames(addresses: string[]): string[] {
   return ['DNS:localhost', ...ips.map((ip) => `IP:${ip}`)];
 }
 
+const coversAll = (addresses: string[]) => (cert: X509Certificate) =>
+  addresses.every((a) => cert.checkIP(a) !== undefined);
+
 /** Whether a set serves every address: signed by its CA, with its key, for each address, none near expiry. */
 export function validRegistryTls(
   t: Partial<RegistryTls>,
   addresses: string[],
   now = new Date(),
 ): t is RegistryTls {
-  if (!t.caCert || !t.cert || !t.key) return false;
-  try {
-    const ca = new X509Certificate(t.caCert);
-    const cert = new X509Certificate(t.cert);
-    const left = (c: X509Certificate) => new Date(c.validTo).getTime() - now.getTime();
-    return (
-      ca.ca &&
-      cert.verify(ca.publicKey) &&
-      addresses.every((a) => cert.checkIP(a) !== undefined) &&
-      cert.checkPrivateKey(createPrivateKey(t.key)) &&
-      left(ca) > MIN_LEFT_MS &&
-      left(cert) > MIN_LEFT_MS
-    );
-  } catch {
-    return false;
-  }
+  return validCertSet(t, coversAll(addresses), now);
 }
 
 /** A server certificate for these addresses signed by `ca` (given: kept), else by a new CA. */
@@ -325,27 +304,11 @@ export function generateRegistryTls(
   );
 }
 
-/**
- * One set: the first layer valid for the addresses (the CA key joined from a
- * layer that holds it); else a new certificate from a CA whose key some layer
- * holds (the nodes' trust stays); else a new CA. Returns whether anything was made.
- */
+/** One set for the addresses (resolveCertSet's rule). */
 export function resolveRegistryTls(
   layers: Partial<RegistryTls>[],
   addresses: string[],
   make: typeof generateRegistryTls = generateRegistryTls,
 ): { tls: RegistryTls; generated: boolean } {
-  const have = layers.find((l) => validRegistryTls(l, addresses));
-  if (have && validRegistryTls(have, addresses)) {
-    const caKey = layers.find((l) => l.caKey && caKeyMatches(have.caCert, l.caKey))?.caKey;
-    const { caCert, cert, key } = have;
-    return { tls: { caCert, cert, key, ...(caKey ? { caKey } : {}) }, generated: false };
-  }
-  const fresh = (pem: string) =>
-    new Date(new X509Certificate(pem).validTo).getTime() - Date.now() > MIN_LEFT_MS;
-  const ca = layers.find((l) => l.caCert && l.caKey && caKeyMatches(l.caCert, l.caKey) && fresh(l.caCert));
-  return {
-    tls: make(addresses, ca?.caCert && ca.caKey ? { caCert: ca.caCert, caKey: ca.caKey } : undefined),
-    generated: true,
-  };
+  return resolveCertSet(layers, coversAll(addresses), (ca) => make(addresses, ca));
 }

@@ -1,17 +1,28 @@
 // The stack's secrets: Consul's management token, its agent token and gossip
-// key, the registrator's, consul-template's and the apps API's own Consul tokens, the
-// HAProxy stats login, Marathon's login (which the apps API takes too), and on a
-// cluster Consul's RPC TLS set (./tls.ts). Generated once per instance, they
-// live only in files (mode 0600): on the target under SECRETS_DIR, in one directory per consumer that the
-// model mounts read-only (stacks/paasbox.yaml), and on the build host as the same tree under
-// .paasbox/secrets/<instance>/ (./store.ts). Never in the compose file, the environment of a service, a log
-// or state.json. Each host gets what its role needs (secretFiles): a server (one host, or a cluster's master)
-// the management token too; a cluster's agent only its agent token, the gossip key, the CA and the service
-// tokens. Pure: generation, the files' contents and reading them back.
+// key, the Consul tokens of the registrator, consul-template, the apps API
+// and the ACME renewer, the HAProxy stats login, Marathon's login (which the
+// apps API takes too), the edge's certificate (./edge.ts), and on a cluster
+// Consul's RPC TLS set (./tls.ts). Generated once per instance, they live
+// only in files (mode 0600): on the target under SECRETS_DIR, in one
+// directory per consumer that the model mounts read-only
+// (stacks/paasbox.yaml), and on the build host as the same tree under
+// .paasbox/secrets/<instance>/ (./store.ts). Never in the compose file, the
+// environment of a service, a log or state.json. Each host gets what its
+// role needs (secretFiles): a server (one host, or a cluster's master) the
+// management token too; a cluster's agent only its agent token, the gossip
+// key, the CA and the service tokens. Pure: generation, the files' contents
+// and reading them back.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { STACK_DIR } from '../stackfile/deployment.js';
 import type { ConsulTls } from './tls.js';
+import {
+  EDGE_SECRET_DIRS,
+  EDGE_SECRET_FILES,
+  edgeLocalFiles,
+  edgeSecretFiles,
+  type EdgeTls,
+} from './edge.js';
 import {
   generateRegistrySecrets,
   parseRegistrySecretFiles,
@@ -47,6 +58,8 @@ export interface StackSecrets extends RegistrySecrets {
   consulTemplateToken: string;
   /** The apps API's Consul token (policy paasbox-apps-api: its K/V, the service marathon). */
   appsApiToken: string;
+  /** The ACME renewer's Consul token (policy paasbox-acme: the certificates and its own K/V). */
+  acmeToken: string;
   /** HAProxy stats password, for STATS_USER. */
   statsPassword: string;
   /** Marathon's HTTP basic auth password (--http_credentials), for REGISTRY_USER. */
@@ -65,6 +78,7 @@ const FORMATS: Record<SecretName, (v: string) => boolean> = {
   registratorToken: (v) => UUID.test(v),
   consulTemplateToken: (v) => UUID.test(v),
   appsApiToken: (v) => UUID.test(v),
+  acmeToken: (v) => UUID.test(v),
   // base64url: nothing HAProxy, curl or a shell would read specially
   statsPassword: (v) => /^[A-Za-z0-9_-]{24,}$/.test(v),
   marathonPassword: (v) => /^[A-Za-z0-9_-]{24,}$/.test(v),
@@ -87,6 +101,7 @@ export function generateSecrets(): StackSecrets {
     registratorToken: randomUUID(),
     consulTemplateToken: randomUUID(),
     appsApiToken: randomUUID(),
+    acmeToken: randomUUID(),
     statsPassword: randomBytes(18).toString('base64url'),
     marathonPassword: randomBytes(18).toString('base64url'),
     mesosPassword: randomBytes(18).toString('base64url'),
@@ -129,6 +144,12 @@ export const SECRET_FILES = {
   appsApiCredentials: 'apps-api/http-credentials',
   /** Servers only: the apps API's Consul token. */
   appsApiToken: 'apps-api/consul-token',
+  /** Servers only: the ACME renewer's Consul token. */
+  acmeToken: 'acme/consul-token',
+  /** Servers only, when settings name one (acme.directoryCa): the CA the ACME directory's HTTPS chains to. */
+  acmeDirectoryCa: 'acme/directory-ca.pem',
+  /** Every host: the edge's certificate and key, the stack's CA (./edge.ts). */
+  ...EDGE_SECRET_FILES,
   /** The image registry's (./registry.ts): its configuration, htpasswd, TLS, the docker login. */
   ...REGISTRY_SECRET_FILES,
 } as const;
@@ -145,6 +166,8 @@ export const SECRET_DIRS = [
   'marathon',
   'mesos',
   'apps-api',
+  'acme',
+  ...EDGE_SECRET_DIRS,
   ...REGISTRY_SECRET_DIRS,
 ] as const;
 
@@ -161,6 +184,10 @@ export interface SecretScope {
   tls?: ConsulTls;
   /** A server's image registry files: its TLS set, every master's address and the port. */
   registry?: RegistryScope;
+  /** The edge's certificate set (every host's HAProxy serves :443 with it). */
+  edge?: EdgeTls;
+  /** A server's copy of the ACME directory's CA (settings acme.directoryCa), when one is named. */
+  acmeDirectoryCa?: string;
 }
 
 /**
@@ -232,9 +259,13 @@ export function secretFiles(
     // The apps API runs on the masters only (role master), in Marathon's place: the same login.
     out[SECRET_FILES.appsApiCredentials] = `${REGISTRY_USER}:${s.marathonPassword}\n`;
     out[SECRET_FILES.appsApiToken] = `${s.appsApiToken}\n`;
+    // The ACME renewer runs on the masters (role master).
+    out[SECRET_FILES.acmeToken] = `${s.acmeToken}\n`;
+    if (scope.acmeDirectoryCa) out[SECRET_FILES.acmeDirectoryCa] = scope.acmeDirectoryCa;
     // The image registry runs on the masters (role master).
     if (scope.registry) Object.assign(out, registrySecretFiles(s, scope.registry));
   }
+  if (scope.edge) Object.assign(out, edgeSecretFiles(scope.edge));
   if (scope.tls) {
     out[SECRET_FILES.consulTlsConfig] = consulTlsConfig(scope.role);
     out[SECRET_FILES.consulCaCert] = scope.tls.caCert;
@@ -258,12 +289,19 @@ export function localSecretFiles(
   s: StackSecrets,
   tls?: ConsulTls,
   registry?: RegistryScope,
+  edge?: EdgeTls,
+  acmeDirectoryCa?: string,
 ): Record<string, string> {
-  const files = secretFiles(s, { role: 'server', ...(tls ? { tls } : {}) });
+  const files = secretFiles(s, {
+    role: 'server',
+    ...(tls ? { tls } : {}),
+    ...(acmeDirectoryCa ? { acmeDirectoryCa } : {}),
+  });
   return {
     ...files,
     ...(tls?.caKey ? { [SECRET_FILES.consulCaKey]: tls.caKey } : {}),
     ...(registry ? registryLocalFiles(s, registry) : {}),
+    ...(edge ? edgeLocalFiles(edge) : {}),
   };
 }
 
@@ -294,6 +332,7 @@ export function parseSecretFiles(files: Record<string, string>): Partial<StackSe
   found.registratorToken = line(SECRET_FILES.registratorToken);
   found.consulTemplateToken = line(SECRET_FILES.consulTemplateToken);
   found.appsApiToken = line(SECRET_FILES.appsApiToken);
+  found.acmeToken = line(SECRET_FILES.acmeToken);
   const marathon = line(SECRET_FILES.marathonCredentials);
   if (marathon?.startsWith(`${REGISTRY_USER}:`))
     found.marathonPassword = marathon.slice(REGISTRY_USER.length + 1);

@@ -7,7 +7,8 @@
 // 0600): the masters get the CA, the server certificate and its key; the
 // agents only the CA (their own certificates come from auto_encrypt).
 // generateCertSet is the one openssl path: the image registry's CA and
-// certificate (./registry.ts) are made by it too.
+// certificate (./registry.ts) and the edge's (./edge.ts) are made by it too,
+// and resolveCertSet is the one rule for keeping or remaking such a set.
 
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -219,6 +220,68 @@ export function resolveConsulTls(
   const ca = layers.find((l) => l.caCert && l.caKey && caKeyMatches(l.caCert, l.caKey) && fresh(l.caCert));
   return {
     tls: make(domain, ca?.caCert && ca.caKey ? { caCert: ca.caCert, caKey: ca.caKey } : undefined),
+    generated: true,
+  };
+}
+
+/** A CA, and one server certificate it signed with its key (the CA key only on the build host). */
+export interface CertSet {
+  caCert: string;
+  /** Only on the build host. */
+  caKey?: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * Whether a set is usable: the certificate signed by the CA, with its key,
+ * covering what `covers` asks of it, neither near expiry.
+ */
+export function validCertSet(
+  t: Partial<CertSet>,
+  covers: (cert: X509Certificate) => boolean,
+  now = new Date(),
+): t is CertSet {
+  if (!t.caCert || !t.cert || !t.key) return false;
+  try {
+    const ca = new X509Certificate(t.caCert);
+    const cert = new X509Certificate(t.cert);
+    const left = (c: X509Certificate) => new Date(c.validTo).getTime() - now.getTime();
+    return (
+      ca.ca &&
+      cert.verify(ca.publicKey) &&
+      covers(cert) &&
+      cert.checkPrivateKey(createPrivateKey(t.key)) &&
+      left(ca) > MIN_LEFT_MS &&
+      left(cert) > MIN_LEFT_MS
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One set: the first layer valid by `covers` (the CA key joined from a layer
+ * that holds it); else a new certificate from a CA whose key some layer holds
+ * (what trusts the CA keeps trusting it); else a new CA. Returns whether
+ * anything was made.
+ */
+export function resolveCertSet(
+  layers: Partial<CertSet>[],
+  covers: (cert: X509Certificate) => boolean,
+  make: (ca?: { caCert: string; caKey: string }) => CertSet,
+): { tls: CertSet; generated: boolean } {
+  const have = layers.find((l) => validCertSet(l, covers));
+  if (have && validCertSet(have, covers)) {
+    const caKey = layers.find((l) => l.caKey && caKeyMatches(have.caCert, l.caKey))?.caKey;
+    const { caCert, cert, key } = have;
+    return { tls: { caCert, cert, key, ...(caKey ? { caKey } : {}) }, generated: false };
+  }
+  const fresh = (pem: string) =>
+    new Date(new X509Certificate(pem).validTo).getTime() - Date.now() > MIN_LEFT_MS;
+  const ca = layers.find((l) => l.caCert && l.caKey && caKeyMatches(l.caCert, l.caKey) && fresh(l.caCert));
+  return {
+    tls: make(ca?.caCert && ca.caKey ? { caCert: ca.caCert, caKey: ca.caKey } : undefined),
     generated: true,
   };
 }

@@ -15,6 +15,7 @@ import type { ImageSourceName, StackModel } from '../model/model.js';
 import { effectivePorts, enabledServices, isEnabled } from './services.js';
 import { assertValid, projectValidator } from '../model/validate.js';
 import { checkApps, resolveApps, type AppsFile, type AppsSettings } from './apps.js';
+import { checkAcme, resolveAcme, type AcmeFile, type AcmeSettings } from './acme.js';
 
 export interface ServiceOverride {
   enabled?: boolean;
@@ -43,6 +44,8 @@ export interface Settings {
   debianMirror?: string;
   /** The app policy's limits (paasbox.yaml apps:, src/settings/apps.ts). */
   apps: AppsSettings;
+  /** The ACME renewer's directory, contact and timing (paasbox.yaml acme:, src/settings/acme.ts). */
+  acme: AcmeSettings;
 }
 
 /** The scalar settings a layer other than paasbox.yaml can set. */
@@ -63,6 +66,8 @@ export interface SettingsValues {
   services?: Record<string, ServiceOverride>;
   /** Recorded layer only: the deployed stack's apps: settings (x-paasbox.apps). */
   apps?: AppsSettings;
+  /** Recorded layer only: the deployed stack's acme: settings (x-paasbox.acme). */
+  acme?: AcmeSettings;
 }
 /** paasbox.yaml's cluster: the same lists as masters/agents, one place. */
 export interface ClusterFile {
@@ -126,9 +131,10 @@ export function envValues(env: Env): SettingsValues {
  * Throws PaasboxError naming the field and the fix for anything invalid.
  */
 export function resolveSettings(layers: SettingsLayers, model: StackModel): Settings {
-  const raw = (layers.file ?? {}) as Omit<Partial<Settings>, 'apps'> & {
+  const raw = (layers.file ?? {}) as Omit<Partial<Settings>, 'apps' | 'acme'> & {
     cluster?: ClusterFile;
     apps?: AppsFile;
+    acme?: AcmeFile;
   };
   assertValid(
     projectValidator('settings'),
@@ -136,7 +142,7 @@ export function resolveSettings(layers: SettingsLayers, model: StackModel): Sett
     'paasbox.yaml',
     'correct the field named, see stacks/schema/settings.schema.json',
   );
-  const { apps: appsFile, ...fileRest } = raw;
+  const { apps: appsFile, acme: acmeFile, ...fileRest } = raw;
   const file = fileWithCluster(fileRest);
 
   const order: Partial<Settings>[] = [
@@ -183,6 +189,7 @@ export function resolveSettings(layers: SettingsLayers, model: StackModel): Sett
     agents: [],
     ...(file.debianMirror ? { debianMirror: file.debianMirror } : {}),
     apps: resolveApps(appsFile, layers.recorded?.apps),
+    acme: resolveAcme(acmeFile, layers.recorded?.acme),
   };
   // A host that is no master is an agent unless the agents are listed.
   settings.agents =
@@ -271,6 +278,7 @@ function checkSettings(s: Settings, model: StackModel): void {
     }
   }
   checkApps(s.apps, used);
+  checkAcme(s.acme);
 
   for (const name of enabledServices(model, s)) {
     for (const dep of model.services[name]!.dependsOn ?? []) {

@@ -10,6 +10,7 @@ import type { Target } from '../target/target.js';
 import type { PaasboxMeta } from './generate.js';
 import { isPaasboxError } from '../errors.js';
 import { checkApps, type AppsSettings } from '../settings/apps.js';
+import { checkAcme, type AcmeSettings } from '../settings/acme.js';
 import {
   checkReadBack,
   isReadBackError,
@@ -145,6 +146,21 @@ function checkDeployment(d: Deployment): void {
       );
     }
   }
+  if (m.acme !== undefined) {
+    // The ACME renewer's settings, by the rules their settings pass.
+    const acme = record('x-paasbox.acme', m.acme) as unknown as AcmeSettings;
+    try {
+      checkAcme(acme);
+    } catch (e) {
+      if (!isPaasboxError(e)) throw e;
+      throw new ReadBackError(
+        `the target's compose file has x-paasbox.acme: ${e.problem}`,
+        fix,
+        undefined,
+        'target',
+      );
+    }
+  }
   for (const s of d.services) {
     check('a service named', s, 'service');
     check(`services.${s}.labels.paasbox.ports`, d.ports[s], 'ports-label');
@@ -180,5 +196,6 @@ export function recordedValues(d: Deployment): SettingsValues {
     ...(d.meta.cluster ? { masters: d.meta.cluster.masters, agents: d.meta.cluster.agents } : {}),
     ...(d.meta.services ? { services: d.meta.services } : {}),
     ...(d.meta.apps ? { apps: d.meta.apps } : {}),
+    ...(d.meta.acme ? { acme: d.meta.acme } : {}),
   };
 }

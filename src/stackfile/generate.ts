@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { PaasboxError } from '../errors.js';
 import type { Healthcheck, ImageSourceName, ImageSpec, ServiceSpec, StackModel } from '../model/model.js';
 import { isCluster, type Settings } from '../settings/settings.js';
+import { acmeVariables, recordAcme } from '../settings/acme.js';
 import {
   consulRoleArgs,
   effectivePorts,
@@ -76,6 +77,8 @@ export interface PaasboxMeta {
   services?: Settings['services'];
   /** The app policy's limits (paasbox.yaml apps:, resolved); absent in files written before it existed. */
   apps?: Settings['apps'];
+  /** The ACME renewer's settings (paasbox.yaml acme:, resolved); absent in files older than it. */
+  acme?: Settings['acme'];
 }
 
 export interface ComposeFile {
@@ -118,6 +121,7 @@ export function placeholderValues(model: StackModel, s: Settings, service: strin
     MESOS_QUORUM: String(mesosQuorum(s)),
     APPS_TCP_PORT_MIN: String(s.apps.tcpPorts.min),
     APPS_TCP_PORT_MAX: String(s.apps.tcpPorts.max),
+    ...acmeVariables(s.acme),
   };
   for (const name of Object.keys(model.services)) {
     const prefix = name.toUpperCase().replace(/-/g, '_');
@@ -136,7 +140,7 @@ export function resolvePlaceholders(text: string, vals: Record<string, string>, 
     if (v === undefined)
       throw new PaasboxError(
         `${where}: unknown placeholder \${${name}}`,
-        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${MESOS_QUORUM} \${APPS_TCP_PORT_MIN} \${APPS_TCP_PORT_MAX} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
+        `use one of \${IP} \${HOSTNAME} \${DOMAIN} \${ZK_HOSTS} \${ZK_MY_ID} \${ZK_SERVERS} \${MESOS_QUORUM} \${APPS_TCP_PORT_MIN} \${APPS_TCP_PORT_MAX} \${ACME_DIRECTORY} \${ACME_EMAIL} \${ACME_RENEW_DAYS} \${PORT_<NAME>} \${<SERVICE>_PORT_<NAME>} in stacks/paasbox.yaml`,
       );
     return v;
   });
@@ -292,6 +296,7 @@ export function generateCompose(model: StackModel, settings: Settings, opts: Gen
         tcpPorts: { ...settings.apps.tcpPorts },
         maxInstancesPerNode: settings.apps.maxInstancesPerNode,
       },
+      acme: recordAcme(settings.acme),
     },
   };
   markStackReaders(model, compose);

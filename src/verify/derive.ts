@@ -22,6 +22,7 @@ import { forService, type ContainerState } from './docker.js';
 import { describeHttp, httpGet, httpRequest, type SecretHeader } from '../system/http.js';
 import { describeDns, dnsLookup } from '../system/dns.js';
 import { fourLetterCommand, tcpConnectCommand } from '../system/tcp.js';
+import { parseTlsProbe, tlsProbeCommand, type TlsFacts } from '../system/tls.js';
 import { SECRET_FILES, SECRETS_DIR } from '../secrets/secrets.js';
 
 export interface DeriveEnv {
@@ -208,6 +209,8 @@ export function portCheckLabel(check: PortCheck): string {
       return `four-letter:${check.command}`;
     case 'dns':
       return `dns:${check.record}:${check.name}`;
+    case 'tls':
+      return `tls:${check.ca}`;
     case 'tcp':
       return 'tcp';
   }
@@ -298,6 +301,24 @@ function portCheck(
         },
       };
     }
+    case 'tls': {
+      const name = resolvePlaceholders(check.name, vals, `services.${service}.ports.${port.name}.checks`);
+      const expected = `chains to the ${check.ca} CA, for ${name}, HTTP/2, ≥ ${TLS_MIN_DAYS_LEFT} days left`;
+      return {
+        ...base,
+        description: `TLS on :${port.port} (SNI ${name})`,
+        attempts: 2,
+        delayMs: 1000,
+        run: async (t, ctx) => {
+          const ca = checkCa(check.ca, ctx);
+          const r = await t.exec(tlsProbeCommand(ctx.address, port.port, name, ca.file), {
+            timeoutMs: 20_000,
+            ...(ca.asUser ? {} : { sudo: true }),
+          });
+          return { expected, ...judgeTls(parseTlsProbe(r.stdout, r.code)) };
+        },
+      };
+    }
     case 'tcp':
       return {
         ...base,
@@ -335,12 +356,26 @@ function checkLogin(auth: CheckAuth, ctx: VerifyContext): SecretHeader {
 
 /** The CA file an HTTPS check trusts: on the target (root's), or this machine's copy. */
 function checkCa(tls: CheckTls, ctx: VerifyContext): { file: string; asUser?: boolean } {
-  switch (tls) {
-    case 'registry':
-      return ctx.localSecretsDir
-        ? { file: `${ctx.localSecretsDir}/${SECRET_FILES.registryCaCert}`, asUser: true }
-        : { file: `${SECRETS_DIR}/${SECRET_FILES.registryCaCert}` };
-  }
+  const rel = tls === 'registry' ? SECRET_FILES.registryCaCert : SECRET_FILES.edgeCaCert;
+  return ctx.localSecretsDir
+    ? { file: `${ctx.localSecretsDir}/${rel}`, asUser: true }
+    : { file: `${SECRETS_DIR}/${rel}` };
+}
+
+/** A certificate with fewer days left fails verify (install makes a new one at 30). */
+export const TLS_MIN_DAYS_LEFT = 14;
+
+/** Whether a handshake's facts pass: verified, h2 chosen, enough days left. Pure. */
+export function judgeTls(f: TlsFacts, now = new Date()): { ok: boolean; got: string } {
+  if (f.error) return { ok: false, got: f.error };
+  const days = f.notAfter ? Math.floor((f.notAfter.getTime() - now.getTime()) / 86_400_000) : undefined;
+  const parts = [
+    f.verified ? 'chain and name verified' : `not verified (${f.verifyError ?? 'unknown'})`,
+    f.alpn ? `ALPN ${f.alpn}` : 'no ALPN',
+    days === undefined ? 'no end date' : `${days} days left`,
+  ];
+  const ok = f.verified && f.alpn === 'h2' && days !== undefined && days >= TLS_MIN_DAYS_LEFT;
+  return { ok, got: parts.join(', ') };
 }
 
 /** The key and service an ACL probe tries to write (removed again when the write is wrongly accepted). */

@@ -59,8 +59,23 @@ describe('consul ACLs', () => {
     expect(p.anonymous.rules).to.equal(
       'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\n',
     );
-    // consul-template: `services` and `service "NAME|passing"` (health: services and nodes), no keys.
-    expect(p.consulTemplate.rules).to.equal(p.anonymous.rules);
+    // consul-template: `services` and `service "NAME|passing"` (health: services and nodes), and the
+    // keys that decide a public name's route (who owns it and the service name) and its certificate.
+    expect(p.consulTemplate.rules).to.equal(
+      p.anonymous.rules +
+        'key_prefix "paasbox/names/" { policy = "read" }\nkey_prefix "paasbox/domains/" { policy = "read" }\n' +
+        'key_prefix "paasbox/certs/" { policy = "read" }\n',
+    );
+    // The ACME renewer: reads the domains, writes the certificates and its own keys, holds a session lock.
+    expect(p.acme.rules).to.equal(
+      'key_prefix "paasbox/domains/" { policy = "read" }\nkey_prefix "paasbox/certs/" { policy = "write" }\n' +
+        'key_prefix "paasbox/acme/" { policy = "write" }\nsession_prefix "" { policy = "write" }\n' +
+        'node_prefix "" { policy = "read" }\nservice "acme" { policy = "write" }\n',
+    );
+    // It registers itself as acme (its HTTP check), no other service.
+    expect(p.acme.rules.replace('service "acme" { policy = "write" }', '')).to.not.match(
+      /service|acl|operator|key_prefix "paasbox\/" /,
+    );
     // The registrator registers and deregisters through the agent API: service write; Consul's own name is
     // not its. It reads the names apps own (deploy writes paasbox/names/NAME) and no other key.
     expect(p.registrator.rules).to.equal(
@@ -78,8 +93,8 @@ describe('consul ACLs', () => {
         'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\n',
     );
     expect(p.appsApi.rules).to.not.match(/acl|operator|service_prefix "" \{ policy = "write"/);
-    for (const x of [p.anonymous, p.consulTemplate])
-      expect(x.rules).to.not.match(/write|key|agent|acl|operator/);
+    expect(p.anonymous.rules).to.not.match(/write|key|agent|acl|operator/);
+    expect(p.consulTemplate.rules).to.not.match(/write|agent|acl|operator/);
     expect(aclPolicies('we"ird').agent.rules).to.match(/^node "we\\"ird"/);
   });
 
@@ -90,6 +105,7 @@ describe('consul ACLs', () => {
       [s.registratorToken, 'paasbox-registrator'],
       [s.consulTemplateToken, 'paasbox-consul-template'],
       [s.appsApiToken, 'paasbox-apps-api'],
+      [s.acmeToken, 'paasbox-acme'],
     ]);
     expect(w.policies.map((p) => p.name)).to.include('paasbox-apps-api');
     expect(w.anonymousPolicy).to.equal('paasbox-anonymous');
@@ -113,6 +129,8 @@ describe('consul ACLs', () => {
       'create-policy',
       'create-policy',
       'create-policy',
+      'create-policy',
+      'create-token',
       'create-token',
       'create-token',
       'create-token',
@@ -209,6 +227,7 @@ describe('consul ACLs', () => {
         expect(r1.steps[0]?.detail).to.include('create token "paasbox: registrator"');
         expect(consul.policies.map((p) => p.Name).sort()).to.deep.equal([
           'global-management',
+          'paasbox-acme',
           'paasbox-agent',
           'paasbox-anonymous',
           'paasbox-apps-api',

@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecrets, SECRET_FILES, SECRETS_DIR } from '../../../src/secrets/secrets.js';
 import { generateRegistryTls } from '../../../src/secrets/registry.js';
+import { generateEdgeTls } from '../../../src/secrets/edge.js';
 import { loadStackModel } from '../../../src/model/load.js';
 import { runVerify, type VerifyOptions } from '../../../src/verify/run.js';
 import { SWARM_HEALTH_COMMAND } from '../../../src/verify/swarm-health.js';
 import type { VerifyReport } from '../../../src/verify/types.js';
-import { fakeDns, fakeFourLetter, fakeHttp, type DnsTable } from '../../helpers/fake-services.js';
+import { fakeDns, fakeFourLetter, fakeHttp, fakeTls, type DnsTable } from '../../helpers/fake-services.js';
 import { inspectJson, ok, ScriptedTarget } from '../../helpers/scripted-target.js';
 import { resolveSettings } from './settings-fixture.js';
 
@@ -25,7 +26,9 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     consul: Fake,
     haproxy: Fake,
     appsApi: Fake,
+    acme: Fake,
     registry: Fake,
+    edge: Fake,
     web80: Fake,
     dns53: Fake & { queries: string[] },
     dns8600: Fake & { queries: string[] };
@@ -53,6 +56,10 @@ describe('runVerify against scripted docker and loopback fakes', function () {
   const registryTls = generateRegistryTls(['127.0.0.1']);
   mkdirSync(join(secretsRoot, 'registry', 'tls'), { recursive: true });
   writeFileSync(join(secretsRoot, SECRET_FILES.registryCaCert), registryTls.caCert, { mode: 0o600 });
+  // The edge's CA (the stack's own), which its TLS check on :443 trusts.
+  const edgeTls = generateEdgeTls({ domain: 'consul', ips: ['127.0.0.1'] });
+  mkdirSync(join(secretsRoot, 'haproxy', 'tls'), { recursive: true });
+  writeFileSync(join(secretsRoot, SECRET_FILES.edgeCaCert), edgeTls.caCert, { mode: 0o600 });
   const target = new ScriptedTarget(
     'h1',
     (cmd) => {
@@ -94,6 +101,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     inspectJson({ name: 'paasbox-haproxy-1', service: 'haproxy', health: 'healthy' }),
     inspectJson({ name: 'paasbox-dns-1', service: 'dns', health: 'healthy' }),
     inspectJson({ name: 'paasbox-apps-api-1', service: 'apps-api', health: 'healthy' }),
+    inspectJson({ name: 'paasbox-acme-1', service: 'acme', health: 'healthy' }),
     inspectJson({ name: 'paasbox-registry-1', service: 'registry', health: 'healthy' }),
     inspectJson({ name: 'web-1', service: 'web', project: 'apps', published: [31001], restartPolicy: 'no' }),
   ];
@@ -131,9 +139,10 @@ describe('runVerify against scripted docker and loopback fakes', function () {
       services: {
         zookeeper: { ports: { client: zk.port } },
         consul: { ports: { http: consul.port, dns: dns8600.port } },
-        haproxy: { ports: { stats: haproxy.port, http: web80.port } },
+        haproxy: { ports: { stats: haproxy.port, http: web80.port, https: edge.port } },
         dns: { ports: { dns: dns53.port } },
         'apps-api': { ports: { http: appsApi.port } },
+        acme: { ports: { http: acme.port } },
         registry: { ports: { https: registry.port } },
       },
     });
@@ -155,9 +164,12 @@ describe('runVerify against scripted docker and loopback fakes', function () {
       '/ping': { status: 200, body: 'pong\n' },
       '/v2/info': { status: 401, body: '{"message":"credentials required"}' },
     });
+    // The ACME renewer: /health says what it does.
+    acme = await fakeHttp({ '/health': { status: 200, body: 'paasbox-acme: idle: no ACME directory\n' } });
     // The image registry: HTTPS, anonymous refused.
     registry = await fakeHttp({ '/v2/': { status: 401, body: '{"errors":[]}' } }, registryTls);
     web80 = await fakeHttp({ '/': { status: 200, body: 'hello from web' } });
+    edge = await fakeTls(edgeTls, ['h2', 'http/1.1']);
     dns53 = await fakeDns(table);
     dns8600 = await fakeDns(table);
     containers = green();
@@ -166,7 +178,7 @@ describe('runVerify against scripted docker and loopback fakes', function () {
     deployed = '';
   });
   afterEach(async () => {
-    for (const f of [zk, consul, haproxy, appsApi, registry, web80, dns53, dns8600])
+    for (const f of [zk, consul, haproxy, appsApi, acme, registry, edge, web80, dns53, dns8600])
       await f.close().catch(() => undefined);
   });
 

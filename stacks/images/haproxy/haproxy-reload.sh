@@ -5,7 +5,9 @@
 # the host (HAProxy could not bind it, and every later reload would fail too)
 # is commented out before the reload, and one that fails to bind all the same
 # is dropped and the rest reloaded. Each dropped route is logged once, by name.
+# The certificates of public names are put in place first (haproxy-certs).
 set -u
+/usr/local/bin/haproxy-certs
 new=/etc/haproxy/haproxy.cfg.new
 cur=/etc/haproxy/haproxy.cfg
 master=/var/run/haproxy-master.sock
@@ -97,6 +99,8 @@ apply() {
 }
 reloaded() { log "config valid, reloaded ($(grep -c '^backend \|^listen ' "$cur") backends, $(grep -c '^ *server ' "$cur") servers)"; }
 
+# consul-template runs this for either template; the config may not be rendered yet.
+[ -f "$new" ] || exit 0
 if ! out=$(haproxy -c -f "$new" 2>&1); then
   cp "$new" /etc/haproxy/haproxy.cfg.rejected
   log "rendered config is INVALID, kept the running one (see /etc/haproxy/haproxy.cfg.rejected):"

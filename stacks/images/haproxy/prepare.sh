@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs on the BUILD HOST before `docker build` of this context: consul-template
 # is built with the host's Go (the Go module proxy is reachable, Debian has no
-# consul-template), and the canonical template is copied in from
+# consul-template), and the canonical templates are copied in from
 # stacks/templates/ so the image carries exactly the committed file.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,6 +9,7 @@ root=$(cd "$here/../../.." && pwd)
 version=${CONSUL_TEMPLATE_VERSION:-v0.42.1}
 mkdir -p "$here/.bin"
 cp "$root/stacks/templates/haproxy.cfg.ctmpl" "$here/.bin/haproxy.cfg.ctmpl"
+cp "$root/stacks/templates/certs.ctmpl" "$here/.bin/certs.ctmpl"
 if ! [ -x "$here/.bin/consul-template" ] || [ "$(cat "$here/.bin/consul-template.version" 2>/dev/null)" != "$version" ]; then
   command -v go >/dev/null || { echo "prepare: 'go' is not installed on the build host; install Go >= 1.22 (it builds consul-template $version)" >&2; exit 1; }
   tmp=$(mktemp -d)

@@ -31,7 +31,7 @@ const NamesPrefix = "paasbox/names/"
 var StackNames = map[string]bool{
 	"consul": true, "zookeeper": true, "haproxy": true, "registrator": true, "dns": true, "dnsmasq": true,
 	"sshd": true, "openvpn": true, "marathon": true, "mesos-master": true, "mesos-slave": true,
-	"apps-api": true, "registry": true,
+	"apps-api": true, "registry": true, "acme": true,
 }
 
 // Owners answers who owns a service name: the owning app id and true when
