@@ -2,9 +2,10 @@
 // (src/bench/images.ts: the stack's images from the real builder, the example
 // app from its build script), one build at a time in this process, with the
 // build's progress indented under the spec's output. A missing image is
-// built, never a reason to skip.
+// built, never a reason to skip (Pebble's too: a clean clone builds it itself).
 import {
   ensureExampleImage as exampleImage,
+  ensurePebbleImage as pebbleImage,
   ensureStackImages as stackImages,
 } from '../../src/bench/images.js';
 import { Progress } from '../../src/progress.js';
@@ -30,4 +31,9 @@ export function ensureStackImages(services?: string[]): Promise<Record<string, s
 /** paasbox/simplewebapp-python:latest from the example's build script; its ref. */
 export function ensureExampleImage(): Promise<string> {
   return serial(() => exampleImage(imagesProgress()));
+}
+
+/** The Pebble image of the HTTPS spec (src/bench/images.ts), built one build at a time. */
+export function ensurePebbleImage(): Promise<string> {
+  return serial(() => pebbleImage(imagesProgress()));
 }

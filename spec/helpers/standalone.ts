@@ -13,9 +13,13 @@ const run = promisify(execFile);
 export const sh = async (cmd: string): Promise<string> =>
   (await run('sh', ['-c', cmd], { maxBuffer: 16 << 20 })).stdout.trim();
 
-/** `install.mjs --mode standalone` (all ok when the stack runs already); the stack's address. */
-export async function installStandalone(env: NodeJS.ProcessEnv): Promise<string> {
-  const r = await run('npx', ['zx', repoPath('scripts', 'install.mjs'), '--mode', 'standalone', '--json'], {
+/**
+ * `install.mjs --mode standalone` (all ok when the stack runs already), with `args` added (e.g. `--config
+ * FILE`); the stack's address.
+ */
+export async function installStandalone(env: NodeJS.ProcessEnv, args: string[] = []): Promise<string> {
+  const script = repoPath('scripts', 'install.mjs');
+  const r = await run('npx', ['zx', script, '--mode', 'standalone', '--json', ...args], {
     cwd: repoPath(),
     env,
     maxBuffer: 64 << 20,

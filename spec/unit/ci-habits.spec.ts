@@ -61,21 +61,22 @@ describe('CI habits', () => {
     expect(bad).to.deep.equal([]);
   });
 
-  it("npm test runs the registrator's go vet and go test before mocha, and mocha last", () => {
+  it('npm test runs go vet and go test of each Go module here (registrator, lego) before mocha, and mocha last', () => {
     const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
     const steps = pkg.scripts['test']!.split('&&').map((s) => s.trim());
     expect(steps[0]).to.equal('npm run test:go');
     expect(steps[steps.length - 1]).to.match(/^mocha\b/);
-    expect(pkg.scripts['test:go']!.split('&&').map((s) => s.trim())).to.deep.equal([
-      'cd stacks/images/registrator',
-      'go vet ./...',
-      'go test ./...',
-    ]);
-    expect(
-      readdirSync(repoPath('stacks', 'images', 'registrator')).some((f) => f.endsWith('_test.go')),
-    ).to.equal(true);
+    const modules = ['registrator', 'apps-api/lego'];
+    expect(pkg.scripts['test:go']).to.equal(
+      modules.map((m) => `(cd stacks/images/${m} && go vet ./... && go test ./...)`).join(' && '),
+    );
+    for (const m of modules)
+      expect(
+        readdirSync(repoPath('stacks', 'images', ...m.split('/'))).some((f) => f.endsWith('_test.go')),
+        m,
+      ).to.equal(true);
   });
 
   it("README's command 2 is `npm test`", () => {

@@ -5,8 +5,20 @@
 // side's figure is the median of its runs, with the spread. autocannon keeps
 // its connections open (as browsers do), so this is the cost of encryption on
 // a warm connection; each connection's first handshake is in the runs too.
+// And the time from an app's public name (HAPROXY_0_VHOST) to its first good
+// HTTPS answer with a certificate from a real ACME server (Pebble).
 import autocannon from 'autocannon';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { MarathonApp } from '../appspec/app.js';
+import { PaasboxError } from '../errors.js';
+import { repoPath } from '../paths.js';
+import { poll } from '../poll.js';
+import type { Progress } from '../progress.js';
 import { median, type LoadStats } from './discovery.js';
+import { startPebble } from './pebble.js';
 
 export interface TlsCostOptions {
   /** The stack's advertised address, where HAProxy listens. */
@@ -89,4 +101,128 @@ export async function benchTlsCost(o: TlsCostOptions): Promise<TlsCostResult> {
     httpsTotal: b.reduce((n, x) => n + x.total, 0),
     p50Ms: { http: median(a.map((x) => x.latencyP50Ms)), https: median(b.map((x) => x.latencyP50Ms)) },
   };
+}
+
+export interface LabelToHttpsOptions {
+  /** The stack's advertised address (HAProxy, and what Pebble's DNS answers). */
+  address: string;
+  /** Runs, each a fresh app and name (default 5). */
+  runs?: number;
+  /** Where the runs' files go (settings, app JSON); removed after. */
+  dir: string;
+  /** One paasbox command as the user runs it (the bin of this checkout), its wall time included. */
+  paasbox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  progress: Progress;
+}
+
+export interface LabelToHttpsResult {
+  /** `paasbox deploy --wait` of an app with HAPROXY_0_VHOST → first good HTTPS answer by that name. */
+  seconds: Spread;
+  /** The deploy's own wall time (until its instances run, healthy and routed by name). */
+  deploySeconds: Spread;
+}
+
+const sec = (ms: number) => ms / 1000;
+
+/**
+ * The time from a public name's label to its first good HTTPS answer, as a
+ * user waits for it: Pebble (Let's Encrypt's test server) on loopback, the
+ * stack installed with acme: pointing at it, then per run an app labelled
+ * HAPROXY_0_VHOST=NAME deployed with `paasbox deploy --wait`, timed from the
+ * deploy's start to the first 200 over https://NAME/ whose certificate chains
+ * to Pebble's root (a fresh connection each try, every 100 ms). Each app is
+ * destroyed after its run; the stack is installed again without ACME at the end.
+ */
+export async function benchLabelToHttps(o: LabelToHttpsOptions): Promise<LabelToHttpsResult> {
+  const pebble = await startPebble({ answer: o.address }, o.progress);
+  const settings = (acme: Record<string, string>) => {
+    const f = join(o.dir, 'paasbox.yaml');
+    writeFileSync(f, stringify({ acme }));
+    return f;
+  };
+  const must = async (args: string[]) => {
+    const r = await o.paasbox(args);
+    if (r.code !== 0)
+      throw new PaasboxError(`paasbox ${args[0]} failed in the https benchmark`, 'read the detail', r.stderr);
+    return r;
+  };
+  const example = JSON.parse(
+    readFileSync(repoPath('examples', 'SimpleWebappPython', 'deploy1_marathon.json'), 'utf8'),
+  ) as MarathonApp;
+  const totals: number[] = [];
+  const deploys: number[] = [];
+  try {
+    const acme = {
+      directory: pebble.directory,
+      email: 'bench@example.test',
+      directoryCa: pebble.directoryCa,
+    };
+    await must(['install', '--mode', 'standalone', '--config', settings(acme)]);
+    const ca = readFileSync(pebble.root, 'utf8');
+    for (let i = 0; i < (o.runs ?? 5); i++) {
+      const name = `pbtls${Date.now().toString(36)}`;
+      const domain = `${name}.example.test`;
+      const app: MarathonApp = {
+        ...example,
+        id: `/${name}`,
+        instances: 1,
+        env: { SERVICE_NAME: name, SERVICE_TAGS: 'http' },
+        labels: { HAPROXY_0_VHOST: domain },
+      };
+      const file = join(o.dir, `${name}.json`);
+      writeFileSync(file, JSON.stringify(app));
+      const t0 = Date.now();
+      try {
+        await must(['deploy', file, '--wait']);
+        deploys.push(sec(Date.now() - t0));
+        await poll(
+          {
+            what: `https://${domain}/ with a certificate from Pebble`,
+            timeoutMs: 120_000,
+            everyMs: 100,
+            fix: 'read `npx paasbox status` (the certificates) and `npx paasbox logs acme`',
+          },
+          async () => ((await httpsStatus(o.address, domain, ca)) === 200 ? true : undefined),
+        );
+        totals.push(sec(Date.now() - t0));
+      } finally {
+        await o.paasbox(['deploy', file, '--destroy']);
+        await o.paasbox(['cert', 'rm', domain]);
+      }
+    }
+  } finally {
+    await pebble.stop();
+    await o.paasbox([
+      'install',
+      '--mode',
+      'standalone',
+      '--config',
+      settings({ directory: '', email: '', directoryCa: '' }),
+    ]);
+  }
+  return { seconds: spread(totals), deploySeconds: spread(deploys) };
+}
+
+/** One GET of https://NAME/ at address:443 on a fresh connection, the chain checked against `ca`. */
+function httpsStatus(address: string, name: string, ca: string): Promise<number> {
+  return new Promise((ok) => {
+    const req = request(
+      {
+        host: address,
+        port: 443,
+        servername: name,
+        headers: { host: name },
+        ca,
+        agent: false,
+        timeout: 2000,
+      },
+      (res) => {
+        res.resume();
+        ok(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => ok(0));
+    req.end();
+  });
 }

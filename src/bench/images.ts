@@ -1,11 +1,13 @@
 // The images the benchmarks run, made on this machine's docker through the
 // product's own paths: the stack's from the image builder (src/images buildAll:
 // incremental, so a no-op when up to date), the example app's from
-// examples/SimpleWebappPython/build-docker-image.sh on the paasbox base.
+// examples/SimpleWebappPython/build-docker-image.sh on the paasbox base, and
+// Pebble's (stacks/test-images/pebble: its image.yaml's prepare steps, then
+// docker build on the paasbox base) for the HTTPS spec and benchmark.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PaasboxError } from '../errors.js';
-import { buildAll, formatBuildSummary } from '../images/index.js';
+import { BASE_REF, buildAll, formatBuildSummary, readImageManifest, runPrepare } from '../images/index.js';
 import type { Progress } from '../progress.js';
 import { loadStackModel } from '../model/load.js';
 import { builtImageRef } from '../stackfile/refs.js';
@@ -89,4 +91,25 @@ export async function ensureExampleImage(progress: Progress): Promise<string> {
     );
   });
   return EXAMPLE_IMAGE;
+}
+
+/** The Pebble image (stacks/test-images/pebble: Pebble and pebble-challtestsrv at image.yaml's version). */
+export const PEBBLE_IMAGE = 'paasbox-test/pebble:v2.10.3';
+
+/**
+ * PEBBLE_IMAGE: the base (through the example app, which the HTTPS runs use too), the context's
+ * `go install` steps (cached in its .bin/), then `docker build` (docker's cache makes repeats quick).
+ */
+export async function ensurePebbleImage(progress: Progress): Promise<string> {
+  await ensureExampleImage(progress);
+  const dir = repoPath('stacks', 'test-images', 'pebble');
+  await progress.step(`build ${PEBBLE_IMAGE} (stacks/test-images/pebble)`, 'local', async () => {
+    await runPrepare(dir, await readImageManifest(dir));
+    await run(
+      'docker',
+      ['build', '-q', '--network', 'host', '--build-arg', `BASE=${BASE_REF}`, '-t', PEBBLE_IMAGE, dir],
+      { timeout: 900_000, maxBuffer: 16 << 20 },
+    );
+  });
+  return PEBBLE_IMAGE;
 }

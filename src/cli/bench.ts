@@ -7,7 +7,8 @@
 // for 2 and 20 instances on a swarm of docker-in-docker hosts), acl (time to
 // route and requests/s through HAProxy with Consul's ACLs, each beside the same
 // stack without them, on two docker-in-docker hosts), https (requests/s by
-// name over https beside http through the same HAProxy), cluster (4 hosts from
+// name over https beside http through the same HAProxy; a public name's time
+// to its first good HTTPS answer with ACME from Pebble), cluster (4 hosts from
 // nothing beside 1, failover times and failed requests; slow). "up" and
 // "discovery" use the stack install recorded on this machine (the default
 // instance, standalone). A section that cannot run is reported as skipped with
@@ -28,6 +29,11 @@ import { runVerify } from '../verify/run.js';
 import { settingsForTarget } from '../stackfile/deployed-settings.js';
 import { jsonOption, listArg } from './program.js';
 import { shq } from '../target/shell.js';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoPath } from '../paths.js';
 
 export const SECTIONS = [
   'generate',
@@ -96,6 +102,18 @@ function localDeployment(): DeploymentRecord {
       'install one first: npx paasbox install --mode standalone',
     );
   return inst.deployment;
+}
+
+/** One paasbox command as a user runs it here (this checkout's bin, this directory), never throwing. */
+function paasbox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((ok) =>
+    execFile(
+      process.execPath,
+      [repoPath('bin', 'paasbox.mjs'), ...args],
+      { maxBuffer: 64 << 20 },
+      (e, stdout, stderr) => ok({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 /** cluster: slow (about ten minutes, six docker-in-docker hosts); --skip cluster leaves it out. */
@@ -233,7 +251,7 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
     const d = localDeployment();
     const { ensureExampleImage } = await import('../bench/images.js');
     const { benchTimeToRoute } = await import('../bench/discovery.js');
-    const { benchTlsCost } = await import('../bench/https.js');
+    const { benchLabelToHttps, benchTlsCost } = await import('../bench/https.js');
     await ensureExampleImage(quiet());
     // One instance routed by name (as discovery starts them), then the same app over both schemes.
     const app = await benchTimeToRoute(b.local, { keep: true });
@@ -252,6 +270,22 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
       });
     } finally {
       await b.local.exec(`docker rm -f ${shq(app.container)}`);
+    }
+    // A public name's wait, as the user waits: `paasbox deploy --wait`, then its certificate from a
+    // real ACME server (Pebble on loopback) and the first good answer.
+    const dir = mkdtempSync(join(tmpdir(), 'pb-bench-https-'));
+    try {
+      const runs = 5;
+      const t = await benchLabelToHttps({ address: d.ip, runs, dir, paasbox, progress: quiet() });
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+      b.fig('paasbox deploy --wait, an app with HAPROXY_0_VHOST (reference)', t.deploySeconds.median, 's', {
+        note: `median of ${runs}: ${list(t.deploySeconds.runs)} s; one instance`,
+      });
+      b.fig('HAPROXY_0_VHOST deployed -> first good HTTPS answer by that name', t.seconds.median, 's', {
+        note: `median of ${runs}: ${list(t.seconds.runs)} s; from the deploy's start; ACME from Pebble`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 
