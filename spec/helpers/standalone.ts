@@ -1,7 +1,7 @@
 // The standalone install on this machine, as the integration specs that
 // drive it use it: install.mjs run as a user runs it (with the spec's own
-// state directory), the stack's advertised address, and the container of a
-// compose service found by its label.
+// state directory), the stack's advertised address, the container of a
+// compose service found by its label, and the paasbox CLI as a user runs it.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
@@ -33,4 +33,28 @@ export async function stackContainer(service: string): Promise<string> {
     (await sh(`docker ps -q --filter label=com.docker.compose.service=${service}`)).split('\n')[0] ?? '';
   expect(id, `the standalone stack has a ${service} container`).to.not.equal('');
   return id;
+}
+
+/** What a command printed and its exit code. */
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `paasbox ARGS` as a user runs it (this checkout's bin, from the repo) with `env`; never throws. */
+export function paasboxCli(env: NodeJS.ProcessEnv): (args: string[]) => Promise<Ran> {
+  return (args) =>
+    run('node', [repoPath('bin', 'paasbox.mjs'), ...args], {
+      cwd: repoPath(),
+      env,
+      maxBuffer: 64 << 20,
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code?: number | string; stdout?: string; stderr?: string }) => ({
+        code: typeof e.code === 'number' ? e.code : -1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? '',
+      }),
+    );
 }

@@ -17,16 +17,10 @@ import { MANAGEMENT_TOKEN_FILE } from '../../src/consul/acl.js';
 import { repoPath } from '../../src/paths.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage } from '../helpers/images.js';
-import { installStandalone } from '../helpers/standalone.js';
+import { installStandalone, paasboxCli } from '../helpers/standalone.js';
 
 const exec = promisify(execFile);
 const IMAGE = 'paasbox/simplewebapp-python:latest';
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('hostile apps: the app policy on a real stack (integration)', function () {
   this.timeout(20 * 60_000);
@@ -35,19 +29,7 @@ describe('hostile apps: the app policy on a real stack (integration)', function 
   const env = { ...process.env, PAASBOX_STATE_DIR: state };
   let ip = '';
 
-  const cli = async (args: string[]): Promise<Ran> =>
-    exec('node', [repoPath('bin', 'paasbox.mjs'), ...args], {
-      cwd: repoPath(),
-      env,
-      maxBuffer: 64 << 20,
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({
-        code: e.code ?? -1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? '',
-      }),
-    );
+  const cli = paasboxCli(env);
   const file = (name: string, app: object): string => {
     const f = join(files, `${name}.json`);
     writeFileSync(f, JSON.stringify(app));

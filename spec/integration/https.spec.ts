@@ -26,7 +26,7 @@ import { EDGE_SECRET_FILES } from '../../src/secrets/edge.js';
 import { fetchOnce } from '../helpers/http.js';
 import { ensureExampleImage, imagesProgress } from '../helpers/images.js';
 import { startPebble, type Pebble } from '../../src/bench/pebble.js';
-import { installStandalone, sh, stackContainer } from '../helpers/standalone.js';
+import { installStandalone, sh, stackContainer, paasboxCli } from '../helpers/standalone.js';
 import { sleep, until } from '../helpers/until.js';
 
 const exec = promisify(execFile);
@@ -37,12 +37,6 @@ const INSTANCE = 'default';
 /** The public names this spec's apps claim. */
 const APP_DOMAIN = 'app.example.test';
 const REDIRECT_DOMAIN = 'redirect.example.test';
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface CurlResult {
   /** curl's exit code (28: timed out). */
@@ -131,19 +125,7 @@ describe('https: the edge on :443, public domains, certificates from Pebble (int
 
   /** The stack CA's copy install left in this spec's state dir (as localSecretsDir lays it out). */
   const stackCa = () => join(state, 'secrets', INSTANCE, STACK_CA);
-  const cli = async (args: string[]): Promise<Ran> =>
-    exec('node', [repoPath('bin', 'paasbox.mjs'), ...args], {
-      cwd: repoPath(),
-      env,
-      maxBuffer: 64 << 20,
-    }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({
-        code: typeof e.code === 'number' ? e.code : -1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? '',
-      }),
-    );
+  const cli = paasboxCli(env);
   const file = (name: string, body: object): string => {
     const f = join(files, `${name}.json`);
     writeFileSync(f, JSON.stringify(body));
@@ -493,5 +475,80 @@ describe('https: the edge on :443, public domains, certificates from Pebble (int
     expect(answersAs(redir, `${tag}redir`), describeCurl(redir)).to.equal(true);
     const haproxyLog = await sh(`docker logs --since 5m ${haproxy} 2>&1`);
     expect(haproxyLog, 'every reload took').to.not.include('still serving the previous config');
+  });
+
+  it('leaves out a certificate HAProxy cannot load (RSA 1024 written straight to K/V); routes keep updating', async () => {
+    // What `cert add` and the renewer refuse, put past them with the management token.
+    const dir = mkdtempSync(join(tmpdir(), 'pb-weak-'));
+    const key = 'paasbox/certs/weak.example.test';
+    const kvCall = (method: string, body?: string) =>
+      fetchOnce(`http://${ip}:8500/v1/kv/${key}`, {
+        method,
+        headers: { 'X-Consul-Token': token },
+        ...(body !== undefined ? { body } : {}),
+      });
+    try {
+      await exec('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:1024',
+        '-nodes',
+        '-days',
+        '30',
+        '-subj',
+        '/CN=weak.example.test',
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        join(dir, 'c.pem'),
+      ]);
+      const pem = readFileSync(join(dir, 'c.pem'), 'utf8') + readFileSync(join(dir, 'k.pem'), 'utf8');
+      expect((await kvCall('PUT', pem)).status).to.equal(200);
+      await until(
+        'haproxy-certs leaving out weak.example.test',
+        async () =>
+          (await sh(`docker logs --since 2m ${haproxy} 2>&1`)).includes(
+            'certificate for weak.example.test left out',
+          )
+            ? true
+            : undefined,
+        60_000,
+        500,
+      );
+      // A new service is still routed by name: the reloads go on.
+      const fresh = `${tag}fresh`;
+      started.push(fresh);
+      await exec('docker', [
+        'run',
+        '-d',
+        '--name',
+        fresh,
+        '-p',
+        '8080',
+        '--label',
+        `paasbox.marathon.id=/${fresh}`,
+        '-e',
+        `SERVICE_NAME=${fresh}`,
+        '-e',
+        'SERVICE_CHECK_HTTP=/health',
+        IMAGE,
+      ]);
+      const r = await until(
+        `${fresh} routed by name after the bad certificate`,
+        async () => {
+          const x = await httpPlain(`${fresh}.service.consul`);
+          return answersAs(x, fresh) ? x : undefined;
+        },
+        60_000,
+        200,
+      );
+      expect(r.status).to.equal(200);
+      const p443 = await httpsStack('python1');
+      expect(answersAs(p443, 'python1'), describeCurl(p443)).to.equal(true);
+    } finally {
+      await kvCall('DELETE');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -317,13 +317,13 @@ describe("haproxy.cfg.ctmpl rendered: tcp=PORT only inside the apps' range (cons
       "# paasbox-dropped: thief domain=shop.example.test: not this app's (paasbox/domains/shop.example.test)",
       "# paasbox-dropped: orphan domain=orphan.example.test: not this app's (paasbox/domains/orphan.example.test)",
     ]);
-    // The redirect spares the ACME challenges and plain NAME.service.DOMAIN; HSTS only over TLS.
-    expect(lines).to.include(
-      'http-request redirect scheme https code 301 if !{ ssl_fc } !acme_challenge dom_shop or !{ ssl_fc } !acme_challenge wild_shop',
-    );
+    // The redirect and HSTS act in the app's backend, on its own public names only (never
+    // NAME.service.DOMAIN); the challenges never reach it (svc_acme comes first).
+    expect(lines).to.include('http-request set-var(txn.public) str(shop) if dom_shop || wild_shop');
     expect(cfg).to.match(
-      /^backend svc_shop\n\s+balance roundrobin\n\s+http-response set-header Strict-Transport-Security "max-age=31536000" if \{ ssl_fc \}$/m,
+      /^backend svc_shop\n\s+balance roundrobin\n\s+http-request redirect scheme https code 301 if !\{ ssl_fc \} \{ var\(txn\.public\) -m str shop \}\n\s+http-response set-header Strict-Transport-Security "max-age=31536000" if \{ ssl_fc \} \{ var\(txn\.public\) -m str shop \}$/m,
     );
+    expect(cfg).to.not.match(/set-var\(txn\.public\) str\((thief|plain)\)/);
     // Order: the challenges first, every exact name before any wildcard.
     const at = (l: string) => lines.indexOf(l);
     expect(at('use_backend svc_acme if acme_challenge')).to.be.greaterThan(-1);

@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Progress } from '../../src/progress.js';
-import { InstallSecrets, secretsStep } from '../../src/provision/secrets.js';
+import { edgeScopeOf, InstallSecrets, secretsStep } from '../../src/provision/secrets.js';
 import { runSteps } from '../../src/provision/runner.js';
 import { resolveSettings } from '../../src/settings/settings.js';
 import { generateCompose, renderCompose } from '../../src/stackfile/generate.js';
@@ -173,6 +173,10 @@ describe('stack secrets', () => {
     expect(new X509Certificate(grown.tls.cert).checkHost('python1.service.consul')).to.equal(
       '*.service.consul',
     );
+    // The masters' addresses only: an agent joining changes no other host's certificate.
+    const cluster = { masters: ['10.0.0.5', '10.0.0.6'], domain: 'consul', ip: '10.0.0.9' };
+    expect(edgeScopeOf(cluster, '10.0.0.9')).to.deep.equal(scope);
+    expect(edgeScopeOf({ ip: '10.0.0.5' }, 'h1')).to.deep.equal({ domain: 'consul', ips: ['10.0.0.5'] });
     // Another domain: the name no longer matches, so a new certificate.
     expect(validEdgeTls(back, { ...scope, domain: 'paas.example' })).to.equal(false);
   });

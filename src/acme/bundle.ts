@@ -3,15 +3,19 @@
 // paasbox/certs/<domain>. Whatever writes one checks it here first: the
 // operator's files (`paasbox cert add`), lego's output (the renewer), and a
 // value read back from K/V. node:crypto judges it: every certificate parses,
-// each one is issued by the next, the key is the certificate's, the
-// certificate covers the domain, and it has not expired. Pure.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+// each one is issued by the next, the key is the certificate's and of a kind
+// HAProxy's OpenSSL 3 loads at its default security level (RSA of 2048 bits
+// or more, EC on P-256/P-384/P-521), the certificate covers the domain, and
+// it has not expired. Pure.
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { PaasboxError } from '../errors.js';
 
 /** What a good bundle says of itself. */
 export interface BundleFacts {
   /** ISO time the certificate expires. */
   notAfter: string;
+  /** ISO time it became valid (its lifetime: the renewer renews short-lived ones sooner). */
+  notBefore: string;
   /** The issuer's common name (else its whole name, one line). */
   issuer: string;
   /** Its DNS names (subjectAltName). */
@@ -22,6 +26,28 @@ export interface BundleFacts {
 export const MAX_BUNDLE_BYTES = 64 * 1024;
 const MAX_CERTS = 8;
 const KEY_LABELS = new Set(['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY']);
+/** RSA keys this short OpenSSL 3 refuses at its default security level (1: 80 bits). */
+export const MIN_RSA_BITS = 2048;
+/** The EC curves OpenSSL 3 and every TLS client take, by node's names. */
+const EC_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+const KEY_FIX =
+  'give an RSA key of 2048 bits or more or an EC key on P-256/P-384/P-521, e.g. ' +
+  'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256, and a certificate for it';
+
+/** Why HAProxy (OpenSSL 3, default security level) would refuse this key, else undefined. */
+export function keyProblem(key: KeyObject): string | undefined {
+  const type = key.asymmetricKeyType ?? 'unknown';
+  const d = key.asymmetricKeyDetails ?? {};
+  if (type === 'rsa')
+    return (d.modulusLength ?? 0) >= MIN_RSA_BITS
+      ? undefined
+      : `an RSA key of ${d.modulusLength ?? '?'} bits (under ${MIN_RSA_BITS})`;
+  if (type === 'ec')
+    return d.namedCurve && EC_CURVES[d.namedCurve]
+      ? undefined
+      : `an EC key on ${d.namedCurve ?? 'an unnamed curve'}`;
+  return `a key of type ${type}`;
+}
 
 interface Blocks {
   certs: string[];
@@ -130,6 +156,8 @@ export function checkBundle(
   }
   if (!matches)
     throw bad(`${what}'s private key is not the certificate's`, 'give the key the certificate was made for');
+  const weak = keyProblem(createPrivateKey(key));
+  if (weak) throw bad(`${what}'s private key is ${weak}, which HAProxy (OpenSSL 3) refuses`, KEY_FIX);
   const names = dnsNames(leaf);
   if (!covers(names, domain))
     throw bad(
@@ -139,7 +167,8 @@ export function checkBundle(
   const notAfter = new Date(leaf.validTo);
   if (!(notAfter.getTime() > now.getTime()))
     throw bad(`${what} for ${domain} expired on ${notAfter.toISOString()}`, 'give a current certificate');
-  return { notAfter: notAfter.toISOString(), issuer: issuerOf(leaf), names };
+  const notBefore = new Date(leaf.validFrom).toISOString();
+  return { notAfter: notAfter.toISOString(), notBefore, issuer: issuerOf(leaf), names };
 }
 
 /** The combined PEM the edge serves: the certificates in order, then the key. */

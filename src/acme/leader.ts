@@ -1,15 +1,17 @@
 // One renewer leads a cluster: a Consul session (a TTL the leader renews,
 // no node checks, released when it lapses) holds the lock on
 // paasbox/acme/leader, whose value is the leader's IP:PORT, so a follower
-// knows where the challenge files are. Blocking queries on the key wake a
-// follower when the lock is free, and the renewer when what it watches changes.
+// knows where the challenge files are. A follower holds a session of its own,
+// renewed at each try (made anew when Consul has dropped it), so it takes the
+// lock once the leader's lapses. Blocking queries on the key wake a follower
+// when the lock is free, and the renewer when what it watches changes.
 
 import { isIPv4 } from 'node:net';
 import type { ConsulClient } from '../consul/client.js';
 import { PaasboxError } from '../errors.js';
 import { LEADER_KEY } from './store.js';
 
-/** The session's TTL; the leader renews it every third of it. */
+/** The session's TTL; the leader and each follower renew theirs every third of it. */
 export const SESSION_TTL_S = 30;
 
 const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
@@ -41,31 +43,44 @@ export class LeaderLock {
     );
   }
 
-  /** Take the lock (a session made first when there is none); true when this renewer holds it. */
-  async acquire(): Promise<boolean> {
-    if (!this.session) {
-      const r = await this.consul.call('PUT', '/v1/session/create', {
-        Name: 'paasbox-acme',
-        TTL: `${SESSION_TTL_S}s`,
-        Behavior: 'release',
-        LockDelay: '5s',
-        NodeChecks: [],
-      });
-      if (r.error || r.status !== 200) this.fail('PUT /v1/session/create', r);
-      const id = (JSON.parse(r.body) as { ID?: unknown }).ID;
-      if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) this.fail('a session with no ID', r);
-      this.session = id;
-    }
-    const r = await this.consul.call(
-      'PUT',
-      `/v1/kv/${encodeKey(LEADER_KEY)}?acquire=${this.session}`,
-      this.self,
-    );
-    if (r.error || r.status !== 200) this.fail(`PUT /v1/kv/${LEADER_KEY}?acquire`, r);
-    return r.body.trim() === 'true';
+  /** A new session (the old one, if any, forgotten). */
+  private async createSession(): Promise<string> {
+    this.session = undefined;
+    const r = await this.consul.call('PUT', '/v1/session/create', {
+      Name: 'paasbox-acme',
+      TTL: `${SESSION_TTL_S}s`,
+      Behavior: 'release',
+      LockDelay: '5s',
+      NodeChecks: [],
+    });
+    if (r.error || r.status !== 200) this.fail('PUT /v1/session/create', r);
+    const id = (JSON.parse(r.body) as { ID?: unknown }).ID;
+    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) this.fail('a session with no ID', r);
+    return (this.session = id);
   }
 
-  /** Renew the session; false when it is gone (the lock with it). */
+  /**
+   * Take the lock; true when this renewer holds it. A follower calls it each
+   * loop (at most a third of the TTL apart): the session is renewed first, and
+   * made anew when Consul no longer knows it (renew: 404; acquire: 500
+   * "invalid session"), so a follower always holds a live one and takes over
+   * once the leader's lapses.
+   */
+  async acquire(): Promise<boolean> {
+    if (!(await this.renew())) await this.createSession();
+    for (let attempt = 1; ; attempt++) {
+      const key = `/v1/kv/${encodeKey(LEADER_KEY)}`;
+      const r = await this.consul.call('PUT', `${key}?acquire=${this.session}`, this.self);
+      if (!r.error && r.status === 200) return r.body.trim() === 'true';
+      if (attempt === 1 && !r.error && /invalid session|session .*not found/i.test(r.body)) {
+        await this.createSession();
+        continue;
+      }
+      this.fail(`PUT /v1/kv/${LEADER_KEY}?acquire`, r);
+    }
+  }
+
+  /** Renew the session; false when there is none or it is gone (the lock with it). */
   async renew(): Promise<boolean> {
     if (!this.session) return false;
     const r = await this.consul.call('PUT', `/v1/session/renew/${this.session}`);

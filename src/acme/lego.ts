@@ -24,6 +24,15 @@ export interface LegoOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The options with the directory's CA file when it exists now, without it
+ * otherwise: checked before each run, as install may add or remove the file.
+ */
+export function withDirectoryCa(o: LegoOptions, caFile: string): LegoOptions {
+  const { directoryCa: _was, ...rest } = o;
+  return existsSync(caFile) ? { ...rest, directoryCa: caFile } : rest;
+}
+
 /** lego's argv for one domain (pure). */
 export function legoArgv(o: LegoOptions, domain: string): string[] {
   return [

@@ -7,7 +7,7 @@
 // run lego for each domain due (./lego.ts), store the result (./store.ts);
 // wait for a change of paasbox/domains/ or paasbox/acme/renew/, an hour at most.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { ConsulClient } from '../consul/client.js';
@@ -17,10 +17,18 @@ import { checkAcme } from '../settings/acme.js';
 import { httpHere } from '../system/http.js';
 import { checkBundle, combinedPem } from './bundle.js';
 import { LeaderLock, SESSION_TTL_S } from './leader.js';
-import { runLego, type LegoOptions } from './lego.js';
+import { runLego, withDirectoryCa, type LegoOptions } from './lego.js';
 import { HOUR_MS, planRenewals, type Plan } from './plan.js';
 import { createAcmeServer, HOP_HEADER, type ChallengeAnswer } from './server.js';
-import { CertStore, DOMAINS_PREFIX, oneLine, RENEW_PREFIX, type CertStatus } from './store.js';
+import {
+  CertStore,
+  DOMAINS_PREFIX,
+  LEADER_KEY,
+  MAX_FAILURES,
+  oneLine,
+  RENEW_PREFIX,
+  type CertStatus,
+} from './store.js';
 
 export const SECRETS_IN_CONTAINER = '/run/secrets/paasbox';
 
@@ -111,7 +119,6 @@ class Renewer {
       ...(cfg.email ? { email: cfg.email } : {}),
       path: join(cfg.dataDir, 'lego'),
       webroot: this.webroot,
-      ...(existsSync(cfg.directoryCaFile) ? { directoryCa: cfg.directoryCaFile } : {}),
     };
     if (!cfg.directory) this.role = 'idle';
   }
@@ -171,8 +178,9 @@ class Renewer {
           else {
             const at = await this.lock.leader().catch(() => undefined);
             this.once('role', `following the leader at ${at ? `${at.host}:${at.port}` : '(none yet)'}`);
-            // Woken when the lock changes hands; at most 30 s (a lock delay refuses a first try).
-            const i = await this.lock.watch('paasbox/acme/leader', leaderIndex, 30);
+            // Woken when the lock changes hands; at most a third of the TTL, so that the next
+            // acquire renews this follower's session in time (and a lock delay's refusal is retried).
+            const i = await this.lock.watch(LEADER_KEY, leaderIndex, SESSION_TTL_S / 3);
             leaderIndex = i >= leaderIndex ? i : 0;
             continue;
           }
@@ -257,7 +265,8 @@ class Renewer {
       const pem = await this.store.cert(d);
       if (pem === undefined) continue;
       try {
-        certs.set(d, { notAfter: checkBundle(pem, d, now).notAfter });
+        const facts = checkBundle(pem, d, now);
+        certs.set(d, { notAfter: facts.notAfter, notBefore: facts.notBefore });
       } catch (e) {
         certs.set(d, { unusable: isPaasboxError(e) ? e.problem : (e as Error).message });
       }
@@ -270,8 +279,14 @@ class Renewer {
       certs,
       statuses,
       renewals,
+      stored,
     });
     for (const d of plan.drop) await this.store.clearRenewal(d);
+    for (const d of plan.remove) {
+      if (this.stopped || this.role !== 'leader') break;
+      await this.store.remove(d);
+      this.log(`${d}: no app claims it any more: its ACME certificate removed`);
+    }
     for (const s of plan.skipped) this.once(`skip ${s.domain}`, `${s.domain}: left alone: ${s.why}`);
     let ok = 0;
     let failed = 0;
@@ -305,7 +320,8 @@ class Renewer {
     had: { notAfter: string } | { unusable: string } | undefined,
     before: CertStatus | undefined,
   ): Promise<CertStatus> {
-    const r = await runLego(this.lego, domain);
+    // The directory's CA as it is now (install may add, replace or remove it while this runs).
+    const r = await runLego(withDirectoryCa(this.lego, this.cfg.directoryCaFile), domain);
     const at = new Date().toISOString();
     let error: string;
     if (r.ok) {
@@ -330,6 +346,7 @@ class Renewer {
       at,
       source: 'acme',
       error: oneLine(error, 500),
+      failures: Math.min(before && !before.ok ? (before.failures ?? 1) + 1 : 1, MAX_FAILURES),
       ...(had && 'notAfter' in had ? { notAfter: had.notAfter } : {}),
       ...(had && 'notAfter' in had && before?.issuer ? { issuer: before.issuer } : {}),
     };
@@ -365,7 +382,18 @@ export async function startRenewer(
   const address = `${cfg.host}:${cfg.port}`;
   log(`paasbox ACME renewer listening on ${address}; directory ${cfg.directory ?? 'none'}`);
   const serviceId = `acme-${cfg.host}-${cfg.port}`;
-  register(consul, serviceId, cfg, log);
+  consul.registerInBackground(
+    {
+      id: serviceId,
+      name: 'acme',
+      host: cfg.host,
+      port: cfg.port,
+      checkPath: '/health',
+      tag: 'paasbox-acme',
+      fix: "check the acme service's Consul token (install writes it) and Consul's health",
+    },
+    log,
+  );
   void renewer.run().catch((e: unknown) => log(`renewer stopped: ${(e as Error).message}`));
   return {
     address,
@@ -375,45 +403,4 @@ export async function startRenewer(
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
-}
-
-/**
- * In Consul as `acme` on this master (HTTP check /health), the name HAProxy
- * sends challenges to. Before install has made the token, it keeps trying in
- * the background (every 2 s, for 30 minutes), serving meanwhile.
- */
-function register(consul: ConsulClient, id: string, cfg: AcmeConfig, log: (l: string) => void): void {
-  const check = {
-    HTTP: `http://${cfg.host}:${cfg.port}/health`,
-    Interval: '5s',
-    Timeout: '2s',
-    DeregisterCriticalServiceAfter: '10m',
-  };
-  const reg = {
-    ID: id,
-    Name: 'acme',
-    Address: cfg.host,
-    Port: cfg.port,
-    Tags: ['paasbox-acme'],
-    Check: check,
-  };
-  let said = '';
-  const opts = {
-    what: 'registering in Consul as acme',
-    timeoutMs: 30 * 60_000,
-    everyMs: 2000,
-    fix: "check the acme service's Consul token (install writes it) and Consul's health",
-    kind: 'transient' as const,
-  };
-  void poll(opts, async () => {
-    try {
-      await consul.agentServiceRegister(reg);
-      log(`registered in Consul as acme (${id})`);
-      return true;
-    } catch (e) {
-      const m = (e as Error).message;
-      if (m !== said) log(`not yet registered in Consul (retrying): ${(said = m)}`);
-      return undefined;
-    }
-  }).catch((e: unknown) => log(`gave up registering in Consul: ${(e as Error).message}`));
 }

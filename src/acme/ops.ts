@@ -169,6 +169,14 @@ export function rowResult(r: CertRow): string {
     : `failed at ${s.at}: ${s.error ?? '?'}${s.notAfter ? ` (serving one${until})` : ''}`;
 }
 
+/** What becomes of a certificate no app claims: ACME's are removed, the operator's stay. */
+export function unclaimedNote(r: CertRow): string {
+  if (r.owner || (!r.stored && !r.status)) return '';
+  return r.status?.source === 'acme'
+    ? 'no app claims it: the renewer removes it'
+    : `no app claims it: kept until paasbox cert rm ${r.domain}`;
+}
+
 /** The certificate rows as a table (failed first). */
 export function certTableRows(rows: CertRow[]): string[][] {
   return rows.map((r) => [
@@ -182,7 +190,7 @@ export function certTableRows(rows: CertRow[]): string[][] {
       ? oneLine(r.status.error, 80)
       : r.renewRequested
         ? `renewal asked for at ${r.renewRequested}`
-        : '',
+        : unclaimedNote(r),
   ]);
 }
 

@@ -3,8 +3,13 @@
 // when to look again. A domain gets one when its certificate is missing,
 // unusable, expires within renewDays, or a renewal was asked for. Never: a
 // wildcard (HTTP-01 cannot prove one), a certificate the operator added, or
-// anything at all without a directory. A failed attempt is retried after
-// RETRY_MS unless a renewal is asked for.
+// anything at all without a directory. A certificate is renewed at notAfter
+// minus renewDays, or minus a third of its lifetime when that is shorter. A
+// domain that keeps failing is tried again after RETRY_MS, doubled for each
+// failure in a row (status.failures), a day at most, unless a renewal is
+// asked for; at most maxPerRound are asked for in a round (the directory's
+// rate limits), the rest in the next. ACME's certificates of names no app
+// claims any more are removed; the operator's stay.
 
 import type { CertStatus } from './store.js';
 
@@ -21,11 +26,15 @@ export interface PlanInput {
    * What paasbox/certs/ holds, checked (checkBundle): the expiry of a good
    * one, or why it is unusable. A domain with no entry has none.
    */
-  certs: Map<string, { notAfter: string } | { unusable: string }>;
+  certs: Map<string, { notAfter: string; notBefore?: string } | { unusable: string }>;
   statuses: Map<string, CertStatus>;
+  /** The domains with a certificate in paasbox/certs/ (claimed or not). */
+  stored?: string[];
   /** Renewals asked for (paasbox/acme/renew/): domain → when. */
   renewals: Map<string, string>;
   retryMs?: number;
+  /** At most this many certificates asked for in a round (default MAX_PER_ROUND). */
+  maxPerRound?: number;
 }
 
 export interface PlanItem {
@@ -42,6 +51,8 @@ export interface Plan {
   skipped: { domain: string; why: string }[];
   /** Renewals asked for that nothing will answer (not claimed, the operator's): delete them. */
   drop: string[];
+  /** ACME's certificates (and results) of names no app claims any more: delete them. */
+  remove: string[];
   /** Why nothing at all is requested (no directory), else undefined. */
   idle?: string;
   /** Look again after this long at the latest (the next renewal window, a retry, the hourly round). */
@@ -50,9 +61,34 @@ export interface Plan {
 
 export const HOUR_MS = 60 * 60_000;
 export const DAY_MS = 24 * HOUR_MS;
-/** A failed domain is tried again after this long (sooner when a renewal is asked for). */
+/** A failed domain is tried again after this long, doubled per failure in a row (sooner when asked for). */
 export const RETRY_MS = 10 * 60_000;
+/** The longest wait after failures. */
+export const MAX_RETRY_MS = DAY_MS;
+/** Certificates asked for in one round at most; the rest wait for the next. */
+export const MAX_PER_ROUND = 5;
 const MIN_WAIT_MS = 60_000;
+
+/** The wait after `failures` failures in a row: retryMs, doubled for each further one, a day at most. */
+export function retryDelay(failures: number, retryMs = RETRY_MS): number {
+  const n = Math.max(1, Math.min(Math.floor(failures) || 1, 32));
+  return Math.min(retryMs * 2 ** (n - 1), MAX_RETRY_MS);
+}
+
+/** When a certificate is due: notAfter minus renewDays, or minus a third of its lifetime if shorter. */
+export function renewalTime(
+  cert: { notAfter: string; notBefore?: string },
+  renewDays: number,
+): { at: number; why: string } {
+  const notAfter = Date.parse(cert.notAfter);
+  const lifetime = cert.notBefore ? notAfter - Date.parse(cert.notBefore) : NaN;
+  if (lifetime > 0 && lifetime / 3 < renewDays * DAY_MS)
+    return {
+      at: notAfter - lifetime / 3,
+      why: `within a third of its ${+(lifetime / DAY_MS).toFixed(1)}-day lifetime`,
+    };
+  return { at: notAfter - renewDays * DAY_MS, why: `within ${renewDays} days` };
+}
 
 export function planRenewals(p: PlanInput): Plan {
   const retryMs = p.retryMs ?? RETRY_MS;
@@ -62,6 +98,7 @@ export function planRenewals(p: PlanInput): Plan {
       run: [],
       skipped: [],
       drop: [],
+      remove: [],
       idle: 'no ACME directory is configured (acme: { directory: URL } in paasbox.yaml): nothing is requested',
       nextMs: HOUR_MS,
     };
@@ -92,26 +129,42 @@ export function planRenewals(p: PlanInput): Plan {
     if (!cert) item = { domain, reason: 'missing', detail: 'no certificate yet' };
     else if ('unusable' in cert) item = { domain, reason: 'unusable', detail: cert.unusable };
     else {
-      const renewAt = Date.parse(cert.notAfter) - p.renewDays * DAY_MS;
-      if (renewAt <= now)
-        item = {
-          domain,
-          reason: 'expiring',
-          detail: `expires ${cert.notAfter}, within ${p.renewDays} days`,
-        };
-      else later(renewAt);
+      const due = renewalTime(cert, p.renewDays);
+      if (due.at <= now)
+        item = { domain, reason: 'expiring', detail: `expires ${cert.notAfter}, ${due.why}` };
+      else later(due.at);
     }
     if (!item) continue;
     const failedAt = status && !status.ok ? Date.parse(status.at) : NaN;
-    if (failedAt + retryMs > now) {
-      skipped.push({
-        domain,
-        why: `failed at ${status!.at}; tried again from ${new Date(failedAt + retryMs).toISOString()}`,
-      });
-      later(failedAt + retryMs);
+    const failures = status?.failures ?? 1;
+    const wait = retryDelay(failures, retryMs);
+    if (failedAt + wait > now) {
+      const again = new Date(failedAt + wait).toISOString();
+      const times = failures > 1 ? ` (${failures} times in a row)` : '';
+      skipped.push({ domain, why: `failed at ${status!.at}${times}; tried again from ${again}` });
+      later(failedAt + wait);
       continue;
     }
     run.push(item);
   }
-  return { run, skipped, drop: [...new Set(drop)], nextMs: Math.max(MIN_WAIT_MS, next - now) };
+  // Asked-for renewals first; the rest of what is due waits for the next round (a minute on).
+  const max = p.maxPerRound ?? MAX_PER_ROUND;
+  const ordered = [
+    ...run.filter((i) => i.reason === 'requested'),
+    ...run.filter((i) => i.reason !== 'requested'),
+  ];
+  for (const i of ordered.slice(max)) {
+    skipped.push({ domain: i.domain, why: `${i.detail}: over ${max} certificates this round, next round` });
+    later(now + MIN_WAIT_MS);
+  }
+  const remove = [...new Set([...(p.stored ?? []), ...p.statuses.keys()])]
+    .filter((d) => !claimed.has(d) && p.statuses.get(d)?.source === 'acme')
+    .sort();
+  return {
+    run: ordered.slice(0, max),
+    skipped,
+    drop: [...new Set(drop)],
+    remove,
+    nextMs: Math.max(MIN_WAIT_MS, next - now),
+  };
 }

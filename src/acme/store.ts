@@ -36,7 +36,12 @@ export interface CertStatus {
   issuer?: string;
   /** Why the last attempt failed. */
   error?: string;
+  /** Failed attempts in a row (with ok false): the renewer backs off by it (plan.ts retryDelay). */
+  failures?: number;
 }
+
+/** The most failures in a row a status record counts (the back-off is capped long before). */
+export const MAX_FAILURES = 10_000;
 
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const TEXT_RE = /^[^\p{Cc}\u2028\u2029]*$/u;
@@ -70,6 +75,9 @@ export function parseStatus(text: string | undefined): CertStatus | undefined {
   if (v['notAfter'] !== undefined && !isIsoTime(v['notAfter'])) return undefined;
   if (v['issuer'] !== undefined && !text_(v['issuer'], 200)) return undefined;
   if (v['error'] !== undefined && !text_(v['error'], 500)) return undefined;
+  const n = v['failures'];
+  if (n !== undefined && !(Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_FAILURES))
+    return undefined;
   return {
     ok: v['ok'],
     at: v['at'],
@@ -77,6 +85,7 @@ export function parseStatus(text: string | undefined): CertStatus | undefined {
     ...(v['notAfter'] !== undefined ? { notAfter: v['notAfter'] as string } : {}),
     ...(v['issuer'] !== undefined ? { issuer: v['issuer'] as string } : {}),
     ...(v['error'] !== undefined ? { error: v['error'] as string } : {}),
+    ...(n !== undefined ? { failures: n as number } : {}),
   };
 }
 

@@ -10,7 +10,6 @@ import type { AppBounds } from '../apps/policy.js';
 import { AppNames } from '../consul/app-names.js';
 import { ConsulClient } from '../consul/client.js';
 import { PaasboxError } from '../errors.js';
-import { poll } from '../poll.js';
 import { marathonCredentialsFromFile } from '../marathon/client.js';
 import { parseDeployment } from '../stackfile/deployment.js';
 import { ensureSwarm } from '../swarm/membership.js';
@@ -104,7 +103,20 @@ export async function startApiServer(
   log(`paasbox apps API (Marathon v2 on swarm) listening on ${address}`);
   await ready().catch((e: unknown) => log(`docker swarm: ${(e as Error).message}`));
   const serviceId = `marathon-${cfg.host}-${cfg.port}`;
-  register(consul, serviceId, cfg, log);
+  // In Consul as `marathon` on this master (HTTP check /ping): HAProxy routes
+  // marathon.service.DOMAIN here.
+  consul.registerInBackground(
+    {
+      id: serviceId,
+      name: 'marathon',
+      host: cfg.host,
+      port: cfg.port,
+      checkPath: '/ping',
+      tag: 'paasbox-apps-api',
+      fix: "check the apps API's Consul token (install writes it) and Consul's health",
+    },
+    log,
+  );
   return {
     address,
     stop: async () => {
@@ -149,41 +161,4 @@ async function bounds(stackFile: string, manager: LocalTarget): Promise<AppBound
   const nodes = [...(await swarmNodeFacts(manager)).values()];
   const agents = nodes.filter((n) => n.role === AGENT_LABEL.value).length;
   return stackBounds(d, agents || nodes.length || 1);
-}
-
-/**
- * In Consul as `marathon` on this master (HTTP check /ping). On a fresh
- * install the API starts before install has made its Consul token: it keeps
- * trying in the background (every 2 s, for 30 minutes), serving meanwhile.
- */
-function register(consul: ConsulClient, id: string, cfg: ApiConfig, log: (l: string) => void): void {
-  const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}/ping`;
-  const check = { HTTP: url, Interval: '5s', Timeout: '2s', DeregisterCriticalServiceAfter: '10m' };
-  const reg = {
-    ID: id,
-    Name: 'marathon',
-    Address: cfg.host,
-    Port: cfg.port,
-    Tags: ['paasbox-apps-api'],
-    Check: check,
-  };
-  let said = '';
-  const opts = {
-    what: 'registering in Consul as marathon',
-    timeoutMs: 30 * 60_000,
-    everyMs: 2000,
-    fix: "check the apps API's Consul token (install writes it) and Consul's health",
-    kind: 'transient' as const,
-  };
-  void poll(opts, async () => {
-    try {
-      await consul.agentServiceRegister(reg);
-      log(`registered in Consul as marathon (${id})`);
-      return true;
-    } catch (e) {
-      const m = (e as Error).message;
-      if (m !== said) log(`not yet registered in Consul (retrying): ${(said = m)}`);
-      return undefined;
-    }
-  }).catch((e: unknown) => log(`gave up registering in Consul: ${(e as Error).message}`));
 }

@@ -166,6 +166,12 @@ export function domainProblem(
       problem: `${v} ends in a numeric label, like an IP address`,
       fix: `give a host name (${plain})`,
     };
+  // Top-level domains begin with a letter; HAProxy's template routes nothing else.
+  if (!/^[a-z]/.test(rest[rest.length - 1]!))
+    return {
+      problem: `${v} has a last label that does not begin with a letter (no top-level domain does)`,
+      fix: `give a host name under a real top-level domain (${plain})`,
+    };
   if (rest[rest.length - 1] === 'localhost')
     return { problem: `${v} is localhost's`, fix: 'give a public host name, e.g. app.example.com' };
   const under = rest.join('.');

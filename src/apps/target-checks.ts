@@ -124,16 +124,45 @@ export function claimedKeys(app: MarathonApp, defaultName: string): string[] {
 }
 
 /**
- * The refusal of a claim another app holds, naming the field the app set
- * (`app`: the app that asked, whose field gave a public name).
+ * Another app's public name that `key` (a DOMAINS_PREFIX key) overlaps
+ * through a wildcard: an exact name under another app's `*.S`, or a `*.S`
+ * over another app's names (HAProxy routes `*.S` as any name ending in .S).
  */
-export function takenError(key: string, owner: string, app?: MarathonApp): PaasboxError {
+export function overlappingDomain(
+  key: string,
+  owners: Map<string, string>,
+  owner: string,
+): string | undefined {
+  if (!key.startsWith(DOMAINS_PREFIX)) return undefined;
+  const under = (name: string, suffix: string) => name.endsWith(`.${suffix}`);
+  const mine = key.slice(DOMAINS_PREFIX.length);
+  for (const [k, o] of owners) {
+    if (o === owner || k === key || !k.startsWith(DOMAINS_PREFIX)) continue;
+    const theirs = k.slice(DOMAINS_PREFIX.length);
+    const [a, b] = [mine.replace(/^\*\./, ''), theirs.replace(/^\*\./, '')];
+    const covered =
+      (theirs.startsWith('*.') && (under(mine, b) || (mine.startsWith('*.') && a === b))) ||
+      (mine.startsWith('*.') && under(theirs, a));
+    if (covered) return k;
+  }
+  return undefined;
+}
+
+/**
+ * The refusal of a claim another app holds, naming the field the app set
+ * (`app`: the app that asked, whose field gave a public name; `via`: the
+ * other app's key a public name overlaps through a wildcard).
+ */
+export function takenError(key: string, owner: string, app?: MarathonApp, via?: string): PaasboxError {
   if (key.startsWith(DOMAINS_PREFIX)) {
     const domain = key.slice(DOMAINS_PREFIX.length);
     const path =
       (app && appRoutes(app).domains.find((d) => d.name === domain)?.path) ?? '/labels/HAPROXY_0_VHOST';
+    const over = via?.slice(DOMAINS_PREFIX.length);
     return new PaasboxError(
-      `${fieldName(path)}: "${domain}" belongs to app ${owner}`,
+      over
+        ? `${fieldName(path)}: "${domain}" overlaps "${over}", which belongs to app ${owner}`
+        : `${fieldName(path)}: "${domain}" belongs to app ${owner}`,
       'give a public name of its own (a public name belongs to the app id that first deployed it)',
     );
   }

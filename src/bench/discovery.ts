@@ -186,13 +186,22 @@ export interface ThroughputResult {
   ratio: number;
 }
 
-async function load(
+/** autocannon's run as LoadStats; `extra`: its client timeout (default 10 s) and an https URL's SNI. */
+export async function load(
   url: string,
   headers: Record<string, string>,
   durationS: number,
   connections: number,
+  extra: { timeoutS?: number; servername?: string } = {},
 ): Promise<LoadStats> {
-  const r = await autocannon({ url, headers, duration: durationS, connections, timeout: 10 });
+  const r = await autocannon({
+    url,
+    headers,
+    duration: durationS,
+    connections,
+    timeout: extra.timeoutS ?? 10,
+    ...(extra.servername ? { servername: extra.servername } : {}),
+  });
   return {
     requestsPerSec: r.requests.average,
     latencyP50Ms: r.latency.p50,

@@ -7,17 +7,16 @@
 // a warm connection; each connection's first handshake is in the runs too.
 // And the time from an app's public name (HAPROXY_0_VHOST) to its first good
 // HTTPS answer with a certificate from a real ACME server (Pebble).
-import autocannon from 'autocannon';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { MarathonApp } from '../appspec/app.js';
 import { PaasboxError } from '../errors.js';
 import { repoPath } from '../paths.js';
 import { poll } from '../poll.js';
+import { httpHere } from '../system/http.js';
 import type { Progress } from '../progress.js';
-import { median, type LoadStats } from './discovery.js';
+import { load, median, type LoadStats } from './discovery.js';
 import { startPebble } from './pebble.js';
 
 export interface TlsCostOptions {
@@ -55,24 +54,13 @@ export function spread(xs: number[]): Spread {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs };
 }
 
-async function run(url: string, host: string, durationS: number, connections: number): Promise<LoadStats> {
-  const tls = url.startsWith('https:');
-  const r = await autocannon({
-    url,
-    headers: { host },
-    duration: durationS,
-    connections,
-    // Shorter than the run: a stalled request counts as failed.
-    timeout: Math.max(1, Math.min(2, durationS - 1)),
-    ...(tls ? { servername: host } : {}),
+/** One run by name; the client timeout shorter than the run, so a stalled request counts as failed. */
+function run(url: string, host: string, durationS: number, connections: number): Promise<LoadStats> {
+  const timeoutS = Math.max(1, Math.min(2, durationS - 1));
+  return load(url, { host }, durationS, connections, {
+    timeoutS,
+    ...(url.startsWith('https:') ? { servername: host } : {}),
   });
-  return {
-    requestsPerSec: r.requests.average,
-    latencyP50Ms: r.latency.p50,
-    latencyP99Ms: r.latency.p99,
-    total: r.requests.total,
-    failed: r.errors + r.timeouts + r.non2xx,
-  };
 }
 
 /** http and https by name through HAProxy, alternating (ABBA...), `runs` each. */
@@ -158,7 +146,6 @@ export async function benchLabelToHttps(o: LabelToHttpsOptions): Promise<LabelTo
       directoryCa: pebble.directoryCa,
     };
     await must(['install', '--mode', 'standalone', '--config', settings(acme)]);
-    const ca = readFileSync(pebble.root, 'utf8');
     for (let i = 0; i < (o.runs ?? 5); i++) {
       const name = `pbtls${Date.now().toString(36)}`;
       const domain = `${name}.example.test`;
@@ -182,7 +169,15 @@ export async function benchLabelToHttps(o: LabelToHttpsOptions): Promise<LabelTo
             everyMs: 100,
             fix: 'read `npx paasbox status` (the certificates) and `npx paasbox logs acme`',
           },
-          async () => ((await httpsStatus(o.address, domain, ca)) === 200 ? true : undefined),
+          async () => {
+            // A fresh connection each try, SNI from the Host, the chain checked against Pebble's root.
+            const r = await httpHere(o.address, 443, '/', {
+              host: domain,
+              ca: { file: pebble.root },
+              timeoutS: 2,
+            });
+            return r.status === 200 ? true : undefined;
+          },
         );
         totals.push(sec(Date.now() - t0));
       } finally {
@@ -201,28 +196,4 @@ export async function benchLabelToHttps(o: LabelToHttpsOptions): Promise<LabelTo
     ]);
   }
   return { seconds: spread(totals), deploySeconds: spread(deploys) };
-}
-
-/** One GET of https://NAME/ at address:443 on a fresh connection, the chain checked against `ca`. */
-function httpsStatus(address: string, name: string, ca: string): Promise<number> {
-  return new Promise((ok) => {
-    const req = request(
-      {
-        host: address,
-        port: 443,
-        servername: name,
-        headers: { host: name },
-        ca,
-        agent: false,
-        timeout: 2000,
-      },
-      (res) => {
-        res.resume();
-        ok(res.statusCode ?? 0);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => ok(0));
-    req.end();
-  });
 }

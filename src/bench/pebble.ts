@@ -17,6 +17,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { PaasboxError } from '../errors.js';
 import { poll } from '../poll.js';
 import type { Progress } from '../progress.js';
 import { generateCertSet } from '../secrets/tls.js';
@@ -191,7 +192,10 @@ export async function startPebble(opts: PebbleOptions, progress: Progress): Prom
       headers: { 'User-Agent': 'paasbox-spec' },
     });
     if (dirAnswer.status !== 200 || !dirAnswer.body.includes('newOrder'))
-      throw new Error(`Pebble's directory: ${dirAnswer.status} ${dirAnswer.error ?? dirAnswer.body}`);
+      throw new PaasboxError(
+        `Pebble's directory answered ${dirAnswer.status} ${dirAnswer.error ?? dirAnswer.body.slice(0, 200)}`,
+        `read the logs: docker logs ${containers.acme}`,
+      );
     const root = join(dir, 'root.pem');
     writeFileSync(root, rootPem);
     return {
@@ -206,6 +210,10 @@ export async function startPebble(opts: PebbleOptions, progress: Progress): Prom
   } catch (e) {
     const l = await logs(20);
     await stop();
-    throw new Error(`${(e as Error).message}\n${l}`, { cause: e });
+    throw new PaasboxError(
+      `Pebble did not start: ${(e as Error).message.split('\n')[0]}`,
+      "read the containers' logs below (the image: stacks/test-images/pebble)",
+      l,
+    );
   }
 }

@@ -34,6 +34,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoPath } from '../paths.js';
+import { readDeployment } from '../stackfile/deployment.js';
 
 export const SECTIONS = [
   'generate',
@@ -272,7 +273,14 @@ const RUN: Record<Section, (b: Bench) => Promise<void>> = {
       await b.local.exec(`docker rm -f ${shq(app.container)}`);
     }
     // A public name's wait, as the user waits: `paasbox deploy --wait`, then its certificate from a
-    // real ACME server (Pebble on loopback) and the first good answer.
+    // real ACME server (Pebble on loopback) and the first good answer. It installs the stack with
+    // acme: pointing at Pebble and again without: never over an ACME directory of the operator's.
+    const own = (await readDeployment(b.local))?.meta.acme?.directory;
+    if (own)
+      throw new PaasboxError(
+        `the stack has an ACME directory of its own (${own}); the public name's wait was not measured`,
+        'run the https section on a stack installed without acme.directory',
+      );
     const dir = mkdtempSync(join(tmpdir(), 'pb-bench-https-'));
     try {
       const runs = 5;

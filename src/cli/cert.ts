@@ -98,11 +98,12 @@ export function defineCert(cmd: Command): Command {
         directory: d.meta.acme?.directory,
       }));
       const acme = directory ? `ACME directory ${directory}` : 'no ACME directory (acme: in paasbox.yaml)';
+      const kept = "ACME's certificates of names no app claims any more are removed; the operator's stay";
       out(
         f,
         { acme: { directory: directory ?? null }, certificates: rows },
         rows.length
-          ? renderTable(CERT_TABLE_HEAD, certTableRows(rows)) + `${acme}\n`
+          ? renderTable(CERT_TABLE_HEAD, certTableRows(rows)) + `${acme}; ${kept}\n`
           : `no certificates and no public names yet; ${acme}\n`,
       );
     });

@@ -20,12 +20,14 @@ export const VERSION: string = (
 
 /** A command with paasbox's conventions; subcommands made with .command() inherit them. */
 export function paasboxCommand(name: string, description: string): Command {
+  // Errors are runCli's one line (outputError); writeErr is then only the help of a
+  // parent command run without its subcommand (`paasbox cert`), shown on stderr.
   return new Command(name)
     .description(description)
     .version(VERSION, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'print this help and exit (touches nothing)')
     .exitOverride()
-    .configureOutput({ writeErr: () => undefined, outputError: () => undefined })
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .showSuggestionAfterError(true);
 }
 
@@ -59,6 +61,8 @@ export async function runCli(program: Command, args: string[]): Promise<never> {
     process.exit(process.exitCode ?? EXIT.ok);
   } catch (e) {
     if (e instanceof CommanderError) {
+      // A command of subcommands run without one: its help is on stderr; a usage error.
+      if (e.code === 'commander.help' && e.exitCode !== 0) process.exit(EXIT.user);
       if (
         e.code === 'commander.helpDisplayed' ||
         e.code === 'commander.version' ||

@@ -90,9 +90,12 @@ export function aclPolicies(
       // Its state is K/V under paasbox/ (app versions, team tokens, the names apps own); it registers
       // itself as the service marathon (HAProxy routes marathon.service.DOMAIN to it) and reads the
       // catalog, the nodes and the agents' own view of them.
-      description: 'The apps API: its K/V under paasbox/, register the service marathon, read the catalog',
+      description:
+        'The apps API: its K/V under paasbox/ but the certificates, register the service marathon, read the catalog',
       rules:
         `key_prefix "paasbox/" { policy = "write" }\nservice "marathon" { policy = "write" }\n` +
+        // Not the certificates' private keys, nor the renewer's lock (followers trust its value).
+        `key_prefix "paasbox/certs/" { policy = "deny" }\nkey_prefix "paasbox/acme/" { policy = "deny" }\n` +
         `${read('service_prefix')}\n${read('node_prefix')}\nagent_prefix "" { policy = "read" }\n`,
     },
     acme: {

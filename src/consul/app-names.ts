@@ -4,7 +4,13 @@
 // keys; the keys an app claims are the app policy's (src/apps/target-checks.ts).
 
 import { normaliseId, type MarathonApp } from '../appspec/app.js';
-import { DOMAINS_PREFIX, NAMES_PREFIX, TCP_PREFIX, takenError } from '../apps/target-checks.js';
+import {
+  DOMAINS_PREFIX,
+  NAMES_PREFIX,
+  overlappingDomain,
+  TCP_PREFIX,
+  takenError,
+} from '../apps/target-checks.js';
 import { targetError } from '../errors.js';
 import type { Target } from '../target/target.js';
 import { onTarget, probeTools, type HttpResponse, type SecretHeader, type Tools } from '../system/http.js';
@@ -78,6 +84,10 @@ export class AppNames {
     const have = await this.all();
     const taken = keys.find((k) => have.has(k) && have.get(k) !== owner);
     if (taken) throw takenError(taken, have.get(taken)!, app);
+    for (const k of keys) {
+      const over = overlappingDomain(k, have, owner);
+      if (over) throw takenError(k, have.get(over)!, app, over);
+    }
     const added: string[] = [];
     for (const k of keys.filter((x) => !have.has(x))) {
       const r = await this.call('PUT', k, '?cas=0', owner);

@@ -1,6 +1,6 @@
 // The one client for Consul's HTTP API, on the system layer (src/system/http.ts):
 // leader status and the one wait for a leader, catalog, health, agent service
-// (de)registration, K/V, and the raw calls the ACL reconciler
+// (de)registration (the stack's own services' in the background), K/V, and the raw calls the ACL reconciler
 // (src/consul/acl.ts) makes. Requests go from a target (its curl, the token
 // read there from its file) or from this machine (a forwarded port, a test
 // host's address); each on a connection of its own, none retried.
@@ -156,6 +156,45 @@ export class ConsulClient {
 
   async agentServiceRegister(reg: AgentServiceRegistration): Promise<void> {
     await this.send('PUT', '/v1/agent/service/register', JSON.stringify(reg));
+  }
+
+  /**
+   * Register a service of the stack's own with an HTTP check on `checkPath`,
+   * in the background: a fresh install starts the service before install has
+   * made its Consul token, so it keeps trying (every 2 s, for 30 minutes)
+   * while the caller serves. `log` hears each new reason once.
+   */
+  registerInBackground(
+    r: { id: string; name: string; host: string; port: number; checkPath: string; tag: string; fix: string },
+    log: (line: string) => void,
+  ): void {
+    const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+    const check = {
+      HTTP: `http://${host}:${r.port}${r.checkPath}`,
+      Interval: '5s',
+      Timeout: '2s',
+      DeregisterCriticalServiceAfter: '10m',
+    };
+    const reg = { ID: r.id, Name: r.name, Address: r.host, Port: r.port, Tags: [r.tag], Check: check };
+    let said = '';
+    const opts = {
+      what: `registering in Consul as ${r.name}`,
+      timeoutMs: 30 * 60_000,
+      everyMs: 2000,
+      fix: r.fix,
+      kind: 'transient' as const,
+    };
+    void poll(opts, async () => {
+      try {
+        await this.agentServiceRegister(reg);
+        log(`registered in Consul as ${r.name} (${r.id})`);
+        return true;
+      } catch (e) {
+        const m = (e as Error).message;
+        if (m !== said) log(`not yet registered in Consul (retrying): ${(said = m)}`);
+        return undefined;
+      }
+    }).catch((e: unknown) => log(`gave up registering in Consul: ${(e as Error).message}`));
   }
 
   async agentServiceDeregister(serviceId: string): Promise<void> {

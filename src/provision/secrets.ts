@@ -25,6 +25,7 @@ import {
   mergeSecrets,
   parseSecretFiles,
   parseTlsFiles,
+  SECRET_FILES,
   secretFiles,
   SECRETS_DIR,
   type SecretName,
@@ -120,12 +121,17 @@ export class InstallSecrets {
   }
 }
 
-/** The edge certificate's names: the stack's domain, every host of the settings (else this one). */
+/**
+ * The edge certificate's names: the stack's domain, and the masters'
+ * addresses (one host: its own). Not the agents': an agent joining or
+ * leaving changes no other host's files (apps are reached by name; an agent's
+ * :443 by its address is for the name check to refuse).
+ */
 export function edgeScopeOf(
-  s: Partial<Pick<Settings, 'masters' | 'agents' | 'ip' | 'domain'>>,
+  s: Partial<Pick<Settings, 'masters' | 'ip' | 'domain'>>,
   address: string,
 ): EdgeScope {
-  const ips = [...new Set([...(s.masters ?? []), ...(s.agents ?? []), s.ip ?? address])];
+  const ips = s.masters?.length ? [...s.masters] : [s.ip ?? address];
   return { domain: s.domain ?? 'consul', ips };
 }
 
@@ -150,10 +156,15 @@ export function secretsStep(
   // The image registry's files, for every master's address (without settings: this one host's).
   const scopeOf = (t: Target) => registryScopeOf(settings ?? { masters: [t.address] });
   const cluster = settings ? isCluster(settings) : false;
-  // The ACME directory's CA (acme.directoryCa), read here on the build host once.
+  // The ACME directory's CA (acme.directoryCa), read here on the build host once (else the target's copy).
   let acmeCa: string | undefined;
-  const directoryCa = () =>
-    settings?.acme?.directoryCa ? (acmeCa ??= readDirectoryCa(settings.acme.directoryCa)) : undefined;
+  const directoryCa = (there: TargetSecrets) =>
+    settings?.acme?.directoryCa
+      ? (acmeCa ??= readDirectoryCa(
+          settings.acme.directoryCa,
+          there.files[SECRET_FILES.acmeDirectoryCa]?.content,
+        ))
+      : undefined;
   const diff = async (t: Target, probed?: ExecResult) => {
     const inspected =
       probed?.code === 0 ? parseSecretsInspection(probed.stdout) : await inspectTargetSecrets(t);
@@ -163,7 +174,7 @@ export function secretsStep(
     const reg = await s.registryTls(t, scope.ips);
     const registry = { tls: reg.tls, ...scope };
     const edge = await s.edgeTls(t, edgeScopeOf(settings ?? {}, t.address));
-    const ca = directoryCa();
+    const ca = directoryCa(inspected);
     const files = secretFiles(secrets, {
       role,
       ...(tls ? { tls: tls.tls } : {}),
@@ -210,24 +221,36 @@ export function secretsStep(
 
 /**
  * The PEM of acme.directoryCa (a file on the build host, relative to the working directory): one or more
- * CA certificates, nothing else; a PaasboxError naming acme.directoryCa when it is missing, unreadable or
- * holds anything else.
+ * CA certificates, nothing else. A later install run from elsewhere may not have the file: then the copy
+ * an earlier install put on the target (`onTarget`, acme/directory-ca.pem) is kept. A PaasboxError naming
+ * acme.directoryCa when neither exists, or the PEM holds anything else.
  */
-export function readDirectoryCa(file: string): string {
+export function readDirectoryCa(file: string, onTarget?: string): string {
   const fix =
     'name the PEM file of the CA the ACME directory is served with in paasbox.yaml, e.g. acme: { directoryCa: ./pebble.minica.pem }';
   let text: string;
   try {
     text = readFileSync(resolvePath(file), 'utf8');
   } catch (e) {
-    throw new PaasboxError(`acme.directoryCa ${file} cannot be read`, fix, (e as Error).message);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && onTarget?.trim())
+      return readDirectoryCaText(onTarget, `the target's ${SECRET_FILES.acmeDirectoryCa}`, fix);
+    const gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    const there = gone
+      ? ` (and the target holds no ${SECRET_FILES.acmeDirectoryCa} from an earlier install)`
+      : '';
+    throw new PaasboxError(`acme.directoryCa ${file} cannot be read${there}`, fix, (e as Error).message);
   }
+  return readDirectoryCaText(text, `acme.directoryCa ${file}`, fix);
+}
+
+/** The CA certificates of a directoryCa PEM (`what` names it in errors). */
+function readDirectoryCaText(text: string, what: string, fix: string): string {
   const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
   const rest = blocks.reduce((t, b) => t.replace(b[0], ''), text);
   const notCert = blocks.find((b) => b[1] !== 'CERTIFICATE');
   if (!blocks.length || rest.trim() || notCert)
     throw new PaasboxError(
-      `acme.directoryCa ${file} is not a PEM file of certificates${notCert ? ` (it holds a ${notCert[1]})` : ''}`,
+      `${what} is not a PEM file of certificates${notCert ? ` (it holds a ${notCert[1]})` : ''}`,
       fix,
     );
   for (const b of blocks) {
@@ -235,17 +258,10 @@ export function readDirectoryCa(file: string): string {
     try {
       cert = new X509Certificate(b[0]);
     } catch (e) {
-      throw new PaasboxError(
-        `acme.directoryCa ${file} holds a certificate that does not parse`,
-        fix,
-        (e as Error).message,
-      );
+      throw new PaasboxError(`${what} holds a certificate that does not parse`, fix, (e as Error).message);
     }
     if (!cert.ca)
-      throw new PaasboxError(
-        `acme.directoryCa ${file} holds ${cert.subject.replace(/\n/g, ', ')}, which is no CA`,
-        fix,
-      );
+      throw new PaasboxError(`${what} holds ${cert.subject.replace(/\n/g, ', ')}, which is no CA`, fix);
   }
   return blocks.map((b) => b[0]).join('\n') + '\n';
 }

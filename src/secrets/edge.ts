@@ -1,5 +1,5 @@
 // The edge's TLS: HAProxy on every host serves :443 with a certificate of the
-// stack's own, for *.service.DOMAIN (and *.DOMAIN) and every host's address,
+// stack's own, for *.service.DOMAIN (and *.DOMAIN) and the masters' addresses,
 // signed by a CA of the stack's own that a user trusts once on a laptop
 // (`paasbox info` says how). Made by ./tls.ts's one openssl path and kept by
 // its one rule (resolveCertSet): the CA key stays on the build host, each
@@ -13,7 +13,7 @@ import { generateCertSet, resolveCertSet, validCertSet, type CertSet } from './t
 
 export type EdgeTls = CertSet;
 
-/** What the edge certificate is for: the stack's DNS domain and every host's address. */
+/** What the edge certificate is for: the stack's DNS domain and the masters' addresses. */
 export interface EdgeScope {
   domain: string;
   ips: string[];

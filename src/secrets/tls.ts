@@ -49,22 +49,9 @@ export function caKeyMatches(caCert: string, caKey: string): boolean {
 /** Whether a set is usable for `domain`: the server certificate signed by the CA, for its name,
  * with its key, neither near expiry. */
 export function validConsulTls(t: Partial<ConsulTls>, domain: string, now = new Date()): t is ConsulTls {
-  if (!t.caCert || !t.serverCert || !t.serverKey) return false;
-  try {
-    const ca = new X509Certificate(t.caCert);
-    const cert = new X509Certificate(t.serverCert);
-    const left = (c: X509Certificate) => new Date(c.validTo).getTime() - now.getTime();
-    return (
-      ca.ca &&
-      cert.verify(ca.publicKey) &&
-      cert.checkHost(consulServerName(domain), { wildcards: false }) !== undefined &&
-      cert.checkPrivateKey(createPrivateKey(t.serverKey)) &&
-      left(ca) > MIN_LEFT_MS &&
-      left(cert) > MIN_LEFT_MS
-    );
-  } catch {
-    return false;
-  }
+  const name = consulServerName(domain);
+  const set = { caCert: t.caCert, cert: t.serverCert, key: t.serverKey };
+  return validCertSet(set, (c) => c.checkHost(name, { wildcards: false }) !== undefined, now);
 }
 
 function openssl(args: string[], cwd: string): void {

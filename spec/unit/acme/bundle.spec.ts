@@ -4,7 +4,11 @@
 // expired; status records and K/V keys read back pass their allowlists.
 // Certificates come from the project's one openssl path (generateCertSet).
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { checkBundle, combinedPem, covers, pemBlocks } from '../../../src/acme/bundle.js';
 import { domainArg, domainOfKey, oneLine, parseStatus, sortRows } from '../../../src/acme/store.js';
 import { generateCertSet } from '../../../src/secrets/tls.js';
@@ -26,11 +30,56 @@ describe('acme: the certificate bundle', function () {
   const wild = make(['DNS:*.example.test'], app);
   const bundle = app.cert + app.caCert + app.key;
 
+  /** A self-signed certificate for app.example.test with a key openssl makes from `newkey` (req -newkey). */
+  function selfSigned(...newkey: string[]): string {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-acme-key-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          ...['req', '-x509', '-nodes', '-newkey', ...newkey, '-keyout', 'key.pem', '-out', 'cert.pem'],
+          ...[
+            '-days',
+            '30',
+            '-subj',
+            '/CN=app.example.test',
+            '-addext',
+            'subjectAltName=DNS:app.example.test',
+          ],
+        ],
+        { cwd: dir, stdio: 'pipe' },
+      );
+      return readFileSync(join(dir, 'cert.pem'), 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("refuses a key HAProxy's OpenSSL 3 refuses (short RSA, odd curves, ed25519), one line with the fix", () => {
+    const cases: [string[], string][] = [
+      [['rsa:1024'], 'an RSA key of 1024 bits (under 2048)'],
+      [['ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'], 'an EC key on secp256k1'],
+      [['ed25519'], 'a key of type ed25519'],
+    ];
+    for (const [newkey, weak] of cases) {
+      const e = thrown(() => checkBundle(selfSigned(...newkey), 'app.example.test'));
+      expect(e.problem, newkey.join(' ')).to.equal(
+        `the certificate's private key is ${weak}, which HAProxy (OpenSSL 3) refuses`,
+      );
+      expect(e.fix).to.match(/RSA key of 2048 bits or more or an EC key on P-256\/P-384\/P-521/);
+    }
+    for (const newkey of [['rsa:2048'], ['ec', '-pkeyopt', 'ec_paramgen_curve:P-384']])
+      expect(checkBundle(selfSigned(...newkey), 'app.example.test').names).to.deep.equal([
+        'app.example.test',
+      ]);
+  });
+
   it('a good bundle: its expiry, issuer and names; the combined PEM is the certificates, then the key', () => {
     const facts = checkBundle(bundle, 'app.example.test');
     expect(facts.names).to.deep.equal(['app.example.test', 'www.example.test']);
     expect(facts.issuer).to.equal('paasbox spec ACME CA');
     expect(facts.notAfter).to.equal(new Date(new X509Certificate(app.cert).validTo).toISOString());
+    expect(facts.notBefore).to.equal(new Date(new X509Certificate(app.cert).validFrom).toISOString());
     expect(checkBundle(bundle, 'www.example.test').notAfter).to.equal(facts.notAfter);
     // Key first, chain in the middle, CRLF line ends: the same PEM, in the edge's order.
     const messy = (app.key + app.cert + app.caCert).replace(/\n/g, '\r\n');
@@ -125,6 +174,8 @@ describe('acme: what the store reads back', () => {
       error: 'urn:ietf:params:acme:error:connection',
     };
     expect(parseStatus(JSON.stringify(failed))).to.deep.equal(failed);
+    // The failures in a row, which the renewer backs off by.
+    expect(parseStatus(JSON.stringify({ ...failed, failures: 7 }))).to.deep.equal({ ...failed, failures: 7 });
   });
 
   it('refuses one that is not: bad JSON, a wrong type, a bad time, an unknown source, control characters', () => {
@@ -139,6 +190,10 @@ describe('acme: what the store reads back', () => {
       JSON.stringify({ ...good, notAfter: 12 }),
       JSON.stringify({ ...good, issuer: 'CA\nX-Injected: 1' }),
       JSON.stringify({ ...good, error: 'x'.repeat(501) }),
+      JSON.stringify({ ...good, failures: 0 }),
+      JSON.stringify({ ...good, failures: 1.5 }),
+      JSON.stringify({ ...good, failures: '3' }),
+      JSON.stringify({ ...good, failures: 1e9 }),
     ])
       expect(parseStatus(bad), bad).to.equal(undefined);
     expect(parseStatus(undefined)).to.equal(undefined);

@@ -56,6 +56,25 @@ describe('paasbox cert: arguments', function () {
     });
   }
 
+  it('paasbox cert (and token) without a subcommand: the help on stderr, exit 2, nothing called', () => {
+    const token = spawnSync(process.execPath, [repoPath('bin', 'paasbox.mjs'), 'token'], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    for (const [r, name, subs] of [
+      [cert(), 'cert', ['add', 'list', 'rm', 'renew']],
+      [token, 'token', ['create', 'list', 'revoke']],
+    ] as const) {
+      expect(r.status, `paasbox ${name}: ${r.stderr}`).to.equal(2);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(new RegExp(`^Usage: paasbox ${name}`));
+      for (const s of subs) expect(r.stderr).to.match(new RegExp(`\\n  ${s}\\b`));
+    }
+    expect(calls()).to.equal('');
+  });
+
   it('add: --key is the certificate key, the SSH key is --ssh-key; renew offers --no-wait', () => {
     const add = cert('add', '--help').stdout;
     expect(add).to.match(/--key <file>\s+its PEM private key/);

@@ -12,6 +12,7 @@ import {
   legoError,
   legoFiles,
   runLego,
+  withDirectoryCa,
   type LegoOptions,
 } from '../../../src/acme/lego.js';
 
@@ -58,6 +59,20 @@ describe('acme: lego', () => {
       ]);
     } finally {
       delete process.env['PAASBOX_SPEC_SECRET'];
+    }
+  });
+
+  it("takes the directory's CA file as it is at each run: added, or removed, after the start", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-lego-ca-'));
+    try {
+      const ca = join(dir, 'directory-ca.pem');
+      expect(withDirectoryCa(base, ca)).to.deep.equal(base);
+      writeFileSync(ca, 'PEM\n');
+      expect(withDirectoryCa(base, ca)).to.deep.equal({ ...base, directoryCa: ca });
+      rmSync(ca);
+      expect(withDirectoryCa({ ...base, directoryCa: ca }, ca)).to.deep.equal(base);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

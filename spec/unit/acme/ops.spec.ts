@@ -168,4 +168,17 @@ describe('acme: the cert operations', function () {
       'timeout',
     ]);
   });
+
+  it("cert list says what becomes of a certificate no app claims: ACME's go, the operator's stay", () => {
+    const row = (source: 'acme' | 'operator', owner?: string): CertRow => ({
+      domain: 'old.example.test',
+      stored: true,
+      status: { ok: true, at: '2026-12-07T10:00:00.000Z', source, notAfter: '2027-01-01T00:00:00.000Z' },
+      ...(owner ? { owner } : {}),
+    });
+    const detail = (r: CertRow) => certTableRows([r])[0]![6];
+    expect(detail(row('acme'))).to.equal('no app claims it: the renewer removes it');
+    expect(detail(row('operator'))).to.equal('no app claims it: kept until paasbox cert rm old.example.test');
+    expect(detail(row('acme', '/web'))).to.equal('');
+  });
 });

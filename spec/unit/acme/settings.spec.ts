@@ -153,7 +153,10 @@ describe('settings: acme (the ACME renewer)', () => {
       };
       expect(readDirectoryCa(file('ca.pem', `\n${set.caCert}\n`))).to.equal(set.caCert);
       const cases: [string, RegExp][] = [
-        [join(dir, 'missing.pem'), /^acme\.directoryCa .*missing\.pem cannot be read$/],
+        [
+          join(dir, 'missing.pem'),
+          /^acme\.directoryCa .*missing\.pem cannot be read \(and the target holds no acme\/directory-ca\.pem from an earlier install\)$/,
+        ],
         [file('text.pem', 'hello\n'), /is not a PEM file of certificates$/],
         [
           file('key.pem', set.caCert + set.caKey),
@@ -167,6 +170,27 @@ describe('settings: acme (the ACME renewer)', () => {
         expect(e.problem).to.match(re);
         expect(e.fix).to.match(/acme: \{ directoryCa:/);
       }
+    });
+
+    it("a later install without the build host's file keeps the target's copy; fails only without both", () => {
+      const set = generateCertSet({
+        caName: 'spec directory CA 2',
+        name: 'localhost',
+        altNames: ['DNS:localhost'],
+        usage: 'serverAuth',
+      });
+      const gone = join(dir, 'gone.pem');
+      expect(readDirectoryCa(gone, set.caCert)).to.equal(set.caCert);
+      // The build host's file wins when it is there.
+      writeFileSync(join(dir, 'here.pem'), set.caCert);
+      expect(readDirectoryCa(join(dir, 'here.pem'), 'not even PEM')).to.equal(set.caCert);
+      // Neither: one line; the target's copy is checked like the file.
+      expect(thrown(() => readDirectoryCa(gone, undefined)).problem).to.match(
+        /gone\.pem cannot be read \(and the target holds no acme\/directory-ca\.pem/,
+      );
+      expect(thrown(() => readDirectoryCa(gone, set.cert)).problem).to.equal(
+        "the target's acme/directory-ca.pem holds CN=localhost, which is no CA",
+      );
     });
   });
 });

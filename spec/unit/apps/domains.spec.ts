@@ -88,6 +88,7 @@ describe('public names of an app (src/apps/domains.ts)', () => {
     ['10.0.0.5', /IP address/],
     ['::1', /IP address/],
     ['1.2.3', /numeric label/],
+    ['app.example.1a', /does not begin with a letter/],
     ['a..example.test', /label ""/],
     ['-a.example.test', /not a DNS label/],
     ['a_b.example.test', /not a DNS label/],
@@ -336,6 +337,35 @@ describe('public names of an app (src/apps/domains.ts)', () => {
         expect(e3).to.be.instanceOf(PaasboxError);
         expect(await names.release('/team/web')).to.include('paasbox/domains/www.example.test');
         expect(kv.data.has('paasbox/domains/www.example.test')).to.equal(false);
+      } finally {
+        await kv.close();
+      }
+    });
+  });
+
+  describe('wildcards overlap exact names of other apps', () => {
+    it("refuses a name under another app's *.S, and a *.S over another app's names; the owner may have both", async () => {
+      const kv = await fakeConsulKv();
+      try {
+        kv.data.set('paasbox/domains/*.shop.example.test', '/shop');
+        kv.data.set('paasbox/domains/blog.example.test', '/blog');
+        const names = new AppNames(new ConsulClient({ baseUrl: kv.url }));
+        const under = vhost('cart.shop.example.test');
+        const e1 = await names.claim('/thief', claimedKeys(under, 'thief'), under).catch((x: Error) => x);
+        expect((e1 as PaasboxError).problem).to.equal(
+          'labels.HAPROXY_0_VHOST: "cart.shop.example.test" overlaps "*.shop.example.test", which belongs to app /shop',
+        );
+        const deeper = ['paasbox/domains/a.b.shop.example.test'];
+        expect(await names.claim('/thief', deeper).catch((x: Error) => x)).to.be.instanceOf(PaasboxError);
+        const over = ['paasbox/domains/*.example.test'];
+        const e2 = await names.claim('/wide', over).catch((x: Error) => x);
+        expect((e2 as PaasboxError).problem).to.match(
+          /"\*\.example\.test" overlaps "(blog\.example\.test|\*\.shop\.example\.test)"/,
+        );
+        // The owner of the wildcard may add names under it; the apex and siblings are free.
+        expect(await names.claim('/shop', ['paasbox/domains/cart.shop.example.test'])).to.have.length(1);
+        expect(await names.claim('/other', ['paasbox/domains/shop.example.test'])).to.have.length(1);
+        expect(await names.claim('/other', ['paasbox/domains/news.example.test'])).to.have.length(1);
       } finally {
         await kv.close();
       }

@@ -90,6 +90,7 @@ describe('consul ACLs', () => {
     expect(p.appsApi.name).to.equal('paasbox-apps-api');
     expect(p.appsApi.rules).to.equal(
       'key_prefix "paasbox/" { policy = "write" }\nservice "marathon" { policy = "write" }\n' +
+        'key_prefix "paasbox/certs/" { policy = "deny" }\nkey_prefix "paasbox/acme/" { policy = "deny" }\n' +
         'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\n',
     );
     expect(p.appsApi.rules).to.not.match(/acl|operator|service_prefix "" \{ policy = "write"/);
