@@ -131,36 +131,24 @@ function checkDeployment(d: Deployment): void {
       check(`x-paasbox.services.${s}.ports.${p}`, typeof n === 'number' ? String(n) : n, 'port-number');
     }
   }
-  if (m.apps !== undefined) {
-    // The app policy's limits, by the rules their settings pass.
-    const apps = record('x-paasbox.apps', m.apps) as unknown as AppsSettings;
+  // A recorded settings block, by the rules the same settings pass in paasbox.yaml.
+  const settingsBlock = <T>(field: string, v: unknown, checkBlock: (x: T) => void) => {
     try {
-      checkApps(apps, new Map());
+      checkBlock(record(field, v) as unknown as T);
     } catch (e) {
-      if (!isPaasboxError(e)) throw e;
+      if (!isPaasboxError(e) || e instanceof ReadBackError) throw e;
       throw new ReadBackError(
-        `the target's compose file has x-paasbox.apps: ${e.problem}`,
+        `the target's compose file has ${field}: ${e.problem}`,
         fix,
         undefined,
         'target',
       );
     }
-  }
-  if (m.acme !== undefined) {
-    // The ACME renewer's settings, by the rules their settings pass.
-    const acme = record('x-paasbox.acme', m.acme) as unknown as AcmeSettings;
-    try {
-      checkAcme(acme);
-    } catch (e) {
-      if (!isPaasboxError(e)) throw e;
-      throw new ReadBackError(
-        `the target's compose file has x-paasbox.acme: ${e.problem}`,
-        fix,
-        undefined,
-        'target',
-      );
-    }
-  }
+  };
+  // The app policy's limits; the ACME renewer's settings.
+  if (m.apps !== undefined)
+    settingsBlock<AppsSettings>('x-paasbox.apps', m.apps, (a) => checkApps(a, new Map()));
+  if (m.acme !== undefined) settingsBlock<AcmeSettings>('x-paasbox.acme', m.acme, checkAcme);
   for (const s of d.services) {
     check('a service named', s, 'service');
     check(`services.${s}.labels.paasbox.ports`, d.ports[s], 'ports-label');
